@@ -1,0 +1,40 @@
+# The two commands a new user needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export GOVERNANCE_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: run test lint test-sqlite test-postgres bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when the project's dependencies change.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/governance migrate
+	$(BIN)/governance serve --no-migrate
+
+lint: $(STAMP)
+	$(BIN)/ruff check governance tests bench tools
+	$(BIN)/ruff format --check governance tests bench tools
+	$(BIN)/mypy
+
+test-sqlite: $(STAMP)
+	GOVERNANCE_TEST_BACKEND=sqlite $(BIN)/pytest
+
+test-postgres: $(STAMP)
+	GOVERNANCE_TEST_BACKEND=postgres $(BIN)/pytest
+
+test: lint test-sqlite test-postgres
+
+bench: $(STAMP)
+	$(BIN)/python bench/audit.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

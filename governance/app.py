@@ -1,0 +1,138 @@
+"""The Litestar application: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import Litestar, Request, Router, get
+from litestar.datastructures import State
+from litestar.exceptions import ServiceUnavailableException
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from governance import __version__
+from governance.audit import service as audit
+from governance.audit.routes import AuditController
+from governance.core import db
+from governance.core.authz import Authorizer, casbin_guard
+from governance.core.crypto import Keyring, LocalMasterKey
+from governance.core.errors import exception_handlers, problem_details_plugin
+from governance.core.identity import Identity, jwt_auth
+from governance.core.logging import body_size_limit, configure_logging, request_logging_middleware
+from governance.core.storage import LocalObjectStore
+from governance.settings import Settings
+
+log = structlog.get_logger("governance.app")
+
+
+class Me(msgspec.Struct, frozen=True):
+    """The caller as the service sees them."""
+
+    sub: str
+    roles: list[str]
+
+
+@get("/me", tags=["identity"])
+async def me(request: Request[Identity, Any, Any]) -> Me:
+    """The caller's subject and roles, from their bearer token."""
+    return Me(sub=request.user.sub, roles=list(request.user.roles))
+
+
+@get("/health", tags=["operations"], exclude_from_auth=True)
+async def health() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@get("/ready", tags=["operations"], exclude_from_auth=True)
+async def ready() -> dict[str, str]:
+    """Readiness: 503 while the database cannot answer."""
+    try:
+        await db.ping()
+    except Exception as exc:
+        raise ServiceUnavailableException("The database is unreachable") from exc
+    return {"status": "ready"}
+
+
+class Metrics(PrometheusController):
+    """Prometheus text format: requests and latencies by route template (no personal data)."""
+
+    path = "/metrics"
+    include_in_schema = False
+
+
+async def _checkpoint_periodically(settings: Settings, log_key: audit.LogKey) -> None:
+    """Sign a checkpoint at most every interval while the log grows."""
+    interval = settings.checkpoint_interval.total_seconds()
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await audit.sign_checkpoint(log_key)
+        except Exception:
+            log.exception("checkpoint_failed")
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the application for ``settings`` (read from the environment when omitted)."""
+    settings = settings or Settings.from_env()
+    configure_logging(settings)
+    log_key = audit.load_log_key(settings)
+    keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
+    authorizer = Authorizer(settings.effective_policy_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await db.start(settings)
+        task = None
+        if settings.checkpoint_interval.total_seconds() > 0:
+            task = asyncio.create_task(_checkpoint_periodically(settings, log_key))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await db.stop()
+
+    api = Router(path="/api/v1", route_handlers=[me, AuditController], guards=[casbin_guard])
+    auth = jwt_auth(settings)
+    prometheus = PrometheusConfig(app_name="governance", group_path=True, exclude=["/metrics", "/health"])
+
+    app = Litestar(
+        route_handlers=[health, ready, Metrics, api],
+        lifespan=[lifespan],
+        on_app_init=[auth.on_app_init],
+        middleware=[prometheus.middleware],
+        plugins=[problem_details_plugin()],
+        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        request_max_body_size=settings.max_request_body_bytes,
+        state=State(
+            {
+                "settings": settings,
+                "log_key": log_key,
+                "keyring": keyring,
+                "authorizer": authorizer,
+                "object_store": LocalObjectStore(settings.effective_object_store_dir),
+            }
+        ),
+        openapi_config=OpenAPIConfig(
+            title="governance",
+            version=__version__,
+            description="Compliance and governance back office for micro-mentoring platforms.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        logging_config=None,
+        debug=False,
+    )
+    # Outside routing, so that 404s, 405s and oversized bodies are logged and limited too.
+    app.asgi_handler = request_logging_middleware(body_size_limit(settings.max_request_body_bytes)(app.asgi_handler))
+    return app

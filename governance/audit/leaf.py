@@ -1,0 +1,97 @@
+"""The canonical byte encoding of an audit entry: the RFC 9162 leaf input.
+
+Version 1 (documented in README "Verifying the audit log"): UTF-8 JSON with no
+insignificant whitespace and object keys in ascending code-point order, namely
+
+    {"action":..., "actor":{"roles":[...],"sub":...}, "details":{...}, "outcome":...,
+     "request_id":...|null, "resource":{"id":...|null,"type":...}, "seq":N,
+     "time":"YYYY-MM-DDTHH:MM:SS[.ffffff]Z", "v":1}
+
+``details`` and ``roles`` are stored as canonical JSON text and embedded verbatim, so a
+verifier re-derives the exact bytes from the stored columns without re-serialising.
+The leaf hash is SHA-256(0x00 || leaf input).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+FORMAT_VERSION = 1
+
+
+class LeafActor(msgspec.Struct, frozen=True):
+    # Field order is the encoding order: keep it alphabetical.
+    roles: msgspec.Raw
+    sub: str
+
+
+class LeafResource(msgspec.Struct, frozen=True):
+    id: str | None
+    type: str
+
+
+class Leaf(msgspec.Struct, frozen=True):
+    action: str
+    actor: LeafActor
+    details: msgspec.Raw
+    outcome: str
+    request_id: str | None
+    resource: LeafResource
+    seq: int
+    time: datetime
+    v: int = FORMAT_VERSION
+
+
+_encoder = msgspec.json.Encoder()
+_sorted_encoder = msgspec.json.Encoder(order="sorted")
+
+
+class DetailsError(ValueError):
+    """Audit details that cannot be encoded canonically."""
+
+
+def canonical_json(value: Mapping[str, Any] | Sequence[Any]) -> str:
+    """Sorted keys, no whitespace. Used once, when an entry is recorded."""
+    try:
+        return _sorted_encoder.encode(value).decode()
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise DetailsError(f"audit details must be plain JSON values: {exc}") from None
+
+
+def normalise_time(instant: datetime) -> datetime:
+    """UTC, microsecond precision: the precision both databases store exactly."""
+    if instant.tzinfo is None:
+        raise ValueError("audit times must be timezone-aware")
+    return instant.astimezone(UTC)
+
+
+def leaf_input(
+    *,
+    seq: int,
+    time: datetime,
+    actor_sub: str,
+    actor_roles: str,
+    action: str,
+    resource_type: str,
+    resource_id: str | None,
+    request_id: str | None,
+    outcome: str,
+    details: str,
+) -> bytes:
+    """The exact bytes hashed into the Merkle tree for one entry (see module docstring)."""
+    return _encoder.encode(
+        Leaf(
+            action=action,
+            actor=LeafActor(roles=msgspec.Raw(actor_roles.encode()), sub=actor_sub),
+            details=msgspec.Raw(details.encode()),
+            outcome=outcome,
+            request_id=request_id,
+            resource=LeafResource(id=resource_id, type=resource_type),
+            seq=seq,
+            time=normalise_time(time),
+        )
+    )

@@ -1,0 +1,72 @@
+"""Audit routes: read-only. Nobody writes the log through the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, get
+from litestar.exceptions import NotFoundException
+from litestar.params import FromQuery, PathParameter, QueryParameter
+
+from governance.audit import service
+from governance.audit.schemas import AuditEntryView, AuditQuery, Verification
+from governance.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+
+
+class AuditController(Controller):
+    path = "/audit"
+    tags = ["audit"]
+
+    @get("/entries")
+    async def search_entries(
+        self,
+        actor: Annotated[str | None, QueryParameter(description="Actor subject.")] = None,
+        action: Annotated[str | None, QueryParameter(description="Action prefix: `access.` or `access.denied`.")] = None,
+        resource_type: FromQuery[str | None] = None,
+        resource_id: FromQuery[str | None] = None,
+        since: Annotated[datetime | None, QueryParameter(description="ISO 8601 instant, inclusive.")] = None,
+        until: Annotated[datetime | None, QueryParameter(description="ISO 8601 instant, exclusive.")] = None,
+        order: Annotated[Literal["asc", "desc"], QueryParameter(description="Log order or newest first.")] = "asc",
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page.")] = None,
+    ) -> Page[AuditEntryView]:
+        """Search the audit log by actor, action prefix, resource, and time window."""
+        query = AuditQuery(
+            actor=actor,
+            action=action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            since=since,
+            until=until,
+            order=order,
+            limit=limit,
+            cursor=cursor,
+        )
+        return await service.search(query)
+
+    @get("/entries/{seq:int}")
+    async def get_entry(self, seq: Annotated[int, PathParameter(ge=0)]) -> AuditEntryView:
+        """One audit entry by its sequence number."""
+        entry = await service.get_entry(seq)
+        if entry is None:
+            raise NotFoundException(f"No audit entry with sequence number {seq}")
+        return entry
+
+    @get("/verify")
+    async def verify(self, request: Request[Any, Any, Any]) -> Verification:
+        """Recompute every leaf hash and the root at every signed checkpoint."""
+        return await service.verify(request.app.state.log_key)
+
+    @get("/checkpoint", media_type="text/plain")
+    async def checkpoint(self) -> str:
+        """The latest signed checkpoint (C2SP tlog-checkpoint signed note)."""
+        latest = await service.latest_checkpoint()
+        if latest is None:
+            raise NotFoundException("No checkpoint has been signed yet")
+        return str(latest["note"])
+
+    @get("/public-key", media_type="text/plain")
+    async def public_key(self, request: Request[Any, Any, Any]) -> str:
+        """The signed-note verifier key: ``<name>+<hex key id>+<base64(0x01 || Ed25519 key)>``."""
+        return str(request.app.state.log_key.verifier_key) + "\n"

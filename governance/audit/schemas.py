@@ -1,0 +1,76 @@
+"""API shapes of the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from governance.core.pagination import DEFAULT_LIMIT, Limit
+
+
+class EntryActor(msgspec.Struct, frozen=True):
+    sub: str
+    roles: list[str]
+
+
+class EntryResource(msgspec.Struct, frozen=True):
+    type: str
+    id: str | None
+
+
+class AuditEntryView(msgspec.Struct, frozen=True):
+    """One audit entry as stored, with its RFC 9162 leaf hash (hex)."""
+
+    seq: int
+    time: datetime
+    actor: EntryActor
+    action: str
+    resource: EntryResource
+    request_id: str | None
+    outcome: str
+    details: dict[str, Any]
+    leaf_hash: str
+
+
+class AuditQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """Search filters; every given filter must match."""
+
+    actor: str | None = None
+    action: Annotated[str, msgspec.Meta(description="Action prefix, e.g. `access.` or `access.denied`.")] | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    order: Literal["asc", "desc"] = "asc"
+    limit: Limit = DEFAULT_LIMIT
+    cursor: str | None = None
+
+
+class Verification(msgspec.Struct, frozen=True):
+    """The result of a full verification of the log."""
+
+    ok: bool
+    size: int
+    root: str
+    checkpoints_checked: int
+    first_bad_seq: int | None
+    first_bad_checkpoint: int | None = None
+    # When leaf hashes were rewritten along with an entry: [last good checkpoint size, first bad one).
+    suspect_range: list[int] | None = None
+    problems: list[str] = []
+
+
+class ExportEntry(msgspec.Struct, frozen=True, tag="entry", tag_field="type"):
+    seq: int
+    entry: AuditEntryView
+    leaf_input: str  # base64 of the exact leaf input bytes
+    leaf_hash: str  # hex SHA-256(0x00 || leaf input)
+
+
+class ExportCheckpoint(msgspec.Struct, frozen=True, tag="checkpoint", tag_field="type"):
+    tree_size: int
+    root: str
+    checkpoint: str  # the C2SP signed note
+    verifier_key: str  # <name>+<hex key id>+<base64(0x01 || Ed25519 public key)>

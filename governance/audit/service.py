@@ -1,0 +1,424 @@
+"""The append-only audit log: record, checkpoint, verify, search, export.
+
+``record`` runs inside the caller's transaction: the entry commits with the change it
+describes or not at all. Sequence numbers come from a single locked head row, which
+makes them dense and strictly increasing under concurrent writers on both engines.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any, Final
+
+import msgspec
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from governance.audit import merkle, note
+from governance.audit.leaf import canonical_json, leaf_input, normalise_time
+from governance.audit.schemas import (
+    AuditEntryView,
+    AuditQuery,
+    EntryActor,
+    EntryResource,
+    ExportCheckpoint,
+    ExportEntry,
+    Verification,
+)
+from governance.audit.tables import AuditCheckpoint, AuditEntry
+from governance.core.context import request_id_var
+from governance.core.crypto import read_or_create_secret
+from governance.core.db import transaction
+from governance.core.identity import Identity
+from governance.core.pagination import Page, decode_cursor, encode_cursor
+from governance.settings import Settings
+
+OUTCOMES: Final = ("success", "denied", "failure")
+_BATCH: Final = 5000
+_COLUMNS: Final = (
+    "seq, recorded_at, actor_sub, actor_roles, action, resource_type, resource_id, request_id, outcome, "
+    "details, leaf_hash"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    seq: int
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LogKey:
+    """The deployment's checkpoint signing key and the log origin it signs for."""
+
+    signer: note.Signer
+
+    @property
+    def origin(self) -> str:
+        return self.signer.name
+
+    @property
+    def verifier_key(self) -> str:
+        return self.signer.verifier_key()
+
+
+def load_log_key(settings: Settings) -> LogKey:
+    """The Ed25519 checkpoint key (PEM, PKCS#8), generated under the data dir on first start."""
+
+    def generate() -> bytes:
+        return Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+
+    pem = read_or_create_secret(settings.effective_checkpoint_key_file, generate)
+    private_key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(private_key, Ed25519PrivateKey):
+        raise ValueError(f"{settings.effective_checkpoint_key_file} is not an Ed25519 private key")
+    return LogKey(signer=note.Signer(settings.log_origin, private_key))
+
+
+async def record(
+    *,
+    actor: Identity,
+    action: str,
+    resource_type: str,
+    resource_id: str | None = None,
+    outcome: str = "success",
+    details: Mapping[str, Any] | None = None,
+    request_id: str | None = None,
+) -> Recorded:
+    """Append one entry in the current transaction (opening one when there is none).
+
+    ``details`` must never hold plaintext personal data: store ciphertext from the
+    keyring or references instead.
+    """
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {OUTCOMES}")
+    roles_json = canonical_json(list(actor.roles))
+    details_json = canonical_json(dict(details or {}))
+    recorded_at = normalise_time(datetime.now(UTC))
+    request_id = request_id or request_id_var.get()
+    async with transaction():
+        rows = await AuditEntry.raw(
+            "UPDATE audit_head SET next_seq = next_seq + 1 WHERE name = 'audit' RETURNING next_seq - 1 AS seq"
+        )
+        seq = int(rows[0]["seq"])
+        leaf = merkle.leaf_hash(
+            leaf_input(
+                seq=seq,
+                time=recorded_at,
+                actor_sub=actor.sub,
+                actor_roles=roles_json,
+                action=action,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                request_id=request_id,
+                outcome=outcome,
+                details=details_json,
+            )
+        )
+        await AuditEntry.insert(
+            AuditEntry(
+                seq=seq,
+                recorded_at=recorded_at,
+                actor_sub=actor.sub,
+                actor_roles=roles_json,
+                action=action,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                request_id=request_id,
+                outcome=outcome,
+                details=details_json,
+                leaf_hash=leaf,
+            )
+        )
+    return Recorded(seq=seq, leaf_hash=leaf)
+
+
+async def tree_size() -> int:
+    """Entries committed so far (the head's next sequence number)."""
+    rows = await AuditEntry.raw("SELECT next_seq FROM audit_head WHERE name = 'audit'")
+    return int(rows[0]["next_seq"])
+
+
+# --- checkpoints -----------------------------------------------------------------------
+
+
+async def latest_checkpoint() -> dict[str, Any] | None:
+    return await AuditCheckpoint.select().order_by(AuditCheckpoint.tree_size, ascending=False).first()
+
+
+async def sign_checkpoint(log_key: LogKey) -> dict[str, Any]:
+    """Sign a checkpoint of the log as it stands; returns the latest one when nothing grew.
+
+    The tree continues from the previous checkpoint's compact range, so the cost is
+    proportional to the entries added since. Concurrent signers (several instances)
+    settle on one row per size through the primary key.
+    """
+    previous = await latest_checkpoint()
+    size = await tree_size()
+    if previous is not None and previous["tree_size"] >= size:
+        return previous
+    if previous is None:
+        builder = merkle.TreeBuilder()
+    else:
+        builder = merkle.TreeBuilder.from_compact_range(previous["tree_size"], bytes(previous["compact_range"]))
+    async for batch in _leaf_hash_batches(builder.size, size):
+        builder.extend(batch)
+    root = builder.root()
+    signed = log_key.signer.sign_note(note.checkpoint_body(log_key.origin, size, root))
+    async with transaction():
+        await AuditCheckpoint.raw(
+            "INSERT INTO audit_checkpoint (tree_size, root_hash, note, key_id, signed_at, compact_range) "
+            "VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (tree_size) DO NOTHING",
+            size,
+            root,
+            signed,
+            f"{log_key.signer.key_id:08x}",
+            datetime.now(UTC),
+            builder.compact_range(),
+        )
+    row = await AuditCheckpoint.select().where(AuditCheckpoint.tree_size == size).first()
+    assert row is not None
+    return row
+
+
+async def _leaf_hash_batches(start: int, stop: int) -> AsyncIterator[list[bytes]]:
+    position = start
+    while position < stop:
+        rows = await AuditEntry.raw(
+            "SELECT seq, leaf_hash FROM audit_entry WHERE seq >= {} AND seq < {} ORDER BY seq LIMIT {}",
+            position,
+            stop,
+            _BATCH,
+        )
+        if not rows:
+            raise RuntimeError(f"audit entries from {position} are missing; run `governance audit verify`")
+        for offset, row in enumerate(rows):
+            if row["seq"] != position + offset:
+                raise RuntimeError(f"audit entry {position + offset} is missing; run `governance audit verify`")
+        position += len(rows)
+        yield [bytes(row["leaf_hash"]) for row in rows]
+
+
+# --- verification ----------------------------------------------------------------------
+
+
+async def _entry_batches() -> AsyncIterator[list[dict[str, Any]]]:
+    last = -1
+    while True:
+        rows = await AuditEntry.raw(
+            f"SELECT {_COLUMNS} FROM audit_entry WHERE seq > {{}} ORDER BY seq LIMIT {_BATCH}",  # noqa: S608
+            last,
+        )
+        if not rows:
+            return
+        last = rows[-1]["seq"]
+        yield rows
+
+
+def _stored_leaf_input(row: Mapping[str, Any]) -> bytes:
+    return leaf_input(
+        seq=row["seq"],
+        time=row["recorded_at"],
+        actor_sub=row["actor_sub"],
+        actor_roles=row["actor_roles"],
+        action=row["action"],
+        resource_type=row["resource_type"],
+        resource_id=row["resource_id"],
+        request_id=row["request_id"],
+        outcome=row["outcome"],
+        details=row["details"],
+    )
+
+
+class _Verifier:
+    """One streaming pass: every leaf recomputed, the root compared at every checkpoint."""
+
+    def __init__(self, verifier: note.VerifierKey, checkpoints: list[dict[str, Any]]) -> None:
+        self.verifier = verifier
+        self.builder = merkle.TreeBuilder()
+        self.pending = sorted(checkpoints, key=lambda c: c["tree_size"])
+        self.checked = 0
+        self.first_bad_seq: int | None = None
+        self.first_bad_checkpoint: int | None = None
+        self.last_good_checkpoint = 0
+        self.problems: list[str] = []
+
+    def bad_seq(self, seq: int, problem: str) -> None:
+        if self.first_bad_seq is None:
+            self.first_bad_seq = seq
+        self.problems.append(problem)
+
+    def leaves(self, rows: list[dict[str, Any]]) -> bool:
+        """Feed a batch; False once an entry is missing (positions after a gap mean nothing)."""
+        builder, leaf_hash = self.builder, merkle.leaf_hash
+        for row in rows:
+            expected = builder.size
+            seq = row["seq"]
+            if seq != expected:
+                self.bad_seq(expected, f"entry {expected} is missing (next stored entry is {seq})")
+                return False
+            computed = leaf_hash(_stored_leaf_input(row))
+            if computed != bytes(row["leaf_hash"]):
+                self.bad_seq(seq, f"entry {seq} does not match its leaf hash (edited)")
+            builder.append(computed)
+            if self.pending and self.pending[0]["tree_size"] == builder.size:
+                self.checkpoint(self.pending.pop(0))
+        return True
+
+    def checkpoint(self, row: Mapping[str, Any]) -> None:
+        size = row["tree_size"]
+        self.checked += 1
+        try:
+            body = note.open_note(row["note"], self.verifier)
+            signed = note.parse_checkpoint(body)
+        except note.NoteError as exc:
+            self.bad_checkpoint(size, f"checkpoint at size {size}: {exc}")
+            return
+        if signed.size != size or signed.origin != self.verifier.name:
+            self.bad_checkpoint(size, f"checkpoint at size {size} signs size {signed.size} of {signed.origin!r}")
+        elif not hmac.compare_digest(signed.root, self.builder.root()):
+            self.bad_checkpoint(size, f"checkpoint at size {size}: the entries no longer hash to its signed root")
+        elif self.first_bad_checkpoint is None:
+            self.last_good_checkpoint = size
+
+    def bad_checkpoint(self, size: int, problem: str) -> None:
+        if self.first_bad_checkpoint is None:
+            self.first_bad_checkpoint = size
+        self.problems.append(problem)
+
+    def finish(self, head: int) -> Verification:
+        if self.first_bad_seq is None and self.builder.size < head:
+            self.bad_seq(self.builder.size, f"entries {self.builder.size} to {head - 1} are missing")
+        for row in self.pending:  # checkpoints beyond the entries: the log was truncated
+            self.checked += 1
+            size = row["tree_size"]
+            self.bad_checkpoint(size, f"checkpoint at size {size} is beyond the {self.builder.size} stored entries")
+            if self.first_bad_seq is None:
+                self.first_bad_seq = self.builder.size
+        suspect = None
+        if self.first_bad_checkpoint is not None and self.first_bad_seq is None:
+            # Leaf hashes were rewritten with the entries: the edit lies in this range.
+            suspect = [self.last_good_checkpoint, self.first_bad_checkpoint]
+        return Verification(
+            ok=not self.problems,
+            size=self.builder.size,
+            root=self.builder.root().hex(),
+            checkpoints_checked=self.checked,
+            first_bad_seq=self.first_bad_seq,
+            first_bad_checkpoint=self.first_bad_checkpoint,
+            suspect_range=suspect,
+            problems=self.problems[:100],
+        )
+
+
+async def verify(log_key: LogKey) -> Verification:
+    """Recompute every leaf hash from the stored entry and the root at every stored checkpoint.
+
+    An edited entry is reported by sequence number; an edit whose leaf hash was rewritten
+    too is caught by the first checkpoint whose signed root no longer matches; deleted or
+    reordered entries and forged checkpoints make ``ok`` false.
+    """
+    checkpoints = await AuditCheckpoint.select(AuditCheckpoint.tree_size, AuditCheckpoint.note)
+    state = _Verifier(log_key.signer.verifier(), checkpoints)
+    async for rows in _entry_batches():
+        if not state.leaves(rows):
+            break
+    return state.finish(head=await tree_size())
+
+
+# --- search ----------------------------------------------------------------------------
+
+
+def entry_view(row: Mapping[str, Any]) -> AuditEntryView:
+    return AuditEntryView(
+        seq=row["seq"],
+        time=normalise_time(row["recorded_at"]),
+        actor=EntryActor(sub=row["actor_sub"], roles=msgspec.json.decode(row["actor_roles"])),
+        action=row["action"],
+        resource=EntryResource(type=row["resource_type"], id=row["resource_id"]),
+        request_id=row["request_id"],
+        outcome=row["outcome"],
+        details=msgspec.json.decode(row["details"]),
+        leaf_hash=bytes(row["leaf_hash"]).hex(),
+    )
+
+
+async def search(query: AuditQuery) -> Page[AuditEntryView]:
+    """Entries matching every given filter, in log order (or newest first), a page at a time."""
+    where = []
+    if query.actor is not None:
+        where.append(AuditEntry.actor_sub == query.actor)
+    if query.action is not None:
+        escaped = query.action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(AuditEntry.action.like(escaped + "%"))
+    if query.resource_type is not None:
+        where.append(AuditEntry.resource_type == query.resource_type)
+    if query.resource_id is not None:
+        where.append(AuditEntry.resource_id == query.resource_id)
+    if query.since is not None:
+        where.append(AuditEntry.recorded_at >= query.since)
+    if query.until is not None:
+        where.append(AuditEntry.recorded_at < query.until)
+    descending = query.order == "desc"
+    if query.cursor is not None:
+        position = decode_cursor(query.cursor).get("seq")
+        if isinstance(position, int):
+            where.append(AuditEntry.seq < position if descending else AuditEntry.seq > position)
+    select = AuditEntry.select().order_by(AuditEntry.seq, ascending=not descending).limit(query.limit + 1)
+    for condition in where:
+        select = select.where(condition)
+    rows = await select
+    items = [entry_view(row) for row in rows[: query.limit]]
+    next_cursor = encode_cursor({"seq": items[-1].seq}) if len(rows) > query.limit else None
+    return Page(items=items, next_cursor=next_cursor)
+
+
+async def get_entry(seq: int) -> AuditEntryView | None:
+    row = await AuditEntry.select().where(AuditEntry.seq == seq).first()
+    return entry_view(row) if row else None
+
+
+# --- export ----------------------------------------------------------------------------
+
+
+async def export(out: IO[bytes], log_key: LogKey) -> int:
+    """Write the log as JSON lines an offline verifier needs; returns the number of entries.
+
+    A fresh checkpoint is signed first, so every exported entry is covered by it. Lines:
+    one ``{"type":"entry",...}`` per entry, then ``{"type":"checkpoint",...}``.
+    """
+    checkpoint = await sign_checkpoint(log_key)
+    size = checkpoint["tree_size"]
+    encoder = msgspec.json.Encoder()
+    written = 0
+    async for rows in _entry_batches():
+        for row in rows:
+            if row["seq"] >= size:
+                break
+            raw = _stored_leaf_input(row)
+            line = ExportEntry(
+                seq=row["seq"],
+                entry=entry_view(row),
+                leaf_input=base64.b64encode(raw).decode(),
+                leaf_hash=bytes(row["leaf_hash"]).hex(),
+            )
+            out.write(encoder.encode(line) + b"\n")
+            written += 1
+    out.write(
+        encoder.encode(
+            ExportCheckpoint(
+                tree_size=size,
+                root=bytes(checkpoint["root_hash"]).hex(),
+                checkpoint=checkpoint["note"],
+                verifier_key=log_key.verifier_key,
+            )
+        )
+        + b"\n"
+    )
+    return written

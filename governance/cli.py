@@ -1,0 +1,165 @@
+"""The ``governance`` command: serve, migrate, token, audit."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import msgspec
+
+from governance.settings import Settings, SettingsError
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+
+
+def _with_database(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work`` with the database open (pool on PostgreSQL), then close it."""
+    from governance.core import db
+
+    async def run() -> T:
+        await db.start(settings)
+        try:
+            return await work()
+        finally:
+            await db.stop()
+
+    return asyncio.run(run())
+
+
+@click.group()
+def main() -> None:
+    """Compliance and governance back office for micro-mentoring platforms."""
+
+
+@main.command()
+def migrate() -> None:
+    """Apply every pending database migration."""
+    settings = _settings()
+    asyncio.run(run_migrations(settings))
+    click.echo("migrations applied", err=True)
+
+
+async def run_migrations(settings: Settings) -> None:
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    from governance.core import db
+
+    await db.start(settings)
+    try:
+        result = await run_forwards(app_name="all", fake=False)
+    finally:
+        await db.stop()
+    if not result.success:
+        raise click.ClickException(f"migration failed: {result.message}")
+
+
+@main.command()
+@click.option("--migrate/--no-migrate", "apply_migrations", default=True, help="Apply migrations first.")
+def serve(apply_migrations: bool) -> None:
+    """Serve the API (GOVERNANCE_HOST:GOVERNANCE_PORT)."""
+    import uvicorn
+
+    settings = _settings()
+    if apply_migrations:
+        asyncio.run(run_migrations(settings))
+    uvicorn.run(
+        "governance.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=False,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@main.group()
+def token() -> None:
+    """Bearer tokens."""
+
+
+@token.command("issue")
+@click.option("--sub", required=True, help="The subject the token identifies.")
+@click.option("--role", "roles", required=True, multiple=True, help="A role; repeat for several.")
+@click.option("--ttl", default="P1D", show_default=True, help="Lifetime, ISO 8601 duration.")
+def token_issue(sub: str, roles: tuple[str, ...], ttl: str) -> None:
+    """Print one bearer token on stdout."""
+    from governance.core.durations import DurationError, parse_duration
+    from governance.core.identity import issue_token
+
+    try:
+        lifetime = parse_duration(ttl).to_timedelta()
+        click.echo(issue_token(_settings(), sub, list(roles), lifetime))
+    except (DurationError, ValueError) as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign a checkpoint of the log as it stands and print it."""
+    from governance.audit import service
+
+    settings = _settings()
+    log_key = service.load_log_key(settings)
+    row = _with_database(settings, lambda: service.sign_checkpoint(log_key))
+    click.echo(row["note"], nl=False)
+
+
+@audit.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def audit_verify(as_json: bool) -> None:
+    """Recompute every leaf hash and every checkpoint root; exit 1 when the log does not verify."""
+    from governance.audit import service
+
+    settings = _settings()
+    log_key = service.load_log_key(settings)
+    result = _with_database(settings, lambda: service.verify(log_key))
+    if as_json:
+        click.echo(msgspec.json.format(msgspec.json.encode(result)).decode())
+    else:
+        verdict = "OK" if result.ok else "FAILED"
+        click.echo(f"{verdict}: {result.size} entries, root {result.root}, {result.checkpoints_checked} checkpoints")
+        for problem in result.problems:
+            click.echo(f"  - {problem}")
+    sys.exit(0 if result.ok else 1)
+
+
+@audit.command("export")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def audit_export(out_path: Path) -> None:
+    """Export the log as JSON lines with a fresh signed checkpoint and the verifier key."""
+    from governance.audit import service
+
+    settings = _settings()
+    log_key = service.load_log_key(settings)
+
+    async def work() -> Any:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        with out_path.open("wb") as out:
+            return await service.export(out, log_key)
+
+    count = _with_database(settings, work)
+    click.echo(f"exported {count} entries to {out_path}", err=True)
+
+
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

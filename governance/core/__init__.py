@@ -1,0 +1,1 @@
+"""Shared kernel: database, identity, authorization, errors, pagination, crypto, object storage."""

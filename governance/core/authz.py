@@ -1,0 +1,90 @@
+"""Authorization: one Casbin enforcer, applied by one guard on every ``/api/v1`` route.
+
+A decision depends only on (role, route template, method, ownership), so decisions are
+cached per that key; the cache is cleared whenever the policy is reloaded. Ownership is
+a matcher input: a route declares which path parameter names the data subject
+(``opt={"owner": "mentee_id"}``), and the caller owns the record when it equals their
+``sub``. Denials answer 403 and are written to the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import casbin
+from litestar.connection import ASGIConnection
+from litestar.exceptions import PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from governance.core.identity import Identity
+
+
+
+class Authorizer:
+    """The Casbin enforcer with a decision cache."""
+
+    def __init__(self, policy_dir: Path) -> None:
+        self._enforcer = casbin.Enforcer(str(policy_dir / "model.conf"), str(policy_dir / "policy.csv"))
+        self._decisions: dict[tuple[str, str, str, str], bool] = {}
+
+    def reload(self) -> None:
+        """Re-read the policy file and forget every cached decision."""
+        self._enforcer.load_policy()
+        self._decisions.clear()
+
+    def decide(self, role: str, route: str, method: str, owner: str) -> bool:
+        """One role's decision; ``owner`` is ``"self"`` or ``"other"``."""
+        key = (role, route, method, owner)
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = self.decide_uncached(role, route, method, owner)
+            self._decisions[key] = decision
+        return decision
+
+    def decide_uncached(self, role: str, route: str, method: str, owner: str) -> bool:
+        return bool(self._enforcer.enforce(role, route, method, owner))
+
+    def allows(self, roles: Iterable[str], route: str, method: str, owner: str) -> bool:
+        """Allowed when any of the caller's roles is allowed."""
+        return any(self.decide(role, route, method, owner) for role in roles)
+
+    def policy_rules(self) -> list[list[str]]:
+        return [list(rule) for rule in self._enforcer.get_policy()]
+
+
+def ownership(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler, sub: str) -> str:
+    """``"self"`` when the route's owner parameter equals the caller's subject."""
+    param = handler.opt.get("owner")
+    if param is None:
+        return "other"
+    return "self" if str(connection.path_params.get(param)) == sub else "other"
+
+
+async def casbin_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """The one guard on every ``/api/v1`` route: deny unless the policy allows; audit denials."""
+    identity: Identity = connection.user
+    authorizer: Authorizer = connection.app.state.authorizer
+    method = connection.scope["method"]  # type: ignore[typeddict-item]
+    # Litestar's template without parameter types (``/audit/entries/{seq}``): the form policies use.
+    route = connection.scope["path_template"]  # type: ignore[typeddict-item]
+    owner = ownership(connection, handler, identity.sub)
+    if authorizer.allows(identity.roles, route, method, owner):
+        return
+    # Imported here: the audit package depends on core, not the other way round at import time.
+    from governance.audit import service as audit
+
+    await audit.record(
+        actor=identity,
+        action="access.denied",
+        resource_type="route",
+        resource_id=f"{method} {route}",
+        outcome="denied",
+        details={"method": method, "route": route, "path_params": _plain(connection.path_params)},
+    )
+    raise PermissionDeniedException(f"Your role(s) {', '.join(identity.roles)} may not {method} {route}")
+
+
+def _plain(params: dict[str, Any]) -> dict[str, str]:
+    return {key: str(value) for key, value in params.items()}

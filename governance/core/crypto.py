@@ -1,0 +1,189 @@
+"""Personal data encryption: one AES-256-GCM data key per data subject (envelope encryption).
+
+Data keys are stored wrapped by a master key. The master key is a local key file by
+default; anything that can wrap and unwrap 32 bytes (a cloud KMS, an HSM) can stand in
+for :class:`LocalMasterKey` through the :class:`MasterKey` protocol.
+
+Erasing a person is :func:`shred`: their data key is destroyed, so every ciphertext of
+theirs, wherever it was copied (audit details, backups, exports), can no longer be read,
+while the audit log that references it still verifies.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from governance.core.db import transaction
+from governance.core.tables import SubjectKey
+
+CIPHERTEXT_PREFIX = "gv1."
+_NONCE_BYTES = 12
+
+
+class PersonalDataError(Exception):
+    """Base class for errors reading personal data."""
+
+
+class SubjectErased(PersonalDataError):
+    """The subject's data key was destroyed: their personal data is gone for good."""
+
+    def __init__(self, subject: str, shredded_at: datetime | None) -> None:
+        when = f" on {shredded_at.isoformat()}" if shredded_at else ""
+        super().__init__(
+            f"personal data of subject {subject!r} was erased{when}; this ciphertext can no longer be read"
+        )
+        self.subject = subject
+        self.shredded_at = shredded_at
+
+
+class CiphertextInvalid(PersonalDataError):
+    """Not a ciphertext of this service, or not one of this subject's."""
+
+
+class MasterKey(Protocol):
+    """Wraps and unwraps data keys; ``key_id`` names the key a data key was wrapped with."""
+
+    @property
+    def key_id(self) -> str: ...
+
+    def wrap(self, data_key: bytes, subject: str) -> bytes: ...
+
+    def unwrap(self, wrapped: bytes, subject: str) -> bytes: ...
+
+
+class LocalMasterKey:
+    """A 256-bit master key kept in a local file (generated on first start, mode 0600)."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("the master key must be 32 bytes")
+        self._aead = AESGCM(key)
+        self._key_id = hashlib.sha256(b"governance master key\n" + key).hexdigest()[:16]
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> LocalMasterKey:
+        """Read the key file, creating it with a fresh random key when it does not exist."""
+        key = read_or_create_secret(path, lambda: secrets.token_bytes(32))
+        return cls(key)
+
+    @property
+    def key_id(self) -> str:
+        return self._key_id
+
+    def wrap(self, data_key: bytes, subject: str) -> bytes:
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, data_key, b"subject-key:" + subject.encode())
+
+    def unwrap(self, wrapped: bytes, subject: str) -> bytes:
+        nonce, body = wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:]
+        return self._aead.decrypt(nonce, body, b"subject-key:" + subject.encode())
+
+
+def read_or_create_secret(path: Path, make: _SecretFactory) -> bytes:
+    """Read a binary secret from ``path``; create it atomically (0600) when missing.
+
+    ``O_EXCL`` makes concurrent first starts agree on one secret instead of racing.
+    """
+    if path.exists():
+        return path.read_bytes()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    secret = make()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secret)
+    return secret
+
+
+class _SecretFactory(Protocol):
+    def __call__(self) -> bytes: ...
+
+
+class Keyring:
+    """Encrypts and decrypts personal data per subject; see the module docstring."""
+
+    def __init__(self, master: MasterKey) -> None:
+        self._master = master
+
+    async def encrypt(self, subject: str, plaintext: str) -> str:
+        """Encrypt ``plaintext`` under the subject's data key (created on first use).
+
+        The subject is bound as associated data, so a ciphertext moved to another
+        subject's record does not decrypt.
+        """
+        data_key = await self._data_key(subject, create=True)
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = AESGCM(data_key).encrypt(nonce, plaintext.encode(), subject.encode())
+        return CIPHERTEXT_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+    async def decrypt(self, subject: str, ciphertext: str) -> str:
+        """Decrypt; raises :class:`SubjectErased` once the subject was shredded."""
+        if not ciphertext.startswith(CIPHERTEXT_PREFIX):
+            raise CiphertextInvalid("not a governance ciphertext (missing the gv1. prefix)")
+        try:
+            raw = base64.urlsafe_b64decode(ciphertext[len(CIPHERTEXT_PREFIX) :])
+        except ValueError:
+            raise CiphertextInvalid("ciphertext is not valid base64url") from None
+        data_key = await self._data_key(subject, create=False)
+        try:
+            return AESGCM(data_key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], subject.encode()).decode()
+        except InvalidTag:
+            raise CiphertextInvalid(f"ciphertext does not belong to subject {subject!r} or was altered") from None
+
+    async def shred(self, subject: str) -> bool:
+        """Destroy the subject's data key. Returns False when there was nothing to destroy.
+
+        Runs in the caller's transaction when there is one, so the erasure and its audit
+        entry commit together.
+        """
+        async with transaction():
+            rows = (
+                await SubjectKey.update(
+                    {SubjectKey.wrapped_key: None, SubjectKey.shredded_at: datetime.now(UTC)}
+                )
+                .where((SubjectKey.subject == subject) & SubjectKey.wrapped_key.is_not_null())
+                .returning(SubjectKey.subject)
+            )
+        return bool(rows)
+
+    async def is_shredded(self, subject: str) -> bool:
+        row = await SubjectKey.select(SubjectKey.shredded_at).where(SubjectKey.subject == subject).first()
+        return bool(row and row["shredded_at"] is not None)
+
+    async def _data_key(self, subject: str, *, create: bool) -> bytes:
+        row = (
+            await SubjectKey.select(SubjectKey.wrapped_key, SubjectKey.shredded_at)
+            .where(SubjectKey.subject == subject)
+            .first()
+        )
+        if row is not None:
+            if row["wrapped_key"] is None:
+                raise SubjectErased(subject, row["shredded_at"])
+            return self._master.unwrap(bytes(row["wrapped_key"]), subject)
+        if not create:
+            raise CiphertextInvalid(f"no data key exists for subject {subject!r}")
+        data_key = AESGCM.generate_key(bit_length=256)
+        async with transaction():
+            # A concurrent first write for the same subject may have won; keep theirs.
+            inserted = await SubjectKey.raw(
+                "INSERT INTO subject_key (subject, wrapped_key, master_key_id, created_at, shredded_at) "
+                "VALUES ({}, {}, {}, {}, NULL) ON CONFLICT (subject) DO NOTHING RETURNING subject",
+                subject,
+                self._master.wrap(data_key, subject),
+                self._master.key_id,
+                datetime.now(UTC),
+            )
+        if inserted:
+            return data_key
+        return await self._data_key(subject, create=False)

@@ -1,0 +1,87 @@
+"""Database engine and transactions.
+
+Piccolo keeps the current transaction in a ContextVar, so services open their own
+transactions (``async with transaction():``) rather than receiving one from a
+dependency that Litestar might resolve in another task.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from piccolo.engine import engine_finder
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from governance.settings import Settings
+
+os.environ.setdefault("PICCOLO_CONF", "governance.piccolo_conf")
+
+# Writers wait this long for SQLite's single write lock before giving up.
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+def build_engine(settings: Settings) -> Engine[Any]:
+    """The Piccolo engine for ``settings.effective_database_url``."""
+    if settings.is_postgres:
+        return PostgresEngine(
+            config={"dsn": settings.effective_database_url},
+            extensions=(),
+        )
+    path = settings.sqlite_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_S)
+
+
+def engine() -> Engine[Any]:
+    """The process-wide engine Piccolo's tables use."""
+    found = engine_finder()
+    if found is None:  # pragma: no cover - piccolo_conf always defines DB
+        raise RuntimeError("no Piccolo engine configured")
+    return found
+
+
+def is_sqlite() -> bool:
+    return engine().engine_type == "sqlite"
+
+
+@asynccontextmanager
+async def transaction() -> AsyncIterator[None]:
+    """A write transaction; joins the caller's transaction when one is open.
+
+    On SQLite the transaction is IMMEDIATE: it takes the write lock at BEGIN, so
+    concurrent writers queue on the busy timeout instead of failing with
+    "database is locked" when a reader upgrades to a writer.
+    """
+    db = engine()
+    if isinstance(db, SQLiteEngine):
+        async with db.transaction(transaction_type=TransactionType.immediate):
+            yield
+    else:
+        async with db.transaction():
+            yield
+
+
+async def start(settings: Settings) -> None:
+    """Open the connection pool (PostgreSQL) or prepare the file (SQLite)."""
+    db = engine()
+    if isinstance(db, PostgresEngine):
+        await db.start_connection_pool(min_size=1, max_size=settings.database_pool_size)
+    else:
+        # WAL lets readers proceed while one writer commits; it persists in the file.
+        await db.run_ddl("PRAGMA journal_mode=WAL")
+
+
+async def stop() -> None:
+    db = engine()
+    if isinstance(db, PostgresEngine):
+        await db.close_connection_pool()
+
+
+async def ping() -> None:
+    """Raise when the database cannot answer a trivial query."""
+    await engine().run_ddl("SELECT 1")

@@ -1,0 +1,91 @@
+"""RFC 9457 problem details for every error the API returns."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
+
+log = structlog.get_logger("governance.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(ProblemDetailsException):
+    """A domain error with a stable ``type`` slug (``/problems/<slug>``) and extra members."""
+
+    def __init__(self, status: int, slug: str, detail: str, **extra: Any) -> None:
+        super().__init__(
+            detail=detail,
+            status_code=status,
+            type_=f"/problems/{slug}",
+            title=HTTPStatus(status).phrase,
+            extra=extra or None,
+        )
+
+
+def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
+    status = exc.status_code
+    title = HTTPStatus(status).phrase
+    detail = exc.detail if exc.detail and exc.detail != title else None
+    headers = dict(exc.headers or {})
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="governance"')  # RFC 6750
+    return ProblemDetailsException(
+        status_code=status,
+        title=title,
+        detail=detail or title,
+        headers=headers,
+        extra=exc.extra if isinstance(exc.extra, dict) else None,
+    )
+
+
+def _from_validation_exception(exc: ValidationException) -> ProblemDetailsException:
+    # Litestar gives a list of {"message", "key", "source"}; name every field at fault.
+    raw = exc.extra if isinstance(exc.extra, list) else []
+    errors = [
+        {
+            "field": item.get("key"),
+            "source": str(getattr(item.get("source"), "value", item.get("source"))),
+            "message": item.get("message"),
+        }
+        for item in raw
+        if isinstance(item, dict)
+    ]
+    named = [f"{e['source']} field {e['field']!r}" for e in errors if e["field"]]
+    detail = f"Invalid {', '.join(named)}" if named else (exc.detail or "Invalid request")
+    return ProblemDetailsException(
+        status_code=400,
+        title="Bad Request",
+        detail=detail,
+        type_="/problems/validation",
+        extra={"errors": errors} if errors else None,
+    )
+
+
+def _unhandled(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled_error", route=request.scope.get("path_template"), error_type=type(exc).__name__)
+    return ProblemDetailsException(
+        status_code=500,
+        title="Internal Server Error",
+        detail="The server could not complete the request; nothing was changed.",
+    ).to_response(request)
+
+
+def problem_details_plugin() -> ProblemDetailsPlugin:
+    return ProblemDetailsPlugin(
+        ProblemDetailsConfig(
+            enable_for_all_http_exceptions=True,
+            exception_to_problem_detail_map={
+                HTTPException: _from_http_exception,
+                ValidationException: _from_validation_exception,
+            },
+        )
+    )
+
+
+exception_handlers = {Exception: _unhandled}

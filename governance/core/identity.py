@@ -1,0 +1,86 @@
+"""Identity: bearer JWTs carrying ``sub``, ``roles`` and ``exp``."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import jwt
+import msgspec
+from litestar.connection import ASGIConnection
+from litestar.security.jwt import JWTAuth, Token
+
+from governance.core.crypto import read_or_create_secret
+from governance.settings import Settings
+
+ROLES: Final = (
+    "mentee",
+    "mentor",
+    "support_agent",
+    "compliance_officer",
+    "auditor",
+    "platform",
+    "admin",
+)
+ALGORITHM: Final = "HS256"
+
+# Paths outside the API that answer without a token.
+PUBLIC_PATHS: Final = ["^/health$", "^/ready$", "^/schema", "^/metrics$"]
+
+
+class Identity(msgspec.Struct, frozen=True):
+    """Who is calling: the token's subject and roles."""
+
+    sub: str
+    roles: tuple[str, ...]
+
+
+# Actors that are not people holding a token.
+SYSTEM: Final = Identity(sub="system", roles=("system",))
+
+
+def jwt_secret(settings: Settings) -> str:
+    """The HS256 key: from settings, or generated once under the data dir."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    raw = read_or_create_secret(settings.jwt_secret_file, lambda: secrets.token_urlsafe(48).encode())
+    return raw.decode().strip()
+
+
+def issue_token(settings: Settings, sub: str, roles: list[str], ttl: timedelta) -> str:
+    """A signed bearer token for ``sub`` with ``roles``, valid for ``ttl``."""
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise ValueError(f"unknown role(s) {', '.join(unknown)}; known roles: {', '.join(ROLES)}")
+    if not sub or not roles:
+        raise ValueError("a token needs a subject and at least one role")
+    now = datetime.now(UTC)
+    payload = {
+        "sub": sub,
+        "roles": roles,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+        "iss": settings.jwt_issuer,
+    }
+    return jwt.encode(payload, jwt_secret(settings), algorithm=ALGORITHM)
+
+
+async def _identity_from_token(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Identity | None:
+    roles = token.extras.get("roles")
+    if not isinstance(roles, list) or not roles or not all(r in ROLES for r in roles):
+        return None  # answered 401: a token without known roles identifies nobody we can authorize
+    return Identity(sub=token.sub, roles=tuple(roles))
+
+
+def jwt_auth(settings: Settings) -> JWTAuth[Identity, Token]:
+    """Litestar's JWT middleware, configured for this deployment."""
+    return JWTAuth[Identity, Token](
+        retrieve_user_handler=_identity_from_token,
+        token_secret=jwt_secret(settings),
+        algorithm=ALGORITHM,
+        accepted_issuers=[settings.jwt_issuer],
+        require_claims=["exp", "sub"],
+        exclude=PUBLIC_PATHS,
+        description="Bearer JWT with claims sub, roles (list) and exp; see `governance token issue`.",
+    )

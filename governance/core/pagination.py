@@ -1,0 +1,46 @@
+"""Cursor pagination: ``?limit=&cursor=`` -> ``{"items": [...], "next_cursor": ...}``.
+
+Cursors are opaque to clients (base64url of a small JSON object) so the key they encode
+can change without breaking anyone.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any, Generic, TypeVar
+
+import msgspec
+
+from governance.core.errors import Problem
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+Limit = Annotated[int, msgspec.Meta(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}.")]
+
+
+class Page(msgspec.Struct, Generic[T]):
+    """One page of a list; pass ``next_cursor`` back as ``cursor`` for the next (null at the end)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(position)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    """The position a cursor encodes; a tampered or foreign cursor answers 400 naming ``cursor``."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = msgspec.json.decode(base64.urlsafe_b64decode(padded))
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        value = None
+    if not isinstance(value, dict):
+        raise Problem(400, "validation", "Invalid query parameter 'cursor'", errors=[
+            {"field": "cursor", "source": "query", "message": "not a cursor this service issued"}
+        ])
+    return value

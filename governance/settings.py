@@ -1,0 +1,154 @@
+"""Typed settings, read once from ``GOVERNANCE_*`` environment variables.
+
+Every value is validated at start-up; a bad one stops the service with a message that
+names the variable, so a misconfigured deployment never half-starts. Defaults are the
+embedded ones: everything lives under ``GOVERNANCE_DATA_DIR`` (``./var``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import msgspec
+
+from governance.core.durations import DurationError, parse_seconds_or_duration
+
+PREFIX = "GOVERNANCE_"
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+# A signed-note key name: no spaces, no '+', as C2SP signed-note requires.
+Origin = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\s+]+$")]
+
+
+class SettingsError(ValueError):
+    """A configuration value that cannot be used; the message names the variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """The whole configuration of one instance. Field ``x`` is read from ``GOVERNANCE_X``."""
+
+    env: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    workers: PositiveInt = 1
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    database_pool_size: PositiveInt = 10
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "console", "json"] = "auto"
+    jwt_secret: str = ""
+    jwt_issuer: str = "governance"
+    master_key_file: Path | None = None
+    checkpoint_key_file: Path | None = None
+    log_origin: Origin = "governance.localhost/audit"
+    checkpoint_interval: timedelta = timedelta(seconds=10)
+    max_request_body_bytes: PositiveInt = 16 * 1024 * 1024
+    object_store_dir: Path | None = None
+    policy_dir: Path | None = None
+
+    # Derived locations: the embedded defaults all sit under data_dir.
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'governance.sqlite3'}"
+
+    @property
+    def is_postgres(self) -> bool:
+        return urlsplit(self.effective_database_url).scheme in {"postgres", "postgresql"}
+
+    @property
+    def sqlite_path(self) -> Path:
+        url = self.effective_database_url
+        return Path(url.removeprefix("sqlite:///"))
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def effective_master_key_file(self) -> Path:
+        return self.master_key_file or self.keys_dir / "master.key"
+
+    @property
+    def effective_checkpoint_key_file(self) -> Path:
+        return self.checkpoint_key_file or self.keys_dir / "checkpoint-ed25519.pem"
+
+    @property
+    def jwt_secret_file(self) -> Path:
+        return self.keys_dir / "jwt.secret"
+
+    @property
+    def effective_object_store_dir(self) -> Path:
+        return self.object_store_dir or self.data_dir / "objects"
+
+    @property
+    def effective_policy_dir(self) -> Path:
+        # The repository's policies/ (also copied into the container image beside the package).
+        return self.policy_dir or Path(__file__).resolve().parents[1] / "policies"
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format == "json" or (self.log_format == "auto" and self.env == "production")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every ``GOVERNANCE_*`` variable; raise :class:`SettingsError` on the first bad one."""
+        environ = os.environ if environ is None else environ
+        raw: dict[str, Any] = {}
+        for name in cls.__struct_fields__:
+            value = environ.get(PREFIX + name.upper())
+            if value is None or value == "":
+                continue
+            raw[name] = _parse_special(name, value)
+        try:
+            settings = msgspec.convert(raw, cls, strict=False, dec_hook=_dec_hook)
+        except msgspec.ValidationError as exc:
+            raise SettingsError(_name_the_variable(str(exc), raw)) from None
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Cross-field rules msgspec constraints cannot express."""
+        scheme = urlsplit(self.effective_database_url).scheme
+        if scheme not in {"sqlite", "postgres", "postgresql"}:
+            raise SettingsError(
+                f"{PREFIX}DATABASE_URL: scheme {scheme!r} is not supported; use sqlite:///PATH or postgresql://..."
+            )
+        if self.jwt_secret and len(self.jwt_secret.encode()) < 32:
+            raise SettingsError(f"{PREFIX}JWT_SECRET: must be at least 32 bytes for HS256")
+        if self.checkpoint_interval < timedelta(0):
+            raise SettingsError(f"{PREFIX}CHECKPOINT_INTERVAL: must not be negative")
+        if self.env == "production" and not self.database_url:
+            # A production deployment on an implicit SQLite file is almost always a mistake.
+            raise SettingsError(f"{PREFIX}DATABASE_URL: required when {PREFIX}ENV=production")
+
+
+def _parse_special(name: str, value: str) -> Any:
+    if name == "checkpoint_interval":
+        try:
+            return parse_seconds_or_duration(value)
+        except DurationError as exc:
+            raise SettingsError(f"{PREFIX}{name.upper()}: {exc}") from None
+    return value
+
+
+def _dec_hook(type_: type, obj: Any) -> Any:
+    if type_ is Path and isinstance(obj, str):
+        return Path(obj)
+    if type_ is timedelta and isinstance(obj, timedelta):
+        return obj
+    raise NotImplementedError
+
+
+def _name_the_variable(message: str, raw: Mapping[str, Any]) -> str:
+    # msgspec says "... - at `$.port`"; an operator needs the variable name and what they typed.
+    head, _, path = message.rpartition(" - at `$.")
+    field = path.rstrip("`")
+    if not head or field not in raw:
+        return message
+    return f"{PREFIX}{field.upper()}: {head} (got {raw[field]!r})"

@@ -1,0 +1,97 @@
+"""Test set-up: one backend per pytest run (GOVERNANCE_TEST_BACKEND=sqlite|postgres).
+
+The engine is process-wide (Piccolo finds it through piccolo_conf), so `make test` runs
+the suite once per backend. On PostgreSQL the test database is wiped at the start of
+the run; with CI=true an unreachable PostgreSQL fails the run instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+BACKEND = os.environ.get("GOVERNANCE_TEST_BACKEND", "sqlite")
+PG_URL = os.environ.get("GOVERNANCE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+DATA_DIR = Path(tempfile.mkdtemp(prefix="governance-test-"))
+
+# Before anything imports the engine: tests own their data dir and database.
+os.environ.update(
+    {
+        "GOVERNANCE_DATA_DIR": str(DATA_DIR),
+        "GOVERNANCE_DATABASE_URL": PG_URL if BACKEND == "postgres" else f"sqlite:///{DATA_DIR}/test.sqlite3",
+        "GOVERNANCE_CHECKPOINT_INTERVAL": "0",
+        "GOVERNANCE_LOG_LEVEL": "WARNING",
+    }
+)
+
+import asyncpg  # noqa: E402
+import pytest  # noqa: E402
+from litestar.testing import AsyncTestClient  # noqa: E402
+
+from governance.app import create_app  # noqa: E402
+from governance.cli import run_migrations  # noqa: E402
+from governance.core import db  # noqa: E402
+from governance.core.identity import issue_token  # noqa: E402
+from governance.settings import Settings  # noqa: E402
+
+AuthHeaders = Callable[..., dict[str, str]]
+
+
+def pytest_report_header() -> str:
+    return f"governance backend: {BACKEND} ({os.environ['GOVERNANCE_DATABASE_URL']})"
+
+
+async def _reset_postgres() -> None:
+    try:
+        conn = await asyncpg.connect(PG_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        message = f"PostgreSQL at {PG_URL} is unreachable: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.exit(message, returncode=1)
+        pytest.exit(message + " (skipping the PostgreSQL run outside CI)", returncode=0)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    settings = Settings.from_env()
+    if BACKEND == "postgres":
+        asyncio.run(_reset_postgres())
+    asyncio.run(run_migrations(settings))
+    return settings
+
+
+@pytest.fixture
+async def database(settings: Settings) -> AsyncIterator[Settings]:
+    """The database open (connection pool on PostgreSQL) for service-level tests."""
+    await db.start(settings)
+    yield settings
+    await db.stop()
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+    async with AsyncTestClient(app=create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def auth(settings: Settings) -> AuthHeaders:
+    """``auth("auditor", sub="a-1")`` -> headers with a bearer token for that role."""
+
+    def headers(*roles: str, sub: str = "tester", ttl: timedelta = timedelta(minutes=5)) -> dict[str, str]:
+        return {"Authorization": f"Bearer {issue_token(settings, sub, list(roles), ttl)}"}
+
+    return headers
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    yield DATA_DIR
