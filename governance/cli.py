@@ -159,7 +159,5 @@ def audit_export(out_path: Path) -> None:
     click.echo(f"exported {count} entries to {out_path}", err=True)
 
 
-
-
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -29,8 +29,8 @@ os.environ.update(
 )
 
 import asyncpg  # noqa: E402
+import httpx  # noqa: E402
 import pytest  # noqa: E402
-from litestar.testing import AsyncTestClient  # noqa: E402
 
 from governance.app import create_app  # noqa: E402
 from governance.cli import run_migrations  # noqa: E402
@@ -77,8 +77,14 @@ async def database(settings: Settings) -> AsyncIterator[Settings]:
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
-    async with AsyncTestClient(app=create_app(settings)) as test_client:
+async def client(database: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the application, in the test's own event loop.
+
+    Litestar's test clients run the lifespan in a portal thread with its own loop, where
+    an asyncpg pool would be unusable from the test; the database fixture opens it here.
+    """
+    transport = httpx.ASGITransport(app=create_app(database))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as test_client:
         yield test_client
 
 
@@ -94,4 +100,4 @@ def auth(settings: Settings) -> AuthHeaders:
 
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
-    yield DATA_DIR
+    return DATA_DIR

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import jwt
 import pytest
-from litestar.testing import AsyncTestClient
 
 from governance.core import db
 from governance.core.identity import ROLES
@@ -15,18 +15,18 @@ from governance.settings import Settings
 from .conftest import AuthHeaders
 
 
-async def test_health_answers_without_a_token(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+async def test_health_answers_without_a_token(client: httpx.AsyncClient) -> None:
     response = await client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
 
-async def test_ready_answers_when_the_database_does(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+async def test_ready_answers_when_the_database_does(client: httpx.AsyncClient) -> None:
     assert (await client.get("/ready")).status_code == 200
 
 
 async def test_ready_is_503_when_the_database_is_unreachable(
-    client: AsyncTestClient,  # type: ignore[type-arg]
+    client: httpx.AsyncClient,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async def unreachable() -> None:
@@ -38,13 +38,13 @@ async def test_ready_is_503_when_the_database_is_unreachable(
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_openapi_lists_the_api(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+async def test_openapi_lists_the_api(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/schema/openapi.json")).json()["paths"]
     for path in ("/api/v1/me", "/api/v1/audit/entries", "/api/v1/audit/verify", "/api/v1/audit/checkpoint"):
         assert path in paths
 
 
-async def test_me_returns_subject_and_roles(client: AsyncTestClient, auth: AuthHeaders) -> None:  # type: ignore[type-arg]
+async def test_me_returns_subject_and_roles(client: httpx.AsyncClient, auth: AuthHeaders) -> None:
     response = await client.get("/api/v1/me", headers=auth("mentor", "platform", sub="mentor-7"))
     assert response.status_code == 200
     assert response.json() == {"sub": "mentor-7", "roles": ["mentor", "platform"]}
@@ -69,7 +69,7 @@ def _token(settings: Settings, **claims: object) -> str:
     ids=["missing", "malformed", "not-bearer", "badly-signed"],
 )
 async def test_requests_without_a_valid_token_are_401(
-    client: AsyncTestClient,  # type: ignore[type-arg]
+    client: httpx.AsyncClient,
     authorization: str | None,
 ) -> None:
     headers = {"Authorization": authorization} if authorization else {}
@@ -85,7 +85,7 @@ async def test_requests_without_a_valid_token_are_401(
     ids=["expired", "no-roles", "empty-roles", "unknown-role", "roles-not-a-list"],
 )
 async def test_tokens_with_bad_claims_are_401(
-    client: AsyncTestClient,  # type: ignore[type-arg]
+    client: httpx.AsyncClient,
     settings: Settings,
     claims: dict[str, object],
 ) -> None:
@@ -93,7 +93,7 @@ async def test_tokens_with_bad_claims_are_401(
     assert response.status_code == 401
 
 
-async def test_validation_errors_name_the_field(client: AsyncTestClient, auth: AuthHeaders) -> None:  # type: ignore[type-arg]
+async def test_validation_errors_name_the_field(client: httpx.AsyncClient, auth: AuthHeaders) -> None:
     response = await client.get("/api/v1/audit/entries?limit=0&since=yesterday", headers=auth("auditor"))
     assert response.status_code == 400
     body = response.json()
@@ -102,20 +102,20 @@ async def test_validation_errors_name_the_field(client: AsyncTestClient, auth: A
     assert "limit" in body["detail"]
 
 
-async def test_bodies_over_the_limit_answer_413(client: AsyncTestClient, settings: Settings) -> None:  # type: ignore[type-arg]
+async def test_bodies_over_the_limit_answer_413(client: httpx.AsyncClient, settings: Settings) -> None:
     response = await client.post("/api/v1/me", content=b"x" * (settings.max_request_body_bytes + 1))
     assert response.status_code == 413
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_unknown_routes_are_problem_json(client: AsyncTestClient, auth: AuthHeaders) -> None:  # type: ignore[type-arg]
+async def test_unknown_routes_are_problem_json(client: httpx.AsyncClient, auth: AuthHeaders) -> None:
     response = await client.get("/api/v1/nothing-here", headers=auth("admin"))
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_metrics_label_routes_by_template_without_identifiers(
-    client: AsyncTestClient,  # type: ignore[type-arg]
+    client: httpx.AsyncClient,
     auth: AuthHeaders,
 ) -> None:
     await client.get("/api/v1/audit/entries/987654", headers=auth("auditor"))
@@ -124,7 +124,7 @@ async def test_metrics_label_routes_by_template_without_identifiers(
     assert "987654" not in text
 
 
-async def test_every_response_carries_a_request_id(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) -> None:
     echoed = await client.get("/health", headers={"X-Request-ID": "trace-123"})
     assert echoed.headers["x-request-id"] == "trace-123"
     fresh = await client.get("/health", headers={"X-Request-ID": "bad id with spaces"})

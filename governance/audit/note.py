@@ -148,9 +148,7 @@ class VerifierKey:
     def __post_init__(self) -> None:
         _check_name(self.name)
         if len(self.public_key) != _ED25519_PUBLIC_KEY_SIZE:
-            raise NoteError(
-                f"Ed25519 public key must be {_ED25519_PUBLIC_KEY_SIZE} bytes, got {len(self.public_key)}"
-            )
+            raise NoteError(f"Ed25519 public key must be {_ED25519_PUBLIC_KEY_SIZE} bytes, got {len(self.public_key)}")
         if self.key_id != key_id(self.name, self.public_key):
             raise NoteError(f"key ID {self.key_id:08x} does not match key name and public key")
 
@@ -414,9 +412,7 @@ def parse_checkpoint(body: str) -> Checkpoint:
     return Checkpoint(origin, size, root, tuple(extensions))
 
 
-def verify_checkpoint(
-    note: str | bytes, vkey: str | VerifierKey, *, expected_origin: str | None = None
-) -> Checkpoint:
+def verify_checkpoint(note: str | bytes, vkey: str | VerifierKey, *, expected_origin: str | None = None) -> Checkpoint:
     """Verify a signed checkpoint with a verifier key and return the parsed checkpoint.
 
     ``vkey`` is a verifier key string (or an already parsed :class:`VerifierKey`).
@@ -426,7 +422,5 @@ def verify_checkpoint(
     verifier = vkey if isinstance(vkey, VerifierKey) else parse_verifier_key(vkey)
     checkpoint = parse_checkpoint(open_note(note, verifier))
     if expected_origin is not None and checkpoint.origin != expected_origin:
-        raise NoteError(
-            f"checkpoint origin {checkpoint.origin!r} does not match expected {expected_origin!r}"
-        )
+        raise NoteError(f"checkpoint origin {checkpoint.origin!r} does not match expected {expected_origin!r}")
     return checkpoint

@@ -16,13 +16,15 @@ from governance.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
 class AuditController(Controller):
     path = "/audit"
-    tags = ["audit"]
+    tags = ("audit",)
 
     @get("/entries")
     async def search_entries(
         self,
         actor: Annotated[str | None, QueryParameter(description="Actor subject.")] = None,
-        action: Annotated[str | None, QueryParameter(description="Action prefix: `access.` or `access.denied`.")] = None,
+        action: Annotated[
+            str | None, QueryParameter(description="Action prefix: `access.` or `access.denied`.")
+        ] = None,
         resource_type: FromQuery[str | None] = None,
         resource_id: FromQuery[str | None] = None,
         since: Annotated[datetime | None, QueryParameter(description="ISO 8601 instant, inclusive.")] = None,

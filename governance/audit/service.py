@@ -17,6 +17,8 @@ from typing import IO, Any, Final
 import msgspec
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from piccolo.columns.combination import WhereRaw
+from piccolo.custom_types import Combinable
 
 from governance.audit import merkle, note
 from governance.audit.leaf import canonical_json, leaf_input, normalise_time
@@ -325,7 +327,7 @@ async def verify(log_key: LogKey) -> Verification:
     reordered entries and forged checkpoints make ``ok`` false.
     """
     checkpoints = await AuditCheckpoint.select(AuditCheckpoint.tree_size, AuditCheckpoint.note)
-    state = _Verifier(log_key.signer.verifier(), checkpoints)
+    state = _Verifier(log_key.signer.verifier, checkpoints)
     async for rows in _entry_batches():
         if not state.leaves(rows):
             break
@@ -351,12 +353,13 @@ def entry_view(row: Mapping[str, Any]) -> AuditEntryView:
 
 async def search(query: AuditQuery) -> Page[AuditEntryView]:
     """Entries matching every given filter, in log order (or newest first), a page at a time."""
-    where = []
+    where: list[Combinable] = []
     if query.actor is not None:
         where.append(AuditEntry.actor_sub == query.actor)
     if query.action is not None:
-        escaped = query.action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append(AuditEntry.action.like(escaped + "%"))
+        # A literal, case-sensitive prefix on both engines (SQLite's LIKE ignores case, and
+        # % or _ in the filter would be wildcards).
+        where.append(WhereRaw("substr(action, 1, {}) = {}", len(query.action), query.action))
     if query.resource_type is not None:
         where.append(AuditEntry.resource_type == query.resource_type)
     if query.resource_id is not None:

@@ -21,7 +21,6 @@ from litestar.handlers.base import BaseRouteHandler
 from governance.core.identity import Identity
 
 
-
 class Authorizer:
     """The Casbin enforcer with a decision cache."""
 
@@ -66,9 +65,9 @@ async def casbin_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: 
     """The one guard on every ``/api/v1`` route: deny unless the policy allows; audit denials."""
     identity: Identity = connection.user
     authorizer: Authorizer = connection.app.state.authorizer
-    method = connection.scope["method"]  # type: ignore[typeddict-item]
+    method = str(connection.scope.get("method", "GET"))
     # Litestar's template without parameter types (``/audit/entries/{seq}``): the form policies use.
-    route = connection.scope["path_template"]  # type: ignore[typeddict-item]
+    route = str(connection.scope.get("path_template"))
     owner = ownership(connection, handler, identity.sub)
     if authorizer.allows(identity.roles, route, method, owner):
         return

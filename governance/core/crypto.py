@@ -149,9 +149,7 @@ class Keyring:
         """
         async with transaction():
             rows = (
-                await SubjectKey.update(
-                    {SubjectKey.wrapped_key: None, SubjectKey.shredded_at: datetime.now(UTC)}
-                )
+                await SubjectKey.update({SubjectKey.wrapped_key: None, SubjectKey.shredded_at: datetime.now(UTC)})
                 .where((SubjectKey.subject == subject) & SubjectKey.wrapped_key.is_not_null())
                 .returning(SubjectKey.subject)
             )

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-
 import structlog
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from governance.core.context import request_id_var
@@ -73,7 +73,7 @@ def body_size_limit(max_bytes: int) -> Callable[[ASGIApp], ASGIApp]:
 
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] == "http" and _content_length(scope) > max_bytes:
+            if scope["type"] == ScopeType.HTTP and _content_length(scope) > max_bytes:
                 body = msgspec.json.encode(
                     {
                         "status": 413,
@@ -115,7 +115,7 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
     """Assign a request id (echoed in ``X-Request-ID``) and log one line per request."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         request_id = request_id_from(scope)
@@ -129,7 +129,7 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
-                message["headers"] = headers  # type: ignore[typeddict-unknown-key]
+                message["headers"] = headers
             await send(message)
 
         try:

@@ -40,7 +40,10 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     except (binascii.Error, ValueError, msgspec.DecodeError):
         value = None
     if not isinstance(value, dict):
-        raise Problem(400, "validation", "Invalid query parameter 'cursor'", errors=[
-            {"field": "cursor", "source": "query", "message": "not a cursor this service issued"}
-        ])
+        raise Problem(
+            400,
+            "validation",
+            "Invalid query parameter 'cursor'",
+            errors=[{"field": "cursor", "source": "query", "message": "not a cursor this service issued"}],
+        )
     return value

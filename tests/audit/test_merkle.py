@@ -34,9 +34,7 @@ def _reference_mth(leaf_hashes: list[bytes]) -> bytes:
     k = 1
     while k * 2 < n:
         k *= 2
-    return hashlib.sha256(
-        b"\x01" + _reference_mth(leaf_hashes[:k]) + _reference_mth(leaf_hashes[k:])
-    ).digest()
+    return hashlib.sha256(b"\x01" + _reference_mth(leaf_hashes[:k]) + _reference_mth(leaf_hashes[k:])).digest()
 
 
 def _leaves(n: int) -> list[bytes]:

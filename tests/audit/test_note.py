@@ -453,9 +453,7 @@ _FUZZ_BODY = checkpoint_body("example.com/log", 123, ROOT)
 _FUZZ_NOTE = _FUZZ_SIGNER.sign_note(_FUZZ_BODY)
 _FUZZ_VKEY = _FUZZ_SIGNER.verifier_key()
 
-_note_alphabet = st.sampled_from(
-    ["\n", "\n\n", EM_DASH, " ", "+", "=", "A", "/", "0", "example.com/log", "\x00"]
-)
+_note_alphabet = st.sampled_from(["\n", "\n\n", EM_DASH, " ", "+", "=", "A", "/", "0", "example.com/log", "\x00"])
 _structured_text = st.lists(st.one_of(_note_alphabet, st.text(max_size=4)), max_size=30).map("".join)
 
 

@@ -1,0 +1,389 @@
+"""The audit log: transactional recording, dense sequences, append-only tables, tamper evidence."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from governance.audit import merkle, note, service
+from governance.audit.leaf import leaf_input
+from governance.audit.tables import AuditCheckpoint, AuditEntry
+from governance.core import db
+from governance.core.identity import Identity
+from governance.core.tables import SubjectKey
+from governance.settings import Settings
+
+from ..conftest import AuthHeaders
+from .tampering import put_back, row, sql, triggers_disabled
+
+OFFICER = Identity(sub="officer-1", roles=("compliance_officer",))
+
+
+async def _record(n: int = 1, **overrides: Any) -> list[service.Recorded]:
+    fields: dict[str, Any] = {
+        "actor": OFFICER,
+        "action": "test.event",
+        "resource_type": "thing",
+        "resource_id": "t-1",
+        "details": {"n": 1},
+    }
+    fields.update(overrides)
+    return [await service.record(**fields) for _ in range(n)]
+
+
+async def test_an_entry_commits_with_its_change(database: Settings) -> None:
+    async with db.transaction():
+        await SubjectKey.insert(SubjectKey(subject="kept-1", wrapped_key=b"k", master_key_id="m"))
+        [recorded] = await _record(action="test.kept")
+    assert await SubjectKey.exists().where(SubjectKey.subject == "kept-1")
+    assert (await service.get_entry(recorded.seq)) is not None
+
+
+async def test_rolling_back_the_change_removes_its_entry_and_its_sequence_number(database: Settings) -> None:
+    before = await service.tree_size()
+    with pytest.raises(RuntimeError, match="change failed"):
+        async with db.transaction():
+            await _record(action="test.rolled_back")
+            raise RuntimeError("change failed")
+    assert await service.tree_size() == before
+    assert not await AuditEntry.exists().where(AuditEntry.action == "test.rolled_back")
+    [after] = await _record()
+    assert after.seq == before, "no gap is left by a rolled-back entry"
+
+
+async def test_a_failed_entry_cancels_the_change(database: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(AuditEntry, "insert", refuse)
+    with pytest.raises(OSError, match="disk full"):
+        async with db.transaction():
+            await SubjectKey.insert(SubjectKey(subject="never-1", wrapped_key=b"k", master_key_id="m"))
+            await _record()
+    assert not await SubjectKey.exists().where(SubjectKey.subject == "never-1")
+
+
+async def test_details_that_are_not_plain_json_are_refused_before_anything_is_written(
+    database: Settings,
+) -> None:
+    before = await service.tree_size()
+    with pytest.raises(ValueError, match="plain JSON"):
+        await _record(details={"when": object()})
+    assert await service.tree_size() == before
+
+
+async def test_concurrent_writers_get_a_gap_free_increasing_sequence(database: Settings) -> None:
+    start = await service.tree_size()
+
+    async def writer(index: int) -> list[int]:
+        seqs = []
+        for _ in range(5):
+            [recorded] = await _record(resource_id=f"writer-{index}")
+            seqs.append(recorded.seq)
+        return seqs
+
+    per_writer = await asyncio.gather(*(writer(i) for i in range(24)))
+    seqs = sorted(s for batch in per_writer for s in batch)
+    assert seqs == list(range(start, start + 24 * 5))
+    for batch in per_writer:
+        assert batch == sorted(batch), "each writer sees its own entries strictly increasing"
+    stored = await sql("SELECT seq FROM audit_entry WHERE seq >= {} ORDER BY seq", start)
+    assert [r["seq"] for r in stored] == seqs
+    assert (await service.verify(service.load_log_key(database))).ok
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_entry SET action = 'rewritten' WHERE seq = 0",
+        "DELETE FROM audit_entry WHERE seq = 0",
+        "UPDATE audit_checkpoint SET note = 'forged'",
+        "DELETE FROM audit_checkpoint",
+    ],
+)
+async def test_the_database_refuses_to_rewrite_history(database: Settings, statement: str) -> None:
+    await _record()
+    await service.sign_checkpoint(service.load_log_key(database))
+    with pytest.raises(Exception, match="append-only"):
+        await sql(statement)
+    assert (await service.verify(service.load_log_key(database))).ok
+
+
+async def test_postgres_refuses_truncate(database: Settings) -> None:
+    if db.is_sqlite():
+        pytest.skip("SQLite has no TRUNCATE")
+    for table in ("audit_entry", "audit_checkpoint"):
+        with pytest.raises(Exception, match="append-only"):
+            await sql(f"TRUNCATE {table}")
+
+
+async def test_leaf_input_is_the_documented_canonical_json(database: Settings) -> None:
+    [recorded] = await _record(details={"b": 2, "a": [1, "x"]})
+    stored = await row(recorded.seq)
+    raw = leaf_input(**{k: stored[k] for k in _LEAF_FIELDS}, time=stored["recorded_at"])
+    decoded = msgspec.json.decode(raw)
+    assert list(decoded) == sorted(decoded)
+    assert decoded["v"] == 1
+    assert decoded["seq"] == recorded.seq
+    assert decoded["details"] == {"a": [1, "x"], "b": 2}
+    assert decoded["actor"] == {"roles": ["compliance_officer"], "sub": "officer-1"}
+    assert b" " not in raw
+    assert merkle.leaf_hash(raw) == recorded.leaf_hash == bytes(stored["leaf_hash"])
+
+
+_LEAF_FIELDS = (
+    "seq",
+    "actor_sub",
+    "actor_roles",
+    "action",
+    "resource_type",
+    "resource_id",
+    "request_id",
+    "outcome",
+    "details",
+)
+
+
+async def test_a_checkpoint_is_a_signed_note_over_the_whole_log(database: Settings) -> None:
+    log_key = service.load_log_key(database)
+    await _record(3)
+    checkpoint = await service.sign_checkpoint(log_key)
+    signed = note.verify_checkpoint(checkpoint["note"], log_key.verifier_key)
+    assert signed.origin == database.log_origin
+    assert signed.size == await service.tree_size() == checkpoint["tree_size"]
+    leaves = [bytes(r["leaf_hash"]) for r in await sql("SELECT leaf_hash FROM audit_entry ORDER BY seq")]
+    assert signed.root == merkle.root(leaves)
+    again = await service.sign_checkpoint(log_key)
+    assert again["tree_size"] == checkpoint["tree_size"], "nothing grew: no new checkpoint"
+
+
+# --- tampering ---------------------------------------------------------------------------
+
+
+async def _fresh_signed_log(settings: Settings, entries: int = 6) -> tuple[service.LogKey, list[int]]:
+    log_key = service.load_log_key(settings)
+    recorded = await _record(entries, action="test.tamper")
+    await service.sign_checkpoint(log_key)
+    assert (await service.verify(log_key)).ok
+    return log_key, [r.seq for r in recorded]
+
+
+async def test_an_edited_entry_is_reported_by_its_sequence_number(database: Settings) -> None:
+    log_key, seqs = await _fresh_signed_log(database)
+    target = seqs[2]
+    original = await row(target)
+    try:
+        async with triggers_disabled():
+            await sql("UPDATE audit_entry SET outcome = 'failure' WHERE seq = {}", target)
+        result = await service.verify(log_key)
+        assert not result.ok
+        assert result.first_bad_seq == target
+    finally:
+        await put_back(original)
+    assert (await service.verify(log_key)).ok
+
+
+async def test_an_edit_with_a_rewritten_leaf_hash_is_caught_by_the_checkpoint(database: Settings) -> None:
+    log_key, seqs = await _fresh_signed_log(database)
+    target = seqs[3]
+    original = await row(target)
+    forged = dict(original, details='{"n":2}')
+    forged_leaf = merkle.leaf_hash(leaf_input(**{k: forged[k] for k in _LEAF_FIELDS}, time=forged["recorded_at"]))
+    try:
+        async with triggers_disabled():
+            await sql(
+                "UPDATE audit_entry SET details = {}, leaf_hash = {} WHERE seq = {}",
+                '{"n":2}',
+                forged_leaf,
+                target,
+            )
+        result = await service.verify(log_key)
+        assert not result.ok
+        assert result.first_bad_seq is None
+        first_bad = result.first_bad_checkpoint
+        assert first_bad is not None and first_bad > target
+        assert result.suspect_range is not None
+        assert result.suspect_range[0] <= target < result.suspect_range[1]
+    finally:
+        await put_back(original)
+    assert (await service.verify(log_key)).ok
+
+
+async def test_a_deleted_entry_is_reported(database: Settings) -> None:
+    log_key, seqs = await _fresh_signed_log(database)
+    target = seqs[1]
+    original = await row(target)
+    try:
+        async with triggers_disabled():
+            await sql("DELETE FROM audit_entry WHERE seq = {}", target)
+        result = await service.verify(log_key)
+        assert not result.ok
+        assert result.first_bad_seq == target
+    finally:
+        async with triggers_disabled():
+            await AuditEntry.insert(AuditEntry(**original))
+    assert (await service.verify(log_key)).ok
+
+
+async def test_deleting_the_newest_entries_is_reported(database: Settings) -> None:
+    log_key, seqs = await _fresh_signed_log(database)
+    last = seqs[-1]
+    original = await row(last)
+    try:
+        async with triggers_disabled():
+            await sql("DELETE FROM audit_entry WHERE seq = {}", last)
+        result = await service.verify(log_key)
+        assert not result.ok
+        assert result.first_bad_seq == last
+    finally:
+        async with triggers_disabled():
+            await AuditEntry.insert(AuditEntry(**original))
+
+
+async def test_reordered_entries_are_reported(database: Settings) -> None:
+    log_key, seqs = await _fresh_signed_log(database)
+    first, second = await row(seqs[1]), await row(seqs[2])
+    try:
+        async with triggers_disabled():
+            await sql("DELETE FROM audit_entry WHERE seq IN ({}, {})", first["seq"], second["seq"])
+            await AuditEntry.insert(AuditEntry(**dict(second, seq=first["seq"])))
+            await AuditEntry.insert(AuditEntry(**dict(first, seq=second["seq"])))
+        result = await service.verify(log_key)
+        assert not result.ok
+        assert result.first_bad_seq == seqs[1]
+    finally:
+        await put_back(first)
+        await put_back(second)
+    assert (await service.verify(log_key)).ok
+
+
+@pytest.mark.parametrize("forgery", ["other-key", "edited-body"])
+async def test_a_forged_checkpoint_is_reported(database: Settings, forgery: str) -> None:
+    log_key, _ = await _fresh_signed_log(database)
+    size = await service.tree_size()
+    leaves = [bytes(r["leaf_hash"]) for r in await sql("SELECT leaf_hash FROM audit_entry ORDER BY seq")]
+    body = note.checkpoint_body(database.log_origin, size + 1, merkle.root([*leaves, leaves[0]]))
+    if forgery == "other-key":
+        forged = note.Signer(database.log_origin, Ed25519PrivateKey.generate()).sign_note(body)
+    else:
+        genuine = log_key.signer.sign_note(note.checkpoint_body(database.log_origin, size, merkle.root(leaves)))
+        forged = genuine.replace(f"\n{size}\n", f"\n{size + 1}\n", 1)
+    await AuditCheckpoint.insert(
+        AuditCheckpoint(tree_size=size + 1, root_hash=b"\x00" * 32, note=forged, key_id="00000000", compact_range=b"")
+    )
+    try:
+        result = await service.verify(log_key)
+        assert not result.ok
+        assert result.first_bad_checkpoint == size + 1
+    finally:
+        async with triggers_disabled():
+            await sql("DELETE FROM audit_checkpoint WHERE tree_size = {}", size + 1)
+    assert (await service.verify(log_key)).ok
+
+
+# --- HTTP ------------------------------------------------------------------------------
+
+
+async def test_search_filters_and_pages(client: httpx.AsyncClient, auth: AuthHeaders) -> None:
+    actor = Identity(sub="searcher-1", roles=("support_agent",))
+    for index in range(7):
+        await service.record(
+            actor=actor,
+            action=f"search.case.{'opened' if index % 2 else 'closed'}",
+            resource_type="case",
+            resource_id=f"case-{index % 3}",
+        )
+    headers = auth("auditor")
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"actor": "searcher-1", "limit": 3}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await client.get("/api/v1/audit/entries", params=params, headers=headers)).json()
+        seen += [item["seq"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 7 and seen == sorted(seen)
+
+    opened = await client.get(
+        "/api/v1/audit/entries", params={"actor": "searcher-1", "action": "search.case.op"}, headers=headers
+    )
+    assert [i["action"] for i in opened.json()["items"]] == ["search.case.opened"] * 3
+    by_resource = await client.get(
+        "/api/v1/audit/entries",
+        params={"actor": "searcher-1", "resource_type": "case", "resource_id": "case-0", "order": "desc"},
+        headers=headers,
+    )
+    items = by_resource.json()["items"]
+    assert {i["resource"]["id"] for i in items} == {"case-0"}
+    assert [i["seq"] for i in items] == sorted((i["seq"] for i in items), reverse=True)
+    first_time = items[-1]["time"]
+    since = await client.get(
+        "/api/v1/audit/entries", params={"actor": "searcher-1", "since": first_time}, headers=headers
+    )
+    assert all(i["time"] >= first_time for i in since.json()["items"])
+    until = await client.get(
+        "/api/v1/audit/entries", params={"actor": "searcher-1", "until": first_time}, headers=headers
+    )
+    assert all(i["time"] < first_time for i in until.json()["items"])
+
+
+async def test_a_wildcard_in_the_action_filter_is_literal(client: httpx.AsyncClient, auth: AuthHeaders) -> None:
+    await service.record(actor=OFFICER, action="literal.x_y", resource_type="t")
+    await service.record(actor=OFFICER, action="literal.xzy", resource_type="t")
+    found = await client.get("/api/v1/audit/entries", params={"action": "literal.x_"}, headers=auth("auditor"))
+    assert [i["action"] for i in found.json()["items"]] == ["literal.x_y"]
+
+
+async def test_a_foreign_cursor_is_a_400_naming_cursor(client: httpx.AsyncClient, auth: AuthHeaders) -> None:
+    response = await client.get("/api/v1/audit/entries", params={"cursor": "!!nope"}, headers=auth("auditor"))
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "cursor"
+
+
+async def test_one_entry_by_sequence_number(client: httpx.AsyncClient, auth: AuthHeaders) -> None:
+    recorded = await service.record(actor=OFFICER, action="test.one", resource_type="t", details={"k": "v"})
+    found = await client.get(f"/api/v1/audit/entries/{recorded.seq}", headers=auth("compliance_officer"))
+    assert found.status_code == 200
+    assert found.json()["details"] == {"k": "v"}
+    assert found.json()["leaf_hash"] == recorded.leaf_hash.hex()
+    missing = await client.get("/api/v1/audit/entries/99999999", headers=auth("compliance_officer"))
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_checkpoint_public_key_and_verify_over_http(
+    client: httpx.AsyncClient,
+    auth: AuthHeaders,
+    settings: Settings,
+) -> None:
+    headers = auth("auditor")
+    await service.record(actor=OFFICER, action="test.http", resource_type="t")
+    await service.sign_checkpoint(service.load_log_key(settings))
+    checkpoint = await client.get("/api/v1/audit/checkpoint", headers=headers)
+    assert checkpoint.headers["content-type"].startswith("text/plain")
+    vkey = (await client.get("/api/v1/audit/public-key", headers=headers)).text.strip()
+    name, key_id, key = vkey.split("+", 2)
+    assert name == settings.log_origin and len(key_id) == 8
+    assert base64.b64decode(key)[0] == 1
+    signed = note.verify_checkpoint(checkpoint.text, vkey)
+    assert checkpoint.text.startswith(f"{settings.log_origin}\n{signed.size}\n")
+    verified = (await client.get("/api/v1/audit/verify", headers=headers)).json()
+    assert verified["ok"] is True
+    assert verified["first_bad_seq"] is None
+    assert verified["checkpoints_checked"] >= 1
+    assert set(verified) >= {"ok", "size", "root", "checkpoints_checked", "first_bad_seq"}
+
+
+async def test_the_action_filter_is_case_sensitive(client: httpx.AsyncClient, auth: AuthHeaders) -> None:
+    await service.record(actor=OFFICER, action="casecheck.lower", resource_type="t")
+    found = await client.get("/api/v1/audit/entries", params={"action": "CaseCheck."}, headers=auth("auditor"))
+    assert found.json()["items"] == []
