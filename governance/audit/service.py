@@ -270,8 +270,13 @@ class _Verifier:
                 self.bad_seq(seq, f"entry {seq} does not match its leaf hash (edited)")
             builder.append(computed)
             if self.pending and self.pending[0]["tree_size"] == builder.size:
-                self.checkpoint(self.pending.pop(0))
+                self.checkpoints_due()
         return True
+
+    def checkpoints_due(self) -> None:
+        """Check every checkpoint signed at the size the tree has now (size 0 included)."""
+        while self.pending and self.pending[0]["tree_size"] == self.builder.size:
+            self.checkpoint(self.pending.pop(0))
 
     def checkpoint(self, row: Mapping[str, Any]) -> None:
         size = row["tree_size"]
@@ -328,6 +333,7 @@ async def verify(log_key: LogKey) -> Verification:
     """
     checkpoints = await AuditCheckpoint.select(AuditCheckpoint.tree_size, AuditCheckpoint.note)
     state = _Verifier(log_key.signer.verifier, checkpoints)
+    state.checkpoints_due()
     async for rows in _entry_batches():
         if not state.leaves(rows):
             break

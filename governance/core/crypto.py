@@ -15,6 +15,7 @@ import base64
 import hashlib
 import os
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -47,6 +48,10 @@ class SubjectErased(PersonalDataError):
 
 class CiphertextInvalid(PersonalDataError):
     """Not a ciphertext of this service, or not one of this subject's."""
+
+
+class MasterKeyMismatch(PersonalDataError):
+    """The subject's data key was wrapped by a master key this instance does not hold."""
 
 
 class MasterKey(Protocol):
@@ -88,7 +93,7 @@ class LocalMasterKey:
         return self._aead.decrypt(nonce, body, b"subject-key:" + subject.encode())
 
 
-def read_or_create_secret(path: Path, make: _SecretFactory) -> bytes:
+def read_or_create_secret(path: Path, make: Callable[[], bytes]) -> bytes:
     """Read a binary secret from ``path``; create it atomically (0600) when missing.
 
     ``O_EXCL`` makes concurrent first starts agree on one secret instead of racing.
@@ -104,10 +109,6 @@ def read_or_create_secret(path: Path, make: _SecretFactory) -> bytes:
     with os.fdopen(fd, "wb") as handle:
         handle.write(secret)
     return secret
-
-
-class _SecretFactory(Protocol):
-    def __call__(self) -> bytes: ...
 
 
 class Keyring:
@@ -135,6 +136,8 @@ class Keyring:
             raw = base64.urlsafe_b64decode(ciphertext[len(CIPHERTEXT_PREFIX) :])
         except ValueError:
             raise CiphertextInvalid("ciphertext is not valid base64url") from None
+        if len(raw) < _NONCE_BYTES + 16:
+            raise CiphertextInvalid("ciphertext is too short")
         data_key = await self._data_key(subject, create=False)
         try:
             return AESGCM(data_key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], subject.encode()).decode()
@@ -161,13 +164,18 @@ class Keyring:
 
     async def _data_key(self, subject: str, *, create: bool) -> bytes:
         row = (
-            await SubjectKey.select(SubjectKey.wrapped_key, SubjectKey.shredded_at)
+            await SubjectKey.select(SubjectKey.wrapped_key, SubjectKey.shredded_at, SubjectKey.master_key_id)
             .where(SubjectKey.subject == subject)
             .first()
         )
         if row is not None:
             if row["wrapped_key"] is None:
                 raise SubjectErased(subject, row["shredded_at"])
+            if row["master_key_id"] != self._master.key_id:
+                raise MasterKeyMismatch(
+                    f"the data key of {subject!r} is wrapped by master key {row['master_key_id']}, "
+                    f"not by the configured {self._master.key_id}"
+                )
             return self._master.unwrap(bytes(row["wrapped_key"]), subject)
         if not create:
             raise CiphertextInvalid(f"no data key exists for subject {subject!r}")

@@ -387,3 +387,14 @@ async def test_the_action_filter_is_case_sensitive(client: httpx.AsyncClient, au
     await service.record(actor=OFFICER, action="casecheck.lower", resource_type="t")
     found = await client.get("/api/v1/audit/entries", params={"action": "CaseCheck."}, headers=auth("auditor"))
     assert found.json()["items"] == []
+
+
+async def test_an_empty_log_with_a_checkpoint_verifies(database: Settings) -> None:
+    # The suite shares one database; an empty tree is exercised on the pure verifier instead.
+    log_key = service.load_log_key(database)
+    empty = note.checkpoint_body(database.log_origin, 0, merkle.EMPTY_ROOT)
+    state = service._Verifier(log_key.signer.verifier, [{"tree_size": 0, "note": log_key.signer.sign_note(empty)}])
+    state.checkpoints_due()
+    result = state.finish(head=0)
+    assert result.ok
+    assert result.checkpoints_checked == 1

@@ -1,0 +1,87 @@
+"""Per-subject envelope encryption and crypto-shredding."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from governance.core import db
+from governance.core.crypto import CiphertextInvalid, Keyring, LocalMasterKey, MasterKeyMismatch, SubjectErased
+from governance.core.tables import SubjectKey
+from governance.settings import Settings
+
+
+@pytest.fixture
+def keyring(tmp_path: Path) -> Keyring:
+    return Keyring(LocalMasterKey.load_or_create(tmp_path / "master.key"))
+
+
+def subject() -> str:
+    return f"mentee-{uuid.uuid4().hex[:8]}"
+
+
+async def test_round_trip_and_ciphertext_reveals_nothing(database: Settings, keyring: Keyring) -> None:
+    who = subject()
+    sealed = await keyring.encrypt(who, "ada@example.org")
+    assert "ada" not in sealed
+    assert sealed != await keyring.encrypt(who, "ada@example.org"), "a fresh nonce every time"
+    assert await keyring.decrypt(who, sealed) == "ada@example.org"
+    stored = await SubjectKey.select().where(SubjectKey.subject == who).first()
+    assert stored is not None
+    assert len(bytes(stored["wrapped_key"])) == 12 + 32 + 16, "only the wrapped key is stored"
+
+
+async def test_a_ciphertext_moved_to_another_subject_does_not_decrypt(database: Settings, keyring: Keyring) -> None:
+    alice, bob = subject(), subject()
+    sealed = await keyring.encrypt(alice, "alice's note")
+    await keyring.encrypt(bob, "bob's note")
+    with pytest.raises(CiphertextInvalid):
+        await keyring.decrypt(bob, sealed)
+
+
+async def test_tampered_or_foreign_ciphertext_is_refused(database: Settings, keyring: Keyring) -> None:
+    who = subject()
+    sealed = await keyring.encrypt(who, "text")
+    flipped = sealed[:-2] + ("A" if sealed[-2] != "A" else "B") + sealed[-1]
+    for bad in (flipped, "plaintext", "gv1.@@@"):
+        with pytest.raises(CiphertextInvalid):
+            await keyring.decrypt(who, bad)
+
+
+async def test_after_shredding_the_data_is_gone_and_says_so(database: Settings, keyring: Keyring) -> None:
+    who = subject()
+    sealed = await keyring.encrypt(who, "session notes")
+    assert await keyring.shred(who)
+    with pytest.raises(SubjectErased, match="erased"):
+        await keyring.decrypt(who, sealed)
+    assert await keyring.is_shredded(who)
+    assert not await keyring.shred(who), "nothing left to destroy"
+    with pytest.raises(SubjectErased):
+        await keyring.encrypt(who, "new data for an erased subject")
+
+
+async def test_a_shred_rolled_back_with_its_transaction_keeps_the_key(database: Settings, keyring: Keyring) -> None:
+    who = subject()
+    sealed = await keyring.encrypt(who, "kept")
+    with pytest.raises(RuntimeError):
+        async with db.transaction():
+            await keyring.shred(who)
+            raise RuntimeError("the erasure's audit entry failed")
+    assert await keyring.decrypt(who, sealed) == "kept"
+
+
+async def test_another_master_key_cannot_unwrap(database: Settings, keyring: Keyring, tmp_path: Path) -> None:
+    who = subject()
+    sealed = await keyring.encrypt(who, "secret")
+    other = Keyring(LocalMasterKey.load_or_create(tmp_path / "other.key"))
+    with pytest.raises(MasterKeyMismatch, match="wrapped by master key"):
+        await other.decrypt(who, sealed)
+
+
+def test_the_master_key_file_is_created_once_and_private(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "master.key"
+    first = LocalMasterKey.load_or_create(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert LocalMasterKey.load_or_create(path).key_id == first.key_id

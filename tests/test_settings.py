@@ -1,0 +1,69 @@
+"""Settings: typed, validated at start-up, errors name the variable."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from governance.settings import Settings, SettingsError
+
+
+def test_embedded_defaults_live_under_the_data_dir() -> None:
+    settings = Settings.from_env({})
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.data_dir == Path("var")
+    assert settings.effective_database_url == "sqlite:///var/governance.sqlite3"
+    assert not settings.is_postgres
+    assert settings.effective_master_key_file == Path("var/keys/master.key")
+    assert settings.effective_object_store_dir == Path("var/objects")
+    assert settings.checkpoint_interval == timedelta(seconds=10)
+
+
+def test_overrides_are_read_and_typed() -> None:
+    settings = Settings.from_env(
+        {
+            "GOVERNANCE_HOST": "0.0.0.0",
+            "GOVERNANCE_PORT": "9100",
+            "GOVERNANCE_DATA_DIR": "/srv/governance",
+            "GOVERNANCE_DATABASE_URL": "postgresql://app@db:5432/governance",
+            "GOVERNANCE_CHECKPOINT_INTERVAL": "PT1M",
+            "GOVERNANCE_ENV": "production",
+        }
+    )
+    assert settings.port == 9100
+    assert settings.is_postgres
+    assert settings.checkpoint_interval == timedelta(minutes=1)
+    assert settings.json_logs
+    assert settings.effective_checkpoint_key_file == Path("/srv/governance/keys/checkpoint-ed25519.pem")
+
+
+def test_checkpoint_interval_accepts_plain_seconds() -> None:
+    assert Settings.from_env({"GOVERNANCE_CHECKPOINT_INTERVAL": "2.5"}).checkpoint_interval == timedelta(seconds=2.5)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("GOVERNANCE_PORT", "eighty"),
+        ("GOVERNANCE_PORT", "70000"),
+        ("GOVERNANCE_WORKERS", "0"),
+        ("GOVERNANCE_ENV", "staging"),
+        ("GOVERNANCE_LOG_LEVEL", "LOUD"),
+        ("GOVERNANCE_DATABASE_URL", "mysql://db/governance"),
+        ("GOVERNANCE_JWT_SECRET", "too-short"),
+        ("GOVERNANCE_CHECKPOINT_INTERVAL", "every ten seconds"),
+        ("GOVERNANCE_CHECKPOINT_INTERVAL", "P1M"),
+        ("GOVERNANCE_LOG_ORIGIN", "has spaces in it"),
+        ("GOVERNANCE_MAX_REQUEST_BODY_BYTES", "-1"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_env({variable: value})
+
+
+def test_production_requires_an_explicit_database() -> None:
+    with pytest.raises(SettingsError, match="GOVERNANCE_DATABASE_URL"):
+        Settings.from_env({"GOVERNANCE_ENV": "production"})
