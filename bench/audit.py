@@ -1,0 +1,645 @@
+"""Audit log benchmark: append throughput and verification speed, each next to a raw baseline.
+
+Run from the repository root::
+
+    .venv/bin/python bench/audit.py                    # SQLite, then PostgreSQL when reachable
+    .venv/bin/python bench/audit.py --only sqlite      # one backend
+
+Piccolo's engine is process-wide (``governance.piccolo_conf`` reads the environment at
+first import), so the parent process only prepares the databases and prints the header;
+each backend runs in a child process (``--backend sqlite|postgres``) with its own
+``GOVERNANCE_*`` environment. SQLite uses a fresh temporary directory; PostgreSQL uses the
+dedicated database named by ``GOVERNANCE_BENCH_DATABASE_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/governance_bench``), dropped and re-created at
+the start and dropped at the end.
+
+Every figure is the median of ``--repeats`` runs (3 by default); audited and raw runs are
+interleaved so that drift (caches, autovacuum, WAL growth) affects both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+if TYPE_CHECKING:
+    from governance.audit.service import LogKey
+    from governance.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/governance_bench"
+PROTECTED_DATABASES = frozenset({"test", "postgres", "template0", "template1"})
+POOL_SIZE = 20
+TARGET_PERCENT = 50.0
+WRITER_COUNTS = (1, 16)
+WARMUP_APPENDS = 200
+# Roughly the size of one audit row, so the raw baseline writes a comparable amount.
+RAW_PAYLOAD = "x" * 320
+ENTRY_COLUMNS = (
+    "seq",
+    "recorded_at",
+    "actor_sub",
+    "actor_roles",
+    "action",
+    "resource_type",
+    "resource_id",
+    "request_id",
+    "outcome",
+    "details",
+    "leaf_hash",
+)
+
+Op = Callable[[int, int], Awaitable[None]]
+
+
+# --- output ----------------------------------------------------------------------------
+
+
+def out(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def rate(value: float) -> str:
+    return f"{value:>9,.0f}/s"
+
+
+def seconds(value: float) -> str:
+    return f"{value:7.3f}s"
+
+
+def verdict(percent: float) -> str:
+    return f"(target >= {TARGET_PERCENT:.0f}%: {'met' if percent >= TARGET_PERCENT else 'MISSED'})"
+
+
+# --- timing ----------------------------------------------------------------------------
+
+
+async def timed_writers(op: Op, total: int, writers: int) -> float:
+    """Run ``total`` calls of ``op`` spread over ``writers`` concurrent tasks; return calls per second."""
+    per_writer = total // writers
+
+    async def writer(w: int) -> None:
+        for i in range(per_writer):
+            await op(w, i)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(writer(w) for w in range(writers)))
+    elapsed = time.perf_counter() - start
+    return per_writer * writers / elapsed
+
+
+async def compare_rates(ops: dict[str, Op], total: int, writers: int, repeats: int) -> dict[str, list[float]]:
+    """Warm every op up, then run them interleaved ``repeats`` times; rates per op name."""
+    for op in ops.values():
+        await timed_writers(op, max(WARMUP_APPENDS, writers * 8), writers)
+    rates: dict[str, list[float]] = {name: [] for name in ops}
+    for _ in range(repeats):
+        for name, op in ops.items():
+            rates[name].append(await timed_writers(op, total, writers))
+    return rates
+
+
+def timed(work: Callable[[], object], repeats: int) -> list[float]:
+    """Wall-clock seconds of ``repeats`` calls of a synchronous ``work``."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+async def timed_async(work: Callable[[], Awaitable[object]], repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        await work()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+# --- realistic entries -----------------------------------------------------------------
+
+ACTIONS = (
+    ("complaint.status_changed", "complaint"),
+    ("vetting.check_recorded", "vetting_case"),
+    ("privacy.export_requested", "privacy_request"),
+    ("mentor.profile_updated", "mentor"),
+)
+ROLE_SETS = (("compliance_officer",), ("support_agent",), ("admin", "auditor"), ("platform",))
+
+
+def entry_fields(n: int) -> dict[str, Any]:
+    """The arguments of ``service.record`` for the n-th synthetic event (small, realistic details)."""
+    action, resource_type = ACTIONS[n % len(ACTIONS)]
+    return {
+        "actor_sub": f"user-{n % 97:04d}",
+        "actor_roles": ROLE_SETS[n % len(ROLE_SETS)],
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": f"{resource_type}-{n:08d}",
+        "request_id": f"{n:032x}",
+        "outcome": "success" if n % 11 else "denied",
+        "details": {
+            "from": "open",
+            "to": "in_review",
+            "assignee": f"user-{(n * 7) % 97:04d}",
+            "fields": ["status", "assignee"],
+            "reason_ref": f"sha256:{hashlib.sha256(str(n).encode()).hexdigest()[:32]}",
+            "attempt": n % 3,
+        },
+    }
+
+
+# --- the child: one backend per process --------------------------------------------------
+
+
+@dataclass
+class Child:
+    backend: str
+    settings: Settings
+    repeats: int
+    appends: int
+    entries: int
+    raw_pool: asyncpg.Pool | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.backend == "postgres"
+
+    def line(self, text: str) -> None:
+        out(f"{self.backend:<9} {text}")
+
+
+async def child_main(backend: str, repeats: int, appends: int, entries: int) -> None:
+    from governance.cli import run_migrations
+    from governance.core import db
+    from governance.settings import Settings
+
+    settings = Settings.from_env()
+    await run_migrations(settings)
+    await db.start(settings)
+    child = Child(backend=backend, settings=settings, repeats=repeats, appends=appends, entries=entries)
+    try:
+        await describe_backend(child)
+        await create_raw_tables(child)
+        if child.is_postgres:
+            child.raw_pool = await asyncpg.create_pool(
+                settings.effective_database_url, min_size=1, max_size=settings.database_pool_size
+            )
+        await bench_appends(child)
+        await bench_verify(child)
+    finally:
+        if child.raw_pool is not None:
+            await child.raw_pool.close()
+        await db.stop()
+
+
+async def describe_backend(child: Child) -> None:
+    from governance.core import db
+
+    if child.is_postgres:
+        rows = await db.engine().run_ddl(
+            "SELECT current_setting('server_version') AS v, current_setting('fsync') AS f, "
+            "current_setting('synchronous_commit') AS s"
+        )
+        row = rows[0]
+        child.line(f"server {row['v']}, fsync={row['f']}, synchronous_commit={row['s']}, pool={POOL_SIZE}")
+    else:
+        journal = await db.engine().run_ddl("PRAGMA journal_mode")
+        sync = await db.engine().run_ddl("PRAGMA synchronous")
+        child.line(
+            f"sqlite {sqlite3.sqlite_version}, journal_mode={journal[0]['journal_mode']}, "
+            f"synchronous={sync[0]['synchronous']} (2=FULL), file {child.settings.sqlite_path}"
+        )
+
+
+async def create_raw_tables(child: Child) -> None:
+    from governance.core import db
+
+    if child.is_postgres:
+        await db.engine().run_ddl("CREATE TABLE bench_raw (id bigserial PRIMARY KEY, payload text)")
+        await db.engine().run_ddl("CREATE TABLE bench_head (name text PRIMARY KEY, next_seq bigint NOT NULL)")
+        await db.engine().run_ddl("INSERT INTO bench_head VALUES ('raw', 0)")
+    else:
+        await db.engine().run_ddl("CREATE TABLE bench_raw (id integer PRIMARY KEY, payload text)")
+
+
+def raw_table() -> Any:
+    """A Piccolo table for ``bench_raw``, so raw inserts take the same engine path as the service."""
+    from piccolo.columns import Text
+    from piccolo.table import Table
+
+    class BenchRaw(Table, tablename="bench_raw"):
+        payload = Text()
+
+    return BenchRaw
+
+
+# --- 1 and 2: appends ------------------------------------------------------------------
+
+
+def audited_op() -> Op:
+    from governance.audit import service
+    from governance.core.identity import Identity
+
+    async def op(w: int, i: int) -> None:
+        f = entry_fields(w * 1_000_003 + i)
+        await service.record(
+            actor=Identity(sub=f["actor_sub"], roles=f["actor_roles"]),
+            action=f["action"],
+            resource_type=f["resource_type"],
+            resource_id=f["resource_id"],
+            outcome=f["outcome"],
+            details=f["details"],
+            request_id=f["request_id"],
+        )
+
+    return op
+
+
+def piccolo_raw_op() -> Op:
+    """INSERT + COMMIT through Piccolo's engine, in ``db.transaction()`` as the service does."""
+    from governance.core import db
+
+    table = raw_table()
+
+    async def op(w: int, i: int) -> None:
+        async with db.transaction():
+            await table.raw("INSERT INTO bench_raw (payload) VALUES ({})", RAW_PAYLOAD)
+
+    return op
+
+
+def asyncpg_raw_op(pool: asyncpg.Pool) -> Op:
+    async def op(w: int, i: int) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("INSERT INTO bench_raw (payload) VALUES ($1)", RAW_PAYLOAD)
+
+    return op
+
+
+def asyncpg_locked_op(pool: asyncpg.Pool) -> Op:
+    """Diagnostic: raw asyncpg plus the service's head-row pattern (UPDATE ... RETURNING, INSERT, COMMIT)."""
+
+    async def op(w: int, i: int) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.fetchval("UPDATE bench_head SET next_seq = next_seq + 1 WHERE name = 'raw' RETURNING next_seq - 1")
+            await conn.execute("INSERT INTO bench_raw (payload) VALUES ($1)", RAW_PAYLOAD)
+
+    return op
+
+
+async def bench_appends(child: Child) -> None:
+    ops: dict[str, Op] = {"audited": audited_op()}
+    if child.is_postgres:
+        assert child.raw_pool is not None
+        ops["raw"] = asyncpg_raw_op(child.raw_pool)
+        # Diagnostics: where the gap between audited and raw comes from.
+        ops["raw+headlock"] = asyncpg_locked_op(child.raw_pool)
+        ops["piccolo-raw"] = piccolo_raw_op()
+    else:
+        ops["raw"] = piccolo_raw_op()
+    for writers in WRITER_COUNTS:
+        rates = await compare_rates(ops, child.appends, writers, child.repeats)
+        audited, raw = median(rates["audited"]), median(rates["raw"])
+        percent = 100 * audited / raw
+        child.line(
+            f"appends  writers={writers:<3} audited {rate(audited)}  raw {rate(raw)}  "
+            f"ratio {percent:5.1f}%  {verdict(percent)}"
+        )
+        for name in ops:
+            if name in {"audited", "raw"}:
+                continue
+            value = median(rates[name])
+            child.line(
+                f"  diag   writers={writers:<3} {name:<12} {rate(value)}  ({100 * value / raw:5.1f}% of raw, "
+                f"audited is {100 * audited / value:5.1f}% of it)"
+            )
+        runs = "  ".join(f"{name} " + "/".join(f"{r:,.0f}" for r in values) for name, values in rates.items())
+        child.line(f"  runs   writers={writers:<3} {runs}")
+
+
+# --- 3: verification -------------------------------------------------------------------
+
+
+def synthetic_row(seq: int, base: datetime) -> tuple[Any, ...]:
+    """One audit_entry row, its leaf computed exactly as ``service.record`` computes it."""
+    from governance.audit import merkle
+    from governance.audit.leaf import canonical_json, leaf_input, normalise_time
+
+    f = entry_fields(seq)
+    recorded_at = normalise_time(base + timedelta(microseconds=seq * 1_237))
+    roles_json = canonical_json(list(f["actor_roles"]))
+    details_json = canonical_json(dict(f["details"]))
+    leaf = merkle.leaf_hash(
+        leaf_input(
+            seq=seq,
+            time=recorded_at,
+            actor_sub=f["actor_sub"],
+            actor_roles=roles_json,
+            action=f["action"],
+            resource_type=f["resource_type"],
+            resource_id=f["resource_id"],
+            request_id=f["request_id"],
+            outcome=f["outcome"],
+            details=details_json,
+        )
+    )
+    return (
+        seq,
+        recorded_at,
+        f["actor_sub"],
+        roles_json,
+        f["action"],
+        f["resource_type"],
+        f["resource_id"],
+        f["request_id"],
+        f["outcome"],
+        details_json,
+        leaf,
+    )
+
+
+async def insert_rows(child: Child, rows: list[tuple[Any, ...]], next_seq: int) -> None:
+    """Bulk insert in one transaction and move the head, as if ``record`` had appended them."""
+    columns = ", ".join(ENTRY_COLUMNS)
+    if child.is_postgres:
+        assert child.raw_pool is not None
+        placeholders = ", ".join(f"${i + 1}" for i in range(len(ENTRY_COLUMNS)))
+        async with child.raw_pool.acquire() as conn, conn.transaction():
+            await conn.executemany(f"INSERT INTO audit_entry ({columns}) VALUES ({placeholders})", rows)
+            await conn.execute("UPDATE audit_head SET next_seq = $1 WHERE name = 'audit'", next_seq)
+        return
+    placeholders = ", ".join("?" for _ in ENTRY_COLUMNS)
+    # Piccolo's sqlite3 adapters (registered globally) store the datetimes as Piccolo does.
+    conn = sqlite3.connect(child.settings.sqlite_path, isolation_level=None, timeout=30)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(f"INSERT INTO audit_entry ({columns}) VALUES ({placeholders})", rows)
+        conn.execute("UPDATE audit_head SET next_seq = ? WHERE name = 'audit'", (next_seq,))
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+async def fill_log(child: Child, log_key: LogKey) -> tuple[int, int, float]:
+    """Grow the log to ``child.entries`` with bulk inserts and a few signed checkpoints."""
+    from governance.audit import service
+
+    start = time.perf_counter()
+    appended = await service.tree_size()
+    await service.sign_checkpoint(log_key)  # covers the entries the append bench recorded
+    base = datetime.now(UTC) - timedelta(days=30)
+    bounds = [appended + (child.entries - appended) * k // 4 for k in range(5)]
+    for lo, hi in zip(bounds, bounds[1:], strict=False):
+        rows = [synthetic_row(seq, base) for seq in range(lo, hi)]
+        await insert_rows(child, rows, hi)
+        await service.sign_checkpoint(log_key)
+    return appended, await service.tree_size(), time.perf_counter() - start
+
+
+async def bench_verify(child: Child) -> None:
+    from governance.audit import merkle, service
+    from governance.audit.tables import AuditCheckpoint
+
+    log_key = service.load_log_key(child.settings)
+    appended, size, fill_s = await fill_log(child, log_key)
+    checkpoints = await AuditCheckpoint.select(AuditCheckpoint.tree_size, AuditCheckpoint.note)
+    child.line(
+        f"verify   log of {size:,} entries ({appended:,} recorded by the append bench, the rest bulk-inserted "
+        f"in {fill_s:.1f}s), {len(checkpoints)} signed checkpoints"
+    )
+
+    async def run_verify() -> None:
+        result = await service.verify(log_key)
+        assert result.ok, result.problems
+        assert result.size == size and result.checkpoints_checked == len(checkpoints)
+
+    batches: list[list[dict[str, Any]]] = []
+
+    async def read_rows() -> None:
+        # The same query, batch size and row conversion service.verify uses.
+        batches.clear()
+        async for rows in service._entry_batches():
+            batches.append(rows)
+
+    verify_times = await timed_async(run_verify, child.repeats)
+    read_times = await timed_async(read_rows, child.repeats)
+    assert sum(len(b) for b in batches) == size
+
+    def recompute() -> None:
+        state = service._Verifier(log_key.signer.verifier, checkpoints)
+        for rows in batches:
+            assert state.leaves(rows)
+        assert state.finish(head=size).ok
+
+    rows = [row for b in batches for row in b]
+    leaves = [service._stored_leaf_input(row) for row in rows]  # outside every timed section
+    hashes = [merkle.leaf_hash(b) for b in leaves]
+    assert hashes == [bytes(row["leaf_hash"]) for row in rows]
+
+    def hashlib_loop() -> None:
+        sha256 = hashlib.sha256
+        for b in leaves:
+            sha256(b).digest()
+
+    def leaf_inputs() -> None:
+        stored = service._stored_leaf_input
+        for row in rows:
+            stored(row)
+
+    def leaf_hashes() -> None:
+        leaf_hash = merkle.leaf_hash
+        for b in leaves:
+            leaf_hash(b)
+
+    def tree() -> None:
+        merkle.TreeBuilder().extend(hashes)
+
+    recompute_times = timed(recompute, child.repeats)
+    hashlib_times = timed(hashlib_loop, child.repeats)
+    input_times = timed(leaf_inputs, child.repeats)
+    hash_times = timed(leaf_hashes, child.repeats)
+    tree_times = timed(tree, child.repeats)
+
+    verify_s, hashlib_s = median(verify_times), median(hashlib_times)
+    percent = 100 * hashlib_s / verify_s
+    child.line(
+        f"verify   entries={size:<7} verify  {rate(size / verify_s)}  hashlib {rate(size / hashlib_s)}  "
+        f"ratio {percent:5.1f}%  {verdict(percent)}"
+    )
+    read_s, recompute_s = median(read_times), median(recompute_times)
+    child.line(f"  breakdown  service.verify total            {seconds(verify_s)}  {rate(size / verify_s)}")
+    child.line(
+        f"  breakdown  read rows (_entry_batches)       {seconds(read_s)}  {rate(size / read_s)}  "
+        f"{100 * read_s / verify_s:5.1f}% of verify"
+    )
+    child.line(
+        f"  breakdown  recompute in memory (_Verifier)  {seconds(recompute_s)}  {rate(size / recompute_s)}  "
+        f"{100 * recompute_s / verify_s:5.1f}% of verify"
+    )
+    for label, times in (
+        ("leaf_input from stored row", input_times),
+        ("leaf_hash (0x00 prefix + sha256)", hash_times),
+        ("TreeBuilder.extend", tree_times),
+        ("bare hashlib.sha256(b).digest()", hashlib_times),
+    ):
+        value = median(times)
+        child.line(
+            f"    part     {label:<33} {seconds(value)}  {rate(size / value)}  {100 * value / verify_s:5.1f}% of verify"
+        )
+    child.line(
+        f"  runs       verify {'/'.join(f'{t:.3f}' for t in verify_times)}s  "
+        f"read {'/'.join(f'{t:.3f}' for t in read_times)}s  "
+        f"recompute {'/'.join(f'{t:.3f}' for t in recompute_times)}s  "
+        f"hashlib {'/'.join(f'{t:.4f}' for t in hashlib_times)}s"
+    )
+    mean_leaf = sum(len(b) for b in leaves) / len(leaves)
+    child.line(f"  note       mean leaf input {mean_leaf:.0f} bytes")
+
+
+# --- the parent ------------------------------------------------------------------------
+
+
+def admin_url(url: str) -> tuple[str, str]:
+    """The URL of the ``postgres`` maintenance database on the same server, and the bench database name."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    return urlunsplit(parts._replace(path="/postgres")), name
+
+
+async def reset_postgres(url: str) -> str | None:
+    """Drop and re-create the bench database; the server version, or None when unreachable."""
+    admin, name = admin_url(url)
+    if not name or name in PROTECTED_DATABASES:
+        raise SystemExit(f"refusing to use database {name!r} for the benchmark; pick a dedicated one")
+    try:
+        conn = await asyncpg.connect(admin, timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        out(f"PostgreSQL UNREACHABLE at {admin}: {exc!r}; running SQLite only")
+        return None
+    try:
+        version = await conn.fetchval("SHOW server_version")
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return str(version)
+
+
+async def drop_postgres(url: str) -> None:
+    admin, name = admin_url(url)
+    conn = await asyncpg.connect(admin, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def run_child(backend: str, database_url: str, data_dir: Path, args: argparse.Namespace) -> int:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVERNANCE_") or k.startswith("GOVERNANCE_BENCH_")}
+    env.update(
+        {
+            "GOVERNANCE_DATABASE_URL": database_url,
+            "GOVERNANCE_DATA_DIR": str(data_dir),
+            "GOVERNANCE_CHECKPOINT_INTERVAL": "0",
+            "GOVERNANCE_LOG_LEVEL": "WARNING",
+            "GOVERNANCE_DATABASE_POOL_SIZE": str(POOL_SIZE),
+        }
+    )
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--backend",
+        backend,
+        f"--repeats={args.repeats}",
+        f"--appends={args.appends}",
+        f"--entries={args.entries}",
+    ]
+    start = time.perf_counter()
+    completed = subprocess.run(command, env=env, cwd=ROOT, check=False, timeout=900)
+    out(f"{backend:<9} (child finished in {time.perf_counter() - start:.0f}s, exit status {completed.returncode})")
+    return completed.returncode
+
+
+def parent_main(args: argparse.Namespace) -> int:
+    pg_url = os.environ.get("GOVERNANCE_BENCH_DATABASE_URL", DEFAULT_PG_URL)
+    pg_version = asyncio.run(reset_postgres(pg_url)) if args.only in {None, "postgres"} else None
+    out("audit log benchmark")
+    out(f"  machine   {os.cpu_count()} CPUs ({cpu_model()}), {platform.platform()}")
+    out(f"  python    {platform.python_version()} ({sys.executable})")
+    out(f"  sqlite    {sqlite3.sqlite_version}")
+    out(f"  postgres  {pg_version or 'not used'}" + (f" at {pg_url}" if pg_version else ""))
+    out(
+        f"  method    appends: {args.appends:,} per measurement after a warm-up, audited and raw interleaved; "
+        f"verify: {args.entries:,}-entry log"
+    )
+    out(f"            every figure is the MEDIAN of {args.repeats} runs (each run is listed on the 'runs' lines)")
+    out()
+    status = 0
+    backends = [b for b in ("sqlite", "postgres") if args.only in {None, b}]
+    for backend in backends:
+        if backend == "postgres" and pg_version is None:
+            continue
+        data_dir = Path(tempfile.mkdtemp(prefix=f"governance-bench-{backend}-"))
+        try:
+            url = f"sqlite:///{data_dir / 'bench.sqlite3'}" if backend == "sqlite" else pg_url
+            status |= run_child(backend, url, data_dir, args)
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        out()
+    if pg_version is not None:
+        asyncio.run(drop_postgres(pg_url))
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), help="(internal) run one backend in this process")
+    parser.add_argument("--only", choices=("sqlite", "postgres"), help="run only this backend")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per figure; the median is reported")
+    parser.add_argument("--appends", type=int, default=2000, help="appends per measurement")
+    parser.add_argument("--entries", type=int, default=100_000, help="entries in the verified log")
+    args = parser.parse_args(argv)
+    if args.backend:
+        asyncio.run(child_main(args.backend, args.repeats, args.appends, args.entries))
+        return 0
+    return parent_main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
