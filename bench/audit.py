@@ -13,15 +13,20 @@ dedicated database named by ``GOVERNANCE_BENCH_DATABASE_URL`` (default
 ``postgresql://postgres@127.0.0.1:5432/governance_bench``), dropped and re-created at
 the start and dropped at the end.
 
-Every figure is the median of ``--repeats`` runs (3 by default); audited and raw runs are
-interleaved so that drift (caches, autovacuum, WAL growth) affects both alike.
+Every figure is the median of ``--repeats`` runs (3 by default), each started after a
+``gc.collect()``; audited and baseline runs are interleaved so that drift (caches,
+autovacuum, WAL growth) affects both alike. See bench/README.md for what each line means.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import hashlib
+import io
+import itertools
 import os
 import platform
 import shutil
@@ -32,12 +37,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+import aiosqlite
 import asyncpg
 
 if TYPE_CHECKING:
@@ -100,6 +106,7 @@ async def timed_writers(op: Op, total: int, writers: int) -> float:
         for i in range(per_writer):
             await op(w, i)
 
+    gc.collect()
     start = time.perf_counter()
     await asyncio.gather(*(writer(w) for w in range(writers)))
     elapsed = time.perf_counter() - start
@@ -121,6 +128,7 @@ def timed(work: Callable[[], object], repeats: int) -> list[float]:
     """Wall-clock seconds of ``repeats`` calls of a synchronous ``work``."""
     times = []
     for _ in range(repeats):
+        gc.collect()
         start = time.perf_counter()
         work()
         times.append(time.perf_counter() - start)
@@ -130,6 +138,7 @@ def timed(work: Callable[[], object], repeats: int) -> list[float]:
 async def timed_async(work: Callable[[], Awaitable[object]], repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
+        gc.collect()
         start = time.perf_counter()
         await work()
         times.append(time.perf_counter() - start)
@@ -184,7 +193,7 @@ class Child:
     appends: int
     entries: int
     raw_pool: asyncpg.Pool | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    sqlite_conn: aiosqlite.Connection | None = None
 
     @property
     def is_postgres(self) -> bool:
@@ -200,7 +209,8 @@ async def child_main(backend: str, repeats: int, appends: int, entries: int) -> 
     from governance.settings import Settings
 
     settings = Settings.from_env()
-    await run_migrations(settings)
+    with contextlib.redirect_stdout(io.StringIO()):  # Piccolo prints its migration progress
+        await run_migrations(settings)
     await db.start(settings)
     child = Child(backend=backend, settings=settings, repeats=repeats, appends=appends, entries=entries)
     try:
@@ -210,11 +220,21 @@ async def child_main(backend: str, repeats: int, appends: int, entries: int) -> 
             child.raw_pool = await asyncpg.create_pool(
                 settings.effective_database_url, min_size=1, max_size=settings.database_pool_size
             )
+        else:
+            # The connection arguments Piccolo's SQLite engine uses (its converters are registered globally).
+            child.sqlite_conn = await aiosqlite.connect(
+                settings.sqlite_path,
+                isolation_level=None,
+                timeout=30,
+                detect_types=sqlite3.PARSE_DECLTYPES | sqlite3.PARSE_COLNAMES,
+            )
         await bench_appends(child)
         await bench_verify(child)
     finally:
         if child.raw_pool is not None:
             await child.raw_pool.close()
+        if child.sqlite_conn is not None:
+            await child.sqlite_conn.close()
         await db.stop()
 
 
@@ -307,8 +327,21 @@ def asyncpg_locked_op(pool: asyncpg.Pool) -> Op:
 
     async def op(w: int, i: int) -> None:
         async with pool.acquire() as conn, conn.transaction():
-            await conn.fetchval("UPDATE bench_head SET next_seq = next_seq + 1 WHERE name = 'raw' RETURNING next_seq - 1")
+            await conn.fetchval("UPDATE bench_head SET next_seq = next_seq + 1 WHERE name = 'raw' RETURNING next_seq")
             await conn.execute("INSERT INTO bench_raw (payload) VALUES ($1)", RAW_PAYLOAD)
+
+    return op
+
+
+def aiosqlite_op(conn: aiosqlite.Connection) -> Op:
+    """Diagnostic: one long-lived aiosqlite connection (writers take turns), BEGIN IMMEDIATE / INSERT / COMMIT."""
+    lock = asyncio.Lock()
+
+    async def op(w: int, i: int) -> None:
+        async with lock:
+            await conn.execute("BEGIN IMMEDIATE")
+            await conn.execute("INSERT INTO bench_raw (payload) VALUES (?)", (RAW_PAYLOAD,))
+            await conn.execute("COMMIT")
 
     return op
 
@@ -322,7 +355,10 @@ async def bench_appends(child: Child) -> None:
         ops["raw+headlock"] = asyncpg_locked_op(child.raw_pool)
         ops["piccolo-raw"] = piccolo_raw_op()
     else:
+        assert child.sqlite_conn is not None
         ops["raw"] = piccolo_raw_op()
+        # Diagnostic: the same inserts without a new connection (and thread) per transaction.
+        ops["aiosqlite-1conn"] = aiosqlite_op(child.sqlite_conn)
     for writers in WRITER_COUNTS:
         rates = await compare_rates(ops, child.appends, writers, child.repeats)
         audited, raw = median(rates["audited"]), median(rates["raw"])
@@ -414,17 +450,43 @@ async def fill_log(child: Child, log_key: LogKey) -> tuple[int, int, float]:
     appended = await service.tree_size()
     await service.sign_checkpoint(log_key)  # covers the entries the append bench recorded
     base = datetime.now(UTC) - timedelta(days=30)
-    bounds = [appended + (child.entries - appended) * k // 4 for k in range(5)]
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    target = max(child.entries, appended)
+    bounds = [appended + (target - appended) * k // 4 for k in range(5)]
+    for lo, hi in itertools.pairwise(bounds):
         rows = [synthetic_row(seq, base) for seq in range(lo, hi)]
         await insert_rows(child, rows, hi)
         await service.sign_checkpoint(log_key)
     return appended, await service.tree_size(), time.perf_counter() - start
 
 
+def driver_read(child: Child, query: str) -> Callable[[], Awaitable[int]]:
+    """The verify query run through the bare driver (asyncpg Records / aiosqlite tuples), no Piccolo."""
+
+    async def read_pg() -> int:
+        assert child.raw_pool is not None
+        count, last = 0, -1
+        async with child.raw_pool.acquire() as conn:
+            while rows := await conn.fetch(query.replace("{}", "$1"), last):
+                count, last = count + len(rows), rows[-1]["seq"]
+        return count
+
+    async def read_sqlite() -> int:
+        assert child.sqlite_conn is not None
+        count, last = 0, -1
+        while True:
+            async with child.sqlite_conn.execute(query.replace("{}", "?"), (last,)) as cursor:
+                rows = list(await cursor.fetchall())
+            if not rows:
+                return count
+            count, last = count + len(rows), rows[-1][0]
+
+    return read_pg if child.is_postgres else read_sqlite
+
+
 async def bench_verify(child: Child) -> None:
     from governance.audit import merkle, service
     from governance.audit.tables import AuditCheckpoint
+    from governance.core import db
 
     log_key = service.load_log_key(child.settings)
     appended, size, fill_s = await fill_log(child, log_key)
@@ -437,19 +499,40 @@ async def bench_verify(child: Child) -> None:
     async def run_verify() -> None:
         result = await service.verify(log_key)
         assert result.ok, result.problems
-        assert result.size == size and result.checkpoints_checked == len(checkpoints)
-
-    batches: list[list[dict[str, Any]]] = []
+        assert result.size == size
+        assert result.checkpoints_checked == len(checkpoints)
 
     async def read_rows() -> None:
-        # The same query, batch size and row conversion service.verify uses.
-        batches.clear()
+        # The same query, batch size and row conversion service.verify uses; like verify, it keeps
+        # one batch at a time (holding all 100,000 rows would make the garbage collector slower).
+        count = 0
         async for rows in service._entry_batches():
-            batches.append(rows)
+            count += len(rows)
+        assert count == size
 
-    verify_times = await timed_async(run_verify, child.repeats)
-    read_times = await timed_async(read_rows, child.repeats)
-    assert sum(len(b) for b in batches) == size
+    query = f"SELECT {service._COLUMNS} FROM audit_entry WHERE seq > {{}} ORDER BY seq LIMIT {service._BATCH}"
+    bare_read = driver_read(child, query)
+
+    async def read_bare() -> None:
+        assert await bare_read() == size
+
+    # A log that grew by appends has planner statistics (autovacuum analyses it as it grows); the
+    # bulk-filled table has none yet. One run as it is, then ANALYZE, then the measured runs.
+    unanalysed = await timed_async(run_verify, 1)
+    await db.engine().run_ddl("ANALYZE audit_entry")
+    child.line(
+        f"verify   before ANALYZE (fresh bulk-loaded table, no planner statistics, 1 run): "
+        f"{rate(size / unanalysed[0]).strip()}; the figures below are after ANALYZE"
+    )
+
+    verify_times: list[float] = []
+    read_times: list[float] = []
+    bare_times: list[float] = []
+    for _ in range(child.repeats):  # interleaved, so that drift affects all three alike
+        verify_times += await timed_async(run_verify, 1)
+        read_times += await timed_async(read_rows, 1)
+        bare_times += await timed_async(read_bare, 1)
+    batches = [rows async for rows in service._entry_batches()]  # for the in-memory parts, untimed
 
     def recompute() -> None:
         state = service._Verifier(log_key.signer.verifier, checkpoints)
@@ -477,14 +560,19 @@ async def bench_verify(child: Child) -> None:
         for b in leaves:
             leaf_hash(b)
 
-    def tree() -> None:
-        merkle.TreeBuilder().extend(hashes)
+    def tree_append() -> None:
+        builder = merkle.TreeBuilder()
+        for h in hashes:
+            builder.append(h)
 
     recompute_times = timed(recompute, child.repeats)
     hashlib_times = timed(hashlib_loop, child.repeats)
-    input_times = timed(leaf_inputs, child.repeats)
-    hash_times = timed(leaf_hashes, child.repeats)
-    tree_times = timed(tree, child.repeats)
+    parts = [
+        ("leaf_input from the stored row", timed(leaf_inputs, child.repeats)),
+        ("leaf_hash (0x00 prefix + sha256)", timed(leaf_hashes, child.repeats)),
+        ("TreeBuilder.append per leaf", timed(tree_append, child.repeats)),
+        ("bare hashlib.sha256(b).digest()", hashlib_times),
+    ]
 
     verify_s, hashlib_s = median(verify_times), median(hashlib_times)
     percent = 100 * hashlib_s / verify_s
@@ -492,32 +580,29 @@ async def bench_verify(child: Child) -> None:
         f"verify   entries={size:<7} verify  {rate(size / verify_s)}  hashlib {rate(size / hashlib_s)}  "
         f"ratio {percent:5.1f}%  {verdict(percent)}"
     )
-    read_s, recompute_s = median(read_times), median(recompute_times)
-    child.line(f"  breakdown  service.verify total            {seconds(verify_s)}  {rate(size / verify_s)}")
-    child.line(
-        f"  breakdown  read rows (_entry_batches)       {seconds(read_s)}  {rate(size / read_s)}  "
-        f"{100 * read_s / verify_s:5.1f}% of verify"
-    )
-    child.line(
-        f"  breakdown  recompute in memory (_Verifier)  {seconds(recompute_s)}  {rate(size / recompute_s)}  "
-        f"{100 * recompute_s / verify_s:5.1f}% of verify"
-    )
-    for label, times in (
-        ("leaf_input from stored row", input_times),
-        ("leaf_hash (0x00 prefix + sha256)", hash_times),
-        ("TreeBuilder.extend", tree_times),
-        ("bare hashlib.sha256(b).digest()", hashlib_times),
-    ):
-        value = median(times)
+    read_s, bare_s, recompute_s = median(read_times), median(bare_times), median(recompute_times)
+
+    def share(label: str, value: float, indent: str = "  breakdown  ") -> None:
         child.line(
-            f"    part     {label:<33} {seconds(value)}  {rate(size / value)}  {100 * value / verify_s:5.1f}% of verify"
+            f"{indent}{label:<40} {seconds(value)}  {rate(size / value)}  {100 * value / verify_s:5.1f}% of verify"
         )
-    child.line(
-        f"  runs       verify {'/'.join(f'{t:.3f}' for t in verify_times)}s  "
-        f"read {'/'.join(f'{t:.3f}' for t in read_times)}s  "
-        f"recompute {'/'.join(f'{t:.3f}' for t in recompute_times)}s  "
-        f"hashlib {'/'.join(f'{t:.4f}' for t in hashlib_times)}s"
+
+    share("service.verify total", verify_s)
+    share("read rows (service._entry_batches)", read_s)
+    share("(same query, bare driver, no Piccolo)", bare_s, "    part     ")
+    share("recompute in memory (service._Verifier)", recompute_s)
+    for label, times in parts:
+        share(label, median(times), "    part     ")
+    rest = verify_s - read_s - recompute_s
+    child.line(f"  breakdown  {'rest (verify - read - recompute)':<40} {seconds(rest)}")
+    runs = (
+        ("verify", verify_times),
+        ("read", read_times),
+        ("bare read", bare_times),
+        ("recompute", recompute_times),
+        ("hashlib", hashlib_times),
     )
+    child.line("  runs       " + "  ".join(f"{name} " + "/".join(f"{t:.3f}" for t in ts) + "s" for name, ts in runs))
     mean_leaf = sum(len(b) for b in leaves) / len(leaves)
     child.line(f"  note       mean leaf input {mean_leaf:.0f} bytes")
 
@@ -598,17 +683,24 @@ def run_child(backend: str, database_url: str, data_dir: Path, args: argparse.Na
 
 def parent_main(args: argparse.Namespace) -> int:
     pg_url = os.environ.get("GOVERNANCE_BENCH_DATABASE_URL", DEFAULT_PG_URL)
-    pg_version = asyncio.run(reset_postgres(pg_url)) if args.only in {None, "postgres"} else None
+    wanted_pg = args.only in {None, "postgres"}
+    pg_version = asyncio.run(reset_postgres(pg_url)) if wanted_pg else None
     out("audit log benchmark")
     out(f"  machine   {os.cpu_count()} CPUs ({cpu_model()}), {platform.platform()}")
     out(f"  python    {platform.python_version()} ({sys.executable})")
     out(f"  sqlite    {sqlite3.sqlite_version}")
-    out(f"  postgres  {pg_version or 'not used'}" + (f" at {pg_url}" if pg_version else ""))
+    if pg_version is not None:
+        out(f"  postgres  {pg_version} at {pg_url}")
+    else:
+        out(f"  postgres  {'UNREACHABLE, skipped (see above)' if wanted_pg else 'not used'}")
     out(
         f"  method    appends: {args.appends:,} per measurement after a warm-up, audited and raw interleaved; "
         f"verify: {args.entries:,}-entry log"
     )
-    out(f"            every figure is the MEDIAN of {args.repeats} runs (each run is listed on the 'runs' lines)")
+    out(
+        f"            every figure is the MEDIAN of {args.repeats} runs (each run is listed on the 'runs' lines); "
+        "gc.collect() before each timed run"
+    )
     out()
     status = 0
     backends = [b for b in ("sqlite", "postgres") if args.only in {None, b}]
