@@ -7,8 +7,11 @@ makes them dense and strictly increasing under concurrent writers on both engine
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextvars
 import hmac
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +35,7 @@ from governance.audit.schemas import (
     Verification,
 )
 from governance.audit.tables import AuditCheckpoint, AuditEntry
+from governance.core import db
 from governance.core.context import request_id_var
 from governance.core.crypto import read_or_create_secret
 from governance.core.db import transaction
@@ -83,6 +87,21 @@ def load_log_key(settings: Settings) -> LogKey:
     return LogKey(signer=note.Signer(settings.log_origin, private_key))
 
 
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """An entry before it has a place in the log."""
+
+    recorded_at: datetime
+    actor_sub: str
+    actor_roles: str
+    action: str
+    resource_type: str
+    resource_id: str | None
+    request_id: str | None
+    outcome: str
+    details: str
+
+
 async def record(
     *,
     actor: Identity,
@@ -93,52 +112,101 @@ async def record(
     details: Mapping[str, Any] | None = None,
     request_id: str | None = None,
 ) -> Recorded:
-    """Append one entry in the current transaction (opening one when there is none).
+    """Append one entry: in the caller's transaction when one is open, else on its own.
+
+    Inside a transaction the entry commits with the change it describes, or not at all.
+    Entries recorded outside any transaction (denials, audited reads) from concurrent
+    tasks share one transaction (group commit), so they do not queue one fsync each on
+    the sequence lock. Either way the call returns once the entry is durable.
 
     ``details`` must never hold plaintext personal data: store ciphertext from the
     keyring or references instead.
     """
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}")
-    roles_json = canonical_json(list(actor.roles))
-    details_json = canonical_json(dict(details or {}))
-    recorded_at = normalise_time(datetime.now(UTC))
-    request_id = request_id or request_id_var.get()
+    draft = _Draft(
+        recorded_at=normalise_time(datetime.now(UTC)),
+        actor_sub=actor.sub,
+        actor_roles=canonical_json(list(actor.roles)),
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        request_id=request_id or request_id_var.get(),
+        outcome=outcome,
+        details=canonical_json(dict(details or {})),
+    )
+    if db.in_transaction():
+        [recorded] = await _append([draft])
+        return recorded
+    return await _group_commit().submit(draft)
+
+
+async def _append(drafts: list[_Draft]) -> list[Recorded]:
+    """Give the drafts the next sequence numbers and insert them, in one transaction.
+
+    The head row stays locked until the transaction ends, which is what makes the
+    sequence dense and strictly increasing under concurrent writers on both engines.
+    """
     async with transaction():
         rows = await AuditEntry.raw(
-            "UPDATE audit_head SET next_seq = next_seq + 1 WHERE name = 'audit' RETURNING next_seq - 1 AS seq"
+            "UPDATE audit_head SET next_seq = next_seq + {} WHERE name = 'audit' RETURNING next_seq - {} AS first",
+            len(drafts),
+            len(drafts),
         )
-        seq = int(rows[0]["seq"])
-        leaf = merkle.leaf_hash(
-            leaf_input(
-                seq=seq,
-                time=recorded_at,
-                actor_sub=actor.sub,
-                actor_roles=roles_json,
-                action=action,
-                resource_type=resource_type,
-                resource_id=resource_id,
-                request_id=request_id,
-                outcome=outcome,
-                details=details_json,
-            )
-        )
-        await AuditEntry.insert(
-            AuditEntry(
-                seq=seq,
-                recorded_at=recorded_at,
-                actor_sub=actor.sub,
-                actor_roles=roles_json,
-                action=action,
-                resource_type=resource_type,
-                resource_id=resource_id,
-                request_id=request_id,
-                outcome=outcome,
-                details=details_json,
-                leaf_hash=leaf,
-            )
-        )
-    return Recorded(seq=seq, leaf_hash=leaf)
+        first = int(rows[0]["first"])
+        entries = []
+        for offset, draft in enumerate(drafts):
+            fields = {name: getattr(draft, name) for name in draft.__slots__}
+            time = fields.pop("recorded_at")
+            leaf = merkle.leaf_hash(leaf_input(seq=first + offset, time=time, **fields))
+            entries.append(AuditEntry(seq=first + offset, recorded_at=time, leaf_hash=leaf, **fields))
+        await AuditEntry.insert(*entries)
+    return [Recorded(seq=entry.seq, leaf_hash=entry.leaf_hash) for entry in entries]
+
+
+class _GroupCommit:
+    """Standalone entries submitted while a batch is being written go into the next batch."""
+
+    MAX_BATCH: Final = 500
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[_Draft, asyncio.Future[Recorded]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, draft: _Draft) -> Recorded:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Recorded] = loop.create_future()
+        self._waiting.append((draft, done))
+        if self._writer is None or self._writer.done():
+            # A fresh context: the writer must not inherit anyone's transaction.
+            self._writer = loop.create_task(self._write(), context=contextvars.Context())
+        return await asyncio.shield(done)
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[: self.MAX_BATCH], self._waiting[self.MAX_BATCH :]
+            try:
+                recorded = await _append([draft for draft, _ in batch])
+            except Exception as exc:
+                # Nothing of the batch was written: every caller learns it.
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for (_, done), result in zip(batch, recorded, strict=True):
+                if not done.done():
+                    done.set_result(result)
+
+
+_group_commits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _GroupCommit] = weakref.WeakKeyDictionary()
+
+
+def _group_commit() -> _GroupCommit:
+    loop = asyncio.get_running_loop()
+    found = _group_commits.get(loop)
+    if found is None:
+        found = _group_commits[loop] = _GroupCommit()
+    return found
 
 
 async def tree_size() -> int:

@@ -49,6 +49,11 @@ def is_sqlite() -> bool:
     return engine().engine_type == "sqlite"
 
 
+def in_transaction() -> bool:
+    """Whether the current task is inside a Piccolo transaction."""
+    return engine().current_transaction.get() is not None
+
+
 @asynccontextmanager
 async def transaction() -> AsyncIterator[None]:
     """A write transaction; joins the caller's transaction when one is open.

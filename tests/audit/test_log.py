@@ -98,6 +98,38 @@ async def test_concurrent_writers_get_a_gap_free_increasing_sequence(database: S
     assert (await service.verify(service.load_log_key(database))).ok
 
 
+async def test_concurrent_transactions_each_commit_their_change_with_a_dense_sequence(database: Settings) -> None:
+    start = await service.tree_size()
+
+    async def change(index: int) -> int:
+        async with db.transaction():
+            await SubjectKey.insert(
+                SubjectKey(subject=f"tx-writer-{start}-{index}", wrapped_key=b"k", master_key_id="m")
+            )
+            [recorded] = await _record(action="test.tx_writer", resource_id=str(index))
+            return recorded.seq
+
+    seqs = await asyncio.gather(*(change(i) for i in range(20)))
+    assert sorted(seqs) == list(range(start, start + 20))
+    assert await SubjectKey.count().where(SubjectKey.subject.like(f"tx-writer-{start}-%")) == 20
+
+
+async def test_a_failed_group_commit_fails_every_caller_and_writes_nothing(
+    database: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = await service.tree_size()
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(AuditEntry, "insert", refuse)
+    results = await asyncio.gather(*(_record(action="test.lost") for _ in range(10)), return_exceptions=True)
+    assert all(isinstance(result, OSError) for result in results)
+    monkeypatch.undo()
+    assert await service.tree_size() == before
+    assert not await AuditEntry.exists().where(AuditEntry.action == "test.lost")
+
+
 @pytest.mark.parametrize(
     "statement",
     [
