@@ -484,7 +484,8 @@ def driver_read(child: Child, query: str) -> Callable[[], Awaitable[int]]:
 
 
 async def bench_verify(child: Child) -> None:
-    from governance.audit import merkle, service
+    from governance.audit import merkle, service, verification
+    from governance.audit.leaf import stored_leaf_input
     from governance.audit.tables import AuditCheckpoint
     from governance.core import db
 
@@ -506,11 +507,11 @@ async def bench_verify(child: Child) -> None:
         # The same query, batch size and row conversion service.verify uses; like verify, it keeps
         # one batch at a time (holding all 100,000 rows would make the garbage collector slower).
         count = 0
-        async for rows in service._entry_batches():
+        async for rows in service._entry_batches(size):
             count += len(rows)
         assert count == size
 
-    query = f"SELECT {service._COLUMNS} FROM audit_entry WHERE seq > {{}} ORDER BY seq LIMIT {service._BATCH}"
+    query = f"SELECT {verification.COLUMNS} FROM audit_entry WHERE seq > {{}} ORDER BY seq LIMIT {service._BATCH}"
     bare_read = driver_read(child, query)
 
     async def read_bare() -> None:
@@ -532,16 +533,16 @@ async def bench_verify(child: Child) -> None:
         verify_times += await timed_async(run_verify, 1)
         read_times += await timed_async(read_rows, 1)
         bare_times += await timed_async(read_bare, 1)
-    batches = [rows async for rows in service._entry_batches()]  # for the in-memory parts, untimed
+    batches = [rows async for rows in service._entry_batches(size)]  # for the in-memory parts, untimed
 
     def recompute() -> None:
-        state = service._Verifier(log_key.signer.verifier, checkpoints)
+        state = verification.VerificationPass(log_key.signer.verifier, checkpoints)
         for rows in batches:
             assert state.leaves(rows)
         assert state.finish(head=size).ok
 
     rows = [row for b in batches for row in b]
-    leaves = [service._stored_leaf_input(row) for row in rows]  # outside every timed section
+    leaves = [stored_leaf_input(row) for row in rows]  # outside every timed section
     hashes = [merkle.leaf_hash(b) for b in leaves]
     assert hashes == [bytes(row["leaf_hash"]) for row in rows]
 
@@ -551,7 +552,7 @@ async def bench_verify(child: Child) -> None:
             sha256(b).digest()
 
     def leaf_inputs() -> None:
-        stored = service._stored_leaf_input
+        stored = stored_leaf_input
         for row in rows:
             stored(row)
 
@@ -590,7 +591,7 @@ async def bench_verify(child: Child) -> None:
     share("service.verify total", verify_s)
     share("read rows (service._entry_batches)", read_s)
     share("(same query, bare driver, no Piccolo)", bare_s, "    part     ")
-    share("recompute in memory (service._Verifier)", recompute_s)
+    share("recompute in memory (VerificationPass)", recompute_s)
     for label, times in parts:
         share(label, median(times), "    part     ")
     rest = verify_s - read_s - recompute_s

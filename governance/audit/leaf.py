@@ -64,6 +64,8 @@ def canonical_json(value: Mapping[str, Any] | Sequence[Any]) -> str:
 
 def normalise_time(instant: datetime) -> datetime:
     """UTC, microsecond precision: the precision both databases store exactly."""
+    if instant.tzinfo is UTC:
+        return instant
     if instant.tzinfo is None:
         raise ValueError("audit times must be timezone-aware")
     return instant.astimezone(UTC)
@@ -94,4 +96,20 @@ def leaf_input(
             seq=seq,
             time=normalise_time(time),
         )
+    )
+
+
+def stored_leaf_input(row: Mapping[str, Any]) -> bytes:
+    """The leaf input re-derived from a stored ``audit_entry`` row (a mapping of its columns)."""
+    return leaf_input(
+        seq=row["seq"],
+        time=row["recorded_at"],
+        actor_sub=row["actor_sub"],
+        actor_roles=row["actor_roles"],
+        action=row["action"],
+        resource_type=row["resource_type"],
+        resource_id=row["resource_id"],
+        request_id=row["request_id"],
+        outcome=row["outcome"],
+        details=row["details"],
     )

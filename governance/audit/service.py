@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextvars
-import hmac
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -23,8 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from piccolo.columns.combination import WhereRaw
 from piccolo.custom_types import Combinable
 
-from governance.audit import merkle, note
-from governance.audit.leaf import canonical_json, leaf_input, normalise_time
+from governance.audit import merkle, note, verification
+from governance.audit.leaf import canonical_json, leaf_input, normalise_time, stored_leaf_input
 from governance.audit.schemas import (
     AuditEntryView,
     AuditQuery,
@@ -45,10 +44,6 @@ from governance.settings import Settings
 
 OUTCOMES: Final = ("success", "denied", "failure")
 _BATCH: Final = 5000
-_COLUMNS: Final = (
-    "seq, recorded_at, actor_sub, actor_roles, action, resource_type, resource_id, request_id, outcome, "
-    "details, leaf_hash"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,134 +273,24 @@ async def _leaf_hash_batches(start: int, stop: int) -> AsyncIterator[list[bytes]
 # --- verification ----------------------------------------------------------------------
 
 
-async def _entry_batches() -> AsyncIterator[list[dict[str, Any]]]:
+async def verify(log_key: LogKey) -> Verification:
+    """Verify every entry and every checkpoint; see :mod:`governance.audit.verification`."""
+    return await verification.verify(log_key.signer.verifier)
+
+
+async def _entry_batches(stop: int) -> AsyncIterator[list[dict[str, Any]]]:
     last = -1
     while True:
         rows = await AuditEntry.raw(
-            f"SELECT {_COLUMNS} FROM audit_entry WHERE seq > {{}} ORDER BY seq LIMIT {_BATCH}",  # noqa: S608
+            f"SELECT {verification.COLUMNS} FROM audit_entry WHERE seq > {{}} AND seq < {{}} "  # noqa: S608
+            f"ORDER BY seq LIMIT {_BATCH}",
             last,
+            stop,
         )
         if not rows:
             return
         last = rows[-1]["seq"]
         yield rows
-
-
-def _stored_leaf_input(row: Mapping[str, Any]) -> bytes:
-    return leaf_input(
-        seq=row["seq"],
-        time=row["recorded_at"],
-        actor_sub=row["actor_sub"],
-        actor_roles=row["actor_roles"],
-        action=row["action"],
-        resource_type=row["resource_type"],
-        resource_id=row["resource_id"],
-        request_id=row["request_id"],
-        outcome=row["outcome"],
-        details=row["details"],
-    )
-
-
-class _Verifier:
-    """One streaming pass: every leaf recomputed, the root compared at every checkpoint."""
-
-    def __init__(self, verifier: note.VerifierKey, checkpoints: list[dict[str, Any]]) -> None:
-        self.verifier = verifier
-        self.builder = merkle.TreeBuilder()
-        self.pending = sorted(checkpoints, key=lambda c: c["tree_size"])
-        self.checked = 0
-        self.first_bad_seq: int | None = None
-        self.first_bad_checkpoint: int | None = None
-        self.last_good_checkpoint = 0
-        self.problems: list[str] = []
-
-    def bad_seq(self, seq: int, problem: str) -> None:
-        if self.first_bad_seq is None:
-            self.first_bad_seq = seq
-        self.problems.append(problem)
-
-    def leaves(self, rows: list[dict[str, Any]]) -> bool:
-        """Feed a batch; False once an entry is missing (positions after a gap mean nothing)."""
-        builder, leaf_hash = self.builder, merkle.leaf_hash
-        for row in rows:
-            expected = builder.size
-            seq = row["seq"]
-            if seq != expected:
-                self.bad_seq(expected, f"entry {expected} is missing (next stored entry is {seq})")
-                return False
-            computed = leaf_hash(_stored_leaf_input(row))
-            if computed != bytes(row["leaf_hash"]):
-                self.bad_seq(seq, f"entry {seq} does not match its leaf hash (edited)")
-            builder.append(computed)
-            if self.pending and self.pending[0]["tree_size"] == builder.size:
-                self.checkpoints_due()
-        return True
-
-    def checkpoints_due(self) -> None:
-        """Check every checkpoint signed at the size the tree has now (size 0 included)."""
-        while self.pending and self.pending[0]["tree_size"] == self.builder.size:
-            self.checkpoint(self.pending.pop(0))
-
-    def checkpoint(self, row: Mapping[str, Any]) -> None:
-        size = row["tree_size"]
-        self.checked += 1
-        try:
-            body = note.open_note(row["note"], self.verifier)
-            signed = note.parse_checkpoint(body)
-        except note.NoteError as exc:
-            self.bad_checkpoint(size, f"checkpoint at size {size}: {exc}")
-            return
-        if signed.size != size or signed.origin != self.verifier.name:
-            self.bad_checkpoint(size, f"checkpoint at size {size} signs size {signed.size} of {signed.origin!r}")
-        elif not hmac.compare_digest(signed.root, self.builder.root()):
-            self.bad_checkpoint(size, f"checkpoint at size {size}: the entries no longer hash to its signed root")
-        elif self.first_bad_checkpoint is None:
-            self.last_good_checkpoint = size
-
-    def bad_checkpoint(self, size: int, problem: str) -> None:
-        if self.first_bad_checkpoint is None:
-            self.first_bad_checkpoint = size
-        self.problems.append(problem)
-
-    def finish(self, head: int) -> Verification:
-        if self.first_bad_seq is None and self.builder.size < head:
-            self.bad_seq(self.builder.size, f"entries {self.builder.size} to {head - 1} are missing")
-        for row in self.pending:  # checkpoints beyond the entries: the log was truncated
-            self.checked += 1
-            size = row["tree_size"]
-            self.bad_checkpoint(size, f"checkpoint at size {size} is beyond the {self.builder.size} stored entries")
-            if self.first_bad_seq is None:
-                self.first_bad_seq = self.builder.size
-        suspect = None
-        if self.first_bad_checkpoint is not None and self.first_bad_seq is None:
-            # Leaf hashes were rewritten with the entries: the edit lies in this range.
-            suspect = [self.last_good_checkpoint, self.first_bad_checkpoint]
-        return Verification(
-            ok=not self.problems,
-            size=self.builder.size,
-            root=self.builder.root().hex(),
-            checkpoints_checked=self.checked,
-            first_bad_seq=self.first_bad_seq,
-            first_bad_checkpoint=self.first_bad_checkpoint,
-            suspect_range=suspect,
-            problems=self.problems[:100],
-        )
-
-
-async def verify(log_key: LogKey) -> Verification:
-    """Recompute every leaf hash from the stored entry and the root at every stored checkpoint.
-
-    An edited entry is reported by sequence number; an edit whose leaf hash was rewritten
-    too is caught by the first checkpoint whose signed root no longer matches; deleted or
-    reordered entries and forged checkpoints make ``ok`` false.
-    """
-    checkpoints = await AuditCheckpoint.select(AuditCheckpoint.tree_size, AuditCheckpoint.note)
-    state = _Verifier(log_key.signer.verifier, checkpoints)
-    state.checkpoints_due()
-    async for rows in _entry_batches():
-        if not state.leaves(rows):
-            break
-    return state.finish(head=await tree_size())
 
 
 # --- search ----------------------------------------------------------------------------
@@ -474,11 +359,9 @@ async def export(out: IO[bytes], log_key: LogKey) -> int:
     size = checkpoint["tree_size"]
     encoder = msgspec.json.Encoder()
     written = 0
-    async for rows in _entry_batches():
+    async for rows in _entry_batches(size):
         for row in rows:
-            if row["seq"] >= size:
-                break
-            raw = _stored_leaf_input(row)
+            raw = stored_leaf_input(row)
             line = ExportEntry(
                 seq=row["seq"],
                 entry=entry_view(row),

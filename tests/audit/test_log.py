@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from governance.audit import merkle, note, service
 from governance.audit.leaf import leaf_input
 from governance.audit.tables import AuditCheckpoint, AuditEntry
+from governance.audit.verification import VerificationPass
 from governance.core import db
 from governance.core.identity import Identity
 from governance.core.tables import SubjectKey
@@ -425,8 +426,22 @@ async def test_an_empty_log_with_a_checkpoint_verifies(database: Settings) -> No
     # The suite shares one database; an empty tree is exercised on the pure verifier instead.
     log_key = service.load_log_key(database)
     empty = note.checkpoint_body(database.log_origin, 0, merkle.EMPTY_ROOT)
-    state = service._Verifier(log_key.signer.verifier, [{"tree_size": 0, "note": log_key.signer.sign_note(empty)}])
-    state.checkpoints_due()
+    state = VerificationPass(log_key.signer.verifier, [{"tree_size": 0, "note": log_key.signer.sign_note(empty)}])
     result = state.finish(head=0)
     assert result.ok
     assert result.checkpoints_checked == 1
+
+
+async def test_verification_reads_one_snapshot_while_appends_go_on(database: Settings) -> None:
+    log_key = service.load_log_key(database)
+    await _record(20)
+    await service.sign_checkpoint(log_key)
+
+    async def keep_appending() -> None:
+        for _ in range(30):
+            await _record(action="test.during_verify")
+
+    results = await asyncio.gather(*(service.verify(log_key) for _ in range(3)), keep_appending())
+    for result in results[:3]:
+        assert result is not None
+        assert result.ok, result.problems
