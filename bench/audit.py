@@ -301,6 +301,25 @@ def audited_op() -> Op:
     return op
 
 
+def audited_in_transaction_op() -> Op:
+    """A change and its audit entry committed together: the path every audited mutation takes.
+
+    The entry holds the sequence lock until its transaction commits, so these do not share
+    commits the way standalone entries do; this line shows what that costs.
+    """
+    from governance.core import db
+
+    table = raw_table()
+    record = audited_op()
+
+    async def op(w: int, i: int) -> None:
+        async with db.transaction():
+            await table.raw("INSERT INTO bench_raw (payload) VALUES ({})", RAW_PAYLOAD)
+            await record(w, i)
+
+    return op
+
+
 def piccolo_raw_op() -> Op:
     """INSERT + COMMIT through Piccolo's engine, in ``db.transaction()`` as the service does."""
     from governance.core import db
@@ -347,7 +366,7 @@ def aiosqlite_op(conn: aiosqlite.Connection) -> Op:
 
 
 async def bench_appends(child: Child) -> None:
-    ops: dict[str, Op] = {"audited": audited_op()}
+    ops: dict[str, Op] = {"audited": audited_op(), "change+entry": audited_in_transaction_op()}
     if child.is_postgres:
         assert child.raw_pool is not None
         ops["raw"] = asyncpg_raw_op(child.raw_pool)

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
-import structlog
 from litestar import Litestar, Request, Router, get
 from litestar.datastructures import State
 from litestar.exceptions import ServiceUnavailableException
@@ -28,8 +27,6 @@ from governance.core.identity import Identity, jwt_auth
 from governance.core.logging import body_size_limit, configure_logging, request_logging_middleware
 from governance.core.storage import LocalObjectStore
 from governance.settings import Settings
-
-log = structlog.get_logger("governance.app")
 
 
 class Me(msgspec.Struct, frozen=True):
@@ -68,17 +65,6 @@ class Metrics(PrometheusController):
     include_in_schema = False
 
 
-async def _checkpoint_periodically(settings: Settings, log_key: audit.LogKey) -> None:
-    """Sign a checkpoint at most every interval while the log grows."""
-    interval = settings.checkpoint_interval.total_seconds()
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await audit.sign_checkpoint(log_key)
-        except Exception:
-            log.exception("checkpoint_failed")
-
-
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the application for ``settings`` (read from the environment when omitted)."""
     settings = settings or Settings.from_env()
@@ -92,7 +78,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await db.start(settings)
         task = None
         if settings.checkpoint_interval.total_seconds() > 0:
-            task = asyncio.create_task(_checkpoint_periodically(settings, log_key))
+            task = asyncio.create_task(audit.keep_checkpointing(log_key, settings.checkpoint_interval))
         try:
             yield
         finally:

@@ -13,10 +13,11 @@ import contextvars
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any, Final
 
 import msgspec
+import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from piccolo.columns.combination import WhereRaw
@@ -41,6 +42,8 @@ from governance.core.db import transaction
 from governance.core.identity import Identity
 from governance.core.pagination import Page, decode_cursor, encode_cursor
 from governance.settings import Settings
+
+log = structlog.get_logger("governance.audit")
 
 OUTCOMES: Final = ("success", "denied", "failure")
 _BATCH: Final = 5000
@@ -250,6 +253,17 @@ async def sign_checkpoint(log_key: LogKey) -> dict[str, Any]:
     row = await AuditCheckpoint.select().where(AuditCheckpoint.tree_size == size).first()
     assert row is not None
     return row
+
+
+async def keep_checkpointing(log_key: LogKey, interval: timedelta) -> None:
+    """Sign a checkpoint at most every ``interval`` while the log grows (runs until cancelled)."""
+    while True:
+        await asyncio.sleep(interval.total_seconds())
+        try:
+            await sign_checkpoint(log_key)
+        except Exception:
+            # A failed round (database briefly away) must not stop the next one.
+            log.exception("checkpoint_failed")
 
 
 async def _leaf_hash_batches(start: int, stop: int) -> AsyncIterator[list[bytes]]:

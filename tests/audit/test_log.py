@@ -445,3 +445,23 @@ async def test_verification_reads_one_snapshot_while_appends_go_on(database: Set
     for result in results[:3]:
         assert result is not None
         assert result.ok, result.problems
+
+
+async def test_checkpoints_are_signed_automatically_while_the_log_grows(database: Settings) -> None:
+    from datetime import timedelta
+
+    log_key = service.load_log_key(database)
+    signer = asyncio.create_task(service.keep_checkpointing(log_key, timedelta(milliseconds=50)))
+    try:
+        await _record(2, action="test.auto_checkpoint")
+        target = await service.tree_size()
+        for _ in range(100):
+            latest = await service.latest_checkpoint()
+            if latest is not None and latest["tree_size"] >= target:
+                break
+            await asyncio.sleep(0.05)
+        assert latest is not None
+        assert latest["tree_size"] >= target
+        note.verify_checkpoint(latest["note"], log_key.verifier_key)
+    finally:
+        signer.cancel()

@@ -1,0 +1,89 @@
+"""The canonical leaf encoding, property-tested."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from governance.audit.leaf import canonical_json, leaf_input
+
+text = st.text(max_size=30)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
+    max_leaves=12,
+)
+instants = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
+
+
+@given(
+    seq=st.integers(0, 2**62),
+    time=instants,
+    sub=text,
+    roles=st.lists(text, max_size=3),
+    action=text,
+    resource_type=text,
+    resource_id=st.none() | text,
+    request_id=st.none() | text,
+    outcome=st.sampled_from(["success", "denied", "failure"]),
+    details=st.dictionaries(text, json_values, max_size=5),
+)
+def test_leaf_input_is_sorted_compact_json_that_says_what_was_recorded(
+    seq: int,
+    time: datetime,
+    sub: str,
+    roles: list[str],
+    action: str,
+    resource_type: str,
+    resource_id: str | None,
+    request_id: str | None,
+    outcome: str,
+    details: dict[str, object],
+) -> None:
+    raw = leaf_input(
+        seq=seq,
+        time=time,
+        actor_sub=sub,
+        actor_roles=canonical_json(roles),
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        request_id=request_id,
+        outcome=outcome,
+        details=canonical_json(details),
+    )
+    decoded = json.loads(raw)
+    assert json.dumps(decoded, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() == raw
+    assert decoded == {
+        "action": action,
+        "actor": {"roles": roles, "sub": sub},
+        "details": details,
+        "outcome": outcome,
+        "request_id": request_id,
+        "resource": {"id": resource_id, "type": resource_type},
+        "seq": seq,
+        "time": decoded["time"],
+        "v": 1,
+    }
+    assert datetime.fromisoformat(decoded["time"]) == time
+    assert decoded["time"].endswith("Z")
+
+
+def test_the_same_instant_in_another_zone_encodes_identically() -> None:
+    fields = {
+        "seq": 1,
+        "actor_sub": "s",
+        "actor_roles": "[]",
+        "action": "a",
+        "resource_type": "t",
+        "resource_id": None,
+        "request_id": None,
+        "outcome": "success",
+        "details": "{}",
+    }
+    utc = datetime(2026, 11, 22, 12, 0, 0, 123456, tzinfo=UTC)
+    berlin = utc.astimezone(timezone(timedelta(hours=1)))
+    assert leaf_input(time=utc, **fields) == leaf_input(time=berlin, **fields)  # type: ignore[arg-type]
