@@ -478,28 +478,36 @@ async def fill_log(child: Child, log_key: LogKey) -> tuple[int, int, float]:
     return appended, await service.tree_size(), time.perf_counter() - start
 
 
-def driver_read(child: Child, query: str) -> Callable[[], Awaitable[int]]:
-    """The verify query run through the bare driver (asyncpg Records / aiosqlite tuples), no Piccolo."""
+async def verification_read(child: Child, head: int) -> int:
+    """Read every entry below ``head`` the way ``verification.verify`` does, without checking it."""
+    from governance.audit import verification
+    from governance.core import db
 
-    async def read_pg() -> int:
-        assert child.raw_pool is not None
-        count, last = 0, -1
-        async with child.raw_pool.acquire() as conn:
-            while rows := await conn.fetch(query.replace("{}", "$1"), last):
-                count, last = count + len(rows), rows[-1]["seq"]
+    query = f"SELECT {verification.COLUMNS} FROM audit_entry WHERE seq < {{}} ORDER BY seq"
+    engine = db.engine()
+    if child.is_postgres:
+        count = 0
+        async with engine.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            cursor = await conn.cursor(query.replace("{}", "$1"), head)
+            while rows := await cursor.fetch(verification.BATCH):
+                count += len(rows)
         return count
 
-    async def read_sqlite() -> int:
-        assert child.sqlite_conn is not None
-        count, last = 0, -1
-        while True:
-            async with child.sqlite_conn.execute(query.replace("{}", "?"), (last,)) as cursor:
-                rows = list(await cursor.fetchall())
-            if not rows:
-                return count
-            count, last = count + len(rows), rows[-1][0]
+    def read_sqlite() -> int:
+        conn = sqlite3.connect(str(engine.path), detect_types=sqlite3.PARSE_DECLTYPES, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute("BEGIN")
+            cursor = conn.execute(query.replace("{}", "?"), (head,))
+            count = 0
+            while rows := cursor.fetchmany(verification.BATCH):
+                count += len(rows)
+            conn.execute("COMMIT")
+            return count
+        finally:
+            conn.close()
 
-    return read_pg if child.is_postgres else read_sqlite
+    return await asyncio.to_thread(read_sqlite)
 
 
 async def bench_verify(child: Child) -> None:
@@ -523,18 +531,9 @@ async def bench_verify(child: Child) -> None:
         assert result.checkpoints_checked == len(checkpoints)
 
     async def read_rows() -> None:
-        # The same query, batch size and row conversion service.verify uses; like verify, it keeps
-        # one batch at a time (holding all 100,000 rows would make the garbage collector slower).
-        count = 0
-        async for rows in service._entry_batches(size):
-            count += len(rows)
-        assert count == size
-
-    query = f"SELECT {verification.COLUMNS} FROM audit_entry WHERE seq > {{}} ORDER BY seq LIMIT {service._BATCH}"
-    bare_read = driver_read(child, query)
-
-    async def read_bare() -> None:
-        assert await bare_read() == size
+        # Verify's own read path without the checking: one read-only snapshot, the bare driver,
+        # batches of verification.BATCH (a server-side cursor on PostgreSQL, sqlite3 in a thread).
+        assert await verification_read(child, size) == size
 
     # A log that grew by appends has planner statistics (autovacuum analyses it as it grows); the
     # bulk-filled table has none yet. One run as it is, then ANALYZE, then the measured runs.
@@ -547,11 +546,9 @@ async def bench_verify(child: Child) -> None:
 
     verify_times: list[float] = []
     read_times: list[float] = []
-    bare_times: list[float] = []
     for _ in range(child.repeats):  # interleaved, so that drift affects all three alike
         verify_times += await timed_async(run_verify, 1)
         read_times += await timed_async(read_rows, 1)
-        bare_times += await timed_async(read_bare, 1)
     batches = [rows async for rows in service._entry_batches(size)]  # for the in-memory parts, untimed
 
     def recompute() -> None:
@@ -600,7 +597,7 @@ async def bench_verify(child: Child) -> None:
         f"verify   entries={size:<7} verify  {rate(size / verify_s)}  hashlib {rate(size / hashlib_s)}  "
         f"ratio {percent:5.1f}%  {verdict(percent)}"
     )
-    read_s, bare_s, recompute_s = median(read_times), median(bare_times), median(recompute_times)
+    read_s, recompute_s = median(read_times), median(recompute_times)
 
     def share(label: str, value: float, indent: str = "  breakdown  ") -> None:
         child.line(
@@ -608,8 +605,7 @@ async def bench_verify(child: Child) -> None:
         )
 
     share("service.verify total", verify_s)
-    share("read rows (service._entry_batches)", read_s)
-    share("(same query, bare driver, no Piccolo)", bare_s, "    part     ")
+    share("read rows (verify's snapshot read)", read_s)
     share("recompute in memory (VerificationPass)", recompute_s)
     for label, times in parts:
         share(label, median(times), "    part     ")
@@ -618,7 +614,6 @@ async def bench_verify(child: Child) -> None:
     runs = (
         ("verify", verify_times),
         ("read", read_times),
-        ("bare read", bare_times),
         ("recompute", recompute_times),
         ("hashlib", hashlib_times),
     )
