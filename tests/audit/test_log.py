@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -362,11 +363,19 @@ async def test_search_filters_and_pages(client: httpx.AsyncClient, auth: AuthHea
     since = await client.get(
         "/api/v1/audit/entries", params={"actor": "searcher-1", "since": first_time}, headers=headers
     )
-    assert all(i["time"] >= first_time for i in since.json()["items"])
+    since_items = since.json()["items"]
+    assert since_items
+    assert all(_instant(i["time"]) >= _instant(first_time) for i in since_items)
     until = await client.get(
         "/api/v1/audit/entries", params={"actor": "searcher-1", "until": first_time}, headers=headers
     )
-    assert all(i["time"] < first_time for i in until.json()["items"])
+    until_items = until.json()["items"]
+    assert all(_instant(i["time"]) < _instant(first_time) for i in until_items)
+    assert {i["seq"] for i in since_items}.isdisjoint(i["seq"] for i in until_items)
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
 
 async def test_a_wildcard_in_the_action_filter_is_literal(client: httpx.AsyncClient, auth: AuthHeaders) -> None:
@@ -448,7 +457,6 @@ async def test_verification_reads_one_snapshot_while_appends_go_on(database: Set
 
 
 async def test_checkpoints_are_signed_automatically_while_the_log_grows(database: Settings) -> None:
-    from datetime import timedelta
 
     log_key = service.load_log_key(database)
     signer = asyncio.create_task(service.keep_checkpointing(log_key, timedelta(milliseconds=50)))
