@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from governance.audit import merkle, note, service
-from governance.audit.leaf import leaf_input
+from governance.audit.leaf import stored_leaf_input
 from governance.audit.tables import AuditCheckpoint, AuditEntry
 from governance.audit.verification import VerificationPass
 from governance.core import db
@@ -160,7 +160,7 @@ async def test_postgres_refuses_truncate(database: Settings) -> None:
 async def test_leaf_input_is_the_documented_canonical_json(database: Settings) -> None:
     [recorded] = await _record(details={"b": 2, "a": [1, "x"]})
     stored = await row(recorded.seq)
-    raw = leaf_input(**{k: stored[k] for k in _LEAF_FIELDS}, time=stored["recorded_at"])
+    raw = stored_leaf_input(stored)
     decoded = msgspec.json.decode(raw)
     assert list(decoded) == sorted(decoded)
     assert decoded["v"] == 1
@@ -169,19 +169,6 @@ async def test_leaf_input_is_the_documented_canonical_json(database: Settings) -
     assert decoded["actor"] == {"roles": ["compliance_officer"], "sub": "officer-1"}
     assert b" " not in raw
     assert merkle.leaf_hash(raw) == recorded.leaf_hash == bytes(stored["leaf_hash"])
-
-
-_LEAF_FIELDS = (
-    "seq",
-    "actor_sub",
-    "actor_roles",
-    "action",
-    "resource_type",
-    "resource_id",
-    "request_id",
-    "outcome",
-    "details",
-)
 
 
 async def test_a_checkpoint_is_a_signed_note_over_the_whole_log(database: Settings) -> None:
@@ -228,7 +215,7 @@ async def test_an_edit_with_a_rewritten_leaf_hash_is_caught_by_the_checkpoint(da
     target = seqs[3]
     original = await row(target)
     forged = dict(original, details='{"n":2}')
-    forged_leaf = merkle.leaf_hash(leaf_input(**{k: forged[k] for k in _LEAF_FIELDS}, time=forged["recorded_at"]))
+    forged_leaf = merkle.leaf_hash(stored_leaf_input(forged))
     try:
         async with triggers_disabled():
             await sql(
