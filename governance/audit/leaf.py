@@ -62,6 +62,19 @@ def canonical_json(value: Mapping[str, Any] | Sequence[Any]) -> str:
         raise DetailsError(f"audit details must be plain JSON values: {exc}") from None
 
 
+def is_canonical(text: str, shape: type[list[Any]] | type[dict[str, Any]]) -> bool:
+    """Whether ``text`` is exactly the canonical JSON of a value of ``shape``."""
+    try:
+        value = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return False
+    if not isinstance(value, shape):
+        return False
+    if shape is list and not all(isinstance(item, str) for item in value):
+        return False
+    return _sorted_encoder.encode(value).decode() == text
+
+
 def normalise_time(instant: datetime) -> datetime:
     """UTC, microsecond precision: the precision both databases store exactly."""
     if instant.tzinfo is UTC:

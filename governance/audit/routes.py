@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, get
@@ -11,6 +11,7 @@ from litestar.params import FromQuery, PathParameter, QueryParameter
 
 from governance.audit import service
 from governance.audit.schemas import AuditEntryView, AuditQuery, Verification
+from governance.core.errors import invalid_parameter
 from governance.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
 
@@ -39,8 +40,8 @@ class AuditController(Controller):
             action=action,
             resource_type=resource_type,
             resource_id=resource_id,
-            since=since,
-            until=until,
+            since=_utc("since", since),
+            until=_utc("until", until),
             order=order,
             limit=limit,
             cursor=cursor,
@@ -48,7 +49,7 @@ class AuditController(Controller):
         return await service.search(query)
 
     @get("/entries/{seq:int}")
-    async def get_entry(self, seq: Annotated[int, PathParameter(ge=0)]) -> AuditEntryView:
+    async def get_entry(self, seq: Annotated[int, PathParameter(ge=0, le=2**63 - 1)]) -> AuditEntryView:
         """One audit entry by its sequence number."""
         entry = await service.get_entry(seq)
         if entry is None:
@@ -61,9 +62,9 @@ class AuditController(Controller):
         return await service.verify(request.app.state.log_key)
 
     @get("/checkpoint", media_type="text/plain")
-    async def checkpoint(self) -> str:
+    async def checkpoint(self, request: Request[Any, Any, Any]) -> str:
         """The latest signed checkpoint (C2SP tlog-checkpoint signed note)."""
-        latest = await service.latest_checkpoint()
+        latest = await service.latest_checkpoint(request.app.state.log_key)
         if latest is None:
             raise NotFoundException("No checkpoint has been signed yet")
         return str(latest["note"])
@@ -72,3 +73,18 @@ class AuditController(Controller):
     async def public_key(self, request: Request[Any, Any, Any]) -> str:
         """The signed-note verifier key: ``<name>+<hex key id>+<base64(0x01 || Ed25519 key)>``."""
         return str(request.app.state.log_key.verifier_key) + "\n"
+
+
+def _utc(field: str, instant: datetime | None) -> datetime | None:
+    """Instants must say their offset: a bare local time means different things to each database."""
+    if instant is None:
+        return None
+    message = None
+    if instant.tzinfo is None:
+        message = "needs a UTC offset, e.g. 2026-11-22T10:00:00Z"
+    else:
+        try:
+            return instant.astimezone(UTC)
+        except OverflowError:
+            message = "is out of range"
+    raise invalid_parameter(field, f"{field} {message}")

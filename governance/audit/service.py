@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextvars
+import hmac
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from governance.core import db
 from governance.core.context import request_id_var
 from governance.core.crypto import read_or_create_secret
 from governance.core.db import transaction
+from governance.core.errors import invalid_parameter
 from governance.core.identity import Identity
 from governance.core.pagination import Page, decode_cursor, encode_cursor
 from governance.settings import Settings
@@ -122,6 +124,16 @@ async def record(
     """
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}")
+    for column, value in (
+        (AuditEntry.actor_sub, actor.sub),
+        (AuditEntry.action, action),
+        (AuditEntry.resource_type, resource_type),
+        (AuditEntry.resource_id, resource_id),
+        (AuditEntry.request_id, request_id),
+    ):
+        # Checked here, not by the database, so that one oversized entry fails its own caller.
+        if value is not None and len(value) > (column.length or 0):
+            raise ValueError(f"audit {column._meta.name} is longer than {column.length} characters")
     draft = _Draft(
         recorded_at=normalise_time(datetime.now(UTC)),
         actor_sub=actor.sub,
@@ -184,16 +196,31 @@ class _GroupCommit:
         while self._waiting:
             batch, self._waiting = self._waiting[: self.MAX_BATCH], self._waiting[self.MAX_BATCH :]
             try:
-                recorded = await _append([draft for draft, _ in batch])
-            except Exception as exc:
-                # Nothing of the batch was written: every caller learns it.
-                for _, done in batch:
+                await _write_batch(batch)
+            except BaseException:
+                # Cancelled (shutdown): nobody may be left waiting forever.
+                stopped = RuntimeError("the audit writer stopped; this entry may not have been written")
+                for _, done in [*batch, *self._waiting]:
                     if not done.done():
-                        done.set_exception(exc)
-                continue
-            for (_, done), result in zip(batch, recorded, strict=True):
-                if not done.done():
-                    done.set_result(result)
+                        done.set_exception(stopped)
+                self._waiting = []
+                raise
+
+
+async def _write_batch(batch: list[tuple[_Draft, asyncio.Future[Recorded]]]) -> None:
+    try:
+        recorded = await _append([draft for draft, _ in batch])
+    except Exception as exc:
+        if len(batch) > 1:
+            # One bad entry must not sink its neighbours: write them one by one.
+            for item in batch:
+                await _write_batch([item])
+        elif not batch[0][1].done():
+            batch[0][1].set_exception(exc)
+        return
+    for (_, done), result in zip(batch, recorded, strict=True):
+        if not done.done():
+            done.set_result(result)
 
 
 _group_commits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _GroupCommit] = weakref.WeakKeyDictionary()
@@ -216,18 +243,42 @@ async def tree_size() -> int:
 # --- checkpoints -----------------------------------------------------------------------
 
 
-async def latest_checkpoint() -> dict[str, Any] | None:
-    return await AuditCheckpoint.select().order_by(AuditCheckpoint.tree_size, ascending=False).first()
+async def latest_checkpoint(log_key: LogKey) -> dict[str, Any] | None:
+    """The newest checkpoint this deployment's key really signed, within the log's size.
+
+    Rows are only appended, but anyone who can write to the database can append a forged
+    one; it is skipped here (and reported by verification), never served or built on.
+    """
+    size = await tree_size()
+    rows = await AuditCheckpoint.select().order_by(AuditCheckpoint.tree_size, ascending=False).limit(50)
+    for row in rows:
+        if row["tree_size"] <= size and _genuine(row, log_key):
+            return row
+    return None
+
+
+def _genuine(row: Mapping[str, Any], log_key: LogKey) -> bool:
+    """Signed by our key, for this size and root, with a compact range that folds to that root."""
+    try:
+        signed = note.parse_checkpoint(note.open_note(row["note"], log_key.signer.verifier))
+        resumed = merkle.TreeBuilder.from_compact_range(row["tree_size"], bytes(row["compact_range"]))
+    except ValueError:  # NoteError is a ValueError
+        return False
+    return (
+        signed.origin == log_key.origin
+        and signed.size == row["tree_size"]
+        and hmac.compare_digest(signed.root, resumed.root())
+    )
 
 
 async def sign_checkpoint(log_key: LogKey) -> dict[str, Any]:
     """Sign a checkpoint of the log as it stands; returns the latest one when nothing grew.
 
-    The tree continues from the previous checkpoint's compact range, so the cost is
+    The tree continues from the latest genuine checkpoint's compact range, so the cost is
     proportional to the entries added since. Concurrent signers (several instances)
     settle on one row per size through the primary key.
     """
-    previous = await latest_checkpoint()
+    previous = await latest_checkpoint(log_key)
     size = await tree_size()
     if previous is not None and previous["tree_size"] >= size:
         return previous
@@ -238,20 +289,20 @@ async def sign_checkpoint(log_key: LogKey) -> dict[str, Any]:
     async for batch in _leaf_hash_batches(builder.size, size):
         builder.extend(batch)
     root = builder.root()
-    signed = log_key.signer.sign_note(note.checkpoint_body(log_key.origin, size, root))
+    row = {
+        "tree_size": size,
+        "root_hash": root,
+        "note": log_key.signer.sign_note(note.checkpoint_body(log_key.origin, size, root)),
+        "key_id": f"{log_key.signer.key_id:08x}",
+        "signed_at": datetime.now(UTC),
+        "compact_range": builder.compact_range(),
+    }
     async with transaction():
         await AuditCheckpoint.raw(
             "INSERT INTO audit_checkpoint (tree_size, root_hash, note, key_id, signed_at, compact_range) "
             "VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (tree_size) DO NOTHING",
-            size,
-            root,
-            signed,
-            f"{log_key.signer.key_id:08x}",
-            datetime.now(UTC),
-            builder.compact_range(),
+            *row.values(),
         )
-    row = await AuditCheckpoint.select().where(AuditCheckpoint.tree_size == size).first()
-    assert row is not None
     return row
 
 
@@ -344,8 +395,9 @@ async def search(query: AuditQuery) -> Page[AuditEntryView]:
     descending = query.order == "desc"
     if query.cursor is not None:
         position = decode_cursor(query.cursor).get("seq")
-        if isinstance(position, int):
-            where.append(AuditEntry.seq < position if descending else AuditEntry.seq > position)
+        if not isinstance(position, int) or isinstance(position, bool) or not 0 <= position < 2**63:
+            raise invalid_parameter("cursor", "not a cursor this service issued")
+        where.append(AuditEntry.seq < position if descending else AuditEntry.seq > position)
     select = AuditEntry.select().order_by(AuditEntry.seq, ascending=not descending).limit(query.limit + 1)
     for condition in where:
         select = select.where(condition)

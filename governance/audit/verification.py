@@ -19,7 +19,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
 from governance.audit import merkle, note
-from governance.audit.leaf import stored_leaf_input
+from governance.audit.leaf import is_canonical, stored_leaf_input
 from governance.audit.schemas import Verification
 from governance.core import db
 
@@ -29,6 +29,7 @@ COLUMNS: Final = (
     "details, leaf_hash"
 )
 HEAD_SQL: Final = "SELECT next_seq FROM audit_head WHERE name = 'audit'"
+BEYOND_HEAD_SQL: Final = "SELECT count(*) FROM audit_entry WHERE seq >= {}"
 CHECKPOINTS_SQL: Final = "SELECT tree_size, note FROM audit_checkpoint ORDER BY tree_size"
 
 
@@ -63,6 +64,10 @@ class VerificationPass:
             computed = leaf_hash(stored_leaf_input(row))
             if computed != bytes(row["leaf_hash"]):
                 self.bad_seq(seq, f"entry {seq} does not match its leaf hash (edited)")
+            elif not is_canonical(row["actor_roles"], list) or not is_canonical(row["details"], dict):
+                # Stored JSON is embedded verbatim in the leaf; only canonical JSON of the right
+                # shape keeps one leaf input from standing for two different rows.
+                self.bad_seq(seq, f"entry {seq} holds non-canonical roles or details (edited)")
             builder.append(computed)
             if pending and pending[0]["tree_size"] == builder.size:
                 self.checkpoints_due()
@@ -93,8 +98,11 @@ class VerificationPass:
             self.first_bad_checkpoint = size
         self.problems.append(problem)
 
-    def finish(self, head: int) -> Verification:
-        """The verdict, given the number of entries the log says it holds."""
+    def finish(self, head: int, beyond_head: int = 0) -> Verification:
+        """The verdict, given the number of entries the log says it holds and any stored past it."""
+        if beyond_head:
+            # The head was moved back to hide the newest entries from verification.
+            self.bad_seq(head, f"{beyond_head} entries are stored at or after the sequence head {head}")
         if self.first_bad_seq is None and self.builder.size < head:
             self.bad_seq(self.builder.size, f"entries {self.builder.size} to {head - 1} are missing")
         for row in self.pending:  # checkpoints beyond the entries: the log was truncated
@@ -145,14 +153,16 @@ async def _verify_postgres(engine: PostgresEngine, verifier: note.VerifierKey) -
                 head,
             )
             while rows := await cursor.fetch(BATCH):
-                if not state.leaves(rows):
+                # The hashing runs in a worker thread so the event loop keeps serving requests.
+                if not await anyio.to_thread.run_sync(state.leaves, rows):
                     break
+            beyond = int(await connection.fetchval(BEYOND_HEAD_SQL.format("$1"), head))
     finally:
         if engine.pool:
             await engine.pool.release(connection)
         else:
             await connection.close()
-    return state.finish(head)
+    return state.finish(head, beyond)
 
 
 def _verify_sqlite(path: str, verifier: note.VerifierKey) -> Verification:
@@ -170,7 +180,8 @@ def _verify_sqlite(path: str, verifier: note.VerifierKey) -> Verification:
         while rows := cursor.fetchmany(BATCH):
             if not state.leaves(rows):
                 break
+        beyond = int(connection.execute(BEYOND_HEAD_SQL.format("?"), (head,)).fetchone()[0])
         connection.execute("COMMIT")
     finally:
         connection.close()
-    return state.finish(head)
+    return state.finish(head, beyond)

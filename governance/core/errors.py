@@ -32,10 +32,21 @@ class Problem(ProblemDetailsException):
         )
 
 
+def invalid_parameter(field: str, message: str, source: str = "query") -> Problem:
+    """A 400 naming the one parameter at fault, shaped like Litestar's own validation errors."""
+    return Problem(
+        400,
+        "validation",
+        f"Invalid {source} parameter {field!r}",
+        errors=[{"field": field, "source": source, "message": message}],
+    )
+
+
 def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
     status = exc.status_code
     title = HTTPStatus(status).phrase
-    detail = exc.detail if exc.detail and exc.detail != title else None
+    # Server-side failures keep their internals to themselves.
+    detail = exc.detail if exc.detail and exc.detail != title and status < 500 else None
     headers = dict(exc.headers or {})
     if status == 401:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="governance"')  # RFC 6750

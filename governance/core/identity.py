@@ -24,6 +24,8 @@ ROLES: Final = (
     "admin",
 )
 ALGORITHM: Final = "HS256"
+# Subjects are stored (audit actors, data-key owners) in columns of this size.
+MAX_SUBJECT_LENGTH: Final = 200
 
 # Paths outside the API that answer without a token.
 PUBLIC_PATHS: Final = ["^/health$", "^/ready$", "^/schema", "^/metrics$"]
@@ -55,6 +57,8 @@ def issue_token(settings: Settings, sub: str, roles: list[str], ttl: timedelta) 
         raise ValueError(f"unknown role(s) {', '.join(unknown)}; known roles: {', '.join(ROLES)}")
     if not sub or not roles:
         raise ValueError("a token needs a subject and at least one role")
+    if len(sub) > MAX_SUBJECT_LENGTH:
+        raise ValueError(f"a subject may have at most {MAX_SUBJECT_LENGTH} characters")
     now = datetime.now(UTC)
     payload = {
         "sub": sub,
@@ -67,6 +71,8 @@ def issue_token(settings: Settings, sub: str, roles: list[str], ttl: timedelta) 
 
 
 async def _identity_from_token(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Identity | None:
+    if not token.sub or len(token.sub) > MAX_SUBJECT_LENGTH:
+        return None
     roles = token.extras.get("roles")
     if not isinstance(roles, list) or not roles or not all(r in ROLES for r in roles):
         return None  # answered 401: a token without known roles identifies nobody we can authorize

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 
-from governance.core.errors import Problem
+from governance.core.errors import invalid_parameter
 
 T = TypeVar("T")
 
@@ -40,10 +40,5 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     except (binascii.Error, ValueError, msgspec.DecodeError):
         value = None
     if not isinstance(value, dict):
-        raise Problem(
-            400,
-            "validation",
-            "Invalid query parameter 'cursor'",
-            errors=[{"field": "cursor", "source": "query", "message": "not a cursor this service issued"}],
-        )
+        raise invalid_parameter("cursor", "not a cursor this service issued")
     return value

@@ -451,7 +451,7 @@ async def test_checkpoints_are_signed_automatically_while_the_log_grows(database
         await _record(2, action="test.auto_checkpoint")
         target = await service.tree_size()
         for _ in range(100):
-            latest = await service.latest_checkpoint()
+            latest = await service.latest_checkpoint(log_key)
             if latest is not None and latest["tree_size"] >= target:
                 break
             await asyncio.sleep(0.05)
