@@ -460,3 +460,147 @@ async def test_checkpoints_are_signed_automatically_while_the_log_grows(database
         note.verify_checkpoint(latest["note"], log_key.verifier_key)
     finally:
         signer.cancel()
+
+
+# --- review findings: each was a way past the guarantees --------------------------------
+
+
+async def test_shifting_json_between_roles_and_details_is_caught(database: Settings) -> None:
+    """Two rows whose verbatim JSON concatenates to the same leaf bytes must not both verify."""
+    log_key = service.load_log_key(database)
+    [recorded] = await _record(
+        actor=Identity(sub="officer-b", roles=("compliance_officer",)),
+        details={"a": {"b": 1, "sub": "officer-c"}, "details": {}},
+    )
+    original = await row(recorded.seq)
+    # Same leaf input bytes, different meaning: now officer-c acted.
+    forged = dict(
+        original,
+        actor_sub="officer-c",
+        actor_roles='["compliance_officer"],"sub":"officer-b"},"details":{"a":{"b":1',
+        details="{}}",
+    )
+    assert stored_leaf_input(forged) == stored_leaf_input(original)
+    try:
+        async with triggers_disabled():
+            await sql("DELETE FROM audit_entry WHERE seq = {}", recorded.seq)
+            await AuditEntry.insert(AuditEntry(**forged))
+        result = await service.verify(log_key)
+        assert not result.ok
+        assert result.first_bad_seq == recorded.seq
+    finally:
+        await put_back(original)
+
+
+async def test_replacing_an_entry_is_refused(database: Settings) -> None:
+    if not db.is_sqlite():
+        pytest.skip("REPLACE is SQLite's")
+    [recorded] = await _record()
+    with pytest.raises(Exception, match="append-only"):
+        await sql(
+            "INSERT OR REPLACE INTO audit_entry SELECT * FROM audit_entry WHERE seq = {}",
+            recorded.seq,
+        )
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE audit_head SET next_seq = next_seq - 1", "DELETE FROM audit_head"],
+)
+async def test_the_sequence_head_only_moves_forward(database: Settings, statement: str) -> None:
+    await _record()
+    with pytest.raises(Exception, match="append-only"):
+        await sql(statement)
+
+
+async def test_entries_hidden_behind_a_lowered_head_are_reported(database: Settings) -> None:
+    log_key = service.load_log_key(database)
+    await _record(2)
+    head = await service.tree_size()
+    try:
+        async with triggers_disabled():
+            await sql("DROP TRIGGER audit_head_forward" + ("" if db.is_sqlite() else " ON audit_head"))
+            await sql("UPDATE audit_head SET next_seq = {}", head - 1)
+        result = await service.verify(log_key)
+        assert not result.ok
+        assert result.first_bad_seq == head - 1
+    finally:
+        async with triggers_disabled():
+            await sql("UPDATE audit_head SET next_seq = {}", head)
+            if db.is_sqlite():
+                await sql(
+                    "CREATE TRIGGER audit_head_forward BEFORE UPDATE ON audit_head "
+                    "WHEN NEW.next_seq < OLD.next_seq OR NEW.name <> OLD.name "
+                    "BEGIN SELECT RAISE(ABORT, 'audit history is append-only: the sequence head only moves forward'); "
+                    "END"
+                )
+            else:
+                await sql(
+                    "CREATE TRIGGER audit_head_forward BEFORE UPDATE OR DELETE ON audit_head "
+                    "FOR EACH ROW EXECUTE FUNCTION governance_head_moves_forward()"
+                )
+    assert (await service.verify(log_key)).ok
+
+
+async def test_a_forged_checkpoint_row_is_neither_served_nor_built_on(database: Settings) -> None:
+    log_key = service.load_log_key(database)
+    await _record()
+    genuine = await service.sign_checkpoint(log_key)
+    forged_size = 10**12
+    await AuditCheckpoint.insert(
+        AuditCheckpoint(tree_size=forged_size, root_hash=b"\0" * 32, note="forged", key_id="0", compact_range=b"")
+    )
+    try:
+        latest = await service.latest_checkpoint(log_key)
+        assert latest is not None
+        assert latest["tree_size"] == genuine["tree_size"]
+        await _record()
+        signed = await service.sign_checkpoint(log_key)
+        assert signed["tree_size"] == await service.tree_size()
+        note.verify_checkpoint(signed["note"], log_key.verifier_key)
+    finally:
+        async with triggers_disabled():
+            await sql("DELETE FROM audit_checkpoint WHERE tree_size = {}", forged_size)
+
+
+async def test_one_bad_entry_does_not_sink_its_group_commit(
+    database: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_append = service._append
+
+    async def append(drafts: list[Any]) -> list[service.Recorded]:
+        if any(d.action == "test.poison" for d in drafts):
+            raise OSError("this one entry cannot be written")
+        return await real_append(drafts)
+
+    monkeypatch.setattr(service, "_append", append)
+    results = await asyncio.gather(
+        *(_record(action="test.poison" if i == 3 else "test.neighbour") for i in range(12)),
+        return_exceptions=True,
+    )
+    assert isinstance(results[3], OSError)
+    assert all(isinstance(r, list) for i, r in enumerate(results) if i != 3)
+
+
+async def test_oversized_fields_fail_only_their_own_caller(database: Settings) -> None:
+    with pytest.raises(ValueError, match="actor_sub is longer than 200"):
+        await service.record(actor=Identity(sub="x" * 201, roles=("auditor",)), action="a", resource_type="t")
+
+
+async def test_out_of_range_and_offsetless_queries_answer_400(client: httpx.AsyncClient, auth: AuthHeaders) -> None:
+    headers = auth("auditor")
+    for params, field in (
+        ({"since": "2026-11-22T10:00:00"}, "since"),
+        ({"until": "0001-01-01T00:30:00+01:00"}, "until"),
+        ({"cursor": "e30"}, "cursor"),
+    ):
+        response = await client.get("/api/v1/audit/entries", params=params, headers=headers)
+        assert response.status_code == 400, params
+        assert response.json()["errors"][0]["field"] == field
+    huge = await client.get("/api/v1/audit/entries/99999999999999999999", headers=headers)
+    assert huge.status_code == 400
+
+
+async def test_options_is_not_a_server_error(client: httpx.AsyncClient) -> None:
+    response = await client.options("/api/v1/audit/entries")
+    assert response.status_code < 500
