@@ -123,9 +123,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError(f"{PREFIX}JWT_SECRET: must be at least 32 bytes for HS256")
         if self.checkpoint_interval < timedelta(0):
             raise SettingsError(f"{PREFIX}CHECKPOINT_INTERVAL: must not be negative")
-        if self.env == "production" and not self.database_url:
-            # A production deployment on an implicit SQLite file is almost always a mistake.
-            raise SettingsError(f"{PREFIX}DATABASE_URL: required when {PREFIX}ENV=production")
+        if self.env == "production":
+            # Instances behind a load balancer must share one database and one set of keys;
+            # implicit per-instance defaults would split them silently.
+            required = {
+                "DATABASE_URL": self.database_url,
+                "JWT_SECRET": self.jwt_secret,
+                "MASTER_KEY_FILE": self.master_key_file,
+                "CHECKPOINT_KEY_FILE": self.checkpoint_key_file,
+            }
+            for name, value in required.items():
+                if not value:
+                    raise SettingsError(f"{PREFIX}{name}: required when {PREFIX}ENV=production")
 
 
 def _parse_special(name: str, value: str) -> Any:

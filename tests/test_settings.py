@@ -30,13 +30,16 @@ def test_overrides_are_read_and_typed() -> None:
             "GOVERNANCE_DATABASE_URL": "postgresql://app@db:5432/governance",
             "GOVERNANCE_CHECKPOINT_INTERVAL": "PT1M",
             "GOVERNANCE_ENV": "production",
+            "GOVERNANCE_JWT_SECRET": "s" * 40,
+            "GOVERNANCE_MASTER_KEY_FILE": "/run/secrets/master.key",
+            "GOVERNANCE_CHECKPOINT_KEY_FILE": "/run/secrets/checkpoint.pem",
         }
     )
     assert settings.port == 9100
     assert settings.is_postgres
     assert settings.checkpoint_interval == timedelta(minutes=1)
     assert settings.json_logs
-    assert settings.effective_checkpoint_key_file == Path("/srv/governance/keys/checkpoint-ed25519.pem")
+    assert settings.effective_checkpoint_key_file == Path("/run/secrets/checkpoint.pem")
 
 
 def test_checkpoint_interval_accepts_plain_seconds() -> None:
@@ -64,6 +67,15 @@ def test_a_bad_value_is_refused_naming_the_variable(variable: str, value: str) -
         Settings.from_env({variable: value})
 
 
-def test_production_requires_an_explicit_database() -> None:
-    with pytest.raises(SettingsError, match="GOVERNANCE_DATABASE_URL"):
-        Settings.from_env({"GOVERNANCE_ENV": "production"})
+@pytest.mark.parametrize("missing", ["DATABASE_URL", "JWT_SECRET", "MASTER_KEY_FILE", "CHECKPOINT_KEY_FILE"])
+def test_production_requires_shared_database_and_keys(missing: str) -> None:
+    environment = {
+        "GOVERNANCE_ENV": "production",
+        "GOVERNANCE_DATABASE_URL": "postgresql://db/governance",
+        "GOVERNANCE_JWT_SECRET": "s" * 40,
+        "GOVERNANCE_MASTER_KEY_FILE": "/run/secrets/master.key",
+        "GOVERNANCE_CHECKPOINT_KEY_FILE": "/run/secrets/checkpoint.pem",
+    }
+    del environment[f"GOVERNANCE_{missing}"]
+    with pytest.raises(SettingsError, match=f"GOVERNANCE_{missing}"):
+        Settings.from_env(environment)

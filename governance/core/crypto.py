@@ -12,9 +12,11 @@ while the audit log that references it still verifies.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import secrets
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,7 +79,7 @@ class LocalMasterKey:
     @classmethod
     def load_or_create(cls, path: Path) -> LocalMasterKey:
         """Read the key file, creating it with a fresh random key when it does not exist."""
-        key = read_or_create_secret(path, lambda: secrets.token_bytes(32))
+        key = read_or_create_secret(path, lambda: secrets.token_bytes(32), min_length=32)
         return cls(key)
 
     @property
@@ -93,21 +95,28 @@ class LocalMasterKey:
         return self._aead.decrypt(nonce, body, b"subject-key:" + subject.encode())
 
 
-def read_or_create_secret(path: Path, make: Callable[[], bytes]) -> bytes:
-    """Read a binary secret from ``path``; create it atomically (0600) when missing.
+def read_or_create_secret(path: Path, make: Callable[[], bytes], min_length: int = 1) -> bytes:
+    """Read a secret from ``path``; create it (mode 0600) when missing.
 
-    ``O_EXCL`` makes concurrent first starts agree on one secret instead of racing.
+    The file appears complete or not at all (written to a temporary file, then linked
+    into place), and of several processes starting together on a fresh data dir the
+    first link wins and every other process reads that one secret.
     """
-    if path.exists():
-        return path.read_bytes()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    secret = make()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes()
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secret)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(make())
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
+    secret = path.read_bytes()
+    if len(secret) < min_length:
+        raise ValueError(f"{path} holds {len(secret)} bytes; at least {min_length} are needed")
     return secret
 
 

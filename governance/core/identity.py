@@ -46,7 +46,7 @@ def jwt_secret(settings: Settings) -> str:
     """The HS256 key: from settings, or generated once under the data dir."""
     if settings.jwt_secret:
         return settings.jwt_secret
-    raw = read_or_create_secret(settings.jwt_secret_file, lambda: secrets.token_urlsafe(48).encode())
+    raw = read_or_create_secret(settings.jwt_secret_file, lambda: secrets.token_urlsafe(48).encode(), min_length=32)
     return raw.decode().strip()
 
 

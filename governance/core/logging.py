@@ -48,8 +48,10 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
-    # pycasbin logs the whole model and policy at INFO on every load.
+    # pycasbin logs the whole model and policy at INFO on every load; aiosqlite logs every
+    # statement with its parameters at DEBUG (subjects, ciphertexts, wrapped keys).
     logging.getLogger("casbin").setLevel(logging.WARNING)
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     # uvicorn's own access log would print raw paths; ours prints route templates.
     logging.getLogger("uvicorn.access").disabled = True
 

@@ -88,3 +88,10 @@ def test_the_master_key_file_is_created_once_and_private(tmp_path: Path) -> None
     first = LocalMasterKey.load_or_create(path)
     assert path.stat().st_mode & 0o777 == 0o600
     assert LocalMasterKey.load_or_create(path).key_id == first.key_id
+
+
+def test_a_truncated_key_file_is_refused_not_used(tmp_path: Path) -> None:
+    path = tmp_path / "master.key"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match="at least 32"):
+        LocalMasterKey.load_or_create(path)
