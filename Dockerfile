@@ -15,7 +15,9 @@ COPY policies ./policies
 RUN pip install . && mkdir -p /var/lib/governance && chown governance:governance /var/lib/governance
 
 # Production defaults: JSON logs, listen on all interfaces, keys and local objects in a volume.
-# GOVERNANCE_DATABASE_URL (postgresql://...) is required in production and has no default.
+# Production requires GOVERNANCE_DATABASE_URL (postgresql://...), GOVERNANCE_JWT_SECRET,
+# GOVERNANCE_MASTER_KEY_FILE and GOVERNANCE_CHECKPOINT_KEY_FILE (mount them as secrets):
+# every replica must share one database and one set of keys.
 ENV GOVERNANCE_ENV=production \
     GOVERNANCE_HOST=0.0.0.0 \
     GOVERNANCE_PORT=8000 \
