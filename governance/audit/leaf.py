@@ -14,6 +14,7 @@ The leaf hash is SHA-256(0x00 || leaf input).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +49,7 @@ class Leaf(msgspec.Struct, frozen=True):
 
 _encoder = msgspec.json.Encoder()
 _sorted_encoder = msgspec.json.Encoder(order="sorted")
+_decoder = msgspec.json.Decoder()
 
 
 class DetailsError(ValueError):
@@ -62,17 +64,28 @@ def canonical_json(value: Mapping[str, Any] | Sequence[Any]) -> str:
         raise DetailsError(f"audit details must be plain JSON values: {exc}") from None
 
 
-def is_canonical(text: str, shape: type[list[Any]] | type[dict[str, Any]]) -> bool:
-    """Whether ``text`` is exactly the canonical JSON of a value of ``shape``."""
+@functools.lru_cache(maxsize=4096)  # a deployment has few distinct role lists
+def roles_are_canonical(text: str) -> bool:
+    """Whether ``text`` is exactly the canonical JSON of a list of strings."""
+    value = _decode_or_none(text)
+    return (
+        isinstance(value, list)
+        and all(isinstance(item, str) for item in value)
+        and _sorted_encoder.encode(value) == text.encode()
+    )
+
+
+def details_are_canonical(text: str) -> bool:
+    """Whether ``text`` is exactly the canonical JSON of an object."""
+    value = _decode_or_none(text)
+    return isinstance(value, dict) and _sorted_encoder.encode(value) == text.encode()
+
+
+def _decode_or_none(text: str) -> Any:
     try:
-        value = msgspec.json.decode(text)
+        return _decoder.decode(text)
     except msgspec.DecodeError:
-        return False
-    if not isinstance(value, shape):
-        return False
-    if shape is list and not all(isinstance(item, str) for item in value):
-        return False
-    return _sorted_encoder.encode(value).decode() == text
+        return None
 
 
 def normalise_time(instant: datetime) -> datetime:

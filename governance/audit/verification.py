@@ -19,7 +19,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
 from governance.audit import merkle, note
-from governance.audit.leaf import is_canonical, stored_leaf_input
+from governance.audit.leaf import details_are_canonical, roles_are_canonical, stored_leaf_input
 from governance.audit.schemas import Verification
 from governance.core import db
 
@@ -64,7 +64,7 @@ class VerificationPass:
             computed = leaf_hash(stored_leaf_input(row))
             if computed != bytes(row["leaf_hash"]):
                 self.bad_seq(seq, f"entry {seq} does not match its leaf hash (edited)")
-            elif not is_canonical(row["actor_roles"], list) or not is_canonical(row["details"], dict):
+            elif not roles_are_canonical(row["actor_roles"]) or not details_are_canonical(row["details"]):
                 # Stored JSON is embedded verbatim in the leaf; only canonical JSON of the right
                 # shape keeps one leaf input from standing for two different rows.
                 self.bad_seq(seq, f"entry {seq} holds non-canonical roles or details (edited)")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from governance.audit.leaf import canonical_json, leaf_input
+from governance.audit.leaf import canonical_json, details_are_canonical, leaf_input, roles_are_canonical
 
 text = st.text(max_size=30)
 json_values = st.recursive(
@@ -87,3 +88,32 @@ def test_the_same_instant_in_another_zone_encodes_identically() -> None:
     utc = datetime(2026, 11, 22, 12, 0, 0, 123456, tzinfo=UTC)
     berlin = utc.astimezone(timezone(timedelta(hours=1)))
     assert leaf_input(time=utc, **fields) == leaf_input(time=berlin, **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ('["auditor"]', True),
+        ('["auditor"] ', False),
+        ('[ "auditor"]', False),
+        ('["auditor"],"sub":"x"', False),
+        ("[1]", False),
+        ('{"a":1}', False),
+    ],
+)
+def test_roles_must_be_canonical_lists_of_strings(text: str, canonical: bool) -> None:
+    assert roles_are_canonical(text) is canonical
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ('{"a":1,"b":[true,null]}', True),
+        ('{"b":1,"a":2}', False),
+        ('{"a": 1}', False),
+        ("{}}", False),
+        ("[]", False),
+    ],
+)
+def test_details_must_be_canonical_objects(text: str, canonical: bool) -> None:
+    assert details_are_canonical(text) is canonical
