@@ -68,6 +68,7 @@ class Metrics(PrometheusController):
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the application for ``settings`` (read from the environment when omitted)."""
     settings = settings or Settings.from_env()
+    db.check_engine_matches(settings)
     configure_logging(settings)
     log_key = audit.load_log_key(settings)
     keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from governance.settings import Settings, SettingsError
@@ -79,3 +80,11 @@ def test_production_requires_shared_database_and_keys(missing: str) -> None:
     del environment[f"GOVERNANCE_{missing}"]
     with pytest.raises(SettingsError, match=f"GOVERNANCE_{missing}"):
         Settings.from_env(environment)
+
+
+def test_an_app_for_another_database_than_the_process_uses_is_refused(settings: Settings) -> None:
+    from governance.app import create_app
+
+    other = msgspec.structs.replace(settings, database_url="sqlite:////tmp/some-other-governance.sqlite3")
+    with pytest.raises(RuntimeError, match="another database"):
+        create_app(other)

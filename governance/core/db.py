@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from piccolo.engine import engine_finder
@@ -35,6 +36,26 @@ def build_engine(settings: Settings) -> Engine[Any]:
     path = settings.sqlite_path
     path.parent.mkdir(parents=True, exist_ok=True)
     return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_S)
+
+
+def check_engine_matches(settings: Settings) -> None:
+    """Refuse settings whose database is not the one Piccolo's process-wide engine uses.
+
+    Piccolo builds its engine once, from the environment, when a table is first used;
+    settings built by hand with another database would otherwise be silently ignored.
+    """
+    db = engine()
+    if isinstance(db, PostgresEngine):
+        same = db.config.get("dsn") == settings.effective_database_url
+    elif isinstance(db, SQLiteEngine):
+        same = not settings.is_postgres and Path(db.path).resolve() == settings.sqlite_path.resolve()
+    else:  # pragma: no cover - build_engine makes only these two
+        same = False
+    if not same:
+        raise RuntimeError(
+            "these settings name another database than GOVERNANCE_DATABASE_URL in the environment; "
+            "the database is chosen once per process, by the environment"
+        )
 
 
 def engine() -> Engine[Any]:
