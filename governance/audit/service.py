@@ -1,8 +1,10 @@
 """The append-only audit log: record, checkpoint, verify, search, export.
 
 ``record`` runs inside the caller's transaction: the entry commits with the change it
-describes or not at all. Sequence numbers come from a single locked head row, which
-makes them dense and strictly increasing under concurrent writers on both engines.
+describes or not at all; entries recorded outside any transaction are group-committed.
+Sequence numbers come from a single locked head row, which makes them dense and strictly
+increasing under concurrent writers on both engines. Verification itself lives in
+:mod:`governance.audit.verification`.
 """
 
 from __future__ import annotations
