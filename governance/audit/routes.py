@@ -79,12 +79,9 @@ def _utc(field: str, instant: datetime | None) -> datetime | None:
     """Instants must say their offset: a bare local time means different things to each database."""
     if instant is None:
         return None
-    message = None
     if instant.tzinfo is None:
-        message = "needs a UTC offset, e.g. 2026-11-22T10:00:00Z"
-    else:
-        try:
-            return instant.astimezone(UTC)
-        except OverflowError:
-            message = "is out of range"
-    raise invalid_parameter(field, f"{field} {message}")
+        raise invalid_parameter(field, f"{field} needs a UTC offset, e.g. 2026-11-22T10:00:00Z")
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:
+        raise invalid_parameter(field, f"{field} is out of range") from None

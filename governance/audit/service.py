@@ -41,7 +41,6 @@ from governance.audit.tables import AuditCheckpoint, AuditEntry
 from governance.core import db
 from governance.core.context import request_id_var
 from governance.core.crypto import read_or_create_secret
-from governance.core.db import transaction
 from governance.core.errors import invalid_parameter
 from governance.core.identity import Identity
 from governance.core.pagination import Page, decode_cursor, encode_cursor
@@ -50,7 +49,6 @@ from governance.settings import Settings
 log = structlog.get_logger("governance.audit")
 
 OUTCOMES: Final = ("success", "denied", "failure")
-_BATCH: Final = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +157,7 @@ async def _append(drafts: list[_Draft]) -> list[Recorded]:
     The head row stays locked until the transaction ends, which is what makes the
     sequence dense and strictly increasing under concurrent writers on both engines.
     """
-    async with transaction():
+    async with db.transaction():
         rows = await AuditEntry.raw(
             "UPDATE audit_head SET next_seq = next_seq + {} WHERE name = 'audit' RETURNING next_seq - {} AS first",
             len(drafts),
@@ -196,7 +194,10 @@ class _GroupCommit:
 
     async def _write(self) -> None:
         while self._waiting:
-            batch, self._waiting = self._waiting[: self.MAX_BATCH], self._waiting[self.MAX_BATCH :]
+            batch, self._waiting = (
+                self._waiting[: self.MAX_BATCH],
+                self._waiting[self.MAX_BATCH :],
+            )
             try:
                 await _write_batch(batch)
             except BaseException:
@@ -299,7 +300,7 @@ async def sign_checkpoint(log_key: LogKey) -> dict[str, Any]:
         "signed_at": datetime.now(UTC),
         "compact_range": builder.compact_range(),
     }
-    async with transaction():
+    async with db.transaction():
         await AuditCheckpoint.raw(
             "INSERT INTO audit_checkpoint (tree_size, root_hash, note, key_id, signed_at, compact_range) "
             "VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (tree_size) DO NOTHING",
@@ -326,7 +327,7 @@ async def _leaf_hash_batches(start: int, stop: int) -> AsyncIterator[list[bytes]
             "SELECT seq, leaf_hash FROM audit_entry WHERE seq >= {} AND seq < {} ORDER BY seq LIMIT {}",
             position,
             stop,
-            _BATCH,
+            verification.BATCH,
         )
         if not rows:
             raise RuntimeError(f"audit entries from {position} are missing; run `governance audit verify`")
@@ -350,7 +351,7 @@ async def _entry_batches(stop: int) -> AsyncIterator[list[dict[str, Any]]]:
     while True:
         rows = await AuditEntry.raw(
             f"SELECT {verification.COLUMNS} FROM audit_entry WHERE seq > {{}} AND seq < {{}} "  # noqa: S608
-            f"ORDER BY seq LIMIT {_BATCH}",
+            f"ORDER BY seq LIMIT {verification.BATCH}",
             last,
             stop,
         )
