@@ -26,8 +26,13 @@ from governance.core.crypto import Keyring, LocalMasterKey
 from governance.core.errors import exception_handlers, problem_details_plugin
 from governance.core.identity import Identity, jwt_auth
 from governance.core.logging import body_size_limit, configure_logging, request_logging_middleware
-from governance.core.storage import LocalObjectStore
+from governance.core.storage import object_store
 from governance.settings import Settings
+from governance.vetting import expiry as vetting_expiry
+from governance.vetting import requirements as vetting_requirements
+from governance.vetting.dossier import DossierCache
+from governance.vetting.routes import ROUTES as VETTING_ROUTES
+from governance.vetting.service import Vetting
 
 
 class Me(msgspec.Struct, frozen=True):
@@ -79,23 +84,34 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     log_key = audit.load_log_key(settings)
     keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
     authorizer = Authorizer(settings.effective_policy_dir)
+    store = object_store(settings)
+    vetting = Vetting(
+        requirements=vetting_requirements.load(settings.effective_policy_dir / vetting_requirements.FILE_NAME),
+        keyring=keyring,
+        store=store,
+        max_document_bytes=settings.max_document_bytes,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.start(settings)
-        task = None
+        tasks = []
         if settings.checkpoint_interval.total_seconds() > 0:
-            task = asyncio.create_task(audit.keep_checkpointing(log_key, settings.checkpoint_interval))
+            tasks.append(asyncio.create_task(audit.keep_checkpointing(log_key, settings.checkpoint_interval)))
+        if settings.vetting_expiry_interval.total_seconds() > 0:
+            tasks.append(
+                asyncio.create_task(vetting_expiry.keep_expiring(vetting, clock.now, settings.vetting_expiry_interval))
+            )
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await db.stop()
 
-    api = Router(path="/api/v1", route_handlers=[me, AuditController], guards=[casbin_guard])
+    api = Router(path="/api/v1", route_handlers=[me, AuditController, *VETTING_ROUTES], guards=[casbin_guard])
     auth = jwt_auth(settings)
     prometheus = PrometheusConfig(app_name="governance", group_path=True, exclude=["/metrics", "/health"])
 
@@ -114,7 +130,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 "log_key": log_key,
                 "keyring": keyring,
                 "authorizer": authorizer,
-                "object_store": LocalObjectStore(settings.effective_object_store_dir),
+                "object_store": store,
+                "vetting": vetting,
+                "dossier_cache": DossierCache(),
             }
         ),
         openapi_config=OpenAPIConfig(

@@ -15,5 +15,6 @@ APP_REGISTRY = AppRegistry(
     apps=[
         "governance.core.piccolo_app",
         "governance.audit.piccolo_app",
+        "governance.vetting.piccolo_app",
     ]
 )

@@ -51,6 +51,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_request_body_bytes: PositiveInt = 16 * 1024 * 1024
     object_store_dir: Path | None = None
     policy_dir: Path | None = None
+    # S3 (or any S3-compatible endpoint) instead of the local object store, when a bucket is named.
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    # Vetting.
+    max_document_bytes: PositiveInt = 10 * 1024 * 1024
+    vetting_expiry_interval: timedelta = timedelta(hours=1)
 
     # Derived locations: the embedded defaults all sit under data_dir.
     @property
@@ -121,8 +128,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             )
         if self.jwt_secret and len(self.jwt_secret.encode()) < 32:
             raise SettingsError(f"{PREFIX}JWT_SECRET: must be at least 32 bytes for HS256")
-        if self.checkpoint_interval < timedelta(0):
-            raise SettingsError(f"{PREFIX}CHECKPOINT_INTERVAL: must not be negative")
+        for name in DURATION_FIELDS:
+            if getattr(self, name) < timedelta(0):
+                raise SettingsError(f"{PREFIX}{name.upper()}: must not be negative")
+        if self.max_document_bytes > self.max_request_body_bytes:
+            raise SettingsError(
+                f"{PREFIX}MAX_DOCUMENT_BYTES: larger than {PREFIX}MAX_REQUEST_BODY_BYTES, so it could never be reached"
+            )
         if self.env == "production":
             # Instances behind a load balancer must share one database and one set of keys;
             # implicit per-instance defaults would split them silently.
@@ -137,8 +149,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     raise SettingsError(f"{PREFIX}{name}: required when {PREFIX}ENV=production")
 
 
+DURATION_FIELDS = ("checkpoint_interval", "vetting_expiry_interval")
+
+
 def _parse_special(name: str, value: str) -> Any:
-    if name == "checkpoint_interval":
+    if name in DURATION_FIELDS:
         try:
             return parse_seconds_or_duration(value)
         except DurationError as exc:

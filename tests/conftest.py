@@ -24,6 +24,7 @@ os.environ.update(
         "GOVERNANCE_DATA_DIR": str(DATA_DIR),
         "GOVERNANCE_DATABASE_URL": PG_URL if BACKEND == "postgres" else f"sqlite:///{DATA_DIR}/test.sqlite3",
         "GOVERNANCE_CHECKPOINT_INTERVAL": "0",
+        "GOVERNANCE_VETTING_EXPIRY_INTERVAL": "0",
         "GOVERNANCE_LOG_LEVEL": "INFO",
     }
 )

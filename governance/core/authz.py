@@ -94,6 +94,8 @@ async def casbin_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: 
     """The one guard on every ``/api/v1`` route: deny unless the policy allows; audit denials."""
     if connection.scope.get("method") == "OPTIONS":
         return  # Litestar's automatic answer lists the allowed methods; it reaches no record.
+    if handler.opt.get("exclude_from_auth"):
+        return  # a route that declares itself public (no token, so no role to check)
     identity: Identity = connection.user
     authorizer: Authorizer = connection.app.state.authorizer
     route, method = _route_and_method(connection)

@@ -17,7 +17,7 @@ import hashlib
 import os
 import secrets
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -120,38 +120,81 @@ def read_or_create_secret(path: Path, make: Callable[[], bytes], min_length: int
     return secret
 
 
-class Keyring:
-    """Encrypts and decrypts personal data per subject; see the module docstring."""
+class SubjectCipher:
+    """One subject's data key, unwrapped once, for sealing and opening many fields.
 
-    def __init__(self, master: MasterKey) -> None:
-        self._master = master
+    The subject is bound as associated data, so a ciphertext moved to another
+    subject's record does not open.
+    """
 
-    async def encrypt(self, subject: str, plaintext: str) -> str:
-        """Encrypt ``plaintext`` under the subject's data key (created on first use).
+    def __init__(self, subject: str, data_key: bytes) -> None:
+        self.subject = subject
+        self._aead = AESGCM(data_key)
+        self._aad = subject.encode()
 
-        The subject is bound as associated data, so a ciphertext moved to another
-        subject's record does not decrypt.
-        """
-        data_key = await self._data_key(subject, create=True)
+    def encrypt_bytes(self, data: bytes) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = AESGCM(data_key).encrypt(nonce, plaintext.encode(), subject.encode())
-        return CIPHERTEXT_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+        return nonce + self._aead.encrypt(nonce, data, self._aad)
 
-    async def decrypt(self, subject: str, ciphertext: str) -> str:
-        """Decrypt; raises :class:`SubjectErased` once the subject was shredded."""
+    def decrypt_bytes(self, sealed: bytes) -> bytes:
+        if len(sealed) < _NONCE_BYTES + 16:
+            raise CiphertextInvalid("ciphertext is too short")
+        try:
+            return self._aead.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], self._aad)
+        except InvalidTag:
+            raise CiphertextInvalid(f"ciphertext does not belong to subject {self.subject!r} or was altered") from None
+
+    def encrypt(self, plaintext: str) -> str:
+        return CIPHERTEXT_PREFIX + base64.urlsafe_b64encode(self.encrypt_bytes(plaintext.encode())).decode()
+
+    def decrypt(self, ciphertext: str) -> str:
         if not ciphertext.startswith(CIPHERTEXT_PREFIX):
             raise CiphertextInvalid("not a governance ciphertext (missing the gv1. prefix)")
         try:
             raw = base64.urlsafe_b64decode(ciphertext[len(CIPHERTEXT_PREFIX) :])
         except ValueError:
             raise CiphertextInvalid("ciphertext is not valid base64url") from None
-        if len(raw) < _NONCE_BYTES + 16:
-            raise CiphertextInvalid("ciphertext is too short")
-        data_key = await self._data_key(subject, create=False)
-        try:
-            return AESGCM(data_key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], subject.encode()).decode()
-        except InvalidTag:
-            raise CiphertextInvalid(f"ciphertext does not belong to subject {subject!r} or was altered") from None
+        return self.decrypt_bytes(raw).decode()
+
+
+class Keyring:
+    """Encrypts and decrypts personal data per subject; see the module docstring."""
+
+    def __init__(self, master: MasterKey) -> None:
+        self._master = master
+
+    async def cipher(self, subject: str, *, create: bool = False) -> SubjectCipher:
+        """The subject's cipher (one key lookup for many fields); creates the key when asked.
+
+        Raises :class:`SubjectErased` once the subject was shredded.
+        """
+        return SubjectCipher(subject, await self._data_key(subject, create=create))
+
+    async def readable(self, subjects: Iterable[str]) -> dict[str, SubjectCipher | None]:
+        """Ciphers for many subjects in one query; None for an erased or unknown subject."""
+        wanted = sorted(set(subjects))
+        found: dict[str, SubjectCipher | None] = dict.fromkeys(wanted)
+        if not wanted:
+            return found
+        rows = await SubjectKey.select(SubjectKey.subject, SubjectKey.wrapped_key, SubjectKey.master_key_id).where(
+            SubjectKey.subject.is_in(wanted)
+        )
+        for row in rows:
+            if row["wrapped_key"] is not None and row["master_key_id"] == self._master.key_id:
+                found[row["subject"]] = SubjectCipher(
+                    row["subject"], self._master.unwrap(bytes(row["wrapped_key"]), row["subject"])
+                )
+        return found
+
+    async def encrypt(self, subject: str, plaintext: str) -> str:
+        """Encrypt ``plaintext`` under the subject's data key (created on first use)."""
+        return (await self.cipher(subject, create=True)).encrypt(plaintext)
+
+    async def decrypt(self, subject: str, ciphertext: str) -> str:
+        """Decrypt; raises :class:`SubjectErased` once the subject was shredded."""
+        if not ciphertext.startswith(CIPHERTEXT_PREFIX):
+            raise CiphertextInvalid("not a governance ciphertext (missing the gv1. prefix)")
+        return (await self.cipher(subject)).decrypt(ciphertext)
 
     async def shred(self, subject: str) -> bool:
         """Destroy the subject's data key. Returns False when there was nothing to destroy.

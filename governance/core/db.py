@@ -8,15 +8,19 @@ dependency that Litestar might resolve in another task.
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from piccolo.engine import engine_finder
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.querystring import QueryString
 
 from governance.settings import Settings
 
@@ -92,6 +96,49 @@ async def transaction() -> AsyncIterator[None]:
             yield
 
 
+_PLACEHOLDER = re.compile(r"\{\}")
+_sqlite_readers: dict[str, sqlite3.Connection] = {}
+
+
+async def fetch_row(query: str, *args: Any) -> dict[str, Any] | None:
+    """One row of a small, hot, read-only query (``{}`` placeholders), outside any transaction.
+
+    The fast path for reads on every request (a record's version before serving a cached
+    rendering): Piccolo opens a connection per query on SQLite, which costs more than the
+    rest of the request. Here SQLite answers from one long-lived read-only connection, run
+    inline (an indexed lookup takes microseconds; WAL readers never wait for writers), and
+    PostgreSQL from the pool without Piccolo's query building.
+    """
+    db = engine()
+    if isinstance(db, PostgresEngine) and db.pool is not None:
+        count = iter(range(1, len(args) + 1))
+        record = await db.pool.fetchrow(_PLACEHOLDER.sub(lambda _: f"${next(count)}", query), *args)
+        return dict(record) if record is not None else None
+    if isinstance(db, SQLiteEngine):
+        reader = _sqlite_reader(db.path)
+        cursor = reader.execute(_PLACEHOLDER.sub("?", query), [_sqlite_value(a) for a in args])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+    rows = await db.run_querystring(QueryString(query, *args))  # pragma: no cover - no pool started
+    return rows[0] if rows else None
+
+
+def _sqlite_reader(path: str) -> sqlite3.Connection:
+    reader = _sqlite_readers.get(path)
+    if reader is None:
+        reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
+        reader.execute("PRAGMA busy_timeout = 1000")
+        _sqlite_readers[path] = reader
+    return reader
+
+
+def _sqlite_value(value: Any) -> Any:
+    # Piccolo stores UUIDs as text on SQLite.
+    return str(value) if isinstance(value, UUID) else value
+
+
 async def start(settings: Settings) -> None:
     """Open the connection pool (PostgreSQL) or prepare the file (SQLite)."""
     db = engine()
@@ -106,6 +153,9 @@ async def stop() -> None:
     db = engine()
     if isinstance(db, PostgresEngine):
         await db.close_connection_pool()
+    for reader in _sqlite_readers.values():
+        reader.close()
+    _sqlite_readers.clear()
 
 
 async def ping() -> None:

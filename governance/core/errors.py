@@ -14,6 +14,8 @@ from litestar.plugins.problem_details import (
     ProblemDetailsPlugin,
 )
 
+from governance.core.crypto import SubjectErased
+
 log = structlog.get_logger("governance.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -103,4 +105,8 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
     )
 
 
-exception_handlers = {Exception: _unhandled}
+def _erased(request: Request[Any, Any, Any], exc: SubjectErased) -> Response[dict[str, Any]]:
+    return Problem(410, "erased", str(exc)).to_response(request)
+
+
+exception_handlers = {Exception: _unhandled, SubjectErased: _erased}

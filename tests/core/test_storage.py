@@ -1,26 +1,84 @@
-"""The local object store (the embedded default)."""
+"""Object stores: the local directory (embedded default) and S3 (moto's server over real HTTP)."""
 
 from __future__ import annotations
 
 import hashlib
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
+from moto.server import ThreadedMotoServer
 
-from governance.core.storage import LocalObjectStore
+from governance.core.storage import LocalObjectStore, ObjectMissing, ObjectStore, S3ObjectStore, object_store
+from governance.settings import Settings
 
 
-def test_put_get_and_record_the_hash(tmp_path: Path) -> None:
-    store = LocalObjectStore(tmp_path / "objects")
-    stored = store.put("documents/ab/cdef.pdf", b"%PDF-1.7 test")
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_store(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3ObjectStore:
+    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"documents-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="eu-west-2").create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"}
+    )
+    settings = Settings(s3_bucket=bucket, s3_endpoint_url=s3_endpoint, s3_region="eu-west-2")
+    store = object_store(settings)
+    assert isinstance(store, S3ObjectStore)
+    return store
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    if request.param == "local":
+        return LocalObjectStore(tmp_path / "objects")
+    s3: S3ObjectStore = request.getfixturevalue("s3_store")
+    return s3
+
+
+async def test_put_get_and_record_the_hash(store: ObjectStore) -> None:
+    stored = await store.put("documents/ab/cdef.pdf", b"%PDF-1.7 test", media_type="application/pdf")
     assert stored.sha256 == hashlib.sha256(b"%PDF-1.7 test").hexdigest()
     assert stored.size == 13
-    assert store.exists("documents/ab/cdef.pdf")
-    assert store.get("documents/ab/cdef.pdf") == b"%PDF-1.7 test"
-    assert not list((tmp_path / "objects" / "documents" / "ab").glob(".upload-*")), "no temp files left"
+    assert await store.exists("documents/ab/cdef.pdf")
+    assert await store.get("documents/ab/cdef.pdf") == b"%PDF-1.7 test"
+    assert not await store.exists("documents/ab/other.pdf")
+    with pytest.raises(ObjectMissing):
+        await store.get("documents/ab/other.pdf")
+    await store.delete("documents/ab/cdef.pdf")
+    assert not await store.exists("documents/ab/cdef.pdf")
+
+
+async def test_local_writes_leave_no_temporary_files(tmp_path: Path) -> None:
+    await LocalObjectStore(tmp_path).put("documents/ab/cdef.pdf", b"x")
+    assert not list((tmp_path / "documents" / "ab").glob(".upload-*"))
+
+
+async def test_s3_objects_carry_a_sha256_checksum_and_encryption(s3_store: S3ObjectStore) -> None:
+    await s3_store.put("documents/x", b"%PDF-1.7 checked", media_type="application/pdf")
+    head = s3_store._client.head_object(Bucket=s3_store.bucket, Key="documents/x", ChecksumMode="ENABLED")
+    assert head["ServerSideEncryption"] == "AES256"
+    assert head["ChecksumSHA256"]
+    assert head["ContentType"] == "application/pdf"
 
 
 @pytest.mark.parametrize("key", ["../escape", "/absolute", "a/../../b", ""])
-def test_keys_cannot_leave_the_store(tmp_path: Path, key: str) -> None:
+async def test_keys_cannot_leave_the_store(tmp_path: Path, key: str) -> None:
     with pytest.raises(ValueError, match="invalid object key"):
-        LocalObjectStore(tmp_path).put(key, b"x")
+        await LocalObjectStore(tmp_path).put(key, b"x")
+
+
+def test_without_a_bucket_the_store_is_the_local_directory(tmp_path: Path) -> None:
+    store = object_store(Settings(data_dir=tmp_path))
+    assert isinstance(store, LocalObjectStore)
+    assert store.root == tmp_path / "objects"

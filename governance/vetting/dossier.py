@@ -1,0 +1,226 @@
+"""The dossier: everything a mentor's vetting rests on, in one document.
+
+Dossiers are read far more often than they change, so the rendered JSON is cached in
+the process, keyed by the mentor's ``version`` (bumped in the same transaction as every
+change) and the audience (staff, or the mentor without internal notes). A read costs one
+indexed lookup of the version; a cached rendering also carries the instant at which time
+alone would change it (the next check expiry, a rating leaving the window), after which
+it is rendered anew. Instances share nothing but the database, so the version check
+keeps every instance's cache honest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+
+import msgspec
+
+from governance.core import db
+from governance.core.crypto import SubjectCipher
+from governance.vetting import ratings, states
+from governance.vetting.schemas import (
+    AuditTrail,
+    CheckView,
+    DocumentView,
+    Dossier,
+    Gap,
+    RatingView,
+    RequirementView,
+    WaiverRequest,
+)
+from governance.vetting.service import (
+    Vetting,
+    check_facts,
+    decision_view,
+    gaps_of,
+    mentor_row,
+    mentor_view,
+    not_found,
+    requirements_of,
+)
+from governance.vetting.tables import Check, Decision, Document, Rating
+
+Audience = Literal["staff", "mentor"]
+CACHE_SIZE: Final = 4096
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedDossier:
+    body: bytes
+    etag: str
+    version: int
+    stale_at: datetime | None  # when the passing of time alone changes it
+
+
+class DossierCache:
+    """A bounded LRU of rendered dossiers per (mentor, version, audience)."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[uuid.UUID, Audience], RenderedDossier] = OrderedDict()
+
+    def get(self, mentor_id: uuid.UUID, audience: Audience, version: int, now: datetime) -> RenderedDossier | None:
+        entry = self._entries.get((mentor_id, audience))
+        if entry is None or entry.version != version or (entry.stale_at is not None and now >= entry.stale_at):
+            return None
+        self._entries.move_to_end((mentor_id, audience))
+        return entry
+
+    def put(self, mentor_id: uuid.UUID, audience: Audience, entry: RenderedDossier) -> None:
+        self._entries[(mentor_id, audience)] = entry
+        self._entries.move_to_end((mentor_id, audience))
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def forget(self, mentor_id: uuid.UUID) -> None:
+        """Drop a mentor's renderings (their personal data was erased)."""
+        for audience in ("staff", "mentor"):
+            self._entries.pop((mentor_id, audience), None)
+
+
+async def current_version(mentor_id: uuid.UUID) -> int | None:
+    row = await db.fetch_row("SELECT version FROM vetting_mentor WHERE id = {}", mentor_id)
+    return int(row["version"]) if row else None
+
+
+async def read(
+    vetting: Vetting, cache: DossierCache, mentor_id: uuid.UUID, audience: Audience, now: datetime
+) -> RenderedDossier:
+    """The dossier as JSON bytes with its ETag, from the cache when still current."""
+    version = await current_version(mentor_id)
+    if version is None:
+        raise not_found("mentor", mentor_id)
+    cached = cache.get(mentor_id, audience, version, now)
+    if cached is not None:
+        return cached
+    dossier, stale_at, rendered_version = await build(vetting, mentor_id, audience, now)
+    body = _encoder.encode(dossier)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    entry = RenderedDossier(body=body, etag=etag, version=rendered_version, stale_at=stale_at)
+    cache.put(mentor_id, audience, entry)
+    return entry
+
+
+async def build(
+    vetting: Vetting, mentor_id: uuid.UUID, audience: Audience, now: datetime
+) -> tuple[Dossier, datetime | None, int]:
+    """Render the dossier; also returns when time alone will change it, and the version read."""
+    mentor = await mentor_row(mentor_id)
+    cipher = (await vetting.keyring.readable([str(mentor_id)]))[str(mentor_id)]
+    check_rows = await Check.select().where(Check.mentor == mentor_id).order_by(Check.recorded_seq)
+    document_rows = await Document.select().where(Document.mentor == mentor_id).order_by(Document.uploaded_seq)
+    decision_rows = await Decision.select().where(Decision.mentor == mentor_id).order_by(Decision.proposed_seq)
+    rating_rows = await Rating.select(Rating.session_at, Rating.score).where(Rating.mentor == mentor_id)
+
+    documents: dict[uuid.UUID, list[DocumentView]] = {}
+    for row in document_rows:
+        documents.setdefault(row["check"], []).append(_document_view(row, cipher))
+    checks = [_check_view(row, cipher, documents.get(row["id"], []), audience, now) for row in check_rows]
+    facts = await check_facts(mentor_id, cipher)
+    missing = gaps_of(vetting, mentor, facts, now)
+    failing = {gap.check_type for gap in missing}
+    requirements = [
+        RequirementView(
+            check_type=r.check.name,
+            title=r.check.title,
+            count=r.count,
+            expect=dict(r.expect),
+            validity=r.effective_validity.isoformat(),
+            evidence=r.check.evidence,
+            documents_required=r.check.documents,
+            details_required=list(r.check.details),
+            met=r.check.name not in failing,
+        )
+        for r in requirements_of(vetting, mentor)
+    ]
+    rated = [(row["session_at"], row["score"]) for row in rating_rows]
+    published = ratings.published_rating(vetting.requirements.ratings, rated, now)
+    dossier = Dossier(
+        mentor=mentor_view(mentor, cipher),
+        requirements_version=vetting.requirements.version,
+        requirements_published=vetting.requirements.published,
+        judged_at=now,
+        requirements=requirements,
+        missing_for_approval=[Gap(check_type=g.check_type, reason=g.reason) for g in missing],
+        checks=checks,
+        decisions=[decision_view(row, cipher) for row in decision_rows],
+        rating=RatingView(
+            rating=published.rating,
+            count=published.count,
+            mean=published.mean,
+            window_start=published.window_start,
+            method_version=published.method_version,
+        ),
+    )
+    return dossier, _stale_at(check_rows, rated, vetting, now), int(mentor["version"])
+
+
+def _stale_at(
+    check_rows: list[dict[str, Any]], rated: list[tuple[datetime, int]], vetting: Vetting, now: datetime
+) -> datetime | None:
+    window = vetting.requirements.ratings.window
+    moments = [row["expires_at"] for row in check_rows if row["expires_at"] is not None and row["expires_at"] > now]
+    moments += [window.add_to(at) for at, _ in rated if window.add_to(at) > now]
+    moments += [at for at, _ in rated if at > now]
+    return min(moments, default=None)
+
+
+def _document_view(row: Mapping[str, Any], cipher: SubjectCipher | None) -> DocumentView:
+    return DocumentView(
+        id=row["id"],
+        check_id=row["check"],
+        sha256=row["sha256"],
+        size=row["size"],
+        media_type=row["media_type"],
+        filename=cipher.decrypt(row["filename"]) if cipher else None,
+        uploaded_by=row["uploaded_by"],
+        uploaded_at=row["uploaded_at"],
+        audit=AuditTrail(recorded=row["uploaded_seq"]),
+    )
+
+
+def _check_view(
+    row: Mapping[str, Any],
+    cipher: SubjectCipher | None,
+    documents: list[DocumentView],
+    audience: Audience,
+    now: datetime,
+) -> CheckView:
+    waiver = None
+    if row["waiver_requested_by"] is not None:
+        justification = row["justification"]
+        waiver = WaiverRequest(
+            requested_by=row["waiver_requested_by"],
+            justification=cipher.decrypt(justification) if cipher and justification else None,
+        )
+    notes = None
+    if audience == "staff" and cipher is not None and row["notes"]:
+        notes = cipher.decrypt(row["notes"])
+    state: states.CheckState = row["state"]
+    return CheckView(
+        id=row["id"],
+        mentor_id=row["mentor"],
+        check_type=row["check_type"],
+        state=state,
+        state_since=row["state_since"],
+        current=state in states.SATISFYING and (row["expires_at"] is None or row["expires_at"] > now),
+        requirements_version=row["requirements_version"],
+        details=msgspec.json.decode(cipher.decrypt(row["details"])) if cipher else None,
+        recorded_by=row["recorded_by"],
+        recorded_at=row["recorded_at"],
+        reviewed_by=row["reviewed_by"],
+        reviewed_at=row["reviewed_at"],
+        valid_from=row["valid_from"],
+        expires_at=row["expires_at"],
+        audit=AuditTrail(recorded=row["recorded_seq"], latest=row["last_seq"]),
+        documents=documents,
+        waiver_request=waiver,
+        notes=notes,
+    )
