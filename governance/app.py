@@ -29,7 +29,6 @@ from governance.core.logging import body_size_limit, configure_logging, request_
 from governance.core.storage import object_store
 from governance.settings import Settings
 from governance.vetting import expiry as vetting_expiry
-from governance.vetting import requirements as vetting_requirements
 from governance.vetting.dossier import DossierCache
 from governance.vetting.routes import ROUTES as VETTING_ROUTES
 from governance.vetting.service import Vetting
@@ -85,12 +84,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
     authorizer = Authorizer(settings.effective_policy_dir)
     store = object_store(settings)
-    vetting = Vetting(
-        requirements=vetting_requirements.load(settings.effective_policy_dir / vetting_requirements.FILE_NAME),
-        keyring=keyring,
-        store=store,
-        max_document_bytes=settings.max_document_bytes,
-    )
+    vetting = Vetting.configure(settings, keyring, store)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

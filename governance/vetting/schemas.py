@@ -104,7 +104,7 @@ class WaiverRequest(msgspec.Struct, frozen=True):
 
 
 class CheckView(msgspec.Struct, frozen=True, omit_defaults=True):
-    """One check. ``notes`` are internal and never shown to the mentor."""
+    """One check. ``notes`` are internal: absent when there are none, never shown to the mentor."""
 
     id: UUID
     mentor_id: UUID
@@ -121,8 +121,8 @@ class CheckView(msgspec.Struct, frozen=True, omit_defaults=True):
     valid_from: datetime | None
     expires_at: datetime | None
     audit: AuditTrail
-    documents: list[DocumentView] = []
-    waiver_request: WaiverRequest | None = None
+    documents: list[DocumentView]
+    waiver_request: WaiverRequest | None
     notes: str | None = None
 
 

@@ -25,8 +25,11 @@ from governance.core.errors import Problem
 from governance.core.identity import Identity
 from governance.core.pagination import Page, decode_cursor, encode_cursor
 from governance.core.storage import ObjectStore
+from governance.settings import Settings
 from governance.vetting import states
+from governance.vetting.requirements import FILE_NAME as REQUIREMENTS_FILE
 from governance.vetting.requirements import Requirement, Requirements
+from governance.vetting.requirements import load as load_requirements
 from governance.vetting.schemas import (
     AuditTrail,
     CheckRecord,
@@ -49,6 +52,16 @@ class Vetting:
     keyring: Keyring
     store: ObjectStore
     max_document_bytes: int
+
+    @classmethod
+    def configure(cls, settings: Settings, keyring: Keyring, store: ObjectStore) -> Vetting:
+        """Vetting as ``settings`` configure it (the requirements file is read and validated here)."""
+        return cls(
+            requirements=load_requirements(settings.effective_policy_dir / REQUIREMENTS_FILE),
+            keyring=keyring,
+            store=store,
+            max_document_bytes=settings.max_document_bytes,
+        )
 
 
 def not_found(kind: str, ident: object) -> Problem:
