@@ -111,7 +111,7 @@ def gaps(
         if len(current) > len(fitting):
             wanted = ", ".join(f"{k}={v}" for k, v in expect.items())
             missing.append(Gap(check_type, f"needs {wanted}"))
-        elif any(c.check_type == check_type and c.state in SATISFYING for c in checks):
+        elif not fitting and any(c.check_type == check_type and c.state in {*SATISFYING, "expired"} for c in checks):
             missing.append(Gap(check_type, "expired"))
         else:
             have = f"{len(fitting)} of {count}" if count > 1 else "no"
