@@ -98,6 +98,8 @@ async def transaction() -> AsyncIterator[None]:
 
 _PLACEHOLDER = re.compile(r"\{\}")
 _sqlite_readers: dict[str, sqlite3.Connection] = {}
+# The query text per engine kind, with its own placeholders (``?`` or ``$n``).
+_dialects: dict[tuple[str, str], str] = {}
 
 
 async def fetch_row(query: str, *args: Any) -> dict[str, Any] | None:
@@ -109,20 +111,31 @@ async def fetch_row(query: str, *args: Any) -> dict[str, Any] | None:
     inline (an indexed lookup takes microseconds; WAL readers never wait for writers), and
     PostgreSQL from the pool without Piccolo's query building.
     """
-    db = engine()
+    db = _engine or engine()
     if isinstance(db, PostgresEngine) and db.pool is not None:
-        count = iter(range(1, len(args) + 1))
-        record = await db.pool.fetchrow(_PLACEHOLDER.sub(lambda _: f"${next(count)}", query), *args)
+        record = await db.pool.fetchrow(_dialect("postgres", query), *args)
         return dict(record) if record is not None else None
     if isinstance(db, SQLiteEngine):
         reader = _sqlite_reader(db.path)
-        cursor = reader.execute(_PLACEHOLDER.sub("?", query), [_sqlite_value(a) for a in args])
+        cursor = reader.execute(_dialect("sqlite", query), [_sqlite_value(a) for a in args])
         row = cursor.fetchone()
         if row is None:
             return None
         return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
     rows = await db.run_querystring(QueryString(query, *args))  # pragma: no cover - no pool started
     return rows[0] if rows else None
+
+
+def _dialect(kind: str, query: str) -> str:
+    found = _dialects.get((kind, query))
+    if found is None:
+        if kind == "sqlite":
+            found = _PLACEHOLDER.sub("?", query)
+        else:
+            count = iter(range(1, query.count("{}") + 1))
+            found = _PLACEHOLDER.sub(lambda _: f"${next(count)}", query)
+        _dialects[(kind, query)] = found
+    return found
 
 
 def _sqlite_reader(path: str) -> sqlite3.Connection:
@@ -139,9 +152,13 @@ def _sqlite_value(value: Any) -> Any:
     return str(value) if isinstance(value, UUID) else value
 
 
+_engine: Engine[Any] | None = None
+
+
 async def start(settings: Settings) -> None:
     """Open the connection pool (PostgreSQL) or prepare the file (SQLite)."""
-    db = engine()
+    global _engine
+    db = _engine = engine()
     if isinstance(db, PostgresEngine):
         await db.start_connection_pool(min_size=1, max_size=settings.database_pool_size)
     else:
