@@ -89,7 +89,7 @@ class VerifiedToken(Token):
     request here, and clients send the same token again and again. A token string that
     verified once under a key and the same rules verifies again, so the decoded token is
     kept (bounded). What changes with time is still checked on every request: ``exp``
-    (and ``nbf`` when present) against the current time.
+    against the current time.
     """
 
     _verified: ClassVar[OrderedDict[tuple[Any, ...], VerifiedToken]] = OrderedDict()
@@ -136,9 +136,8 @@ class VerifiedToken(Token):
             if len(cls._verified) > cls._capacity:
                 cls._verified.popitem(last=False)
             return token
-        now = datetime.now(UTC)
-        nbf = token.extras.get("nbf")
-        if (verify_exp and token.exp <= now) or (verify_nbf and nbf is not None and float(nbf) > now.timestamp()):
+        # ``nbf`` needs no second look: it had passed when the token was first verified.
+        if verify_exp and token.exp <= datetime.now(UTC):
             cls._verified.pop(key, None)
             raise NotAuthorizedException("Invalid token")
         return token

@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from governance.core.storage import LocalObjectStore, ObjectMissing, ObjectStore, S3ObjectStore, object_store
 from governance.settings import Settings
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def s3_store(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3ObjectStore:
-    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():
-        monkeypatch.setenv(name, value)
-    bucket = f"documents-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=s3_endpoint, region_name="eu-west-2").create_bucket(
-        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"}
-    )
-    settings = Settings(s3_bucket=bucket, s3_endpoint_url=s3_endpoint, s3_region="eu-west-2")
-    store = object_store(settings)
+def s3_store(s3_bucket: Settings) -> S3ObjectStore:
+    store = object_store(s3_bucket)
     assert isinstance(store, S3ObjectStore)
     return store
 

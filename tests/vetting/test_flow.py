@@ -218,3 +218,25 @@ async def test_moving_the_clock_past_expiry_lapses_the_mentor(
     # A second run finds nothing left to do.
     again = await expiry.run(service, clock.now())
     assert (again.checks_expired, again.mentors_lapsed) == (0, 0)
+
+
+async def test_documents_go_to_s3_when_a_bucket_is_configured(
+    database: Settings, s3_bucket: Settings, clock: ManualClock, auth: AuthHeaders
+) -> None:
+    from governance.app import create_app
+
+    app = create_app(s3_bucket, clock=clock)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        vetting = Vetting(client, auth)
+        mentor = await vetting.register(ext())
+        check = await vetting.record(mentor["id"], "identity_verification")
+        uploaded = await vetting.upload(check["id"], PDF)
+        assert uploaded.status_code == 201
+        sha256 = uploaded.json()["sha256"]
+        store = app.state.object_store
+        key = f"vetting/documents/{mentor['id']}/{sha256}"
+        head = store._client.head_object(Bucket=s3_bucket.s3_bucket, Key=key, ChecksumMode="ENABLED")
+        assert head["ServerSideEncryption"] == "AES256"
+        assert PDF not in await store.get(key), "encrypted under the mentor's key"
+        download = await client.get(f"/api/v1/documents/{uploaded.json()['id']}", headers=vetting.officer())
+        assert download.content == PDF
