@@ -27,6 +27,13 @@ from governance.core.errors import exception_handlers, problem_details_plugin
 from governance.core.identity import Identity, jwt_auth
 from governance.core.logging import body_size_limit, configure_logging, request_logging_middleware
 from governance.core.storage import object_store
+
+# privacy
+from governance.privacy import consent as privacy_consent
+from governance.privacy import retention as privacy_retention
+from governance.privacy import service as privacy_service
+from governance.privacy.providers import registry as subject_registry
+from governance.privacy.routes import ROUTES as PRIVACY_ROUTES
 from governance.settings import Settings
 from governance.vetting import expiry as vetting_expiry
 from governance.vetting.dossier import DossierCache
@@ -85,16 +92,31 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     authorizer = Authorizer(settings.effective_policy_dir)
     store = object_store(settings)
     vetting = Vetting.configure(settings, keyring, store)
+    # privacy
+    privacy = privacy_service.Privacy.configure(settings, keyring, store, subject_registry(keyring, store))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.start(settings)
+        # privacy: a published notice's text never changes; refuse to serve if it did.
+        await privacy_service.register_notices(privacy, clock.now())
         tasks = []
         if settings.checkpoint_interval.total_seconds() > 0:
             tasks.append(asyncio.create_task(audit.keep_checkpointing(log_key, settings.checkpoint_interval)))
         if settings.vetting_expiry_interval.total_seconds() > 0:
             tasks.append(
                 asyncio.create_task(vetting_expiry.keep_expiring(vetting, clock.now, settings.vetting_expiry_interval))
+            )
+        # privacy
+        if settings.consent_expiry_interval.total_seconds() > 0:
+            tasks.append(
+                asyncio.create_task(privacy_consent.keep_expiring(privacy, clock.now, settings.consent_expiry_interval))
+            )
+        if settings.retention_sweep_interval.total_seconds() > 0:
+            tasks.append(
+                asyncio.create_task(
+                    privacy_retention.keep_sweeping(privacy, clock.now, settings.retention_sweep_interval)
+                )
             )
         try:
             yield
@@ -105,7 +127,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                     await task
             await db.stop()
 
-    api = Router(path="/api/v1", route_handlers=[me, AuditController, *VETTING_ROUTES], guards=[casbin_guard])
+    api = Router(
+        path="/api/v1", route_handlers=[me, AuditController, *VETTING_ROUTES, *PRIVACY_ROUTES], guards=[casbin_guard]
+    )
     auth = jwt_auth(settings)
     prometheus = PrometheusConfig(app_name="governance", group_path=True, exclude=["/metrics", "/health"])
 
@@ -127,6 +151,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 "object_store": store,
                 "vetting": vetting,
                 "dossier_cache": DossierCache(),
+                # privacy
+                "privacy": privacy,
             }
         ),
         openapi_config=OpenAPIConfig(

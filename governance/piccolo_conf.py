@@ -16,5 +16,7 @@ APP_REGISTRY = AppRegistry(
         "governance.core.piccolo_app",
         "governance.audit.piccolo_app",
         "governance.vetting.piccolo_app",
+        # privacy
+        "governance.privacy.piccolo_app",
     ]
 )

@@ -58,6 +58,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Vetting.
     max_document_bytes: PositiveInt = 10 * 1024 * 1024
     vetting_expiry_interval: timedelta = timedelta(hours=1)
+    # Privacy.
+    consent_expiry_interval: timedelta = timedelta(hours=1)
+    retention_sweep_interval: timedelta = timedelta(hours=24)
+    retention_sweep_batch: PositiveInt = 200
 
     # Derived locations: the embedded defaults all sit under data_dir.
     @property
@@ -149,7 +153,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     raise SettingsError(f"{PREFIX}{name}: required when {PREFIX}ENV=production")
 
 
-DURATION_FIELDS = ("checkpoint_interval", "vetting_expiry_interval")
+DURATION_FIELDS = (
+    "checkpoint_interval",
+    "vetting_expiry_interval",
+    # privacy
+    "consent_expiry_interval",
+    "retention_sweep_interval",
+)
 
 
 def _parse_special(name: str, value: str) -> Any:
