@@ -19,8 +19,8 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from governance import __version__
 from governance.audit import service as audit
 from governance.audit.routes import AuditController
-from governance.core import db
-from governance.core.authz import Authorizer, casbin_guard
+from governance.core import cache, db
+from governance.core.authz import Authorizer, casbin_middleware
 from governance.core.clock import Clock, SystemClock
 from governance.core.crypto import Keyring, LocalMasterKey
 from governance.core.errors import exception_handlers, problem_details_plugin
@@ -98,6 +98,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.start(settings)
+        if settings.is_postgres:
+            await cache.start_listening(settings.effective_database_url)
         # privacy: a published notice's text never changes; refuse to serve if it did.
         await privacy_service.register_notices(privacy, clock.now())
         tasks = []
@@ -125,10 +127,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await cache.stop_listening()
             await db.stop()
 
     api = Router(
-        path="/api/v1", route_handlers=[me, AuditController, *VETTING_ROUTES, *PRIVACY_ROUTES], guards=[casbin_guard]
+        path="/api/v1",
+        route_handlers=[me, AuditController, *VETTING_ROUTES, *PRIVACY_ROUTES],
+        middleware=[casbin_middleware],
     )
     auth = jwt_auth(settings)
     prometheus = PrometheusConfig(app_name="governance", group_path=True, exclude=["/metrics", "/health"])

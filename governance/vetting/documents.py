@@ -20,8 +20,8 @@ from governance.core import db
 from governance.core.errors import Problem
 from governance.core.identity import Identity
 from governance.vetting.schemas import AuditTrail, DocumentView
-from governance.vetting.service import Vetting, check_row, not_found
-from governance.vetting.tables import Document, Mentor
+from governance.vetting.service import Vetting, check_row, not_found, touch
+from governance.vetting.tables import Document
 
 # Leading bytes of each accepted format (PDF 1.x/2.0, PNG, JPEG/JFIF/EXIF).
 SIGNATURES: Final = (
@@ -126,7 +126,7 @@ async def upload(
                 uploaded_seq=recorded.seq,
             )
         )
-        await Mentor.update({Mentor.version: Mentor.version + 1}).where(Mentor.id == mentor_id)
+        await touch(mentor_id)
     return DocumentView(
         id=document_id,
         check_id=check_id,

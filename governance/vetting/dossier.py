@@ -1,19 +1,18 @@
 """The dossier: everything a mentor's vetting rests on, in one document.
 
-Dossiers are read far more often than they change, so the rendered JSON is cached in
-the process, keyed by the mentor's ``version`` (bumped in the same transaction as every
-change) and the audience (staff, or the mentor without internal notes). A read costs one
-indexed lookup of the version; a cached rendering also carries the instant at which time
-alone would change it (the next check expiry, a rating leaving the window), after which
-it is rendered anew. Instances share nothing but the database, so the version check
-keeps every instance's cache honest.
+Dossiers are read far more often than they change, so the rendered JSON is cached per
+audience (staff, or the mentor without internal notes) in a
+:class:`~governance.core.cache.FreshCache` under the topic ``mentor``: every change to a
+mentor or anything in their dossier bumps the mentor's ``version`` and announces it in
+the same transaction (:func:`governance.vetting.service.touch`). A rendering also
+carries the instant at which time alone would change it (the next check expiry, a
+rating leaving the window), after which it is rendered anew.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +21,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 from governance.core import db
+from governance.core.cache import FreshCache, Loaded
 from governance.core.crypto import SubjectCipher
 from governance.vetting import ratings, states
 from governance.vetting.schemas import (
@@ -35,19 +35,20 @@ from governance.vetting.schemas import (
     WaiverRequest,
 )
 from governance.vetting.service import (
+    DOSSIER_TOPIC,
     Vetting,
     check_facts,
     decision_view,
     gaps_of,
     mentor_row,
     mentor_view,
-    not_found,
     requirements_of,
 )
 from governance.vetting.tables import Check, Decision, Document, Rating
 
 Audience = Literal["staff", "mentor"]
 CACHE_SIZE: Final = 4096
+TOPIC: Final = DOSSIER_TOPIC
 _encoder = msgspec.json.Encoder()
 
 
@@ -55,34 +56,22 @@ _encoder = msgspec.json.Encoder()
 class RenderedDossier:
     body: bytes
     etag: str
-    version: int
-    stale_at: datetime | None  # when the passing of time alone changes it
 
 
 class DossierCache:
-    """A bounded LRU of rendered dossiers per (mentor, version, audience)."""
+    """Rendered dossiers per audience, kept fresh by the mentor's version (see core.cache)."""
 
-    def __init__(self, size: int = CACHE_SIZE) -> None:
-        self._size = size
-        self._entries: OrderedDict[tuple[uuid.UUID, Audience], RenderedDossier] = OrderedDict()
+    def __init__(self, capacity: int = CACHE_SIZE) -> None:
+        self._by_audience: dict[Audience, FreshCache[RenderedDossier]] = {
+            audience: FreshCache(TOPIC, _version_of, capacity) for audience in ("staff", "mentor")
+        }
 
-    def get(self, mentor_id: uuid.UUID, audience: Audience, version: int, now: datetime) -> RenderedDossier | None:
-        entry = self._entries.get((mentor_id, audience))
-        if entry is None or entry.version != version or (entry.stale_at is not None and now >= entry.stale_at):
-            return None
-        self._entries.move_to_end((mentor_id, audience))
-        return entry
-
-    def put(self, mentor_id: uuid.UUID, audience: Audience, entry: RenderedDossier) -> None:
-        self._entries[(mentor_id, audience)] = entry
-        self._entries.move_to_end((mentor_id, audience))
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+    def of(self, audience: Audience) -> FreshCache[RenderedDossier]:
+        return self._by_audience[audience]
 
     def forget(self, mentor_id: uuid.UUID) -> None:
-        """Drop a mentor's renderings (their personal data was erased)."""
-        for audience in ("staff", "mentor"):
-            self._entries.pop((mentor_id, audience), None)
+        for cache in self._by_audience.values():
+            cache.forget(str(mentor_id))
 
 
 async def current_version(mentor_id: uuid.UUID) -> int | None:
@@ -90,22 +79,22 @@ async def current_version(mentor_id: uuid.UUID) -> int | None:
     return int(row["version"]) if row else None
 
 
+async def _version_of(key: str) -> int | None:
+    return await current_version(uuid.UUID(key))
+
+
 async def read(
     vetting: Vetting, cache: DossierCache, mentor_id: uuid.UUID, audience: Audience, now: datetime
 ) -> RenderedDossier:
-    """The dossier as JSON bytes with its ETag, from the cache when still current."""
-    version = await current_version(mentor_id)
-    if version is None:
-        raise not_found("mentor", mentor_id)
-    cached = cache.get(mentor_id, audience, version, now)
-    if cached is not None:
-        return cached
-    dossier, stale_at, rendered_version = await build(vetting, mentor_id, audience, now)
-    body = _encoder.encode(dossier)
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    entry = RenderedDossier(body=body, etag=etag, version=rendered_version, stale_at=stale_at)
-    cache.put(mentor_id, audience, entry)
-    return entry
+    """The dossier as JSON bytes with its ETag, from the cache while it is still the truth."""
+
+    async def render() -> Loaded[RenderedDossier]:
+        dossier, stale_at, version = await build(vetting, mentor_id, audience, now)
+        body = _encoder.encode(dossier)
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        return Loaded(RenderedDossier(body=body, etag=etag), version=version, stale_at=stale_at)
+
+    return await cache.of(audience).get_or_load(str(mentor_id), now, render)
 
 
 async def build(

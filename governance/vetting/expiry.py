@@ -22,7 +22,7 @@ from governance.core import db
 from governance.core.identity import SYSTEM
 from governance.vetting import states
 from governance.vetting.schemas import ExpiringCheck, ExpiryRun, ReminderMark
-from governance.vetting.service import Vetting, mentor_row, refresh_status
+from governance.vetting.service import Vetting, mentor_row, refresh_status, touch
 from governance.vetting.tables import Check, Mentor
 
 log = structlog.get_logger("governance.vetting")
@@ -141,7 +141,7 @@ async def _announce_reminders(now: datetime) -> int:
                     "days_before": min(new),
                 },
             )
-            await Mentor.update({Mentor.version: Mentor.version + 1}).where(Mentor.id == row["mentor"])
+            await touch(row["mentor"])
         announced += 1
     return announced
 

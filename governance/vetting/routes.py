@@ -11,7 +11,9 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, FromPath, JSONBody, QueryParameter
+from litestar.response.base import ASGIResponse
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_304_NOT_MODIFIED
 
 from governance.core.authz import sees_only_own
@@ -27,6 +29,7 @@ from governance.vetting.schemas import (
     DecisionProposal,
     DecisionView,
     DocumentView,
+    Dossier,
     ExpiringCheck,
     MentorRegistration,
     MentorView,
@@ -90,8 +93,12 @@ class MentorController(Controller):
         """One mentor with their derived status."""
         return await service.get_mentor(_vetting(request), mentor_id)
 
-    @get("/{mentor_id:uuid}/dossier", opt={"owner": "mentor_id"})
-    async def get_dossier(self, request: Request[Any, Any, Any], mentor_id: FromPath[UUID]) -> Response[bytes]:
+    @get(
+        "/{mentor_id:uuid}/dossier",
+        opt={"owner": "mentor_id"},
+        responses={200: ResponseSpec(Dossier, description="The dossier, with an ETag")},
+    )
+    async def get_dossier(self, request: Request[Any, Any, Any], mentor_id: FromPath[UUID]) -> ASGIResponse:
         """The mentor's dossier: requirements version, every check with its state, expiry
         and documents (SHA-256), decisions, what is missing for approval, and the rating.
         Every fact carries the sequence number of its audit entry. The mentor reads their
@@ -100,10 +107,11 @@ class MentorController(Controller):
         rendered = await dossier.read(
             _vetting(request), request.app.state.dossier_cache, mentor_id, audience, now_of(request)
         )
-        headers = {"ETag": rendered.etag, "Cache-Control": "private, no-cache"}
+        # The rendered bytes go out as they are: this is the hottest read of the module.
+        headers = {"etag": rendered.etag, "cache-control": "private, no-cache"}
         if request.headers.get("if-none-match") == rendered.etag:
-            return Response(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-        return Response(content=rendered.body, media_type="application/json", headers=headers)
+            return ASGIResponse(body=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+        return ASGIResponse(body=rendered.body, media_type="application/json", headers=headers)
 
     @post("/{mentor_id:uuid}/checks")
     async def record_check(

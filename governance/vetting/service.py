@@ -19,7 +19,7 @@ from typing import Any, cast
 import msgspec
 
 from governance.audit import service as audit
-from governance.core import db
+from governance.core import cache, db
 from governance.core.crypto import Keyring, SubjectCipher
 from governance.core.errors import Problem
 from governance.core.identity import Identity
@@ -62,6 +62,10 @@ class Vetting:
             store=store,
             max_document_bytes=settings.max_document_bytes,
         )
+
+
+# Cached dossiers are kept under this topic (governance.vetting.dossier).
+DOSSIER_TOPIC = "mentor"
 
 
 def not_found(kind: str, ident: object) -> Problem:
@@ -239,7 +243,7 @@ async def refresh_status(
     facts = await check_facts(mentor["id"], cipher)
     met = not gaps_of(vetting, mentor, facts, now)
     status = states.derive_status(cast(states.Standing, standing), met)
-    changes: dict[Any, Any] = {Mentor.version: Mentor.version + 1, Mentor.standing: standing}
+    changes: dict[Any, Any] = {Mentor.standing: standing}
     if status != mentor["status"]:
         changes.update({Mentor.status: status, Mentor.status_since: now})
         await audit.record(
@@ -250,7 +254,15 @@ async def refresh_status(
             details={"from": mentor["status"], "to": status, "cause": cause},
         )
     await Mentor.update(changes).where(Mentor.id == mentor["id"])
+    await touch(mentor["id"])
     return status
+
+
+async def touch(mentor_id: uuid.UUID) -> None:
+    """Record that the mentor's dossier changed (in the caller's transaction): bump the
+    version (the dossier's ETag) and tell every instance's cache."""
+    await Mentor.update({Mentor.version: Mentor.version + 1}).where(Mentor.id == mentor_id)
+    await cache.announce(DOSSIER_TOPIC, str(mentor_id))
 
 
 # --- checks -------------------------------------------------------------------------------
@@ -304,7 +316,7 @@ async def record_check(
                 last_seq=recorded.seq,
             )
         )
-        await Mentor.update({Mentor.version: Mentor.version + 1}).where(Mentor.id == mentor_id)
+        await touch(mentor_id)
     return check_id
 
 
@@ -523,7 +535,7 @@ async def propose_decision(
                 proposed_seq=recorded.seq,
             )
         )
-        await Mentor.update({Mentor.version: Mentor.version + 1}).where(Mentor.id == mentor_id)
+        await touch(mentor_id)
     return await get_decision(vetting, decision_id)
 
 
@@ -686,7 +698,7 @@ async def record_rating(mentor_id: uuid.UUID, report: RatingReport, actor: Ident
                 recorded_seq=recorded.seq,
             )
         )
-        await Mentor.update({Mentor.version: Mentor.version + 1}).where(Mentor.id == mentor_id)
+        await touch(mentor_id)
     return RatingRecorded(
         id=rating_id,
         mentor_id=mentor_id,

@@ -151,7 +151,7 @@ def _ownership_app(settings: Settings, policy_dir: Path, lookups: list[str]) -> 
     from litestar import Request, Router, get
     from litestar.params import FromPath
 
-    from governance.core.authz import casbin_guard, sees_only_own
+    from governance.core.authz import casbin_middleware, sees_only_own
     from governance.core.identity import jwt_auth
 
     owners = {"rec-1": "mentee-1", "rec-2": "mentee-2"}
@@ -178,7 +178,7 @@ def _ownership_app(settings: Settings, policy_dir: Path, lookups: list[str]) -> 
     from litestar.datastructures import State
 
     return Litestar(
-        route_handlers=[Router(path="/api/v1", route_handlers=[one, many], guards=[casbin_guard])],
+        route_handlers=[Router(path="/api/v1", route_handlers=[one, many], middleware=[casbin_middleware])],
         on_app_init=[jwt_auth(settings).on_app_init],
         state=State({"authorizer": Authorizer(policy_dir)}),
     )
