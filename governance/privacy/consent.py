@@ -20,7 +20,8 @@ import msgspec
 import structlog
 
 from governance.audit import service as audit
-from governance.core import db
+from governance.core import cache, db
+from governance.core.cache import FreshCache, Loaded
 from governance.core.durations import DurationError, parse_duration
 from governance.core.errors import invalid_parameter
 from governance.core.identity import SYSTEM, Identity
@@ -127,10 +128,58 @@ def purpose_of(privacy: Privacy, name: str, field: str = "purpose", source: str 
     return purpose
 
 
+# --- the fast path ------------------------------------------------------------------------
+
+TOPIC: Final = "consent"
+_CURRENT_QUERY: Final = (
+    "SELECT r.purpose, r.id, r.state, r.method, r.notice_version, r.recorded_at, r.expires_at, r.recorded_seq "
+    "FROM privacy_consent_record r WHERE r.subject = {} AND NOT EXISTS (SELECT 1 FROM privacy_consent_record n "
+    "WHERE n.subject = r.subject AND n.purpose = r.purpose AND n.recorded_seq > r.recorded_seq)"
+)
+
+Current = dict[str, dict[str, Any]]
+
+
+async def _version_of(subject: str) -> int | None:
+    # Only asked while PostgreSQL change notices are not arriving.
+    row = await db.fetch_row("SELECT MAX(recorded_seq) AS v FROM privacy_consent_record WHERE subject = {}", subject)
+    return int(row["v"]) if row and row["v"] is not None else 0
+
+
+def consent_cache() -> FreshCache[Current]:
+    """Per subject, the latest record of every purpose (PostgreSQL; see :func:`permission`)."""
+    return FreshCache(TOPIC, _version_of, capacity=65_536)
+
+
+async def _current(subject: str, now: datetime) -> Loaded[Current]:
+    rows = await ConsentRecord.raw(_CURRENT_QUERY, subject)
+    current = {row["purpose"]: row for row in rows}
+    version = max((int(row["recorded_seq"]) for row in rows), default=0)
+    # Time alone changes the answer when a choice lapses.
+    expiries = [e for row in rows if (e := _instant(row["expires_at"])) is not None and e > now]
+    return Loaded(current, version=version, stale_at=min(expiries, default=None))
+
+
+async def announce(subject: str) -> None:
+    """Tell every instance that the subject's consent changed (inside the changing transaction)."""
+    await cache.announce(TOPIC, subject)
+
+
 async def permission(privacy: Privacy, subject: str, purpose_name: str, now: datetime) -> Permission:
-    """The fast check the platform calls before every share: allowed or not, and which record says so."""
+    """The fast check the platform calls before every share: allowed or not, and which record says so.
+
+    On SQLite one indexed lookup answers (a cache would need the same lookup to stay
+    honest). On PostgreSQL the subject's current records are cached in the process and
+    kept fresh by change notices (:mod:`governance.core.cache`), so a check usually
+    touches no database at all.
+    """
     purpose = purpose_of(privacy, purpose_name)
-    state = derive(purpose, await _latest(subject, purpose_name), now)
+    if privacy.consent_cache is None:
+        latest = await _latest(subject, purpose_name)
+    else:
+        current = await privacy.consent_cache.get_or_load(subject, now, lambda: _current(subject, now))
+        latest = current.get(purpose_name)
+    state = derive(purpose, latest, now)
     return Permission(
         mentee_id=subject,
         purpose=purpose_name,
@@ -267,6 +316,7 @@ async def change(
         ]
         if rows:
             await ConsentRecord.insert(*rows)
+            await announce(subject)
         if chosen:
             await RetentionChoice.insert(
                 *(
@@ -484,6 +534,7 @@ async def _lapse(purpose: Purpose, row: Mapping[str, Any], now: datetime) -> int
                 recorded_seq=recorded.seq,
             )
         )
+        await announce(row["subject"])
     return 1
 
 
@@ -523,6 +574,7 @@ async def withdraw(
             for purpose in purposes
         )
     )
+    await announce(subject)
 
 
 async def reconsent(limit: int, cursor: str | None) -> Page[Reconsent]:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from governance.core import db
+from governance.core.cache import FreshCache
 from governance.core.crypto import Keyring
 from governance.core.errors import Problem
 from governance.core.storage import ObjectStore
@@ -41,10 +42,14 @@ class Privacy:
     store: ObjectStore
     subjects: SubjectRegistry
     sweep_batch: int = 200
+    # PostgreSQL only: the permission check's per-process cache (see privacy.consent).
+    consent_cache: FreshCache[Any] | None = None
 
     @classmethod
     def configure(cls, settings: Settings, keyring: Keyring, store: ObjectStore, subjects: SubjectRegistry) -> Privacy:
         """Privacy as ``settings`` configure it (both policy files are read and validated here)."""
+        from governance.privacy.consent import consent_cache  # consent builds on this module
+
         policy_dir = settings.effective_policy_dir
         return cls(
             policy=load_privacy(policy_dir / PRIVACY_FILE),
@@ -53,6 +58,7 @@ class Privacy:
             store=store,
             subjects=subjects,
             sweep_batch=settings.retention_sweep_batch,
+            consent_cache=consent_cache() if settings.is_postgres else None,
         )
 
 

@@ -18,6 +18,7 @@ import msgspec
 
 from governance.core.crypto import Keyring, SubjectCipher
 from governance.core.subjects import Erased, ErasureOutcome, Hold, Kept, RetentionRecord, SubjectData
+from governance.vetting.service import touch
 from governance.vetting.tables import Check, Decision, Document, Mentor, Rating
 
 EVIDENCE = "accreditation evidence of the mentor's vetting; personal fields unreadable after erasure"
@@ -128,8 +129,8 @@ class VettingSubjects:
             kept.append(Kept(self.module, "rating", given, "session ratings of mentors; no personal fields"))
         mentor = await self._mentor(subject)
         if mentor is not None:
-            # Cached dossiers are keyed by version: the next read renders the erased one.
-            await Mentor.update({Mentor.version: Mentor.version + 1}).where(Mentor.id == mentor["id"])
+            # Bump the version and tell every instance: cached dossiers are rendered anew.
+            await touch(mentor["id"])
             checks = await Check.count().where(Check.mentor == mentor["id"])
             decisions = await Decision.count().where(Decision.mentor == mentor["id"])
             documents = await Document.count().where(Document.mentor == mentor["id"])
