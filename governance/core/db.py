@@ -96,6 +96,13 @@ async def transaction() -> AsyncIterator[None]:
             yield
 
 
+def is_unique_violation(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database refusing a duplicate of a unique key (either engine)."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return "UNIQUE constraint failed" in str(exc)
+    return type(exc).__name__ == "UniqueViolationError"  # asyncpg's, without importing the driver here
+
+
 _PLACEHOLDER = re.compile(r"\{\}")
 _sqlite_readers: dict[str, sqlite3.Connection] = {}
 # The query text per engine kind, with its own placeholders (``?`` or ``$n``).
