@@ -133,6 +133,19 @@ async def fetch_row(query: str, *args: Any) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def sqlite_data_version() -> int | None:
+    """SQLite's ``PRAGMA data_version`` on the read connection; None on PostgreSQL.
+
+    It changes whenever any other connection, in this process or another, commits: while
+    it stands still, nothing anywhere in the database has changed.
+    """
+    db = _engine or engine()
+    if not isinstance(db, SQLiteEngine):
+        return None
+    row = _sqlite_reader(db.path).execute("PRAGMA data_version").fetchone()
+    return int(row[0])
+
+
 def _dialect(kind: str, query: str) -> str:
     found = _dialects.get((kind, query))
     if found is None:
