@@ -12,9 +12,11 @@ the version of the record it was derived from, and stays honest across instances
   the notice arrives. While the listener is connected, a cached value is served without
   touching the database. When the connection drops, every cache is emptied and reads
   check the record's version until it is back.
-- **SQLite** (one machine; maybe several worker processes): no notices. A read checks
-  the record's version with one indexed lookup (``db.fetch_row``: microseconds) before
-  serving a cached value.
+- **SQLite** (one machine; maybe several worker processes or a cron command): no
+  notices, but ``PRAGMA data_version`` tells whether anything at all was committed since
+  a value was last confirmed. While nothing was, the value is served as it is; after a
+  commit anywhere, it is served once its record's version (one indexed lookup) still
+  matches.
 - Either way this instance forgets the entry at once when it announces, and keeps the
   key *unsettled* (read through, never cached) until its own notice is back or a few
   seconds have passed, so it never serves a value older than its own writes.
@@ -61,14 +63,29 @@ class Loaded(Generic[V]):
     stale_at: datetime | None = None
 
 
+@dataclass(slots=True)
+class _Entry(Generic[V]):
+    loaded: Loaded[V]
+    # SQLite's data_version when the value was last known to be the truth.
+    confirmed_at: int | None
+
+
 class FreshCache(Generic[V]):
     """Values per key of one topic (e.g. ``mentor``), bounded, least recently used out."""
 
-    def __init__(self, topic: str, version_of: Callable[[str], Awaitable[int | None]], capacity: int = 4096) -> None:
+    def __init__(
+        self,
+        topic: str,
+        version_of: Callable[[str], Awaitable[int | None]],
+        capacity: int = 4096,
+        commits: Callable[[], int | None] = db.sqlite_data_version,
+    ) -> None:
         self.topic = topic
         self._version_of = version_of
+        # Moves whenever anything is committed anywhere (None: no such signal).
+        self._commits = commits
         self._capacity = capacity
-        self._entries: OrderedDict[str, Loaded[V]] = OrderedDict()
+        self._entries: OrderedDict[str, _Entry[V]] = OrderedDict()
         self._unsettled: dict[str, float] = {}
         # Bumped by every invalidation: a value loaded across one is not kept.
         self._generation = 0
@@ -81,14 +98,19 @@ class FreshCache(Generic[V]):
         """The cached value for ``key`` when it is still the truth, else ``load()``'s."""
         entry = self._entries.get(key)
         settled = self._settled(key)
-        fresh = entry is not None and settled and (entry.stale_at is None or now < entry.stale_at)
-        if entry is not None and fresh and (_feed.live or await self._version_of(key) == entry.version):
-            self._entries.move_to_end(key)
-            return entry.value
+        data_version = None if _feed.live else self._commits()
+        if entry is not None and settled and (entry.loaded.stale_at is None or now < entry.loaded.stale_at):
+            if _feed.live or (data_version is not None and data_version == entry.confirmed_at):
+                self._entries.move_to_end(key)
+                return entry.loaded.value
+            if await self._version_of(key) == entry.loaded.version:
+                entry.confirmed_at = data_version
+                self._entries.move_to_end(key)
+                return entry.loaded.value
         generation = self._generation
         loaded = await load()
         if settled and generation == self._generation:
-            self._entries[key] = loaded
+            self._entries[key] = _Entry(loaded, data_version)
             self._entries.move_to_end(key)
             while len(self._entries) > self._capacity:
                 self._entries.popitem(last=False)

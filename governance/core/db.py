@@ -96,6 +96,13 @@ async def transaction() -> AsyncIterator[None]:
             yield
 
 
+def is_unique_violation(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database refusing a duplicate of a unique key (either engine)."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return "UNIQUE constraint failed" in str(exc)
+    return type(exc).__name__ == "UniqueViolationError"  # asyncpg's, without importing the driver here
+
+
 _PLACEHOLDER = re.compile(r"\{\}")
 _sqlite_readers: dict[str, sqlite3.Connection] = {}
 # The query text per engine kind, with its own placeholders (``?`` or ``$n``).
@@ -124,6 +131,19 @@ async def fetch_row(query: str, *args: Any) -> dict[str, Any] | None:
         return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
     rows = await db.run_querystring(QueryString(query, *args))  # pragma: no cover - no pool started
     return rows[0] if rows else None
+
+
+def sqlite_data_version() -> int | None:
+    """SQLite's ``PRAGMA data_version`` on the read connection; None on PostgreSQL.
+
+    It changes whenever any other connection, in this process or another, commits: while
+    it stands still, nothing anywhere in the database has changed.
+    """
+    db = _engine or engine()
+    if not isinstance(db, SQLiteEngine):
+        return None
+    row = _sqlite_reader(db.path).execute("PRAGMA data_version").fetchone()
+    return int(row[0])
 
 
 def _dialect(kind: str, query: str) -> str:

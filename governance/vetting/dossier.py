@@ -145,6 +145,7 @@ async def build(
             count=published.count,
             mean=published.mean,
             window_start=published.window_start,
+            method=ratings.explain(vetting.requirements.ratings),
             method_version=published.method_version,
         ),
     )

@@ -160,23 +160,24 @@ async def keep_expiring(vetting: Vetting, now: Callable[[], datetime], interval:
 async def expiring(vetting: Vetting, within: timedelta, now: datetime) -> list[ExpiringCheck]:
     """Passed or waived checks that expire within ``within`` (or are overdue for the job)."""
     horizon = now + within
+    satisfying = Check.state.is_in(list(states.SATISFYING)) & Check.expires_at.is_not_null()
+    due = await Check.select(Check.mentor).where(satisfying & (Check.expires_at <= horizon))
+    due_mentors = {row["mentor"] for row in due}
+    if not due_mentors:
+        return []
+    # All of those mentors' current checks: a later one of the same type may cover a lapse.
     rows = await Check.select(Check.id, Check.mentor, Check.check_type, Check.expires_at, Check.reminders_sent).where(
-        Check.state.is_in(list(states.SATISFYING)) & Check.expires_at.is_not_null()
+        satisfying & Check.mentor.is_in(list(due_mentors))
     )
     by_mentor: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for row in rows:
         by_mentor.setdefault(row["mentor"], []).append(row)
-    due_mentors = {row["mentor"] for row in rows if row["expires_at"] <= horizon}
-    mentors = (
-        {
-            row["id"]: row
-            for row in await Mentor.select(Mentor.id, Mentor.status, Mentor.jurisdiction, Mentor.engagement_type).where(
-                Mentor.id.is_in(list(due_mentors))
-            )
-        }
-        if due_mentors
-        else {}
-    )
+    mentors = {
+        row["id"]: row
+        for row in await Mentor.select(Mentor.id, Mentor.status, Mentor.jurisdiction, Mentor.engagement_type).where(
+            Mentor.id.is_in(list(due_mentors))
+        )
+    }
     found = []
     for mentor_id in due_mentors:
         mentor = mentors[mentor_id]

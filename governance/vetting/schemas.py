@@ -173,13 +173,15 @@ class Gap(msgspec.Struct, frozen=True):
 
 
 class RatingView(msgspec.Struct, frozen=True):
-    """The published rating: null below the minimum count. See ``/api/v1/vetting/ratings/method``."""
+    """The published rating: null below the minimum count, with how it was computed."""
 
     rating: float | None
     count: int
     mean: float | None
     window_start: datetime
+    method: str
     method_version: str
+    method_url: str = "/api/v1/vetting/ratings/method"
 
 
 class Dossier(msgspec.Struct, frozen=True):

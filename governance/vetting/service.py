@@ -86,6 +86,20 @@ async def register_mentor(vetting: Vetting, data: MentorRegistration, actor: Ide
             mentor_id=str(existing["id"]) if existing else None,
         )
     mentor_id = uuid.uuid4()
+    try:
+        await _insert_mentor(vetting, mentor_id, data, actor, now)
+    except Exception as exc:
+        if db.is_unique_violation(exc):  # the same registration, sent twice at once
+            raise Problem(
+                409, "already-registered", f"A mentor with external_id {data.external_id!r} is already registered"
+            ) from None
+        raise
+    return await get_mentor(vetting, mentor_id)
+
+
+async def _insert_mentor(
+    vetting: Vetting, mentor_id: uuid.UUID, data: MentorRegistration, actor: Identity, now: datetime
+) -> None:
     async with db.transaction():
         cipher = await vetting.keyring.cipher(str(mentor_id), create=True)
         recorded = await audit.record(
@@ -118,7 +132,6 @@ async def register_mentor(vetting: Vetting, data: MentorRegistration, actor: Ide
                 registered_seq=recorded.seq,
             )
         )
-    return await get_mentor(vetting, mentor_id)
 
 
 def mentor_view(row: Mapping[str, Any], cipher: SubjectCipher | None) -> MentorView:
@@ -675,6 +688,25 @@ async def record_rating(mentor_id: uuid.UUID, report: RatingReport, actor: Ident
     if report.session_at > now:
         raise Problem(422, "session-in-future", "A session cannot be rated before it took place")
     rating_id = uuid.uuid4()
+    try:
+        await _insert_rating(rating_id, mentor_id, report, actor, now)
+    except Exception as exc:
+        if db.is_unique_violation(exc):  # the same session, reported twice at once
+            raise Problem(409, "already-rated", f"Session {report.session_id!r} was rated already") from None
+        raise
+    return RatingRecorded(
+        id=rating_id,
+        mentor_id=mentor_id,
+        session_id=report.session_id,
+        score=report.score,
+        session_at=report.session_at,
+        recorded_at=now,
+    )
+
+
+async def _insert_rating(
+    rating_id: uuid.UUID, mentor_id: uuid.UUID, report: RatingReport, actor: Identity, now: datetime
+) -> None:
     async with db.transaction():
         await mentor_row(mentor_id)
         if await Rating.exists().where(Rating.session_id == report.session_id):
@@ -699,11 +731,3 @@ async def record_rating(mentor_id: uuid.UUID, report: RatingReport, actor: Ident
             )
         )
         await touch(mentor_id)
-    return RatingRecorded(
-        id=rating_id,
-        mentor_id=mentor_id,
-        session_id=report.session_id,
-        score=report.score,
-        session_at=report.session_at,
-        recorded_at=now,
-    )

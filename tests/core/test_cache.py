@@ -19,12 +19,26 @@ NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
 
 class Record:
-    """A record in 'the database': its value and version, and how often it was read."""
+    """A record in 'the database': its value and version, and how often it was read.
+
+    ``commits`` stands for SQLite's data_version: it moves with every commit anywhere.
+    """
 
     def __init__(self) -> None:
         self.version = 1
         self.loads = 0
         self.lookups = 0
+        self.commits = 0
+
+    def change(self) -> None:
+        self.version += 1
+        self.commits += 1
+
+    def unrelated_commit(self) -> None:
+        self.commits += 1
+
+    def cache(self, topic: str, **options: int) -> FreshCache[str]:
+        return FreshCache(topic, self.version_of, commits=lambda: self.commits, **options)
 
     async def version_of(self, key: str) -> int | None:
         self.lookups += 1
@@ -38,20 +52,34 @@ class Record:
         return load
 
 
-async def test_a_value_is_served_while_its_version_holds() -> None:
+async def test_a_value_is_served_while_nothing_or_only_other_records_changed() -> None:
     record = Record()
-    fresh: FreshCache[str] = FreshCache("test-a", record.version_of)
+    fresh = record.cache("test-a")
     assert await fresh.get_or_load("k", NOW, record.loader()) == "v1"
     assert await fresh.get_or_load("k", NOW, record.loader()) == "v1"
-    assert record.loads == 1
-    record.version = 2  # another process changed it: only the version says so
+    assert (record.loads, record.lookups) == (1, 0), "nothing committed: no lookup"
+    record.unrelated_commit()
+    assert await fresh.get_or_load("k", NOW, record.loader()) == "v1"
+    assert await fresh.get_or_load("k", NOW, record.loader()) == "v1"
+    assert (record.loads, record.lookups) == (1, 1), "one lookup confirms it after a commit elsewhere"
+    record.change()  # another process changed it: only the version says so
     assert await fresh.get_or_load("k", NOW, record.loader()) == "v2"
     assert record.loads == 2
 
 
+async def test_without_a_commit_signal_every_read_checks_the_version() -> None:
+    record = Record()
+    fresh: FreshCache[str] = FreshCache("test-a2", record.version_of, commits=lambda: None)
+    await fresh.get_or_load("k", NOW, record.loader())
+    await fresh.get_or_load("k", NOW, record.loader())
+    assert (record.loads, record.lookups) == (1, 1)
+    record.version += 1
+    assert await fresh.get_or_load("k", NOW, record.loader()) == "v2"
+
+
 async def test_time_alone_can_make_a_value_stale() -> None:
     record = Record()
-    fresh: FreshCache[str] = FreshCache("test-b", record.version_of)
+    fresh = record.cache("test-b")
     await fresh.get_or_load("k", NOW, record.loader(stale_at=NOW + timedelta(days=1)))
     await fresh.get_or_load("k", NOW + timedelta(days=2), record.loader())
     assert record.loads == 2
@@ -59,7 +87,7 @@ async def test_time_alone_can_make_a_value_stale() -> None:
 
 async def test_an_announced_key_is_read_through_until_it_settles(database: Settings) -> None:
     record = Record()
-    fresh: FreshCache[str] = FreshCache("test-c", record.version_of)
+    fresh = record.cache("test-c")
     await fresh.get_or_load("k", NOW, record.loader())
     async with db.transaction():
         await cache.announce("test-c", "k")
@@ -74,7 +102,7 @@ async def test_an_announced_key_is_read_through_until_it_settles(database: Setti
 
 async def test_a_value_loaded_across_a_change_is_not_kept() -> None:
     record = Record()
-    fresh: FreshCache[str] = FreshCache("test-d", record.version_of)
+    fresh = record.cache("test-d")
 
     async def slow_load() -> Loaded[str]:
         value = Loaded(f"v{record.version}", record.version)
@@ -86,7 +114,7 @@ async def test_a_value_loaded_across_a_change_is_not_kept() -> None:
 
 
 def test_the_cache_is_bounded() -> None:
-    fresh: FreshCache[str] = FreshCache("test-e", Record().version_of, capacity=2)
+    fresh = Record().cache("test-e", capacity=2)
 
     async def fill() -> None:
         for key in "abc":
@@ -99,7 +127,7 @@ def test_the_cache_is_bounded() -> None:
 @pytest.mark.skipif(BACKEND != "postgres", reason="notices are a PostgreSQL feature")
 async def test_notices_from_another_instance_invalidate_without_lookups(database: Settings) -> None:
     record = Record()
-    fresh: FreshCache[str] = FreshCache("test-pg", record.version_of)
+    fresh = record.cache("test-pg")
     await cache.start_listening(PG_URL)
     try:
         for _ in range(100):
@@ -113,7 +141,7 @@ async def test_notices_from_another_instance_invalidate_without_lookups(database
 
         other = await asyncpg.connect(PG_URL)  # another instance commits a change
         try:
-            record.version = 2
+            record.change()
             async with other.transaction():
                 await other.execute("SELECT pg_notify($1, $2)", cache.CHANNEL, "test-pg:k")
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from typing import Any
@@ -168,3 +169,20 @@ async def test_unknown_check_types_and_records_answer_clearly(vetting: Vetting, 
     missing = await client.get(f"/api/v1/mentors/{uuid.uuid4()}", headers=vetting.officer())
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_concurrent_registrations_of_one_mentor_make_one(vetting: Vetting, client: httpx.AsyncClient) -> None:
+    external_id = f"ext-race-{uuid.uuid4().hex[:8]}"
+    body = {
+        "external_id": external_id,
+        "display_name": "Racing mentor",
+        "email": "race@example.org",
+        "jurisdiction": "GB",
+        "engagement_type": "volunteer",
+    }
+    answers = await asyncio.gather(
+        *(client.post("/api/v1/mentors", json=body, headers=vetting.auth("platform")) for _ in range(10))
+    )
+    assert sorted(a.status_code for a in answers) == [201] + [409] * 9
+    entries = await vetting.audit(action="vetting.mentor.registered")
+    assert sum(e["details"]["external_id"] == external_id for e in entries) == 1

@@ -240,3 +240,20 @@ async def test_documents_go_to_s3_when_a_bucket_is_configured(
         assert PDF not in await store.get(key), "encrypted under the mentor's key"
         download = await client.get(f"/api/v1/documents/{uploaded.json()['id']}", headers=vetting.officer())
         assert download.content == PDF
+
+
+async def test_a_change_made_by_another_process_reaches_the_cached_dossier(
+    vetting: Vetting, client: httpx.AsyncClient
+) -> None:
+    """Another worker or a cron command changes the database without telling this process."""
+    from governance.vetting.tables import Check, Mentor
+
+    mentor = await vetting.register(ext())
+    check = await vetting.record(mentor["id"], "interview")
+    first = await vetting.dossier(mentor["id"])
+    assert first["checks"][0]["state"] == "pending"
+    # What another process's transition writes: the row and the version, no notice here.
+    await Check.update({Check.state: "in_review"}).where(Check.id == uuid.UUID(check["id"]))
+    await Mentor.update({Mentor.version: Mentor.version + 1}).where(Mentor.id == uuid.UUID(mentor["id"]))
+    second = await vetting.dossier(mentor["id"])
+    assert second["checks"][0]["state"] == "in_review"

@@ -90,6 +90,8 @@ async def test_ratings_through_the_api_show_in_the_dossier(vetting: Vetting, cli
         else [4, 5, 5, 3]
     )
     assert rating["count"] == len(in_window)
+    assert rating["method"].startswith("A mentor's published rating is a Bayesian average")
+    assert rating["rating"] == round((4.0 * 10 + sum(in_window)) / (10 + len(in_window)), 2)
 
 
 async def test_the_method_is_public(client: httpx.AsyncClient) -> None:
