@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import asyncio
+from datetime import UTC, datetime, timedelta
 
 import httpx
+from click.testing import CliRunner
 
 from governance.audit import service as audit_service
+from governance.cli import main
 from governance.core.clock import ManualClock
 from governance.core.durations import parse_duration
+from governance.settings import Settings
 
 from ..vetting.conftest import Vetting
 from .conftest import SHARE, Privacy, new_mentee
@@ -229,3 +233,41 @@ async def test_erasing_a_mentor_keeps_vetting_evidence_and_rerenders_the_dossier
     assert after.json()["version"] > mentor["version"]
     assert (await vetting.dossier(mentor["id"]))["mentor"]["display_name"] is None
     assert before["mentor"]["display_name"] is not None
+
+
+def test_governance_audit_verify_stays_ok_after_an_erasure(settings: Settings) -> None:
+    """The operator's command, after a mentee with personal data in audit details was erased."""
+    mentee = new_mentee()
+
+    async def erase() -> None:
+        from governance.core import db
+        from governance.core.crypto import Keyring, LocalMasterKey
+        from governance.core.identity import Identity
+        from governance.core.storage import object_store
+        from governance.privacy import requests
+        from governance.privacy.providers import registry
+        from governance.privacy.schemas import DataRequestFiling, RequestTransition
+        from governance.privacy.service import Privacy as PrivacyService
+
+        await db.start(settings)
+        try:
+            keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
+            store = object_store(settings)
+            service = PrivacyService.configure(settings, keyring, store, registry(keyring, store))
+            now = datetime.now(UTC)
+            me = Identity(sub=mentee, roles=("mentee",))
+            officer = Identity(sub="officer-a", roles=("compliance_officer",))
+            filed = await requests.file(
+                service, DataRequestFiling(type="erasure", description=DESCRIPTION), me, True, now
+            )
+            await requests.transition(service, filed.id, RequestTransition(to="in_progress"), officer, False, now)
+            done = await requests.transition(service, filed.id, RequestTransition(to="completed"), officer, False, now)
+            assert done.certificate is not None and done.certificate["key_shredded"] is True
+            assert (await requests.get(service, filed.id, now, False)).description is None
+        finally:
+            await db.stop()
+
+    asyncio.run(erase())
+    result = CliRunner().invoke(main, ["audit", "verify"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("OK")
