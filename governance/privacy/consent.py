@@ -131,32 +131,28 @@ def purpose_of(privacy: Privacy, name: str, field: str = "purpose", source: str 
 # --- the fast path ------------------------------------------------------------------------
 
 TOPIC: Final = "consent"
-_CURRENT_QUERY: Final = (
-    "SELECT r.purpose, r.id, r.state, r.method, r.notice_version, r.recorded_at, r.expires_at, r.recorded_seq "
-    "FROM privacy_consent_record r WHERE r.subject = {} AND NOT EXISTS (SELECT 1 FROM privacy_consent_record n "
-    "WHERE n.subject = r.subject AND n.purpose = r.purpose AND n.recorded_seq > r.recorded_seq)"
-)
+_VERSION_QUERY: Final = "SELECT MAX(recorded_seq) AS v FROM privacy_consent_record WHERE subject = {}"
 
-Current = dict[str, dict[str, Any]]
+Current = dict[str, dict[str, Any] | None]
 
 
 async def _version_of(subject: str) -> int | None:
-    # Only asked while PostgreSQL change notices are not arriving.
-    row = await db.fetch_row("SELECT MAX(recorded_seq) AS v FROM privacy_consent_record WHERE subject = {}", subject)
+    # The audit sequence number of the subject's latest consent record: it moves with every change.
+    row = await db.fetch_row(_VERSION_QUERY, subject)
     return int(row["v"]) if row and row["v"] is not None else 0
 
 
 def consent_cache() -> FreshCache[Current]:
-    """Per subject, the latest record of every purpose (PostgreSQL; see :func:`permission`)."""
+    """Per subject, the latest record of every purpose (see :func:`permission`)."""
     return FreshCache(TOPIC, _version_of, capacity=65_536)
 
 
-async def _current(subject: str, now: datetime) -> Loaded[Current]:
-    rows = await ConsentRecord.raw(_CURRENT_QUERY, subject)
-    current = {row["purpose"]: row for row in rows}
-    version = max((int(row["recorded_seq"]) for row in rows), default=0)
+async def _current(privacy: Privacy, subject: str, now: datetime) -> Loaded[Current]:
+    # The version first: a change committed in between makes the next read load again.
+    version = await _version_of(subject) or 0
+    current = {name: await _latest(subject, name) for name in privacy.policy.purposes}
     # Time alone changes the answer when a choice lapses.
-    expiries = [e for row in rows if (e := _instant(row["expires_at"])) is not None and e > now]
+    expiries = [e for row in current.values() if row and (e := _instant(row["expires_at"])) is not None and e > now]
     return Loaded(current, version=version, stale_at=min(expiries, default=None))
 
 
@@ -168,17 +164,13 @@ async def announce(subject: str) -> None:
 async def permission(privacy: Privacy, subject: str, purpose_name: str, now: datetime) -> Permission:
     """The fast check the platform calls before every share: allowed or not, and which record says so.
 
-    On SQLite one indexed lookup answers (a cache would need the same lookup to stay
-    honest). On PostgreSQL the subject's current records are cached in the process and
-    kept fresh by change notices (:mod:`governance.core.cache`), so a check usually
-    touches no database at all.
+    The subject's current records are cached in the process and kept honest by
+    :mod:`governance.core.cache` (change notices on PostgreSQL, ``data_version`` and a
+    version lookup on SQLite); every change announces itself in its transaction.
     """
     purpose = purpose_of(privacy, purpose_name)
-    if privacy.consent_cache is None:
-        latest = await _latest(subject, purpose_name)
-    else:
-        current = await privacy.consent_cache.get_or_load(subject, now, lambda: _current(subject, now))
-        latest = current.get(purpose_name)
+    current = await privacy.consent_cache.get_or_load(subject, now, lambda: _current(privacy, subject, now))
+    latest = current.get(purpose_name)
     state = derive(purpose, latest, now)
     return Permission(
         mentee_id=subject,

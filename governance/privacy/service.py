@@ -8,7 +8,7 @@ references only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,12 @@ from governance.privacy.tables import NoticeVersion
 from governance.settings import Settings
 
 
+def _new_consent_cache() -> FreshCache[Any]:
+    from governance.privacy.consent import consent_cache  # consent builds on this module
+
+    return consent_cache()
+
+
 @dataclass(frozen=True, slots=True)
 class Privacy:
     """The privacy policy and retention schedule, keys, object store, and every module's subjects."""
@@ -42,13 +48,12 @@ class Privacy:
     store: ObjectStore
     subjects: SubjectRegistry
     sweep_batch: int = 200
-    # PostgreSQL only: the permission check's per-process cache (see privacy.consent).
-    consent_cache: FreshCache[Any] | None = None
+    # The permission check's per-process cache (see privacy.consent).
+    consent_cache: FreshCache[Any] = field(default_factory=_new_consent_cache)
 
     @classmethod
     def configure(cls, settings: Settings, keyring: Keyring, store: ObjectStore, subjects: SubjectRegistry) -> Privacy:
         """Privacy as ``settings`` configure it (both policy files are read and validated here)."""
-        from governance.privacy.consent import consent_cache  # consent builds on this module
 
         policy_dir = settings.effective_policy_dir
         return cls(
@@ -58,7 +63,6 @@ class Privacy:
             store=store,
             subjects=subjects,
             sweep_batch=settings.retention_sweep_batch,
-            consent_cache=consent_cache() if settings.is_postgres else None,
         )
 
 
