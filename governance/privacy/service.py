@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from governance.audit import service as audit
 from governance.core import db
 from governance.core.cache import FreshCache
 from governance.core.crypto import Keyring
 from governance.core.errors import Problem
+from governance.core.identity import SYSTEM
 from governance.core.storage import ObjectStore
 from governance.core.subjects import SubjectRegistry
 from governance.privacy.policy import (
@@ -140,6 +142,13 @@ async def register_notices(privacy: Privacy, now: datetime) -> int:
         ]
         if new:
             await NoticeVersion.insert(*new)
+            await audit.record(
+                actor=SYSTEM,
+                action="privacy.notice.published",
+                resource_type="notice",
+                resource_id=PRIVACY_FILE,
+                details={"versions": {n.key: n.sha256 for n in new}},
+            )
     return len(new)
 
 

@@ -16,6 +16,7 @@ from governance.privacy.policy import Notice, PolicyError
 from governance.privacy.service import Privacy as PrivacyService
 from governance.privacy.service import register_notices
 
+from ..conftest import AuthHeaders
 from .conftest import ANALYTICS, RECRUITERS, SHARE, Privacy, new_mentee
 
 
@@ -193,7 +194,9 @@ async def test_consent_history_is_append_only_in_the_database(privacy: Privacy, 
     assert (await privacy.permission(mentee, SHARE))["allowed"] is True
 
 
-async def test_a_published_notice_text_cannot_change(client: httpx.AsyncClient, clock: ManualClock) -> None:
+async def test_a_published_notice_text_cannot_change(
+    client: httpx.AsyncClient, clock: ManualClock, auth: AuthHeaders
+) -> None:
     service = service_of(client)
     await register_notices(service, clock.now())
     assert await register_notices(service, clock.now()) == 0
@@ -213,6 +216,8 @@ async def test_a_published_notice_text_cannot_change(client: httpx.AsyncClient, 
         service, policy=dataclasses.replace(service.policy, purposes={**service.policy.purposes, SHARE: republished})
     )
     assert await register_notices(newer, clock.now()) == 1
+    published = await Privacy(client, auth).audit(action="privacy.notice.published")
+    assert any(f"{SHARE}:2:en" in entry["details"]["versions"] for entry in published)
 
 
 async def test_a_mentee_may_shorten_only_the_categories_that_allow_it(privacy: Privacy) -> None:
