@@ -220,17 +220,16 @@ def retention_sweep(dry_run: bool, as_json: bool) -> None:
     if as_json:
         click.echo(msgspec.json.format(msgspec.json.encode(result)).decode())
         return
+    counts: dict[str, int] = dict(result.deleted)
+    if dry_run:
+        for line in result.due:
+            counts[line.category] = counts.get(line.category, 0) + 1
     verb = "would delete" if dry_run else "deleted"
-    counts = result.deleted if not dry_run else {}
-    for line in result.due:
-        counts.setdefault(line.category, 0)
-        if dry_run:
-            counts[line.category] += 1
     click.echo(f"{verb}: " + (", ".join(f"{n} {c}" for c, n in sorted(counts.items())) or "nothing"))
     for line in result.due if dry_run else []:
         click.echo(f"  due   {line.category} {line.record_type} {line.record_id} (due {line.due_at.isoformat()})")
     for line in result.held_records:
-        reasons = "; ".join(h["reason"] + f" ({h['module']} {h['record_type']} {h['record_id']})" for h in line.held_by)
+        reasons = "; ".join(f"{h['reason']} ({h['module']} {h['record_type']} {h['record_id']})" for h in line.held_by)
         click.echo(f"  held  {line.category} {line.record_type} {line.record_id}: {reasons}")
 
 
