@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -15,6 +16,7 @@ from governance.privacy import consent
 from governance.privacy.policy import Notice, PolicyError
 from governance.privacy.service import Privacy as PrivacyService
 from governance.privacy.service import register_notices
+from governance.privacy.tables import ConsentRecord
 
 from ..conftest import AuthHeaders
 from .conftest import ANALYTICS, RECRUITERS, SHARE, Privacy, new_mentee
@@ -230,3 +232,37 @@ async def test_a_mentee_may_shorten_only_the_categories_that_allow_it(privacy: P
     fixed = await privacy.put(mentee, retention={"complaint_files": "P1D"})
     assert fixed.status_code == 400
     assert fixed.json()["errors"][0]["field"] == "retention.complaint_files"
+
+
+async def test_a_change_made_by_another_instance_is_seen_by_the_next_check(
+    privacy: Privacy, client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    """The check answers from a per-process cache; a write that never announced itself here
+    (another instance, a cron command) must still show at once."""
+    mentee = new_mentee()
+    await privacy.choose(mentee, **{SHARE: "opt_in"})
+    assert (await privacy.permission(mentee, SHARE))["allowed"] is True
+    assert (await privacy.permission(mentee, SHARE))["allowed"] is True  # now cached
+    record_id = uuid.uuid4()
+    async with db.transaction():
+        # What another instance writes: a later record, without this process's announcement.
+        await ConsentRecord.insert(
+            ConsentRecord(
+                id=record_id,
+                subject=mentee,
+                purpose=SHARE,
+                state="opt_out",
+                method="explicit",
+                notice_version=1,
+                language="en",
+                jurisdiction="GB",
+                source="elsewhere",
+                actor=mentee,
+                recorded_at=clock.now(),
+                expires_at=clock.now() + timedelta(days=30),
+                receipt_id=None,
+                recorded_seq=2**40,
+            )
+        )
+    seen = await privacy.permission(mentee, SHARE)
+    assert (seen["allowed"], seen["record_id"]) == (False, str(record_id))

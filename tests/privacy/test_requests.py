@@ -235,6 +235,28 @@ async def test_erasing_a_mentor_keeps_vetting_evidence_and_rerenders_the_dossier
     assert before["mentor"]["display_name"] is not None
 
 
+async def test_identity_verification_then_completion_of_a_request_without_an_export(privacy: Privacy) -> None:
+    mentee = new_mentee()
+    filed = await privacy.file(mentee, "rectification", "my name is misspelt")
+    assert (await privacy.move(filed["id"], "identity_verification")).status_code == 200
+    verified = await privacy.move(filed["id"], "in_progress")
+    assert verified.json()["allowed_next"] == ["extended", "completed", "rejected", "withdrawn"]
+    done = await privacy.move(filed["id"], "completed")
+    assert done.status_code == 200
+    assert (done.json()["state"], done.json()["export_available"], done.json()["certificate"]) == (
+        "completed",
+        False,
+        None,
+    )
+    moves = [e["action"] for e in await privacy.audit(resource_id=filed["id"])]
+    assert moves == [
+        "privacy.request.received",
+        "privacy.request.identity_verification",
+        "privacy.request.in_progress",
+        "privacy.request.completed",
+    ]
+
+
 def test_governance_audit_verify_stays_ok_after_an_erasure(settings: Settings) -> None:
     """The operator's command, after a mentee with personal data in audit details was erased."""
     mentee = new_mentee()
