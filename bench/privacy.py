@@ -233,6 +233,15 @@ async def child_main(backend: str, repeats: int, mentees: int, requests: int, re
                 f"min {ratios[0]:.1f}%, median {percent:.1f}%, max {ratios[-1]:.1f}%"
             )
 
+        # For scale: the lightest authenticated route (token and policy check, no work).
+        me_calls = [asgi_get(app, "/api/v1/me", auth) for _ in range(requests)]
+
+        async def me_pair(start: int, count: int) -> tuple[float, float]:
+            baseline = await requests_per_second(bare_calls[start : start + count], 1)
+            return await requests_per_second(me_calls[start : start + count], 1), baseline
+
+        _, _, me_ratios = await paired_rounds(me_pair, requests, repeats * ROUNDS)
+        line(f"  breakdown  GET /api/v1/me / bare (token + policy, no work)  {median(me_ratios):5.1f}%")
         started = time.perf_counter()
         for mentee, purpose in picks[:2000]:
             await consent.permission(privacy, mentee, purpose, datetime.now(UTC))

@@ -133,7 +133,17 @@ def purpose_of(privacy: Privacy, name: str, field: str = "purpose", source: str 
 TOPIC: Final = "consent"
 _VERSION_QUERY: Final = "SELECT MAX(recorded_seq) AS v FROM privacy_consent_record WHERE subject = {}"
 
-Current = dict[str, dict[str, Any] | None]
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A permission answer and its JSON, decided once per subject and purpose until the next change."""
+
+    permission: Permission
+    body: bytes
+
+
+Current = dict[str, Answer]
+_encoder = msgspec.json.Encoder()
 
 
 async def _version_of(subject: str) -> int | None:
@@ -143,16 +153,31 @@ async def _version_of(subject: str) -> int | None:
 
 
 def consent_cache() -> FreshCache[Current]:
-    """Per subject, the latest record of every purpose (see :func:`permission`)."""
+    """Per subject, the answer for every purpose (see :func:`permission`)."""
     return FreshCache(TOPIC, _version_of, capacity=65_536)
 
 
 async def _current(privacy: Privacy, subject: str, now: datetime) -> Loaded[Current]:
     # The version first: a change committed in between makes the next read load again.
     version = await _version_of(subject) or 0
-    current = {name: await _latest(subject, name) for name in privacy.policy.purposes}
-    # Time alone changes the answer when a choice lapses.
-    expiries = [e for row in current.values() if row and (e := _instant(row["expires_at"])) is not None and e > now]
+    current: Current = {}
+    expiries: list[datetime] = []
+    for name, purpose in privacy.policy.purposes.items():
+        latest = await _latest(subject, name)
+        state = derive(purpose, latest, now)
+        if state.expires_at is not None:
+            expiries.append(state.expires_at)
+        answer = Permission(
+            mentee_id=subject,
+            purpose=name,
+            allowed=state.allowed,
+            state=state.state,
+            method=state.method,
+            record_id=state.record_id,
+            expires_at=state.expires_at,
+        )
+        current[name] = Answer(answer, _encoder.encode(answer))
+    # Time alone changes an answer when a choice lapses: derive them anew then.
     return Loaded(current, version=version, stale_at=min(expiries, default=None))
 
 
@@ -161,26 +186,22 @@ async def announce(subject: str) -> None:
     await cache.announce(TOPIC, subject)
 
 
-async def permission(privacy: Privacy, subject: str, purpose_name: str, now: datetime) -> Permission:
+async def answer(privacy: Privacy, subject: str, purpose_name: str, now: datetime) -> Answer:
     """The fast check the platform calls before every share: allowed or not, and which record says so.
 
-    The subject's current records are cached in the process and kept honest by
-    :mod:`governance.core.cache` (change notices on PostgreSQL, ``data_version`` and a
-    version lookup on SQLite); every change announces itself in its transaction.
+    The answers for every purpose of a subject are decided together and cached in the
+    process, kept honest by :mod:`governance.core.cache` (change notices on PostgreSQL,
+    ``data_version`` and a version lookup on SQLite; every change announces itself in its
+    transaction) and decided anew when a choice lapses.
     """
-    purpose = purpose_of(privacy, purpose_name)
-    current = await privacy.consent_cache.get_or_load(subject, now, lambda: _current(privacy, subject, now))
-    latest = current.get(purpose_name)
-    state = derive(purpose, latest, now)
-    return Permission(
-        mentee_id=subject,
-        purpose=purpose_name,
-        allowed=state.allowed,
-        state=state.state,
-        method=state.method,
-        record_id=state.record_id,
-        expires_at=state.expires_at,
-    )
+    purpose_of(privacy, purpose_name)
+    current: Current = await privacy.consent_cache.get_or_load(subject, now, lambda: _current(privacy, subject, now))
+    return current[purpose_name]
+
+
+async def permission(privacy: Privacy, subject: str, purpose_name: str, now: datetime) -> Permission:
+    """See :func:`answer`."""
+    return (await answer(privacy, subject, purpose_name, now)).permission
 
 
 async def retention_choices(subject: str) -> dict[str, str]:
