@@ -126,6 +126,9 @@ async def register_notices(privacy: Privacy, now: datetime) -> int:
                 key = f"{purpose.name}:{notice.version}:{language}"
                 wanted[key] = (purpose.name, notice.version, language, notice.digest(language))
     async with db.transaction():
+        if not db.is_sqlite():
+            # Instances starting together: one registers, the others then see its rows.
+            await NoticeVersion.raw("SELECT pg_advisory_xact_lock(hashtext('privacy_notice_version'))")
         seen = {
             row["key"]: row["sha256"] for row in await NoticeVersion.select(NoticeVersion.key, NoticeVersion.sha256)
         }
