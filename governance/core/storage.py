@@ -13,13 +13,17 @@ import base64
 import hashlib
 import os
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import anyio.to_thread
 
 from governance.settings import Settings
+
+# Read size when streaming an object out.
+CHUNK_BYTES: Final = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,10 @@ class ObjectStore(Protocol):
     async def put(self, key: str, data: bytes, *, media_type: str = "application/octet-stream") -> StoredObject: ...
 
     async def get(self, key: str) -> bytes: ...
+
+    def stream(self, key: str) -> AsyncIterator[bytes]:
+        """The object in chunks, without holding it whole in memory (``ObjectMissing`` if absent)."""
+        ...
 
     async def exists(self, key: str) -> bool: ...
 
@@ -94,6 +102,17 @@ class LocalObjectStore:
         except FileNotFoundError:
             raise ObjectMissing(key) from None
 
+    async def stream(self, key: str) -> AsyncIterator[bytes]:
+        try:
+            handle = await anyio.to_thread.run_sync(self._path(key).open, "rb")
+        except FileNotFoundError:
+            raise ObjectMissing(key) from None
+        try:
+            while chunk := await anyio.to_thread.run_sync(handle.read, CHUNK_BYTES):
+                yield chunk
+        finally:
+            handle.close()
+
     async def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
@@ -142,18 +161,25 @@ class S3ObjectStore:
         return StoredObject(key=key, sha256=digest.hex(), size=len(data))
 
     async def get(self, key: str) -> bytes:
+        return await anyio.to_thread.run_sync(lambda: bytes(self._body(key).read()))
+
+    async def stream(self, key: str) -> AsyncIterator[bytes]:
+        body = await anyio.to_thread.run_sync(self._body, key)
+        try:
+            while chunk := await anyio.to_thread.run_sync(body.read, CHUNK_BYTES):
+                yield bytes(chunk)
+        finally:
+            body.close()
+
+    def _body(self, key: str) -> Any:
         from botocore.exceptions import ClientError
 
-        def read() -> bytes:
-            try:
-                response = self._client.get_object(Bucket=self.bucket, Key=check_key(key))
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
-                    raise ObjectMissing(key) from None
-                raise
-            return bytes(response["Body"].read())
-
-        return await anyio.to_thread.run_sync(read)
+        try:
+            return self._client.get_object(Bucket=self.bucket, Key=check_key(key))["Body"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+                raise ObjectMissing(key) from None
+            raise
 
     async def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError

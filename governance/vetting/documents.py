@@ -3,25 +3,33 @@
 A document is stored encrypted under the mentor's own data key (erasing the mentor makes
 it unreadable like every other personal field), at a content-addressed key
 ``vetting/documents/<mentor id>/<sha256>``, where the SHA-256 is of the content as
-uploaded. That hash is recorded in the database and in the audit entry, and checked
-again on every download.
+uploaded. That hash is recorded in the database and in the audit entry. The encryption
+is segmented and bound to the hash, so a download streams segment by segment and every
+segment proves it belongs to exactly that document, in that place.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+import structlog
+
 from governance.audit import service as audit
 from governance.core import db
+from governance.core.crypto import CiphertextInvalid
 from governance.core.errors import Problem
 from governance.core.identity import Identity
+from governance.core.storage import ObjectMissing
 from governance.vetting.schemas import AuditTrail, DocumentView
 from governance.vetting.service import Vetting, check_row, not_found, touch
 from governance.vetting.tables import Document
+
+log = structlog.get_logger("governance.vetting")
 
 # Leading bytes of each accepted format (PDF 1.x/2.0, PNG, JPEG/JFIF/EXIF).
 SIGNATURES: Final = (
@@ -47,7 +55,8 @@ def object_key(mentor_id: uuid.UUID, sha256: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Download:
-    content: bytes
+    content: AsyncIterator[bytes]
+    size: int
     media_type: str
     filename: str
     sha256: str
@@ -95,7 +104,7 @@ async def upload(
     key = object_key(mentor_id, sha256)
     # Stored before the transaction: a failed commit leaves an unreferenced object under
     # its content address, which the next upload of the same bytes simply overwrites.
-    await vetting.store.put(key, cipher.encrypt_bytes(content), media_type="application/octet-stream")
+    await vetting.store.put(key, cipher.seal_segments(content, sha256.encode()), media_type="application/octet-stream")
     document_id = uuid.uuid4()
     async with db.transaction():
         recorded = await audit.record(
@@ -147,23 +156,46 @@ async def document_owner(document_id: uuid.UUID) -> str | None:
 
 
 async def download(vetting: Vetting, document_id: uuid.UUID, actor: Identity) -> Download:
-    """The document's content, after checking it still hashes to what was recorded; audited."""
+    """The document as uploaded, streamed; the download is audited before the first byte.
+
+    Each segment is authenticated as it is decrypted: one that was altered, moved or cut
+    ends the stream and leaves a ``vetting.document.corrupted`` entry.
+    """
     row = await Document.select().where(Document.id == document_id).first()
     if row is None:
         raise not_found("document", document_id)
     cipher = await vetting.keyring.cipher(str(row["mentor"]))
-    content = cipher.decrypt_bytes(await vetting.store.get(row["object_key"]))
-    intact = hashlib.sha256(content).hexdigest() == row["sha256"]
+    details = {"mentor_id": str(row["mentor"]), "sha256": row["sha256"]}
     await audit.record(
         actor=actor,
         action="vetting.document.downloaded",
         resource_type="document",
         resource_id=str(document_id),
-        outcome="success" if intact else "failure",
-        details={"mentor_id": str(row["mentor"]), "sha256": row["sha256"], "intact": intact},
+        details=details,
     )
-    if not intact:
-        raise Problem(500, "document-corrupted", "The stored document no longer matches its recorded SHA-256")
+
+    async def content() -> AsyncIterator[bytes]:
+        try:
+            async for plaintext in cipher.open_segments(
+                vetting.store.stream(row["object_key"]), row["sha256"].encode()
+            ):
+                yield plaintext
+        except (CiphertextInvalid, ObjectMissing) as exc:
+            log.error("document_corrupted", document_id=str(document_id), error=str(exc))
+            await audit.record(
+                actor=actor,
+                action="vetting.document.corrupted",
+                resource_type="document",
+                resource_id=str(document_id),
+                outcome="failure",
+                details={**details, "problem": type(exc).__name__},
+            )
+            raise
+
     return Download(
-        content=content, media_type=row["media_type"], filename=cipher.decrypt(row["filename"]), sha256=row["sha256"]
+        content=content(),
+        size=row["size"],
+        media_type=row["media_type"],
+        filename=cipher.decrypt(row["filename"]),
+        sha256=row["sha256"],
     )

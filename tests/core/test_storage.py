@@ -39,6 +39,16 @@ async def test_put_get_and_record_the_hash(store: ObjectStore) -> None:
     assert not await store.exists("documents/ab/cdef.pdf")
 
 
+async def test_objects_stream_out_in_chunks(store: ObjectStore) -> None:
+    data = bytes(range(256)) * 3000  # larger than one chunk
+    await store.put("bundles/big.bin", data)
+    chunks = [chunk async for chunk in store.stream("bundles/big.bin")]
+    assert len(chunks) > 1
+    assert b"".join(chunks) == data
+    with pytest.raises(ObjectMissing):
+        [chunk async for chunk in store.stream("bundles/absent.bin")]
+
+
 async def test_local_writes_leave_no_temporary_files(tmp_path: Path) -> None:
     await LocalObjectStore(tmp_path).put("documents/ab/cdef.pdf", b"x")
     assert not list((tmp_path / "documents" / "ab").glob(".upload-*"))

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import httpx
 import msgspec
+import pytest
 
 from governance.audit import service as audit_service
 from governance.core.clock import ManualClock
@@ -257,3 +258,22 @@ async def test_a_change_made_by_another_process_reaches_the_cached_dossier(
     await Mentor.update({Mentor.version: Mentor.version + 1}).where(Mentor.id == uuid.UUID(mentor["id"]))
     second = await vetting.dossier(mentor["id"])
     assert second["checks"][0]["state"] == "in_review"
+
+
+async def test_a_document_altered_in_storage_is_refused_and_audited(
+    vetting: Vetting, client: httpx.AsyncClient
+) -> None:
+    mentor = await vetting.register(ext())
+    check = await vetting.record(mentor["id"], "identity_verification")
+    big = PDF + bytes(200_000)  # several segments
+    document = (await vetting.upload(check["id"], big)).json()
+    store = client._transport.app.state.object_store  # type: ignore[attr-defined]
+    path = store.root / "vetting" / "documents" / mentor["id"] / document["sha256"]
+    sealed = bytearray(path.read_bytes())
+    sealed[-40] ^= 0xFF  # inside the last segment
+    path.write_bytes(bytes(sealed))
+    with pytest.raises(Exception):  # noqa: B017 - the stream is cut off: the client sees a broken body
+        response = await client.get(f"/api/v1/documents/{document['id']}", headers=vetting.officer())
+        assert response.content != big
+    corrupted = await vetting.audit(action="vetting.document.corrupted", resource_id=document["id"])
+    assert [e["outcome"] for e in corrupted] == ["failure"]
