@@ -259,7 +259,7 @@ async def transition(
         planned = await _export(privacy, row, planned, now)
     async with db.transaction():
         if move.to == "completed" and row["request_type"] == "erasure":
-            planned = await _erase(privacy, row, planned, actor, now)
+            planned = await _erase(privacy, row, planned, now)
         recorded = await audit.record(
             actor=actor,
             action=f"privacy.request.{move.to}",
@@ -360,7 +360,7 @@ async def download(privacy: Privacy, request_id: uuid.UUID, actor: Identity) -> 
 # --- erasure ------------------------------------------------------------------------------
 
 
-async def _erase(privacy: Privacy, row: Mapping[str, Any], planned: _Move, actor: Identity, now: datetime) -> _Move:
+async def _erase(privacy: Privacy, row: Mapping[str, Any], planned: _Move, now: datetime) -> _Move:
     """Shred the subject's key and let every module mark what it keeps (in the caller's transaction)."""
     subject = row["subject"]
     holds = [h for h in await privacy.subjects.holds(subject) if h.record_id != str(row["id"])]
