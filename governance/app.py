@@ -21,6 +21,7 @@ from governance.audit import service as audit
 from governance.audit.routes import AuditController
 from governance.core import db
 from governance.core.authz import Authorizer, casbin_guard
+from governance.core.clock import Clock, SystemClock
 from governance.core.crypto import Keyring, LocalMasterKey
 from governance.core.errors import exception_handlers, problem_details_plugin
 from governance.core.identity import Identity, jwt_auth
@@ -65,9 +66,14 @@ class Metrics(PrometheusController):
     include_in_schema = False
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    """Build the application for ``settings`` (read from the environment when omitted)."""
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Litestar:
+    """Build the application for ``settings`` (read from the environment when omitted).
+
+    ``clock`` is the time every time-dependent rule reads (the system's by default);
+    tests pass a :class:`~governance.core.clock.ManualClock` to move time.
+    """
     settings = settings or Settings.from_env()
+    clock = clock or SystemClock()
     db.check_engine_matches(settings)
     configure_logging(settings)
     log_key = audit.load_log_key(settings)
@@ -104,6 +110,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State(
             {
                 "settings": settings,
+                "clock": clock,
                 "log_key": log_key,
                 "keyring": keyring,
                 "authorizer": authorizer,

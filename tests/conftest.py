@@ -11,7 +11,7 @@ import asyncio
 import os
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 BACKEND = os.environ.get("GOVERNANCE_TEST_BACKEND", "sqlite")
@@ -35,6 +35,7 @@ import pytest  # noqa: E402
 from governance.app import create_app  # noqa: E402
 from governance.cli import run_migrations  # noqa: E402
 from governance.core import db  # noqa: E402
+from governance.core.clock import ManualClock  # noqa: E402
 from governance.core.identity import issue_token  # noqa: E402
 from governance.settings import Settings  # noqa: E402
 
@@ -77,13 +78,19 @@ async def database(settings: Settings) -> AsyncIterator[Settings]:
 
 
 @pytest.fixture
-async def client(database: Settings) -> AsyncIterator[httpx.AsyncClient]:
+def clock() -> ManualClock:
+    """The application's clock in tests: starts at the real time, moves only with ``advance``."""
+    return ManualClock(datetime.now(UTC))
+
+
+@pytest.fixture
+async def client(database: Settings, clock: ManualClock) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the application, in the test's own event loop.
 
     Litestar's test clients run the lifespan in a portal thread with its own loop, where
     an asyncpg pool would be unusable from the test; the database fixture opens it here.
     """
-    transport = httpx.ASGITransport(app=create_app(database))
+    transport = httpx.ASGITransport(app=create_app(database, clock=clock))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as test_client:
         yield test_client
 

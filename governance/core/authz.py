@@ -2,14 +2,23 @@
 
 A decision depends only on (role, route template, method, ownership), so decisions are
 cached per that key; the cache is cleared whenever the policy is reloaded. Ownership is
-a matcher input: a route declares which path parameter names the data subject
-(``opt={"owner": "mentee_id"}``), and the caller owns the record when it equals their
-``sub``. Denials answer 403 and are written to the audit log.
+a matcher input, declared by the route in one of three ways:
+
+- ``opt={"owner": "mentee_id"}``: the path parameter that names the data subject; the
+  caller owns the record when it equals their ``sub``;
+- ``opt={"owner_of": resolver}``: ``async def resolver(connection) -> str | None`` looks
+  up the subject the addressed record belongs to (None: no such record, so not the
+  caller's). It runs only when the caller's roles are allowed on their ``own`` records
+  but not on ``any``, so staff never pay for the lookup;
+- ``opt={"own_list": True}``: a list whose handler narrows the items to the caller's own
+  when :func:`sees_only_own` says so.
+
+Denials answer 403 and are written to the audit log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +62,32 @@ class Authorizer:
         return [list(rule) for rule in self._enforcer.get_policy()]
 
 
-def ownership(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler, sub: str) -> str:
-    """``"self"`` when the route's owner parameter equals the caller's subject."""
+OwnerResolver = Callable[[ASGIConnection[Any, Any, Any, Any]], Awaitable[str | None]]
+
+
+async def ownership(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler, sub: str) -> str:
+    """``"self"`` when the record the route addresses belongs to the caller (see module docstring)."""
+    if handler.opt.get("own_list"):
+        return "self"
     param = handler.opt.get("owner")
-    if param is None:
-        return "other"
-    return "self" if str(connection.path_params.get(param)) == sub else "other"
+    if param is not None:
+        return "self" if str(connection.path_params.get(param)) == sub else "other"
+    resolver: OwnerResolver | None = handler.opt.get("owner_of")
+    if resolver is not None:
+        return "self" if await resolver(connection) == sub else "other"
+    return "other"
+
+
+def _route_and_method(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[str, str]:
+    # Litestar's template without parameter types (``/audit/entries/{seq}``): the form policies use.
+    return str(connection.scope.get("path_template")), str(connection.scope.get("method", "GET"))
+
+
+def sees_only_own(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """For ``own_list`` routes: True when the caller may list only their own records."""
+    authorizer: Authorizer = connection.app.state.authorizer
+    route, method = _route_and_method(connection)
+    return not authorizer.allows(connection.user.roles, route, method, "other")
 
 
 async def casbin_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
@@ -67,11 +96,13 @@ async def casbin_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: 
         return  # Litestar's automatic answer lists the allowed methods; it reaches no record.
     identity: Identity = connection.user
     authorizer: Authorizer = connection.app.state.authorizer
-    method = str(connection.scope.get("method", "GET"))
-    # Litestar's template without parameter types (``/audit/entries/{seq}``): the form policies use.
-    route = str(connection.scope.get("path_template"))
-    owner = ownership(connection, handler, identity.sub)
-    if authorizer.allows(identity.roles, route, method, owner):
+    route, method = _route_and_method(connection)
+    # Allowed on any record: no need to find out whose record it is.
+    if authorizer.allows(identity.roles, route, method, "other"):
+        return
+    if authorizer.allows(identity.roles, route, method, "self") and (
+        await ownership(connection, handler, identity.sub) == "self"
+    ):
         return
     # Imported here: the audit package depends on core, not the other way round at import time.
     from governance.audit import service as audit
