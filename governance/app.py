@@ -19,6 +19,12 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from governance import __version__
 from governance.audit import service as audit
 from governance.audit.routes import AuditController
+
+# --- complaints (issue 4) ---
+from governance.complaints import routes as complaint_routes
+from governance.complaints.scan import keep_scanning, load_policy
+
+# --- end complaints ---
 from governance.core import db
 from governance.core.authz import Authorizer, casbin_guard
 from governance.core.clock import Clock, SystemClock
@@ -79,6 +85,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     log_key = audit.load_log_key(settings)
     keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
     authorizer = Authorizer(settings.effective_policy_dir)
+    # --- complaints (issue 4): SLA and escalation configuration, read once ---
+    sla_policy = load_policy(settings)
+    # --- end complaints ---
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -86,21 +95,45 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         task = None
         if settings.checkpoint_interval.total_seconds() > 0:
             task = asyncio.create_task(audit.keep_checkpointing(log_key, settings.checkpoint_interval))
+        # --- complaints (issue 4): the in-process SLA scan ---
+        scan_task = None
+        if settings.sla_scan_interval.total_seconds() > 0:
+            scan_task = asyncio.create_task(keep_scanning(sla_policy, clock, settings.sla_scan_interval))
+        # --- end complaints ---
         try:
             yield
         finally:
+            # --- complaints (issue 4) ---
+            if scan_task is not None:
+                scan_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await scan_task
+            # --- end complaints ---
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await db.stop()
 
-    api = Router(path="/api/v1", route_handlers=[me, AuditController], guards=[casbin_guard])
+    api = Router(
+        path="/api/v1",
+        route_handlers=[
+            me,
+            AuditController,
+            # --- complaints (issue 4) ---
+            *complaint_routes.GUARDED,
+            # --- end complaints ---
+        ],
+        guards=[casbin_guard],
+    )
+    # --- complaints (issue 4): public, unauthenticated, outside the guard ---
+    public_api = complaint_routes.public_router(settings.attestation_status_rate_limit)
+    # --- end complaints ---
     auth = jwt_auth(settings)
     prometheus = PrometheusConfig(app_name="governance", group_path=True, exclude=["/metrics", "/health"])
 
     app = Litestar(
-        route_handlers=[health, ready, Metrics, api],
+        route_handlers=[health, ready, Metrics, api, public_api],
         lifespan=[lifespan],
         on_app_init=[auth.on_app_init],
         middleware=[prometheus.middleware],
@@ -111,6 +144,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             {
                 "settings": settings,
                 "clock": clock,
+                "sla_policy": sla_policy,  # complaints (issue 4)
                 "log_key": log_key,
                 "keyring": keyring,
                 "authorizer": authorizer,

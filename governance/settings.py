@@ -22,6 +22,9 @@ PREFIX = "GOVERNANCE_"
 
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+# Settings given as plain seconds or an exact ISO 8601 duration.
+DURATION_SETTINGS = frozenset({"checkpoint_interval", "complaint_appeal_window", "sla_scan_interval"})
 # A signed-note key name: no spaces, no '+', as C2SP signed-note requires.
 Origin = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\s+]+$")]
 
@@ -51,6 +54,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_request_body_bytes: PositiveInt = 16 * 1024 * 1024
     object_store_dir: Path | None = None
     policy_dir: Path | None = None
+    # --- complaints (issue 4) ---
+    refund_four_eyes_threshold_minor: NonNegativeInt = 10_000
+    complaint_appeal_window: timedelta = timedelta(days=30)
+    sla_scan_interval: timedelta = timedelta(seconds=60)
+    attestation_status_rate_limit: PositiveInt = 60
+    # --- end complaints ---
 
     # Derived locations: the embedded defaults all sit under data_dir.
     @property
@@ -138,7 +147,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _parse_special(name: str, value: str) -> Any:
-    if name == "checkpoint_interval":
+    if name in DURATION_SETTINGS:
         try:
             return parse_seconds_or_duration(value)
         except DurationError as exc:

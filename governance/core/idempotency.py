@@ -59,12 +59,10 @@ class Outcome:
     replayed: bool
 
 
-def key_from(header: str | None, *, required: bool = True) -> str | None:
-    """The client's key, validated (400 naming the header when malformed or, if required, missing)."""
+def key_from(header: str | None) -> str:
+    """The client's key, validated (400 naming the header when missing or malformed)."""
     if header is None:
-        if required:
-            raise _bad_key("this request needs an Idempotency-Key header (a unique key of your choice)")
-        return None
+        raise _bad_key("this request needs an Idempotency-Key header (a unique key of your choice)")
     if not _KEY.match(header):
         raise _bad_key(f"1 to {MAX_KEY_LENGTH} printable ASCII characters without spaces")
     return header
