@@ -238,9 +238,14 @@ def _calendar(raw: dict[str, Any]) -> Calendar:
         raise PolicyError(f"calendar: {exc}") from None
 
 
-def _iso(delta: timedelta | None) -> str | None:
+def _iso(delta: timedelta | None, clock: Clock = "calendar") -> str | None:
+    """ISO 8601 text; business-clock budgets in hours (``PT40H``: five 8-hour working days, not 1 day 16 h)."""
     if delta is None:
         return None
+    if clock == "business":
+        hours, rest = divmod(int(delta.total_seconds()), 3600)
+        minutes = rest // 60
+        return "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes or not hours else "")
     return Duration(exact=delta).isoformat()
 
 
@@ -249,9 +254,9 @@ def _targets_view(category: str | None, severity: str, targets: Targets) -> Comp
         category=category,
         severity=severity,
         clock=targets.clock,
-        acknowledge_within=_iso(targets.acknowledge) or "",
-        first_response_within=_iso(targets.first_response) or "",
-        resolve_within=_iso(targets.resolve) or "",
+        acknowledge_within=_iso(targets.acknowledge, targets.clock) or "",
+        first_response_within=_iso(targets.first_response, targets.clock) or "",
+        resolve_within=_iso(targets.resolve, targets.clock) or "",
     )
 
 
@@ -283,7 +288,7 @@ def published(policy: SlaPolicy) -> EscalationPolicyView:
                 decided_by=t.decided_by,
                 deciders=t.deciders,
                 clock=t.clock,
-                decide_within=_iso(t.decide_within) or "",
+                decide_within=_iso(t.decide_within, t.clock) or "",
                 appeal_to=policy.next_tier(t.tier),
                 appeal_within=_iso(t.appeal_within),
                 outcomes=list(t.outcomes),
