@@ -53,20 +53,11 @@ import asyncpg
 # bench/audit.py's output, timing and PostgreSQL helpers (this directory is on sys.path when run as a script).
 from audit import cpu_model, drop_postgres, median, out, rate, reset_postgres
 
+from governance.complaints.schemas import CATEGORIES
+from governance.complaints.schemas import COMPLAINT_STATES as STATES
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/governance_bench_complaints"
-STATES = (
-    "received",
-    "acknowledged",
-    "investigating",
-    "awaiting_complainant",
-    "escalated",
-    "resolved",
-    "closed",
-    "withdrawn",
-    "reopened",
-)
-CATEGORIES = ("session_quality", "mentor_conduct", "safeguarding", "billing", "attestation", "privacy", "other")
 QUERY_STATE = "investigating"
 PAGE = 50
 COLUMNS = (

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import msgspec
 from litestar.exceptions import NotFoundException
+from piccolo.columns import Column
+from piccolo.custom_types import Combinable
+from piccolo.query.methods.select import Select
 from piccolo.table import Table
 
 from governance.core.crypto import Keyring, PersonalDataError
-from governance.core.errors import Problem
+from governance.core.errors import Problem, invalid_parameter
+from governance.core.pagination import decode_cursor, encode_cursor
 from governance.core.versioning import check_version
 
 
@@ -72,3 +77,36 @@ async def update_versioned(table: type[Table], record_id: uuid.UUID, version: in
     if not changed:
         rows = await table.select(version_column).where(id_column == record_id).first()
         check_version(int(rows["version"]) if rows else -1, version)
+
+
+def equal_to(*pairs: tuple[Column, Any]) -> list[Combinable]:
+    """``column == value`` for every pair whose value was given (filters left out are None)."""
+    return [column == value for column, value in pairs if value is not None]
+
+
+async def newest_first(
+    query: Select[Any], at: Column, id_: Column, where: list[Combinable], limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of ``query`` ordered by (``at``, ``id_``) descending, and the cursor of the next.
+
+    Keyset pagination: the cursor holds the last row's instant and id, so a page costs
+    the same however deep it is, and rows inserted meanwhile neither repeat nor vanish.
+    """
+    conditions = list(where)
+    if cursor is not None:
+        position = decode_cursor(cursor)
+        try:
+            last_at, last_id = datetime.fromisoformat(str(position["at"])), uuid.UUID(str(position["id"]))
+        except (KeyError, ValueError):
+            raise invalid_parameter("cursor", "not a cursor this service issued") from None
+        conditions.append((at < last_at) | ((at == last_at) & (id_ < last_id)))
+    query = query.order_by(at, id_, ascending=False).limit(limit + 1)
+    for condition in conditions:
+        query = query.where(condition)
+    rows = await query
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1]
+        next_cursor = encode_cursor({"at": last[at._meta.name].isoformat(), "id": str(last[id_._meta.name])})
+    return page, next_cursor

@@ -13,15 +13,15 @@ import uuid
 from datetime import datetime
 from typing import Any, Final
 
-from piccolo.custom_types import Combinable
-
 from governance.audit import service as audit
 from governance.complaints import attestations, sla, states
 from governance.complaints.common import (
     dumps,
+    equal_to,
     illegal_transition,
     invalid_body,
     loads,
+    newest_first,
     not_found,
     not_permitted,
     reveal,
@@ -39,9 +39,9 @@ from governance.complaints.schemas import (
 from governance.complaints.tables import Dispute, DisputeEvent
 from governance.core import db
 from governance.core.crypto import Keyring
-from governance.core.errors import Problem, invalid_parameter
+from governance.core.errors import Problem
 from governance.core.identity import SYSTEM, Identity
-from governance.core.pagination import Page, decode_cursor, encode_cursor
+from governance.core.pagination import Page
 from governance.core.versioning import check_version, lock_for_update
 
 RESOURCE: Final = "dispute"
@@ -187,22 +187,10 @@ async def get(dispute_id: uuid.UUID, *, keyring: Keyring) -> DisputeView:
 
 async def search(*, state: str | None, party: str | None, limit: int, cursor: str | None) -> Page[DisputeSummary]:
     """Disputes, newest first; ``party`` keeps those where that subject is candidate, mentor or opener."""
-    where: list[Combinable] = []
-    if state is not None:
-        where.append(Dispute.state == state)
+    where = equal_to((Dispute.state, state))
     if party is not None:
         where.append((Dispute.candidate_id == party) | (Dispute.mentor_id == party) | (Dispute.opened_by == party))
-    if cursor is not None:
-        position = decode_cursor(cursor)
-        try:
-            at, after = datetime.fromisoformat(str(position["at"])), uuid.UUID(str(position["id"]))
-        except (KeyError, ValueError):
-            raise invalid_parameter("cursor", "not a cursor this service issued") from None
-        where.append((Dispute.opened_at < at) | ((Dispute.opened_at == at) & (Dispute.id < after)))
-    query = Dispute.select().order_by(Dispute.opened_at, Dispute.id, ascending=False).limit(limit + 1)
-    for condition in where:
-        query = query.where(condition)
-    rows = await query
+    rows, next_cursor = await newest_first(Dispute.select(), Dispute.opened_at, Dispute.id, where, limit, cursor)
     items = [
         DisputeSummary(
             id=r["id"],
@@ -214,11 +202,8 @@ async def search(*, state: str | None, party: str | None, limit: int, cursor: st
             decide_due=r["decide_due_at"],
             opened_at=r["opened_at"],
         )
-        for r in rows[:limit]
+        for r in rows
     ]
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = encode_cursor({"at": items[-1].opened_at.isoformat(), "id": str(items[-1].id)})
     return Page(items=items, next_cursor=next_cursor)
 
 

@@ -13,15 +13,15 @@ import uuid
 from datetime import datetime
 from typing import Any, Final
 
-from piccolo.custom_types import Combinable
-
 from governance.audit import service as audit
 from governance.complaints import states
 from governance.complaints.common import (
     dumps,
+    equal_to,
     illegal_transition,
     invalid_body,
     loads,
+    newest_first,
     not_found,
     not_permitted,
     reveal,
@@ -31,9 +31,9 @@ from governance.complaints.schemas import PaymentReport, PaymentView, RefundCrea
 from governance.complaints.tables import Complaint, Refund, SessionPayment
 from governance.core import db
 from governance.core.crypto import Keyring
-from governance.core.errors import Problem, invalid_parameter
+from governance.core.errors import Problem
 from governance.core.identity import Identity
-from governance.core.pagination import Page, decode_cursor, encode_cursor
+from governance.core.pagination import Page
 from governance.core.versioning import check_version, lock_for_update
 
 RESOURCE: Final = "refund"
@@ -247,31 +247,14 @@ async def search(
     keyring: Keyring,
 ) -> Page[RefundView]:
     """Refunds matching every filter, newest first."""
-    where: list[Combinable] = []
-    if state is not None:
-        where.append(Refund.state == state)
-    if session_id is not None:
-        where.append(Refund.session_id == session_id)
-    if complaint_id is not None:
-        where.append(Refund.complaint_id == complaint_id)
-    if mentee is not None:
-        where.append(Refund.mentee_id == mentee)
-    if cursor is not None:
-        position = decode_cursor(cursor)
-        try:
-            at, after = datetime.fromisoformat(str(position["at"])), uuid.UUID(str(position["id"]))
-        except (KeyError, ValueError):
-            raise invalid_parameter("cursor", "not a cursor this service issued") from None
-        where.append((Refund.created_at < at) | ((Refund.created_at == at) & (Refund.id < after)))
-    query = Refund.select().order_by(Refund.created_at, Refund.id, ascending=False).limit(limit + 1)
-    for condition in where:
-        query = query.where(condition)
-    rows = await query
-    items = [await _view(r, keyring) for r in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = encode_cursor({"at": items[-1].created_at.isoformat(), "id": str(items[-1].id)})
-    return Page(items=items, next_cursor=next_cursor)
+    where = equal_to(
+        (Refund.state, state),
+        (Refund.session_id, session_id),
+        (Refund.complaint_id, complaint_id),
+        (Refund.mentee_id, mentee),
+    )
+    rows, next_cursor = await newest_first(Refund.select(), Refund.created_at, Refund.id, where, limit, cursor)
+    return Page(items=[await _view(r, keyring) for r in rows], next_cursor=next_cursor)
 
 
 # --- transitions -----------------------------------------------------------------------

@@ -4,22 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final, Literal, get_args
 
 import msgspec
-
-CATEGORIES: Final = (
-    "session_quality",
-    "mentor_conduct",
-    "safeguarding",
-    "billing",
-    "attestation",
-    "privacy",
-    "other",
-)
-SEVERITIES: Final = ("low", "medium", "high", "critical")
-OUTCOMES: Final = ("upheld", "partially_upheld", "not_upheld")
-REMEDIES: Final = ("apology", "refund", "repeat_session", "attestation_review", "mentor_action", "explanation")
 
 Category = Literal["session_quality", "mentor_conduct", "safeguarding", "billing", "attestation", "privacy", "other"]
 Severity = Literal["low", "medium", "high", "critical"]
@@ -40,6 +27,12 @@ RefundState = Literal["requested", "approved", "denied", "issued", "failed"]
 AttestationStatus = Literal["valid", "disputed", "amended", "revoked"]
 DisputeState = Literal["l1_review", "l2_review", "l3_review", "decided", "revoked", "withdrawn"]
 DisputeOutcome = Literal["upheld", "amended", "revoked"]
+
+CATEGORIES: Final[tuple[str, ...]] = get_args(Category)
+SEVERITIES: Final[tuple[str, ...]] = get_args(Severity)
+COMPLAINT_STATES: Final[tuple[str, ...]] = get_args(ComplaintState)
+REFUND_STATES: Final[tuple[str, ...]] = get_args(RefundState)
+DISPUTE_STATES: Final[tuple[str, ...]] = get_args(DisputeState)
 
 Subject = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Reference = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]

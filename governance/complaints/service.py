@@ -12,15 +12,16 @@ from datetime import datetime
 from typing import Any, Final
 
 import structlog
-from piccolo.custom_types import Combinable
 
 from governance.audit import service as audit
 from governance.complaints import sla, states
 from governance.complaints.common import (
     dumps,
+    equal_to,
     illegal_transition,
     invalid_body,
     loads,
+    newest_first,
     not_found,
     not_permitted,
     reveal,
@@ -40,9 +41,9 @@ from governance.complaints.schemas import (
 from governance.complaints.tables import Complaint, ComplaintEvent, ComplaintNote
 from governance.core import db
 from governance.core.crypto import Keyring
-from governance.core.errors import Problem, invalid_parameter
+from governance.core.errors import Problem
 from governance.core.identity import SYSTEM, Identity
-from governance.core.pagination import Page, decode_cursor, encode_cursor
+from governance.core.pagination import Page
 from governance.core.versioning import check_version, lock_for_update
 
 log = structlog.get_logger("governance.complaints")
@@ -256,28 +257,16 @@ async def search(
     cursor: str | None = None,
 ) -> Page[ComplaintSummary]:
     """Complaints matching every given filter, newest first, a page at a time."""
-    where: list[Combinable] = []
-    if state is not None:
-        where.append(Complaint.state == state)
-    if category is not None:
-        where.append(Complaint.category == category)
-    if assignee is not None:
-        where.append(Complaint.assignee == assignee)
-    if breached is not None:
-        where.append(Complaint.breached == breached)
-    if complainant is not None:
-        where.append(Complaint.complainant_id == complainant)
-    if cursor is not None:
-        at, after_id = _position(cursor)
-        where.append((Complaint.received_at < at) | ((Complaint.received_at == at) & (Complaint.id < after_id)))
-    query = (
-        Complaint.select(*SUMMARY_COLUMNS)
-        .order_by(Complaint.received_at, Complaint.id, ascending=False)
-        .limit(limit + 1)
+    where = equal_to(
+        (Complaint.state, state),
+        (Complaint.category, category),
+        (Complaint.assignee, assignee),
+        (Complaint.breached, breached),
+        (Complaint.complainant_id, complainant),
     )
-    for condition in where:
-        query = query.where(condition)
-    rows = await query
+    rows, next_cursor = await newest_first(
+        Complaint.select(*SUMMARY_COLUMNS), Complaint.received_at, Complaint.id, where, limit, cursor
+    )
     items = [
         ComplaintSummary(
             id=r["id"],
@@ -290,21 +279,9 @@ async def search(
             received_at=r["received_at"],
             next_due=r["next_due_at"],
         )
-        for r in rows[:limit]
+        for r in rows
     ]
-    next_cursor = None
-    if len(rows) > limit:
-        last = items[-1]
-        next_cursor = encode_cursor({"at": last.received_at.isoformat(), "id": str(last.id)})
     return Page(items=items, next_cursor=next_cursor)
-
-
-def _position(cursor: str) -> tuple[datetime, uuid.UUID]:
-    position = decode_cursor(cursor)
-    try:
-        return datetime.fromisoformat(str(position["at"])), uuid.UUID(str(position["id"]))
-    except (KeyError, ValueError):
-        raise invalid_parameter("cursor", "not a cursor this service issued") from None
 
 
 # --- transitions -----------------------------------------------------------------------

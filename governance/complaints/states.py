@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from typing import Final
 
+from governance.complaints.schemas import COMPLAINT_STATES as COMPLAINT_STATES  # the states, for readers here
+from governance.complaints.schemas import DISPUTE_STATES as DISPUTE_STATES
+from governance.complaints.schemas import REFUND_STATES as REFUND_STATES
 from governance.core.identity import Identity
 
 Moves = dict[str, dict[str, frozenset[str]]]
@@ -23,17 +26,6 @@ COMPLIANCE: Final = frozenset({"compliance"})
 STAFF_OR_SYSTEM: Final = frozenset({"staff", "system"})
 STAFF_OR_COMPLAINANT: Final = frozenset({"staff", "complainant"})
 
-COMPLAINT_STATES: Final = (
-    "received",
-    "acknowledged",
-    "investigating",
-    "awaiting_complainant",
-    "escalated",
-    "resolved",
-    "closed",
-    "withdrawn",
-    "reopened",
-)
 
 # ISO 10002: acknowledge, assess, investigate, respond, close, appeal.
 COMPLAINT_MOVES: Final[Moves] = {
@@ -64,7 +56,6 @@ OPEN_COMPLAINT_STATES: Final = frozenset(
 # Moving here needs the appeal window to be open.
 APPEAL_STATES: Final = frozenset({"reopened"})
 
-REFUND_STATES: Final = ("requested", "approved", "denied", "issued", "failed")
 REFUND_MOVES: Final[Moves] = {
     "requested": {"approved": STAFF, "denied": STAFF},
     "approved": {"issued": frozenset({"platform"}), "failed": frozenset({"platform"})},
@@ -73,7 +64,6 @@ REFUND_MOVES: Final[Moves] = {
     "failed": {},
 }
 
-DISPUTE_STATES: Final = ("l1_review", "l2_review", "l3_review", "decided", "revoked", "withdrawn")
 PARTY: Final = frozenset({"party"})  # the candidate, the mentor, or the platform acting for an employer
 OPENER: Final = frozenset({"opener"})
 DISPUTE_MOVES: Final[Moves] = {
