@@ -13,6 +13,8 @@ import uuid
 from datetime import datetime
 from typing import Any, Final
 
+import msgspec
+
 from governance.audit import service as audit
 from governance.complaints import attestations, sla, states
 from governance.complaints.common import (
@@ -171,7 +173,7 @@ async def get(dispute_id: uuid.UUID, *, keyring: Keyring) -> DisputeView:
         new_score=row["new_score"],
         decide_due=row["decide_due_at"],
         appeal_until=row["appeal_until"],
-        votes=[DisputeVoteView(**v) for v in loads(row["votes"], [])],
+        votes=msgspec.convert(loads(row["votes"], []), list[DisputeVoteView]),
         tier_deciders=loads(row["tier_deciders"], {}),
         opened_at=row["opened_at"],
         closed_at=row["closed_at"],

@@ -229,7 +229,7 @@ async def _view(row: dict[str, Any], keyring: Keyring) -> RefundView:
         approved_by=loads(row["approved_by"], []),
         denied_by=row["denied_by"],
         payment_reference=row["payment_reference"],
-        failure_reason=row["failure_reason"],
+        failure_reason=await reveal(keyring, row["mentee_id"], row["failure_reason"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         allowed_next=states.allowed_next(states.REFUND_MOVES, row["state"]),
@@ -303,7 +303,8 @@ async def transition(
         elif target == "denied":
             if not data.reason:
                 raise invalid_body("reason", "a denial states its reason")
-            changes.update(state="denied", denied_by=actor.sub, failure_reason=data.reason)
+            reason = await keyring.encrypt(row["mentee_id"], data.reason)
+            changes.update(state="denied", denied_by=actor.sub, failure_reason=reason)
         elif target == "issued":
             if not data.payment_reference:
                 raise invalid_body("payment_reference", "the platform's reference of the payout")
@@ -311,7 +312,7 @@ async def transition(
         else:
             if not data.reason:
                 raise invalid_body("reason", "why the payout failed")
-            changes.update(state="failed", failure_reason=data.reason)
+            changes.update(state="failed", failure_reason=await keyring.encrypt(row["mentee_id"], data.reason))
         await update_versioned(Refund, refund_id, row["version"], changes)
         await audit.record(
             actor=actor,

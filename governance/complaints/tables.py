@@ -104,13 +104,13 @@ class Refund(Table, tablename="refund"):
     mentee_id = Varchar(length=200, index=True)
     amount_minor = BigInt()
     currency = Varchar(length=3)
-    reason = Text()
+    reason = Text()  # ciphertext, under the mentee
     requested_by = Varchar(length=200)
     approvals_needed = Integer(default=1)
     approved_by = Text(default="[]")
     denied_by = Varchar(length=200, null=True, default=None)
     payment_reference = Varchar(length=200, null=True, default=None)
-    failure_reason = Text(null=True, default=None)
+    failure_reason = Text(null=True, default=None)  # why denied or failed (ciphertext, under the mentee)
     created_at = Timestamptz()
     updated_at = Timestamptz()
 
