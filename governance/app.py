@@ -96,18 +96,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         if settings.checkpoint_interval.total_seconds() > 0:
             task = asyncio.create_task(audit.keep_checkpointing(log_key, settings.checkpoint_interval))
         # --- complaints (issue 4): the in-process SLA scan ---
-        scan_task = None
+        scan_task, stop_scanning = None, asyncio.Event()
         if settings.sla_scan_interval.total_seconds() > 0:
-            scan_task = asyncio.create_task(keep_scanning(sla_policy, clock, settings.sla_scan_interval))
+            scan_task = asyncio.create_task(keep_scanning(sla_policy, clock, settings.sla_scan_interval, stop_scanning))
         # --- end complaints ---
         try:
             yield
         finally:
             # --- complaints (issue 4) ---
             if scan_task is not None:
-                scan_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await scan_task
+                stop_scanning.set()  # lets a scan in progress finish its transaction
+                await scan_task
             # --- end complaints ---
             if task is not None:
                 task.cancel()

@@ -40,10 +40,18 @@ async def run_scan(policy: SlaPolicy, now: datetime) -> ScanResult:
     )
 
 
-async def keep_scanning(policy: SlaPolicy, clock: Clock, interval: timedelta) -> None:
-    """Scan every ``interval`` until cancelled; a failed round is logged and the next one runs."""
+async def keep_scanning(policy: SlaPolicy, clock: Clock, interval: timedelta, stop: asyncio.Event) -> None:
+    """Scan every ``interval`` until ``stop`` is set; a failed round is logged and the next one runs.
+
+    Stopping waits for a scan in progress to finish rather than cancelling it: a scan
+    cancelled inside a transaction could leave its connection busy while the pool closes.
+    """
     while True:
-        await asyncio.sleep(interval.total_seconds())
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval.total_seconds())
+            return
+        except TimeoutError:
+            pass
         try:
             result = await run_scan(policy, clock.now())
             if result.complaints_flagged or result.disputes_flagged:

@@ -66,7 +66,8 @@ async def test_the_in_process_task_flags_breaches_by_the_applications_clock(data
         now=clock.now(),
     )
     clock.advance(timedelta(days=30))
-    task = asyncio.create_task(keep_scanning(policy, clock, timedelta(milliseconds=10)))
+    stop = asyncio.Event()
+    task = asyncio.create_task(keep_scanning(policy, clock, timedelta(milliseconds=10), stop))
     try:
         for _ in range(500):  # bounded: the task runs every 10 ms
             row = await Complaint.select(Complaint.breached, Complaint.state).where(Complaint.id == filed.id).first()
@@ -74,6 +75,7 @@ async def test_the_in_process_task_flags_breaches_by_the_applications_clock(data
                 break
             await asyncio.sleep(0.02)
     finally:
-        task.cancel()
+        stop.set()
+        await task
     assert row == {"breached": True, "state": "escalated"}
     assert uuid.UUID(str(filed.id))
