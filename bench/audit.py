@@ -27,34 +27,34 @@ import gc
 import hashlib
 import io
 import itertools
-import os
-import platform
-import shutil
 import sqlite3
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aiosqlite
 import asyncpg
+from harness import (
+    POOL_SIZE,
+    backend_arguments,
+    median,
+    out,
+    rate,
+    run_backends,
+    seconds,
+    timed_async,
+    verdict,
+)
 
 if TYPE_CHECKING:
     from governance.audit.service import LogKey
     from governance.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/governance_bench"
-PROTECTED_DATABASES = frozenset({"test", "postgres", "template0", "template1"})
-POOL_SIZE = 20
-TARGET_PERCENT = 50.0
 WRITER_COUNTS = (1, 16)
 WARMUP_APPENDS = 200
 # Roughly the size of one audit row, so the raw baseline writes a comparable amount.
@@ -77,22 +77,6 @@ Op = Callable[[int, int], Awaitable[None]]
 
 
 # --- output ----------------------------------------------------------------------------
-
-
-def out(line: str = "") -> None:
-    print(line, flush=True)
-
-
-def rate(value: float) -> str:
-    return f"{value:>9,.0f}/s"
-
-
-def seconds(value: float) -> str:
-    return f"{value:7.3f}s"
-
-
-def verdict(percent: float) -> str:
-    return f"(target >= {TARGET_PERCENT:.0f}%: {'met' if percent >= TARGET_PERCENT else 'MISSED'})"
 
 
 # --- timing ----------------------------------------------------------------------------
@@ -133,20 +117,6 @@ def timed(work: Callable[[], object], repeats: int) -> list[float]:
         work()
         times.append(time.perf_counter() - start)
     return times
-
-
-async def timed_async(work: Callable[[], Awaitable[object]], repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        start = time.perf_counter()
-        await work()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values)
 
 
 # --- realistic entries -----------------------------------------------------------------
@@ -625,127 +595,28 @@ async def bench_verify(child: Child) -> None:
 # --- the parent ------------------------------------------------------------------------
 
 
-def admin_url(url: str) -> tuple[str, str]:
-    """The URL of the ``postgres`` maintenance database on the same server, and the bench database name."""
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    return urlunsplit(parts._replace(path="/postgres")), name
-
-
-async def reset_postgres(url: str) -> str | None:
-    """Drop and re-create the bench database; the server version, or None when unreachable."""
-    admin, name = admin_url(url)
-    if not name or name in PROTECTED_DATABASES:
-        raise SystemExit(f"refusing to use database {name!r} for the benchmark; pick a dedicated one")
-    try:
-        conn = await asyncpg.connect(admin, timeout=5)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        out(f"PostgreSQL UNREACHABLE at {admin}: {exc!r}; running SQLite only")
-        return None
-    try:
-        version = await conn.fetchval("SHOW server_version")
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return str(version)
-
-
-async def drop_postgres(url: str) -> None:
-    admin, name = admin_url(url)
-    conn = await asyncpg.connect(admin, timeout=5)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def run_child(backend: str, database_url: str, data_dir: Path, args: argparse.Namespace) -> int:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVERNANCE_") or k.startswith("GOVERNANCE_BENCH_")}
-    env.update(
-        {
-            "GOVERNANCE_DATABASE_URL": database_url,
-            "GOVERNANCE_DATA_DIR": str(data_dir),
-            "GOVERNANCE_CHECKPOINT_INTERVAL": "0",
-            "GOVERNANCE_LOG_LEVEL": "WARNING",
-            "GOVERNANCE_DATABASE_POOL_SIZE": str(POOL_SIZE),
-        }
-    )
-    command = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--backend",
-        backend,
-        f"--repeats={args.repeats}",
-        f"--appends={args.appends}",
-        f"--entries={args.entries}",
-    ]
-    start = time.perf_counter()
-    completed = subprocess.run(command, env=env, cwd=ROOT, check=False, timeout=900)
-    out(f"{backend:<9} (child finished in {time.perf_counter() - start:.0f}s, exit status {completed.returncode})")
-    return completed.returncode
-
-
-def parent_main(args: argparse.Namespace) -> int:
-    pg_url = os.environ.get("GOVERNANCE_BENCH_DATABASE_URL", DEFAULT_PG_URL)
-    wanted_pg = args.only in {None, "postgres"}
-    pg_version = asyncio.run(reset_postgres(pg_url)) if wanted_pg else None
-    out("audit log benchmark")
-    out(f"  machine   {os.cpu_count()} CPUs ({cpu_model()}), {platform.platform()}")
-    out(f"  python    {platform.python_version()} ({sys.executable})")
-    out(f"  sqlite    {sqlite3.sqlite_version}")
-    if pg_version is not None:
-        out(f"  postgres  {pg_version} at {pg_url}")
-    else:
-        out(f"  postgres  {'UNREACHABLE, skipped (see above)' if wanted_pg else 'not used'}")
-    out(
-        f"  method    appends: {args.appends:,} per measurement after a warm-up, audited and raw interleaved; "
-        f"verify: {args.entries:,}-entry log"
-    )
-    out(
-        f"            every figure is the MEDIAN of {args.repeats} runs (each run is listed on the 'runs' lines); "
-        "gc.collect() before each timed run"
-    )
-    out()
-    status = 0
-    backends = [b for b in ("sqlite", "postgres") if args.only in {None, b}]
-    for backend in backends:
-        if backend == "postgres" and pg_version is None:
-            continue
-        data_dir = Path(tempfile.mkdtemp(prefix=f"governance-bench-{backend}-"))
-        try:
-            url = f"sqlite:///{data_dir / 'bench.sqlite3'}" if backend == "sqlite" else pg_url
-            status |= run_child(backend, url, data_dir, args)
-        finally:
-            shutil.rmtree(data_dir, ignore_errors=True)
-        out()
-    if pg_version is not None:
-        asyncio.run(drop_postgres(pg_url))
-    return status
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backend", choices=("sqlite", "postgres"), help="(internal) run one backend in this process")
-    parser.add_argument("--only", choices=("sqlite", "postgres"), help="run only this backend")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per figure; the median is reported")
+    backend_arguments(parser)
     parser.add_argument("--appends", type=int, default=2000, help="appends per measurement")
     parser.add_argument("--entries", type=int, default=100_000, help="entries in the verified log")
     args = parser.parse_args(argv)
     if args.backend:
         asyncio.run(child_main(args.backend, args.repeats, args.appends, args.entries))
         return 0
-    return parent_main(args)
+    return run_backends(
+        Path(__file__).resolve(),
+        args,
+        title="audit log benchmark",
+        default_pg_url=DEFAULT_PG_URL,
+        method=[
+            f"appends: {args.appends:,} per measurement after a warm-up, audited and raw interleaved; "
+            f"verify: {args.entries:,}-entry log",
+            f"every figure is the MEDIAN of {args.repeats} runs (each run is listed on the 'runs' lines); "
+            "gc.collect() before each timed run",
+        ],
+        child_args=[f"--repeats={args.repeats}", f"--appends={args.appends}", f"--entries={args.entries}"],
+    )
 
 
 if __name__ == "__main__":

@@ -5,11 +5,11 @@ Run from the repository root::
     .venv/bin/python bench/complaints.py                  # SQLite, then PostgreSQL when reachable
     .venv/bin/python bench/complaints.py --only sqlite    # one backend
 
-Like bench/audit.py (whose helpers it reuses), the parent prepares the databases and
+Through bench/harness.py, like the other scripts: the parent prepares the databases and
 prints the header, and each backend runs in a child process (``--backend``) with its own
 ``GOVERNANCE_*`` environment, because Piccolo's engine is process-wide. SQLite uses a
 fresh temporary directory; PostgreSQL the dedicated database named by
-``GOVERNANCE_BENCH_COMPLAINTS_DATABASE_URL`` (default
+``GOVERNANCE_BENCH_DATABASE_URL`` (default
 ``postgresql://postgres@127.0.0.1:5432/governance_bench_complaints``), dropped and
 re-created at the start and dropped at the end.
 
@@ -33,14 +33,9 @@ import argparse
 import asyncio
 import contextlib
 import io
-import os
-import platform
 import random
-import shutil
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -49,9 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-
-# bench/audit.py's output, timing and PostgreSQL helpers (this directory is on sys.path when run as a script).
-from audit import cpu_model, drop_postgres, median, out, rate, reset_postgres
+from harness import backend_arguments, median, out, rate, run_backends
 
 from governance.complaints.schemas import CATEGORIES
 from governance.complaints.schemas import COMPLAINT_STATES as STATES
@@ -233,70 +226,9 @@ async def child_main(backend: str, repeats: int, queries: int, workers: int, cou
         await db.stop()
 
 
-def run_child(backend: str, database_url: str, data_dir: Path, args: argparse.Namespace) -> int:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVERNANCE_") or k.startswith("GOVERNANCE_BENCH_")}
-    env.update(
-        {
-            "GOVERNANCE_DATABASE_URL": database_url,
-            "GOVERNANCE_DATA_DIR": str(data_dir),
-            "GOVERNANCE_CHECKPOINT_INTERVAL": "0",
-            "GOVERNANCE_SLA_SCAN_INTERVAL": "0",
-            "GOVERNANCE_LOG_LEVEL": "WARNING",
-            "GOVERNANCE_DATABASE_POOL_SIZE": str(max(args.workers, 1)),
-        }
-    )
-    command = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--backend",
-        backend,
-        f"--repeats={args.repeats}",
-        f"--queries={args.queries}",
-        f"--workers={args.workers}",
-        f"--complaints={args.complaints}",
-    ]
-    start = time.perf_counter()
-    completed = subprocess.run(command, env=env, cwd=ROOT, check=False, timeout=900)
-    out(f"{backend:<9} (child finished in {time.perf_counter() - start:.0f}s, exit status {completed.returncode})")
-    return completed.returncode
-
-
-def parent_main(args: argparse.Namespace) -> int:
-    pg_url = os.environ.get("GOVERNANCE_BENCH_COMPLAINTS_DATABASE_URL", DEFAULT_PG_URL)
-    wanted_pg = args.only in {None, "postgres"}
-    pg_version = asyncio.run(reset_postgres(pg_url)) if wanted_pg else None
-    out("complaint list benchmark")
-    out(f"  machine   {os.cpu_count()} CPUs ({cpu_model()}), {platform.platform()}")
-    out(f"  python    {platform.python_version()} ({sys.executable})")
-    out(f"  sqlite    {sqlite3.sqlite_version}")
-    out(f"  postgres  {pg_version} at {pg_url}" if pg_version else "  postgres  not used or unreachable")
-    out(
-        f"  method    {args.complaints:,} complaints; first page ({PAGE}) of state={QUERY_STATE}&breached=true, "
-        f"newest first; {args.queries:,} queries per run from {args.workers} concurrent tasks"
-    )
-    out(f"            every figure is the MEDIAN of {args.repeats} interleaved runs (listed on the 'runs' lines)")
-    out()
-    status = 0
-    for backend in [b for b in ("sqlite", "postgres") if args.only in {None, b}]:
-        if backend == "postgres" and pg_version is None:
-            continue
-        data_dir = Path(tempfile.mkdtemp(prefix=f"governance-bench-complaints-{backend}-"))
-        try:
-            url = f"sqlite:///{data_dir / 'bench.sqlite3'}" if backend == "sqlite" else pg_url
-            status |= run_child(backend, url, data_dir, args)
-        finally:
-            shutil.rmtree(data_dir, ignore_errors=True)
-        out()
-    if pg_version is not None:
-        asyncio.run(drop_postgres(pg_url))
-    return status
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backend", choices=("sqlite", "postgres"), help="(internal) run one backend in this process")
-    parser.add_argument("--only", choices=("sqlite", "postgres"), help="run only this backend")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per figure; the median is reported")
+    backend_arguments(parser)
     parser.add_argument("--queries", type=int, default=2000, help="queries per run")
     parser.add_argument("--workers", type=int, default=8, help="concurrent tasks issuing queries")
     parser.add_argument("--complaints", type=int, default=100_000, help="complaints loaded")
@@ -304,7 +236,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.backend:
         asyncio.run(child_main(args.backend, args.repeats, args.queries, args.workers, args.complaints))
         return 0
-    return parent_main(args)
+    return run_backends(
+        Path(__file__).resolve(),
+        args,
+        title="complaint list benchmark",
+        default_pg_url=DEFAULT_PG_URL,
+        method=[
+            f"{args.complaints:,} complaints; first page ({PAGE}) of state={QUERY_STATE}&breached=true, newest first;",
+            f"{args.queries:,} queries per run from {args.workers} concurrent tasks; "
+            f"every figure is the MEDIAN of {args.repeats} interleaved runs (listed on the 'runs' lines)",
+        ],
+        child_args=[
+            f"--repeats={args.repeats}",
+            f"--queries={args.queries}",
+            f"--workers={args.workers}",
+            f"--complaints={args.complaints}",
+        ],
+        env_extra={
+            "GOVERNANCE_SLA_SCAN_INTERVAL": "0",
+            "GOVERNANCE_VETTING_EXPIRY_INTERVAL": "0",
+            "GOVERNANCE_DATABASE_POOL_SIZE": str(max(args.workers, 1)),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -25,15 +25,19 @@ from governance.complaints import routes as complaint_routes
 from governance.complaints.scan import keep_scanning, load_policy
 
 # --- end complaints ---
-from governance.core import db
-from governance.core.authz import Authorizer, casbin_guard
+from governance.core import cache, db
+from governance.core.authz import Authorizer, casbin_middleware
 from governance.core.clock import Clock, SystemClock
 from governance.core.crypto import Keyring, LocalMasterKey
 from governance.core.errors import exception_handlers, problem_details_plugin
 from governance.core.identity import Identity, jwt_auth
 from governance.core.logging import body_size_limit, configure_logging, request_logging_middleware
-from governance.core.storage import LocalObjectStore
+from governance.core.storage import object_store
 from governance.settings import Settings
+from governance.vetting import expiry as vetting_expiry
+from governance.vetting.dossier import DossierCache
+from governance.vetting.routes import ROUTES as VETTING_ROUTES
+from governance.vetting.service import Vetting
 
 
 class Me(msgspec.Struct, frozen=True):
@@ -88,13 +92,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # --- complaints (issue 4): SLA and escalation configuration, read once ---
     sla_policy = load_policy(settings)
     # --- end complaints ---
+    store = object_store(settings)
+    vetting = Vetting.configure(settings, keyring, store)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.start(settings)
-        task = None
+        if settings.is_postgres:
+            await cache.start_listening(settings.effective_database_url)
+        tasks = []
         if settings.checkpoint_interval.total_seconds() > 0:
-            task = asyncio.create_task(audit.keep_checkpointing(log_key, settings.checkpoint_interval))
+            tasks.append(asyncio.create_task(audit.keep_checkpointing(log_key, settings.checkpoint_interval)))
+        if settings.vetting_expiry_interval.total_seconds() > 0:
+            tasks.append(
+                asyncio.create_task(vetting_expiry.keep_expiring(vetting, clock.now, settings.vetting_expiry_interval))
+            )
         # --- complaints (issue 4): the in-process SLA scan ---
         scan_task, stop_scanning = None, asyncio.Event()
         if settings.sla_scan_interval.total_seconds() > 0:
@@ -108,10 +120,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 stop_scanning.set()  # lets a scan in progress finish its transaction
                 await scan_task
             # --- end complaints ---
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await cache.stop_listening()
             await db.stop()
 
     api = Router(
@@ -119,11 +132,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         route_handlers=[
             me,
             AuditController,
+            *VETTING_ROUTES,
             # --- complaints (issue 4) ---
             *complaint_routes.GUARDED,
             # --- end complaints ---
         ],
-        guards=[casbin_guard],
+        middleware=[casbin_middleware],
     )
     # --- complaints (issue 4): public, unauthenticated, outside the guard ---
     public_api = complaint_routes.public_router(settings.attestation_status_rate_limit)
@@ -147,7 +161,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 "log_key": log_key,
                 "keyring": keyring,
                 "authorizer": authorizer,
-                "object_store": LocalObjectStore(settings.effective_object_store_dir),
+                "object_store": store,
+                "vetting": vetting,
+                "dossier_cache": DossierCache(),
             }
         ),
         openapi_config=OpenAPIConfig(

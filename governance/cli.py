@@ -185,6 +185,32 @@ def complaints_sla_scan() -> None:
 
 
 # --- end complaints ---
+@main.group()
+def vetting() -> None:
+    """Mentor vetting."""
+
+
+@vetting.command("expire")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+def vetting_expire(as_json: bool) -> None:
+    """Expire checks past their validity, lapse their mentors, announce reminders (for cron)."""
+    from governance.core.clock import SystemClock
+    from governance.core.crypto import Keyring, LocalMasterKey
+    from governance.core.storage import object_store
+    from governance.vetting import expiry
+    from governance.vetting.service import Vetting
+
+    settings = _settings()
+    keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
+    service = Vetting.configure(settings, keyring, object_store(settings))
+    result = _with_database(settings, lambda: expiry.run(service, SystemClock().now()))
+    if as_json:
+        click.echo(msgspec.json.encode(result).decode())
+    else:
+        click.echo(
+            f"{result.checks_expired} checks expired, {result.mentors_lapsed} mentors lapsed, "
+            f"{result.reminders_announced} reminders announced"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,5 +18,6 @@ APP_REGISTRY = AppRegistry(
         # --- complaints (issue 4) ---
         "governance.complaints.piccolo_app",
         # --- end complaints ---
+        "governance.vetting.piccolo_app",
     ]
 )

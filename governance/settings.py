@@ -23,8 +23,6 @@ PREFIX = "GOVERNANCE_"
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
-# Settings given as plain seconds or an exact ISO 8601 duration.
-DURATION_SETTINGS = frozenset({"checkpoint_interval", "complaint_appeal_window", "sla_scan_interval"})
 # A signed-note key name: no spaces, no '+', as C2SP signed-note requires.
 Origin = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\s+]+$")]
 
@@ -54,6 +52,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_request_body_bytes: PositiveInt = 16 * 1024 * 1024
     object_store_dir: Path | None = None
     policy_dir: Path | None = None
+    # S3 (or any S3-compatible endpoint) instead of the local object store, when a bucket is named.
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    # Vetting.
+    max_document_bytes: PositiveInt = 10 * 1024 * 1024
+    vetting_expiry_interval: timedelta = timedelta(hours=1)
     # --- complaints (issue 4) ---
     refund_four_eyes_threshold_minor: NonNegativeInt = 10_000
     complaint_appeal_window: timedelta = timedelta(days=30)
@@ -130,8 +135,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             )
         if self.jwt_secret and len(self.jwt_secret.encode()) < 32:
             raise SettingsError(f"{PREFIX}JWT_SECRET: must be at least 32 bytes for HS256")
-        if self.checkpoint_interval < timedelta(0):
-            raise SettingsError(f"{PREFIX}CHECKPOINT_INTERVAL: must not be negative")
+        for name in DURATION_FIELDS:
+            if getattr(self, name) < timedelta(0):
+                raise SettingsError(f"{PREFIX}{name.upper()}: must not be negative")
+        if self.max_document_bytes > self.max_request_body_bytes:
+            raise SettingsError(
+                f"{PREFIX}MAX_DOCUMENT_BYTES: larger than {PREFIX}MAX_REQUEST_BODY_BYTES, so it could never be reached"
+            )
         if self.env == "production":
             # Instances behind a load balancer must share one database and one set of keys;
             # implicit per-instance defaults would split them silently.
@@ -146,8 +156,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     raise SettingsError(f"{PREFIX}{name}: required when {PREFIX}ENV=production")
 
 
+DURATION_FIELDS = (
+    "checkpoint_interval",
+    "vetting_expiry_interval",
+    # --- complaints (issue 4) ---
+    "complaint_appeal_window",
+    "sla_scan_interval",
+    # --- end complaints ---
+)
+
+
 def _parse_special(name: str, value: str) -> Any:
-    if name in DURATION_SETTINGS:
+    if name in DURATION_FIELDS:
         try:
             return parse_seconds_or_duration(value)
         except DurationError as exc:

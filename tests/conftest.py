@@ -24,6 +24,7 @@ os.environ.update(
         "GOVERNANCE_DATA_DIR": str(DATA_DIR),
         "GOVERNANCE_DATABASE_URL": PG_URL if BACKEND == "postgres" else f"sqlite:///{DATA_DIR}/test.sqlite3",
         "GOVERNANCE_CHECKPOINT_INTERVAL": "0",
+        "GOVERNANCE_VETTING_EXPIRY_INTERVAL": "0",
         "GOVERNANCE_LOG_LEVEL": "INFO",
     }
 )
@@ -108,3 +109,32 @@ def auth(settings: Settings) -> AuthHeaders:
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
     return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server on 127.0.0.1, over real HTTP."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A fresh bucket on the moto server, and the test settings pointing at it."""
+    import uuid
+
+    import boto3
+    import msgspec
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"governance-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="eu-west-2").create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"}
+    )
+    return msgspec.structs.replace(settings, s3_bucket=bucket, s3_endpoint_url=s3_endpoint, s3_region="eu-west-2")

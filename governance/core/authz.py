@@ -24,8 +24,10 @@ from typing import Any
 
 import casbin
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from governance.core.identity import Identity
 
@@ -90,10 +92,27 @@ def sees_only_own(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
     return not authorizer.allows(connection.user.roles, route, method, "other")
 
 
+def casbin_middleware(app: ASGIApp) -> ASGIApp:
+    """Apply :func:`casbin_guard` to every request of a router, after routing.
+
+    The same check as a Litestar guard, run as route middleware instead: Litestar copies
+    the route handler for every guard call (about 13 µs, a tenth of a cached dossier read).
+    """
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            await casbin_guard(ASGIConnection(scope, receive, send), scope["route_handler"])
+        await app(scope, receive, send)
+
+    return middleware
+
+
 async def casbin_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """The one guard on every ``/api/v1`` route: deny unless the policy allows; audit denials."""
+    """The one check on every ``/api/v1`` route: deny unless the policy allows; audit denials."""
     if connection.scope.get("method") == "OPTIONS":
         return  # Litestar's automatic answer lists the allowed methods; it reaches no record.
+    if handler.opt.get("exclude_from_auth"):
+        return  # a route that declares itself public (no token, so no role to check)
     identity: Identity = connection.user
     authorizer: Authorizer = connection.app.state.authorizer
     route, method = _route_and_method(connection)

@@ -17,7 +17,7 @@ import hashlib
 import os
 import secrets
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -30,6 +30,14 @@ from governance.core.tables import SubjectKey
 
 CIPHERTEXT_PREFIX = "gv1."
 _NONCE_BYTES = 12
+# Segmented files (documents, exports): plaintext bytes per sealed segment.
+SEGMENT_BYTES = 64 * 1024
+STREAM_MAGIC = b"GVS1"
+_STREAM_PREFIX_BYTES = 7
+
+
+def _segment_nonce(prefix: bytes, index: int, last: bool) -> bytes:
+    return prefix + index.to_bytes(4, "big") + (b"\x01" if last else b"\x00")
 
 
 class PersonalDataError(Exception):
@@ -120,38 +128,136 @@ def read_or_create_secret(path: Path, make: Callable[[], bytes], min_length: int
     return secret
 
 
-class Keyring:
-    """Encrypts and decrypts personal data per subject; see the module docstring."""
+class SubjectCipher:
+    """One subject's data key, unwrapped once, for sealing and opening many fields.
 
-    def __init__(self, master: MasterKey) -> None:
-        self._master = master
+    The subject is bound as associated data, so a ciphertext moved to another
+    subject's record does not open.
+    """
 
-    async def encrypt(self, subject: str, plaintext: str) -> str:
-        """Encrypt ``plaintext`` under the subject's data key (created on first use).
+    def __init__(self, subject: str, data_key: bytes) -> None:
+        self.subject = subject
+        self._aead = AESGCM(data_key)
+        self._aad = subject.encode()
 
-        The subject is bound as associated data, so a ciphertext moved to another
-        subject's record does not decrypt.
-        """
-        data_key = await self._data_key(subject, create=True)
+    def encrypt_bytes(self, data: bytes) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = AESGCM(data_key).encrypt(nonce, plaintext.encode(), subject.encode())
-        return CIPHERTEXT_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+        return nonce + self._aead.encrypt(nonce, data, self._aad)
 
-    async def decrypt(self, subject: str, ciphertext: str) -> str:
-        """Decrypt; raises :class:`SubjectErased` once the subject was shredded."""
+    def decrypt_bytes(self, sealed: bytes) -> bytes:
+        if len(sealed) < _NONCE_BYTES + 16:
+            raise CiphertextInvalid("ciphertext is too short")
+        try:
+            return self._aead.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], self._aad)
+        except InvalidTag:
+            raise CiphertextInvalid(f"ciphertext does not belong to subject {self.subject!r} or was altered") from None
+
+    def seal_segments(self, data: bytes, context: bytes) -> bytes:
+        """Encrypt a file so that it can be read back segment by segment (see :func:`open_segments`).
+
+        STREAM construction (Hoang, Reyhanitabar, Rogaway, Vizár 2015): each 64 KiB segment
+        is sealed with a nonce of a random prefix, its position and a last-segment flag, so
+        reordering, dropping or truncating segments fails to open. ``context`` (e.g. the
+        content's SHA-256) is bound with the subject, so one of the subject's files cannot
+        stand in for another.
+        """
+        prefix = os.urandom(_STREAM_PREFIX_BYTES)
+        aad = self._aad + b"\x00" + context
+        count = max(1, -(-len(data) // SEGMENT_BYTES))
+        parts = [STREAM_MAGIC, prefix]
+        for index in range(count):
+            segment = data[index * SEGMENT_BYTES : (index + 1) * SEGMENT_BYTES]
+            parts.append(self._aead.encrypt(_segment_nonce(prefix, index, index == count - 1), segment, aad))
+        return b"".join(parts)
+
+    async def open_segments(self, chunks: AsyncIterator[bytes], context: bytes) -> AsyncIterator[bytes]:
+        """Decrypt what :meth:`seal_segments` wrote as it arrives, one segment at a time.
+
+        Raises :class:`CiphertextInvalid` at the first segment that does not open, including
+        a stream that ends early; plaintext already yielded was authentic.
+        """
+        aad = self._aad + b"\x00" + context
+        sealed_size = SEGMENT_BYTES + 16
+        buffer = bytearray()
+        prefix: bytes | None = None
+        index = 0
+        async for chunk in chunks:
+            buffer += chunk
+            if prefix is None:
+                if len(buffer) < len(STREAM_MAGIC) + _STREAM_PREFIX_BYTES:
+                    continue
+                if bytes(buffer[: len(STREAM_MAGIC)]) != STREAM_MAGIC:
+                    raise CiphertextInvalid("not a segmented governance ciphertext")
+                prefix = bytes(buffer[len(STREAM_MAGIC) : len(STREAM_MAGIC) + _STREAM_PREFIX_BYTES])
+                del buffer[: len(STREAM_MAGIC) + _STREAM_PREFIX_BYTES]
+            # Keep one whole segment back: only the end of the stream says which one is last.
+            while len(buffer) > sealed_size:
+                yield self._open_segment(prefix, index, False, bytes(buffer[:sealed_size]), aad)
+                del buffer[:sealed_size]
+                index += 1
+        if prefix is None:
+            raise CiphertextInvalid("the segmented ciphertext ends before its header")
+        yield self._open_segment(prefix, index, True, bytes(buffer), aad)
+
+    def _open_segment(self, prefix: bytes, index: int, last: bool, sealed: bytes, aad: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(_segment_nonce(prefix, index, last), sealed, aad)
+        except InvalidTag:
+            raise CiphertextInvalid(
+                f"segment {index} of {self.subject!r}'s file does not open: altered, reordered or cut short"
+            ) from None
+
+    def encrypt(self, plaintext: str) -> str:
+        return CIPHERTEXT_PREFIX + base64.urlsafe_b64encode(self.encrypt_bytes(plaintext.encode())).decode()
+
+    def decrypt(self, ciphertext: str) -> str:
         if not ciphertext.startswith(CIPHERTEXT_PREFIX):
             raise CiphertextInvalid("not a governance ciphertext (missing the gv1. prefix)")
         try:
             raw = base64.urlsafe_b64decode(ciphertext[len(CIPHERTEXT_PREFIX) :])
         except ValueError:
             raise CiphertextInvalid("ciphertext is not valid base64url") from None
-        if len(raw) < _NONCE_BYTES + 16:
-            raise CiphertextInvalid("ciphertext is too short")
-        data_key = await self._data_key(subject, create=False)
-        try:
-            return AESGCM(data_key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], subject.encode()).decode()
-        except InvalidTag:
-            raise CiphertextInvalid(f"ciphertext does not belong to subject {subject!r} or was altered") from None
+        return self.decrypt_bytes(raw).decode()
+
+
+class Keyring:
+    """Encrypts and decrypts personal data per subject; see the module docstring."""
+
+    def __init__(self, master: MasterKey) -> None:
+        self._master = master
+
+    async def cipher(self, subject: str, *, create: bool = False) -> SubjectCipher:
+        """The subject's cipher (one key lookup for many fields); creates the key when asked.
+
+        Raises :class:`SubjectErased` once the subject was shredded.
+        """
+        return SubjectCipher(subject, await self._data_key(subject, create=create))
+
+    async def readable(self, subjects: Iterable[str]) -> dict[str, SubjectCipher | None]:
+        """Ciphers for many subjects in one query; None for an erased or unknown subject."""
+        wanted = sorted(set(subjects))
+        found: dict[str, SubjectCipher | None] = dict.fromkeys(wanted)
+        if not wanted:
+            return found
+        rows = await SubjectKey.select(SubjectKey.subject, SubjectKey.wrapped_key, SubjectKey.master_key_id).where(
+            SubjectKey.subject.is_in(wanted)
+        )
+        for row in rows:
+            if row["wrapped_key"] is not None and row["master_key_id"] == self._master.key_id:
+                found[row["subject"]] = SubjectCipher(
+                    row["subject"], self._master.unwrap(bytes(row["wrapped_key"]), row["subject"])
+                )
+        return found
+
+    async def encrypt(self, subject: str, plaintext: str) -> str:
+        """Encrypt ``plaintext`` under the subject's data key (created on first use)."""
+        return (await self.cipher(subject, create=True)).encrypt(plaintext)
+
+    async def decrypt(self, subject: str, ciphertext: str) -> str:
+        """Decrypt; raises :class:`SubjectErased` once the subject was shredded."""
+        if not ciphertext.startswith(CIPHERTEXT_PREFIX):
+            raise CiphertextInvalid("not a governance ciphertext (missing the gv1. prefix)")
+        return (await self.cipher(subject)).decrypt(ciphertext)
 
     async def shred(self, subject: str) -> bool:
         """Destroy the subject's data key. Returns False when there was nothing to destroy.

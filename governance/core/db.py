@@ -8,15 +8,19 @@ dependency that Litestar might resolve in another task.
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from piccolo.engine import engine_finder
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.querystring import QueryString
 
 from governance.settings import Settings
 
@@ -92,9 +96,89 @@ async def transaction() -> AsyncIterator[None]:
             yield
 
 
+def is_unique_violation(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database refusing a duplicate of a unique key (either engine)."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return "UNIQUE constraint failed" in str(exc)
+    return type(exc).__name__ == "UniqueViolationError"  # asyncpg's, without importing the driver here
+
+
+_PLACEHOLDER = re.compile(r"\{\}")
+_sqlite_readers: dict[str, sqlite3.Connection] = {}
+# The query text per engine kind, with its own placeholders (``?`` or ``$n``).
+_dialects: dict[tuple[str, str], str] = {}
+
+
+async def fetch_row(query: str, *args: Any) -> dict[str, Any] | None:
+    """One row of a small, hot, read-only query (``{}`` placeholders), outside any transaction.
+
+    The fast path for reads on every request (a record's version before serving a cached
+    rendering): Piccolo opens a connection per query on SQLite, which costs more than the
+    rest of the request. Here SQLite answers from one long-lived read-only connection, run
+    inline (an indexed lookup takes microseconds; WAL readers never wait for writers), and
+    PostgreSQL from the pool without Piccolo's query building.
+    """
+    db = _engine or engine()
+    if isinstance(db, PostgresEngine) and db.pool is not None:
+        record = await db.pool.fetchrow(_dialect("postgres", query), *args)
+        return dict(record) if record is not None else None
+    if isinstance(db, SQLiteEngine):
+        reader = _sqlite_reader(db.path)
+        cursor = reader.execute(_dialect("sqlite", query), [_sqlite_value(a) for a in args])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+    rows = await db.run_querystring(QueryString(query, *args))  # pragma: no cover - no pool started
+    return rows[0] if rows else None
+
+
+def sqlite_data_version() -> int | None:
+    """SQLite's ``PRAGMA data_version`` on the read connection; None on PostgreSQL.
+
+    It changes whenever any other connection, in this process or another, commits: while
+    it stands still, nothing anywhere in the database has changed.
+    """
+    db = _engine or engine()
+    if not isinstance(db, SQLiteEngine):
+        return None
+    row = _sqlite_reader(db.path).execute("PRAGMA data_version").fetchone()
+    return int(row[0])
+
+
+def _dialect(kind: str, query: str) -> str:
+    found = _dialects.get((kind, query))
+    if found is None:
+        if kind == "sqlite":
+            found = _PLACEHOLDER.sub("?", query)
+        else:
+            count = iter(range(1, query.count("{}") + 1))
+            found = _PLACEHOLDER.sub(lambda _: f"${next(count)}", query)
+        _dialects[(kind, query)] = found
+    return found
+
+
+def _sqlite_reader(path: str) -> sqlite3.Connection:
+    reader = _sqlite_readers.get(path)
+    if reader is None:
+        reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
+        reader.execute("PRAGMA busy_timeout = 1000")
+        _sqlite_readers[path] = reader
+    return reader
+
+
+def _sqlite_value(value: Any) -> Any:
+    # Piccolo stores UUIDs as text on SQLite.
+    return str(value) if isinstance(value, UUID) else value
+
+
+_engine: Engine[Any] | None = None
+
+
 async def start(settings: Settings) -> None:
     """Open the connection pool (PostgreSQL) or prepare the file (SQLite)."""
-    db = engine()
+    global _engine
+    db = _engine = engine()
     if isinstance(db, PostgresEngine):
         await db.start_connection_pool(min_size=1, max_size=settings.database_pool_size)
     else:
@@ -106,6 +190,9 @@ async def stop() -> None:
     db = engine()
     if isinstance(db, PostgresEngine):
         await db.close_connection_pool()
+    for reader in _sqlite_readers.values():
+        reader.close()
+    _sqlite_readers.clear()
 
 
 async def ping() -> None:

@@ -50,10 +50,11 @@ class Duration:
 
     def add_to(self, instant: datetime) -> datetime:
         """``instant`` plus this duration; month ends clamp (Jan 31 + P1M = Feb 28/29)."""
-        total_months = instant.month - 1 + self.months + 12 * self.years
-        year, month = instant.year + total_months // 12, total_months % 12 + 1
-        day = min(instant.day, calendar.monthrange(year, month)[1])
-        return instant.replace(year=year, month=month, day=day) + self.exact
+        return _shift_months(instant, self.months + 12 * self.years) + self.exact
+
+    def subtract_from(self, instant: datetime) -> datetime:
+        """``instant`` minus this duration (the start of a window ending at ``instant``)."""
+        return _shift_months(instant - self.exact, -(self.months + 12 * self.years))
 
     def isoformat(self) -> str:
         """Canonical text form (``P1Y2M3DT4H5M6S``); ``PT0S`` for zero."""
@@ -75,6 +76,13 @@ class Duration:
 
     def __str__(self) -> str:
         return self.isoformat()
+
+
+def _shift_months(instant: datetime, months: int) -> datetime:
+    total_months = instant.month - 1 + months
+    year, month = instant.year + total_months // 12, total_months % 12 + 1
+    day = min(instant.day, calendar.monthrange(year, month)[1])
+    return instant.replace(year=year, month=month, day=day)
 
 
 def parse_duration(text: str) -> Duration:

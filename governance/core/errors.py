@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -13,6 +14,8 @@ from litestar.plugins.problem_details import (
     ProblemDetailsException,
     ProblemDetailsPlugin,
 )
+
+from governance.core.crypto import SubjectErased
 
 log = structlog.get_logger("governance.errors")
 
@@ -64,7 +67,7 @@ def _from_validation_exception(exc: ValidationException) -> ProblemDetailsExcept
     raw = exc.extra if isinstance(exc.extra, list) else []
     errors = [
         {
-            "field": item.get("key"),
+            "field": _field_of(item),
             "source": str(getattr(item.get("source"), "value", item.get("source"))),
             "message": item.get("message"),
         }
@@ -80,6 +83,15 @@ def _from_validation_exception(exc: ValidationException) -> ProblemDetailsExcept
         type_="/problems/validation",
         extra={"errors": errors} if errors else None,
     )
+
+
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+
+
+def _field_of(item: dict[str, Any]) -> Any:
+    # msgspec reports an unexpected member against the whole body ("data"); name the member.
+    found = _UNKNOWN_FIELD.search(str(item.get("message", "")))
+    return found.group(1) if found else item.get("key")
 
 
 def _unhandled(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
@@ -103,4 +115,8 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
     )
 
 
-exception_handlers = {Exception: _unhandled}
+def _erased(request: Request[Any, Any, Any], exc: SubjectErased) -> Response[dict[str, Any]]:
+    return Problem(410, "erased", str(exc)).to_response(request)
+
+
+exception_handlers = {Exception: _unhandled, SubjectErased: _erased}

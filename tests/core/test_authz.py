@@ -59,9 +59,23 @@ def test_the_matrix_names_every_role() -> None:
     assert set(MATRIX[0]) - {"method", "route"} == set(ROLES)
 
 
-def _sample_path(typed_path: str, sub: str) -> str:
-    # A valid value for typed parameters; the caller's sub for untyped (owner) parameters.
-    return PARAM.sub(lambda m: SAMPLE_BY_TYPE.get(m.group(2) or "", sub), typed_path)
+def _sample_path(typed_path: str, owner_param: str | None, owner_value: str) -> str:
+    """A well-formed value for every parameter; ``owner_value`` for the route's owner parameter."""
+
+    def fill(match: re.Match[str]) -> str:
+        if match.group(1) == owner_param:
+            return owner_value
+        return SAMPLE_BY_TYPE.get(match.group(2) or "", "sample")
+
+    return PARAM.sub(fill, typed_path)
+
+
+def _subjects(typed_path: str, owner_param: str | None) -> tuple[str, str]:
+    """(the caller's sub, someone else's): UUIDs where the owner parameter is a UUID."""
+    for name, kind in PARAM.findall(typed_path):
+        if name == owner_param and kind == "uuid":
+            return "00000000-0000-4000-8000-0000000000aa", "00000000-0000-4000-8000-0000000000bb"
+    return "caller-1", "someone-else"
 
 
 @pytest.mark.parametrize(("row", "role"), list(itertools.product(MATRIX, ROLES)))
@@ -79,15 +93,16 @@ async def test_route_role_matrix(
     """
     expected = row[role]
     typed, opt = _served(settings, row["method"], row["route"])
-    headers = auth(role, sub="caller-1")
-    response = await client.request(row["method"], _sample_path(typed, "someone-else"), headers=headers)
+    caller, someone_else = _subjects(typed, opt.get("owner"))
+    headers = auth(role, sub=caller)
+    response = await client.request(row["method"], _sample_path(typed, opt.get("owner"), someone_else), headers=headers)
     if expected == "allow" or (expected == "own" and opt.get("own_list")):
         assert response.status_code != 403, f"{role} should reach {row['method']} {row['route']}"
         return
     assert response.status_code == 403, f"{role} must not reach someone else's {row['method']} {row['route']}"
     assert response.headers["content-type"].startswith("application/problem+json")
     if expected == "own" and "owner" in opt:
-        own = await client.request(row["method"], _sample_path(typed, "caller-1"), headers=headers)
+        own = await client.request(row["method"], _sample_path(typed, opt["owner"], caller), headers=headers)
         assert own.status_code != 403, f"{role} should reach its own {row['route']}"
 
 
@@ -136,7 +151,7 @@ def _ownership_app(settings: Settings, policy_dir: Path, lookups: list[str]) -> 
     from litestar import Request, Router, get
     from litestar.params import FromPath
 
-    from governance.core.authz import casbin_guard, sees_only_own
+    from governance.core.authz import casbin_middleware, sees_only_own
     from governance.core.identity import jwt_auth
 
     owners = {"rec-1": "mentee-1", "rec-2": "mentee-2"}
@@ -163,7 +178,7 @@ def _ownership_app(settings: Settings, policy_dir: Path, lookups: list[str]) -> 
     from litestar.datastructures import State
 
     return Litestar(
-        route_handlers=[Router(path="/api/v1", route_handlers=[one, many], guards=[casbin_guard])],
+        route_handlers=[Router(path="/api/v1", route_handlers=[one, many], middleware=[casbin_middleware])],
         on_app_init=[jwt_auth(settings).on_app_init],
         state=State({"authorizer": Authorizer(policy_dir)}),
     )

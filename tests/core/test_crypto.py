@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import os
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from governance.core import db
+from governance.core import crypto, db
 from governance.core.crypto import CiphertextInvalid, Keyring, LocalMasterKey, MasterKeyMismatch, SubjectErased
 from governance.core.tables import SubjectKey
 from governance.settings import Settings
@@ -95,3 +101,63 @@ def test_a_truncated_key_file_is_refused_not_used(tmp_path: Path) -> None:
     path.write_bytes(b"")
     with pytest.raises(ValueError, match="at least 32"):
         LocalMasterKey.load_or_create(path)
+
+
+# --- segmented files --------------------------------------------------------------------
+
+SEGMENT = crypto.SEGMENT_BYTES
+
+
+async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+async def _open(cipher: crypto.SubjectCipher, sealed: bytes, context: bytes = b"ctx", chunk: int = 1000) -> bytes:
+    return b"".join([part async for part in cipher.open_segments(_chunks(sealed, chunk), context)])
+
+
+KEY = os.urandom(32)
+
+
+def _cipher(subject: str = "mentor-1") -> crypto.SubjectCipher:
+    return crypto.SubjectCipher(subject, KEY)
+
+
+@given(
+    size=st.sampled_from([0, 1, SEGMENT - 1, SEGMENT, SEGMENT + 1, 3 * SEGMENT + 17]),
+    chunk=st.integers(min_value=1, max_value=3 * SEGMENT),
+)
+@hypothesis_settings(max_examples=30, deadline=None)
+def test_segmented_files_round_trip_whatever_the_chunking(size: int, chunk: int) -> None:
+    cipher = _cipher()
+    data = os.urandom(size)
+    sealed = cipher.seal_segments(data, b"ctx")
+    assert asyncio.run(_open(cipher, sealed, chunk=chunk)) == data
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["flip a byte", "drop the last segment", "swap two segments", "cut the tail", "other context", "other subject"],
+)
+def test_segmented_files_refuse_every_kind_of_damage(damage: str) -> None:
+    cipher = _cipher()
+    data = os.urandom(3 * SEGMENT + 100)
+    sealed = bytearray(cipher.seal_segments(data, b"ctx"))
+    header, size = len(crypto.STREAM_MAGIC) + 7, SEGMENT + 16
+    segments = [bytes(sealed[header + i * size : header + (i + 1) * size]) for i in range(4)]
+    context, opener = b"ctx", cipher
+    if damage == "flip a byte":
+        sealed[header + size + 5] ^= 1
+    elif damage == "drop the last segment":
+        sealed = bytearray(sealed[: header + 3 * size])
+    elif damage == "swap two segments":
+        sealed = bytearray(sealed[:header] + segments[1] + segments[0] + b"".join(segments[2:]))
+    elif damage == "cut the tail":
+        sealed = bytearray(sealed[:-1])
+    elif damage == "other context":
+        context = b"another document"
+    else:
+        opener = _cipher("mentor-2")
+    with pytest.raises(crypto.CiphertextInvalid):
+        asyncio.run(_open(opener, bytes(sealed), context))

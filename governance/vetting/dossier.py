@@ -1,0 +1,216 @@
+"""The dossier: everything a mentor's vetting rests on, in one document.
+
+Dossiers are read far more often than they change, so the rendered JSON is cached per
+audience (staff, or the mentor without internal notes) in a
+:class:`~governance.core.cache.FreshCache` under the topic ``mentor``: every change to a
+mentor or anything in their dossier bumps the mentor's ``version`` and announces it in
+the same transaction (:func:`governance.vetting.service.touch`). A rendering also
+carries the instant at which time alone would change it (the next check expiry, a
+rating leaving the window), after which it is rendered anew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+
+import msgspec
+
+from governance.core import db
+from governance.core.cache import FreshCache, Loaded
+from governance.core.crypto import SubjectCipher
+from governance.vetting import ratings, states
+from governance.vetting.schemas import (
+    AuditTrail,
+    CheckView,
+    DocumentView,
+    Dossier,
+    Gap,
+    RatingView,
+    RequirementView,
+    WaiverRequest,
+)
+from governance.vetting.service import (
+    DOSSIER_TOPIC,
+    Vetting,
+    check_facts,
+    decision_view,
+    gaps_of,
+    mentor_row,
+    mentor_view,
+    requirements_of,
+)
+from governance.vetting.tables import Check, Decision, Document, Rating
+
+Audience = Literal["staff", "mentor"]
+CACHE_SIZE: Final = 4096
+TOPIC: Final = DOSSIER_TOPIC
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedDossier:
+    body: bytes
+    etag: str
+
+
+class DossierCache:
+    """Rendered dossiers per audience, kept fresh by the mentor's version (see core.cache)."""
+
+    def __init__(self, capacity: int = CACHE_SIZE) -> None:
+        self._by_audience: dict[Audience, FreshCache[RenderedDossier]] = {
+            audience: FreshCache(TOPIC, _version_of, capacity) for audience in ("staff", "mentor")
+        }
+
+    def of(self, audience: Audience) -> FreshCache[RenderedDossier]:
+        return self._by_audience[audience]
+
+    def forget(self, mentor_id: uuid.UUID) -> None:
+        for cache in self._by_audience.values():
+            cache.forget(str(mentor_id))
+
+
+async def current_version(mentor_id: uuid.UUID) -> int | None:
+    row = await db.fetch_row("SELECT version FROM vetting_mentor WHERE id = {}", mentor_id)
+    return int(row["version"]) if row else None
+
+
+async def _version_of(key: str) -> int | None:
+    return await current_version(uuid.UUID(key))
+
+
+async def read(
+    vetting: Vetting, cache: DossierCache, mentor_id: uuid.UUID, audience: Audience, now: datetime
+) -> RenderedDossier:
+    """The dossier as JSON bytes with its ETag, from the cache while it is still the truth."""
+
+    async def render() -> Loaded[RenderedDossier]:
+        dossier, stale_at, version = await build(vetting, mentor_id, audience, now)
+        body = _encoder.encode(dossier)
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        return Loaded(RenderedDossier(body=body, etag=etag), version=version, stale_at=stale_at)
+
+    return await cache.of(audience).get_or_load(str(mentor_id), now, render)
+
+
+async def build(
+    vetting: Vetting, mentor_id: uuid.UUID, audience: Audience, now: datetime
+) -> tuple[Dossier, datetime | None, int]:
+    """Render the dossier; also returns when time alone will change it, and the version read."""
+    mentor = await mentor_row(mentor_id)
+    cipher = (await vetting.keyring.readable([str(mentor_id)]))[str(mentor_id)]
+    check_rows = await Check.select().where(Check.mentor == mentor_id).order_by(Check.recorded_seq)
+    document_rows = await Document.select().where(Document.mentor == mentor_id).order_by(Document.uploaded_seq)
+    decision_rows = await Decision.select().where(Decision.mentor == mentor_id).order_by(Decision.proposed_seq)
+    rating_rows = await Rating.select(Rating.session_at, Rating.score).where(Rating.mentor == mentor_id)
+
+    documents: dict[uuid.UUID, list[DocumentView]] = {}
+    for row in document_rows:
+        documents.setdefault(row["check"], []).append(_document_view(row, cipher))
+    checks = [_check_view(row, cipher, documents.get(row["id"], []), audience, now) for row in check_rows]
+    facts = await check_facts(mentor_id, cipher)
+    missing = gaps_of(vetting, mentor, facts, now)
+    failing = {gap.check_type for gap in missing}
+    requirements = [
+        RequirementView(
+            check_type=r.check.name,
+            title=r.check.title,
+            count=r.count,
+            expect=dict(r.expect),
+            validity=r.effective_validity.isoformat(),
+            evidence=r.check.evidence,
+            documents_required=r.check.documents,
+            details_required=list(r.check.details),
+            met=r.check.name not in failing,
+        )
+        for r in requirements_of(vetting, mentor)
+    ]
+    rated = [(row["session_at"], row["score"]) for row in rating_rows]
+    published = ratings.published_rating(vetting.requirements.ratings, rated, now)
+    dossier = Dossier(
+        mentor=mentor_view(mentor, cipher),
+        requirements_version=vetting.requirements.version,
+        requirements_published=vetting.requirements.published,
+        judged_at=now,
+        requirements=requirements,
+        missing_for_approval=[Gap(check_type=g.check_type, reason=g.reason) for g in missing],
+        checks=checks,
+        decisions=[decision_view(row, cipher) for row in decision_rows],
+        rating=RatingView(
+            rating=published.rating,
+            count=published.count,
+            mean=published.mean,
+            window_start=published.window_start,
+            method=ratings.explain(vetting.requirements.ratings),
+            method_version=published.method_version,
+        ),
+    )
+    return dossier, _stale_at(check_rows, rated, vetting, now), int(mentor["version"])
+
+
+def _stale_at(
+    check_rows: list[dict[str, Any]], rated: list[tuple[datetime, int]], vetting: Vetting, now: datetime
+) -> datetime | None:
+    window = vetting.requirements.ratings.window
+    moments = [row["expires_at"] for row in check_rows if row["expires_at"] is not None and row["expires_at"] > now]
+    moments += [window.add_to(at) for at, _ in rated if window.add_to(at) > now]
+    moments += [at for at, _ in rated if at > now]
+    return min(moments, default=None)
+
+
+def _document_view(row: Mapping[str, Any], cipher: SubjectCipher | None) -> DocumentView:
+    return DocumentView(
+        id=row["id"],
+        check_id=row["check"],
+        sha256=row["sha256"],
+        size=row["size"],
+        media_type=row["media_type"],
+        filename=cipher.decrypt(row["filename"]) if cipher else None,
+        uploaded_by=row["uploaded_by"],
+        uploaded_at=row["uploaded_at"],
+        audit=AuditTrail(recorded=row["uploaded_seq"]),
+    )
+
+
+def _check_view(
+    row: Mapping[str, Any],
+    cipher: SubjectCipher | None,
+    documents: list[DocumentView],
+    audience: Audience,
+    now: datetime,
+) -> CheckView:
+    waiver = None
+    if row["waiver_requested_by"] is not None:
+        justification = row["justification"]
+        waiver = WaiverRequest(
+            requested_by=row["waiver_requested_by"],
+            justification=cipher.decrypt(justification) if cipher and justification else None,
+        )
+    notes = None
+    if audience == "staff" and cipher is not None and row["notes"]:
+        notes = cipher.decrypt(row["notes"])
+    state: states.CheckState = row["state"]
+    return CheckView(
+        id=row["id"],
+        mentor_id=row["mentor"],
+        check_type=row["check_type"],
+        state=state,
+        state_since=row["state_since"],
+        current=state in states.SATISFYING and (row["expires_at"] is None or row["expires_at"] > now),
+        requirements_version=row["requirements_version"],
+        details=msgspec.json.decode(cipher.decrypt(row["details"])) if cipher else None,
+        recorded_by=row["recorded_by"],
+        recorded_at=row["recorded_at"],
+        reviewed_by=row["reviewed_by"],
+        reviewed_at=row["reviewed_at"],
+        valid_from=row["valid_from"],
+        expires_at=row["expires_at"],
+        audit=AuditTrail(recorded=row["recorded_seq"], latest=row["last_seq"]),
+        documents=documents,
+        waiver_request=waiver,
+        notes=notes,
+    )

@@ -1,0 +1,267 @@
+"""Vetting routes: thin. Parse, let the guard authorize, call the service."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Body, FromPath, JSONBody, QueryParameter
+from litestar.response import Stream
+from litestar.response.base import ASGIResponse
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_304_NOT_MODIFIED
+
+from governance.core.authz import sees_only_own
+from governance.core.clock import now_of
+from governance.core.durations import DurationError, parse_duration
+from governance.core.errors import invalid_parameter
+from governance.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from governance.vetting import documents, dossier, expiry, ratings, service, summary
+from governance.vetting.schemas import (
+    CheckRecord,
+    CheckTransition,
+    CheckView,
+    DecisionProposal,
+    DecisionView,
+    DocumentView,
+    Dossier,
+    ExpiringCheck,
+    MentorRegistration,
+    MentorView,
+    RatingMethodView,
+    RatingRecorded,
+    RatingReport,
+    ReadinessSummary,
+    TransitionOutcome,
+)
+from governance.vetting.states import MentorStatus
+
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Page size.")]
+Cursor = Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page.")]
+
+
+def _vetting(request: Request[Any, Any, Any]) -> service.Vetting:
+    vetting: service.Vetting = request.app.state.vetting
+    return vetting
+
+
+async def _check_owner(connection: Any) -> str | None:
+    return await service.check_owner(connection.path_params["check_id"])
+
+
+async def _document_owner(connection: Any) -> str | None:
+    return await documents.document_owner(connection.path_params["document_id"])
+
+
+async def _check_view(request: Request[Any, Any, Any], check_id: UUID) -> CheckView:
+    """The check as its dossier shows it to staff."""
+    row = await service.check_row(check_id)
+    rendered, _, _ = await dossier.build(_vetting(request), row["mentor"], "staff", now_of(request))
+    return next(check for check in rendered.checks if check.id == check_id)
+
+
+class MentorController(Controller):
+    """Mentors, their checks, decisions, ratings and dossier."""
+
+    path = "/mentors"
+    tags = ("vetting",)
+
+    @post("/")
+    async def register(self, request: Request[Any, Any, Any], data: JSONBody[MentorRegistration]) -> MentorView:
+        """Register a mentor (the platform). They start ``onboarding``; the answer's ``id``
+        is the mentor's id everywhere in this service, including their token's ``sub``."""
+        return await service.register_mentor(_vetting(request), data, request.user, now_of(request))
+
+    @get("/")
+    async def list_mentors(
+        self,
+        request: Request[Any, Any, Any],
+        status: Annotated[MentorStatus | None, QueryParameter(description="Only mentors of this status.")] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> Page[MentorView]:
+        """Mentors in registration order."""
+        return await service.list_mentors(_vetting(request), status, limit, cursor)
+
+    @get("/{mentor_id:uuid}", opt={"owner": "mentor_id"})
+    async def get_mentor(self, request: Request[Any, Any, Any], mentor_id: FromPath[UUID]) -> MentorView:
+        """One mentor with their derived status."""
+        return await service.get_mentor(_vetting(request), mentor_id)
+
+    @get(
+        "/{mentor_id:uuid}/dossier",
+        opt={"owner": "mentor_id"},
+        responses={200: ResponseSpec(Dossier, description="The dossier, with an ETag")},
+    )
+    async def get_dossier(self, request: Request[Any, Any, Any], mentor_id: FromPath[UUID]) -> ASGIResponse:
+        """The mentor's dossier: requirements version, every check with its state, expiry
+        and documents (SHA-256), decisions, what is missing for approval, and the rating.
+        Every fact carries the sequence number of its audit entry. The mentor reads their
+        own, without internal notes. ``ETag`` on every answer; ``If-None-Match`` answers 304."""
+        audience: dossier.Audience = "mentor" if sees_only_own(request) else "staff"
+        rendered = await dossier.read(
+            _vetting(request), request.app.state.dossier_cache, mentor_id, audience, now_of(request)
+        )
+        # The rendered bytes go out as they are: this is the hottest read of the module.
+        headers = {"etag": rendered.etag, "cache-control": "private, no-cache"}
+        if request.headers.get("if-none-match") == rendered.etag:
+            return ASGIResponse(body=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+        return ASGIResponse(body=rendered.body, media_type="application/json", headers=headers)
+
+    @post("/{mentor_id:uuid}/checks")
+    async def record_check(
+        self, request: Request[Any, Any, Any], mentor_id: FromPath[UUID], data: JSONBody[CheckRecord]
+    ) -> CheckView:
+        """Record a new check (``pending``) against the current requirements version."""
+        check_id = await service.record_check(_vetting(request), mentor_id, data, request.user, now_of(request))
+        return await _check_view(request, check_id)
+
+    @post("/{mentor_id:uuid}/decisions")
+    async def propose_decision(
+        self, request: Request[Any, Any, Any], mentor_id: FromPath[UUID], data: JSONBody[DecisionProposal]
+    ) -> DecisionView:
+        """Propose ``approve``, ``suspend``, ``revoke`` or ``reinstate`` with a rationale.
+        It takes effect when another compliance officer confirms it."""
+        return await service.propose_decision(_vetting(request), mentor_id, data, request.user, now_of(request))
+
+    @post("/{mentor_id:uuid}/ratings")
+    async def record_rating(
+        self, request: Request[Any, Any, Any], mentor_id: FromPath[UUID], data: JSONBody[RatingReport]
+    ) -> RatingRecorded:
+        """Report one session rating (1 to 5), once per session (the platform)."""
+        return await service.record_rating(mentor_id, data, request.user, now_of(request))
+
+
+@dataclass
+class DocumentUpload:
+    """A multipart form with one part, ``file``: a PDF, PNG or JPEG."""
+
+    file: UploadFile
+
+
+class CheckController(Controller):
+    path = "/checks"
+    tags = ("vetting",)
+
+    @post("/{check_id:uuid}/transitions", status_code=HTTP_200_OK)
+    async def transition(
+        self, request: Request[Any, Any, Any], check_id: FromPath[UUID], data: JSONBody[CheckTransition]
+    ) -> Response[TransitionOutcome]:
+        """Move a check. An illegal move answers 409 with the allowed next states; a first
+        ``waived`` answers 202 until a second compliance officer grants the waiver."""
+        effective, message = await service.transition_check(
+            _vetting(request), check_id, data, request.user, now_of(request)
+        )
+        outcome = TransitionOutcome(check=await _check_view(request, check_id), effective=effective, message=message)
+        return Response(outcome, status_code=HTTP_200_OK if effective else HTTP_202_ACCEPTED)
+
+    @post("/{check_id:uuid}/documents", opt={"owner_of": _check_owner})
+    async def upload_document(
+        self,
+        request: Request[Any, Any, Any],
+        check_id: FromPath[UUID],
+        data: Annotated[DocumentUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> DocumentView:
+        """Attach evidence to a pending or in-review check (multipart, part ``file``). PDF,
+        PNG or JPEG by content (415 otherwise), at most ``GOVERNANCE_MAX_DOCUMENT_BYTES`` (413)."""
+        vetting = _vetting(request)
+        content = await data.file.read(vetting.max_document_bytes + 1)
+        return await documents.upload(vetting, check_id, data.file.filename, content, request.user, now_of(request))
+
+
+class DocumentController(Controller):
+    path = "/documents"
+    tags = ("vetting",)
+
+    @get("/{document_id:uuid}", opt={"owner_of": _document_owner})
+    async def download(self, request: Request[Any, Any, Any], document_id: FromPath[UUID]) -> Stream:
+        """The document as uploaded, streamed and authenticated segment by segment; every
+        download is audited. ``Repr-Digest`` carries its SHA-256."""
+        found = await documents.download(_vetting(request), document_id, request.user)
+        digest = base64.b64encode(bytes.fromhex(found.sha256)).decode()
+        return Stream(
+            found.content,
+            media_type=found.media_type,
+            headers={
+                "Content-Length": str(found.size),
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.filename)}",
+                "Repr-Digest": f"sha-256=:{digest}:",
+                "X-Content-Type-Options": "nosniff",
+                "Cache-Control": "private, no-store",
+            },
+        )
+
+
+class DecisionController(Controller):
+    path = "/decisions"
+    tags = ("vetting",)
+
+    @post("/{decision_id:uuid}/confirm", status_code=HTTP_200_OK)
+    async def confirm(self, request: Request[Any, Any, Any], decision_id: FromPath[UUID]) -> DecisionView:
+        """Confirm a proposed decision: by a different compliance officer than its proposer (403 otherwise)."""
+        return await service.confirm_decision(_vetting(request), decision_id, request.user, now_of(request))
+
+
+class VettingController(Controller):
+    """Queues and figures across mentors."""
+
+    path = "/vetting"
+    tags = ("vetting",)
+
+    @get("/decisions")
+    async def list_decisions(
+        self,
+        request: Request[Any, Any, Any],
+        decision_state: Annotated[
+            Literal["proposed", "confirmed", "superseded"] | None,
+            QueryParameter(name="state", description="`proposed` is the queue awaiting a second officer."),
+        ] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> Page[DecisionView]:
+        """Decisions, oldest first; ``state=proposed`` is the four-eyes queue."""
+        return await service.list_decisions(_vetting(request), decision_state, limit, cursor)
+
+    @get("/expiring")
+    async def expiring(
+        self,
+        request: Request[Any, Any, Any],
+        within: Annotated[str, QueryParameter(description="ISO 8601 duration, e.g. P30D.")] = "P30D",
+    ) -> list[ExpiringCheck]:
+        """Passed or waived checks that lapse within ``within``, soonest first, with their
+        reminder marks (30, 7, 1 and 0 days before) and whether a renewal already covers them."""
+        now = now_of(request)
+        try:
+            horizon = parse_duration(within).add_to(now) - now
+        except (DurationError, OverflowError) as exc:
+            raise invalid_parameter("within", str(exc)) from None
+        return await expiry.expiring(_vetting(request), horizon, now)
+
+    @get("/summary")
+    async def readiness_summary(self, request: Request[Any, Any, Any]) -> ReadinessSummary:
+        """Mentors by status, share of active mentors fully vetted and current, checks
+        expiring within 30 days, and the median days from onboarding to approval."""
+        return await summary.readiness(_vetting(request), now_of(request))
+
+    @get("/ratings/method", exclude_from_auth=True)
+    async def rating_method(self, request: Request[Any, Any, Any]) -> RatingMethodView:
+        """How published mentor ratings are computed (public)."""
+        method = _vetting(request).requirements.ratings
+        return RatingMethodView(
+            method="bayesian_average",
+            version=method.version,
+            prior_mean=method.prior_mean,
+            prior_weight=method.prior_weight,
+            minimum_count=method.minimum_count,
+            window=method.window.isoformat(),
+            explanation=ratings.explain(method),
+        )
+
+
+ROUTES = [MentorController, CheckController, DocumentController, DecisionController, VettingController]

@@ -1,0 +1,269 @@
+"""API shapes of mentor vetting."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+
+from governance.vetting.states import CheckState, DecisionAction, MentorStatus
+
+EngagementType = Literal["volunteer", "contractor", "employee"]
+Jurisdiction = Annotated[
+    str, msgspec.Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 country code, e.g. GB.")
+]
+Text200 = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+LongText = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
+Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
+DetailName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,59}$")]
+DetailValue = Annotated[str, msgspec.Meta(max_length=500)]
+
+
+class MentorRegistration(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A mentor as the platform registers them."""
+
+    external_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="The platform's own id.")]
+    display_name: Text200
+    email: Email
+    jurisdiction: Jurisdiction
+    engagement_type: EngagementType
+    specialties: Annotated[list[Text200], msgspec.Meta(max_length=50)] = []
+
+
+class MentorView(msgspec.Struct, frozen=True):
+    """A mentor. ``status`` is derived from confirmed decisions and checks, never typed in.
+
+    ``display_name`` and ``email`` are null once the mentor's personal data was erased.
+    """
+
+    id: UUID
+    external_id: str
+    display_name: str | None
+    email: str | None
+    jurisdiction: str
+    engagement_type: str
+    specialties: list[str]
+    status: MentorStatus
+    status_since: datetime
+    registered_at: datetime
+    version: int
+
+
+class CheckRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A new check of a mentor, started as ``pending``."""
+
+    check_type: Annotated[str, msgspec.Meta(description="A check type of the requirements file.")]
+    details: dict[DetailName, DetailValue] = {}
+    notes: LongText | None = None
+
+
+class CheckTransition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Move a check to another state.
+
+    ``passed`` and ``waived`` start a validity period: from ``valid_from`` (default now)
+    for the check type's validity, or until ``expires_at`` when that comes sooner (a
+    certificate that runs out earlier). ``waived`` needs a ``justification`` and a second
+    compliance officer: the first request asks for the waiver, another officer's grants it.
+    ``details`` are merged into the check's recorded details.
+    """
+
+    to: CheckState
+    notes: LongText | None = None
+    justification: LongText | None = None
+    valid_from: datetime | None = None
+    expires_at: datetime | None = None
+    details: dict[DetailName, DetailValue] = {}
+
+
+class AuditTrail(msgspec.Struct, frozen=True):
+    """Sequence numbers of the audit entries behind a fact (``GET /api/v1/audit/entries/{seq}``)."""
+
+    recorded: int
+    latest: int | None = None
+
+
+class DocumentView(msgspec.Struct, frozen=True):
+    """A stored document: SHA-256 of its content as uploaded."""
+
+    id: UUID
+    check_id: UUID
+    sha256: str
+    size: int
+    media_type: str
+    filename: str | None
+    uploaded_by: str
+    uploaded_at: datetime
+    audit: AuditTrail
+
+
+class WaiverRequest(msgspec.Struct, frozen=True):
+    requested_by: str
+    justification: str | None
+
+
+class CheckView(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One check. ``notes`` are internal: absent when there are none, never shown to the mentor."""
+
+    id: UUID
+    mentor_id: UUID
+    check_type: str
+    state: CheckState
+    state_since: datetime
+    current: bool
+    requirements_version: str
+    details: dict[str, str] | None
+    recorded_by: str
+    recorded_at: datetime
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    valid_from: datetime | None
+    expires_at: datetime | None
+    audit: AuditTrail
+    documents: list[DocumentView]
+    waiver_request: WaiverRequest | None
+    notes: str | None = None
+
+
+class TransitionOutcome(msgspec.Struct, frozen=True):
+    """What a transition did: moved the check, or (for a first waiver request) awaits a second officer."""
+
+    check: CheckView
+    effective: bool
+    message: str
+
+
+class DecisionProposal(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    action: DecisionAction
+    rationale: LongText
+
+
+class DecisionView(msgspec.Struct, frozen=True):
+    """A decision: effective only once confirmed by a second compliance officer."""
+
+    id: UUID
+    mentor_id: UUID
+    action: DecisionAction
+    state: Literal["proposed", "confirmed", "superseded"]
+    rationale: str | None
+    requirements_version: str
+    proposed_by: str
+    proposed_at: datetime
+    confirmed_by: str | None
+    confirmed_at: datetime | None
+    audit: AuditTrail
+
+
+class RequirementView(msgspec.Struct, frozen=True):
+    check_type: str
+    title: str
+    count: int
+    expect: dict[str, str]
+    validity: str
+    evidence: str
+    documents_required: int
+    details_required: list[str]
+    met: bool
+
+
+class Gap(msgspec.Struct, frozen=True):
+    check_type: str
+    reason: str
+
+
+class RatingView(msgspec.Struct, frozen=True):
+    """The published rating: null below the minimum count, with how it was computed."""
+
+    rating: float | None
+    count: int
+    mean: float | None
+    window_start: datetime
+    method: str
+    method_version: str
+    method_url: str = "/api/v1/vetting/ratings/method"
+
+
+class Dossier(msgspec.Struct, frozen=True):
+    """Everything the vetting of one mentor rests on, judged at ``judged_at``."""
+
+    mentor: MentorView
+    requirements_version: str
+    requirements_published: str
+    judged_at: datetime
+    requirements: list[RequirementView]
+    missing_for_approval: list[Gap]
+    checks: list[CheckView]
+    decisions: list[DecisionView]
+    rating: RatingView
+
+
+class RatingReport(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One session rating, as the platform reports it."""
+
+    session_id: Text200
+    mentee_id: Text200
+    score: Annotated[int, msgspec.Meta(ge=1, le=5)]
+    session_at: datetime
+
+
+class RatingRecorded(msgspec.Struct, frozen=True):
+    id: UUID
+    mentor_id: UUID
+    session_id: str
+    score: int
+    session_at: datetime
+    recorded_at: datetime
+
+
+class RatingMethodView(msgspec.Struct, frozen=True):
+    """How published ratings are computed."""
+
+    method: Literal["bayesian_average"]
+    version: str
+    prior_mean: float
+    prior_weight: int
+    minimum_count: int
+    window: str
+    explanation: str
+
+
+class ReminderMark(msgspec.Struct, frozen=True):
+    days_before: int
+    due_at: datetime
+    reached: bool
+    announced: bool
+
+
+class ExpiringCheck(msgspec.Struct, frozen=True):
+    """A check that lapses within the window, and whether a renewal already covers it."""
+
+    check_id: UUID
+    mentor_id: UUID
+    mentor_status: MentorStatus
+    check_type: str
+    expires_at: datetime
+    days_left: int
+    covered_by_renewal: bool
+    reminders: list[ReminderMark]
+
+
+class ExpiryRun(msgspec.Struct, frozen=True):
+    """What one run of the expiry job did."""
+
+    checks_expired: int
+    mentors_lapsed: int
+    reminders_announced: int
+
+
+class ReadinessSummary(msgspec.Struct, frozen=True):
+    """Accreditation figures. Active mentors are those approved or lapsed (not suspended or revoked)."""
+
+    as_of: datetime
+    mentors_by_status: dict[str, int]
+    active_mentors: int
+    active_fully_vetted_and_current: int
+    share_fully_vetted_and_current: float | None
+    checks_expiring_within_30_days: int
+    median_days_onboarding_to_approval: float | None
+    requirements_version: str

@@ -1,0 +1,114 @@
+"""Vetting tables. Personal fields hold ciphertext under the mentor's own data key.
+
+Foreign keys restrict deletion: vetting history is evidence and never disappears with
+the mentor it describes.
+
+Each row that states a fact keeps the sequence number of the audit entry that recorded
+it (``*_seq``), so every line of a dossier points at its entry in the verifiable log.
+"""
+
+from piccolo.columns import (
+    UUID,
+    BigInt,
+    ForeignKey,
+    SmallInt,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+
+class Mentor(Table, tablename="vetting_mentor"):
+    """A mentor as registered by the platform. ``id`` is also the sub of the mentor's token."""
+
+    id = UUID(primary_key=True)
+    external_id = Varchar(length=200, unique=True, index=True)
+    display_name = Text()  # ciphertext
+    email = Text()  # ciphertext
+    jurisdiction = Varchar(length=2, index=True)
+    specialties = Text()  # JSON array of text
+    engagement_type = Varchar(length=20)
+    # The last confirmed decision's effect; status is derived from it and the checks.
+    standing = Varchar(length=20, default="onboarding")
+    status = Varchar(length=20, default="onboarding", index=True)
+    status_since = Timestamptz()
+    registered_at = Timestamptz()
+    registered_by = Varchar(length=200)
+    first_approved_at = Timestamptz(null=True, default=None)
+    # Bumped by every change to the mentor or anything in their dossier (ETag, caching).
+    version = BigInt(default=1)
+    registered_seq = BigInt()
+
+
+class Check(Table, tablename="vetting_check"):
+    """One vetting check of one mentor (a renewal is a new check)."""
+
+    id = UUID(primary_key=True)
+    mentor = ForeignKey(references=Mentor, index=True, on_delete=OnDelete.restrict)
+    check_type = Varchar(length=60)
+    state = Varchar(length=20, index=True)
+    requirements_version = Varchar(length=40)
+    details = Text()  # ciphertext of a JSON object (certificate numbers are personal)
+    notes = Text(null=True, default=None)  # ciphertext; internal, never shown to the mentor
+    justification = Text(null=True, default=None)  # ciphertext; why a waiver was asked for
+    recorded_by = Varchar(length=200)
+    recorded_at = Timestamptz()
+    reviewed_by = Varchar(length=200, null=True, default=None)
+    reviewed_at = Timestamptz(null=True, default=None)
+    # A waiver needs a second officer: who asked for it, until someone else grants it.
+    waiver_requested_by = Varchar(length=200, null=True, default=None)
+    valid_from = Timestamptz(null=True, default=None)
+    expires_at = Timestamptz(null=True, default=None, index=True)
+    # Reminder marks (days before expiry) already announced, as a JSON array.
+    reminders_sent = Text(default="[]")
+    state_since = Timestamptz()
+    recorded_seq = BigInt()
+    last_seq = BigInt()
+
+
+class Document(Table, tablename="vetting_document"):
+    """Evidence for a check: stored encrypted under a content-addressed key."""
+
+    id = UUID(primary_key=True)
+    check = ForeignKey(references=Check, index=True, on_delete=OnDelete.restrict)
+    mentor = ForeignKey(references=Mentor, index=True, on_delete=OnDelete.restrict)
+    object_key = Varchar(length=300)
+    sha256 = Varchar(length=64, index=True)
+    size = BigInt()
+    media_type = Varchar(length=40)
+    filename = Text()  # ciphertext: file names often carry a person's name
+    uploaded_by = Varchar(length=200)
+    uploaded_at = Timestamptz()
+    uploaded_seq = BigInt()
+
+
+class Decision(Table, tablename="vetting_decision"):
+    """A proposed decision about a mentor; effective once a second officer confirms it."""
+
+    id = UUID(primary_key=True)
+    mentor = ForeignKey(references=Mentor, index=True, on_delete=OnDelete.restrict)
+    action = Varchar(length=20)
+    rationale = Text()  # ciphertext
+    state = Varchar(length=20, index=True)  # proposed, confirmed, superseded
+    requirements_version = Varchar(length=40)
+    proposed_by = Varchar(length=200)
+    proposed_at = Timestamptz()
+    proposed_seq = BigInt()
+    confirmed_by = Varchar(length=200, null=True, default=None)
+    confirmed_at = Timestamptz(null=True, default=None)
+    confirmed_seq = BigInt(null=True, default=None)
+
+
+class Rating(Table, tablename="vetting_rating"):
+    """One session rating as reported by the platform (one per session)."""
+
+    id = UUID(primary_key=True)
+    mentor = ForeignKey(references=Mentor, index=True, on_delete=OnDelete.restrict)
+    session_id = Varchar(length=200, unique=True)
+    mentee_id = Varchar(length=200)
+    score = SmallInt()
+    session_at = Timestamptz()
+    recorded_at = Timestamptz()
+    recorded_seq = BigInt()

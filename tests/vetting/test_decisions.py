@@ -1,0 +1,95 @@
+"""Decisions: four eyes, the decision table through the API, revocation is final."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import httpx
+
+from governance.core.clock import ManualClock
+from governance.vetting import expiry
+from governance.vetting.service import Vetting as VettingService
+
+from .conftest import SECOND_OFFICER, Vetting
+
+
+def ext() -> str:
+    return f"ext-{uuid.uuid4().hex[:10]}"
+
+
+async def _propose(client: httpx.AsyncClient, vetting: Vetting, mentor_id: str, action: str) -> httpx.Response:
+    return await client.post(
+        f"/api/v1/mentors/{mentor_id}/decisions",
+        json={"action": action, "rationale": "reasons"},
+        headers=vetting.officer(),
+    )
+
+
+async def _status(client: httpx.AsyncClient, vetting: Vetting, mentor_id: str) -> str:
+    return str((await client.get(f"/api/v1/mentors/{mentor_id}", headers=vetting.officer())).json()["status"])
+
+
+async def test_suspend_reinstate_and_revoke_is_final(vetting: Vetting, client: httpx.AsyncClient) -> None:
+    mentor = await vetting.approved_mentor(ext())
+    assert (await _propose(client, vetting, mentor["id"], "reinstate")).status_code == 409
+    await vetting.decide(mentor["id"], "suspend")
+    assert await _status(client, vetting, mentor["id"]) == "suspended"
+    await vetting.decide(mentor["id"], "reinstate")
+    assert await _status(client, vetting, mentor["id"]) == "approved"
+    await vetting.decide(mentor["id"], "revoke")
+    assert await _status(client, vetting, mentor["id"]) == "revoked"
+    for action in ("approve", "reinstate", "suspend", "revoke"):
+        refused = await _propose(client, vetting, mentor["id"], action)
+        assert refused.status_code == 409
+        assert refused.json()["allowed"] == []
+        assert "final" in refused.json()["detail"]
+    new_check = await client.post(
+        f"/api/v1/mentors/{mentor['id']}/checks", json={"check_type": "interview"}, headers=vetting.officer()
+    )
+    assert new_check.status_code == 409
+
+
+async def test_a_newer_proposal_supersedes_an_unconfirmed_one(vetting: Vetting, client: httpx.AsyncClient) -> None:
+    mentor = await vetting.approved_mentor(ext())
+    first = (await _propose(client, vetting, mentor["id"], "suspend")).json()
+    second = (await _propose(client, vetting, mentor["id"], "revoke")).json()
+    stale = await client.post(f"/api/v1/decisions/{first['id']}/confirm", headers=vetting.officer(SECOND_OFFICER))
+    assert stale.status_code == 409
+    confirmed = await client.post(f"/api/v1/decisions/{second['id']}/confirm", headers=vetting.officer(SECOND_OFFICER))
+    assert confirmed.status_code == 200
+    states = {d["id"]: d["state"] for d in (await vetting.dossier(mentor["id"]))["decisions"]}
+    assert states[first["id"]] == "superseded"
+    assert states[second["id"]] == "confirmed"
+
+
+async def test_a_lapsed_mentor_is_approved_again_by_renewal(
+    vetting: Vetting, client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    mentor = await vetting.approved_mentor(ext(), jurisdiction="FR", engagement="volunteer")
+    service: VettingService = client._transport.app.state.vetting  # type: ignore[attr-defined]
+    clock.advance(timedelta(days=366))
+    await expiry.run(service, clock.now())
+    assert await _status(client, vetting, mentor["id"]) == "lapsed"
+    dossier = await vetting.dossier(mentor["id"])
+    lapsed_types = {g["check_type"] for g in dossier["missing_for_approval"]}
+    assert lapsed_types, "what lapsed is named"
+    for requirement in dossier["requirements"]:
+        if requirement["check_type"] in lapsed_types:
+            await vetting.pass_check(mentor["id"], requirement["check_type"], requirement["documents_required"])
+    assert await _status(client, vetting, mentor["id"]) == "approved"
+    summary = (await client.get("/api/v1/vetting/summary", headers=vetting.officer())).json()
+    assert summary["mentors_by_status"]["approved"] >= 1
+
+
+async def test_approval_is_rechecked_at_confirmation(
+    vetting: Vetting, client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    mentor = await vetting.register(ext(), jurisdiction="FR", engagement="volunteer")
+    await vetting.pass_everything(mentor["id"])
+    proposal = (await _propose(client, vetting, mentor["id"], "approve")).json()
+    clock.advance(timedelta(days=400))  # every pass ran out before the second officer looked
+    late = await client.post(f"/api/v1/decisions/{proposal['id']}/confirm", headers=vetting.officer(SECOND_OFFICER))
+    assert late.status_code == 409
+    assert late.json()["missing"]
+    assert await _status(client, vetting, mentor["id"]) == "onboarding"
