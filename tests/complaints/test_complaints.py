@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import pytest
 
 from governance.core.clock import ManualClock
 
@@ -240,3 +241,19 @@ async def test_lists_page_through_every_complaint_once(api: Api) -> None:
 async def test_an_unknown_complaint_is_404_for_staff(api: Api) -> None:
     response = await api.call("GET", f"/complaints/{new_id()}", "support_agent", "a")
     assert response.status_code == 404
+
+
+async def test_no_audit_entry_no_change(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from governance.audit import service as audit
+
+    filed = await api.file(sub="mentee-atomic")
+
+    async def refuse(**kwargs: object) -> None:
+        raise OSError("audit log unavailable")
+
+    monkeypatch.setattr(audit, "record", refuse)
+    response = await api.move(filed, "acknowledged")
+    assert response.status_code == 500
+    monkeypatch.undo()
+    after = (await api.call("GET", f"/complaints/{filed['id']}", "support_agent", "a")).json()
+    assert (after["state"], after["version"], len(after["history"])) == ("received", 1, 1)
