@@ -7,13 +7,16 @@ dependency that Litestar might resolve in another task.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 import sqlite3
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 from piccolo.engine import engine_finder
@@ -30,6 +33,53 @@ os.environ.setdefault("PICCOLO_CONF", "governance.piccolo_conf")
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
+class ReusingSQLiteEngine(SQLiteEngine):
+    """Piccolo's SQLite engine, with statements outside transactions on reused connections.
+
+    Piccolo opens and closes a connection (and its thread) for every statement outside
+    a transaction, which costs more than the statement: about 1.5 ms. Here such
+    statements take a connection from a small per-event-loop set that stays open
+    (autocommit, so each statement sees the latest commit). Transactions keep their own
+    connection, as in Piccolo.
+    """
+
+    KEEP: Final = 4
+
+    async def _run_in_new_connection(
+        self,
+        query: str,
+        args: list[Any] | None = None,
+        query_type: str = "generic",
+        table: Any = None,
+    ) -> Any:
+        idle = self._idle()
+        connection = idle.pop() if idle else await self.get_connection()
+        try:
+            async with connection.execute(query, args or []) as cursor:
+                rows = await cursor.fetchall()
+        except BaseException:
+            # Cancelled or failed mid-statement: the connection's state is unknown.
+            with contextlib.suppress(Exception):
+                await connection.close()
+            raise
+        if len(idle) < self.KEEP:
+            idle.append(connection)
+        else:
+            await connection.close()
+        return rows
+
+    def _idle(self) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        found = _idle_connections.get(loop)
+        if found is None:
+            found = _idle_connections[loop] = []
+        return found
+
+
+# Reused SQLite connections, per event loop (aiosqlite answers on the loop that asks).
+_idle_connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Any]] = weakref.WeakKeyDictionary()
+
+
 def build_engine(settings: Settings) -> Engine[Any]:
     """The Piccolo engine for ``settings.effective_database_url``."""
     if settings.is_postgres:
@@ -39,7 +89,7 @@ def build_engine(settings: Settings) -> Engine[Any]:
         )
     path = settings.sqlite_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_S)
+    return ReusingSQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_S)
 
 
 def check_engine_matches(settings: Settings) -> None:
@@ -193,6 +243,9 @@ async def stop() -> None:
     for reader in _sqlite_readers.values():
         reader.close()
     _sqlite_readers.clear()
+    with contextlib.suppress(RuntimeError):  # no running loop: nothing of this loop to close
+        for connection in _idle_connections.pop(asyncio.get_running_loop(), []):
+            await connection.close()
 
 
 async def ping() -> None:
