@@ -22,6 +22,7 @@ PREFIX = "GOVERNANCE_"
 
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 # A signed-note key name: no spaces, no '+', as C2SP signed-note requires.
 Origin = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\s+]+$")]
 
@@ -58,6 +59,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Vetting.
     max_document_bytes: PositiveInt = 10 * 1024 * 1024
     vetting_expiry_interval: timedelta = timedelta(hours=1)
+    # --- complaints (issue 4) ---
+    refund_four_eyes_threshold_minor: NonNegativeInt = 10_000
+    complaint_appeal_window: timedelta = timedelta(days=30)
+    sla_scan_interval: timedelta = timedelta(seconds=60)
+    attestation_status_rate_limit: PositiveInt = 60
+    # --- end complaints ---
 
     # Derived locations: the embedded defaults all sit under data_dir.
     @property
@@ -149,7 +156,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     raise SettingsError(f"{PREFIX}{name}: required when {PREFIX}ENV=production")
 
 
-DURATION_FIELDS = ("checkpoint_interval", "vetting_expiry_interval")
+DURATION_FIELDS = (
+    "checkpoint_interval",
+    "vetting_expiry_interval",
+    # --- complaints (issue 4) ---
+    "complaint_appeal_window",
+    "sla_scan_interval",
+    # --- end complaints ---
+)
 
 
 def _parse_special(name: str, value: str) -> Any:
