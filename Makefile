@@ -37,6 +37,7 @@ test: lint test-sqlite test-postgres
 
 bench: $(STAMP)
 	$(BIN)/python bench/audit.py
+	$(BIN)/python bench/complaints.py
 	$(BIN)/python bench/vetting.py
 	$(BIN)/python bench/privacy.py
 

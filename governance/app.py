@@ -19,6 +19,12 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from governance import __version__
 from governance.audit import service as audit
 from governance.audit.routes import AuditController
+
+# --- complaints (issue 4) ---
+from governance.complaints import routes as complaint_routes
+from governance.complaints.scan import keep_scanning, load_policy
+
+# --- end complaints ---
 from governance.core import cache, db
 from governance.core.authz import Authorizer, casbin_middleware
 from governance.core.clock import Clock, SystemClock
@@ -90,6 +96,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     log_key = audit.load_log_key(settings)
     keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
     authorizer = Authorizer(settings.effective_policy_dir)
+    # --- complaints (issue 4): SLA and escalation configuration, read once ---
+    sla_policy = load_policy(settings)
+    # --- end complaints ---
     store = object_store(settings)
     vetting = Vetting.configure(settings, keyring, store)
     # privacy
@@ -120,9 +129,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                     privacy_retention.keep_sweeping(privacy, clock.now, settings.retention_sweep_interval)
                 )
             )
+        # --- complaints (issue 4): the in-process SLA scan ---
+        scan_task, stop_scanning = None, asyncio.Event()
+        if settings.sla_scan_interval.total_seconds() > 0:
+            scan_task = asyncio.create_task(keep_scanning(sla_policy, clock, settings.sla_scan_interval, stop_scanning))
+        # --- end complaints ---
         try:
             yield
         finally:
+            # --- complaints (issue 4) ---
+            if scan_task is not None:
+                stop_scanning.set()  # lets a scan in progress finish its transaction
+                await scan_task
+            # --- end complaints ---
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -132,14 +151,25 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     api = Router(
         path="/api/v1",
-        route_handlers=[me, AuditController, *VETTING_ROUTES, *PRIVACY_ROUTES],
+        route_handlers=[
+            me,
+            AuditController,
+            *VETTING_ROUTES,
+            *PRIVACY_ROUTES,
+            # --- complaints (issue 4) ---
+            *complaint_routes.GUARDED,
+            # --- end complaints ---
+        ],
         middleware=[casbin_middleware],
     )
+    # --- complaints (issue 4): public, unauthenticated, outside the guard ---
+    public_api = complaint_routes.public_router(settings.attestation_status_rate_limit)
+    # --- end complaints ---
     auth = jwt_auth(settings)
     prometheus = PrometheusConfig(app_name="governance", group_path=True, exclude=["/metrics", "/health"])
 
     app = Litestar(
-        route_handlers=[health, ready, Metrics, api],
+        route_handlers=[health, ready, Metrics, api, public_api],
         lifespan=[lifespan],
         on_app_init=[auth.on_app_init],
         middleware=[prometheus.middleware],
@@ -150,6 +180,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             {
                 "settings": settings,
                 "clock": clock,
+                "sla_policy": sla_policy,  # complaints (issue 4)
                 "log_key": log_key,
                 "keyring": keyring,
                 "authorizer": authorizer,

@@ -159,6 +159,32 @@ def audit_export(out_path: Path) -> None:
     click.echo(f"exported {count} entries to {out_path}", err=True)
 
 
+# --- complaints (issue 4) ---
+
+
+@main.group()
+def complaints() -> None:
+    """Complaints, refunds and disputes."""
+
+
+@complaints.command("sla-scan")
+def complaints_sla_scan() -> None:
+    """Flag and escalate every complaint and dispute tier past its SLA deadline (for cron)."""
+    from datetime import UTC, datetime
+
+    from governance.complaints.policy import PolicyError
+    from governance.complaints.scan import load_policy, run_scan
+
+    settings = _settings()
+    try:
+        policy = load_policy(settings)
+    except PolicyError as exc:
+        raise click.ClickException(f"SLA policy error: {exc}") from None
+    result = _with_database(settings, lambda: run_scan(policy, datetime.now(UTC)))
+    click.echo(f"flagged {result.complaints_flagged} complaints and {result.disputes_flagged} disputes")
+
+
+# --- end complaints ---
 @main.group()
 def vetting() -> None:
     """Mentor vetting."""

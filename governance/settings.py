@@ -22,6 +22,7 @@ PREFIX = "GOVERNANCE_"
 
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 # A signed-note key name: no spaces, no '+', as C2SP signed-note requires.
 Origin = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\s+]+$")]
 
@@ -62,6 +63,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     consent_expiry_interval: timedelta = timedelta(hours=1)
     retention_sweep_interval: timedelta = timedelta(hours=24)
     retention_sweep_batch: PositiveInt = 200
+    # --- complaints (issue 4) ---
+    refund_four_eyes_threshold_minor: NonNegativeInt = 10_000
+    complaint_appeal_window: timedelta = timedelta(days=30)
+    sla_scan_interval: timedelta = timedelta(seconds=60)
+    attestation_status_rate_limit: PositiveInt = 60
+    # --- end complaints ---
 
     # Derived locations: the embedded defaults all sit under data_dir.
     @property
@@ -159,6 +166,10 @@ DURATION_FIELDS = (
     # privacy
     "consent_expiry_interval",
     "retention_sweep_interval",
+    # --- complaints (issue 4) ---
+    "complaint_appeal_window",
+    "sla_scan_interval",
+    # --- end complaints ---
 )
 
 

@@ -1,6 +1,6 @@
 """Tables of the shared kernel."""
 
-from piccolo.columns import Bytea, Timestamptz, Varchar
+from piccolo.columns import Bytea, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -16,3 +16,20 @@ class SubjectKey(Table, tablename="subject_key"):
     master_key_id = Varchar(length=64)
     created_at = Timestamptz()
     shredded_at = Timestamptz(null=True, default=None)
+
+
+class IdempotencyKey(Table, tablename="idempotency_key"):
+    """A claimed ``Idempotency-Key`` and the response it produced (see :mod:`governance.core.idempotency`).
+
+    ``key_hash`` (SHA-256 of scope, actor and key) is the one unique column the claim
+    conflicts on, so keys are scoped per operation and per caller.
+    """
+
+    key_hash = Varchar(length=64, unique=True, index=True)
+    scope = Varchar(length=100)
+    actor = Varchar(length=200)
+    idempotency_key = Varchar(length=200)
+    fingerprint = Varchar(length=64)
+    status_code = Integer(null=True, default=None)
+    response_body = Text(null=True, default=None)
+    created_at = Timestamptz()

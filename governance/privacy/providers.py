@@ -6,6 +6,7 @@ retention then cover it.
 
 from __future__ import annotations
 
+from governance.complaints.subjects import ComplaintSubjects
 from governance.core.crypto import Keyring
 from governance.core.storage import ObjectStore
 from governance.core.subjects import SubjectRegistry
@@ -15,4 +16,4 @@ from governance.vetting.subjects import VettingSubjects
 
 def registry(keyring: Keyring, store: ObjectStore) -> SubjectRegistry:
     """Every module's :class:`~governance.core.subjects.SubjectProvider`."""
-    return SubjectRegistry([PrivacySubjects(keyring, store), VettingSubjects(keyring)])
+    return SubjectRegistry([PrivacySubjects(keyring, store), VettingSubjects(keyring), ComplaintSubjects(keyring)])

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ..complaints.conftest import api  # noqa: F401 (complaints hold mentee data too)
 from ..conftest import AuthHeaders
 from ..vetting.conftest import vetting  # noqa: F401 (a mentor is a data subject too)
 

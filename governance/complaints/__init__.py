@@ -1,0 +1,1 @@
+"""Complaints, refunds, attestations and their disputes, with business-hours SLAs."""

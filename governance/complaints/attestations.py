@@ -1,0 +1,247 @@
+"""Attestations: recorded by the platform, with a history of every status they had.
+
+Status is ``valid``, ``disputed`` (while a dispute is open), ``amended`` (a dispute gave it
+a new score and version) or ``revoked`` (final, as in W3C VC status lists: a revoked
+attestation never changes again). Employers verify a token publicly through
+:func:`public_status`: the status, since when, and whether their token's SHA-256 matches.
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from governance.audit import service as audit
+from governance.complaints.common import not_found
+from governance.complaints.schemas import (
+    AttestationCreate,
+    AttestationQuality,
+    AttestationStatusView,
+    AttestationView,
+    StatusChangeView,
+)
+from governance.complaints.tables import Attestation, AttestationStatusChange, Dispute
+from governance.core import db
+from governance.core.errors import Problem
+from governance.core.identity import Identity
+from governance.core.versioning import lock_for_update
+
+RESOURCE: Final = "attestation"
+AGREEMENT_WINDOW: Final = timedelta(days=90)
+
+
+async def record(*, actor: Identity, data: AttestationCreate, now: datetime) -> AttestationView:
+    """Record an attestation a mentor issued (409 when its id is already recorded)."""
+    attestation_id = data.id or uuid.uuid4()
+    async with db.transaction():
+        if await Attestation.exists().where(Attestation.id == attestation_id):
+            raise Problem(409, "attestation-exists", f"Attestation {attestation_id} is already recorded")
+        await Attestation.insert(
+            Attestation(
+                id=attestation_id,
+                mentor_id=data.mentor_id,
+                candidate_id=data.candidate_id,
+                competency=data.competency,
+                score=data.score,
+                rubric_version=data.rubric_version,
+                session_id=data.session_id,
+                session_date=data.session_date,
+                token_sha256=data.token_sha256,
+                status="valid",
+                status_since=now,
+                version=1,
+                recorded_by=actor.sub,
+                recorded_at=now,
+            )
+        )
+        await _history(attestation_id, "valid", now, 1, data.score, None, "recorded")
+        await audit.record(
+            actor=actor,
+            action="attestation.recorded",
+            resource_type=RESOURCE,
+            resource_id=str(attestation_id),
+            details={
+                "mentor_id": data.mentor_id,
+                "candidate_id": data.candidate_id,
+                "competency": data.competency,
+                "score": data.score,
+                "rubric_version": data.rubric_version,
+                "token_sha256": data.token_sha256,
+            },
+        )
+    return await get(attestation_id)
+
+
+async def get(attestation_id: uuid.UUID) -> AttestationView:
+    row = await Attestation.select().where(Attestation.id == attestation_id).first()
+    if row is None:
+        raise not_found("attestation", attestation_id)
+    changes = (
+        await AttestationStatusChange.select()
+        .where(AttestationStatusChange.attestation_id == attestation_id)
+        .order_by(AttestationStatusChange.at)
+    )
+    return AttestationView(
+        id=row["id"],
+        mentor_id=row["mentor_id"],
+        candidate_id=row["candidate_id"],
+        competency=row["competency"],
+        score=row["score"],
+        rubric_version=row["rubric_version"],
+        session_id=row["session_id"],
+        session_date=row["session_date"],
+        token_sha256=row["token_sha256"],
+        status=row["status"],
+        status_since=row["status_since"],
+        version=row["version"],
+        history=[
+            StatusChangeView(
+                status=c["status"],
+                at=c["at"],
+                version=c["version"],
+                score=c["score"],
+                dispute_id=c["dispute_id"],
+                reason=c["reason"],
+            )
+            for c in changes
+        ],
+    )
+
+
+async def parties(attestation_id: uuid.UUID) -> tuple[str, str] | None:
+    """``(mentor_id, candidate_id)`` of an attestation, or None when there is none."""
+    row = (
+        await Attestation.select(Attestation.mentor_id, Attestation.candidate_id)
+        .where(Attestation.id == attestation_id)
+        .first()
+    )
+    return None if row is None else (str(row["mentor_id"]), str(row["candidate_id"]))
+
+
+async def public_status(attestation_id: uuid.UUID, digest: str | None) -> AttestationStatusView:
+    """Status, since when, and whether ``digest`` (SHA-256 hex of the token) matches; nothing else."""
+    row = (
+        await Attestation.select(Attestation.status, Attestation.status_since, Attestation.token_sha256)
+        .where(Attestation.id == attestation_id)
+        .first()
+    )
+    if row is None:
+        raise not_found("attestation", attestation_id)
+    matches = None if digest is None else hmac.compare_digest(digest.lower(), str(row["token_sha256"]))
+    return AttestationStatusView(status=row["status"], since=row["status_since"], digest_matches=matches)
+
+
+async def locked(attestation_id: uuid.UUID) -> dict[str, Any]:
+    row = await lock_for_update(Attestation.select().where(Attestation.id == attestation_id)).first()
+    if row is None:
+        raise not_found("attestation", attestation_id)
+    return dict(row)
+
+
+async def change_status(
+    row: dict[str, Any],
+    status: str,
+    *,
+    actor: Identity,
+    now: datetime,
+    dispute_id: uuid.UUID,
+    reason: str,
+    new_score: int | None = None,
+) -> None:
+    """Change an attestation's status inside the caller's transaction (history + audit).
+
+    ``amended`` sets the new score and a new version. A revoked attestation never changes.
+    """
+    if row["status"] == "revoked":
+        raise Problem(409, "attestation-revoked", "A revoked attestation is final")
+    changes: dict[Any, Any] = {"status": status, "status_since": now}
+    version, score = row["version"], row["score"]
+    if status == "disputed":
+        changes["status_before_dispute"] = row["status"]
+    if status == "amended" and new_score is not None:
+        version, score = version + 1, new_score
+        changes.update(version=version, score=score)
+    await Attestation.update(changes).where(Attestation.id == row["id"])
+    await _history(row["id"], status, now, version, score, dispute_id, reason)
+    await audit.record(
+        actor=actor,
+        action="attestation.status_changed",
+        resource_type=RESOURCE,
+        resource_id=str(row["id"]),
+        details={
+            "from": row["status"],
+            "to": status,
+            "version": version,
+            "score": score,
+            "dispute_id": str(dispute_id),
+        },
+    )
+    row.update(changes)
+
+
+async def _history(
+    attestation_id: uuid.UUID,
+    status: str,
+    at: datetime,
+    version: int,
+    score: int,
+    dispute_id: uuid.UUID | None,
+    reason: str | None,
+) -> None:
+    await AttestationStatusChange.insert(
+        AttestationStatusChange(
+            id=uuid.uuid4(),
+            attestation_id=attestation_id,
+            status=status,
+            at=at,
+            version=version,
+            score=score,
+            dispute_id=dispute_id,
+            reason=reason,
+        )
+    )
+
+
+async def quality(mentor_id: str) -> AttestationQuality:
+    """How a mentor's scores agree with other mentors', and how their disputed attestations ended.
+
+    Agreement: for each of the mentor's attestations, every attestation by another mentor
+    of the same candidate, on the same competency and rubric version, with session dates
+    at most 90 days apart, makes a pair; the share of pairs whose scores are at most one
+    rubric step apart. Revoked attestations take no part. Disputes: among the mentor's
+    attestations whose disputes were decided, the share amended or revoked.
+    """
+    mine = await Attestation.select().where((Attestation.mentor_id == mentor_id) & (Attestation.status != "revoked"))
+    pairs = within = 0
+    candidates = sorted({str(a["candidate_id"]) for a in mine})
+    if candidates:
+        others = await Attestation.select().where(
+            Attestation.candidate_id.is_in(candidates)
+            & (Attestation.mentor_id != mentor_id)
+            & (Attestation.status != "revoked")
+        )
+        by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        for other in others:
+            by_key.setdefault((other["candidate_id"], other["competency"], other["rubric_version"]), []).append(other)
+        for a in mine:
+            for b in by_key.get((a["candidate_id"], a["competency"], a["rubric_version"]), []):
+                if abs(a["session_date"] - b["session_date"]) <= AGREEMENT_WINDOW:
+                    pairs += 1
+                    within += abs(a["score"] - b["score"]) <= 1
+    decided = await Dispute.select(Dispute.attestation_id, Dispute.outcome).where(
+        (Dispute.mentor_id == mentor_id) & Dispute.state.is_in(["decided", "revoked"])
+    )
+    disputed = {d["attestation_id"] for d in decided}
+    changed = {d["attestation_id"] for d in decided if d["outcome"] in ("amended", "revoked")}
+    return AttestationQuality(
+        mentor_id=mentor_id,
+        window_days=AGREEMENT_WINDOW.days,
+        comparable_pairs=pairs,
+        pairs_within_one_step=within,
+        agreement=within / pairs if pairs else None,
+        disputed_attestations=len(disputed),
+        amended_or_revoked=len(changed),
+        amended_or_revoked_share=len(changed) / len(disputed) if disputed else None,
+    )

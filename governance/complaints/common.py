@@ -1,0 +1,112 @@
+"""Helpers shared by the complaint, refund and dispute services."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from litestar.exceptions import NotFoundException
+from piccolo.columns import Column
+from piccolo.custom_types import Combinable
+from piccolo.query.methods.select import Select
+from piccolo.table import Table
+
+from governance.core.crypto import Keyring, PersonalDataError
+from governance.core.errors import Problem, invalid_parameter
+from governance.core.pagination import decode_cursor, encode_cursor
+from governance.core.versioning import check_version
+
+
+def dumps(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+def loads(text: str | None, default: Any) -> Any:
+    return default if not text else msgspec.json.decode(text)
+
+
+async def reveal(keyring: Keyring, subject: str, ciphertext: str | None) -> str | None:
+    """Plaintext of a personal field, or None once the subject's data was erased."""
+    if ciphertext is None:
+        return None
+    try:
+        return await keyring.decrypt(subject, ciphertext)
+    except PersonalDataError:
+        return None
+
+
+def not_found(kind: str, record_id: uuid.UUID) -> NotFoundException:
+    return NotFoundException(f"No {kind} with id {record_id}")
+
+
+def invalid_body(field: str, message: str) -> Problem:
+    """A 400 naming the one body field at fault."""
+    return Problem(
+        400,
+        "validation",
+        f"Invalid body field {field!r}",
+        errors=[{"field": field, "source": "body", "message": message}],
+    )
+
+
+def illegal_transition(kind: str, state: str, target: str, allowed: list[str]) -> Problem:
+    return Problem(
+        409,
+        "illegal-transition",
+        f"A {kind} in state {state!r} cannot move to {target!r}; allowed next states: {', '.join(allowed) or 'none'}",
+        state=state,
+        allowed_next=allowed,
+    )
+
+
+def not_permitted(kind: str, state: str, target: str, why: str) -> Problem:
+    return Problem(403, "transition-not-permitted", f"You may not move this {kind} from {state!r} to {target!r}: {why}")
+
+
+async def update_versioned(table: type[Table], record_id: uuid.UUID, version: int, changes: dict[Any, Any]) -> None:
+    """Write ``changes`` and bump the version, only if the row is still at ``version`` (else 412)."""
+    id_column: Any = table._meta.primary_key
+    version_column: Any = table._meta.get_column_by_name("version")
+    changed = (
+        await table.update({**changes, "version": version + 1})
+        .where((id_column == record_id) & (version_column == version))
+        .returning(id_column)
+    )
+    if not changed:
+        rows = await table.select(version_column).where(id_column == record_id).first()
+        check_version(int(rows["version"]) if rows else -1, version)
+
+
+def equal_to(*pairs: tuple[Column, Any]) -> list[Combinable]:
+    """``column == value`` for every pair whose value was given (filters left out are None)."""
+    return [column == value for column, value in pairs if value is not None]
+
+
+async def newest_first(
+    query: Select[Any], at: Column, id_: Column, where: list[Combinable], limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of ``query`` ordered by (``at``, ``id_``) descending, and the cursor of the next.
+
+    Keyset pagination: the cursor holds the last row's instant and id, so a page costs
+    the same however deep it is, and rows inserted meanwhile neither repeat nor vanish.
+    """
+    conditions = list(where)
+    if cursor is not None:
+        position = decode_cursor(cursor)
+        try:
+            last_at, last_id = datetime.fromisoformat(str(position["at"])), uuid.UUID(str(position["id"]))
+        except (KeyError, ValueError):
+            raise invalid_parameter("cursor", "not a cursor this service issued") from None
+        conditions.append((at < last_at) | ((at == last_at) & (id_ < last_id)))
+    query = query.order_by(at, id_, ascending=False).limit(limit + 1)
+    for condition in conditions:
+        query = query.where(condition)
+    rows = await query
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1]
+        next_cursor = encode_cursor({"at": last[at._meta.name].isoformat(), "id": str(last[id_._meta.name])})
+    return page, next_cursor

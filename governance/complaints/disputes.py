@@ -1,0 +1,451 @@
+"""Disputes about attestations: L1 support review -> L2 compliance officer -> L3 panel.
+
+Each tier has a time limit from ``sla.toml``. A decision at L1 or L2 can be appealed to
+the next tier within that tier's appeal window. At L3 two compliance officers who did
+not decide L2 must agree. ``revoked`` is final and always takes two deciders (four
+eyes). While a dispute is open, the attestation shows ``disputed``; every status change
+of the attestation is kept in its history.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Final
+
+import msgspec
+
+from governance.audit import service as audit
+from governance.complaints import attestations, sla, states
+from governance.complaints.common import (
+    dumps,
+    equal_to,
+    illegal_transition,
+    invalid_body,
+    loads,
+    newest_first,
+    not_found,
+    not_permitted,
+    reveal,
+    update_versioned,
+)
+from governance.complaints.policy import SlaPolicy
+from governance.complaints.schemas import (
+    DisputeCreate,
+    DisputeEventView,
+    DisputeSummary,
+    DisputeTransition,
+    DisputeView,
+    DisputeVoteView,
+)
+from governance.complaints.tables import Dispute, DisputeEvent
+from governance.core import db
+from governance.core.crypto import Keyring
+from governance.core.errors import Problem
+from governance.core.identity import SYSTEM, Identity
+from governance.core.pagination import Page
+from governance.core.versioning import check_version, lock_for_update
+
+RESOURCE: Final = "dispute"
+ROLE_KIND: Final = {"support_agent": "support", "compliance_officer": "compliance"}
+
+
+def opened_as(actor: Identity, mentor_id: str, candidate_id: str) -> str | None:
+    """In which capacity the actor opens a dispute (None: they may not)."""
+    if actor.sub == candidate_id:
+        return "candidate"
+    if actor.sub == mentor_id:
+        return "mentor"
+    if "platform" in actor.roles:
+        return "platform"
+    if "support_agent" in actor.roles or "compliance_officer" in actor.roles:
+        return "support"
+    return None
+
+
+def actor_kinds(actor: Identity, row: dict[str, Any]) -> set[str]:
+    kinds = states.staff_kinds(actor)
+    if actor.sub in (row["candidate_id"], row["mentor_id"]) or "platform" in actor.roles:
+        kinds.add("party")
+    if actor.sub == row["opened_by"]:
+        kinds.add("opener")
+    return kinds
+
+
+async def open_dispute(
+    attestation_id: uuid.UUID,
+    *,
+    actor: Identity,
+    data: DisputeCreate,
+    policy: SlaPolicy,
+    keyring: Keyring,
+    now: datetime,
+) -> DisputeView:
+    """Open a dispute at L1; the attestation becomes ``disputed``. 409 when it is revoked or
+    already under dispute."""
+    async with db.transaction():
+        attestation = await attestations.locked(attestation_id)
+        capacity = opened_as(actor, attestation["mentor_id"], attestation["candidate_id"])
+        if capacity is None:
+            raise Problem(403, "not-a-party", "Only the candidate, the mentor, the platform or support open disputes")
+        if attestation["status"] == "revoked":
+            raise Problem(409, "attestation-revoked", "A revoked attestation is final and cannot be disputed")
+        current = (
+            await Dispute.select(Dispute.id)
+            .where((Dispute.attestation_id == attestation_id) & Dispute.state.is_in(sorted(states.OPEN_DISPUTE_STATES)))
+            .first()
+        )
+        if current is not None:
+            raise Problem(
+                409, "dispute-open", "This attestation is already under dispute", dispute_id=str(current["id"])
+            )
+        dispute_id = uuid.uuid4()
+        await Dispute.insert(
+            Dispute(
+                id=dispute_id,
+                attestation_id=attestation_id,
+                state="l1_review",
+                tier="L1",
+                version=1,
+                opened_by=actor.sub,
+                opened_as=capacity,
+                candidate_id=attestation["candidate_id"],
+                mentor_id=attestation["mentor_id"],
+                # The reason speaks about the candidate's attestation: their data, their key.
+                reason=await keyring.encrypt(attestation["candidate_id"], data.reason),
+                evidence=dumps(data.evidence),
+                votes="[]",
+                tier_deciders="{}",
+                tier_started_at=now,
+                decide_due_at=sla.tier_due(policy, "L1", now),
+                opened_at=now,
+            )
+        )
+        await _event(dispute_id, None, "l1_review", "L1", actor, now)
+        await audit.record(
+            actor=actor,
+            action="dispute.opened",
+            resource_type=RESOURCE,
+            resource_id=str(dispute_id),
+            details={"attestation_id": str(attestation_id), "opened_as": capacity, "evidence": len(data.evidence)},
+        )
+        await attestations.change_status(
+            attestation, "disputed", actor=actor, now=now, dispute_id=dispute_id, reason="dispute opened"
+        )
+    return await get(dispute_id, keyring=keyring)
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+async def owner(dispute_id: uuid.UUID, caller: str) -> str | None:
+    """``caller`` when they are the dispute's candidate, mentor or opener; else its candidate."""
+    row = (
+        await Dispute.select(Dispute.candidate_id, Dispute.mentor_id, Dispute.opened_by)
+        .where(Dispute.id == dispute_id)
+        .first()
+    )
+    if row is None:
+        return None
+    if caller in (row["candidate_id"], row["mentor_id"], row["opened_by"]):
+        return caller
+    return str(row["candidate_id"])
+
+
+async def get(dispute_id: uuid.UUID, *, keyring: Keyring) -> DisputeView:
+    row = await Dispute.select().where(Dispute.id == dispute_id).first()
+    if row is None:
+        raise not_found("dispute", dispute_id)
+    events = await DisputeEvent.select().where(DisputeEvent.dispute_id == dispute_id).order_by(DisputeEvent.at)
+    return DisputeView(
+        id=row["id"],
+        attestation_id=row["attestation_id"],
+        state=row["state"],
+        tier=row["tier"],
+        version=row["version"],
+        opened_by=row["opened_by"],
+        opened_as=row["opened_as"],
+        candidate_id=row["candidate_id"],
+        mentor_id=row["mentor_id"],
+        reason=await reveal(keyring, row["candidate_id"], row["reason"]),
+        evidence=loads(row["evidence"], []),
+        outcome=row["outcome"],
+        new_score=row["new_score"],
+        decide_due=row["decide_due_at"],
+        appeal_until=row["appeal_until"],
+        votes=msgspec.convert(loads(row["votes"], []), list[DisputeVoteView]),
+        tier_deciders=loads(row["tier_deciders"], {}),
+        opened_at=row["opened_at"],
+        closed_at=row["closed_at"],
+        allowed_next=states.allowed_next(states.DISPUTE_MOVES, row["state"]),
+        history=[
+            DisputeEventView(
+                from_state=e["from_state"], to_state=e["to_state"], tier=e["tier"], actor=e["actor"], at=e["at"]
+            )
+            for e in events
+        ],
+    )
+
+
+async def search(*, state: str | None, party: str | None, limit: int, cursor: str | None) -> Page[DisputeSummary]:
+    """Disputes, newest first; ``party`` keeps those where that subject is candidate, mentor or opener."""
+    where = equal_to((Dispute.state, state))
+    if party is not None:
+        where.append((Dispute.candidate_id == party) | (Dispute.mentor_id == party) | (Dispute.opened_by == party))
+    rows, next_cursor = await newest_first(Dispute.select(), Dispute.opened_at, Dispute.id, where, limit, cursor)
+    items = [
+        DisputeSummary(
+            id=r["id"],
+            attestation_id=r["attestation_id"],
+            state=r["state"],
+            tier=r["tier"],
+            candidate_id=r["candidate_id"],
+            mentor_id=r["mentor_id"],
+            decide_due=r["decide_due_at"],
+            opened_at=r["opened_at"],
+        )
+        for r in rows
+    ]
+    return Page(items=items, next_cursor=next_cursor)
+
+
+# --- transitions -----------------------------------------------------------------------
+
+
+async def transition(
+    dispute_id: uuid.UUID,
+    *,
+    actor: Identity,
+    data: DisputeTransition,
+    expected_version: int,
+    policy: SlaPolicy,
+    keyring: Keyring,
+    now: datetime,
+) -> DisputeView:
+    """Escalate or appeal to the next tier, decide (a vote until enough deciders agree),
+    revoke (final, four eyes), or withdraw."""
+    async with db.transaction():
+        row = await lock_for_update(Dispute.select().where(Dispute.id == dispute_id)).first()
+        if row is None:
+            raise not_found("dispute", dispute_id)
+        row = dict(row)
+        check_version(row["version"], expected_version)
+        state, target = row["state"], data.to
+        allowed = _allowed(policy, row)
+        if target not in allowed:
+            raise illegal_transition("dispute", state, target, allowed)
+        kinds = actor_kinds(actor, row)
+        if not states.permitted(states.DISPUTE_MOVES, state, target, kinds):
+            who = ", ".join(sorted(states.DISPUTE_MOVES[state][target]))
+            raise not_permitted("dispute", state, target, f"this move is for: {who}")
+        attestation = await attestations.locked(row["attestation_id"])
+        if target in ("l2_review", "l3_review"):
+            await _next_tier(row, target, actor, now, policy, attestation)
+        elif target == "withdrawn":
+            await _close(row, "withdrawn", None, None, actor, now, policy, attestation)
+        else:
+            await _vote(row, target, data, actor, now, policy, attestation)
+    return await get(dispute_id, keyring=keyring)
+
+
+def _allowed(policy: SlaPolicy, row: dict[str, Any]) -> list[str]:
+    """The next states of this dispute: the table, narrowed by its tier."""
+    nxt = policy.next_tier(row["tier"])
+    appeal_to = states.REVIEW_STATE_OF_TIER.get(nxt) if nxt else None
+    allowed = []
+    for target in states.allowed_next(states.DISPUTE_MOVES, row["state"]):
+        if target in states.TIER_OF_REVIEW_STATE and target != appeal_to:
+            continue  # only ever to the next tier
+        outcomes = set(policy.tiers[row["tier"]].outcomes)
+        if target == "revoked" and "revoked" not in outcomes:
+            continue
+        if target == "decided" and not {"upheld", "amended"} & outcomes:
+            continue
+        allowed.append(target)
+    return allowed
+
+
+async def _next_tier(
+    row: dict[str, Any], target: str, actor: Identity, now: datetime, policy: SlaPolicy, attestation: dict[str, Any]
+) -> None:
+    if row["state"] == "decided" and (row["appeal_until"] is None or now > row["appeal_until"]):
+        raise Problem(
+            409,
+            "appeal-window-closed",
+            "The time to appeal this decision has passed",
+            appeal_until=row["appeal_until"].isoformat() if row["appeal_until"] else None,
+            allowed_next=[],
+        )
+    tier = states.TIER_OF_REVIEW_STATE[target]
+    changes = {
+        "state": target,
+        "tier": tier,
+        "votes": "[]",
+        "tier_started_at": now,
+        "decide_due_at": sla.tier_due(policy, tier, now),
+        "breached": False,
+        "appeal_until": None,
+        "closed_at": None,
+    }
+    await _apply(row, changes, actor, now, "dispute.escalated" if row["state"] != "decided" else "dispute.appealed")
+    if attestation["status"] != "disputed":
+        await attestations.change_status(
+            attestation, "disputed", actor=actor, now=now, dispute_id=row["id"], reason=f"appealed to {tier}"
+        )
+
+
+async def _vote(
+    row: dict[str, Any],
+    target: str,
+    data: DisputeTransition,
+    actor: Identity,
+    now: datetime,
+    policy: SlaPolicy,
+    attestation: dict[str, Any],
+) -> None:
+    tier = policy.tiers[row["tier"]]
+    if target == "revoked":
+        outcome = "revoked"
+    elif data.outcome is None:
+        raise invalid_body("outcome", "a decision is upheld or amended")
+    else:
+        outcome = data.outcome
+    if outcome not in tier.outcomes:
+        raise invalid_body("outcome", f"tier {tier.tier} decides one of: {', '.join(tier.outcomes)}")
+    if outcome == "amended" and data.new_score is None:
+        raise invalid_body("new_score", "an amended attestation needs its new score")
+    deciders: dict[str, list[str]] = loads(row["tier_deciders"], {})
+    if tier.tier == "L3" and actor.sub in deciders.get("L2", []):
+        raise Problem(403, "panel-ineligible", "You decided this dispute at L2; the L3 panel must be two others")
+    new_score = data.new_score if outcome == "amended" else None
+    votes = [v for v in loads(row["votes"], []) if v["decider"] != actor.sub]
+    votes.append({"decider": actor.sub, "outcome": outcome, "new_score": new_score, "at": now.isoformat()})
+    agreeing = [v["decider"] for v in votes if v["outcome"] == outcome and v["new_score"] == new_score]
+    needed = max(tier.deciders, 2 if outcome == "revoked" else 1)  # revocation: always four eyes
+    if len(agreeing) < needed:
+        await _apply(row, {"votes": dumps(votes)}, actor, now, "dispute.vote_recorded", outcome=outcome)
+        return
+    deciders[tier.tier] = agreeing
+    row["votes"] = dumps(votes)
+    await _close(
+        row,
+        "revoked" if outcome == "revoked" else "decided",
+        outcome,
+        new_score,
+        actor,
+        now,
+        policy,
+        attestation,
+        deciders=deciders,
+    )
+
+
+async def _close(
+    row: dict[str, Any],
+    final: str,
+    outcome: str | None,
+    new_score: int | None,
+    actor: Identity,
+    now: datetime,
+    policy: SlaPolicy,
+    attestation: dict[str, Any],
+    *,
+    deciders: dict[str, list[str]] | None = None,
+) -> None:
+    tier = policy.tiers[row["tier"]]
+    appeal_until = None
+    if final == "decided" and tier.appeal_within is not None and policy.next_tier(tier.tier):
+        appeal_until = now + tier.appeal_within
+    changes: dict[str, Any] = {
+        "state": final,
+        "outcome": outcome,
+        "new_score": new_score,
+        "votes": row["votes"],
+        "decide_due_at": None,
+        "appeal_until": appeal_until,
+        "closed_at": now,
+    }
+    if deciders is not None:
+        changes["tier_deciders"] = dumps(deciders)
+    action = {"withdrawn": "dispute.withdrawn", "revoked": "dispute.revoked"}.get(final, "dispute.decided")
+    await _apply(row, changes, actor, now, action, outcome=outcome)
+    if outcome == "revoked":
+        status, score = "revoked", None
+    elif outcome == "amended":
+        status, score = "amended", new_score
+    else:  # upheld or withdrawn: the attestation stands as it was before the dispute
+        status, score = attestation["status_before_dispute"] or "valid", None
+    await attestations.change_status(
+        attestation, status, actor=actor, now=now, dispute_id=row["id"], reason=f"dispute {final}", new_score=score
+    )
+
+
+async def _apply(
+    row: dict[str, Any],
+    changes: dict[str, Any],
+    actor: Identity,
+    now: datetime,
+    action: str,
+    outcome: str | None = None,
+) -> None:
+    await update_versioned(Dispute, row["id"], row["version"], changes)
+    to_state = changes.get("state", row["state"])
+    if to_state != row["state"]:
+        await _event(row["id"], row["state"], to_state, changes.get("tier", row["tier"]), actor, now)
+    await audit.record(
+        actor=actor,
+        action=action,
+        resource_type=RESOURCE,
+        resource_id=str(row["id"]),
+        details={
+            "from": row["state"],
+            "to": to_state,
+            "tier": changes.get("tier", row["tier"]),
+            "outcome": outcome,
+            "version": row["version"] + 1,
+        },
+    )
+    row.update(changes, version=row["version"] + 1)
+
+
+async def _event(
+    dispute_id: uuid.UUID, from_state: str | None, to_state: str, tier: str, actor: Identity, at: datetime
+) -> None:
+    await DisputeEvent.insert(
+        DisputeEvent(
+            id=uuid.uuid4(),
+            dispute_id=dispute_id,
+            from_state=from_state,
+            to_state=to_state,
+            tier=tier,
+            actor=actor.sub,
+            at=at,
+        )
+    )
+
+
+async def scan_breaches(now: datetime) -> int:
+    """Flag open disputes whose tier decision is overdue (actor ``system``, audited)."""
+    rows = await Dispute.select(Dispute.id, Dispute.version, Dispute.tier, Dispute.state).where(
+        (Dispute.decide_due_at <= now)
+        & Dispute.breached.eq(False)
+        & Dispute.state.is_in(sorted(states.OPEN_DISPUTE_STATES))
+    )
+    flagged = 0
+    for item in rows:
+        async with db.transaction():
+            changed = (
+                await Dispute.update({Dispute.breached: True})
+                .where((Dispute.id == item["id"]) & (Dispute.version == item["version"]))
+                .returning(Dispute.id)
+            )
+            if changed:
+                await audit.record(
+                    actor=SYSTEM,
+                    action="dispute.sla_breached",
+                    resource_type=RESOURCE,
+                    resource_id=str(item["id"]),
+                    details={"tier": item["tier"], "state": item["state"]},
+                )
+                flagged += 1
+    return flagged

@@ -1,0 +1,331 @@
+"""Refunds: bounded by what was paid, approved with four eyes above a threshold, issued by the platform.
+
+A refund is for one session's payment (the platform reports what was paid), optionally
+linked to the complaint that led to it. Requested refunds of a session may not add up
+to more than was paid. Above the four-eyes threshold (settings) two different approvers
+are needed, and the server enforces it. Creation runs inside
+:func:`governance.core.idempotency.once`, so a retried POST never refunds twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Final
+
+from governance.audit import service as audit
+from governance.complaints import states
+from governance.complaints.common import (
+    dumps,
+    equal_to,
+    illegal_transition,
+    invalid_body,
+    loads,
+    newest_first,
+    not_found,
+    not_permitted,
+    reveal,
+    update_versioned,
+)
+from governance.complaints.schemas import PaymentReport, PaymentView, RefundCreate, RefundTransition, RefundView
+from governance.complaints.tables import Complaint, Refund, SessionPayment
+from governance.core import db
+from governance.core.crypto import Keyring
+from governance.core.errors import Problem
+from governance.core.identity import Identity
+from governance.core.pagination import Page
+from governance.core.versioning import check_version, lock_for_update
+
+RESOURCE: Final = "refund"
+# Refunds that count against what was paid.
+COUNTING: Final = ("requested", "approved", "issued")
+
+
+# --- payments --------------------------------------------------------------------------
+
+
+async def report_payment(session_id: str, *, actor: Identity, data: PaymentReport, now: datetime) -> PaymentView:
+    """Record what a mentee paid for a session. Reporting the same again changes nothing;
+    a different amount, currency or mentee answers 409 (a payment is reported once)."""
+    async with db.transaction():
+        existing = await lock_for_update(SessionPayment.select().where(SessionPayment.session_id == session_id)).first()
+        if existing is not None:
+            same = (existing["mentee_id"], existing["amount_minor"], existing["currency"]) == (
+                data.mentee_id,
+                data.amount_minor,
+                data.currency,
+            )
+            if not same:
+                raise Problem(
+                    409,
+                    "payment-already-reported",
+                    f"The payment for session {session_id!r} was already reported with other values",
+                )
+        else:
+            await SessionPayment.insert(
+                SessionPayment(
+                    session_id=session_id,
+                    mentee_id=data.mentee_id,
+                    amount_minor=data.amount_minor,
+                    currency=data.currency,
+                    reported_by=actor.sub,
+                    reported_at=now,
+                )
+            )
+            await audit.record(
+                actor=actor,
+                action="refund.payment_reported",
+                resource_type="session_payment",
+                resource_id=session_id,
+                details={"mentee_id": data.mentee_id, "amount_minor": data.amount_minor, "currency": data.currency},
+            )
+    return await payment(session_id)
+
+
+async def payment(session_id: str) -> PaymentView:
+    row = await SessionPayment.select().where(SessionPayment.session_id == session_id).first()
+    if row is None:
+        raise Problem(404, "not-found", f"No payment was reported for session {session_id!r}")
+    return PaymentView(
+        session_id=session_id,
+        mentee_id=row["mentee_id"],
+        amount_minor=row["amount_minor"],
+        currency=row["currency"],
+        refunded_minor=await _counted(session_id),
+        reported_at=row["reported_at"],
+    )
+
+
+async def _counted(session_id: str) -> int:
+    rows = await Refund.select(Refund.amount_minor).where(
+        (Refund.session_id == session_id) & Refund.state.is_in(list(COUNTING))
+    )
+    return sum(int(r["amount_minor"]) for r in rows)
+
+
+# --- creating --------------------------------------------------------------------------
+
+
+async def create(
+    *, actor: Identity, data: RefundCreate, threshold_minor: int, keyring: Keyring, now: datetime
+) -> tuple[int, RefundView]:
+    """Request a refund (run it through ``idempotency.once``); returns ``(201, view)``.
+
+    400 names the field at fault: an unknown complaint, a missing session, another
+    currency than was paid, or an amount above what is left to refund.
+    """
+    async with db.transaction():
+        session_id, complaint_mentee = await _session_of(data)
+        paid = await lock_for_update(SessionPayment.select().where(SessionPayment.session_id == session_id)).first()
+        if paid is None:
+            raise Problem(
+                409,
+                "payment-unknown",
+                f"The platform has not reported what was paid for session {session_id!r}; nothing to refund yet",
+            )
+        if complaint_mentee is not None and complaint_mentee != paid["mentee_id"]:
+            raise invalid_body("complaint_id", "the complaint's complainant did not pay for this session")
+        if data.currency != paid["currency"]:
+            raise invalid_body("currency", f"the session was paid in {paid['currency']}")
+        left = int(paid["amount_minor"]) - await _counted(session_id)
+        if data.amount_minor > left:
+            raise Problem(
+                400,
+                "validation",
+                "Invalid body field 'amount_minor'",
+                errors=[
+                    {
+                        "field": "amount_minor",
+                        "source": "body",
+                        "message": f"at most {left} can still be refunded for this session",
+                    }
+                ],
+                refundable_minor=left,
+            )
+        refund_id = uuid.uuid4()
+        needed = 2 if data.amount_minor > threshold_minor else 1
+        await Refund.insert(
+            Refund(
+                id=refund_id,
+                state="requested",
+                version=1,
+                session_id=session_id,
+                complaint_id=data.complaint_id,
+                mentee_id=paid["mentee_id"],
+                amount_minor=data.amount_minor,
+                currency=data.currency,
+                reason=await keyring.encrypt(paid["mentee_id"], data.reason),
+                requested_by=actor.sub,
+                approvals_needed=needed,
+                approved_by="[]",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await audit.record(
+            actor=actor,
+            action="refund.requested",
+            resource_type=RESOURCE,
+            resource_id=str(refund_id),
+            details={
+                "session_id": session_id,
+                "complaint_id": str(data.complaint_id) if data.complaint_id else None,
+                "amount_minor": data.amount_minor,
+                "currency": data.currency,
+                "approvals_needed": needed,
+            },
+        )
+        return 201, await get(refund_id, keyring=keyring)
+
+
+async def _session_of(data: RefundCreate) -> tuple[str, str | None]:
+    if data.complaint_id is None:
+        if data.session_id is None:
+            raise invalid_body("session_id", "name the session, or the complaint about it")
+        return data.session_id, None
+    complaint = (
+        await Complaint.select(Complaint.session_id, Complaint.complainant_id)
+        .where(Complaint.id == data.complaint_id)
+        .first()
+    )
+    if complaint is None:
+        raise invalid_body("complaint_id", "no such complaint")
+    session_id = data.session_id or complaint["session_id"]
+    if session_id is None:
+        raise invalid_body("session_id", "the complaint names no session; name it here")
+    if complaint["session_id"] is not None and session_id != complaint["session_id"]:
+        raise invalid_body("session_id", "the complaint is about another session")
+    return str(session_id), str(complaint["complainant_id"])
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+async def owner(refund_id: uuid.UUID) -> str | None:
+    row = await Refund.select(Refund.mentee_id).where(Refund.id == refund_id).first()
+    return None if row is None else str(row["mentee_id"])
+
+
+async def get(refund_id: uuid.UUID, *, keyring: Keyring) -> RefundView:
+    row = await Refund.select().where(Refund.id == refund_id).first()
+    if row is None:
+        raise not_found("refund", refund_id)
+    return await _view(row, keyring)
+
+
+async def _view(row: dict[str, Any], keyring: Keyring) -> RefundView:
+    return RefundView(
+        id=row["id"],
+        state=row["state"],
+        version=row["version"],
+        session_id=row["session_id"],
+        complaint_id=row["complaint_id"],
+        mentee_id=row["mentee_id"],
+        amount_minor=row["amount_minor"],
+        currency=row["currency"],
+        reason=await reveal(keyring, row["mentee_id"], row["reason"]),
+        requested_by=row["requested_by"],
+        approvals_needed=row["approvals_needed"],
+        approved_by=loads(row["approved_by"], []),
+        denied_by=row["denied_by"],
+        payment_reference=row["payment_reference"],
+        failure_reason=await reveal(keyring, row["mentee_id"], row["failure_reason"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        allowed_next=states.allowed_next(states.REFUND_MOVES, row["state"]),
+    )
+
+
+async def search(
+    *,
+    state: str | None,
+    session_id: str | None,
+    complaint_id: uuid.UUID | None,
+    mentee: str | None,
+    limit: int,
+    cursor: str | None,
+    keyring: Keyring,
+) -> Page[RefundView]:
+    """Refunds matching every filter, newest first."""
+    where = equal_to(
+        (Refund.state, state),
+        (Refund.session_id, session_id),
+        (Refund.complaint_id, complaint_id),
+        (Refund.mentee_id, mentee),
+    )
+    rows, next_cursor = await newest_first(Refund.select(), Refund.created_at, Refund.id, where, limit, cursor)
+    return Page(items=[await _view(r, keyring) for r in rows], next_cursor=next_cursor)
+
+
+# --- transitions -----------------------------------------------------------------------
+
+
+async def transition(
+    refund_id: uuid.UUID,
+    *,
+    actor: Identity,
+    data: RefundTransition,
+    expected_version: int,
+    keyring: Keyring,
+    now: datetime,
+) -> RefundView:
+    """Approve (one approval; a second, different approver above the threshold), deny, or
+    report the payout (platform: issued with its payment reference, or failed)."""
+    async with db.transaction():
+        row = await lock_for_update(Refund.select().where(Refund.id == refund_id)).first()
+        if row is None:
+            raise not_found("refund", refund_id)
+        check_version(row["version"], expected_version)
+        state, target = row["state"], data.to
+        allowed = states.allowed_next(states.REFUND_MOVES, state)
+        if target not in allowed:
+            raise illegal_transition("refund", state, target, allowed)
+        if not states.permitted(states.REFUND_MOVES, state, target, states.staff_kinds(actor)):
+            who = ", ".join(sorted(states.REFUND_MOVES[state][target]))
+            raise not_permitted("refund", state, target, f"this move is for: {who}")
+        changes: dict[str, Any] = {"updated_at": now}
+        action = f"refund.{target}"
+        if target == "approved":
+            approvers: list[str] = loads(row["approved_by"], [])
+            if actor.sub in approvers:
+                raise Problem(
+                    403,
+                    "four-eyes",
+                    f"You already approved this refund; {row['approvals_needed']} different approvers are needed",
+                    approved_by=approvers,
+                )
+            approvers.append(actor.sub)
+            changes["approved_by"] = dumps(approvers)
+            if len(approvers) >= row["approvals_needed"]:
+                changes["state"] = "approved"
+            else:
+                action = "refund.approval_recorded"
+        elif target == "denied":
+            if not data.reason:
+                raise invalid_body("reason", "a denial states its reason")
+            reason = await keyring.encrypt(row["mentee_id"], data.reason)
+            changes.update(state="denied", denied_by=actor.sub, failure_reason=reason)
+        elif target == "issued":
+            if not data.payment_reference:
+                raise invalid_body("payment_reference", "the platform's reference of the payout")
+            changes.update(state="issued", payment_reference=data.payment_reference)
+        else:
+            if not data.reason:
+                raise invalid_body("reason", "why the payout failed")
+            changes.update(state="failed", failure_reason=await keyring.encrypt(row["mentee_id"], data.reason))
+        await update_versioned(Refund, refund_id, row["version"], changes)
+        await audit.record(
+            actor=actor,
+            action=action,
+            resource_type=RESOURCE,
+            resource_id=str(refund_id),
+            details={
+                "from": state,
+                "to": changes.get("state", state),
+                "version": row["version"] + 1,
+                "approvals": len(loads(changes.get("approved_by", row["approved_by"]), [])),
+                "approvals_needed": row["approvals_needed"],
+                "payment_reference": changes.get("payment_reference"),
+            },
+        )
+    return await get(refund_id, keyring=keyring)

@@ -1,0 +1,396 @@
+"""Complaint, refund, attestation and dispute routes: parse, authorize, call the service.
+
+Ownership: a mentee reaches their own complaints and refunds, a candidate or mentor the
+disputes and attestations they are party to (``owner_of`` resolvers below); lists
+narrow to the caller's own when :func:`sees_only_own` says so. Public routes (escalation
+policy, attestation status) live in :data:`public_router`, outside the guard.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, Router, get, post, put
+from litestar.connection import ASGIConnection
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.types import ControllerRouterHandler
+
+from governance.complaints import attestations, disputes, policy, refunds, service
+from governance.complaints.policy import SlaPolicy
+from governance.complaints.schemas import (
+    AttestationCreate,
+    AttestationQuality,
+    AttestationStatusView,
+    AttestationView,
+    Category,
+    ComplaintCreate,
+    ComplaintState,
+    ComplaintSummary,
+    ComplaintTransition,
+    ComplaintView,
+    DisputeCreate,
+    DisputeState,
+    DisputeSummary,
+    DisputeTransition,
+    DisputeView,
+    EscalationPolicyView,
+    NoteCreate,
+    NoteView,
+    PaymentReport,
+    PaymentView,
+    RefundCreate,
+    RefundState,
+    RefundTransition,
+    RefundView,
+)
+from governance.core import idempotency
+from governance.core.authz import sees_only_own
+from governance.core.clock import now_of
+from governance.core.crypto import Keyring
+from governance.core.identity import Identity
+from governance.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from governance.core.versioning import IF_MATCH, etag_header, expected_version
+
+AnyRequest = Request[Identity, Any, Any]
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page.")]
+IfMatch = Annotated[str | None, HeaderParameter(name=IF_MATCH, description='ETag as last read, e.g. "3" (required).')]
+
+
+def _keyring(request: AnyRequest) -> Keyring:
+    keyring: Keyring = request.app.state.keyring
+    return keyring
+
+
+def _policy(request: AnyRequest) -> SlaPolicy:
+    sla_policy: SlaPolicy = request.app.state.sla_policy
+    return sla_policy
+
+
+def _own(request: AnyRequest) -> str | None:
+    """The caller's sub when they may list only their own records."""
+    return request.user.sub if sees_only_own(request) else None
+
+
+def _versioned(view: Any, status_code: int = 200) -> Response[Any]:
+    return Response(content=view, status_code=status_code, headers=etag_header(view.version))
+
+
+# --- ownership resolvers (used by the guard only for own-scoped roles) -----------------
+
+
+async def complaint_owner(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    return await service.owner(connection.path_params["complaint_id"])
+
+
+async def refund_owner(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    return await refunds.owner(connection.path_params["refund_id"])
+
+
+async def attestation_party(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The caller when they are the attestation's mentor or candidate (else its candidate)."""
+    found = await attestations.parties(connection.path_params["attestation_id"])
+    if found is None:
+        return None
+    caller = str(connection.user.sub)
+    return caller if caller in found else found[1]
+
+
+async def dispute_party(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    return await disputes.owner(connection.path_params["dispute_id"], str(connection.user.sub))
+
+
+# --- complaints ------------------------------------------------------------------------
+
+
+class ComplaintController(Controller):
+    path = "/complaints"
+    tags = ("complaints",)
+
+    @post("/")
+    async def file_complaint(self, request: AnyRequest, data: JSONBody[ComplaintCreate]) -> Response[ComplaintView]:
+        """File a complaint; mentees file for themselves. Safeguarding escalates at once."""
+        view = await service.file(
+            actor=request.user, data=data, policy=_policy(request), keyring=_keyring(request), now=now_of(request)
+        )
+        return _versioned(view, 201)
+
+    @get("/", opt={"own_list": True})
+    async def list_complaints(
+        self,
+        request: AnyRequest,
+        state_filter: Annotated[ComplaintState | None, QueryParameter(name="state")] = None,
+        category: FromQuery[Category | None] = None,
+        assignee: FromQuery[str | None] = None,
+        breached: FromQuery[bool | None] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> Page[ComplaintSummary]:
+        """Complaints by state, category, assignee and breach, newest first (mentees: their own)."""
+        return await service.search(
+            state=state_filter,
+            category=category,
+            assignee=assignee,
+            breached=breached,
+            complainant=_own(request),
+            limit=limit,
+            cursor=cursor,
+        )
+
+    @get("/{complaint_id:uuid}", opt={"owner_of": complaint_owner})
+    async def get_complaint(self, request: AnyRequest, complaint_id: FromPath[uuid.UUID]) -> Response[ComplaintView]:
+        """One complaint: state, SLA standing, history and notes; ``ETag`` for transitions."""
+        return _versioned(await service.get(complaint_id, keyring=_keyring(request), policy=_policy(request)))
+
+    @post("/{complaint_id:uuid}/transitions", opt={"owner_of": complaint_owner}, status_code=200)
+    async def transition_complaint(
+        self,
+        request: AnyRequest,
+        complaint_id: FromPath[uuid.UUID],
+        data: JSONBody[ComplaintTransition],
+        if_match: IfMatch = None,
+    ) -> Response[ComplaintView]:
+        """Move a complaint (``If-Match`` required): 409 lists the allowed next states."""
+        version = expected_version(if_match)
+        view = await service.transition(
+            complaint_id,
+            actor=request.user,
+            data=data,
+            expected_version=version,
+            policy=_policy(request),
+            keyring=_keyring(request),
+            now=now_of(request),
+        )
+        return _versioned(view)
+
+    @post("/{complaint_id:uuid}/notes", opt={"owner_of": complaint_owner})
+    async def add_note(
+        self, request: AnyRequest, complaint_id: FromPath[uuid.UUID], data: JSONBody[NoteCreate]
+    ) -> NoteView:
+        """Add a note; staff notes ``to_complainant`` are responses."""
+        return await service.add_note(
+            complaint_id,
+            actor=request.user,
+            data=data,
+            policy=_policy(request),
+            keyring=_keyring(request),
+            now=now_of(request),
+        )
+
+
+# --- payments and refunds --------------------------------------------------------------
+
+
+class PaymentController(Controller):
+    path = "/sessions"
+    tags = ("refunds",)
+
+    @put("/{session_id:str}/payment")
+    async def report_payment(
+        self, request: AnyRequest, session_id: FromPath[str], data: JSONBody[PaymentReport]
+    ) -> PaymentView:
+        """The platform reports what the mentee paid for a session (once)."""
+        return await refunds.report_payment(session_id, actor=request.user, data=data, now=now_of(request))
+
+
+class RefundController(Controller):
+    path = "/refunds"
+    tags = ("refunds",)
+
+    @post("/")
+    async def create_refund(self, request: AnyRequest, data: JSONBody[RefundCreate]) -> Response[bytes]:
+        """Request a refund. ``Idempotency-Key`` required: a replay returns the first response,
+        the same key with another body answers 422."""
+        key = idempotency.key_from(request.headers.get(idempotency.HEADER))
+        threshold = request.app.state.settings.refund_four_eyes_threshold_minor
+
+        async def work() -> tuple[int, RefundView]:
+            return await refunds.create(
+                actor=request.user,
+                data=data,
+                threshold_minor=threshold,
+                keyring=_keyring(request),
+                now=now_of(request),
+            )
+
+        outcome = await idempotency.once(
+            scope="refunds.create",
+            actor=request.user.sub,
+            key=key,
+            fingerprint=idempotency.fingerprint(data),
+            work=work,
+        )
+        return idempotency.to_response(outcome, etag_header(1))
+
+    @get("/", opt={"own_list": True})
+    async def list_refunds(
+        self,
+        request: AnyRequest,
+        state_filter: Annotated[RefundState | None, QueryParameter(name="state")] = None,
+        session_id: FromQuery[str | None] = None,
+        complaint_id: FromQuery[uuid.UUID | None] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> Page[RefundView]:
+        """Refunds, newest first (mentees: their own)."""
+        return await refunds.search(
+            state=state_filter,
+            session_id=session_id,
+            complaint_id=complaint_id,
+            mentee=_own(request),
+            limit=limit,
+            cursor=cursor,
+            keyring=_keyring(request),
+        )
+
+    @get("/{refund_id:uuid}", opt={"owner_of": refund_owner})
+    async def get_refund(self, request: AnyRequest, refund_id: FromPath[uuid.UUID]) -> Response[RefundView]:
+        """One refund with its approvals; ``ETag`` for transitions."""
+        return _versioned(await refunds.get(refund_id, keyring=_keyring(request)))
+
+    @post("/{refund_id:uuid}/transitions", status_code=200)
+    async def transition_refund(
+        self,
+        request: AnyRequest,
+        refund_id: FromPath[uuid.UUID],
+        data: JSONBody[RefundTransition],
+        if_match: IfMatch = None,
+    ) -> Response[RefundView]:
+        """Approve (four eyes above the threshold), deny, or report the payout (``If-Match`` required)."""
+        version = expected_version(if_match)
+        view = await refunds.transition(
+            refund_id,
+            actor=request.user,
+            data=data,
+            expected_version=version,
+            keyring=_keyring(request),
+            now=now_of(request),
+        )
+        return _versioned(view)
+
+
+# --- attestations and disputes ---------------------------------------------------------
+
+
+class AttestationController(Controller):
+    path = "/attestations"
+    tags = ("attestations",)
+
+    @post("/")
+    async def record_attestation(self, request: AnyRequest, data: JSONBody[AttestationCreate]) -> AttestationView:
+        """The platform records an attestation a mentor issued."""
+        return await attestations.record(actor=request.user, data=data, now=now_of(request))
+
+    @get("/{attestation_id:uuid}", opt={"owner_of": attestation_party})
+    async def get_attestation(self, attestation_id: FromPath[uuid.UUID]) -> AttestationView:
+        """An attestation with every status it had and when."""
+        return await attestations.get(attestation_id)
+
+    @post("/{attestation_id:uuid}/disputes", opt={"owner_of": attestation_party})
+    async def open_dispute(
+        self, request: AnyRequest, attestation_id: FromPath[uuid.UUID], data: JSONBody[DisputeCreate]
+    ) -> Response[DisputeView]:
+        """Open a dispute (L1); the attestation shows ``disputed`` until it is decided."""
+        view = await disputes.open_dispute(
+            attestation_id,
+            actor=request.user,
+            data=data,
+            policy=_policy(request),
+            keyring=_keyring(request),
+            now=now_of(request),
+        )
+        return _versioned(view, 201)
+
+
+class DisputeController(Controller):
+    path = "/disputes"
+    tags = ("attestations",)
+
+    @get("/", opt={"own_list": True})
+    async def list_disputes(
+        self,
+        request: AnyRequest,
+        state_filter: Annotated[DisputeState | None, QueryParameter(name="state")] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> Page[DisputeSummary]:
+        """Disputes, newest first (candidates and mentors: those they are party to)."""
+        return await disputes.search(state=state_filter, party=_own(request), limit=limit, cursor=cursor)
+
+    @get("/{dispute_id:uuid}", opt={"owner_of": dispute_party})
+    async def get_dispute(self, request: AnyRequest, dispute_id: FromPath[uuid.UUID]) -> Response[DisputeView]:
+        """One dispute with its tiers, votes and history; ``ETag`` for transitions."""
+        return _versioned(await disputes.get(dispute_id, keyring=_keyring(request)))
+
+    @post("/{dispute_id:uuid}/transitions", opt={"owner_of": dispute_party}, status_code=200)
+    async def transition_dispute(
+        self,
+        request: AnyRequest,
+        dispute_id: FromPath[uuid.UUID],
+        data: JSONBody[DisputeTransition],
+        if_match: IfMatch = None,
+    ) -> Response[DisputeView]:
+        """Escalate or appeal to the next tier, decide, revoke (four eyes) or withdraw (``If-Match`` required)."""
+        version = expected_version(if_match)
+        view = await disputes.transition(
+            dispute_id,
+            actor=request.user,
+            data=data,
+            expected_version=version,
+            policy=_policy(request),
+            keyring=_keyring(request),
+            now=now_of(request),
+        )
+        return _versioned(view)
+
+
+@get("/mentors/{mentor_id:str}/attestation-quality", opt={"owner": "mentor_id"}, tags=["attestations"])
+async def attestation_quality(mentor_id: FromPath[str]) -> AttestationQuality:
+    """Agreement with other mentors' scores (within 90 days, one rubric step) and dispute outcomes."""
+    return await attestations.quality(mentor_id)
+
+
+GUARDED: list[ControllerRouterHandler] = [
+    ComplaintController,
+    PaymentController,
+    RefundController,
+    AttestationController,
+    DisputeController,
+    attestation_quality,
+]
+
+
+# --- public ----------------------------------------------------------------------------
+
+
+@get("/escalation-policy", exclude_from_auth=True, tags=["public"])
+async def escalation_policy(request: Request[Any, Any, Any]) -> EscalationPolicyView:
+    """How complaints and disputed attestations are handled: tiers, who decides, time limits,
+    appeals, and where to go outside the platform. Generated from the configuration the
+    workflows run on."""
+    return policy.published(request.app.state.sla_policy)
+
+
+def public_router(status_rate_per_minute: int) -> Router:
+    """The unauthenticated routes; the status check is rate-limited per client address."""
+    limit = RateLimitConfig(rate_limit=("minute", status_rate_per_minute))
+
+    @get(
+        "/attestations/{attestation_id:uuid}/status",
+        exclude_from_auth=True,
+        middleware=[limit.middleware],
+        tags=["public"],
+    )
+    async def attestation_status(
+        attestation_id: FromPath[uuid.UUID],
+        digest: Annotated[
+            str | None,
+            QueryParameter(pattern=r"^[0-9a-fA-F]{64}$", description="SHA-256 (hex) of the token you were shown."),
+        ] = None,
+    ) -> AttestationStatusView:
+        """Verify an attestation: its status, since when, and whether your token's digest matches."""
+        return await attestations.public_status(attestation_id, digest)
+
+    return Router(path="/api/v1", route_handlers=[escalation_policy, attestation_status])

@@ -1,0 +1,394 @@
+"""API shapes of complaints, refunds, attestations, disputes and the escalation policy."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Final, Literal, get_args
+
+import msgspec
+
+Category = Literal["session_quality", "mentor_conduct", "safeguarding", "billing", "attestation", "privacy", "other"]
+Severity = Literal["low", "medium", "high", "critical"]
+ComplaintState = Literal[
+    "received",
+    "acknowledged",
+    "investigating",
+    "awaiting_complainant",
+    "escalated",
+    "resolved",
+    "closed",
+    "withdrawn",
+    "reopened",
+]
+Outcome = Literal["upheld", "partially_upheld", "not_upheld"]
+Remedy = Literal["apology", "refund", "repeat_session", "attestation_review", "mentor_action", "explanation"]
+RefundState = Literal["requested", "approved", "denied", "issued", "failed"]
+AttestationStatus = Literal["valid", "disputed", "amended", "revoked"]
+DisputeState = Literal["l1_review", "l2_review", "l3_review", "decided", "revoked", "withdrawn"]
+DisputeOutcome = Literal["upheld", "amended", "revoked"]
+
+CATEGORIES: Final[tuple[str, ...]] = get_args(Category)
+SEVERITIES: Final[tuple[str, ...]] = get_args(Severity)
+COMPLAINT_STATES: Final[tuple[str, ...]] = get_args(ComplaintState)
+REFUND_STATES: Final[tuple[str, ...]] = get_args(RefundState)
+DISPUTE_STATES: Final[tuple[str, ...]] = get_args(DisputeState)
+
+Subject = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Reference = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)]
+ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=2_000)]
+Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")]
+Minor = Annotated[int, msgspec.Meta(ge=1, le=10**12, description="Amount in minor units (cents)")]
+Sha256Hex = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$", description="SHA-256, lowercase hex")]
+Score = Annotated[int, msgspec.Meta(ge=0, le=1000)]
+
+
+# --- complaints ------------------------------------------------------------------------
+
+
+class ComplaintCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A new complaint. A mentee files about their own sessions (``complainant_id`` is then
+    their own subject); the platform and support agents file on someone's behalf."""
+
+    category: Category
+    description: Text
+    complainant_id: Subject | None = None
+    severity: Severity | None = None
+    severity_reason: ShortText | None = None
+    mentor_id: Reference | None = None
+    session_id: Reference | None = None
+    attestation_id: uuid.UUID | None = None
+    desired_remedy: ShortText | None = None
+
+
+class ComplaintTransition(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Move a complaint to ``to``. Resolving needs ``outcome`` and ``reasons``."""
+
+    to: ComplaintState
+    reason: ShortText | None = None
+    assignee: Subject | None = None
+    outcome: Outcome | None = None
+    remedies: list[Remedy] = []
+    reasons: Text | None = None
+
+
+class NoteCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A note on a complaint; ``to_complainant`` notes are responses the complainant sees."""
+
+    body: Text
+    to_complainant: bool = False
+
+
+class NoteView(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    author: str
+    author_role: str
+    to_complainant: bool
+    body: str | None  # None once the complainant's data was erased
+    created_at: datetime
+
+
+class ComplaintEventView(msgspec.Struct, kw_only=True):
+    """One change of state, with who made it and when."""
+
+    from_state: str | None
+    to_state: str
+    actor: str
+    at: datetime
+    reason: str | None
+
+
+class SlaView(msgspec.Struct, kw_only=True):
+    """Where the complaint stands against its targets (``*_due`` is null while met or paused)."""
+
+    clock: str
+    paused: bool
+    acknowledge_due: datetime | None
+    first_response_due: datetime | None
+    resolve_due: datetime | None
+    breached: bool
+    breaches: list[str]
+
+
+class ComplaintView(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    state: ComplaintState
+    version: int
+    category: Category
+    severity: Severity
+    severity_reason: str | None
+    complainant_id: str
+    filed_by: str
+    mentor_id: str | None
+    session_id: str | None
+    attestation_id: uuid.UUID | None
+    description: str | None
+    desired_remedy: str | None
+    assignee: str | None
+    outcome: Outcome | None
+    remedies: list[str]
+    resolution_reasons: str | None
+    received_at: datetime
+    acknowledged_at: datetime | None
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    appeal_until: datetime | None
+    sla: SlaView
+    allowed_next: list[str]
+    history: list[ComplaintEventView] = []
+    notes: list[NoteView] = []
+
+
+class ComplaintSummary(msgspec.Struct, kw_only=True):
+    """A complaint in a list (no personal text)."""
+
+    id: uuid.UUID
+    state: ComplaintState
+    category: Category
+    severity: Severity
+    complainant_id: str
+    assignee: str | None
+    breached: bool
+    received_at: datetime
+    next_due: datetime | None
+
+
+# --- refunds ---------------------------------------------------------------------------
+
+
+class PaymentReport(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What the mentee paid for a session, as the platform reports it."""
+
+    mentee_id: Subject
+    amount_minor: Minor
+    currency: Currency
+
+
+class PaymentView(msgspec.Struct, kw_only=True):
+    session_id: str
+    mentee_id: str
+    amount_minor: int
+    currency: str
+    refunded_minor: int
+    reported_at: datetime
+
+
+class RefundCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A refund for a session, optionally linked to the complaint that led to it."""
+
+    amount_minor: Minor
+    currency: Currency
+    reason: ShortText
+    session_id: Reference | None = None
+    complaint_id: uuid.UUID | None = None
+
+
+class RefundTransition(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``approved`` records one approval (two distinct approvers above the threshold);
+    ``denied`` needs ``reason``; ``issued`` needs ``payment_reference``; ``failed`` needs ``reason``."""
+
+    to: Literal["approved", "denied", "issued", "failed"]
+    reason: ShortText | None = None
+    payment_reference: Reference | None = None
+
+
+class RefundView(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    state: RefundState
+    version: int
+    session_id: str
+    complaint_id: uuid.UUID | None
+    mentee_id: str
+    amount_minor: int
+    currency: str
+    reason: str | None
+    requested_by: str
+    approvals_needed: int
+    approved_by: list[str]
+    denied_by: str | None
+    payment_reference: str | None
+    failure_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    allowed_next: list[str]
+
+
+# --- attestations and disputes ---------------------------------------------------------
+
+
+class AttestationCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """An attestation a mentor issued, as the platform records it."""
+
+    mentor_id: Subject
+    candidate_id: Subject
+    competency: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    score: Score
+    rubric_version: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+    session_date: date
+    token_sha256: Sha256Hex
+    id: uuid.UUID | None = None
+    session_id: Reference | None = None
+
+
+class StatusChangeView(msgspec.Struct, kw_only=True):
+    status: AttestationStatus
+    at: datetime
+    version: int
+    score: int
+    dispute_id: uuid.UUID | None
+    reason: str | None
+
+
+class AttestationView(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    mentor_id: str
+    candidate_id: str
+    competency: str
+    score: int
+    rubric_version: str
+    session_id: str | None
+    session_date: date
+    token_sha256: str
+    status: AttestationStatus
+    status_since: datetime
+    version: int
+    history: list[StatusChangeView]
+
+
+class AttestationStatusView(msgspec.Struct, kw_only=True):
+    """What an employer may learn: the status, since when, and whether their token's digest matches."""
+
+    status: AttestationStatus
+    since: datetime
+    digest_matches: bool | None
+
+
+class DisputeCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Open a dispute about an attestation; ``evidence`` holds references (document ids, URLs)."""
+
+    reason: Text
+    evidence: list[Annotated[str, msgspec.Meta(min_length=1, max_length=500)]] = []
+
+
+class DisputeTransition(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``l2_review``/``l3_review`` escalate or appeal; ``decided`` needs ``outcome`` (``amended``
+    needs ``new_score``); ``revoked`` is final and needs two deciders; ``withdrawn`` by the opener."""
+
+    to: Literal["l2_review", "l3_review", "decided", "revoked", "withdrawn"]
+    outcome: Literal["upheld", "amended"] | None = None
+    new_score: Score | None = None
+    reasons: ShortText | None = None
+
+
+class DisputeVoteView(msgspec.Struct, kw_only=True):
+    decider: str
+    outcome: DisputeOutcome
+    new_score: int | None
+    at: datetime
+
+
+class DisputeEventView(msgspec.Struct, kw_only=True):
+    from_state: str | None
+    to_state: str
+    tier: str
+    actor: str
+    at: datetime
+
+
+class DisputeView(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    attestation_id: uuid.UUID
+    state: DisputeState
+    tier: str
+    version: int
+    opened_by: str
+    opened_as: str
+    candidate_id: str
+    mentor_id: str
+    reason: str | None
+    evidence: list[str]
+    outcome: DisputeOutcome | None
+    new_score: int | None
+    decide_due: datetime | None
+    appeal_until: datetime | None
+    votes: list[DisputeVoteView]
+    tier_deciders: dict[str, list[str]]
+    opened_at: datetime
+    closed_at: datetime | None
+    allowed_next: list[str]
+    history: list[DisputeEventView]
+
+
+class DisputeSummary(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    attestation_id: uuid.UUID
+    state: DisputeState
+    tier: str
+    candidate_id: str
+    mentor_id: str
+    decide_due: datetime | None
+    opened_at: datetime
+
+
+class AttestationQuality(msgspec.Struct, kw_only=True):
+    """Agreement with other mentors and how this mentor's disputed attestations ended."""
+
+    mentor_id: str
+    window_days: int
+    comparable_pairs: int
+    pairs_within_one_step: int
+    agreement: float | None
+    disputed_attestations: int
+    amended_or_revoked: int
+    amended_or_revoked_share: float | None
+
+
+# --- escalation policy -----------------------------------------------------------------
+
+
+class ComplaintTargetsView(msgspec.Struct, kw_only=True):
+    category: str | None  # None: every category without an override
+    severity: str
+    clock: str
+    acknowledge_within: str
+    first_response_within: str
+    resolve_within: str
+
+
+class DisputeTierView(msgspec.Struct, kw_only=True):
+    tier: str
+    name: str
+    decided_by: str
+    deciders: int
+    clock: str
+    decide_within: str
+    appeal_to: str | None
+    appeal_within: str | None
+    outcomes: list[str]
+    revocation_needs_two_deciders: bool
+
+
+class ExternalReferralView(msgspec.Struct, kw_only=True):
+    name: str
+    when: str
+    contact: str
+    within: str
+
+
+class EscalationPolicyView(msgspec.Struct, kw_only=True):
+    """How complaints and disputed attestations are handled, who decides, and how long it may take."""
+
+    business_hours: str
+    holidays: list[str]
+    clock_pauses: str
+    severity_by_category: dict[str, str]
+    complaint_targets: list[ComplaintTargetsView]
+    escalated_immediately: list[str]
+    breach: str
+    final_response_within: str
+    complaint_appeal_within: str
+    complaint_outcomes: list[str]
+    dispute_tiers: list[DisputeTierView]
+    external: list[ExternalReferralView]

@@ -1,0 +1,541 @@
+"""Complaints: filing, the ISO 10002 state machine, notes, the SLA clock and breach escalation.
+
+Every change runs in one ``db.transaction()`` with its ``audit.record``; audit details
+hold ids and states only (descriptions, reasons and notes are ciphertext under the
+complainant's subject). Services take ``now`` from the caller, so tests control time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Final
+
+import structlog
+
+from governance.audit import service as audit
+from governance.complaints import sla, states
+from governance.complaints.common import (
+    dumps,
+    equal_to,
+    illegal_transition,
+    invalid_body,
+    loads,
+    newest_first,
+    not_found,
+    not_permitted,
+    reveal,
+    update_versioned,
+)
+from governance.complaints.policy import SlaPolicy
+from governance.complaints.schemas import (
+    ComplaintCreate,
+    ComplaintEventView,
+    ComplaintSummary,
+    ComplaintTransition,
+    ComplaintView,
+    NoteCreate,
+    NoteView,
+    SlaView,
+)
+from governance.complaints.tables import Complaint, ComplaintEvent, ComplaintNote
+from governance.core import db
+from governance.core.crypto import Keyring
+from governance.core.errors import Problem
+from governance.core.identity import SYSTEM, Identity
+from governance.core.pagination import Page
+from governance.core.versioning import check_version, lock_for_update
+
+log = structlog.get_logger("governance.complaints")
+
+RESOURCE: Final = "complaint"
+SUMMARY_COLUMNS: Final = (
+    Complaint.id,
+    Complaint.state,
+    Complaint.category,
+    Complaint.severity,
+    Complaint.complainant_id,
+    Complaint.assignee,
+    Complaint.breached,
+    Complaint.received_at,
+    Complaint.next_due_at,
+)
+
+
+# --- filing ----------------------------------------------------------------------------
+
+
+async def file(
+    *, actor: Identity, data: ComplaintCreate, policy: SlaPolicy, keyring: Keyring, now: datetime
+) -> ComplaintView:
+    """File a complaint. Mentees file for themselves; others name the complainant.
+
+    The severity comes from the category unless staff override it with a reason. A
+    category the policy escalates at once (safeguarding) is escalated by ``system`` in the
+    same transaction.
+    """
+    kinds = states.staff_kinds(actor)
+    complainant = _complainant(actor, data, kinds)
+    severity = policy.severity[data.category]
+    if data.severity is not None and data.severity != severity:
+        if "staff" not in kinds:
+            raise invalid_body("severity", "only support agents and compliance officers may override the severity")
+        if not data.severity_reason:
+            raise invalid_body("severity_reason", "overriding the severity needs a reason")
+        severity = data.severity
+    description = await keyring.encrypt(complainant, data.description)
+    remedy = await keyring.encrypt(complainant, data.desired_remedy) if data.desired_remedy else None
+    complaint_id = uuid.uuid4()
+    targets = policy.targets_for(data.category, severity)
+    row: dict[str, Any] = {
+        "id": complaint_id,
+        "state": "received",
+        "version": 1,
+        "category": data.category,
+        "severity": severity,
+        "severity_reason": data.severity_reason if severity != policy.severity[data.category] else None,
+        "complainant_id": complainant,
+        "filed_by": actor.sub,
+        "filed_by_role": _role(actor),
+        "mentor_id": data.mentor_id,
+        "session_id": data.session_id,
+        "attestation_id": data.attestation_id,
+        "description": description,
+        "desired_remedy": remedy,
+        "received_at": now,
+        "sla_started_at": now,
+        "updated_at": now,
+        "sla_clock": targets.clock,
+        "sla_pauses": "[]",
+        "breached": False,
+        "breaches": "[]",
+        "remedies": "[]",
+        "acknowledged_at": None,
+        "first_response_at": None,
+        "resolved_at": None,
+        "sla_paused_at": None,
+    }
+    row.update(_due_columns(policy, row))
+    async with db.transaction():
+        await Complaint.insert(Complaint(**row))
+        await _event(complaint_id, None, "received", actor, now, None)
+        await audit.record(
+            actor=actor,
+            action="complaint.filed",
+            resource_type=RESOURCE,
+            resource_id=str(complaint_id),
+            details={
+                "category": data.category,
+                "severity": severity,
+                "complainant_id": complainant,
+                "mentor_id": data.mentor_id,
+                "session_id": data.session_id,
+                "attestation_id": str(data.attestation_id) if data.attestation_id else None,
+            },
+        )
+        if data.category in policy.escalate_immediately:
+            await _move(
+                await _locked(complaint_id), "escalated", SYSTEM, now, policy, reason=f"{data.category}: immediate"
+            )
+    return await get(complaint_id, keyring=keyring, policy=policy)
+
+
+def _complainant(actor: Identity, data: ComplaintCreate, kinds: set[str]) -> str:
+    if kinds & {"staff", "platform"}:
+        if data.complainant_id is None:
+            raise invalid_body("complainant_id", "name the complainant (their subject id) when filing for someone")
+        return data.complainant_id
+    # A mentee files only for themselves.
+    if data.complainant_id not in (None, actor.sub):
+        raise invalid_body("complainant_id", "you can file a complaint only for yourself")
+    return actor.sub
+
+
+def _role(actor: Identity) -> str:
+    return actor.roles[0] if actor.roles else "unknown"
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+async def owner(complaint_id: uuid.UUID) -> str | None:
+    """The complainant of a complaint (None when there is no such complaint)."""
+    row = await Complaint.select(Complaint.complainant_id).where(Complaint.id == complaint_id).first()
+    return None if row is None else str(row["complainant_id"])
+
+
+async def get(complaint_id: uuid.UUID, *, keyring: Keyring, policy: SlaPolicy) -> ComplaintView:
+    """One complaint with its SLA standing, history and notes (personal text decrypted)."""
+    row = await Complaint.select().where(Complaint.id == complaint_id).first()
+    if row is None:
+        raise not_found("complaint", complaint_id)
+    events = (
+        await ComplaintEvent.select().where(ComplaintEvent.complaint_id == complaint_id).order_by(ComplaintEvent.at)
+    )
+    notes = (
+        await ComplaintNote.select()
+        .where(ComplaintNote.complaint_id == complaint_id)
+        .order_by(ComplaintNote.created_at)
+    )
+    return await _view(row, events, notes, keyring, policy)
+
+
+async def _view(
+    row: dict[str, Any],
+    events: list[dict[str, Any]],
+    notes: list[dict[str, Any]],
+    keyring: Keyring,
+    policy: SlaPolicy,
+) -> ComplaintView:
+    subject = row["complainant_id"]
+    resolved_at = row["resolved_at"]
+    appeal_until = (
+        resolved_at + policy.complaint_appeal_window if resolved_at and row["state"] in {"resolved", "closed"} else None
+    )
+    return ComplaintView(
+        id=row["id"],
+        state=row["state"],
+        version=row["version"],
+        category=row["category"],
+        severity=row["severity"],
+        severity_reason=row["severity_reason"],
+        complainant_id=subject,
+        filed_by=row["filed_by"],
+        mentor_id=row["mentor_id"],
+        session_id=row["session_id"],
+        attestation_id=row["attestation_id"],
+        description=await reveal(keyring, subject, row["description"]),
+        desired_remedy=await reveal(keyring, subject, row["desired_remedy"]),
+        assignee=row["assignee"],
+        outcome=row["outcome"],
+        remedies=loads(row["remedies"], []),
+        resolution_reasons=await reveal(keyring, subject, row["resolution_reasons"]),
+        received_at=row["received_at"],
+        acknowledged_at=row["acknowledged_at"],
+        first_response_at=row["first_response_at"],
+        resolved_at=resolved_at,
+        closed_at=row["closed_at"],
+        appeal_until=appeal_until,
+        sla=SlaView(
+            clock=row["sla_clock"],
+            paused=row["sla_paused_at"] is not None,
+            acknowledge_due=row["ack_due_at"],
+            first_response_due=row["response_due_at"],
+            resolve_due=row["resolve_due_at"],
+            breached=bool(row["breached"]),
+            breaches=loads(row["breaches"], []),
+        ),
+        allowed_next=states.allowed_next(states.COMPLAINT_MOVES, row["state"]),
+        history=[
+            ComplaintEventView(
+                from_state=e["from_state"], to_state=e["to_state"], actor=e["actor"], at=e["at"], reason=e["reason"]
+            )
+            for e in events
+        ],
+        notes=[
+            NoteView(
+                id=n["id"],
+                author=n["author"],
+                author_role=n["author_role"],
+                to_complainant=bool(n["to_complainant"]),
+                body=await reveal(keyring, subject, n["body"]),
+                created_at=n["created_at"],
+            )
+            for n in notes
+        ],
+    )
+
+
+async def search(
+    *,
+    state: str | None = None,
+    category: str | None = None,
+    assignee: str | None = None,
+    breached: bool | None = None,
+    complainant: str | None = None,
+    limit: int,
+    cursor: str | None = None,
+) -> Page[ComplaintSummary]:
+    """Complaints matching every given filter, newest first, a page at a time."""
+    where = equal_to(
+        (Complaint.state, state),
+        (Complaint.category, category),
+        (Complaint.assignee, assignee),
+        (Complaint.breached, breached),
+        (Complaint.complainant_id, complainant),
+    )
+    rows, next_cursor = await newest_first(
+        Complaint.select(*SUMMARY_COLUMNS), Complaint.received_at, Complaint.id, where, limit, cursor
+    )
+    items = [
+        ComplaintSummary(
+            id=r["id"],
+            state=r["state"],
+            category=r["category"],
+            severity=r["severity"],
+            complainant_id=r["complainant_id"],
+            assignee=r["assignee"],
+            breached=bool(r["breached"]),
+            received_at=r["received_at"],
+            next_due=r["next_due_at"],
+        )
+        for r in rows
+    ]
+    return Page(items=items, next_cursor=next_cursor)
+
+
+# --- transitions -----------------------------------------------------------------------
+
+
+async def transition(
+    complaint_id: uuid.UUID,
+    *,
+    actor: Identity,
+    data: ComplaintTransition,
+    expected_version: int,
+    policy: SlaPolicy,
+    keyring: Keyring,
+    now: datetime,
+) -> ComplaintView:
+    """Move a complaint to ``data.to``: 412 when stale, 409 when the state machine forbids it,
+    403 when this actor may not make that move, 400 naming a missing field."""
+    async with db.transaction():
+        row = await _locked(complaint_id)
+        check_version(row["version"], expected_version)
+        kinds = states.complaint_actor_kinds(actor, row["complainant_id"])
+        if data.assignee is not None and "staff" not in kinds:
+            raise invalid_body("assignee", "only staff assign complaints")
+        reasons = None
+        if data.to == "resolved":
+            if data.outcome is None:
+                raise invalid_body("outcome", "resolving needs an outcome: upheld, partially_upheld or not_upheld")
+            if not data.reasons:
+                raise invalid_body("reasons", "a final response states its reasons")
+            reasons = await keyring.encrypt(row["complainant_id"], data.reasons)
+        await _move(row, data.to, actor, now, policy, kinds=kinds, reason=data.reason, data=data, reasons=reasons)
+    return await get(complaint_id, keyring=keyring, policy=policy)
+
+
+async def _locked(complaint_id: uuid.UUID) -> dict[str, Any]:
+    row = await lock_for_update(Complaint.select().where(Complaint.id == complaint_id)).first()
+    if row is None:
+        raise not_found("complaint", complaint_id)
+    return dict(row)
+
+
+async def _move(
+    row: dict[str, Any],
+    target: str,
+    actor: Identity,
+    now: datetime,
+    policy: SlaPolicy,
+    *,
+    kinds: set[str] | None = None,
+    reason: str | None = None,
+    data: ComplaintTransition | None = None,
+    reasons: str | None = None,
+) -> None:
+    """Apply one transition inside the caller's transaction: row, SLA clock, event, audit."""
+    state = row["state"]
+    allowed = states.allowed_next(states.COMPLAINT_MOVES, state)
+    if target not in allowed:
+        raise illegal_transition("complaint", state, target, allowed)
+    kinds = kinds if kinds is not None else states.complaint_actor_kinds(actor, row["complainant_id"])
+    if not states.permitted(states.COMPLAINT_MOVES, state, target, kinds):
+        who = ", ".join(sorted(states.COMPLAINT_MOVES[state][target]))
+        raise not_permitted("complaint", state, target, f"this move is for: {who}")
+    changes: dict[str, Any] = {"state": target, "updated_at": now}
+    if state == "awaiting_complainant":  # the clock runs again
+        pauses = [*sla.decode_pauses(row["sla_pauses"]), (row["sla_paused_at"], now)]
+        changes.update(sla_paused_at=None, sla_pauses=sla.encode_pauses(pauses))
+    if target == "acknowledged":
+        changes.update(acknowledged_at=now, assignee=row["assignee"] or actor.sub)
+    elif target == "awaiting_complainant":
+        changes.update(sla_paused_at=now, first_response_at=row["first_response_at"] or now)
+    elif target == "resolved":
+        assert data is not None
+        changes.update(
+            resolved_at=now,
+            first_response_at=row["first_response_at"] or now,
+            outcome=data.outcome,
+            remedies=dumps(sorted(set(data.remedies))),
+            resolution_reasons=reasons,
+        )
+    elif target == "closed":
+        changes.update(closed_at=now)
+    elif target == "reopened":
+        appeal_until = row["resolved_at"] + policy.complaint_appeal_window
+        if now > appeal_until:
+            raise Problem(
+                409,
+                "appeal-window-closed",
+                f"The appeal window closed at {appeal_until.isoformat()}",
+                appeal_until=appeal_until.isoformat(),
+                allowed_next=[s for s in allowed if s not in states.APPEAL_STATES],
+            )
+        changes.update(sla_started_at=now, closed_at=None, outcome=None, remedies="[]", resolution_reasons=None)
+    if data is not None and data.assignee is not None:
+        changes["assignee"] = data.assignee
+    changes.update(_due_columns(policy, {**row, **changes}))
+    await update_versioned(Complaint, row["id"], row["version"], changes)
+    await _event(row["id"], state, target, actor, now, reason)
+    await audit.record(
+        actor=actor,
+        action="complaint.escalated" if target == "escalated" else "complaint.transitioned",
+        resource_type=RESOURCE,
+        resource_id=str(row["id"]),
+        details={
+            "from": state,
+            "to": target,
+            "version": row["version"] + 1,
+            "outcome": changes.get("outcome"),
+            "assignee": changes.get("assignee"),
+        },
+    )
+    row.update(changes, version=row["version"] + 1)
+
+
+def _due_columns(policy: SlaPolicy, row: dict[str, Any]) -> dict[str, Any]:
+    """The SLA columns for a complaint as ``row`` describes it."""
+    if row["state"] not in states.OPEN_COMPLAINT_STATES:
+        dues = sla.Dues()
+    else:
+        met = {
+            kind
+            for kind, column in (("acknowledge", "acknowledged_at"), ("first_response", "first_response_at"))
+            if row[column]
+        }
+        dues = sla.complaint_dues(
+            policy,
+            category=row["category"],
+            severity=row["severity"],
+            received_at=row["received_at"],
+            started_at=row["sla_started_at"],
+            pauses=sla.decode_pauses(row["sla_pauses"]),
+            paused=row["sla_paused_at"] is not None,
+            met=met,
+            breached=loads(row["breaches"], []),
+        )
+    return {
+        "ack_due_at": dues.acknowledge,
+        "response_due_at": dues.first_response,
+        "resolve_due_at": dues.resolve,
+        "next_due_at": dues.next,
+    }
+
+
+async def _event(
+    complaint_id: uuid.UUID, from_state: str | None, to_state: str, actor: Identity, at: datetime, reason: str | None
+) -> None:
+    await ComplaintEvent.insert(
+        ComplaintEvent(
+            id=uuid.uuid4(),
+            complaint_id=complaint_id,
+            from_state=from_state,
+            to_state=to_state,
+            actor=actor.sub,
+            at=at,
+            reason=reason,
+        )
+    )
+
+
+# --- notes -----------------------------------------------------------------------------
+
+
+async def add_note(
+    complaint_id: uuid.UUID, *, actor: Identity, data: NoteCreate, policy: SlaPolicy, keyring: Keyring, now: datetime
+) -> NoteView:
+    """Add a note. A staff note ``to_complainant`` is a response (meets the first-response
+    target); a note from the complainant while the case awaits them restarts the clock."""
+    owner_id = await owner(complaint_id)
+    if owner_id is None:
+        raise not_found("complaint", complaint_id)
+    body = await keyring.encrypt(owner_id, data.body)
+    note_id = uuid.uuid4()
+    async with db.transaction():
+        row = await _locked(complaint_id)
+        kinds = states.complaint_actor_kinds(actor, row["complainant_id"])
+        to_complainant = data.to_complainant and "staff" in kinds
+        await ComplaintNote.insert(
+            ComplaintNote(
+                id=note_id,
+                complaint_id=complaint_id,
+                author=actor.sub,
+                author_role=_role(actor),
+                to_complainant=to_complainant,
+                body=body,
+                created_at=now,
+            )
+        )
+        await audit.record(
+            actor=actor,
+            action="complaint.note_added",
+            resource_type=RESOURCE,
+            resource_id=str(complaint_id),
+            details={"note_id": str(note_id), "to_complainant": to_complainant},
+        )
+        if to_complainant and row["first_response_at"] is None and row["state"] in states.OPEN_COMPLAINT_STATES:
+            changes: dict[str, Any] = {"first_response_at": now, "updated_at": now}
+            changes.update(_due_columns(policy, {**row, **changes}))
+            await update_versioned(Complaint, complaint_id, row["version"], changes)
+        elif "complainant" in kinds and "staff" not in kinds and row["state"] == "awaiting_complainant":
+            await _move(row, "investigating", actor, now, policy, kinds=kinds, reason="the complainant answered")
+    return NoteView(
+        id=note_id,
+        author=actor.sub,
+        author_role=_role(actor),
+        to_complainant=to_complainant,
+        body=data.body,
+        created_at=now,
+    )
+
+
+# --- the SLA scan ----------------------------------------------------------------------
+
+
+async def scan_breaches(policy: SlaPolicy, now: datetime, *, batch: int = 200) -> int:
+    """Flag every complaint whose pending deadline has passed and escalate it (actor ``system``).
+
+    Each complaint changes in its own transaction with its audit entries; a complaint
+    changed meanwhile by someone else is simply looked at again on the next scan.
+    Returns the number of complaints flagged.
+    """
+    flagged = 0
+    while True:
+        due = (
+            await Complaint.select(Complaint.id)
+            .where((Complaint.next_due_at <= now) & Complaint.state.is_in(sorted(states.OPEN_COMPLAINT_STATES)))
+            .order_by(Complaint.next_due_at)
+            .limit(batch)
+        )
+        if not due:
+            return flagged
+        for item in due:
+            flagged += await _flag(item["id"], policy, now)
+        if len(due) < batch:
+            return flagged
+
+
+async def _flag(complaint_id: uuid.UUID, policy: SlaPolicy, now: datetime) -> int:
+    async with db.transaction():
+        row = await _locked(complaint_id)
+        if row["state"] not in states.OPEN_COMPLAINT_STATES or row["next_due_at"] is None or row["next_due_at"] > now:
+            return 0  # changed since the scan read it
+        dues = sla.Dues(row["ack_due_at"], row["response_due_at"], row["resolve_due_at"])
+        kinds = dues.overdue(now)
+        breaches = sorted({*loads(row["breaches"], []), *kinds})
+        changes: dict[str, Any] = {"breached": True, "breaches": dumps(breaches), "updated_at": now}
+        changes.update(_due_columns(policy, {**row, **changes}))
+        await update_versioned(Complaint, complaint_id, row["version"], changes)
+        await audit.record(
+            actor=SYSTEM,
+            action="complaint.sla_breached",
+            resource_type=RESOURCE,
+            resource_id=str(complaint_id),
+            details={"missed": kinds, "state": row["state"]},
+        )
+        row.update(changes, version=row["version"] + 1)
+        if row["state"] != "escalated":
+            await _move(row, "escalated", SYSTEM, now, policy, reason="sla breach: " + ", ".join(kinds))
+    return 1

@@ -1,0 +1,81 @@
+"""The SLA scan: overdue dispute tiers are flagged; the in-process task scans on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from governance.audit.tables import AuditEntry
+from governance.complaints import attestations, disputes, service
+from governance.complaints.scan import keep_scanning, load_policy, run_scan
+from governance.complaints.schemas import AttestationCreate, ComplaintCreate, DisputeCreate
+from governance.complaints.tables import Complaint, Dispute
+from governance.core.clock import ManualClock
+from governance.core.crypto import Keyring, LocalMasterKey
+from governance.core.identity import Identity
+from governance.settings import Settings
+
+PLATFORM = Identity(sub="platform-scan", roles=("platform",))
+
+
+async def test_an_overdue_dispute_tier_is_flagged_once(database: Settings) -> None:
+    policy = load_policy(database)
+    keyring = Keyring(LocalMasterKey.load_or_create(database.effective_master_key_file))
+    now = datetime.now(UTC)
+    attestation = await attestations.record(
+        actor=PLATFORM,
+        data=AttestationCreate(
+            mentor_id="mentor-scan",
+            candidate_id="cand-scan",
+            competency="c",
+            score=3,
+            rubric_version="1",
+            session_date=date(2026, 11, 1),
+            token_sha256=hashlib.sha256(b"t").hexdigest(),
+        ),
+        now=now,
+    )
+    dispute = await disputes.open_dispute(
+        attestation.id, actor=PLATFORM, data=DisputeCreate(reason="employer"), policy=policy, keyring=keyring, now=now
+    )
+    assert dispute.decide_due is not None
+    assert (await run_scan(policy, dispute.decide_due - timedelta(seconds=1))).disputes_flagged == 0
+    later = dispute.decide_due + timedelta(seconds=1)
+    assert (await run_scan(policy, later)).disputes_flagged >= 1
+    assert (await run_scan(policy, later)).disputes_flagged == 0
+    assert await Dispute.select(Dispute.breached).where(Dispute.id == dispute.id).first() == {"breached": True}
+    assert (
+        await AuditEntry.count().where(
+            (AuditEntry.action == "dispute.sla_breached") & (AuditEntry.resource_id == str(dispute.id))
+        )
+        == 1
+    )
+
+
+async def test_the_in_process_task_flags_breaches_by_the_applications_clock(database: Settings) -> None:
+    policy = load_policy(database)
+    keyring = Keyring(LocalMasterKey.load_or_create(database.effective_master_key_file))
+    clock = ManualClock(datetime.now(UTC))
+    filed = await service.file(
+        actor=Identity(sub="mentee-task", roles=("mentee",)),
+        data=ComplaintCreate(category="other", description="d"),
+        policy=policy,
+        keyring=keyring,
+        now=clock.now(),
+    )
+    clock.advance(timedelta(days=30))
+    stop = asyncio.Event()
+    task = asyncio.create_task(keep_scanning(policy, clock, timedelta(milliseconds=10), stop))
+    try:
+        for _ in range(500):  # bounded: the task runs every 10 ms
+            row = await Complaint.select(Complaint.breached, Complaint.state).where(Complaint.id == filed.id).first()
+            if row["breached"]:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await task
+    assert row == {"breached": True, "state": "escalated"}
+    assert uuid.UUID(str(filed.id))
