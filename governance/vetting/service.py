@@ -10,8 +10,9 @@ module; they share its helpers.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -276,6 +277,21 @@ async def touch(mentor_id: uuid.UUID) -> None:
     version (the dossier's ETag) and tell every instance's cache."""
     await Mentor.update({Mentor.version: Mentor.version + 1}).where(Mentor.id == mentor_id)
     await cache.announce(DOSSIER_TOPIC, str(mentor_id))
+
+
+async def attestations_changed(mentor_ids: Iterable[str]) -> None:
+    """Dossiers show each mentor's attestation quality, which moves with their attestations
+    and with other mentors' attestations of the same candidates: the attestation service
+    calls this in its transaction for every mentor whose figures may have changed.
+    Ids that are not registered mentors are ignored."""
+    wanted = []
+    for mentor_id in set(mentor_ids):
+        with contextlib.suppress(ValueError):
+            wanted.append(uuid.UUID(mentor_id))
+    if not wanted:
+        return
+    for row in await Mentor.select(Mentor.id).where(Mentor.id.is_in(wanted)):
+        await touch(row["id"])
 
 
 # --- checks -------------------------------------------------------------------------------
