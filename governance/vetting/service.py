@@ -592,13 +592,13 @@ async def _decision_allowed(vetting: Vetting, mentor: Mapping[str, Any], action:
             )
 
 
-async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Identity, now: datetime) -> DecisionView:
-    """Make a proposed decision effective. The proposer may not confirm their own (403)."""
-    decision = await Decision.select().where(Decision.id == decision_id).first()
+async def refuse_own_confirmation(decision_id: uuid.UUID, actor: Identity) -> None:
+    """403 when ``actor`` proposed the decision, with an audit entry: refusals of the
+    four-eyes rule are evidence too. Call it outside any transaction, so the entry stays."""
+    decision = await Decision.select(Decision.proposed_by, Decision.mentor).where(Decision.id == decision_id).first()
     if decision is None:
         raise not_found("decision", decision_id)
     if decision["proposed_by"] == actor.sub:
-        # Refusals of the four-eyes rule are evidence too.
         await audit.record(
             actor=actor,
             action="vetting.decision.confirm_refused",
@@ -608,6 +608,14 @@ async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Iden
             details={"mentor_id": str(decision["mentor"]), "reason": "proposer cannot confirm"},
         )
         raise Problem(403, "four-eyes", "A decision must be confirmed by another compliance officer than its proposer")
+
+
+async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Identity, now: datetime) -> DecisionView:
+    """Make a proposed decision effective. The proposer may not confirm their own (403)."""
+    await refuse_own_confirmation(decision_id, actor)
+    decision = await Decision.select().where(Decision.id == decision_id).first()
+    if decision is None:  # pragma: no cover - refuse_own_confirmation has answered 404
+        raise not_found("decision", decision_id)
     async with db.transaction():
         if decision["state"] != "proposed":
             raise Problem(409, "decision-closed", f"This decision is {decision['state']}, not awaiting confirmation")
