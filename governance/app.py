@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,10 +21,10 @@ from governance.audit.routes import AuditController
 
 # --- complaints (issue 4) ---
 from governance.complaints import routes as complaint_routes
-from governance.complaints.scan import keep_scanning, load_policy
+from governance.complaints.scan import load_policy, run_scan
 
 # --- end complaints ---
-from governance.core import cache, db
+from governance.core import cache, db, schedule
 from governance.core.authz import Authorizer, casbin_middleware
 from governance.core.clock import Clock, SystemClock
 from governance.core.crypto import Keyring, LocalMasterKey
@@ -111,41 +110,41 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             await cache.start_listening(settings.effective_database_url)
         # privacy: a published notice's text never changes; refuse to serve if it did.
         await privacy_service.register_notices(privacy, clock.now())
-        tasks = []
-        if settings.checkpoint_interval.total_seconds() > 0:
-            tasks.append(asyncio.create_task(audit.keep_checkpointing(log_key, settings.checkpoint_interval)))
-        if settings.vetting_expiry_interval.total_seconds() > 0:
-            tasks.append(
-                asyncio.create_task(vetting_expiry.keep_expiring(vetting, clock.now, settings.vetting_expiry_interval))
-            )
-        # privacy
-        if settings.consent_expiry_interval.total_seconds() > 0:
-            tasks.append(
-                asyncio.create_task(privacy_consent.keep_expiring(privacy, clock.now, settings.consent_expiry_interval))
-            )
-        if settings.retention_sweep_interval.total_seconds() > 0:
-            tasks.append(
-                asyncio.create_task(
-                    privacy_retention.keep_sweeping(privacy, clock.now, settings.retention_sweep_interval)
-                )
-            )
-        # --- complaints (issue 4): the in-process SLA scan ---
-        scan_task, stop_scanning = None, asyncio.Event()
-        if settings.sla_scan_interval.total_seconds() > 0:
-            scan_task = asyncio.create_task(keep_scanning(sla_policy, clock, settings.sla_scan_interval, stop_scanning))
-        # --- end complaints ---
+        # Periodic work; each job with an interval of 0 is off (cron runs the CLI instead).
+        stop = asyncio.Event()
+        jobs = [
+            (settings.checkpoint_interval, lambda: audit.sign_checkpoint(log_key), "checkpoint", False),
+            (
+                settings.vetting_expiry_interval,
+                lambda: vetting_expiry.run(vetting, clock.now()),
+                "vetting_expiry",
+                True,
+            ),
+            (settings.sla_scan_interval, lambda: run_scan(sla_policy, clock.now()), "sla_scan", False),
+            # privacy
+            (
+                settings.consent_expiry_interval,
+                lambda: privacy_consent.expire(privacy, clock.now()),
+                "consent_expiry",
+                True,
+            ),
+            (
+                settings.retention_sweep_interval,
+                lambda: privacy_retention.sweep(privacy, clock.now(), dry_run=False),
+                "retention_sweep",
+                True,
+            ),
+        ]
+        tasks = [
+            asyncio.create_task(schedule.every(interval, work, stop, name=name, at_start=at_start))
+            for interval, work, name, at_start in jobs
+            if interval.total_seconds() > 0
+        ]
         try:
             yield
         finally:
-            # --- complaints (issue 4) ---
-            if scan_task is not None:
-                stop_scanning.set()  # lets a scan in progress finish its transaction
-                await scan_task
-            # --- end complaints ---
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            stop.set()  # rounds in progress finish their transactions
+            await asyncio.gather(*tasks)
             await cache.stop_listening()
             await db.stop()
 

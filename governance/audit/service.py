@@ -16,7 +16,7 @@ import hmac
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import IO, Any, Final
 
 import msgspec
@@ -307,17 +307,6 @@ async def sign_checkpoint(log_key: LogKey) -> dict[str, Any]:
             *row.values(),
         )
     return row
-
-
-async def keep_checkpointing(log_key: LogKey, interval: timedelta) -> None:
-    """Sign a checkpoint at most every ``interval`` while the log grows (runs until cancelled)."""
-    while True:
-        await asyncio.sleep(interval.total_seconds())
-        try:
-            await sign_checkpoint(log_key)
-        except Exception:
-            # A failed round (database briefly away) must not stop the next one.
-            log.exception("checkpoint_failed")
 
 
 async def _leaf_hash_batches(start: int, stop: int) -> AsyncIterator[list[bytes]]:

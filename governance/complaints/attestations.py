@@ -27,6 +27,7 @@ from governance.core import db
 from governance.core.errors import Problem
 from governance.core.identity import Identity
 from governance.core.versioning import lock_for_update
+from governance.vetting import service as vetting
 
 RESOURCE: Final = "attestation"
 AGREEMENT_WINDOW: Final = timedelta(days=90)
@@ -71,6 +72,7 @@ async def record(*, actor: Identity, data: AttestationCreate, now: datetime) -> 
                 "token_sha256": data.token_sha256,
             },
         )
+        await _quality_may_have_changed(data.candidate_id)
     return await get(attestation_id)
 
 
@@ -179,6 +181,13 @@ async def change_status(
         },
     )
     row.update(changes)
+    await _quality_may_have_changed(row["candidate_id"])
+
+
+async def _quality_may_have_changed(candidate_id: str) -> None:
+    """Every mentor who assessed this candidate may now agree more or less with the others."""
+    rows = await Attestation.select(Attestation.mentor_id).where(Attestation.candidate_id == candidate_id)
+    await vetting.attestations_changed(row["mentor_id"] for row in rows)
 
 
 async def _history(

@@ -7,15 +7,13 @@ each flag is a versioned update in its own transaction, so a complaint is flagge
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import structlog
 
 from governance.complaints import disputes, service
 from governance.complaints.policy import SlaPolicy, load
-from governance.core.clock import Clock
 from governance.settings import Settings
 
 log = structlog.get_logger("governance.complaints.scan")
@@ -34,27 +32,10 @@ def load_policy(settings: Settings) -> SlaPolicy:
 
 async def run_scan(policy: SlaPolicy, now: datetime) -> ScanResult:
     """One pass over everything overdue at ``now``."""
-    return ScanResult(
+    result = ScanResult(
         complaints_flagged=await service.scan_breaches(policy, now),
         disputes_flagged=await disputes.scan_breaches(now),
     )
-
-
-async def keep_scanning(policy: SlaPolicy, clock: Clock, interval: timedelta, stop: asyncio.Event) -> None:
-    """Scan every ``interval`` until ``stop`` is set; a failed round is logged and the next one runs.
-
-    Stopping waits for a scan in progress to finish rather than cancelling it: a scan
-    cancelled inside a transaction could leave its connection busy while the pool closes.
-    """
-    while True:
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval.total_seconds())
-            return
-        except TimeoutError:
-            pass
-        try:
-            result = await run_scan(policy, clock.now())
-            if result.complaints_flagged or result.disputes_flagged:
-                log.info("sla_scan", complaints=result.complaints_flagged, disputes=result.disputes_flagged)
-        except Exception:
-            log.exception("sla_scan_failed")
+    if result.complaints_flagged or result.disputes_flagged:
+        log.info("sla_scan", complaints=result.complaints_flagged, disputes=result.disputes_flagged)
+    return result

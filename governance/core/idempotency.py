@@ -129,6 +129,21 @@ async def once(
     return Outcome(status=int(stored["status_code"]), body=str(stored["response_body"]).encode(), replayed=True)
 
 
+async def accept(
+    *,
+    header: str | None,
+    scope: str,
+    actor: str,
+    payload: Any,
+    work: Callable[[], Awaitable[tuple[int, Any]]],
+) -> Outcome:
+    """For POSTs where the key is optional: :func:`once` when the client sent one, else just the work."""
+    if header is None:
+        status, body = await work()
+        return Outcome(status=status, body=msgspec.json.encode(body), replayed=False)
+    return await once(scope=scope, actor=actor, key=key_from(header), fingerprint=fingerprint(payload), work=work)
+
+
 def to_response(outcome: Outcome, headers: dict[str, str] | None = None) -> Response[bytes]:
     """The Litestar response for an outcome, marking replays."""
     all_headers = dict(headers or {})

@@ -9,11 +9,10 @@ default to ``opt_out`` (not allowed), and ``opt_out`` purposes default to ``opt_
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final, cast
 
 import msgspec
@@ -619,13 +618,3 @@ async def reconsent(limit: int, cursor: str | None) -> Page[Reconsent]:
         else None
     )
     return Page(items=items, next_cursor=next_cursor)
-
-
-async def keep_expiring(privacy: Privacy, now: Callable[[], datetime], interval: timedelta) -> None:
-    """Run :func:`expire` every ``interval`` until cancelled (once at start as well)."""
-    while True:
-        try:
-            await expire(privacy, now())
-        except Exception:
-            log.exception("consent_expiry_failed")
-        await asyncio.sleep(interval.total_seconds())

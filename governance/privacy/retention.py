@@ -9,10 +9,8 @@ disposes of due records in batches, each batch in one transaction with its audit
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Final
 
 import structlog
@@ -141,13 +139,3 @@ async def sweep(privacy: Privacy, now: datetime, *, dry_run: bool, actor: Identi
     if deleted:
         log.info("retention_sweep", deleted=deleted, held=held_counts)
     return SweepResult(dry_run=dry_run, deleted=deleted, held=held_counts, due=due_lines, held_records=held)
-
-
-async def keep_sweeping(privacy: Privacy, now: Callable[[], datetime], interval: timedelta) -> None:
-    """Run the sweep every ``interval`` until cancelled (once at start as well)."""
-    while True:
-        try:
-            await sweep(privacy, now(), dry_run=False)
-        except Exception:
-            log.exception("retention_sweep_failed")
-        await asyncio.sleep(interval.total_seconds())

@@ -20,6 +20,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
+from governance.complaints import attestations
 from governance.core import db
 from governance.core.cache import FreshCache, Loaded
 from governance.core.crypto import SubjectCipher
@@ -148,6 +149,7 @@ async def build(
             method=ratings.explain(vetting.requirements.ratings),
             method_version=published.method_version,
         ),
+        attestation_quality=await attestations.quality(str(mentor_id)),
     )
     return dossier, _stale_at(check_rows, rated, vetting, now), int(mentor["version"])
 

@@ -1,6 +1,6 @@
 """Expiry: checks past their validity expire, their mentors lapse, and reminders go out.
 
-Run by a task inside the service every ``GOVERNANCE_VETTING_EXPIRY_INTERVAL`` and by
+Run inside the service every ``GOVERNANCE_VETTING_EXPIRY_INTERVAL`` (and once at start) and by
 ``governance vetting expire`` (for cron). Both are safe to run at once on several
 instances: each check expires through a conditional update that only one run wins, and
 each reminder mark is announced once. Everything is audited with actor ``system``.
@@ -8,9 +8,7 @@ each reminder mark is announced once. Everything is audited with actor ``system`
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -144,17 +142,6 @@ async def _announce_reminders(now: datetime) -> int:
             await touch(row["mentor"])
         announced += 1
     return announced
-
-
-async def keep_expiring(vetting: Vetting, now: Callable[[], datetime], interval: timedelta) -> None:
-    """Run the expiry job every ``interval`` until cancelled (once at start as well)."""
-    while True:
-        try:
-            await run(vetting, now())
-        except Exception:
-            # A failed round (database briefly away) must not stop the next one.
-            log.exception("vetting_expiry_failed")
-        await asyncio.sleep(interval.total_seconds())
 
 
 async def expiring(vetting: Vetting, within: timedelta, now: datetime) -> list[ExpiringCheck]:

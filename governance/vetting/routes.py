@@ -17,6 +17,7 @@ from litestar.response import Stream
 from litestar.response.base import ASGIResponse
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_304_NOT_MODIFIED
 
+from governance.core import idempotency
 from governance.core.authz import sees_only_own
 from governance.core.clock import now_of
 from governance.core.durations import DurationError, parse_duration
@@ -122,13 +123,27 @@ class MentorController(Controller):
         check_id = await service.record_check(_vetting(request), mentor_id, data, request.user, now_of(request))
         return await _check_view(request, check_id)
 
-    @post("/{mentor_id:uuid}/decisions")
+    @post("/{mentor_id:uuid}/decisions", responses={201: ResponseSpec(DecisionView, description="Proposed")})
     async def propose_decision(
         self, request: Request[Any, Any, Any], mentor_id: FromPath[UUID], data: JSONBody[DecisionProposal]
-    ) -> DecisionView:
+    ) -> Response[bytes]:
         """Propose ``approve``, ``suspend``, ``revoke`` or ``reinstate`` with a rationale.
-        It takes effect when another compliance officer confirms it."""
-        return await service.propose_decision(_vetting(request), mentor_id, data, request.user, now_of(request))
+        It takes effect when another compliance officer confirms it. Accepts ``Idempotency-Key``."""
+
+        async def work() -> tuple[int, DecisionView]:
+            return 201, await service.propose_decision(
+                _vetting(request), mentor_id, data, request.user, now_of(request)
+            )
+
+        return idempotency.to_response(
+            await idempotency.accept(
+                header=request.headers.get(idempotency.HEADER),
+                scope=f"vetting.decisions.propose:{mentor_id}",
+                actor=request.user.sub,
+                payload=data,
+                work=work,
+            )
+        )
 
     @post("/{mentor_id:uuid}/ratings")
     async def record_rating(
@@ -202,10 +217,25 @@ class DecisionController(Controller):
     path = "/decisions"
     tags = ("vetting",)
 
-    @post("/{decision_id:uuid}/confirm", status_code=HTTP_200_OK)
-    async def confirm(self, request: Request[Any, Any, Any], decision_id: FromPath[UUID]) -> DecisionView:
-        """Confirm a proposed decision: by a different compliance officer than its proposer (403 otherwise)."""
-        return await service.confirm_decision(_vetting(request), decision_id, request.user, now_of(request))
+    @post("/{decision_id:uuid}/confirm", responses={200: ResponseSpec(DecisionView, description="Confirmed")})
+    async def confirm(self, request: Request[Any, Any, Any], decision_id: FromPath[UUID]) -> Response[bytes]:
+        """Confirm a proposed decision: by a different compliance officer than its proposer
+        (403 otherwise, audited). Accepts ``Idempotency-Key``: a retried confirmation returns
+        the first answer instead of a 409."""
+        await service.refuse_own_confirmation(decision_id, request.user)
+
+        async def work() -> tuple[int, DecisionView]:
+            return 200, await service.confirm_decision(_vetting(request), decision_id, request.user, now_of(request))
+
+        return idempotency.to_response(
+            await idempotency.accept(
+                header=request.headers.get(idempotency.HEADER),
+                scope=f"vetting.decisions.confirm:{decision_id}",
+                actor=request.user.sub,
+                payload={},
+                work=work,
+            )
+        )
 
 
 class VettingController(Controller):

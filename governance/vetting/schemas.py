@@ -8,6 +8,7 @@ from uuid import UUID
 
 import msgspec
 
+from governance.complaints.schemas import AttestationQuality
 from governance.vetting.states import CheckState, DecisionAction, MentorStatus
 
 EngagementType = Literal["volunteer", "contractor", "employee"]
@@ -196,6 +197,7 @@ class Dossier(msgspec.Struct, frozen=True):
     checks: list[CheckView]
     decisions: list[DecisionView]
     rating: RatingView
+    attestation_quality: AttestationQuality
 
 
 class RatingReport(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -10,8 +10,9 @@ module; they share its helpers.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -276,6 +277,21 @@ async def touch(mentor_id: uuid.UUID) -> None:
     version (the dossier's ETag) and tell every instance's cache."""
     await Mentor.update({Mentor.version: Mentor.version + 1}).where(Mentor.id == mentor_id)
     await cache.announce(DOSSIER_TOPIC, str(mentor_id))
+
+
+async def attestations_changed(mentor_ids: Iterable[str]) -> None:
+    """Dossiers show each mentor's attestation quality, which moves with their attestations
+    and with other mentors' attestations of the same candidates: the attestation service
+    calls this in its transaction for every mentor whose figures may have changed.
+    Ids that are not registered mentors are ignored."""
+    wanted = []
+    for mentor_id in set(mentor_ids):
+        with contextlib.suppress(ValueError):
+            wanted.append(uuid.UUID(mentor_id))
+    if not wanted:
+        return
+    for row in await Mentor.select(Mentor.id).where(Mentor.id.is_in(wanted)):
+        await touch(row["id"])
 
 
 # --- checks -------------------------------------------------------------------------------
@@ -576,13 +592,13 @@ async def _decision_allowed(vetting: Vetting, mentor: Mapping[str, Any], action:
             )
 
 
-async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Identity, now: datetime) -> DecisionView:
-    """Make a proposed decision effective. The proposer may not confirm their own (403)."""
-    decision = await Decision.select().where(Decision.id == decision_id).first()
+async def refuse_own_confirmation(decision_id: uuid.UUID, actor: Identity) -> None:
+    """403 when ``actor`` proposed the decision, with an audit entry: refusals of the
+    four-eyes rule are evidence too. Call it outside any transaction, so the entry stays."""
+    decision = await Decision.select(Decision.proposed_by, Decision.mentor).where(Decision.id == decision_id).first()
     if decision is None:
         raise not_found("decision", decision_id)
     if decision["proposed_by"] == actor.sub:
-        # Refusals of the four-eyes rule are evidence too.
         await audit.record(
             actor=actor,
             action="vetting.decision.confirm_refused",
@@ -592,6 +608,14 @@ async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Iden
             details={"mentor_id": str(decision["mentor"]), "reason": "proposer cannot confirm"},
         )
         raise Problem(403, "four-eyes", "A decision must be confirmed by another compliance officer than its proposer")
+
+
+async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Identity, now: datetime) -> DecisionView:
+    """Make a proposed decision effective. The proposer may not confirm their own (403)."""
+    await refuse_own_confirmation(decision_id, actor)
+    decision = await Decision.select().where(Decision.id == decision_id).first()
+    if decision is None:  # pragma: no cover - refuse_own_confirmation has answered 404
+        raise not_found("decision", decision_id)
     async with db.transaction():
         if decision["state"] != "proposed":
             raise Problem(409, "decision-closed", f"This decision is {decision['state']}, not awaiting confirmation")

@@ -16,7 +16,7 @@ from governance.audit import merkle, note, service
 from governance.audit.leaf import stored_leaf_input
 from governance.audit.tables import AuditCheckpoint, AuditEntry
 from governance.audit.verification import VerificationPass
-from governance.core import db
+from governance.core import db, schedule
 from governance.core.identity import Identity
 from governance.core.tables import SubjectKey
 from governance.settings import Settings
@@ -446,7 +446,10 @@ async def test_verification_reads_one_snapshot_while_appends_go_on(database: Set
 async def test_checkpoints_are_signed_automatically_while_the_log_grows(database: Settings) -> None:
 
     log_key = service.load_log_key(database)
-    signer = asyncio.create_task(service.keep_checkpointing(log_key, timedelta(milliseconds=50)))
+    stop = asyncio.Event()
+    signer = asyncio.create_task(
+        schedule.every(timedelta(milliseconds=50), lambda: service.sign_checkpoint(log_key), stop, name="checkpoint")
+    )
     try:
         await _record(2, action="test.auto_checkpoint")
         target = await service.tree_size()
@@ -459,7 +462,8 @@ async def test_checkpoints_are_signed_automatically_while_the_log_grows(database
         assert latest["tree_size"] >= target
         note.verify_checkpoint(latest["note"], log_key.verifier_key)
     finally:
-        signer.cancel()
+        stop.set()
+        await signer
 
 
 # --- review findings: each was a way past the guarantees --------------------------------

@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from governance.audit.tables import AuditEntry
 from governance.complaints import attestations, disputes, service
-from governance.complaints.scan import keep_scanning, load_policy, run_scan
+from governance.complaints.scan import load_policy, run_scan
 from governance.complaints.schemas import AttestationCreate, ComplaintCreate, DisputeCreate
 from governance.complaints.tables import Complaint, Dispute
+from governance.core import schedule
 from governance.core.clock import ManualClock
 from governance.core.crypto import Keyring, LocalMasterKey
 from governance.core.identity import Identity
@@ -67,7 +68,9 @@ async def test_the_in_process_task_flags_breaches_by_the_applications_clock(data
     )
     clock.advance(timedelta(days=30))
     stop = asyncio.Event()
-    task = asyncio.create_task(keep_scanning(policy, clock, timedelta(milliseconds=10), stop))
+    task = asyncio.create_task(
+        schedule.every(timedelta(milliseconds=10), lambda: run_scan(policy, clock.now()), stop, name="sla_scan")
+    )
     try:
         for _ in range(500):  # bounded: the task runs every 10 ms
             row = await Complaint.select(Complaint.breached, Complaint.state).where(Complaint.id == filed.id).first()

@@ -93,3 +93,31 @@ async def test_approval_is_rechecked_at_confirmation(
     assert late.status_code == 409
     assert late.json()["missing"]
     assert await _status(client, vetting, mentor["id"]) == "onboarding"
+
+
+async def test_decisions_accept_an_idempotency_key(vetting: Vetting, client: httpx.AsyncClient) -> None:
+    mentor = await vetting.register(ext(), jurisdiction="FR", engagement="volunteer")
+    await vetting.pass_everything(mentor["id"])
+    url = f"/api/v1/mentors/{mentor['id']}/decisions"
+    body = {"action": "approve", "rationale": "every check passed"}
+    headers = {**vetting.officer(), "Idempotency-Key": "approve-once-" + mentor["id"]}
+    first = await client.post(url, json=body, headers=headers)
+    again = await client.post(url, json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    other_body = await client.post(url, json={**body, "rationale": "different"}, headers=headers)
+    assert other_body.status_code == 422
+    proposals = await vetting.audit(action="vetting.decision.proposed", resource_id=first.json()["id"])
+    assert len(proposals) == 1
+
+    confirm = f"/api/v1/decisions/{first.json()['id']}/confirm"
+    key = {**vetting.officer(SECOND_OFFICER), "Idempotency-Key": "confirm-" + mentor["id"]}
+    confirmed = await client.post(confirm, headers=key)
+    retried = await client.post(confirm, headers=key)
+    assert confirmed.status_code == retried.status_code == 200
+    assert retried.json() == confirmed.json()
+    without_key = await client.post(confirm, headers=vetting.officer(SECOND_OFFICER))
+    assert without_key.status_code == 409, "without a key a second confirmation is refused as closed"
+    own = await client.post(confirm, headers={**vetting.officer(), "Idempotency-Key": "mine"})
+    assert own.status_code == 403

@@ -277,3 +277,34 @@ async def test_a_document_altered_in_storage_is_refused_and_audited(
         assert response.content != big
     corrupted = await vetting.audit(action="vetting.document.corrupted", resource_id=document["id"])
     assert [e["outcome"] for e in corrupted] == ["failure"]
+
+
+async def test_the_dossier_shows_attestation_quality_and_follows_other_mentors(
+    vetting: Vetting, client: httpx.AsyncClient
+) -> None:
+    mentor = await vetting.register(ext())
+    other = await vetting.register(ext())
+    candidate = f"candidate-{uuid.uuid4().hex[:8]}"
+
+    async def attest(mentor_id: str, score: int) -> None:
+        body = {
+            "mentor_id": mentor_id,
+            "candidate_id": candidate,
+            "competency": "system design",
+            "score": score,
+            "rubric_version": "r1",
+            "session_date": "2026-11-01",
+            "token_sha256": hashlib.sha256(f"{mentor_id}{score}".encode()).hexdigest(),
+        }
+        response = await client.post("/api/v1/attestations", json=body, headers=vetting.auth("platform"))
+        assert response.status_code == 201, response.text
+
+    await attest(mentor["id"], 4)
+    quality = (await vetting.dossier(mentor["id"]))["attestation_quality"]
+    assert (quality["comparable_pairs"], quality["agreement"]) == (0, None)
+    # Another mentor's attestation of the same candidate changes this mentor's agreement.
+    await attest(other["id"], 1)
+    quality = (await vetting.dossier(mentor["id"]))["attestation_quality"]
+    assert (quality["comparable_pairs"], quality["pairs_within_one_step"]) == (1, 0)
+    standalone = await client.get(f"/api/v1/mentors/{mentor['id']}/attestation-quality", headers=vetting.officer())
+    assert standalone.json() == quality
