@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/complaints.py
 	$(BIN)/python bench/vetting.py
+	$(BIN)/python bench/privacy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -176,3 +176,25 @@ def backend_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgres"), help="(internal) run one backend in this process")
     parser.add_argument("--only", choices=("sqlite", "postgres"), help="run only this backend")
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure; the median is reported")
+
+
+async def paired_rounds(
+    measure: Callable[[int, int], Awaitable[tuple[float, float]]], requests: int, rounds: int
+) -> tuple[float, float, list[float]]:
+    """Short interleaved rounds of a full-stack measurement and its baseline.
+
+    ``measure(start, count)`` runs one round of each side on the same slice of calls and
+    returns (full, baseline) rates. Load from elsewhere on the machine then hits both
+    sides of a pair alike; the ratio is taken per pair. Returns the median full rate, the
+    median baseline rate and the sorted per-pair ratios (percent).
+    """
+    chunk = max(200, requests // 4)
+    full: list[float] = []
+    baseline: list[float] = []
+    for round_ in range(rounds):
+        start = (round_ * chunk) % max(1, requests - chunk)
+        a, b = await measure(start, chunk)
+        full.append(a)
+        baseline.append(b)
+    ratios = sorted(100 * a / b for a, b in zip(full, baseline, strict=True))
+    return median(full), median(baseline), ratios

@@ -55,7 +55,8 @@ ROUNDS = 4
 
 
 def asgi_get(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> Callable[[], Awaitable[tuple[int, bytes]]]:
-    """A zero-overhead GET: the ASGI scope, one empty body, the answer collected."""
+    """A zero-overhead GET: the ASGI scope, one empty body, the answer collected (``path`` may carry ``?query``)."""
+    path, _, query = path.partition("?")
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -64,7 +65,7 @@ def asgi_get(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> Callabl
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode(),
         "root_path": "",
         "headers": [(b"host", b"bench"), *headers],
         "client": ("127.0.0.1", 50000),

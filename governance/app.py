@@ -32,6 +32,13 @@ from governance.core.errors import exception_handlers, problem_details_plugin
 from governance.core.identity import Identity, jwt_auth
 from governance.core.logging import body_size_limit, configure_logging, request_logging_middleware
 from governance.core.storage import object_store
+
+# privacy
+from governance.privacy import consent as privacy_consent
+from governance.privacy import retention as privacy_retention
+from governance.privacy import service as privacy_service
+from governance.privacy.providers import registry as subject_registry
+from governance.privacy.routes import ROUTES as PRIVACY_ROUTES
 from governance.settings import Settings
 from governance.vetting import expiry as vetting_expiry
 from governance.vetting.dossier import DossierCache
@@ -93,12 +100,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # --- end complaints ---
     store = object_store(settings)
     vetting = Vetting.configure(settings, keyring, store)
+    # privacy
+    privacy = privacy_service.Privacy.configure(settings, keyring, store, subject_registry(keyring, store))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.start(settings)
         if settings.is_postgres:
             await cache.start_listening(settings.effective_database_url)
+        # privacy: a published notice's text never changes; refuse to serve if it did.
+        await privacy_service.register_notices(privacy, clock.now())
         # Periodic work; each job with an interval of 0 is off (cron runs the CLI instead).
         stop = asyncio.Event()
         jobs = [
@@ -110,6 +121,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 True,
             ),
             (settings.sla_scan_interval, lambda: run_scan(sla_policy, clock.now()), "sla_scan", False),
+            # privacy
+            (
+                settings.consent_expiry_interval,
+                lambda: privacy_consent.expire(privacy, clock.now()),
+                "consent_expiry",
+                True,
+            ),
+            (
+                settings.retention_sweep_interval,
+                lambda: privacy_retention.sweep(privacy, clock.now(), dry_run=False),
+                "retention_sweep",
+                True,
+            ),
         ]
         tasks = [
             asyncio.create_task(schedule.every(interval, work, stop, name=name, at_start=at_start))
@@ -130,6 +154,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             me,
             AuditController,
             *VETTING_ROUTES,
+            *PRIVACY_ROUTES,
             # --- complaints (issue 4) ---
             *complaint_routes.GUARDED,
             # --- end complaints ---
@@ -161,6 +186,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 "object_store": store,
                 "vetting": vetting,
                 "dossier_cache": DossierCache(),
+                # privacy
+                "privacy": privacy,
             }
         ),
         openapi_config=OpenAPIConfig(

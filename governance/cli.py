@@ -213,5 +213,69 @@ def vetting_expire(as_json: bool) -> None:
         )
 
 
+# --- privacy ------------------------------------------------------------------------------
+
+
+def _privacy(settings: Settings) -> Any:
+    from governance.core.crypto import Keyring, LocalMasterKey
+    from governance.core.storage import object_store
+    from governance.privacy.providers import registry
+    from governance.privacy.service import Privacy
+
+    keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
+    store = object_store(settings)
+    return Privacy.configure(settings, keyring, store, registry(keyring, store))
+
+
+@main.group()
+def retention() -> None:
+    """Retention of mentee data (policies/retention.toml)."""
+
+
+@retention.command("sweep")
+@click.option("--dry-run", is_flag=True, help="List what is due and what is held; delete nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def retention_sweep(dry_run: bool, as_json: bool) -> None:
+    """Delete or anonymise what is due, except what a legal hold keeps (audited; for cron)."""
+    from governance.core.clock import SystemClock
+    from governance.privacy import retention as service
+
+    settings = _settings()
+    privacy = _privacy(settings)
+    result = _with_database(settings, lambda: service.sweep(privacy, SystemClock().now(), dry_run=dry_run))
+    if as_json:
+        click.echo(msgspec.json.format(msgspec.json.encode(result)).decode())
+        return
+    counts: dict[str, int] = dict(result.deleted)
+    if dry_run:
+        for line in result.due:
+            counts[line.category] = counts.get(line.category, 0) + 1
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb}: " + (", ".join(f"{n} {c}" for c, n in sorted(counts.items())) or "nothing"))
+    for line in result.due if dry_run else []:
+        click.echo(f"  due   {line.category} {line.record_type} {line.record_id} (due {line.due_at.isoformat()})")
+    for line in result.held_records:
+        reasons = "; ".join(f"{h['reason']} ({h['module']} {h['record_type']} {h['record_id']})" for h in line.held_by)
+        click.echo(f"  held  {line.category} {line.record_type} {line.record_id}: {reasons}")
+
+
+@main.group()
+def privacy() -> None:
+    """Mentee privacy."""
+
+
+@privacy.command("expire")
+@click.option("--json", "as_json", is_flag=True, help="Print the count as JSON.")
+def privacy_expire(as_json: bool) -> None:
+    """Record the lapse of consents past their validity (method expired; for cron)."""
+    from governance.core.clock import SystemClock
+    from governance.privacy import consent
+
+    settings = _settings()
+    service = _privacy(settings)
+    result = _with_database(settings, lambda: consent.expire(service, SystemClock().now()))
+    click.echo(msgspec.json.encode(result).decode() if as_json else f"{result.lapsed} consents lapsed")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -19,5 +19,7 @@ APP_REGISTRY = AppRegistry(
         "governance.complaints.piccolo_app",
         # --- end complaints ---
         "governance.vetting.piccolo_app",
+        # privacy
+        "governance.privacy.piccolo_app",
     ]
 )

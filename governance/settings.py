@@ -59,6 +59,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Vetting.
     max_document_bytes: PositiveInt = 10 * 1024 * 1024
     vetting_expiry_interval: timedelta = timedelta(hours=1)
+    # Privacy.
+    consent_expiry_interval: timedelta = timedelta(hours=1)
+    retention_sweep_interval: timedelta = timedelta(hours=24)
+    retention_sweep_batch: PositiveInt = 200
     # --- complaints (issue 4) ---
     refund_four_eyes_threshold_minor: NonNegativeInt = 10_000
     complaint_appeal_window: timedelta = timedelta(days=30)
@@ -159,6 +163,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 DURATION_FIELDS = (
     "checkpoint_interval",
     "vetting_expiry_interval",
+    # privacy
+    "consent_expiry_interval",
+    "retention_sweep_interval",
     # --- complaints (issue 4) ---
     "complaint_appeal_window",
     "sla_scan_interval",

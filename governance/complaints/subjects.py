@@ -1,0 +1,186 @@
+"""Complaints' data about a subject, for access requests, legal holds, erasure and retention.
+
+A mentee is the complainant of their complaints, the payer of their refunds and the
+candidate of their attestations and disputes; a mentor is the issuer of attestations and
+a party to disputes about them. Personal text (descriptions, remedies, reasons, notes) is
+ciphertext under the mentee's key: an erasure makes it unreadable, while the cases' non-personal parts
+(category, states, dates, outcomes, amounts) are kept under the ``complaint_files``
+retention period. An open complaint, dispute or refund is a legal hold.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Final
+
+import msgspec
+
+from governance.complaints.states import OPEN_COMPLAINT_STATES
+from governance.complaints.tables import (
+    Attestation,
+    Complaint,
+    ComplaintEvent,
+    ComplaintNote,
+    Dispute,
+    Refund,
+)
+from governance.core.crypto import Keyring, SubjectCipher
+from governance.core.subjects import Erased, ErasureOutcome, Hold, Kept, RetentionRecord, SubjectData
+
+CATEGORY: Final = "complaint_files"
+# A resolved complaint may still be appealed: it holds like an open one.
+HOLDING_COMPLAINT_STATES: Final = frozenset({*OPEN_COMPLAINT_STATES, "resolved"})
+OPEN_REFUND_STATES: Final = ("requested", "approved")
+CLOSED_COMPLAINT_STATES: Final = ("closed", "withdrawn")
+KEPT_REASON: Final = (
+    "complaint file under retention (complaint_files): category, states, dates, outcome and amounts kept; "
+    "descriptions, reasons and notes unreadable"
+)
+
+
+def _open(cipher: SubjectCipher | None, value: str | None) -> str | None:
+    return cipher.decrypt(value) if cipher and value else None
+
+
+class ComplaintSubjects:
+    """The :class:`~governance.core.subjects.SubjectProvider` of the complaints module."""
+
+    module = "complaints"
+    retention_categories = (CATEGORY,)
+
+    def __init__(self, keyring: Keyring) -> None:
+        self._keyring = keyring
+
+    async def export(self, subject: str) -> SubjectData:
+        cipher = (await self._keyring.readable([subject]))[subject]
+        complaints = await Complaint.select().where(Complaint.complainant_id == subject)
+        ids = [c["id"] for c in complaints]
+        events = await ComplaintEvent.select().where(ComplaintEvent.complaint_id.is_in(ids)) if ids else []
+        notes = (
+            await ComplaintNote.select().where(
+                ComplaintNote.complaint_id.is_in(ids) & (ComplaintNote.to_complainant == True)  # noqa: E712
+            )
+            if ids
+            else []
+        )
+        refunds = await Refund.select().where(Refund.mentee_id == subject)
+        attestations = await Attestation.select().where(
+            (Attestation.candidate_id == subject) | (Attestation.mentor_id == subject)
+        )
+        disputes = await Dispute.select().where((Dispute.candidate_id == subject) | (Dispute.mentor_id == subject))
+        data: dict[str, Any] = {
+            "complaints": [
+                {
+                    **{k: v for k, v in c.items() if k not in ("description", "desired_remedy", "resolution_reasons")},
+                    "description": _open(cipher, c["description"]),
+                    "desired_remedy": _open(cipher, c["desired_remedy"]),
+                    "resolution_reasons": _open(cipher, c["resolution_reasons"]),
+                    "remedies": msgspec.json.decode(c["remedies"] or "[]"),
+                    "events": [
+                        {k: e[k] for k in ("from_state", "to_state", "at")}
+                        for e in events
+                        if e["complaint_id"] == c["id"]
+                    ],
+                    "notes_to_me": [
+                        {"body": _open(cipher, n["body"]), "created_at": n["created_at"]}
+                        for n in notes
+                        if n["complaint_id"] == c["id"]
+                    ],
+                }
+                for c in complaints
+            ],
+            "refunds": [
+                {
+                    **{k: v for k, v in r.items() if k not in ("reason", "failure_reason", "approved_by")},
+                    "reason": _open(cipher, r["reason"]),
+                    "failure_reason": _open(cipher, r["failure_reason"]),
+                }
+                for r in refunds
+            ],
+            "attestations": attestations,
+            "disputes": [
+                {
+                    **{k: v for k, v in d.items() if k not in ("reason", "votes", "tier_deciders", "evidence")},
+                    "reason": _open(cipher, d["reason"]) if d["candidate_id"] == subject else None,
+                }
+                for d in disputes
+            ],
+        }
+        resource_ids = [str(x["id"]) for x in (*complaints, *refunds, *attestations, *disputes)]
+        return SubjectData(module=self.module, data=data, resource_ids=resource_ids)
+
+    async def holds(self, subject: str) -> list[Hold]:
+        found = [
+            Hold(self.module, "complaint", str(c["id"]), f"open complaint ({c['state']})")
+            for c in await Complaint.select(Complaint.id, Complaint.state).where(
+                (Complaint.complainant_id == subject) & Complaint.state.is_in(sorted(HOLDING_COMPLAINT_STATES))
+            )
+        ]
+        found += [
+            Hold(self.module, "dispute", str(d["id"]), f"open dispute ({d['state']})")
+            for d in await Dispute.select(Dispute.id, Dispute.state).where(
+                ((Dispute.candidate_id == subject) | (Dispute.mentor_id == subject)) & Dispute.closed_at.is_null()
+            )
+        ]
+        found += [
+            Hold(self.module, "refund", str(r["id"]), f"refund in progress ({r['state']})")
+            for r in await Refund.select(Refund.id, Refund.state).where(
+                (Refund.mentee_id == subject) & Refund.state.is_in(list(OPEN_REFUND_STATES))
+            )
+        ]
+        return found
+
+    async def on_erasure(self, subject: str, now: datetime) -> ErasureOutcome:
+        complaints = await Complaint.count().where(Complaint.complainant_id == subject)
+        refunds = await Refund.count().where(Refund.mentee_id == subject)
+        disputes = await Dispute.count().where(Dispute.candidate_id == subject)
+        attestations = await Attestation.count().where(Attestation.candidate_id == subject)
+        erased = [
+            Erased(
+                self.module,
+                "complaint.description,desired_remedy,resolution_reasons,notes",
+                complaints,
+                "crypto-shredded",
+            ),
+            Erased(self.module, "refund.reason,failure_reason", refunds, "crypto-shredded"),
+            Erased(self.module, "dispute.reason", disputes, "crypto-shredded"),
+        ]
+        kept = [
+            Kept(self.module, "complaint", complaints, KEPT_REASON),
+            Kept(self.module, "refund", refunds, "financial record (accounting law): amount, currency, states kept"),
+            Kept(self.module, "dispute", disputes, "the attestation's dispute history; reason unreadable"),
+            Kept(self.module, "attestation", attestations, "issued attestation: evidence for accreditors"),
+        ]
+        return ErasureOutcome(erased=[e for e in erased if e.count], kept=[k for k in kept if k.count])
+
+    async def retention_records(self, category: str, since_before: datetime, limit: int) -> list[RetentionRecord]:
+        if category != CATEGORY:
+            return []
+        rows = (
+            await Complaint.select(Complaint.id, Complaint.complainant_id, Complaint.closed_at, Complaint.updated_at)
+            .where(
+                Complaint.state.is_in(list(CLOSED_COMPLAINT_STATES))
+                & (
+                    (Complaint.closed_at.is_not_null() & (Complaint.closed_at < since_before))
+                    | (Complaint.closed_at.is_null() & (Complaint.updated_at < since_before))
+                )
+            )
+            .limit(limit)
+        )
+        return [
+            RetentionRecord(
+                self.module, category, "complaint", str(r["id"]), r["complainant_id"], r["closed_at"] or r["updated_at"]
+            )
+            for r in rows
+        ]
+
+    async def dispose(self, records: Sequence[RetentionRecord], now: datetime) -> int:
+        ids = [uuid.UUID(r.record_id) for r in records]
+        if not ids:
+            return 0
+        await ComplaintNote.delete().where(ComplaintNote.complaint_id.is_in(ids))
+        await ComplaintEvent.delete().where(ComplaintEvent.complaint_id.is_in(ids))
+        deleted = await Complaint.delete().where(Complaint.id.is_in(ids)).returning(Complaint.id)
+        return len(deleted)

@@ -1,0 +1,620 @@
+"""Consent: an append-only history per mentee and purpose, the current view derived from it.
+
+The latest record of (mentee, purpose), by the sequence number of the audit entry that
+recorded it, is the mentee's choice; a choice past its validity lapses to the purpose's
+default at once for every reader, and the expiry job records the lapse (method
+``expired``) so that the platform can ask again. Purposes whose mechanism is ``opt_in``
+default to ``opt_out`` (not allowed), and ``opt_out`` purposes default to ``opt_in``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, cast
+
+import msgspec
+import structlog
+
+from governance.audit import service as audit
+from governance.core import cache, db
+from governance.core.cache import FreshCache, Loaded
+from governance.core.durations import DurationError, parse_duration
+from governance.core.errors import invalid_parameter
+from governance.core.identity import SYSTEM, Identity
+from governance.core.pagination import Page, decode_cursor, encode_cursor
+from governance.privacy.policy import Purpose
+from governance.privacy.schemas import (
+    ConsentRecordView,
+    ConsentState,
+    ExpiryRun,
+    Method,
+    Permission,
+    Preferences,
+    PreferencesChange,
+    PreferencesUpdate,
+    PurposeState,
+    Reconsent,
+)
+from governance.privacy.service import Privacy, field_error, jsonable, not_found
+from governance.privacy.tables import ConsentReceipt, ConsentRecord, RetentionChoice
+
+log = structlog.get_logger("governance.privacy")
+
+RECEIPT_VERSION: Final = "ISO/IEC TS 27560:2023; Kantara Consent Receipt v1.1"
+LATEST_QUERY: Final = (
+    "SELECT id, state, method, notice_version, recorded_at, expires_at FROM privacy_consent_record "
+    "WHERE subject = {} AND purpose = {} ORDER BY recorded_seq DESC LIMIT 1"
+)
+BATCH: Final = 200
+
+
+def default_state(purpose: Purpose) -> ConsentState:
+    return "opt_in" if purpose.default_allows else "opt_out"
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def _instant(value: Any) -> datetime | None:
+    # The fast path reads raw driver values: SQLite gives text.
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def derive(purpose: Purpose, latest: Mapping[str, Any] | None, now: datetime) -> PurposeState:
+    """Where a purpose stands, from its latest record (or none) at ``now``."""
+    if latest is None:
+        state = default_state(purpose)
+        return PurposeState(
+            purpose=purpose.name,
+            allowed=state == "opt_in",
+            state=state,
+            method="default",
+            record_id=None,
+            notice_version=None,
+            recorded_at=None,
+            expires_at=None,
+            needs_reconsent=False,
+        )
+    expires_at = _instant(latest["expires_at"])
+    lapsed = expires_at is not None and expires_at <= now
+    method = cast(Method, "expired" if lapsed else latest["method"])
+    state = default_state(purpose) if lapsed else cast(ConsentState, latest["state"])
+    return PurposeState(
+        purpose=purpose.name,
+        allowed=state == "opt_in",
+        state=state,
+        method=method,
+        record_id=_uuid(latest["id"]),
+        notice_version=latest["notice_version"],
+        recorded_at=_instant(latest["recorded_at"]),
+        expires_at=None if lapsed else expires_at,
+        needs_reconsent=method == "expired",
+    )
+
+
+async def _latest(subject: str, purpose: str) -> dict[str, Any] | None:
+    return await db.fetch_row(LATEST_QUERY, subject, purpose)
+
+
+async def _latest_in_transaction(subject: str, purpose: str) -> dict[str, Any] | None:
+    # Inside a write transaction: through Piccolo, so that the read sees this transaction.
+    row: dict[str, Any] | None = (
+        await ConsentRecord.select(
+            ConsentRecord.id,
+            ConsentRecord.state,
+            ConsentRecord.method,
+            ConsentRecord.notice_version,
+            ConsentRecord.recorded_at,
+            ConsentRecord.expires_at,
+        )
+        .where((ConsentRecord.subject == subject) & (ConsentRecord.purpose == purpose))
+        .order_by(ConsentRecord.recorded_seq, ascending=False)
+        .first()
+    )
+    return row
+
+
+def purpose_of(privacy: Privacy, name: str, field: str = "purpose", source: str = "query") -> Purpose:
+    purpose = privacy.policy.purposes.get(name)
+    if purpose is None:
+        raise field_error(field, f"unknown purpose; one of {sorted(privacy.policy.purposes)}", source=source)
+    return purpose
+
+
+# --- the fast path ------------------------------------------------------------------------
+
+TOPIC: Final = "consent"
+_VERSION_QUERY: Final = "SELECT MAX(recorded_seq) AS v FROM privacy_consent_record WHERE subject = {}"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A permission answer and its JSON, decided once per subject and purpose until the next change."""
+
+    permission: Permission
+    body: bytes
+
+
+Current = dict[str, Answer]
+_encoder = msgspec.json.Encoder()
+
+
+async def _version_of(subject: str) -> int | None:
+    # The audit sequence number of the subject's latest consent record: it moves with every change.
+    row = await db.fetch_row(_VERSION_QUERY, subject)
+    return int(row["v"]) if row and row["v"] is not None else 0
+
+
+def consent_cache() -> FreshCache[Current]:
+    """Per subject, the answer for every purpose (see :func:`permission`)."""
+    return FreshCache(TOPIC, _version_of, capacity=65_536)
+
+
+async def _current(privacy: Privacy, subject: str, now: datetime) -> Loaded[Current]:
+    # The version first: a change committed in between makes the next read load again.
+    version = await _version_of(subject) or 0
+    current: Current = {}
+    expiries: list[datetime] = []
+    for name, purpose in privacy.policy.purposes.items():
+        latest = await _latest(subject, name)
+        state = derive(purpose, latest, now)
+        if state.expires_at is not None:
+            expiries.append(state.expires_at)
+        answer = Permission(
+            mentee_id=subject,
+            purpose=name,
+            allowed=state.allowed,
+            state=state.state,
+            method=state.method,
+            record_id=state.record_id,
+            expires_at=state.expires_at,
+        )
+        current[name] = Answer(answer, _encoder.encode(answer))
+    # Time alone changes an answer when a choice lapses: derive them anew then.
+    return Loaded(current, version=version, stale_at=min(expiries, default=None))
+
+
+async def announce(subject: str) -> None:
+    """Tell every instance that the subject's consent changed (inside the changing transaction)."""
+    await cache.announce(TOPIC, subject)
+
+
+async def answer(privacy: Privacy, subject: str, purpose_name: str, now: datetime) -> Answer:
+    """The fast check the platform calls before every share: allowed or not, and which record says so.
+
+    The answers for every purpose of a subject are decided together and cached in the
+    process, kept honest by :mod:`governance.core.cache` (change notices on PostgreSQL,
+    ``data_version`` and a version lookup on SQLite; every change announces itself in its
+    transaction) and decided anew when a choice lapses.
+    """
+    purpose_of(privacy, purpose_name)
+    current: Current = await privacy.consent_cache.get_or_load(subject, now, lambda: _current(privacy, subject, now))
+    return current[purpose_name]
+
+
+async def permission(privacy: Privacy, subject: str, purpose_name: str, now: datetime) -> Permission:
+    """See :func:`answer`."""
+    return (await answer(privacy, subject, purpose_name, now)).permission
+
+
+async def retention_choices(subject: str) -> dict[str, str]:
+    rows = (
+        await RetentionChoice.select(RetentionChoice.category, RetentionChoice.period)
+        .where(RetentionChoice.subject == subject)
+        .order_by(RetentionChoice.recorded_seq)
+    )
+    return {row["category"]: row["period"] for row in rows}
+
+
+async def preferences(privacy: Privacy, subject: str, now: datetime) -> Preferences:
+    """The mentee's current preferences, derived from their consent history."""
+    purposes = [
+        derive(purpose, await _latest_in_transaction(subject, name), now)
+        for name, purpose in privacy.policy.purposes.items()
+    ]
+    return Preferences(mentee_id=subject, purposes=purposes, retention=await retention_choices(subject))
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    purpose: Purpose
+    state: ConsentState
+    method: Method
+
+
+def _validate_retention(privacy: Privacy, wanted: Mapping[str, str], now: datetime) -> dict[str, str]:
+    chosen = {}
+    for category_name, text in wanted.items():
+        field = f"retention.{category_name}"
+        category = privacy.retention.get(category_name)
+        if category is None:
+            raise field_error(field, f"unknown category; one of {sorted(privacy.retention)}")
+        if not category.mentee_may_shorten:
+            raise field_error(field, "this category's period cannot be chosen by a mentee")
+        try:
+            period = parse_duration(text)
+        except DurationError as exc:
+            raise field_error(field, str(exc)) from None
+        if period.add_to(now) > category.period.add_to(now):
+            raise field_error(field, f"longer than the policy's {category.period.isoformat()}; only shorter is allowed")
+        chosen[category_name] = period.isoformat()
+    return chosen
+
+
+async def change(
+    privacy: Privacy,
+    subject: str,
+    update: PreferencesUpdate,
+    *,
+    gpc: bool,
+    actor: Identity,
+    now: datetime,
+) -> PreferencesChange:
+    """Append the records of one change and issue its receipt, with one audit entry.
+
+    Purposes named in ``update`` are explicit choices (recorded even when unchanged: a
+    reaffirmation renews the validity). With ``gpc`` (the request carried ``Sec-GPC: 1``)
+    every sharing purpose the request does not explicitly opt in to, and that is allowed
+    now, is opted out with method ``gpc``.
+    """
+    policy = privacy.policy
+    language = update.language or policy.default_language
+    jurisdiction = update.jurisdiction or policy.default_jurisdiction
+    explicit = [
+        _Draft(purpose_of(privacy, name, f"preferences.{name}", "body"), state, "explicit")
+        for name, state in update.preferences.items()
+    ]
+    for draft in explicit:
+        if language not in draft.purpose.current_notice.text:
+            raise field_error("language", f"the notice of {draft.purpose.name} has no {language!r} text")
+    chosen = _validate_retention(privacy, update.retention, now)
+    async with db.transaction():
+        drafts = list(explicit)
+        if gpc:
+            for purpose in policy.purposes.values():
+                if not purpose.sharing or purpose.name in update.preferences:
+                    continue
+                if derive(purpose, await _latest_in_transaction(subject, purpose.name), now).allowed:
+                    drafts.append(_Draft(purpose, "opt_out", "gpc"))
+        if not drafts and not chosen:
+            return PreferencesChange(preferences=await preferences(privacy, subject, now), receipt=None)
+        receipt_id = uuid.uuid4()
+        records = [(uuid.uuid4(), draft) for draft in drafts]
+        recorded = await audit.record(
+            actor=actor,
+            action="privacy.consent.changed",
+            resource_type="consent_receipt",
+            resource_id=str(receipt_id),
+            details={
+                "mentee_id": subject,
+                "gpc": gpc,
+                "records": [
+                    {
+                        "id": str(record_id),
+                        "purpose": d.purpose.name,
+                        "state": d.state,
+                        "method": d.method,
+                        "notice_version": d.purpose.current_notice.version,
+                    }
+                    for record_id, d in records
+                ],
+                "retention": chosen,
+            },
+        )
+        rows = [
+            ConsentRecord(
+                id=record_id,
+                subject=subject,
+                purpose=d.purpose.name,
+                state=d.state,
+                method=d.method,
+                notice_version=d.purpose.current_notice.version,
+                language=language,
+                jurisdiction=jurisdiction,
+                source=update.source,
+                actor=actor.sub,
+                recorded_at=now,
+                expires_at=d.purpose.validity.add_to(now),
+                receipt_id=receipt_id,
+                recorded_seq=recorded.seq,
+            )
+            for record_id, d in records
+        ]
+        if rows:
+            await ConsentRecord.insert(*rows)
+            await announce(subject)
+        if chosen:
+            await RetentionChoice.insert(
+                *(
+                    RetentionChoice(
+                        id=uuid.uuid4(),
+                        subject=subject,
+                        category=category,
+                        period=period,
+                        chosen_at=now,
+                        recorded_seq=recorded.seq,
+                    )
+                    for category, period in chosen.items()
+                )
+            )
+        body = _receipt(privacy, receipt_id, subject, rows, chosen, jurisdiction, language, actor, now, recorded.seq)
+        await ConsentReceipt.insert(
+            ConsentReceipt(
+                id=receipt_id,
+                subject=subject,
+                issued_at=now,
+                body=msgspec.json.encode(body).decode(),
+                recorded_seq=recorded.seq,
+            )
+        )
+        current = await preferences(privacy, subject, now)
+    return PreferencesChange(preferences=current, receipt=body)
+
+
+def _receipt(
+    privacy: Privacy,
+    receipt_id: uuid.UUID,
+    subject: str,
+    rows: list[ConsentRecord],
+    retention: Mapping[str, str],
+    jurisdiction: str,
+    language: str,
+    actor: Identity,
+    now: datetime,
+    seq: int,
+) -> dict[str, Any]:
+    """A consent receipt with the fields of ISO/IEC TS 27560 and the Kantara receipt (no personal data)."""
+    policy = privacy.policy
+    body: dict[str, Any] = jsonable(
+        {
+            "version": RECEIPT_VERSION,
+            "receipt_id": receipt_id,
+            "consent_timestamp": now,
+            "jurisdiction": jurisdiction,
+            "language": language,
+            "collection_method": "api",
+            "pii_principal_id": subject,
+            "pii_controllers": [{"name": policy.controller, "contact": policy.controller_contact}],
+            "policy_url": policy.policy_url,
+            "recorded_by": {"sub": actor.sub, "roles": list(actor.roles)},
+            "purposes": [
+                {
+                    "record_id": row.id,
+                    "purpose": row.purpose,
+                    "title": policy.purposes[row.purpose].title,
+                    "lawful_basis": policy.purposes[row.purpose].lawful_basis,
+                    "consent_type": row.method,
+                    "state": row.state,
+                    "notice": {
+                        "version": row.notice_version,
+                        "language": language,
+                        "sha256": policy.purposes[row.purpose].current_notice.digest(language)
+                        if language in policy.purposes[row.purpose].current_notice.text
+                        else None,
+                    },
+                    "third_party_disclosure": policy.purposes[row.purpose].sharing,
+                    "source": row.source,
+                    "expires_at": row.expires_at,
+                }
+                for row in rows
+            ],
+            "retention": dict(retention),
+            "sensitive": False,
+            "audit_seq": seq,
+        }
+    )
+    return body
+
+
+async def receipt(receipt_id: uuid.UUID) -> dict[str, Any]:
+    """A receipt as it was issued."""
+    row = await ConsentReceipt.select(ConsentReceipt.body).where(ConsentReceipt.id == receipt_id).first()
+    if row is None:
+        raise not_found("consent receipt", receipt_id)
+    body: dict[str, Any] = msgspec.json.decode(row["body"])
+    return body
+
+
+async def receipt_owner(receipt_id: uuid.UUID) -> str | None:
+    row = await ConsentReceipt.select(ConsentReceipt.subject).where(ConsentReceipt.id == receipt_id).first()
+    return str(row["subject"]) if row else None
+
+
+def record_view(row: Mapping[str, Any]) -> ConsentRecordView:
+    return ConsentRecordView(
+        id=row["id"],
+        purpose=row["purpose"],
+        state=row["state"],
+        method=row["method"],
+        notice_version=row["notice_version"],
+        language=row["language"],
+        jurisdiction=row["jurisdiction"],
+        source=row["source"],
+        actor=row["actor"],
+        recorded_at=row["recorded_at"],
+        expires_at=row["expires_at"],
+        receipt_id=row["receipt_id"],
+        audit_seq=row["recorded_seq"],
+    )
+
+
+def _position(cursor: str | None) -> tuple[int, str] | None:
+    if cursor is None:
+        return None
+    position = decode_cursor(cursor)
+    seq, ident = position.get("seq"), position.get("id")
+    if not isinstance(seq, int) or not isinstance(ident, str):
+        raise invalid_parameter("cursor", "not a cursor this service issued")
+    return seq, ident
+
+
+async def history(subject: str, purpose: str | None, limit: int, cursor: str | None) -> Page[ConsentRecordView]:
+    """Every consent record of the mentee, oldest first."""
+    query = (
+        ConsentRecord.select()
+        .where(ConsentRecord.subject == subject)
+        .order_by(ConsentRecord.recorded_seq)
+        .order_by(ConsentRecord.id)
+        .limit(limit + 1)
+    )
+    if purpose is not None:
+        query = query.where(ConsentRecord.purpose == purpose)
+    after = _position(cursor)
+    if after is not None:
+        query = query.where(
+            (ConsentRecord.recorded_seq > after[0])
+            | ((ConsentRecord.recorded_seq == after[0]) & (ConsentRecord.id > uuid.UUID(after[1])))
+        )
+    rows = await query
+    items = [record_view(row) for row in rows[:limit]]
+    next_cursor = encode_cursor({"seq": items[-1].audit_seq, "id": str(items[-1].id)}) if len(rows) > limit else None
+    return Page(items=items, next_cursor=next_cursor)
+
+
+# --- expiry -------------------------------------------------------------------------------
+
+_NEWER = (
+    "NOT EXISTS (SELECT 1 FROM privacy_consent_record n WHERE n.subject = r.subject "
+    "AND n.purpose = r.purpose AND n.recorded_seq > r.recorded_seq)"
+)
+
+
+async def expire(privacy: Privacy, now: datetime) -> ExpiryRun:
+    """Record the lapse (method ``expired``, back to the default) of every choice past its validity."""
+    lapsed = 0
+    while True:
+        due = await ConsentRecord.raw(
+            # Only constants are formatted into the text; values are bound.
+            "SELECT r.id, r.subject, r.purpose, r.expires_at, r.recorded_seq FROM privacy_consent_record r "  # noqa: S608
+            f"WHERE r.expires_at <= {{}} AND {_NEWER} ORDER BY r.expires_at LIMIT {{}}",
+            now,
+            BATCH,
+        )
+        if not due:
+            break
+        for row in due:
+            purpose = privacy.policy.purposes.get(row["purpose"])
+            if purpose is None:
+                continue  # a purpose withdrawn from the policy: nothing to lapse to
+            lapsed += await _lapse(purpose, row, now)
+        if len(due) < BATCH:
+            break
+    if lapsed:
+        log.info("consent_expiry", lapsed=lapsed)
+    return ExpiryRun(lapsed=lapsed)
+
+
+async def _lapse(purpose: Purpose, row: Mapping[str, Any], now: datetime) -> int:
+    async with db.transaction():
+        latest = await _latest_in_transaction(row["subject"], purpose.name)
+        if latest is None or _uuid(latest["id"]) != _uuid(row["id"]):
+            return 0  # a newer choice arrived meanwhile
+        record_id = uuid.uuid4()
+        recorded = await audit.record(
+            actor=SYSTEM,
+            action="privacy.consent.expired",
+            resource_type="consent_record",
+            resource_id=str(record_id),
+            details={
+                "mentee_id": row["subject"],
+                "purpose": purpose.name,
+                "lapsed_record_id": str(row["id"]),
+                "state": default_state(purpose),
+            },
+        )
+        await ConsentRecord.insert(
+            ConsentRecord(
+                id=record_id,
+                subject=row["subject"],
+                purpose=purpose.name,
+                state=default_state(purpose),
+                method="expired",
+                notice_version=purpose.current_notice.version,
+                language=None,
+                jurisdiction="",
+                source="expiry",
+                actor=SYSTEM.sub,
+                recorded_at=now,
+                expires_at=None,
+                receipt_id=None,
+                recorded_seq=recorded.seq,
+            )
+        )
+        await announce(row["subject"])
+    return 1
+
+
+async def allowed_purposes(privacy: Privacy, subject: str, now: datetime) -> list[Purpose]:
+    """The purposes the mentee allows now."""
+    return [
+        purpose
+        for purpose in privacy.policy.purposes.values()
+        if derive(purpose, await _latest_in_transaction(subject, purpose.name), now).allowed
+    ]
+
+
+async def withdraw(
+    subject: str, purposes: list[Purpose], actor: Identity, now: datetime, seq: int, method: Method = "erasure"
+) -> None:
+    """Opt the mentee out of ``purposes`` (on erasure, in its transaction, under its audit entry)."""
+    if not purposes:
+        return
+    await ConsentRecord.insert(
+        *(
+            ConsentRecord(
+                id=uuid.uuid4(),
+                subject=subject,
+                purpose=purpose.name,
+                state="opt_out",
+                method=method,
+                notice_version=purpose.current_notice.version,
+                language=None,
+                jurisdiction="",
+                source=method,
+                actor=actor.sub,
+                recorded_at=now,
+                expires_at=None,
+                receipt_id=None,
+                recorded_seq=seq,
+            )
+            for purpose in purposes
+        )
+    )
+    await announce(subject)
+
+
+async def reconsent(limit: int, cursor: str | None) -> Page[Reconsent]:
+    """Mentees whose choice lapsed and who have not chosen again: ask them again."""
+    after = _position(cursor)
+    condition = "r.method = 'expired' AND " + _NEWER
+    args: list[Any] = []
+    if after is not None:
+        condition += " AND (r.recorded_seq > {} OR (r.recorded_seq = {} AND r.id > {}))"
+        args += [after[0], after[0], uuid.UUID(after[1])]
+    rows = await ConsentRecord.raw(
+        "SELECT r.id, r.subject, r.purpose, r.recorded_at, r.recorded_seq FROM privacy_consent_record r "  # noqa: S608
+        f"WHERE {condition} ORDER BY r.recorded_seq, r.id LIMIT {{}}",
+        *args,
+        limit + 1,
+    )
+    items = [
+        Reconsent(
+            mentee_id=row["subject"],
+            purpose=row["purpose"],
+            lapsed_at=_instant(row["recorded_at"]) or datetime.min,
+            record_id=_uuid(row["id"]),
+        )
+        for row in rows[:limit]
+    ]
+    next_cursor = (
+        encode_cursor({"seq": int(rows[limit - 1]["recorded_seq"]), "id": str(rows[limit - 1]["id"])})
+        if len(rows) > limit
+        else None
+    )
+    return Page(items=items, next_cursor=next_cursor)

@@ -1,0 +1,404 @@
+"""Data subject requests: states, due dates, extension, exports and erasure.
+
+A request is due one calendar month after receipt (GDPR Art. 12(3)); it may be extended
+once, by at most two more months, with a reason, and only before the first month ends.
+Completing an access or portability request writes the JSON export of everything every
+module holds about the mentee to the object store; completing an erasure shreds the
+mentee's key and lets every module mark what it keeps, in one transaction with the audit
+entry, and returns an erasure certificate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import msgspec
+
+from governance.audit import service as audit
+from governance.audit.tables import AuditEntry
+from governance.core import db
+from governance.core.crypto import SubjectCipher
+from governance.core.durations import Duration, DurationError, parse_duration
+from governance.core.errors import Problem, invalid_parameter
+from governance.core.identity import Identity
+from governance.core.pagination import Page, decode_cursor, encode_cursor
+from governance.privacy import consent
+from governance.privacy.schemas import DataRequestFiling, DataRequestView, RequestState, RequestTransition
+from governance.privacy.service import Privacy, field_error, jsonable, not_found
+from governance.privacy.tables import DataRequest
+
+ONE_MONTH: Final = Duration(months=1)
+LONGEST_EXTENSION: Final = Duration(months=2)
+TERMINAL: Final = frozenset({"completed", "rejected", "withdrawn"})
+EXPORT_FORMAT: Final = "governance.subject-export/1"
+
+# Who may move a request from each state to each next one: staff, or also the requester.
+TRANSITIONS: Final[Mapping[str, Mapping[str, str]]] = {
+    "received": {
+        "identity_verification": "staff",
+        "in_progress": "staff",
+        "extended": "staff",
+        "rejected": "staff",
+        "withdrawn": "requester",
+    },
+    "identity_verification": {
+        "in_progress": "staff",
+        "extended": "staff",
+        "rejected": "staff",
+        "withdrawn": "requester",
+    },
+    "in_progress": {"extended": "staff", "completed": "staff", "rejected": "staff", "withdrawn": "requester"},
+    "extended": {"completed": "staff", "rejected": "staff", "withdrawn": "requester"},
+    "completed": {},
+    "rejected": {},
+    "withdrawn": {},
+}
+
+
+def allowed_moves(state: str, requester: bool) -> list[str]:
+    """Next states; a requester may only withdraw, staff may make every move."""
+    return [to for to, who in TRANSITIONS[state].items() if not requester or who == "requester"]
+
+
+def export_key(request_id: uuid.UUID) -> str:
+    return f"privacy/exports/{request_id}.json"
+
+
+def view(row: Mapping[str, Any], cipher: SubjectCipher | None, now: datetime, requester: bool) -> DataRequestView:
+    return DataRequestView(
+        id=row["id"],
+        mentee_id=row["subject"],
+        type=row["request_type"],
+        state=row["state"],
+        reason_code=row["reason_code"],
+        description=cipher.decrypt(row["description"]) if cipher and row["description"] else None,
+        received_at=row["received_at"],
+        due_at=row["due_at"],
+        overdue=row["state"] not in TERMINAL and row["due_at"] < now,
+        extended_at=row["extended_at"],
+        extension_reason=row["extension_reason"],
+        closed_at=row["closed_at"],
+        allowed_next=allowed_moves(row["state"], requester),
+        export_available=row["export_key"] is not None,
+        certificate=msgspec.json.decode(row["certificate"]) if row["certificate"] else None,
+        version=row["version"],
+        audit_seq=row["last_seq"],
+    )
+
+
+async def request_row(request_id: uuid.UUID) -> dict[str, Any]:
+    row: dict[str, Any] | None = await DataRequest.select().where(DataRequest.id == request_id).first()
+    if row is None:
+        raise not_found("data request", request_id)
+    return row
+
+
+async def request_owner(request_id: uuid.UUID) -> str | None:
+    """The mentee a request is about (for the guard's ownership check)."""
+    row = await DataRequest.select(DataRequest.subject).where(DataRequest.id == request_id).first()
+    return str(row["subject"]) if row else None
+
+
+async def get(privacy: Privacy, request_id: uuid.UUID, now: datetime, requester: bool) -> DataRequestView:
+    """One request, its description decrypted (null once the mentee was erased)."""
+    row = await request_row(request_id)
+    ciphers = await privacy.keyring.readable([row["subject"]])
+    return view(row, ciphers[row["subject"]], now, requester)
+
+
+async def file(
+    privacy: Privacy, data: DataRequestFiling, actor: Identity, as_mentee: bool, now: datetime
+) -> DataRequestView:
+    """File a request: a mentee for themself, the platform for a mentee (``mentee_id``)."""
+    if as_mentee:
+        if data.mentee_id not in (None, actor.sub):
+            raise Problem(403, "not-yours", "A mentee files requests about themself only")
+        subject = actor.sub
+    elif data.mentee_id is None:
+        raise field_error("mentee_id", "required when filing for a mentee")
+    else:
+        subject = data.mentee_id
+    request_id = uuid.uuid4()
+    async with db.transaction():
+        description = None
+        if data.description:
+            description = (await privacy.keyring.cipher(subject, create=True)).encrypt(data.description)
+        due_at = ONE_MONTH.add_to(now)
+        recorded = await audit.record(
+            actor=actor,
+            action="privacy.request.received",
+            resource_type="data_request",
+            resource_id=str(request_id),
+            details={"mentee_id": subject, "type": data.type, "due_at": due_at.isoformat()},
+        )
+        await DataRequest.insert(
+            DataRequest(
+                id=request_id,
+                subject=subject,
+                request_type=data.type,
+                state="received",
+                description=description,
+                filed_by=actor.sub,
+                received_at=now,
+                due_at=due_at,
+                version=1,
+                last_seq=recorded.seq,
+            )
+        )
+    return await get(privacy, request_id, now, as_mentee)
+
+
+async def listing(
+    privacy: Privacy,
+    *,
+    subject: str | None,
+    overdue: bool | None,
+    state: RequestState | None,
+    limit: int,
+    cursor: str | None,
+    now: datetime,
+    requester: bool,
+) -> Page[DataRequestView]:
+    """Requests by receipt, optionally one mentee's, overdue ones (open past their due date), or of one state."""
+    query = DataRequest.select().order_by(DataRequest.received_at).order_by(DataRequest.id).limit(limit + 1)
+    if subject is not None:
+        query = query.where(DataRequest.subject == subject)
+    if state is not None:
+        query = query.where(DataRequest.state == state)
+    if overdue is True:
+        query = query.where(DataRequest.state.not_in(list(TERMINAL)) & (DataRequest.due_at < now))
+    elif overdue is False:
+        query = query.where(DataRequest.state.is_in(list(TERMINAL)) | (DataRequest.due_at >= now))
+    if cursor is not None:
+        position = decode_cursor(cursor)
+        try:
+            after_time, after_id = datetime.fromisoformat(position["t"]), uuid.UUID(position["id"])
+        except (KeyError, TypeError, ValueError):
+            raise invalid_parameter("cursor", "not a cursor this service issued") from None
+        query = query.where(
+            (DataRequest.received_at > after_time)
+            | ((DataRequest.received_at == after_time) & (DataRequest.id > after_id))
+        )
+    rows = await query
+    page = rows[:limit]
+    ciphers = await privacy.keyring.readable(row["subject"] for row in page)
+    items = [view(row, ciphers[row["subject"]], now, requester) for row in page]
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = encode_cursor({"t": page[-1]["received_at"].isoformat(), "id": str(page[-1]["id"])})
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class _Move:
+    changes: dict[Any, Any]
+    details: dict[str, Any]
+
+
+def _extension(row: Mapping[str, Any], move: RequestTransition, now: datetime) -> _Move:
+    if move.extension is None or move.reason is None:
+        field = "extension" if move.extension is None else "reason"
+        raise field_error(field, "an extension needs its length (ISO 8601, at most P2M) and a reason", 422)
+    try:
+        extra = parse_duration(move.extension)
+    except DurationError as exc:
+        raise field_error("extension", str(exc)) from None
+    first_due = ONE_MONTH.add_to(row["received_at"])
+    if extra.add_to(first_due) > LONGEST_EXTENSION.add_to(first_due) or extra.add_to(first_due) <= first_due:
+        raise field_error("extension", "more than nothing and at most two months (P2M)", 422)
+    if now >= first_due:
+        raise Problem(
+            409,
+            "extension-too-late",
+            "An extension must be decided and told to the requester before the first month ends",
+            first_due_at=first_due.isoformat(),
+        )
+    due_at = extra.add_to(first_due)
+    return _Move(
+        changes={
+            DataRequest.due_at: due_at,
+            DataRequest.extended_at: now,
+            DataRequest.extension_reason: move.reason,
+        },
+        # The reason is staff's wording about the handling, not the mentee's data; the
+        # requester reads it on their request (GET), which is how they are told.
+        details={"extension": extra.isoformat(), "due_at": due_at.isoformat(), "told_to_requester": True},
+    )
+
+
+async def transition(
+    privacy: Privacy, request_id: uuid.UUID, move: RequestTransition, actor: Identity, requester: bool, now: datetime
+) -> DataRequestView:
+    """Move a request; completing it carries out an access, portability or erasure request."""
+    row = await request_row(request_id)
+    allowed = allowed_moves(row["state"], requester)
+    if move.to not in allowed:
+        raise Problem(
+            409,
+            "illegal-transition",
+            f"A {row['state']} request cannot move to {move.to}"
+            + (" by its requester" if requester and move.to in TRANSITIONS[row["state"]] else ""),
+            current=row["state"],
+            allowed=allowed,
+        )
+    planned = _Move(changes={}, details={})
+    if move.to == "extended":
+        planned = _extension(row, move, now)
+    elif move.to == "rejected":
+        if move.reason_code is None:
+            raise field_error("reason_code", "a rejection needs a reason code", 422)
+        planned = _Move(changes={DataRequest.reason_code: move.reason_code}, details={"reason_code": move.reason_code})
+    if move.to in TERMINAL:
+        planned.changes[DataRequest.closed_at] = now
+    if move.to == "completed" and row["request_type"] in ("access", "portability"):
+        planned = await _export(privacy, row, planned, now)
+    async with db.transaction():
+        if move.to == "completed" and row["request_type"] == "erasure":
+            planned = await _erase(privacy, row, planned, now)
+        recorded = await audit.record(
+            actor=actor,
+            action=f"privacy.request.{move.to}",
+            resource_type="data_request",
+            resource_id=str(request_id),
+            details={"mentee_id": row["subject"], "type": row["request_type"], "from": row["state"], **planned.details},
+        )
+        changes = {
+            **planned.changes,
+            DataRequest.state: move.to,
+            DataRequest.version: DataRequest.version + 1,
+            DataRequest.last_seq: recorded.seq,
+        }
+        if move.to == "completed" and row["request_type"] == "erasure":
+            # Opted out of everything, under the erasure's own audit entry.
+            purposes = [privacy.policy.purposes[name] for name in planned.details["consents_withdrawn"]]
+            await consent.withdraw(row["subject"], purposes, actor, now, recorded.seq)
+        if DataRequest.certificate in changes:
+            certificate = msgspec.json.decode(changes[DataRequest.certificate])
+            certificate["audit_seq"] = recorded.seq
+            changes[DataRequest.certificate] = msgspec.json.encode(certificate).decode()
+        won = (
+            await DataRequest.update(changes)
+            .where((DataRequest.id == request_id) & (DataRequest.version == row["version"]))
+            .returning(DataRequest.id)
+        )
+        if not won:
+            raise Problem(409, "conflict", "The request changed meanwhile; read it again and retry")
+    return await get(privacy, request_id, now, requester)
+
+
+# --- access and portability ------------------------------------------------------------------
+
+
+async def build_export(privacy: Privacy, subject: str, request_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+    """Everything every module holds about ``subject``, with the audit entries about it."""
+    parts = await privacy.subjects.export(subject)
+    ids = sorted({subject, *(ident for part in parts for ident in part.resource_ids)})
+    entries: list[dict[str, Any]] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = await AuditEntry.select().where((AuditEntry.actor_sub == subject) | AuditEntry.resource_id.is_in(chunk))
+        entries.extend(msgspec.to_builtins(audit.entry_view(r)) for r in rows)
+    unique = {entry["seq"]: entry for entry in entries}
+    document: dict[str, Any] = jsonable(
+        {
+            "format": EXPORT_FORMAT,
+            "mentee_id": subject,
+            "request_id": request_id,
+            "generated_at": now,
+            "modules": {part.module: part.data for part in parts},
+            "audit_entries": [unique[seq] for seq in sorted(unique)],
+        }
+    )
+    return document
+
+
+async def _export(privacy: Privacy, row: Mapping[str, Any], planned: _Move, now: datetime) -> _Move:
+    # Written before the transaction that completes the request: an export whose completion
+    # then fails stays unreferenced under its request's key and is overwritten by a retry.
+    document = await build_export(privacy, row["subject"], row["id"], now)
+    body = msgspec.json.encode(document)
+    stored = await privacy.store.put(export_key(row["id"]), body, media_type="application/json")
+    return _Move(
+        changes={
+            **planned.changes,
+            DataRequest.export_key: stored.key,
+            DataRequest.export_sha256: stored.sha256,
+            DataRequest.export_created_at: now,
+        },
+        details={
+            **planned.details,
+            "export": {"key": stored.key, "sha256": stored.sha256, "size": stored.size},
+            "modules": sorted(document["modules"]),
+            "audit_entries": len(document["audit_entries"]),
+        },
+    )
+
+
+async def download(privacy: Privacy, request_id: uuid.UUID, actor: Identity) -> bytes:
+    """The export file of a completed access or portability request; each download is audited."""
+    row = await request_row(request_id)
+    if row["export_key"] is None:
+        raise Problem(404, "no-export", "This request has no export (not completed, not an access request, or expired)")
+    body = await privacy.store.get(row["export_key"])
+    if hashlib.sha256(body).hexdigest() != row["export_sha256"]:
+        raise Problem(500, "export-altered", "The stored export does not match its recorded hash")
+    await audit.record(
+        actor=actor,
+        action="privacy.export.downloaded",
+        resource_type="data_request",
+        resource_id=str(request_id),
+        details={"mentee_id": row["subject"], "sha256": row["export_sha256"]},
+    )
+    return body
+
+
+# --- erasure ------------------------------------------------------------------------------
+
+
+async def _erase(privacy: Privacy, row: Mapping[str, Any], planned: _Move, now: datetime) -> _Move:
+    """Shred the subject's key and let every module mark what it keeps (in the caller's transaction)."""
+    subject = row["subject"]
+    holds = [h for h in await privacy.subjects.holds(subject) if h.record_id != str(row["id"])]
+    shredded = await privacy.keyring.shred(subject)
+    outcome = await privacy.subjects.on_erasure(subject, now)
+    withdrawn = [purpose.name for purpose in await consent.allowed_purposes(privacy, subject, now)]
+    certificate = jsonable(
+        {
+            "certificate": "erasure",
+            "request_id": row["id"],
+            "mentee_id": subject,
+            "erased_at": now,
+            "key_shredded": shredded,
+            "method": "crypto-shredding: the subject's data key was destroyed, so every ciphertext "
+            "of theirs (records, audit details, backups, exports) is unreadable",
+            "erased": [
+                {"module": e.module, "record_type": e.record_type, "count": e.count, "how": e.how}
+                for e in outcome.erased
+            ],
+            "kept": [
+                {"module": k.module, "record_type": k.record_type, "count": k.count, "reason": k.reason}
+                for k in outcome.kept
+            ],
+            "legal_holds": [
+                {"module": h.module, "record_type": h.record_type, "record_id": h.record_id, "reason": h.reason}
+                for h in holds
+            ],
+            "consents_withdrawn": withdrawn,
+        }
+    )
+    return _Move(
+        changes={**planned.changes, DataRequest.certificate: msgspec.json.encode(certificate).decode()},
+        details={
+            **planned.details,
+            "key_shredded": shredded,
+            "erased": {f"{e.module}.{e.record_type}": e.count for e in outcome.erased},
+            "kept": {f"{k.module}.{k.record_type}": k.count for k in outcome.kept},
+            "legal_holds": len(holds),
+            "consents_withdrawn": withdrawn,
+        },
+    )

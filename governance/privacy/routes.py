@@ -1,0 +1,221 @@
+"""Privacy routes: thin. Parse, let the guard authorize, call the service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import unquote_plus
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post, put
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.response.base import ASGIResponse
+from litestar.status_codes import HTTP_200_OK
+from litestar.types import ControllerRouterHandler
+
+from governance.core.authz import sees_only_own
+from governance.core.clock import now_of
+from governance.core.errors import invalid_parameter
+from governance.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from governance.privacy import consent, requests, retention, service
+from governance.privacy.schemas import (
+    ConsentRecordView,
+    DataRequestFiling,
+    DataRequestView,
+    Notices,
+    Permission,
+    PreferencesChange,
+    PreferencesUpdate,
+    Reconsent,
+    RequestState,
+    RequestTransition,
+    RetentionReport,
+)
+
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Page size.")]
+Cursor = Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page.")]
+
+
+def _privacy(request: Request[Any, Any, Any]) -> service.Privacy:
+    privacy: service.Privacy = request.app.state.privacy
+    return privacy
+
+
+def _gpc(request: Request[Any, Any, Any]) -> bool:
+    # Global Privacy Control: the header's only defined value is "1".
+    return request.headers.get("sec-gpc", "").strip() == "1"
+
+
+def _query_value(query: bytes, prefix: bytes) -> str | None:
+    """The first value of one query parameter (``prefix`` is ``b"name="``), without parsing the rest."""
+    for part in query.split(b"&"):
+        if part.startswith(prefix):
+            return unquote_plus(part[len(prefix) :].decode("latin-1"))
+    return None
+
+
+async def _request_owner(connection: Any) -> str | None:
+    return await requests.request_owner(connection.path_params["request_id"])
+
+
+async def _receipt_owner(connection: Any) -> str | None:
+    return await consent.receipt_owner(connection.path_params["receipt_id"])
+
+
+@get("/privacy/notices", exclude_from_auth=True, tags=["privacy"])
+async def get_notices(request: Request[Any, Any, Any]) -> Notices:
+    """Every purpose (lawful basis, default, whether it counts as sharing, validity) with all
+    published notice versions and their texts by language, and the retention schedule. Public."""
+    return service.notices(_privacy(request))
+
+
+class PreferencesController(Controller):
+    """A mentee's consent preferences: the mentee themself, or the platform for them."""
+
+    path = "/privacy/mentees/{mentee_id:str}"
+    tags = ("privacy",)
+
+    @get("/preferences", opt={"owner": "mentee_id"})
+    async def read(self, request: Request[Any, Any, Any], mentee_id: FromPath[str]) -> PreferencesChange:
+        """The current preferences, derived from the consent history. A request carrying
+        ``Sec-GPC: 1`` first opts the mentee out of every sharing purpose (method ``gpc``)
+        and answers with the receipt of that change."""
+        if _gpc(request):
+            return await consent.change(
+                _privacy(request), mentee_id, PreferencesUpdate(), gpc=True, actor=request.user, now=now_of(request)
+            )
+        current = await consent.preferences(_privacy(request), mentee_id, now_of(request))
+        return PreferencesChange(preferences=current, receipt=None)
+
+    @put("/preferences", opt={"owner": "mentee_id"}, status_code=HTTP_200_OK)
+    async def change(
+        self, request: Request[Any, Any, Any], mentee_id: FromPath[str], data: JSONBody[PreferencesUpdate]
+    ) -> PreferencesChange:
+        """Change preferences: each purpose named is an explicit choice; ``Sec-GPC: 1`` opts out
+        of every sharing purpose the same request does not explicitly opt in to. Every change
+        appends to the history and answers with a consent receipt (also at
+        ``/privacy/receipts/{id}``)."""
+        return await consent.change(
+            _privacy(request), mentee_id, data, gpc=_gpc(request), actor=request.user, now=now_of(request)
+        )
+
+    @get("/preferences/history", opt={"owner": "mentee_id"})
+    async def history(
+        self,
+        mentee_id: FromPath[str],
+        purpose: Annotated[str | None, QueryParameter(description="Only this purpose.")] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> Page[ConsentRecordView]:
+        """Every consent record of the mentee, oldest first, with method, notice version and receipt."""
+        return await consent.history(mentee_id, purpose, limit, cursor)
+
+    @get(
+        "/permissions",
+        opt={"owner": "mentee_id"},
+        responses={HTTP_200_OK: ResponseSpec(data_container=Permission, description="The decision and why.")},
+    )
+    async def permission(self, request: Request[Any, Any, Any]) -> ASGIResponse:
+        """Whether the mentee's data may be used for ``?purpose=`` now, and the record that says so
+        (null: the purpose's default applies). Call it before every share."""
+        # Parameters read straight from the request: Litestar's parameter parsing costs a
+        # sixth of this hot route, and both are plain strings checked by the service.
+        purpose = _query_value(request.scope["query_string"], b"purpose=")
+        if not purpose:
+            raise invalid_parameter("purpose", "required: the purpose to check")
+        checked = await consent.answer(_privacy(request), request.path_params["mentee_id"], purpose, now_of(request))
+        # Encoded once per change and sent as is: the platform calls this before every share.
+        return ASGIResponse(body=checked.body, media_type="application/json")
+
+
+@get("/privacy/receipts/{receipt_id:uuid}", opt={"owner_of": _receipt_owner}, tags=["privacy"])
+async def get_receipt(receipt_id: FromPath[UUID]) -> dict[str, Any]:
+    """A consent receipt as issued (ISO/IEC TS 27560 / Kantara fields)."""
+    return await consent.receipt(receipt_id)
+
+
+@get("/privacy/reconsent", tags=["privacy"])
+async def list_reconsent(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Page[Reconsent]:
+    """Mentees whose choice for a purpose lapsed (method ``expired``): ask them again."""
+    return await consent.reconsent(limit, cursor)
+
+
+@get("/privacy/retention/report", tags=["privacy"])
+async def retention_report(request: Request[Any, Any, Any]) -> RetentionReport:
+    """What is due for deletion now per category, and what is held by a legal hold, and why."""
+    return await retention.report(_privacy(request), now_of(request))
+
+
+class DataRequestController(Controller):
+    """Data subject requests (access, portability, erasure, rectification, restriction, objection)."""
+
+    path = "/privacy/requests"
+    tags = ("privacy",)
+
+    @post("/")
+    async def file(self, request: Request[Any, Any, Any], data: JSONBody[DataRequestFiling]) -> DataRequestView:
+        """File a request: a mentee about themself, or the platform for a mentee (``mentee_id``).
+        Due one calendar month after receipt."""
+        as_mentee = "mentee" in request.user.roles and "platform" not in request.user.roles
+        return await requests.file(_privacy(request), data, request.user, as_mentee, now_of(request))
+
+    @get("/", opt={"own_list": True})
+    async def list_requests(
+        self,
+        request: Request[Any, Any, Any],
+        overdue: Annotated[bool | None, QueryParameter(description="Open past their due date.")] = None,
+        # ``state`` is a reserved handler argument name in Litestar; the query key stays ``state``.
+        in_state: Annotated[RequestState | None, QueryParameter(name="state", description="Only this state.")] = None,
+        mentee_id: Annotated[str | None, QueryParameter(description="Only this mentee's.")] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> Page[DataRequestView]:
+        """Requests in order of receipt; a mentee sees only their own."""
+        own = sees_only_own(request)
+        return await requests.listing(
+            _privacy(request),
+            subject=request.user.sub if own else mentee_id,
+            overdue=overdue,
+            state=in_state,
+            limit=limit,
+            cursor=cursor,
+            now=now_of(request),
+            requester=own,
+        )
+
+    @get("/{request_id:uuid}", opt={"owner_of": _request_owner})
+    async def read(self, request: Request[Any, Any, Any], request_id: FromPath[UUID]) -> DataRequestView:
+        """One request: state, due date, extension and its reason, certificate of an erasure."""
+        return await requests.get(_privacy(request), request_id, now_of(request), sees_only_own(request))
+
+    @post("/{request_id:uuid}/transitions", opt={"owner_of": _request_owner}, status_code=HTTP_200_OK)
+    async def transition(
+        self, request: Request[Any, Any, Any], request_id: FromPath[UUID], data: JSONBody[RequestTransition]
+    ) -> DataRequestView:
+        """Move a request. ``extended`` needs ``extension`` (at most ``P2M``) and ``reason``, before
+        the first month ends; ``rejected`` needs ``reason_code``; ``completed`` carries out an
+        access or portability export, or an erasure (the answer holds its certificate). The
+        requester may only withdraw. Illegal moves answer 409 with the allowed ones."""
+        return await requests.transition(
+            _privacy(request), request_id, data, request.user, sees_only_own(request), now_of(request)
+        )
+
+    @get("/{request_id:uuid}/export", opt={"owner_of": _request_owner})
+    async def export(self, request: Request[Any, Any, Any], request_id: FromPath[UUID]) -> Response[bytes]:
+        """The JSON export of a completed access or portability request (each download audited)."""
+        body = await requests.download(_privacy(request), request_id, request.user)
+        return Response(
+            content=body,
+            media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="export-{request_id}.json"'},
+        )
+
+
+ROUTES: list[ControllerRouterHandler] = [
+    get_notices,
+    PreferencesController,
+    get_receipt,
+    list_reconsent,
+    retention_report,
+    DataRequestController,
+]

@@ -1,0 +1,199 @@
+"""API shapes of mentee privacy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+
+ConsentState = Literal["opt_in", "opt_out"]
+Method = Literal["explicit", "gpc", "default", "expired", "erasure"]
+RequestType = Literal["access", "portability", "erasure", "rectification", "restriction", "objection"]
+RequestState = Literal[
+    "received", "identity_verification", "in_progress", "extended", "completed", "rejected", "withdrawn"
+]
+ReasonCode = Literal[
+    "identity_not_verified", "manifestly_unfounded", "excessive", "legal_obligation", "no_data_held", "other"
+]
+Jurisdiction = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, e.g. GB.")]
+Language = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}$", description="ISO 639-1, e.g. en.")]
+PurposeName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,79}$")]
+Subject = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class NoticeView(msgspec.Struct, frozen=True):
+    version: int
+    published: str
+    text: dict[str, str]
+    sha256: dict[str, str]
+
+
+class PurposeView(msgspec.Struct, frozen=True):
+    name: str
+    title: str
+    lawful_basis: str
+    default: Literal["opt_in", "opt_out"]
+    sharing: bool
+    validity: str
+    current_notice_version: int
+    notices: list[NoticeView]
+
+
+class RetentionCategoryView(msgspec.Struct, frozen=True):
+    name: str
+    period: str
+    starts_from: str
+    mentee_may_shorten: bool
+    description: str
+
+
+class Notices(msgspec.Struct, frozen=True):
+    """Every purpose with its notices (all versions ever published), and the retention schedule."""
+
+    controller: str
+    policy_url: str
+    purposes: list[PurposeView]
+    retention: list[RetentionCategoryView]
+
+
+class PreferencesUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A change of preferences: the purposes named are explicit choices.
+
+    ``retention`` sets a shorter period (ISO 8601) for categories a mentee may shorten.
+    """
+
+    preferences: dict[PurposeName, ConsentState] = {}
+    retention: dict[PurposeName, str] = {}
+    language: Language | None = None
+    jurisdiction: Jurisdiction | None = None
+    source: Annotated[str, msgspec.Meta(min_length=1, max_length=60)] = "api"
+
+
+class PurposeState(msgspec.Struct, frozen=True):
+    """Where a purpose stands for one mentee, derived from the consent history."""
+
+    purpose: str
+    allowed: bool
+    state: ConsentState
+    method: Method
+    record_id: UUID | None
+    notice_version: int | None
+    recorded_at: datetime | None
+    expires_at: datetime | None
+    needs_reconsent: bool
+
+
+class Preferences(msgspec.Struct, frozen=True):
+    mentee_id: str
+    purposes: list[PurposeState]
+    retention: dict[str, str]
+
+
+class ConsentRecordView(msgspec.Struct, frozen=True):
+    id: UUID
+    purpose: str
+    state: ConsentState
+    method: Method
+    notice_version: int | None
+    language: str | None
+    jurisdiction: str
+    source: str
+    actor: str
+    recorded_at: datetime
+    expires_at: datetime | None
+    receipt_id: UUID | None
+    audit_seq: int
+
+
+class PreferencesChange(msgspec.Struct, frozen=True):
+    """The answer to a change: the preferences now, and the receipt (null when nothing changed)."""
+
+    preferences: Preferences
+    receipt: dict[str, Any] | None
+
+
+class Permission(msgspec.Struct, frozen=True):
+    """Whether the platform may use a mentee's data for a purpose now, and why."""
+
+    mentee_id: str
+    purpose: str
+    allowed: bool
+    state: ConsentState
+    method: Method
+    record_id: UUID | None
+    expires_at: datetime | None
+
+
+class Reconsent(msgspec.Struct, frozen=True):
+    mentee_id: str
+    purpose: str
+    lapsed_at: datetime
+    record_id: UUID
+
+
+class ExpiryRun(msgspec.Struct, frozen=True):
+    lapsed: int
+
+
+class DataRequestFiling(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A data subject request. ``mentee_id`` is required when the platform files for a mentee."""
+
+    type: RequestType
+    mentee_id: Subject | None = None
+    description: Annotated[str, msgspec.Meta(max_length=5_000)] | None = None
+
+
+class RequestTransition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    to: RequestState
+    reason_code: ReasonCode | None = None
+    extension: Annotated[str, msgspec.Meta(description="ISO 8601, at most P2M (with `to: extended`).")] | None = None
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2_000)] | None = None
+
+
+class DataRequestView(msgspec.Struct, frozen=True):
+    id: UUID
+    mentee_id: str
+    type: RequestType
+    state: RequestState
+    reason_code: str | None
+    description: str | None
+    received_at: datetime
+    due_at: datetime
+    overdue: bool
+    extended_at: datetime | None
+    extension_reason: str | None
+    closed_at: datetime | None
+    allowed_next: list[str]
+    export_available: bool
+    certificate: dict[str, Any] | None
+    version: int
+    audit_seq: int
+
+
+class RetentionLine(msgspec.Struct, frozen=True):
+    category: str
+    module: str
+    record_type: str
+    record_id: str
+    mentee_id: str
+    due_at: datetime
+    held_by: list[dict[str, str]]
+
+
+class RetentionReport(msgspec.Struct, frozen=True):
+    """What retention would delete now (``due``), and what it must keep (``held``) and why."""
+
+    generated_at: datetime
+    due: list[RetentionLine]
+    held: list[RetentionLine]
+    counts: dict[str, dict[str, int]]
+
+
+class SweepResult(msgspec.Struct, frozen=True):
+    dry_run: bool
+    deleted: dict[str, int]
+    held: dict[str, int]
+    due: list[RetentionLine]
+    held_records: list[RetentionLine]

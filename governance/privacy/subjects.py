@@ -1,0 +1,153 @@
+"""Privacy's own data about a subject: consent history, receipts, retention choices, data requests."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Final
+
+import msgspec
+
+from governance.core.crypto import Keyring
+from governance.core.storage import ObjectMissing, ObjectStore
+from governance.core.subjects import Erased, ErasureOutcome, Hold, Kept, RetentionRecord, SubjectData
+from governance.privacy.tables import ConsentReceipt, ConsentRecord, DataRequest, RetentionChoice
+
+TERMINAL: Final = ("completed", "rejected", "withdrawn")
+
+
+class PrivacySubjects:
+    """The :class:`~governance.core.subjects.SubjectProvider` of the privacy module."""
+
+    module = "privacy"
+    retention_categories = ("data_request_records", "data_exports")
+
+    def __init__(self, keyring: Keyring, store: ObjectStore) -> None:
+        self._keyring = keyring
+        self._store = store
+
+    async def export(self, subject: str) -> SubjectData:
+        records = (
+            await ConsentRecord.select().where(ConsentRecord.subject == subject).order_by(ConsentRecord.recorded_seq)
+        )
+        receipts = await ConsentReceipt.select().where(ConsentReceipt.subject == subject)
+        choices = await RetentionChoice.select().where(RetentionChoice.subject == subject)
+        requests = await DataRequest.select().where(DataRequest.subject == subject).order_by(DataRequest.received_at)
+        cipher = (await self._keyring.readable([subject]))[subject]
+        return SubjectData(
+            module=self.module,
+            data={
+                "consent_history": records,
+                "consent_receipts": [
+                    {"id": r["id"], "issued_at": r["issued_at"], "receipt": msgspec.json.decode(r["body"])}
+                    for r in receipts
+                ],
+                "retention_choices": choices,
+                "data_requests": [
+                    {
+                        "id": r["id"],
+                        "type": r["request_type"],
+                        "state": r["state"],
+                        "reason_code": r["reason_code"],
+                        "description": cipher.decrypt(r["description"]) if cipher and r["description"] else None,
+                        "received_at": r["received_at"],
+                        "due_at": r["due_at"],
+                        "extended_at": r["extended_at"],
+                        "extension_reason": r["extension_reason"],
+                        "closed_at": r["closed_at"],
+                    }
+                    for r in requests
+                ],
+            },
+            resource_ids=[str(r["id"]) for r in (*records, *receipts, *requests)],
+        )
+
+    async def holds(self, subject: str) -> list[Hold]:
+        rows = await DataRequest.select(DataRequest.id, DataRequest.request_type).where(
+            (DataRequest.subject == subject) & DataRequest.state.not_in(list(TERMINAL))
+        )
+        return [
+            Hold(self.module, "data_request", str(r["id"]), f"open {r['request_type']} request about the subject")
+            for r in rows
+        ]
+
+    async def on_erasure(self, subject: str, now: datetime) -> ErasureOutcome:
+        requests = await DataRequest.count().where(DataRequest.subject == subject)
+        described = await DataRequest.count().where(
+            (DataRequest.subject == subject) & DataRequest.description.is_not_null()
+        )
+        consents = await ConsentRecord.count().where(ConsentRecord.subject == subject)
+        receipts = await ConsentReceipt.count().where(ConsentReceipt.subject == subject)
+        # Export files are plaintext copies: they go with the key.
+        exports = await DataRequest.select(DataRequest.export_key).where(
+            (DataRequest.subject == subject) & DataRequest.export_key.is_not_null()
+        )
+        for row in exports:
+            await self._store.delete(row["export_key"])
+        await DataRequest.update(
+            {DataRequest.erased_at: now, DataRequest.export_key: None, DataRequest.export_sha256: None}
+        ).where(DataRequest.subject == subject)
+        kept = [
+            Kept(
+                self.module,
+                "data_request",
+                requests,
+                "proof that each request was answered in time (GDPR Art. 5(2), 12)",
+            ),
+            Kept(
+                self.module, "consent_record", consents, "proof of consent (GDPR Art. 7(1)); holds no personal fields"
+            ),
+            Kept(self.module, "consent_receipt", receipts, "receipts issued to the mentee; hold no personal fields"),
+        ]
+        erased = [
+            Erased(self.module, "data_request.description", described, "crypto-shredded"),
+            Erased(self.module, "export_file", len(exports), "deleted from the object store"),
+        ]
+        return ErasureOutcome(erased=[e for e in erased if e.count], kept=[k for k in kept if k.count])
+
+    async def retention_records(self, category: str, since_before: datetime, limit: int) -> list[RetentionRecord]:
+        if category == "data_request_records":
+            rows = (
+                await DataRequest.select(DataRequest.id, DataRequest.subject, DataRequest.closed_at)
+                .where(DataRequest.closed_at.is_not_null() & (DataRequest.closed_at < since_before))
+                .order_by(DataRequest.closed_at)
+                .limit(limit)
+            )
+            return [
+                RetentionRecord(self.module, category, "data_request", str(r["id"]), r["subject"], r["closed_at"])
+                for r in rows
+            ]
+        if category == "data_exports":
+            rows = (
+                await DataRequest.select(DataRequest.id, DataRequest.subject, DataRequest.export_created_at)
+                .where(DataRequest.export_key.is_not_null() & (DataRequest.export_created_at < since_before))
+                .order_by(DataRequest.export_created_at)
+                .limit(limit)
+            )
+            return [
+                RetentionRecord(self.module, category, "export", str(r["id"]), r["subject"], r["export_created_at"])
+                for r in rows
+            ]
+        return []
+
+    async def dispose(self, records: Sequence[RetentionRecord], now: datetime) -> int:
+        ids = [uuid.UUID(r.record_id) for r in records]
+        if not ids:
+            return 0
+        exports = await DataRequest.select(DataRequest.export_key).where(
+            DataRequest.id.is_in(ids) & DataRequest.export_key.is_not_null()
+        )
+        for row in exports:
+            with contextlib.suppress(ObjectMissing):
+                await self._store.delete(row["export_key"])
+        if records[0].category == "data_request_records":
+            deleted = await DataRequest.delete().where(DataRequest.id.is_in(ids)).returning(DataRequest.id)
+        else:
+            deleted = (
+                await DataRequest.update({DataRequest.export_key: None, DataRequest.export_sha256: None})
+                .where(DataRequest.id.is_in(ids))
+                .returning(DataRequest.id)
+            )
+        return len(deleted)
