@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import sqlite3
+import threading
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,10 +20,11 @@ from pathlib import Path
 from typing import Any, Final
 from uuid import UUID
 
+import aiosqlite
 from piccolo.engine import engine_finder
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
 from piccolo.querystring import QueryString
 
 from governance.settings import Settings
@@ -53,7 +55,7 @@ class ReusingSQLiteEngine(SQLiteEngine):
         table: Any = None,
     ) -> Any:
         idle = self._idle()
-        connection = idle.pop() if idle else await self.get_connection()
+        connection = idle.pop() if idle else await self._kept_connection()
         try:
             async with connection.execute(query, args or []) as cursor:
                 rows = await cursor.fetchall()
@@ -67,6 +69,21 @@ class ReusingSQLiteEngine(SQLiteEngine):
         else:
             await connection.close()
         return rows
+
+    async def _kept_connection(self) -> Any:
+        """A connection like Piccolo's, whose thread does not keep the process alive at exit.
+
+        A kept connection outlives the statement that opened it; were its worker thread
+        not a daemon, a process that ends without ``db.stop()`` would wait for it forever.
+        """
+        connection = aiosqlite.connect(**self.connection_kwargs)
+        thread = getattr(connection, "_thread", connection)  # aiosqlite < 0.20: the connection is the thread
+        if isinstance(thread, threading.Thread):
+            thread.daemon = True
+        await connection
+        connection.row_factory = dict_factory  # type: ignore[assignment]
+        await connection.execute("PRAGMA foreign_keys = 1")
+        return connection
 
     def _idle(self) -> list[Any]:
         loop = asyncio.get_running_loop()

@@ -28,3 +28,26 @@ async def test_fetch_row_reads_the_latest_commit(database: Settings) -> None:
     assert row is not None
     assert row["next_seq"] == piccolo["next_seq"]
     assert await db.fetch_row("SELECT next_seq FROM audit_head WHERE name = {}", "nobody") is None
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="connection reuse is the SQLite engine's")
+def test_a_process_that_never_stops_the_database_still_exits(data_dir: object) -> None:
+    """Kept connections must not hold the interpreter open at exit (their threads are daemons)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import asyncio\n"
+        "from governance.audit.tables import AuditHead\n"
+        "async def main():\n"
+        "    await AuditHead.select().first()\n"
+        "    return asyncio.get_running_loop()\n"
+        "loop = asyncio.run(main())  # the loop stays referenced, so do its kept connections\n"
+        "print('done')\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", script], env=os.environ.copy(), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert finished.stdout.strip() == "done", finished.stderr
+    assert finished.returncode == 0
