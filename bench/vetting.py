@@ -13,7 +13,7 @@ client in between, so that only the application's own cost is measured:
 
 - ``dossier``: ``GET /api/v1/mentors/{id}/dossier`` with a compliance officer's bearer
   token: JWT check, Casbin guard, the dossier (cached and kept fresh as in production:
-  on SQLite one version lookup per read, on PostgreSQL change notices), JSON encoding,
+  on SQLite by its commit counter, on PostgreSQL by change notices), JSON encoding,
   the request logging, metrics and body-limit middleware.
   Mentors are taken in a shuffled order, so every one of them is read.
 - ``bare``: ``GET /bench/bare``, an unauthenticated handler returning a small JSON

@@ -16,7 +16,9 @@ the version of the record it was derived from, and stays honest across instances
   notices, but ``PRAGMA data_version`` tells whether anything at all was committed since
   a value was last confirmed. While nothing was, the value is served as it is; after a
   commit anywhere, it is served once its record's version (one indexed lookup) still
-  matches.
+  matches. Asking SQLite costs as much as the lookup itself, so the answer is reused for
+  a millisecond: another process's commit is seen within a millisecond, much as a
+  PostgreSQL notice takes a moment to arrive.
 - Either way this instance forgets the entry at once when it announces, and keeps the
   key *unsettled* (read through, never cached) until its own notice is back or a few
   seconds have passed, so it never serves a value older than its own writes.
@@ -49,6 +51,8 @@ CHANNEL: Final = "governance_changes"
 # How long an announced key is read through when its own notice does not come back
 # (the announcing transaction rolled back, or the listener is down).
 UNSETTLED_SECONDS: Final = 5.0
+# How long SQLite's "anything committed?" answer is reused (see the module docstring).
+COMMIT_CHECK_SECONDS: Final = 0.001
 RECONNECT_SECONDS: Final = 2.0
 
 V = TypeVar("V")
@@ -84,6 +88,8 @@ class FreshCache(Generic[V]):
         self._version_of = version_of
         # Moves whenever anything is committed anywhere (None: no such signal).
         self._commits = commits
+        self._marker: int | None = None
+        self._marker_until = 0.0
         self._capacity = capacity
         self._entries: OrderedDict[str, _Entry[V]] = OrderedDict()
         self._unsettled: dict[str, float] = {}
@@ -98,7 +104,7 @@ class FreshCache(Generic[V]):
         """The cached value for ``key`` when it is still the truth, else ``load()``'s."""
         entry = self._entries.get(key)
         settled = self._settled(key)
-        data_version = None if _feed.live else self._commits()
+        data_version = None if _feed.live else self._commit_marker()
         if entry is not None and settled and (entry.loaded.stale_at is None or now < entry.loaded.stale_at):
             if _feed.live or (data_version is not None and data_version == entry.confirmed_at):
                 self._entries.move_to_end(key)
@@ -115,6 +121,12 @@ class FreshCache(Generic[V]):
             while len(self._entries) > self._capacity:
                 self._entries.popitem(last=False)
         return loaded.value
+
+    def _commit_marker(self) -> int | None:
+        clock = time.monotonic()
+        if clock >= self._marker_until:
+            self._marker, self._marker_until = self._commits(), clock + COMMIT_CHECK_SECONDS
+        return self._marker
 
     def forget(self, key: str, *, unsettle: bool = False) -> None:
         self._generation += 1

@@ -38,7 +38,8 @@ class Record:
         self.commits += 1
 
     def cache(self, topic: str, **options: int) -> FreshCache[str]:
-        return FreshCache(topic, self.version_of, commits=lambda: self.commits, **options)
+        fresh: FreshCache[str] = FreshCache(topic, self.version_of, commits=lambda: self.commits, **options)
+        return fresh
 
     async def version_of(self, key: str) -> int | None:
         self.lookups += 1
@@ -59,10 +60,12 @@ async def test_a_value_is_served_while_nothing_or_only_other_records_changed() -
     assert await fresh.get_or_load("k", NOW, record.loader()) == "v1"
     assert (record.loads, record.lookups) == (1, 0), "nothing committed: no lookup"
     record.unrelated_commit()
+    await asyncio.sleep(cache.COMMIT_CHECK_SECONDS * 2)  # the commit signal is reused that long
     assert await fresh.get_or_load("k", NOW, record.loader()) == "v1"
     assert await fresh.get_or_load("k", NOW, record.loader()) == "v1"
     assert (record.loads, record.lookups) == (1, 1), "one lookup confirms it after a commit elsewhere"
     record.change()  # another process changed it: only the version says so
+    await asyncio.sleep(cache.COMMIT_CHECK_SECONDS * 2)
     assert await fresh.get_or_load("k", NOW, record.loader()) == "v2"
     assert record.loads == 2
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from datetime import timedelta
@@ -11,6 +12,7 @@ import msgspec
 import pytest
 
 from governance.audit import service as audit_service
+from governance.core.cache import COMMIT_CHECK_SECONDS
 from governance.core.clock import ManualClock
 from governance.settings import Settings
 from governance.vetting import expiry
@@ -256,6 +258,7 @@ async def test_a_change_made_by_another_process_reaches_the_cached_dossier(
     # What another process's transition writes: the row and the version, no notice here.
     await Check.update({Check.state: "in_review"}).where(Check.id == uuid.UUID(check["id"]))
     await Mentor.update({Mentor.version: Mentor.version + 1}).where(Mentor.id == uuid.UUID(mentor["id"]))
+    await asyncio.sleep(COMMIT_CHECK_SECONDS * 2)  # seen within that bound
     second = await vetting.dossier(mentor["id"])
     assert second["checks"][0]["state"] == "in_review"
 
