@@ -271,6 +271,8 @@ async def child_main(backend: str, repeats: int, mentees: int, requests: int, re
         line(
             f"verify     audit log after the erasures: {'OK' if verified.ok else 'FAILED'} ({verified.size:,} entries)"
         )
+        if not verified.ok:
+            raise RuntimeError(f"the audit log does not verify after the erasures: {verified.problems}")
     finally:
         await cache.stop_listening()
         await db.stop()

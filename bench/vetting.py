@@ -41,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from harness import backend_arguments, median, out, rate, run_backends, verdict
+from harness import backend_arguments, median, out, paired_rounds, rate, run_backends, verdict
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/governance_bench_vetting"
 CONCURRENCY = (1, 16)
@@ -284,7 +284,9 @@ async def child_main(backend: str, repeats: int, mentors: int, requests: int) ->
         token = issue_token(settings, "officer-bench", ["compliance_officer"], timedelta(hours=2))
         auth = [(b"authorization", f"Bearer {token}".encode())]
         order = random.Random(7)
-        picks = [ids[order.randrange(len(ids))] for _ in range(requests)]
+        # Every mentor as often as the others, in a shuffled order.
+        picks = (ids * -(-requests // len(ids)))[:requests]
+        order.shuffle(picks)
         dossier_calls = [asgi_get(app, f"/api/v1/mentors/{i}/dossier", auth) for i in picks]
         bare_calls = [asgi_get(app, "/bench/bare", []) for _ in range(requests)]
 
@@ -302,24 +304,20 @@ async def child_main(backend: str, repeats: int, mentors: int, requests: int) ->
         await requests_per_second(bare_calls[:500], 1)
 
         for concurrency in CONCURRENCY:
-            # Short interleaved rounds: load from elsewhere on the machine then hits both
-            # sides of a pair alike, and the ratio is taken per pair.
-            runs: dict[str, list[float]] = {"dossier": [], "bare": []}
-            chunk = max(200, requests // ROUNDS)
-            for round_ in range(repeats * ROUNDS):
-                start = (round_ * chunk) % max(1, requests - chunk)
-                runs["bare"].append(await requests_per_second(bare_calls[start : start + chunk], concurrency))
-                runs["dossier"].append(await requests_per_second(dossier_calls[start : start + chunk], concurrency))
-            full, baseline = median(runs["dossier"]), median(runs["bare"])
-            percent = median([100 * d / b for d, b in zip(runs["dossier"], runs["bare"], strict=True)])
+
+            async def pair(start: int, count: int, concurrency: int = concurrency) -> tuple[float, float]:
+                baseline = await requests_per_second(bare_calls[start : start + count], concurrency)
+                return await requests_per_second(dossier_calls[start : start + count], concurrency), baseline
+
+            full, baseline, ratios = await paired_rounds(pair, requests, repeats * ROUNDS)
+            percent = median(ratios)
             line(
                 f"reads    concurrency={concurrency:<3} dossier {rate(full)}  bare {rate(baseline)}  "
                 f"ratio {percent:5.1f}%  {verdict(percent)}"
             )
-            spread = sorted(100 * d / b for d, b in zip(runs["dossier"], runs["bare"], strict=True))
             line(
-                f"  spread   {len(spread)} paired rounds of {chunk:,} requests each; ratio per round "
-                f"min {spread[0]:.1f}%, median {percent:.1f}%, max {spread[-1]:.1f}%"
+                f"  spread   {len(ratios)} paired rounds of {requests // 4:,} requests each; ratio per round "
+                f"min {ratios[0]:.1f}%, median {percent:.1f}%, max {ratios[-1]:.1f}%"
             )
 
         dossiers = app.state.dossier_cache

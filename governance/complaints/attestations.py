@@ -36,6 +36,16 @@ AGREEMENT_WINDOW: Final = timedelta(days=90)
 async def record(*, actor: Identity, data: AttestationCreate, now: datetime) -> AttestationView:
     """Record an attestation a mentor issued (409 when its id is already recorded)."""
     attestation_id = data.id or uuid.uuid4()
+    try:
+        await _insert(attestation_id, actor=actor, data=data, now=now)
+    except Exception as exc:
+        if db.is_unique_violation(exc):  # the same id, sent twice at once
+            raise Problem(409, "attestation-exists", f"Attestation {attestation_id} is already recorded") from None
+        raise
+    return await get(attestation_id)
+
+
+async def _insert(attestation_id: uuid.UUID, *, actor: Identity, data: AttestationCreate, now: datetime) -> None:
     async with db.transaction():
         if await Attestation.exists().where(Attestation.id == attestation_id):
             raise Problem(409, "attestation-exists", f"Attestation {attestation_id} is already recorded")
@@ -73,7 +83,6 @@ async def record(*, actor: Identity, data: AttestationCreate, now: datetime) -> 
             },
         )
         await _quality_may_have_changed(data.candidate_id)
-    return await get(attestation_id)
 
 
 async def get(attestation_id: uuid.UUID) -> AttestationView:

@@ -47,6 +47,16 @@ COUNTING: Final = ("requested", "approved", "issued")
 async def report_payment(session_id: str, *, actor: Identity, data: PaymentReport, now: datetime) -> PaymentView:
     """Record what a mentee paid for a session. Reporting the same again changes nothing;
     a different amount, currency or mentee answers 409 (a payment is reported once)."""
+    try:
+        return await _report_payment(session_id, actor=actor, data=data, now=now)
+    except Exception as exc:
+        if not db.is_unique_violation(exc):
+            raise
+    # Two first reports raced (no row to lock yet): the other one won; compare with it.
+    return await _report_payment(session_id, actor=actor, data=data, now=now)
+
+
+async def _report_payment(session_id: str, *, actor: Identity, data: PaymentReport, now: datetime) -> PaymentView:
     async with db.transaction():
         existing = await lock_for_update(SessionPayment.select().where(SessionPayment.session_id == session_id)).first()
         if existing is not None:

@@ -83,8 +83,6 @@ async def file(
         if not data.severity_reason:
             raise invalid_body("severity_reason", "overriding the severity needs a reason")
         severity = data.severity
-    description = await keyring.encrypt(complainant, data.description)
-    remedy = await keyring.encrypt(complainant, data.desired_remedy) if data.desired_remedy else None
     complaint_id = uuid.uuid4()
     targets = policy.targets_for(data.category, severity)
     row: dict[str, Any] = {
@@ -100,8 +98,8 @@ async def file(
         "mentor_id": data.mentor_id,
         "session_id": data.session_id,
         "attestation_id": data.attestation_id,
-        "description": description,
-        "desired_remedy": remedy,
+        "description": None,  # encrypted below, in the transaction (it may create the key)
+        "desired_remedy": None,
         "received_at": now,
         "sla_started_at": now,
         "updated_at": now,
@@ -117,6 +115,9 @@ async def file(
     }
     row.update(_due_columns(policy, row))
     async with db.transaction():
+        cipher = await keyring.cipher(complainant, create=True)
+        row["description"] = cipher.encrypt(data.description)
+        row["desired_remedy"] = cipher.encrypt(data.desired_remedy) if data.desired_remedy else None
         await Complaint.insert(Complaint(**row))
         await _event(complaint_id, None, "received", actor, now, None)
         await audit.record(
@@ -373,7 +374,16 @@ async def _move(
                 appeal_until=appeal_until.isoformat(),
                 allowed_next=[s for s in allowed if s not in states.APPEAL_STATES],
             )
-        changes.update(sla_started_at=now, closed_at=None, outcome=None, remedies="[]", resolution_reasons=None)
+        # An appeal starts a new resolution clock: earlier breaches must not exempt its targets.
+        changes.update(
+            sla_started_at=now,
+            closed_at=None,
+            outcome=None,
+            remedies="[]",
+            resolution_reasons=None,
+            breaches="[]",
+            breached=False,
+        )
     if data is not None and data.assignee is not None:
         changes["assignee"] = data.assignee
     changes.update(_due_columns(policy, {**row, **changes}))
@@ -451,10 +461,10 @@ async def add_note(
     owner_id = await owner(complaint_id)
     if owner_id is None:
         raise not_found("complaint", complaint_id)
-    body = await keyring.encrypt(owner_id, data.body)
     note_id = uuid.uuid4()
     async with db.transaction():
         row = await _locked(complaint_id)
+        body = await keyring.encrypt(owner_id, data.body)
         kinds = states.complaint_actor_kinds(actor, row["complainant_id"])
         to_complainant = data.to_complainant and "staff" in kinds
         await ComplaintNote.insert(

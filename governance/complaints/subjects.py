@@ -167,6 +167,8 @@ class ComplaintSubjects:
                     | (Complaint.closed_at.is_null() & (Complaint.updated_at < since_before))
                 )
             )
+            .order_by(Complaint.closed_at)  # oldest first, as the provider contract says
+            .order_by(Complaint.updated_at)
             .limit(limit)
         )
         return [

@@ -451,7 +451,10 @@ def _position(cursor: str | None) -> tuple[int, str] | None:
     seq, ident = position.get("seq"), position.get("id")
     if not isinstance(seq, int) or not isinstance(ident, str):
         raise invalid_parameter("cursor", "not a cursor this service issued")
-    return seq, ident
+    try:
+        return seq, str(uuid.UUID(ident))
+    except ValueError:
+        raise invalid_parameter("cursor", "not a cursor this service issued") from None
 
 
 async def history(subject: str, purpose: str | None, limit: int, cursor: str | None) -> Page[ConsentRecordView]:
@@ -488,21 +491,26 @@ _NEWER = (
 async def expire(privacy: Privacy, now: datetime) -> ExpiryRun:
     """Record the lapse (method ``expired``, back to the default) of every choice past its validity."""
     lapsed = 0
+    # Only purposes still in the policy: a withdrawn one has no default to lapse to, and
+    # leaving its records out of the query keeps them from filling every batch forever.
+    purposes = sorted(privacy.policy.purposes)
+    if not purposes:
+        return ExpiryRun(lapsed=0)
+    placeholders = ", ".join("{}" for _ in purposes)
     while True:
         due = await ConsentRecord.raw(
             # Only constants are formatted into the text; values are bound.
             "SELECT r.id, r.subject, r.purpose, r.expires_at, r.recorded_seq FROM privacy_consent_record r "  # noqa: S608
-            f"WHERE r.expires_at <= {{}} AND {_NEWER} ORDER BY r.expires_at LIMIT {{}}",
+            f"WHERE r.expires_at <= {{}} AND {_NEWER} AND r.purpose IN ({placeholders}) "
+            "ORDER BY r.expires_at LIMIT {}",
             now,
+            *purposes,
             BATCH,
         )
         if not due:
             break
         for row in due:
-            purpose = privacy.policy.purposes.get(row["purpose"])
-            if purpose is None:
-                continue  # a purpose withdrawn from the policy: nothing to lapse to
-            lapsed += await _lapse(purpose, row, now)
+            lapsed += await _lapse(privacy.policy.purposes[row["purpose"]], row, now)
         if len(due) < BATCH:
             break
     if lapsed:

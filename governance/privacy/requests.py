@@ -27,6 +27,7 @@ from governance.core.durations import Duration, DurationError, parse_duration
 from governance.core.errors import Problem, invalid_parameter
 from governance.core.identity import Identity
 from governance.core.pagination import Page, decode_cursor, encode_cursor
+from governance.core.storage import ObjectMissing
 from governance.privacy import consent
 from governance.privacy.schemas import DataRequestFiling, DataRequestView, RequestState, RequestTransition
 from governance.privacy.service import Privacy, field_error, jsonable, not_found
@@ -344,7 +345,12 @@ async def download(privacy: Privacy, request_id: uuid.UUID, actor: Identity) -> 
     row = await request_row(request_id)
     if row["export_key"] is None:
         raise Problem(404, "no-export", "This request has no export (not completed, not an access request, or expired)")
-    body = await privacy.store.get(row["export_key"])
+    try:
+        body = await privacy.store.get(row["export_key"])
+    except ObjectMissing:
+        raise Problem(
+            410, "export-gone", "The export file is no longer in storage; file a new access request"
+        ) from None
     if hashlib.sha256(body).hexdigest() != row["export_sha256"]:
         raise Problem(500, "export-altered", "The stored export does not match its recorded hash")
     await audit.record(

@@ -111,8 +111,16 @@ async def sweep(privacy: Privacy, now: datetime, *, dry_run: bool, actor: Identi
             for start in range(0, len(items), privacy.sweep_batch):
                 batch = items[start : start + privacy.sweep_batch]
                 provider = batch[0][0]
-                records = [record for _, record in batch]
                 async with db.transaction():
+                    # Held again? A case opened since the scan must still stop the deletion.
+                    held_now = {
+                        subject
+                        for subject in {record.subject for _, record in batch}
+                        if await privacy.subjects.holds(subject)
+                    }
+                    records = [record for _, record in batch if record.subject not in held_now]
+                    if not records:
+                        continue
                     count = await provider.dispose(records, now)
                     await audit.record(
                         actor=actor,

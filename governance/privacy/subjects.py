@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -11,7 +10,7 @@ from typing import Final
 import msgspec
 
 from governance.core.crypto import Keyring
-from governance.core.storage import ObjectMissing, ObjectStore
+from governance.core.storage import ObjectStore
 from governance.core.subjects import Erased, ErasureOutcome, Hold, Kept, RetentionRecord, SubjectData
 from governance.privacy.tables import ConsentReceipt, ConsentRecord, DataRequest, RetentionChoice
 
@@ -140,8 +139,7 @@ class PrivacySubjects:
             DataRequest.id.is_in(ids) & DataRequest.export_key.is_not_null()
         )
         for row in exports:
-            with contextlib.suppress(ObjectMissing):
-                await self._store.delete(row["export_key"])
+            await self._store.delete(row["export_key"])  # deleting a missing object is not an error
         if records[0].category == "data_request_records":
             deleted = await DataRequest.delete().where(DataRequest.id.is_in(ids)).returning(DataRequest.id)
         else:

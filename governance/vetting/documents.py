@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import structlog
 
@@ -87,10 +87,7 @@ async def upload(
             accepted=[media for _, media in SIGNATURES],
         )
     check = await check_row(check_id)
-    if check["state"] not in OPEN_STATES:
-        raise Problem(
-            409, "check-closed", f"Evidence can be added to a pending or in_review check, not to a {check['state']} one"
-        )
+    _require_open(check)
     mentor_id: uuid.UUID = check["mentor"]
     sha256 = hashlib.sha256(content).hexdigest()
     existing = (
@@ -107,6 +104,11 @@ async def upload(
     await vetting.store.put(key, cipher.seal_segments(content, sha256.encode()), media_type="application/octet-stream")
     document_id = uuid.uuid4()
     async with db.transaction():
+        # Again inside the transaction: the check may have been decided, or the same
+        # document attached, while the file was being stored.
+        _require_open(await check_row(check_id))
+        if await Document.exists().where((Document.check == check_id) & (Document.sha256 == sha256)):
+            raise Problem(409, "duplicate-document", "This document is attached to the check already")
         recorded = await audit.record(
             actor=actor,
             action="vetting.document.uploaded",
@@ -147,6 +149,13 @@ async def upload(
         uploaded_at=now,
         audit=AuditTrail(recorded=recorded.seq),
     )
+
+
+def _require_open(check: dict[str, Any]) -> None:
+    if check["state"] not in OPEN_STATES:
+        raise Problem(
+            409, "check-closed", f"Evidence can be added to a pending or in_review check, not to a {check['state']} one"
+        )
 
 
 async def document_owner(document_id: uuid.UUID) -> str | None:

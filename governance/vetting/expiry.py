@@ -166,7 +166,8 @@ async def expiring(vetting: Vetting, within: timedelta, now: datetime) -> list[E
         )
     }
     found = []
-    for mentor_id in due_mentors:
+    # A check the expiry job expired between the two reads is simply no longer listed.
+    for mentor_id in due_mentors & by_mentor.keys() & mentors.keys():
         mentor = mentors[mentor_id]
         counts = {
             r.check.name: r.count

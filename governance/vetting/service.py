@@ -29,7 +29,7 @@ from governance.core.storage import ObjectStore
 from governance.settings import Settings
 from governance.vetting import states
 from governance.vetting.requirements import FILE_NAME as REQUIREMENTS_FILE
-from governance.vetting.requirements import Requirement, Requirements
+from governance.vetting.requirements import CheckType, Requirement, Requirements
 from governance.vetting.requirements import load as load_requirements
 from governance.vetting.schemas import (
     AuditTrail,
@@ -442,7 +442,19 @@ def _requirement_for(vetting: Vetting, mentor: Mapping[str, Any], check_type: st
         if requirement.check.name == check_type:
             return requirement
     # A check the mentor's profile does not require still gets its type's validity.
-    return Requirement(check=vetting.requirements.checks[check_type])
+    return Requirement(check=_check_type(vetting, check_type))
+
+
+def _check_type(vetting: Vetting, check_type: str) -> CheckType:
+    spec = vetting.requirements.checks.get(check_type)
+    if spec is None:
+        raise Problem(
+            409,
+            "check-type-retired",
+            f"The requirements (version {vetting.requirements.version}) no longer know check type {check_type!r}; "
+            "record a check of a current type instead",
+        )
+    return spec
 
 
 def _waiver(
@@ -466,7 +478,7 @@ def _waiver(
 
 
 def _require_evidence(vetting: Vetting, check_type: str, details: Mapping[str, str], documents: int) -> None:
-    spec = vetting.requirements.checks[check_type]
+    spec = _check_type(vetting, check_type)
     missing_details = [name for name in spec.details if not details.get(name)]
     if documents < spec.documents or missing_details:
         wanted = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from governance.audit.tables import AuditEntry
@@ -81,4 +80,3 @@ async def test_the_in_process_task_flags_breaches_by_the_applications_clock(data
         stop.set()
         await task
     assert row == {"breached": True, "state": "escalated"}
-    assert uuid.UUID(str(filed.id))

@@ -126,10 +126,12 @@ async def _refund_in(state: str, keyring: Keyring, now: datetime, n: int) -> Any
     return view.id
 
 
-@pytest.mark.parametrize(("source", "target"), list(itertools.product(states.REFUND_STATES, repeat=2)))
+@pytest.mark.parametrize(
+    ("source", "target"),
+    # "requested" is not a target clients can name (the schema refuses it).
+    [(s, t) for s, t in itertools.product(states.REFUND_STATES, repeat=2) if t != "requested"],
+)
 async def test_refund_moves_follow_the_table(database: Settings, keyring: Keyring, source: str, target: str) -> None:
-    if target == "requested":
-        return  # not a target clients can name (the schema refuses it)
     now = datetime.now(UTC)
     for n, (name, actor) in enumerate(ACTORS.items()):
         refund_id = await _refund_in(source, keyring, now, n)
@@ -148,6 +150,8 @@ async def test_refund_moves_follow_the_table(database: Settings, keyring: Keyrin
             assert view.state == target
         else:
             assert refused == (403 if allowed else 409), (source, target, name)
+            unchanged = await Refund.select(Refund.state, Refund.version).where(Refund.id == refund_id).first()
+            assert unchanged == {"state": source, "version": 1}, "a refused move changes nothing"
 
 
 def test_dispute_tiers_only_ever_move_to_the_next_tier(settings: Settings) -> None:

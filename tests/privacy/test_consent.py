@@ -266,3 +266,15 @@ async def test_a_change_made_by_another_instance_is_seen_by_the_next_check(
         )
     seen = await privacy.permission(mentee, SHARE)
     assert (seen["allowed"], seen["record_id"]) == (False, str(record_id))
+
+
+async def test_a_forged_history_cursor_answers_400(client: httpx.AsyncClient, auth: AuthHeaders) -> None:
+    from governance.core.pagination import encode_cursor
+
+    response = await client.get(
+        "/api/v1/privacy/mentees/mentee-cursor/preferences/history",
+        params={"cursor": encode_cursor({"seq": 1, "id": "not-a-uuid"})},
+        headers=auth("mentee", sub="mentee-cursor"),
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "cursor"
