@@ -392,3 +392,51 @@ class EscalationPolicyView(msgspec.Struct, kw_only=True):
     complaint_outcomes: list[str]
     dispute_tiers: list[DisputeTierView]
     external: list[ExternalReferralView]
+
+
+# --- period summary (the figures an accreditor asks for; evidence bundles print the same) ---
+
+
+class MonthOfComplaints(msgspec.Struct, frozen=True):
+    month: str  # "2026-03"
+    by_category: dict[str, int]  # every category, zeros included
+
+
+class SlaAttainment(msgspec.Struct, frozen=True):
+    """Of the complaints received in the period whose resolution deadline has passed or that
+    were resolved (``judged``), how many were resolved in time (``met``) and how many breached
+    any SLA target (``breached``). ``attainment`` is met / judged (``None`` when nothing is judged)."""
+
+    judged: int
+    met: int
+    breached: int
+    attainment: float | None
+
+
+class RefundFigures(msgspec.Struct, frozen=True):
+    requested: int
+    by_state: dict[str, int]  # every refund state, zeros included
+    issued_minor_by_currency: dict[str, int]
+
+
+class DisputeFigures(msgspec.Struct, frozen=True):
+    opened: int
+    by_outcome: dict[str, int]  # upheld, amended, revoked, withdrawn, open
+    by_tier: dict[str, int]  # highest tier reached: L1, L2, L3
+    breached: int
+
+
+class ComplaintsSummary(msgspec.Struct, frozen=True):
+    """Complaint, refund and dispute handling over a period (``period_start`` to
+    ``period_end``, both inclusive, UTC days), judged at ``as_of``."""
+
+    period_start: date
+    period_end: date
+    as_of: datetime
+    complaints_received: int
+    by_category: dict[str, int]  # every category, zeros included
+    by_outcome: dict[str, int]  # upheld, partially_upheld, not_upheld, withdrawn, open
+    per_month: list[MonthOfComplaints]
+    sla: SlaAttainment
+    refunds: RefundFigures
+    disputes: DisputeFigures

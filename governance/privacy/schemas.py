@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -197,3 +197,23 @@ class SweepResult(msgspec.Struct, frozen=True):
     held: dict[str, int]
     due: list[RetentionLine]
     held_records: list[RetentionLine]
+
+
+# --- period summary (the figures an accreditor asks for; evidence bundles print the same) ---
+
+
+class PrivacySummary(msgspec.Struct, frozen=True):
+    """Consent changes and data requests over a period (``period_start`` to ``period_end``,
+    both inclusive, UTC days), judged at ``as_of``. No subject appears here, only counts."""
+
+    period_start: date
+    period_end: date
+    as_of: datetime
+    consent_changes_by_purpose: dict[str, dict[str, int]]  # purpose -> {"opt_in": n, "opt_out": n}
+    consent_changes_by_method: dict[str, int]
+    data_requests_received: int
+    data_requests_by_type: dict[str, int]
+    data_requests_closed: int
+    data_requests_answered_on_time: int  # closed on or before their due date (extensions count)
+    share_answered_on_time: float | None  # answered on time / closed
+    data_requests_open_overdue: int
