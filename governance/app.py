@@ -32,6 +32,9 @@ from governance.core.errors import exception_handlers, problem_details_plugin
 from governance.core.identity import Identity, jwt_auth
 from governance.core.logging import body_size_limit, configure_logging, request_logging_middleware
 from governance.core.storage import object_store
+from governance.evidence import worker as evidence_worker
+from governance.evidence.routes import ROUTES as EVIDENCE_ROUTES
+from governance.evidence.service import Evidence
 
 # privacy
 from governance.privacy import consent as privacy_consent
@@ -102,6 +105,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     vetting = Vetting.configure(settings, keyring, store)
     # privacy
     privacy = privacy_service.Privacy.configure(settings, keyring, store, subject_registry(keyring, store))
+    evidence = Evidence.configure(settings, vetting, log_key, store)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -140,6 +144,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             for interval, work, name, at_start in jobs
             if interval.total_seconds() > 0
         ]
+        if settings.evidence_poll_interval.total_seconds() > 0:
+            poll = settings.evidence_poll_interval.total_seconds()
+            tasks.append(asyncio.create_task(evidence_worker.run(evidence, clock, stop, poll)))
         try:
             yield
         finally:
@@ -155,6 +162,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             AuditController,
             *VETTING_ROUTES,
             *PRIVACY_ROUTES,
+            *EVIDENCE_ROUTES,
             # --- complaints (issue 4) ---
             *complaint_routes.GUARDED,
             # --- end complaints ---
@@ -188,6 +196,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 "dossier_cache": DossierCache(),
                 # privacy
                 "privacy": privacy,
+                "evidence": evidence,
             }
         ),
         openapi_config=OpenAPIConfig(

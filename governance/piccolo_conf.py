@@ -21,5 +21,6 @@ APP_REGISTRY = AppRegistry(
         "governance.vetting.piccolo_app",
         # privacy
         "governance.privacy.piccolo_app",
+        "governance.evidence.piccolo_app",
     ]
 )

@@ -69,6 +69,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sla_scan_interval: timedelta = timedelta(seconds=60)
     attestation_status_rate_limit: PositiveInt = 60
     # --- end complaints ---
+    # Evidence bundles: how often the in-service worker looks for queued bundles (0: none in
+    # the service; run `governance worker`), and how long a worker may go silent before
+    # another takes its bundle over.
+    evidence_poll_interval: timedelta = timedelta(seconds=2)
+    evidence_lease: timedelta = timedelta(seconds=60)
 
     # Derived locations: the embedded defaults all sit under data_dir.
     @property

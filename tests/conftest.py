@@ -25,6 +25,8 @@ os.environ.update(
         "GOVERNANCE_DATABASE_URL": PG_URL if BACKEND == "postgres" else f"sqlite:///{DATA_DIR}/test.sqlite3",
         "GOVERNANCE_CHECKPOINT_INTERVAL": "0",
         "GOVERNANCE_VETTING_EXPIRY_INTERVAL": "0",
+        # Tests drive the bundle worker themselves (governance.evidence.worker.work_once).
+        "GOVERNANCE_EVIDENCE_POLL_INTERVAL": "0",
         "GOVERNANCE_LOG_LEVEL": "INFO",
     }
 )

@@ -35,6 +35,11 @@ class Problem(ProblemDetailsException):
         )
 
 
+def not_found(kind: str, ident: object) -> Problem:
+    """A 404 naming what was looked for."""
+    return Problem(404, "not-found", f"No {kind} {ident}")
+
+
 def invalid_parameter(field: str, message: str, source: str = "query") -> Problem:
     """A 400 naming the one parameter at fault, shaped like Litestar's own validation errors."""
     return Problem(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
@@ -42,3 +44,27 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise invalid_parameter("cursor", "not a cursor this service issued")
     return value
+
+
+async def by_time(
+    query: Any, at: Any, ident: Any, *, limit: int, cursor: str | None, newest_first: bool = False
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a Piccolo select in ``(at, ident)`` order (a timestamp and a UUID column,
+    ties broken by the id), and the cursor of the next page (None at the end)."""
+    query = query.order_by(at, ascending=not newest_first).order_by(ident, ascending=not newest_first)
+    if cursor is not None:
+        position = decode_cursor(cursor)
+        try:
+            after_time, after_id = datetime.fromisoformat(position["t"]), uuid.UUID(position["id"])
+        except (KeyError, TypeError, ValueError):
+            raise invalid_parameter("cursor", "not a cursor this service issued") from None
+        if newest_first:
+            query = query.where((at < after_time) | ((at == after_time) & (ident < after_id)))
+        else:
+            query = query.where((at > after_time) | ((at == after_time) & (ident > after_id)))
+    rows = await query.limit(limit + 1)
+    page = rows[:limit]
+    if len(rows) <= limit:
+        return page, None
+    last = page[-1]
+    return page, encode_cursor({"t": last[at._meta.name].isoformat(), "id": str(last[ident._meta.name])})

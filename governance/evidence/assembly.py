@@ -1,0 +1,146 @@
+"""Gather a bundle's contents from the modules: the same summaries their APIs answer, the
+registers for the period, and a freshly signed checkpoint of the audit log."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Final
+from uuid import UUID
+
+from governance import __version__
+from governance.audit import service as audit
+from governance.complaints import register as complaints_register
+from governance.complaints import summary as complaints_summary
+from governance.evidence.contents import (
+    Artifact,
+    AuditSection,
+    BundleContents,
+    Cover,
+)
+from governance.privacy import register as privacy_register
+from governance.privacy import summary as privacy_summary
+from governance.vetting import register as vetting_register
+from governance.vetting import summary as vetting_summary
+from governance.vetting.service import Vetting
+
+GENERATOR: Final = f"governance {__version__}"
+
+
+def verify_steps(origin: str, tree_size: int) -> list[str]:
+    """How an auditor checks, offline, that this bundle is bound into the log."""
+    return [
+        "Pin the deployment's verifier key (GET /api/v1/audit/public-key) through a channel you trust, "
+        "and compare it with the key printed here.",
+        "Ask the deployment for an export of the log: governance audit export --out audit.jsonl",
+        "Verify the export offline (Python and the cryptography package only): "
+        "python tools/verify_export.py audit.jsonl --key '<verifier key>'",
+        f"Recompute the Merkle root over the export's first {tree_size} leaves and compare it with the "
+        f"root of the checkpoint printed here (origin {origin}): the log you hold extends the one this "
+        "bundle was made from.",
+        "Find the entry with action evidence.bundle.ready and this bundle's id as resource: its pdf_sha256 "
+        "and manifest_sha256 must equal sha256sum of the PDF and of manifest.json you received.",
+        "Check every artifact listed in the appendix (and in manifest.json) against the files you sample.",
+    ]
+
+
+async def audit_section(log_key: audit.LogKey) -> tuple[AuditSection, Artifact]:
+    """A checkpoint signed now, so the bundle names a tree that covers everything it reports."""
+    row = await audit.sign_checkpoint(log_key)
+    note_text: str = row["note"]
+    section = AuditSection(
+        checkpoint=note_text,
+        origin=log_key.origin,
+        tree_size=row["tree_size"],
+        root_hash=base64.b64encode(bytes(row["root_hash"])).decode(),
+        verifier_key=log_key.verifier_key,
+        verify_steps=verify_steps(log_key.origin, row["tree_size"]),
+    )
+    raw = note_text.encode()
+    artifact = Artifact(
+        name=f"checkpoint {row['tree_size']}",
+        kind="checkpoint",
+        sha256=hashlib.sha256(raw).hexdigest(),
+        size=len(raw),
+    )
+    return section, artifact
+
+
+async def gather(
+    *,
+    bundle_id: UUID,
+    title: str,
+    period_start: date,
+    period_end: date,
+    sections: Sequence[str],
+    mentor_ids: Sequence[UUID] | None,
+    requested_by: str,
+    requested_at: datetime,
+    vetting: Vetting,
+    log_key: audit.LogKey,
+    now: datetime,
+) -> BundleContents:
+    """Everything one bundle prints, judged at ``now``; sections not asked for stay empty."""
+    wanted = set(sections)
+    artifacts: list[Artifact] = []
+    mentors = (
+        await vetting_register.mentors_active(period_start, period_end, mentor_ids) if "vetting" in wanted else []
+    )
+    for mentor in mentors:
+        for check in mentor.checks:
+            artifacts.extend(
+                Artifact(
+                    name=f"{mentor.external_id} {check.check_type} {document.document_id}",
+                    kind="vetting_document",
+                    sha256=document.sha256,
+                    size=document.size,
+                )
+                for document in check.documents
+            )
+    complaints, refunds = (
+        await complaints_register.complaints_received(period_start, period_end, mentor_ids)
+        if "complaints" in wanted
+        else ([], [])
+    )
+    disputes = (
+        await complaints_register.disputes_opened(period_start, period_end, mentor_ids) if "disputes" in wanted else []
+    )
+    data_requests = await privacy_register.data_requests(period_start, period_end, now) if "privacy" in wanted else []
+    summarised = "summary" in wanted
+    # Always: the manifest names the checkpoint even when the PDF leaves the audit section out.
+    audit_part, checkpoint = await audit_section(log_key)
+    artifacts.append(checkpoint)
+    return BundleContents(
+        cover=Cover(
+            bundle_id=str(bundle_id),
+            title=title,
+            period_start=period_start,
+            period_end=period_end,
+            requested_by=requested_by,
+            requested_at=requested_at,
+            generated_at=now,
+            generator=GENERATOR,
+            sections=list(sections),
+            mentor_filter=[str(m) for m in mentor_ids] if mentor_ids else None,
+        ),
+        vetting_summary=await vetting_summary.readiness(vetting, now) if summarised else None,
+        complaints_summary=(
+            await complaints_summary.period_summary(period_start, period_end, now)
+            if summarised or "complaints" in wanted
+            else None
+        ),
+        privacy_summary=(
+            await privacy_summary.period_summary(period_start, period_end, now)
+            if summarised or "privacy" in wanted
+            else None
+        ),
+        mentors=mentors,
+        complaints=complaints,
+        refunds=refunds,
+        disputes=disputes,
+        data_requests=data_requests,
+        audit=audit_part,
+        artifacts=artifacts,
+    )

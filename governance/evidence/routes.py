@@ -1,0 +1,111 @@
+"""Evidence bundle routes: thin. Parse, let the guard authorize, call the service."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.response import Redirect, Stream
+from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_303_SEE_OTHER
+
+from governance.core import idempotency
+from governance.core.clock import now_of
+from governance.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from governance.evidence import service
+from governance.evidence.schemas import BundleRequest, BundleState, BundleView
+
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Page size.")]
+Cursor = Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page.")]
+
+
+def _evidence(request: Request[Any, Any, Any]) -> service.Evidence:
+    evidence: service.Evidence = request.app.state.evidence
+    return evidence
+
+
+class BundleController(Controller):
+    """Evidence bundles for accreditors: one PDF and a manifest of hashes per period."""
+
+    path = "/evidence/bundles"
+    tags = ("evidence",)
+
+    @post(
+        "/",
+        status_code=HTTP_202_ACCEPTED,
+        responses={HTTP_202_ACCEPTED: ResponseSpec(data_container=BundleView, description="Queued.")},
+    )
+    async def request_bundle(self, request: Request[Any, Any, Any], data: JSONBody[BundleRequest]) -> Response[bytes]:
+        """Ask for a bundle of the period (both days inclusive, UTC). Answers 202 with the bundle,
+        ``queued``; follow it at ``/evidence/bundles/{id}`` until ``ready`` or ``failed``.
+        An ``Idempotency-Key`` makes a retried request return the first bundle, not a second one."""
+
+        async def work() -> tuple[int, BundleView]:
+            return HTTP_202_ACCEPTED, await service.request(data, request.user, now_of(request))
+
+        outcome = await idempotency.accept(
+            header=request.headers.get(idempotency.HEADER),
+            scope="evidence.bundles.request",
+            actor=request.user.sub,
+            payload=data,
+            work=work,
+        )
+        _evidence(request).wakeup.set()
+        return idempotency.to_response(outcome)
+
+    @get("/")
+    async def list_bundles(
+        self,
+        in_state: Annotated[BundleState | None, QueryParameter(name="state", description="Only this state.")] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> Page[BundleView]:
+        """Bundles, newest request first."""
+        return await service.listing(in_state, limit, cursor)
+
+    @get("/{bundle_id:uuid}")
+    async def get_bundle(self, bundle_id: FromPath[UUID]) -> BundleView:
+        """A bundle: its state, progress, failure reason, and once ready its SHA-256s."""
+        return await service.get(bundle_id)
+
+    @post("/{bundle_id:uuid}/retry", status_code=HTTP_202_ACCEPTED)
+    async def retry_bundle(self, request: Request[Any, Any, Any], bundle_id: FromPath[UUID]) -> BundleView:
+        """Queue a failed bundle again (409 for any other state). Audited."""
+        bundle = await service.retry(bundle_id, request.user, now_of(request))
+        _evidence(request).wakeup.set()
+        return bundle
+
+    @get("/{bundle_id:uuid}/download")
+    async def download(
+        self,
+        request: Request[Any, Any, Any],
+        bundle_id: FromPath[UUID],
+        file: Annotated[
+            service.FileName, QueryParameter(description="`pdf` (default) or `manifest` (manifest.json).")
+        ] = "pdf",
+    ) -> Response[Any]:
+        """The PDF (or ``?file=manifest``) of a ready bundle: a 303 to a short-lived presigned URL
+        when bundles are in S3, else the file streamed with its SHA-256 in ``Repr-Digest``.
+        Every download is audited."""
+        found = await service.download(_evidence(request), bundle_id, file, request.user, now_of(request))
+        digest = base64.b64encode(bytes.fromhex(found.sha256)).decode()
+        headers = {"Repr-Digest": f"sha-256=:{digest}:", "Cache-Control": "private, no-store"}
+        if found.url is not None:
+            return Redirect(found.url, status_code=HTTP_303_SEE_OTHER, headers=headers)
+        if found.size is not None:
+            headers["Content-Length"] = str(found.size)
+        return Stream(
+            _evidence(request).store.stream(found.key),
+            media_type=found.media_type,
+            headers={
+                **headers,
+                "Content-Disposition": f'attachment; filename="{found.filename}"',
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+
+ROUTES = [BundleController]

@@ -1,0 +1,99 @@
+"""API shapes of evidence bundles and the manifest stored beside each PDF."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Final, Literal, get_args
+from uuid import UUID
+
+import msgspec
+
+from governance.evidence.contents import Artifact, Section
+
+BundleState = Literal["queued", "rendering", "uploading", "ready", "failed"]
+BUNDLE_STATES: Final[tuple[str, ...]] = get_args(BundleState)
+
+MANIFEST_FORMAT: Final = "governance-evidence-manifest/1"
+
+
+class BundleRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A bundle for one period (both days inclusive, UTC)."""
+
+    period_start: date
+    period_end: date
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="Printed on the cover.")]
+    sections: Annotated[
+        list[Section] | None,
+        msgspec.Meta(description="Sections to include, in the document's order; all when omitted."),
+    ] = None
+    mentor_ids: Annotated[
+        list[UUID] | None,
+        msgspec.Meta(
+            min_length=1, max_length=1000, description="Only these mentors in the vetting, complaints and disputes registers."
+        ),
+    ] = None
+
+
+class BundleView(msgspec.Struct, frozen=True):
+    """A bundle and its job. ``progress`` runs from 0 to 1; ``failure_reason`` says why a
+    bundle failed; the hashes and keys are set once it is ``ready``."""
+
+    id: UUID
+    state: BundleState
+    progress: float
+    title: str
+    period_start: date
+    period_end: date
+    sections: list[str]
+    mentor_ids: list[str] | None
+    requested_by: str
+    requested_at: datetime
+    updated_at: datetime
+    attempts: int
+    failure_reason: str | None
+    pdf_sha256: str | None
+    pdf_size: int | None
+    pages: int | None
+    manifest_sha256: str | None
+    checkpoint_size: int | None
+    retain_until: datetime | None
+    object_lock: bool
+    ready_at: datetime | None
+
+
+class ManifestPdf(msgspec.Struct, frozen=True):
+    key: str
+    sha256: str
+    size: int
+    pages: int
+
+
+class ManifestCheckpoint(msgspec.Struct, frozen=True):
+    origin: str
+    tree_size: int
+    root_hash: str
+    note: str
+    verifier_key: str
+
+
+class Manifest(msgspec.Struct, frozen=True):
+    """``manifest.json``: what the PDF is and every artifact it vouches for, by SHA-256.
+
+    Its own SHA-256, with the PDF's, is written to the audit log when the bundle is ready,
+    so the pair is bound into the Merkle tree an auditor verifies offline.
+    """
+
+    format: str
+    bundle_id: str
+    title: str
+    period_start: date
+    period_end: date
+    sections: list[str]
+    mentor_ids: list[str] | None
+    requested_by: str
+    requested_at: datetime
+    generated_at: datetime
+    generator: str
+    pdf: ManifestPdf
+    checkpoint: ManifestCheckpoint | None
+    artifacts: list[Artifact]

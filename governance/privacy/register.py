@@ -1,0 +1,49 @@
+"""The data-request register an evidence bundle prints: type, state, due and completion
+dates, and whether the answer came in time; never who asked or what they wrote."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from governance.evidence.contents import DataRequestLine
+from governance.evidence.period import bounds
+from governance.privacy.requests import TERMINAL
+from governance.privacy.tables import DataRequest
+
+
+def answered_on_time(state: str, due_at: datetime, closed_at: datetime | None, now: datetime) -> bool | None:
+    """True when closed by its due date (extensions included), False when closed late or
+    still open past it, None while open and not yet due."""
+    if state in TERMINAL and closed_at is not None:
+        return closed_at <= due_at
+    return False if due_at < now else None
+
+
+async def data_requests(period_start: date, period_end: date, now: datetime) -> list[DataRequestLine]:
+    """Data subject requests received in the period, in order of receipt, judged at ``now``."""
+    start, end = bounds(period_start, period_end)
+    rows = (
+        await DataRequest.select(
+            DataRequest.id,
+            DataRequest.request_type,
+            DataRequest.state,
+            DataRequest.received_at,
+            DataRequest.due_at,
+            DataRequest.closed_at,
+        )
+        .where((DataRequest.received_at >= start) & (DataRequest.received_at < end))
+        .order_by(DataRequest.received_at)
+        .order_by(DataRequest.id)
+    )
+    return [
+        DataRequestLine(
+            request_id=str(row["id"]),
+            request_type=row["request_type"],
+            state=row["state"],
+            received_at=row["received_at"],
+            due_at=row["due_at"],
+            closed_at=row["closed_at"],
+            on_time=answered_on_time(row["state"], row["due_at"], row["closed_at"], now),
+        )
+        for row in rows
+    ]
