@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from governance.core.durations import DurationError, parse_seconds_or_duration
+from governance.core.durations import Duration, DurationError, parse_duration, parse_seconds_or_duration
 
 PREFIX = "GOVERNANCE_"
 
@@ -74,6 +74,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # another takes its bundle over.
     evidence_poll_interval: timedelta = timedelta(seconds=2)
     evidence_lease: timedelta = timedelta(seconds=60)
+    # How long stored bundles are retained (S3 Object Lock, COMPLIANCE mode). A
+    # calendar duration (years count as years), hence not a timedelta.
+    evidence_retention: Duration = Duration(years=6)
 
     # Derived locations: the embedded defaults all sit under data_dir.
     @property
@@ -147,6 +150,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         for name in DURATION_FIELDS:
             if getattr(self, name) < timedelta(0):
                 raise SettingsError(f"{PREFIX}{name.upper()}: must not be negative")
+        for name in CALENDAR_DURATION_FIELDS:
+            duration: Duration = getattr(self, name)
+            if duration.is_exact and duration.exact <= timedelta(0):
+                raise SettingsError(f"{PREFIX}{name.upper()}: must be longer than zero")
         if self.max_document_bytes > self.max_request_body_bytes:
             raise SettingsError(
                 f"{PREFIX}MAX_DOCUMENT_BYTES: larger than {PREFIX}MAX_REQUEST_BODY_BYTES, so it could never be reached"
@@ -177,11 +184,19 @@ DURATION_FIELDS = (
     # --- end complaints ---
 )
 
+# ISO 8601 durations that may have years and months (``P6Y``): kept as a Duration.
+CALENDAR_DURATION_FIELDS = ("evidence_retention",)
+
 
 def _parse_special(name: str, value: str) -> Any:
     if name in DURATION_FIELDS:
         try:
             return parse_seconds_or_duration(value)
+        except DurationError as exc:
+            raise SettingsError(f"{PREFIX}{name.upper()}: {exc}") from None
+    if name in CALENDAR_DURATION_FIELDS:
+        try:
+            return parse_duration(value)
         except DurationError as exc:
             raise SettingsError(f"{PREFIX}{name.upper()}: {exc}") from None
     return value

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
 import pytest
 
+from governance.core.durations import Duration
 from governance.settings import Settings, SettingsError
 
 
@@ -47,6 +48,13 @@ def test_checkpoint_interval_accepts_plain_seconds() -> None:
     assert Settings.from_env({"GOVERNANCE_CHECKPOINT_INTERVAL": "2.5"}).checkpoint_interval == timedelta(seconds=2.5)
 
 
+def test_evidence_retention_is_a_calendar_duration() -> None:
+    assert Settings.from_env({}).evidence_retention == Duration(years=6)
+    retention = Settings.from_env({"GOVERNANCE_EVIDENCE_RETENTION": "P7Y6M"}).evidence_retention
+    assert retention == Duration(years=7, months=6)
+    assert retention.add_to(datetime(2024, 2, 29, tzinfo=UTC)) == datetime(2031, 8, 29, tzinfo=UTC)
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
@@ -61,6 +69,8 @@ def test_checkpoint_interval_accepts_plain_seconds() -> None:
         ("GOVERNANCE_CHECKPOINT_INTERVAL", "P1M"),
         ("GOVERNANCE_LOG_ORIGIN", "has spaces in it"),
         ("GOVERNANCE_MAX_REQUEST_BODY_BYTES", "-1"),
+        ("GOVERNANCE_EVIDENCE_RETENTION", "six years"),
+        ("GOVERNANCE_EVIDENCE_RETENTION", "PT0S"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(variable: str, value: str) -> None:
