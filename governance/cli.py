@@ -328,7 +328,11 @@ def evidence() -> None:
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="PDF file to write.")
 @click.option("--as", "requester", default=None, help="Who asks, as recorded in the log (default cli:<user>).")
 def evidence_export(
-    period_start: Any, period_end: Any, title: str | None, sections: tuple[str, ...], out_path: Path | None,
+    period_start: Any,
+    period_end: Any,
+    title: str | None,
+    sections: tuple[str, ...],
+    out_path: Path | None,
     requester: str | None,
 ) -> None:
     """Render a bundle for the period here, with a progress bar: requested, produced, stored

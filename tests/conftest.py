@@ -140,3 +140,18 @@ def s3_bucket(s3_endpoint: str, settings: Settings, monkeypatch: pytest.MonkeyPa
         Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"}
     )
     return msgspec.structs.replace(settings, s3_bucket=bucket, s3_endpoint_url=s3_endpoint, s3_region="eu-west-2")
+
+
+@pytest.fixture
+def locked_bucket(s3_bucket: Settings) -> Settings:
+    """A bucket with Object Lock enabled (and so versioning) on the same moto server."""
+    import boto3
+    import msgspec
+
+    bucket = s3_bucket.s3_bucket + "-locked"
+    boto3.client("s3", endpoint_url=s3_bucket.s3_endpoint_url, region_name="eu-west-2").create_bucket(
+        Bucket=bucket,
+        CreateBucketConfiguration={"LocationConstraint": "eu-west-2"},
+        ObjectLockEnabledForBucket=True,
+    )
+    return msgspec.structs.replace(s3_bucket, s3_bucket=bucket)

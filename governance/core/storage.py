@@ -146,10 +146,13 @@ class ObjectStore(Protocol):
         """
         ...
 
-    async def presigned_url(self, key: str, *, expires_in: int, filename: str | None = None) -> str | None:
+    async def presigned_url(
+        self, key: str, *, expires_in: int, filename: str | None = None, version_id: str | None = None
+    ) -> str | None:
         """A time-limited URL that downloads the object (as an attachment named ``filename``).
 
-        ``None`` when the store has no such URLs (local directory): stream it instead.
+        ``version_id`` pins the version (the one that was verified), where the store keeps
+        versions. ``None`` when the store has no such URLs (local directory): stream it instead.
         """
         ...
 
@@ -316,7 +319,9 @@ class LocalObjectStore:
             raise _mismatch(key, self.location, "SHA-256", actual_sha256, sha256)
         return StoredObject(key=key, sha256=actual_sha256, size=actual_size)
 
-    async def presigned_url(self, key: str, *, expires_in: int, filename: str | None = None) -> str | None:
+    async def presigned_url(
+        self, key: str, *, expires_in: int, filename: str | None = None, version_id: str | None = None
+    ) -> str | None:
         """Always ``None``: a local object has no URL of its own; the caller streams it."""
         check_key(key)
         return None
@@ -686,7 +691,9 @@ class S3ObjectStore:
             return None
         return Retention(mode=mode, retain_until=until.astimezone(UTC))
 
-    async def presigned_url(self, key: str, *, expires_in: int, filename: str | None = None) -> str | None:
+    async def presigned_url(
+        self, key: str, *, expires_in: int, filename: str | None = None, version_id: str | None = None
+    ) -> str | None:
         """A presigned GET of ``key`` valid ``expires_in`` seconds (1 to 7 days' worth).
 
         With ``filename`` the download answers ``Content-Disposition: attachment`` with
@@ -699,6 +706,8 @@ class S3ObjectStore:
         params = {"Bucket": self.bucket, "Key": key}
         if filename:
             params["ResponseContentDisposition"] = content_disposition(filename)
+        if version_id:
+            params["VersionId"] = version_id
         with self._failure(f"presigning of {key} in {self.location}"):
             url: str = await anyio.to_thread.run_sync(
                 lambda: self._client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)

@@ -85,9 +85,7 @@ async def gather(
     """Everything one bundle prints, judged at ``now``; sections not asked for stay empty."""
     wanted = set(sections)
     artifacts: list[Artifact] = []
-    mentors = (
-        await vetting_register.mentors_active(period_start, period_end, mentor_ids) if "vetting" in wanted else []
-    )
+    mentors = await vetting_register.mentors_active(period_start, period_end, mentor_ids) if "vetting" in wanted else []
     for mentor in mentors:
         for check in mentor.checks:
             artifacts.extend(

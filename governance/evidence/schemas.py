@@ -29,7 +29,9 @@ class BundleRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     mentor_ids: Annotated[
         list[UUID] | None,
         msgspec.Meta(
-            min_length=1, max_length=1000, description="Only these mentors in the vetting, complaints and disputes registers."
+            min_length=1,
+            max_length=1000,
+            description="Only these mentors in the vetting, complaints and disputes registers.",
         ),
     ] = None
 

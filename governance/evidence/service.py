@@ -27,10 +27,11 @@ import structlog
 from governance.audit import service as audit
 from governance.core import db
 from governance.core.clock import Clock
+from governance.core.durations import Duration
 from governance.core.errors import Problem, invalid_parameter, not_found
 from governance.core.identity import SYSTEM, Identity
 from governance.core.pagination import Page, by_time
-from governance.core.storage import ObjectStore, ObjectStoreError
+from governance.core.storage import ChecksumMismatch, ObjectStore, ObjectStoreError, StoredObject
 from governance.core.versioning import lock_for_update
 from governance.evidence import assembly, states
 from governance.evidence.contents import SECTIONS, BundleContents
@@ -72,7 +73,7 @@ class Evidence:
     vetting: Vetting
     log_key: audit.LogKey
     store: ObjectStore
-    retention: timedelta
+    retention: Duration
     lease: timedelta
     work_dir: Path
     # Set by a request made through this process: its worker starts at once, not at the next poll.
@@ -474,8 +475,11 @@ async def produce(
     reason; cancellation (the worker stopping or dying) leaves it for the next claim.
     """
     bundle_id: uuid.UUID = row["id"]
-    work_dir = evidence.work_dir / str(bundle_id)
-    shutil.rmtree(work_dir, ignore_errors=True)  # what a dead worker left
+    # One directory per attempt: a renderer orphaned by a dead worker may still be writing
+    # into the last one. What earlier attempts left behind goes.
+    for stale in evidence.work_dir.glob(f"{bundle_id}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    work_dir = evidence.work_dir / f"{bundle_id}-{row['attempts']}"
     work_dir.mkdir(parents=True)
     progress = _Progress(on_change=on_progress)
     try:
@@ -485,6 +489,8 @@ async def produce(
         log.warning("evidence_bundle_taken_over", bundle_id=str(bundle_id), worker=worker, detail=str(exc))
     except RenderFailed as exc:
         await fail(bundle_id, worker, f"rendering failed: {exc}", clock.now())
+    except ChecksumMismatch as exc:
+        await fail(bundle_id, worker, f"the stored object is not what was rendered: {exc}", clock.now())
     except ObjectStoreError as exc:
         await fail(bundle_id, worker, f"storing failed: {exc}", clock.now())
     except Exception as exc:
@@ -514,13 +520,13 @@ async def _produce(
     manifest_path = work_dir / FILES["manifest"][0]
     manifest_path.write_bytes(manifest)
     manifest_sha256 = hashlib.sha256(manifest).hexdigest()
-    retain_until = clock.now() + evidence.retention
+    retain_until = evidence.retention.add_to(clock.now())
     pdf = await _store(evidence, bundle_id, "pdf", pdf_path, rendered.sha256, rendered.size, retain_until)
     progress.value = PDF_STORED
     stored_manifest = await _store(
         evidence, bundle_id, "manifest", manifest_path, manifest_sha256, len(manifest), retain_until
     )
-    locked = bool(pdf.retain_until and stored_manifest.retain_until)
+    locked = pdf.locked and stored_manifest.locked
     await _advance(
         bundle_id,
         worker,
@@ -557,11 +563,15 @@ async def _produce(
 
 async def _store(
     evidence: Evidence, bundle_id: uuid.UUID, file: str, path: Path, sha256: str, size: int, retain_until: datetime
-) -> Any:
+) -> StoredObject:
     """Upload one file and confirm the store holds exactly it (ChecksumMismatch otherwise)."""
     key = object_key(bundle_id, file)
     stored = await evidence.store.put_file(key, path, media_type=FILES[file][1], retain_until=retain_until)
-    await evidence.store.confirm(key, sha256, size)
+    if stored.sha256 != sha256 or stored.size != size:  # the file changed on disk between render and upload
+        raise ChecksumMismatch(
+            f"{key}: uploaded {stored.sha256} ({stored.size} bytes), rendered {sha256} ({size} bytes)"
+        )
+    await evidence.store.verify_stored(key, sha256=sha256, size=size, checksum=stored.checksum)
     return stored
 
 
@@ -619,4 +629,3 @@ async def download(
         size=row["pdf_size"] if file == "pdf" else None,
         url=url,
     )
-

@@ -21,6 +21,7 @@ from governance.evidence.service import Evidence
 
 log = structlog.get_logger("governance.evidence.worker")
 
+
 def worker_name() -> str:
     """Unique per worker: which host and process, and a nonce for several in one process."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

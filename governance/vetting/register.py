@@ -47,19 +47,27 @@ async def mentors_active(period_start: date, period_end: date, mentor_ids: Seque
     # In slices: an IN list of thousands of ids is too long for SQLite's parameter limit.
     for offset in range(0, len(ids), 500):
         some = ids[offset : offset + 500]
-        for check in await Check.select(
-            Check.id,
-            Check.mentor,
-            Check.check_type,
-            Check.state,
-            Check.valid_from,
-            Check.expires_at,
-            Check.reviewed_by,
-        ).where(Check.mentor.is_in(some)).order_by(Check.recorded_at):
+        for check in (
+            await Check.select(
+                Check.id,
+                Check.mentor,
+                Check.check_type,
+                Check.state,
+                Check.valid_from,
+                Check.expires_at,
+                Check.reviewed_by,
+            )
+            .where(Check.mentor.is_in(some))
+            .order_by(Check.recorded_at)
+        ):
             checks_of[check["mentor"]].append(check)
-        for document in await Document.select(
-            Document.id, Document.check, Document.sha256, Document.size, Document.media_type, Document.uploaded_at
-        ).where(Document.mentor.is_in(some)).order_by(Document.uploaded_at):
+        for document in (
+            await Document.select(
+                Document.id, Document.check, Document.sha256, Document.size, Document.media_type, Document.uploaded_at
+            )
+            .where(Document.mentor.is_in(some))
+            .order_by(Document.uploaded_at)
+        ):
             documents_of[document["check"]].append(
                 DocumentLine(
                     document_id=str(document["id"]),

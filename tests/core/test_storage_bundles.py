@@ -69,20 +69,6 @@ def s3(settings: Settings) -> S3ObjectStore:
 
 
 @pytest.fixture
-def locked_bucket(s3_bucket: Settings) -> Settings:
-    """A bucket with Object Lock enabled (and so versioning) on the same moto server."""
-    import boto3
-
-    bucket = s3_bucket.s3_bucket + "-locked"
-    boto3.client("s3", endpoint_url=s3_bucket.s3_endpoint_url, region_name="eu-west-2").create_bucket(
-        Bucket=bucket,
-        CreateBucketConfiguration={"LocationConstraint": "eu-west-2"},
-        ObjectLockEnabledForBucket=True,
-    )
-    return msgspec.structs.replace(s3_bucket, s3_bucket=bucket)
-
-
-@pytest.fixture
 def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Multipart from 6 MiB on, in parts of 5 MiB (S3's smallest)."""
     monkeypatch.setattr(storage, "MULTIPART_THRESHOLD", 6 * MiB)

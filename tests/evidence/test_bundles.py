@@ -1,0 +1,228 @@
+"""Evidence bundles through the API: requested, produced by a worker, stored, downloaded,
+and bound into the audit log; bad requests change nothing; crashed workers are taken over."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from governance.audit import service as audit_service
+from governance.evidence import service
+from governance.evidence.tables import EvidenceBundle
+
+from ..conftest import AuthHeaders
+from .conftest import Bundles, Platform, pdf_text, sha256
+
+
+async def test_a_bundle_binds_its_pdf_and_manifest_into_the_log(
+    bundles: Bundles, platform: Platform, client: httpx.AsyncClient
+) -> None:
+    asked = await bundles.ask()
+    assert asked.status_code == 202, asked.text
+    bundle = asked.json()
+    assert bundle["state"] == "queued" and bundle["progress"] == 0 and bundle["requested_by"] == "officer-e"
+    assert bundle["sections"] == ["summary", "vetting", "complaints", "disputes", "privacy", "audit"]
+    assert await bundles.work()
+    ready = await bundles.get(bundle["id"])
+    assert ready["state"] == "ready" and ready["progress"] == 1 and ready["attempts"] == 1
+    assert ready["pages"] > 1 and ready["failure_reason"] is None
+
+    pdf = await bundles.download(bundle["id"])
+    assert pdf.status_code == 200, pdf.text
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert sha256(pdf.content) == ready["pdf_sha256"]
+    assert pdf.headers["repr-digest"] == f"sha-256=:{base64.b64encode(bytes.fromhex(ready['pdf_sha256'])).decode()}:"
+    manifest_response = await bundles.download(bundle["id"], "manifest")
+    assert sha256(manifest_response.content) == ready["manifest_sha256"]
+    manifest = manifest_response.json()
+    assert manifest["format"] == "governance-evidence-manifest/1"
+    assert manifest["bundle_id"] == bundle["id"] and manifest["pdf"]["sha256"] == ready["pdf_sha256"]
+    assert manifest["pdf"]["pages"] == ready["pages"] and manifest["pdf"]["size"] == len(pdf.content)
+    assert manifest["checkpoint"]["tree_size"] == ready["checkpoint_size"]
+    # Every document of every check is vouched for by its hash, and the checkpoint too.
+    listed = {a["sha256"] for a in manifest["artifacts"] if a["kind"] == "vetting_document"}
+    documents = {d["sha256"] for check in platform.checks for d in check.get("documents", [])}
+    assert documents and documents <= listed
+    checkpoint = [a for a in manifest["artifacts"] if a["kind"] == "checkpoint"]
+    assert checkpoint[0]["sha256"] == sha256(manifest["checkpoint"]["note"].encode())
+
+    # The log says which bytes were made ready, and who downloaded them.
+    entries = await bundles.audit(resource_id=bundle["id"])
+    actions = [e["action"] for e in entries]
+    assert actions[:4] == [
+        "evidence.bundle.requested",
+        "evidence.bundle.rendering",
+        "evidence.bundle.uploading",
+        "evidence.bundle.ready",
+    ]
+    ready_entry = entries[3]
+    assert ready_entry["details"]["pdf_sha256"] == sha256(pdf.content)
+    assert ready_entry["details"]["manifest_sha256"] == sha256(manifest_response.content)
+    downloads = [e for e in entries if e["action"] == "evidence.bundle.downloaded"]
+    assert [(d["details"]["file"], d["actor_sub"]) for d in downloads] == [("pdf", "tester"), ("manifest", "tester")]
+    # The ready entry is in the tree an auditor verifies.
+    verified = await audit_service.verify(client._transport.app.state.log_key)  # type: ignore[attr-defined]
+    assert verified.ok and verified.size > ready_entry["seq"]
+    assert pdf_text(pdf.content)[0].count(bundle["id"]) >= 1
+
+
+async def test_figures_in_the_pdf_are_the_api_summaries(
+    bundles: Bundles, platform: Platform, client: httpx.AsyncClient, auth: AuthHeaders
+) -> None:
+    ready = await bundles.ready()
+    text = "\n".join(pdf_text((await bundles.download(ready["id"])).content))
+    params = {"period_start": ready["period_start"], "period_end": ready["period_end"]}
+    complaints = (await client.get("/api/v1/complaints/summary", params=params, headers=auth("auditor"))).json()
+    privacy = (await client.get("/api/v1/privacy/summary", params=params, headers=auth("auditor"))).json()
+    vetting = (await client.get("/api/v1/vetting/summary", headers=auth("auditor"))).json()
+    assert complaints["complaints_received"] == len(platform.complaints)
+    assert complaints["by_category"]["billing"] == 2 and complaints["by_outcome"]["upheld"] == 1
+    assert vetting["mentors_by_status"]["approved"] == 2 and vetting["mentors_by_status"]["onboarding"] == 1
+    assert privacy["data_requests_received"] == 2 and privacy["data_requests_answered_on_time"] == 1
+    for heading in (
+        "Contents",
+        "Executive summary",
+        "Vetting register",
+        "Complaints and refunds register",
+        "Disputes register",
+        "Privacy",
+        "Audit log",
+        "Manifest",
+    ):
+        assert heading in text, heading
+    for mentor in platform.mentors[:2]:
+        assert mentor["external_id"] in text
+    assert platform.mentors[2]["external_id"] not in text, "a mentor still onboarding is not in the register"
+    for complaint in platform.complaints:
+        assert complaint["id"] in text
+    assert platform.disputes[0]["id"] in text
+    for request in platform.data_requests:
+        assert request["id"] in text
+    for check in platform.checks:
+        for document in check.get("documents", []):
+            assert document["sha256"] in text.replace("\n", "")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"period_start": "2026-02-01", "period_end": "2026-01-01"}, "period_end"),
+        ({"period_end": "2999-01-01"}, "period_end"),
+        ({"period_start": "2020-01-01"}, "period_end"),
+        ({"title": ""}, "title"),
+        ({"sections": ["vetting", "gossip"]}, "sections"),
+        ({"mentor_ids": []}, "mentor_ids"),
+        ({"mentor_ids": ["not-a-uuid"]}, "mentor_ids"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+async def test_a_bad_request_names_the_field_and_queues_nothing(
+    bundles: Bundles, body: dict[str, Any], field: str
+) -> None:
+    before = await bundles.audit(action="evidence.")
+    response = await bundles.ask(**body)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert field in json.dumps(problem), problem
+    assert await EvidenceBundle.count() == 0
+    assert await bundles.audit(action="evidence.") == before
+
+
+async def test_who_may_ask_follow_and_download(bundles: Bundles, client: httpx.AsyncClient, auth: AuthHeaders) -> None:
+    for role in ("auditor", "support_agent", "mentee", "mentor", "platform", "admin"):
+        assert (await bundles.ask(role=role)).status_code == 403, role
+    ready = await bundles.ready(sections=["audit"])
+    for role, status in (("auditor", 200), ("compliance_officer", 200), ("support_agent", 403), ("admin", 403)):
+        listed = await client.get("/api/v1/evidence/bundles", headers=auth(role))
+        assert listed.status_code == status, role
+        assert (await bundles.download(ready["id"], role=role)).status_code == status, role
+    retried = await client.post(f"/api/v1/evidence/bundles/{ready['id']}/retry", headers=auth("auditor"))
+    assert retried.status_code == 403
+
+
+async def test_only_a_failed_bundle_is_retried_and_only_a_ready_one_downloaded(
+    bundles: Bundles, client: httpx.AsyncClient, auth: AuthHeaders
+) -> None:
+    queued = await bundles.queued(sections=["audit"])
+    early = await bundles.download(queued["id"])
+    assert early.status_code == 409 and early.json()["state"] == "queued"
+    retry = await client.post(f"/api/v1/evidence/bundles/{queued['id']}/retry", headers=auth("compliance_officer"))
+    assert retry.status_code == 409 and retry.json()["allowed_next"] == ["rendering"]
+    missing = await client.get(f"/api/v1/evidence/bundles/{queued['id'][:-4]}0000", headers=auth("auditor"))
+    assert missing.status_code == 404
+
+
+async def test_listing_is_newest_first_with_cursors_and_a_state_filter(
+    bundles: Bundles, client: httpx.AsyncClient, auth: AuthHeaders
+) -> None:
+    made = []
+    for n in range(3):
+        made.append(await bundles.queued(title=f"bundle {n}", sections=["audit"]))
+        bundles.clock.advance(timedelta(seconds=1))
+    assert await bundles.work()  # the oldest first
+    first = await client.get("/api/v1/evidence/bundles", params={"limit": 2}, headers=auth("auditor"))
+    page = first.json()
+    assert [b["title"] for b in page["items"]] == ["bundle 2", "bundle 1"]
+    rest = await client.get(
+        "/api/v1/evidence/bundles", params={"limit": 2, "cursor": page["next_cursor"]}, headers=auth("auditor")
+    )
+    assert [b["title"] for b in rest.json()["items"]] == ["bundle 0"] and rest.json()["next_cursor"] is None
+    ready = await client.get("/api/v1/evidence/bundles", params={"state": "ready"}, headers=auth("auditor"))
+    assert [b["id"] for b in ready.json()["items"]] == [made[0]["id"]]
+
+
+async def test_a_worker_that_died_is_taken_over_after_its_lease(bundles: Bundles) -> None:
+    queued = await bundles.queued(sections=["audit"])
+    lease = bundles.evidence.lease
+    claimed = await service.claim("dead-worker", bundles.clock.now(), lease)
+    assert claimed is not None and str(claimed["id"]) == queued["id"]
+    # The dead worker never comes back; while its lease runs, nobody else touches the bundle.
+    assert not await bundles.work("worker-2")
+    assert (await bundles.get(queued["id"]))["state"] == "rendering"
+    bundles.clock.advance(lease + timedelta(seconds=1))
+    assert await bundles.work("worker-2")
+    done = await bundles.get(queued["id"])
+    assert done["state"] == "ready" and done["attempts"] == 2
+    rendering = [e for e in await bundles.audit(resource_id=queued["id"]) if e["action"] == "evidence.bundle.rendering"]
+    assert rendering[1]["details"]["taken_over_from"] == {"worker": "dead-worker", "state": "rendering"}
+
+
+async def test_a_worker_killed_while_rendering_is_recovered(bundles: Bundles, monkeypatch: pytest.MonkeyPatch) -> None:
+    queued = await bundles.queued(sections=["audit"])
+    rendering = asyncio.Event()
+    real_render = service.render_in_subprocess
+
+    async def render_forever(*args: Any, **kwargs: Any) -> Any:
+        rendering.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(service, "render_in_subprocess", render_forever)
+    worker = asyncio.create_task(bundles.work("doomed"))
+    await asyncio.wait_for(rendering.wait(), 30)
+    worker.cancel()  # the process dies mid-render: nothing is written on its way out
+    with pytest.raises(asyncio.CancelledError):
+        await worker
+    stuck = await bundles.get(queued["id"])
+    assert stuck["state"] == "rendering" and stuck["failure_reason"] is None
+    monkeypatch.setattr(service, "render_in_subprocess", real_render)
+    bundles.clock.advance(bundles.evidence.lease + timedelta(seconds=1))
+    assert await bundles.work("survivor")
+    assert (await bundles.get(queued["id"]))["state"] == "ready"
+
+
+async def test_a_bundle_whose_workers_keep_dying_is_failed_not_retried_forever(bundles: Bundles) -> None:
+    queued = await bundles.queued(sections=["audit"])
+    lease = bundles.evidence.lease
+    for n in range(3):
+        assert await service.claim(f"dies-{n}", bundles.clock.now(), lease) is not None
+        bundles.clock.advance(lease + timedelta(seconds=1))
+    assert not await bundles.work("worker-4")
+    failed = await bundles.get(queued["id"])
+    assert failed["state"] == "failed" and "stopped 3 times" in failed["failure_reason"]
