@@ -9,6 +9,7 @@ policy, attestation status) live in :data:`public_router`, outside the guard.
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, Router, get, post, put
@@ -17,7 +18,7 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
-from governance.complaints import attestations, disputes, policy, refunds, service
+from governance.complaints import attestations, disputes, policy, refunds, service, summary
 from governance.complaints.policy import SlaPolicy
 from governance.complaints.schemas import (
     AttestationCreate,
@@ -26,6 +27,7 @@ from governance.complaints.schemas import (
     AttestationView,
     Category,
     ComplaintCreate,
+    ComplaintsSummary,
     ComplaintState,
     ComplaintSummary,
     ComplaintTransition,
@@ -56,6 +58,8 @@ from governance.core.versioning import IF_MATCH, etag_header, expected_version
 AnyRequest = Request[Identity, Any, Any]
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page.")]
+PeriodStart = Annotated[date, QueryParameter(description="First day of the period (UTC), e.g. 2026-01-01.")]
+PeriodEnd = Annotated[date, QueryParameter(description="Last day of the period (UTC, inclusive), within three years.")]
 IfMatch = Annotated[str | None, HeaderParameter(name=IF_MATCH, description='ETag as last read, e.g. "3" (required).')]
 
 
@@ -138,6 +142,15 @@ class ComplaintController(Controller):
             limit=limit,
             cursor=cursor,
         )
+
+    @get("/summary")
+    async def period_summary(
+        self, request: AnyRequest, period_start: PeriodStart, period_end: PeriodEnd
+    ) -> ComplaintsSummary:
+        """Complaints received in the period by category, outcome and month, SLA attainment,
+        refunds requested and issued, and disputes opened by outcome and highest tier,
+        judged now. 400 when the period ends before it starts or lasts over three years."""
+        return await summary.period_summary(period_start, period_end, now_of(request))
 
     @get("/{complaint_id:uuid}", opt={"owner_of": complaint_owner})
     async def get_complaint(self, request: AnyRequest, complaint_id: FromPath[uuid.UUID]) -> Response[ComplaintView]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
 from uuid import UUID
@@ -17,7 +18,7 @@ from governance.core.authz import sees_only_own
 from governance.core.clock import now_of
 from governance.core.errors import invalid_parameter
 from governance.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-from governance.privacy import consent, requests, retention, service
+from governance.privacy import consent, requests, retention, service, summary
 from governance.privacy.schemas import (
     ConsentRecordView,
     DataRequestFiling,
@@ -26,6 +27,7 @@ from governance.privacy.schemas import (
     Permission,
     PreferencesChange,
     PreferencesUpdate,
+    PrivacySummary,
     Reconsent,
     RequestState,
     RequestTransition,
@@ -146,6 +148,21 @@ async def retention_report(request: Request[Any, Any, Any]) -> RetentionReport:
     return await retention.report(_privacy(request), now_of(request))
 
 
+@get("/privacy/summary", tags=["privacy"])
+async def period_summary(
+    request: Request[Any, Any, Any],
+    period_start: Annotated[date, QueryParameter(description="First day of the period (UTC), e.g. 2026-01-01.")],
+    period_end: Annotated[
+        date, QueryParameter(description="Last day of the period (UTC, inclusive); at most three years on.")
+    ],
+) -> PrivacySummary:
+    """Consent changes in the period by purpose and method, and data requests received: by
+    type, answered (completed or rejected), answered on time (extensions count), and still
+    open past their due date now. Counts only. 400 when the period ends before it starts or
+    lasts over three years."""
+    return await summary.period_summary(period_start, period_end, now_of(request))
+
+
 class DataRequestController(Controller):
     """Data subject requests (access, portability, erasure, rectification, restriction, objection)."""
 
@@ -217,5 +234,6 @@ ROUTES: list[ControllerRouterHandler] = [
     get_receipt,
     list_reconsent,
     retention_report,
+    period_summary,
     DataRequestController,
 ]

@@ -1,0 +1,216 @@
+"""The period summary of complaint, refund and dispute handling: what an accreditor checks first.
+
+A complaint belongs to the period by ``received_at``, a refund by ``created_at``, a
+dispute by ``opened_at``; everything is judged at ``now`` (``as_of``).
+
+Complaints are counted by the database: one ``GROUP BY`` (category, state, outcome,
+month, SLA standing) answers in a few hundred rows however many complaints there are,
+and :func:`tally_complaints` adds the groups up. :func:`sla_standing` states the same
+SLA rule in Python, for one row; the tests hold the SQL to it. Refunds are grouped in
+SQL too; disputes, far fewer, are counted in one pass over narrow rows.
+
+SLA attainment. A complaint is *judged* when it was resolved (``resolved`` or
+``closed``), when its resolve target was already breached (``resolve`` among its
+breaches; also when it was withdrawn afterwards), or when it is open and its resolve
+deadline (``resolve_due_at``) has passed at ``now``. A paused complaint
+(awaiting the complainant) is not judged: its deadline moves with the pause. A judged
+complaint *breached* when it is flagged ``breached`` (any target: acknowledge, first
+response or resolve) or when it is open with a deadline already passed at ``now``
+that the SLA scan has not flagged yet; the others *met* their targets. An appeal
+(``reopened``) starts a new clock and clears earlier breaches, so a reopened complaint
+is judged on its new deadline.
+
+Disputes. A dispute's tier only ever moves up (L1 -> L2 -> L3, by escalation or
+appeal), so ``dispute.tier`` is the highest tier it reached. Its outcome is read from
+its state first (open reviews are ``open`` even when an earlier tier decided), then
+from the decision. ``breached`` counts disputes flagged by the scan, and open ones
+whose current tier's decision is overdue at ``now``; escalating to the next tier clears
+the flag, like an appeal clears a complaint's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any, Final
+
+from piccolo.query.functions.aggregate import Count, Sum
+
+from governance.complaints.common import loads
+from governance.complaints.schemas import (
+    CATEGORIES,
+    REFUND_STATES,
+    ComplaintsSummary,
+    DisputeFigures,
+    MonthOfComplaints,
+    RefundFigures,
+    SlaAttainment,
+)
+from governance.complaints.states import OPEN_COMPLAINT_STATES, OPEN_DISPUTE_STATES
+from governance.complaints.tables import Complaint, Dispute, Refund
+from governance.core import db, periods
+
+COMPLAINT_OUTCOMES: Final = ("upheld", "partially_upheld", "not_upheld", "withdrawn", "open")
+DISPUTE_OUTCOMES: Final = ("upheld", "amended", "revoked", "withdrawn", "open")
+TIERS: Final = ("L1", "L2", "L3")
+RESOLVED: Final = frozenset({"resolved", "closed"})
+
+_OPEN_SQL: Final = ", ".join(f"'{state}'" for state in sorted(OPEN_COMPLAINT_STATES))
+_RESOLVED_SQL: Final = ", ".join(f"'{state}'" for state in sorted(RESOLVED))
+# sla_standing() in SQL: 'met', 'breached' or 'unjudged'. The two {} are ``now``.
+STANDING_SQL: Final = (
+    f"CASE WHEN state IN ({_RESOLVED_SQL}) OR breaches LIKE '%\"resolve\"%'"
+    f" OR (state IN ({_OPEN_SQL}) AND resolve_due_at IS NOT NULL AND resolve_due_at <= {{}})"
+    f" THEN (CASE WHEN breached OR (state IN ({_OPEN_SQL}) AND next_due_at IS NOT NULL AND next_due_at <= {{}})"
+    " THEN 'breached' ELSE 'met' END)"
+    " ELSE 'unjudged' END"
+)
+# The UTC month of received_at: SQLite keeps timestamps as UTC text ("2026-03-01 10:00:00+00:00").
+MONTH_SQL: Final = {
+    "sqlite": "substr(received_at, 1, 7)",
+    "postgres": "to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM')",
+}
+DISPUTE_COLUMNS: Final = (Dispute.state, Dispute.outcome, Dispute.tier, Dispute.breached, Dispute.decide_due_at)
+
+
+# --- pure counting ---------------------------------------------------------------------
+
+
+def complaint_outcome(state: str, outcome: str | None) -> str:
+    """``withdrawn``, the resolution's outcome, or ``open`` (neither: still being worked,
+    or reopened by an appeal, which clears the earlier outcome)."""
+    if state == "withdrawn":
+        return "withdrawn"
+    return outcome if outcome in COMPLAINT_OUTCOMES else "open"
+
+
+def sla_standing(row: Mapping[str, Any], now: datetime) -> str | None:
+    """``met``, ``breached``, or None when the complaint is not judged yet (see the module doc)."""
+    state = row["state"]
+    is_open = state in OPEN_COMPLAINT_STATES
+    overdue = is_open and row["next_due_at"] is not None and row["next_due_at"] <= now
+    judged = (
+        state in RESOLVED
+        or "resolve" in loads(row["breaches"], [])
+        or (is_open and row["resolve_due_at"] is not None and row["resolve_due_at"] <= now)
+    )
+    if not judged:
+        return None
+    return "breached" if row["breached"] or overdue else "met"
+
+
+def tally_complaints(
+    groups: Iterable[Mapping[str, Any]], months: list[str]
+) -> tuple[int, dict[str, int], dict[str, int], list[MonthOfComplaints], SlaAttainment]:
+    """Received, by category, by outcome, per month (every month of ``months``) and SLA
+    attainment, from ``(category, state, outcome, month, standing, count)`` groups
+    (``standing``: ``met``, ``breached`` or ``unjudged``, as :func:`sla_standing` says).
+    Every category appears, zeros included; one unknown to the schema under its own name."""
+    received = judged = breached = 0
+    by_category = dict.fromkeys(CATEGORIES, 0)
+    by_outcome = dict.fromkeys(COMPLAINT_OUTCOMES, 0)
+    per_month = {month: dict.fromkeys(CATEGORIES, 0) for month in months}
+    for group in groups:
+        count, category = int(group["count"]), group["category"]
+        received += count
+        by_category[category] = by_category.get(category, 0) + count
+        by_outcome[complaint_outcome(group["state"], group["outcome"])] += count
+        month = per_month[group["month"]]
+        month[category] = month.get(category, 0) + count
+        if group["standing"] != "unjudged":
+            judged += count
+            breached += count if group["standing"] == "breached" else 0
+    met = judged - breached
+    sla = SlaAttainment(judged=judged, met=met, breached=breached, attainment=periods.share(met, judged))
+    per_month_list = [MonthOfComplaints(month=month, by_category=counts) for month, counts in per_month.items()]
+    return received, by_category, by_outcome, per_month_list, sla
+
+
+async def complaint_groups(since: datetime, until: datetime, now: datetime) -> list[dict[str, Any]]:
+    """Complaints received in ``[since, until)`` grouped by category, state, outcome, UTC
+    month and SLA standing at ``now``, with their count (one query)."""
+    month = MONTH_SQL["sqlite" if db.is_sqlite() else "postgres"]
+    rows: list[dict[str, Any]] = await Complaint.raw(
+        # Only constants are formatted into the text; values are bound.
+        f"SELECT category, state, outcome, {month} AS month, {STANDING_SQL} AS standing, "  # noqa: S608
+        "COUNT(*) AS count FROM complaint WHERE received_at >= {} AND received_at < {} "
+        "GROUP BY 1, 2, 3, 4, 5",
+        now,
+        now,
+        since,
+        until,
+    )
+    return rows
+
+
+def tally_refunds(groups: Iterable[Mapping[str, Any]]) -> RefundFigures:
+    """Refund figures from ``(state, currency, count, amount)`` groups: every state, zeros
+    included, and the amounts of issued refunds per currency."""
+    by_state = dict.fromkeys(REFUND_STATES, 0)
+    issued: dict[str, int] = {}
+    for group in groups:
+        by_state[group["state"]] = by_state.get(group["state"], 0) + int(group["count"])
+        if group["state"] == "issued":
+            issued[group["currency"]] = issued.get(group["currency"], 0) + int(group["amount"] or 0)
+    return RefundFigures(
+        requested=sum(by_state.values()), by_state=by_state, issued_minor_by_currency=dict(sorted(issued.items()))
+    )
+
+
+def dispute_outcome(state: str, outcome: str | None) -> str:
+    """``open`` while under review (even after an earlier tier decided), ``withdrawn``,
+    ``revoked``, else the decision (``upheld`` or ``amended``)."""
+    if state in OPEN_DISPUTE_STATES:
+        return "open"
+    if state in ("withdrawn", "revoked"):
+        return state
+    return outcome if outcome in DISPUTE_OUTCOMES else "open"
+
+
+def tally_disputes(rows: Iterable[Mapping[str, Any]], now: datetime) -> DisputeFigures:
+    """Disputes opened, by outcome, by highest tier reached, and how many breached a tier's limit."""
+    by_outcome = dict.fromkeys(DISPUTE_OUTCOMES, 0)
+    by_tier = dict.fromkeys(TIERS, 0)
+    opened = breached = 0
+    for row in rows:
+        opened += 1
+        by_outcome[dispute_outcome(row["state"], row["outcome"])] += 1
+        by_tier[row["tier"]] = by_tier.get(row["tier"], 0) + 1
+        due = row["decide_due_at"]
+        overdue = row["state"] in OPEN_DISPUTE_STATES and due is not None and due <= now
+        breached += bool(row["breached"]) or overdue
+    return DisputeFigures(opened=opened, by_outcome=by_outcome, by_tier=by_tier, breached=breached)
+
+
+# --- the summary -----------------------------------------------------------------------
+
+
+async def period_summary(period_start: date, period_end: date, now: datetime) -> ComplaintsSummary:
+    """Complaints received, refunds requested and disputes opened from ``period_start`` to
+    ``period_end`` (inclusive UTC days), judged at ``now``. 400 naming ``period_end`` when
+    the period ends before it starts or lasts more than three years."""
+    periods.check(period_start, period_end)
+    since, until = periods.bounds(period_start, period_end)
+    received, by_category, by_outcome, per_month, sla = tally_complaints(
+        await complaint_groups(since, until, now), periods.months(period_start, period_end)
+    )
+    refund_groups = (
+        await Refund.select(
+            Refund.state, Refund.currency, Count(alias="count"), Sum(Refund.amount_minor, alias="amount")
+        )
+        .where((Refund.created_at >= since) & (Refund.created_at < until))
+        .group_by(Refund.state, Refund.currency)
+    )
+    disputes = await Dispute.select(*DISPUTE_COLUMNS).where((Dispute.opened_at >= since) & (Dispute.opened_at < until))
+    return ComplaintsSummary(
+        period_start=period_start,
+        period_end=period_end,
+        as_of=now,
+        complaints_received=received,
+        by_category=by_category,
+        by_outcome=by_outcome,
+        per_month=per_month,
+        sla=sla,
+        refunds=tally_refunds(refund_groups),
+        disputes=tally_disputes(disputes, now),
+    )

@@ -1,0 +1,95 @@
+"""The period summary of consent changes and data subject requests: counts only, no subject.
+
+A consent change (a ``privacy_consent_record`` row: explicit choices, Global Privacy
+Control opt-outs, lapses, erasure withdrawals) belongs to the period by
+``recorded_at``; a data request by ``received_at``. Everything is judged at ``now``.
+
+Data requests. A request is *closed* (answered) when it was completed or rejected: a
+rejection with its reason is the controller's answer to the requester (GDPR Art. 12(4)).
+A withdrawn request was never answered, so it is neither closed nor open. A closed
+request was *answered on time* when it closed on or before its ``due_at``, which already
+holds an extension (one month from receipt, up to two more when extended; see
+:mod:`governance.privacy.requests`). A request still open (received, in identity
+verification, in progress or extended) whose ``due_at`` has passed at ``now`` is
+*open overdue*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any, Final, get_args
+
+from piccolo.query.functions.aggregate import Count
+
+from governance.core import periods
+from governance.privacy.requests import TERMINAL
+from governance.privacy.schemas import ConsentState, Method, PrivacySummary, RequestType
+from governance.privacy.tables import ConsentRecord, DataRequest
+
+CONSENT_STATES: Final[tuple[str, ...]] = get_args(ConsentState)
+METHODS: Final[tuple[str, ...]] = get_args(Method)
+REQUEST_TYPES: Final[tuple[str, ...]] = get_args(RequestType)
+ANSWERED: Final = frozenset({"completed", "rejected"})
+
+
+def tally_consent(groups: Iterable[Mapping[str, Any]]) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Consent changes by purpose (``{"opt_in": n, "opt_out": n}``, purposes that changed in
+    the period, by name) and by method (every method, zeros included), from
+    ``(purpose, state, method, count)`` groups."""
+    by_purpose: dict[str, dict[str, int]] = {}
+    by_method = dict.fromkeys(METHODS, 0)
+    for group in groups:
+        count = int(group["count"])
+        states = by_purpose.setdefault(group["purpose"], dict.fromkeys(CONSENT_STATES, 0))
+        states[group["state"]] = states.get(group["state"], 0) + count
+        by_method[group["method"]] = by_method.get(group["method"], 0) + count
+    return dict(sorted(by_purpose.items())), by_method
+
+
+def tally_requests(rows: Iterable[Mapping[str, Any]], now: datetime) -> tuple[int, dict[str, int], int, int, int]:
+    """``(received, by_type, closed, answered_on_time, open_overdue)`` in one pass (see the module doc)."""
+    received = closed = on_time = overdue = 0
+    by_type = dict.fromkeys(REQUEST_TYPES, 0)
+    for row in rows:
+        received += 1
+        by_type[row["request_type"]] = by_type.get(row["request_type"], 0) + 1
+        if row["state"] in ANSWERED:
+            closed += 1
+            on_time += row["closed_at"] is not None and row["closed_at"] <= row["due_at"]
+        elif row["state"] not in TERMINAL and row["due_at"] < now:
+            overdue += 1
+    return received, by_type, closed, on_time, overdue
+
+
+async def period_summary(period_start: date, period_end: date, now: datetime) -> PrivacySummary:
+    """Consent changes recorded and data requests received from ``period_start`` to
+    ``period_end`` (inclusive UTC days), judged at ``now``. 400 naming ``period_end`` when
+    the period ends before it starts or lasts more than three years."""
+    periods.check(period_start, period_end)
+    since, until = periods.bounds(period_start, period_end)
+    consent_groups = (
+        await ConsentRecord.select(
+            ConsentRecord.purpose, ConsentRecord.state, ConsentRecord.method, Count(alias="count")
+        )
+        .where((ConsentRecord.recorded_at >= since) & (ConsentRecord.recorded_at < until))
+        .group_by(ConsentRecord.purpose, ConsentRecord.state, ConsentRecord.method)
+    )
+    by_purpose, by_method = tally_consent(consent_groups)
+    requests = await DataRequest.select(
+        DataRequest.request_type, DataRequest.state, DataRequest.due_at, DataRequest.closed_at
+    ).where((DataRequest.received_at >= since) & (DataRequest.received_at < until))
+    received, by_type, closed, on_time, overdue = tally_requests(requests, now)
+    return PrivacySummary(
+        period_start=period_start,
+        period_end=period_end,
+        as_of=now,
+        consent_changes_by_purpose=by_purpose,
+        consent_changes_by_method=by_method,
+        data_requests_received=received,
+        data_requests_by_type=by_type,
+        data_requests_closed=closed,
+        data_requests_answered_on_time=on_time,
+        share_answered_on_time=periods.share(on_time, closed),
+        data_requests_open_overdue=overdue,
+    )
