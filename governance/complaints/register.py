@@ -8,8 +8,8 @@ from datetime import date
 from uuid import UUID
 
 from governance.complaints.tables import Complaint, Dispute, Refund
+from governance.core.periods import bounds
 from governance.evidence.contents import ComplaintLine, DisputeLine, RefundLine
-from governance.evidence.period import bounds
 
 
 async def complaints_received(

@@ -26,14 +26,16 @@ def longest_end(start: date) -> date:
     return same_day - timedelta(days=1)
 
 
-def check(start: date, end: date) -> None:
+def check(start: date, end: date, source: str = "query") -> None:
     """Refuse a period that ends before it starts or is longer than three years (400,
-    naming ``period_end``)."""
+    naming ``period_end`` in ``source``: the query, or the body of a bundle request)."""
     if end < start:
-        raise invalid_parameter("period_end", f"the period ends ({end}) before it starts ({start})")
+        raise invalid_parameter("period_end", f"the period ends ({end}) before it starts ({start})", source)
     if end > longest_end(start):
         raise invalid_parameter(
-            "period_end", f"a period lasts at most {LONGEST_YEARS} years: from {start} it ends by {longest_end(start)}"
+            "period_end",
+            f"a period lasts at most {LONGEST_YEARS} years: from {start} it ends by {longest_end(start)}",
+            source,
         )
 
 

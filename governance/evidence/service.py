@@ -25,7 +25,7 @@ import msgspec
 import structlog
 
 from governance.audit import service as audit
-from governance.core import db
+from governance.core import db, periods
 from governance.core.clock import Clock
 from governance.core.durations import Duration
 from governance.core.errors import Problem, invalid_parameter, not_found
@@ -52,8 +52,6 @@ from governance.vetting.service import Vetting
 log = structlog.get_logger("governance.evidence")
 
 RESOURCE: Final = "evidence_bundle"
-# Accreditation periods are years, not decades; a longer span is a typo.
-MAX_PERIOD_DAYS: Final = 3 * 366
 # A presigned download link is for the person who just asked, not for passing around.
 LINK_SECONDS: Final = 300
 # How the job's progress is split between its steps.
@@ -123,13 +121,11 @@ def view(row: dict[str, Any]) -> BundleView:
 
 
 def check_period(period_start: date, period_end: date, today: date) -> None:
-    """A period is whole past or current days, in order, and not absurdly long."""
-    if period_end < period_start:
-        raise invalid_parameter("period_end", "must not be before period_start", source="body")
+    """A bundle's period is a reporting period (in order, at most three years) that has begun
+    and ends by today: evidence is of what happened."""
+    periods.check(period_start, period_end, source="body")
     if period_end > today:
         raise invalid_parameter("period_end", f"must not be after today ({today.isoformat()})", source="body")
-    if (period_end - period_start).days >= MAX_PERIOD_DAYS:
-        raise invalid_parameter("period_end", f"the period may span at most {MAX_PERIOD_DAYS} days", source="body")
 
 
 async def request(data: BundleRequest, actor: Identity, now: datetime) -> BundleView:

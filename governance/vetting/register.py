@@ -10,8 +10,8 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from governance.core.periods import bounds
 from governance.evidence.contents import CheckLine, DocumentLine, MentorLine
-from governance.evidence.period import bounds
 from governance.vetting.tables import Check, Document, Mentor
 
 
