@@ -37,6 +37,7 @@ from typing import Any, Final
 from xml.sax.saxutils import escape
 
 import msgspec
+from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4, landscape
@@ -558,6 +559,12 @@ def render(
     if generated.tzinfo is not None:
         generated = generated.astimezone(UTC)
     stamp = generated.strftime("D:%Y%m%d%H%M%S+00'00'")
+    # Compressed streams are written as binary rather than ASCII85 text (reportlab's default):
+    # ASCII85 is pure Python here, costs about a tenth of the time, and makes the file a
+    # quarter larger. reportlab reads the switch from its global config, so set it for
+    # this document only (reportlab is not thread-safe anyway: one render at a time).
+    a85 = rl_config.useA85
+    rl_config.useA85 = 0
     try:
         document.build(story, canvasmaker=_canvas_with_date(stamp))
         pages = document.finish(contents_width)
@@ -571,6 +578,8 @@ def render(
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+    finally:
+        rl_config.useA85 = a85
     tracker.emit(1.0)
     return RenderResult(pages=pages, sha256=digest.hexdigest(), size=size)
 

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 import pypdf
 import pytest
+from reportlab import rl_config
 
 from governance.complaints.schemas import (
     ComplaintsSummary,
@@ -383,10 +384,12 @@ def test_metadata(rendered: tuple[Path, Any, list[str]]) -> None:
 def test_invariant_output_is_byte_identical(tmp_path: Path) -> None:
     contents = make_contents(mentors=5, complaints=60)
     first, second = tmp_path / "a.pdf", tmp_path / "b.pdf"
+    a85 = rl_config.useA85
     a = render(contents, first, invariant=True)
     b = render(contents, second, invariant=True)
     assert first.read_bytes() == second.read_bytes()
     assert a == b
+    assert rl_config.useA85 == a85  # the binary-streams switch is set for a render only
 
 
 def test_progress_rises_to_one(tmp_path: Path) -> None:
