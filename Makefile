@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/complaints.py
 	$(BIN)/python bench/vetting.py
 	$(BIN)/python bench/privacy.py
+	$(BIN)/python bench/evidence.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
