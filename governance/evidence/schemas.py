@@ -22,18 +22,24 @@ class BundleRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     period_start: date
     period_end: date
     title: Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="Printed on the cover.")]
-    sections: Annotated[
-        list[Section] | None,
-        msgspec.Meta(description="Sections to include, in the document's order; all when omitted."),
-    ] = None
-    mentor_ids: Annotated[
-        list[UUID] | None,
-        msgspec.Meta(
-            min_length=1,
-            max_length=1000,
-            description="Only these mentors in the vetting, complaints and disputes registers.",
-        ),
-    ] = None
+    sections: (
+        Annotated[
+            list[Section],
+            msgspec.Meta(min_length=1, description="Sections to include (in the document's order); all when omitted."),
+        ]
+        | None
+    ) = None
+    mentor_ids: (
+        Annotated[
+            list[UUID],
+            msgspec.Meta(
+                min_length=1,
+                max_length=1000,
+                description="Only these mentors in the vetting, complaints and disputes registers.",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class BundleView(msgspec.Struct, frozen=True):

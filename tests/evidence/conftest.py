@@ -16,6 +16,7 @@ import pytest
 from governance.app import create_app
 from governance.core.clock import ManualClock
 from governance.evidence.service import Evidence
+from governance.evidence.tables import EvidenceBundle
 from governance.evidence.worker import work_once
 from governance.settings import Settings
 
@@ -88,7 +89,16 @@ class Bundles:
 
 
 @pytest.fixture
-def bundles(client: httpx.AsyncClient, auth: AuthHeaders, clock: ManualClock) -> Bundles:
+async def quiet_queue(database: Settings) -> None:
+    """No bundle of an earlier test waits in the queue (the database lives for the whole run),
+    so the worker a test drives claims only that test's bundles."""
+    await EvidenceBundle.update(
+        {EvidenceBundle.state: "failed", EvidenceBundle.failure_reason: "left by an earlier test"}
+    ).where(EvidenceBundle.state.is_in(["queued", "rendering", "uploading"]))
+
+
+@pytest.fixture
+def bundles(client: httpx.AsyncClient, auth: AuthHeaders, clock: ManualClock, quiet_queue: None) -> Bundles:
     return Bundles(client, auth, clock)
 
 
@@ -198,7 +208,7 @@ async def platform(client: httpx.AsyncClient, auth: AuthHeaders) -> Platform:
 
 @pytest.fixture
 async def bundles_in_s3(
-    database: Settings, locked_bucket: Settings, clock: ManualClock, auth: AuthHeaders
+    database: Settings, locked_bucket: Settings, clock: ManualClock, auth: AuthHeaders, quiet_queue: None
 ) -> AsyncIterator[Bundles]:
     """Bundles stored in an S3 bucket with Object Lock (moto, over real HTTP)."""
     transport = httpx.ASGITransport(app=create_app(locked_bucket, clock=clock))

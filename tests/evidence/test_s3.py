@@ -86,7 +86,7 @@ def outage(locked_bucket: Settings) -> Iterator[tuple[Settings, Any]]:
 
 
 async def test_s3_stopping_mid_way_fails_the_bundle_and_a_retry_succeeds(
-    database: Settings, outage: tuple[Settings, Any], clock: ManualClock, auth: AuthHeaders
+    database: Settings, outage: tuple[Settings, Any], clock: ManualClock, auth: AuthHeaders, quiet_queue: None
 ) -> None:
     settings, (server, restart) = outage
     transport = httpx.ASGITransport(app=create_app(settings, clock=clock))
