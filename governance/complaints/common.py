@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -14,8 +13,8 @@ from piccolo.query.methods.select import Select
 from piccolo.table import Table
 
 from governance.core.crypto import Keyring, PersonalDataError
-from governance.core.errors import Problem, invalid_parameter
-from governance.core.pagination import decode_cursor, encode_cursor
+from governance.core.errors import Problem
+from governance.core.pagination import by_time
 from governance.core.versioning import check_version
 
 
@@ -87,26 +86,8 @@ def equal_to(*pairs: tuple[Column, Any]) -> list[Combinable]:
 async def newest_first(
     query: Select[Any], at: Column, id_: Column, where: list[Combinable], limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of ``query`` ordered by (``at``, ``id_``) descending, and the cursor of the next.
-
-    Keyset pagination: the cursor holds the last row's instant and id, so a page costs
-    the same however deep it is, and rows inserted meanwhile neither repeat nor vanish.
-    """
-    conditions = list(where)
-    if cursor is not None:
-        position = decode_cursor(cursor)
-        try:
-            last_at, last_id = datetime.fromisoformat(str(position["at"])), uuid.UUID(str(position["id"]))
-        except (KeyError, ValueError):
-            raise invalid_parameter("cursor", "not a cursor this service issued") from None
-        conditions.append((at < last_at) | ((at == last_at) & (id_ < last_id)))
-    query = query.order_by(at, id_, ascending=False).limit(limit + 1)
-    for condition in conditions:
+    """One page of ``query`` (filtered by ``where``), newest (``at``, ``id_``) first, and the
+    cursor of the next: keyset pagination, so a page costs the same however deep it is."""
+    for condition in where:
         query = query.where(condition)
-    rows = await query
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1]
-        next_cursor = encode_cursor({"at": last[at._meta.name].isoformat(), "id": str(last[id_._meta.name])})
-    return page, next_cursor
+    return await by_time(query, at, id_, limit=limit, cursor=cursor, newest_first=True)

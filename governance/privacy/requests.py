@@ -24,13 +24,13 @@ from governance.audit.tables import AuditEntry
 from governance.core import db
 from governance.core.crypto import SubjectCipher
 from governance.core.durations import Duration, DurationError, parse_duration
-from governance.core.errors import Problem, invalid_parameter
+from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
-from governance.core.pagination import Page, decode_cursor, encode_cursor
+from governance.core.pagination import Page, by_time
 from governance.core.storage import ObjectMissing
 from governance.privacy import consent
 from governance.privacy.schemas import DataRequestFiling, DataRequestView, RequestState, RequestTransition
-from governance.privacy.service import Privacy, field_error, jsonable, not_found
+from governance.privacy.service import Privacy, field_error, jsonable
 from governance.privacy.tables import DataRequest
 
 ONE_MONTH: Final = Duration(months=1)
@@ -166,7 +166,7 @@ async def listing(
     requester: bool,
 ) -> Page[DataRequestView]:
     """Requests by receipt, optionally one mentee's, overdue ones (open past their due date), or of one state."""
-    query = DataRequest.select().order_by(DataRequest.received_at).order_by(DataRequest.id).limit(limit + 1)
+    query = DataRequest.select()
     if subject is not None:
         query = query.where(DataRequest.subject == subject)
     if state is not None:
@@ -175,23 +175,9 @@ async def listing(
         query = query.where(DataRequest.state.not_in(list(TERMINAL)) & (DataRequest.due_at < now))
     elif overdue is False:
         query = query.where(DataRequest.state.is_in(list(TERMINAL)) | (DataRequest.due_at >= now))
-    if cursor is not None:
-        position = decode_cursor(cursor)
-        try:
-            after_time, after_id = datetime.fromisoformat(position["t"]), uuid.UUID(position["id"])
-        except (KeyError, TypeError, ValueError):
-            raise invalid_parameter("cursor", "not a cursor this service issued") from None
-        query = query.where(
-            (DataRequest.received_at > after_time)
-            | ((DataRequest.received_at == after_time) & (DataRequest.id > after_id))
-        )
-    rows = await query
-    page = rows[:limit]
+    page, next_cursor = await by_time(query, DataRequest.received_at, DataRequest.id, limit=limit, cursor=cursor)
     ciphers = await privacy.keyring.readable(row["subject"] for row in page)
     items = [view(row, ciphers[row["subject"]], now, requester) for row in page]
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = encode_cursor({"t": page[-1]["received_at"].isoformat(), "id": str(page[-1]["id"])})
     return Page(items=items, next_cursor=next_cursor)
 
 

@@ -68,10 +68,6 @@ class Privacy:
         )
 
 
-def not_found(kind: str, ident: object) -> Problem:
-    return Problem(404, "not-found", f"No {kind} {ident}")
-
-
 def notices(privacy: Privacy) -> Notices:
     """Every purpose with all its published notice versions, and the retention schedule."""
     purposes = [

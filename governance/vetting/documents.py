@@ -22,11 +22,11 @@ import structlog
 from governance.audit import service as audit
 from governance.core import db
 from governance.core.crypto import CiphertextInvalid
-from governance.core.errors import Problem
+from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
 from governance.core.storage import ObjectMissing
 from governance.vetting.schemas import AuditTrail, DocumentView
-from governance.vetting.service import Vetting, check_row, not_found, touch
+from governance.vetting.service import Vetting, check_row, touch
 from governance.vetting.tables import Document
 
 log = structlog.get_logger("governance.vetting")

@@ -22,9 +22,9 @@ import msgspec
 from governance.audit import service as audit
 from governance.core import cache, db
 from governance.core.crypto import Keyring, SubjectCipher
-from governance.core.errors import Problem
+from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
-from governance.core.pagination import Page, decode_cursor, encode_cursor
+from governance.core.pagination import Page, by_time, decode_cursor, encode_cursor
 from governance.core.storage import ObjectStore
 from governance.settings import Settings
 from governance.vetting import states
@@ -67,10 +67,6 @@ class Vetting:
 
 # Cached dossiers are kept under this topic (governance.vetting.dossier).
 DOSSIER_TOPIC = "mentor"
-
-
-def not_found(kind: str, ident: object) -> Problem:
-    return Problem(404, "not-found", f"No {kind} {ident}")
 
 
 # --- mentors -----------------------------------------------------------------------------
@@ -167,27 +163,12 @@ async def get_mentor(vetting: Vetting, mentor_id: uuid.UUID) -> MentorView:
 
 async def list_mentors(vetting: Vetting, status: str | None, limit: int, cursor: str | None) -> Page[MentorView]:
     """Mentors in registration order, optionally of one status."""
-    query = Mentor.select().order_by(Mentor.registered_at).order_by(Mentor.id).limit(limit + 1)
+    query = Mentor.select()
     if status is not None:
         query = query.where(Mentor.status == status)
-    if cursor is not None:
-        position = decode_cursor(cursor)
-        try:
-            after_time = datetime.fromisoformat(position["t"])
-            after_id = uuid.UUID(position["id"])
-        except (KeyError, TypeError, ValueError):
-            raise Problem(400, "validation", "Invalid query parameter 'cursor'") from None
-        query = query.where(
-            (Mentor.registered_at > after_time) | ((Mentor.registered_at == after_time) & (Mentor.id > after_id))
-        )
-    rows = await query
-    page = rows[:limit]
+    page, next_cursor = await by_time(query, Mentor.registered_at, Mentor.id, limit=limit, cursor=cursor)
     ciphers = await vetting.keyring.readable(str(row["id"]) for row in page)
     items = [mentor_view(row, ciphers[str(row["id"])]) for row in page]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1]
-        next_cursor = encode_cursor({"t": last["registered_at"].isoformat(), "id": str(last["id"])})
     return Page(items=items, next_cursor=next_cursor)
 
 
