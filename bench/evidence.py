@@ -20,7 +20,8 @@ rendering and prints pages and seconds; the parent reads the child's peak RSS fr
   every section, charts, headers, "Page N of M" footers, the contents page;
 - ``bare``: ``bare_render(rows, out)``: the same register rows (formatted as strings
   before the timer starts) as plain reportlab ``Table``s of page-sized chunks in a
-  ``SimpleDocTemplate``, landscape A4 (so that the wide rows fit), no style at all.
+  ``SimpleDocTemplate``, landscape A4 (so that the wide rows fit), no style at all, reportlab's
+  defaults otherwise (ASCII85 streams; ours writes binary ones).
 
 ``ours`` and ``bare`` alternate ``--repeats`` times; figures are medians. ``ratio`` is
 ours / bare in pages per second (target >= 50%); rows per second are printed too, since
