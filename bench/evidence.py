@@ -193,9 +193,11 @@ async def run_job(contents_out: Path) -> None:
         # The renderer's own peak is measured by the ``ours`` children: a child's ru_maxrss
         # would include the worker's pages it was forked with.
         worker_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        started = time.perf_counter()
         contents = await service.gather(evidence, row, now)
+        gathering = time.perf_counter() - started
         await asyncio.to_thread(contents_out.write_bytes, msgspec.msgpack.encode(contents))
-        print(f"{done.pages} {elapsed:.6f} {worker_rss:.1f} {done.pdf_size}", flush=True)
+        print(f"{done.pages} {elapsed:.6f} {worker_rss:.1f} {done.pdf_size} {gathering:.6f}", flush=True)
     finally:
         await db.stop()
 
@@ -312,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out(f"  method    {seeded.stdout.strip().splitlines()[-1]}")
         source = Path(tmp) / "contents.msgpack"
         job_output, _ = run_child([sys.executable, script, "--child", "job", "-", str(source)], env)
-        pages_job, job_seconds, worker_rss, size = job_output.split()
+        pages_job, job_seconds, worker_rss, size, gathering = job_output.split()
         from governance.evidence.contents import BundleContents
 
         rows = len(register_rows(msgspec.msgpack.decode(source.read_bytes(), type=BundleContents)))
@@ -322,8 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         job = float(job_seconds)
         out(
             f"job    {int(pages_job):>6,} pages  {seconds(job)}  {int(pages_job) / job:8.1f} pages/s  "
-            f"{int(size) / 1e6:.1f} MB PDF; peak RSS of the worker {float(worker_rss):.1f} MB "
-            "(gathering, storing; the renderer's is the line ours)"
+            f"{int(size) / 1e6:.1f} MB PDF (gathering from the database alone: {float(gathering):.2f}s); "
+            f"peak RSS of the worker {float(worker_rss):.1f} MB (the renderer's: line ours)"
         )
         runs: dict[str, list[tuple[int, float, float]]] = {"ours": [], "bare": []}
         for _ in range(args.repeats):

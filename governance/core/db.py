@@ -163,6 +163,24 @@ async def transaction() -> AsyncIterator[None]:
             yield
 
 
+@asynccontextmanager
+async def snapshot() -> AsyncIterator[None]:
+    """Several reads that see the database as of one instant, without blocking writers.
+
+    For reports whose figures must agree with each other (a summary and the register it
+    counts). REPEATABLE READ, READ ONLY on PostgreSQL; on SQLite a deferred transaction,
+    whose first read fixes the snapshot (WAL). Write nothing inside.
+    """
+    db = engine()
+    if isinstance(db, SQLiteEngine):
+        async with db.transaction(transaction_type=TransactionType.deferred):
+            yield
+    else:
+        async with db.transaction():
+            await db.run_querystring(QueryString("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+            yield
+
+
 def is_unique_violation(exc: BaseException) -> bool:
     """Whether ``exc`` is the database refusing a duplicate of a unique key (either engine)."""
     if isinstance(exc, sqlite3.IntegrityError):

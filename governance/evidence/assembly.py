@@ -14,6 +14,7 @@ from governance import __version__
 from governance.audit import service as audit
 from governance.complaints import register as complaints_register
 from governance.complaints import summary as complaints_summary
+from governance.core import db
 from governance.evidence.contents import (
     Artifact,
     AuditSection,
@@ -82,31 +83,52 @@ async def gather(
     log_key: audit.LogKey,
     now: datetime,
 ) -> BundleContents:
-    """Everything one bundle prints, judged at ``now``; sections not asked for stay empty."""
+    """Everything one bundle prints, judged at ``now``; sections not asked for stay empty.
+
+    Read in one snapshot, so that the summaries and the registers they count agree; then a
+    checkpoint is signed, whose tree covers at least everything read.
+    """
     wanted = set(sections)
-    artifacts: list[Artifact] = []
-    mentors = await vetting_register.mentors_active(period_start, period_end, mentor_ids) if "vetting" in wanted else []
-    for mentor in mentors:
-        for check in mentor.checks:
-            artifacts.extend(
-                Artifact(
-                    name=f"{mentor.external_id} {check.check_type} {document.document_id}",
-                    kind="vetting_document",
-                    sha256=document.sha256,
-                    size=document.size,
-                )
-                for document in check.documents
-            )
-    complaints, refunds = (
-        await complaints_register.complaints_received(period_start, period_end, mentor_ids)
-        if "complaints" in wanted
-        else ([], [])
-    )
-    disputes = (
-        await complaints_register.disputes_opened(period_start, period_end, mentor_ids) if "disputes" in wanted else []
-    )
-    data_requests = await privacy_register.data_requests(period_start, period_end, now) if "privacy" in wanted else []
     summarised = "summary" in wanted
+    async with db.snapshot():
+        mentors = (
+            await vetting_register.mentors_active(period_start, period_end, mentor_ids) if "vetting" in wanted else []
+        )
+        complaints, refunds = (
+            await complaints_register.complaints_received(period_start, period_end, mentor_ids)
+            if "complaints" in wanted
+            else ([], [])
+        )
+        disputes = (
+            await complaints_register.disputes_opened(period_start, period_end, mentor_ids)
+            if "disputes" in wanted
+            else []
+        )
+        data_requests = (
+            await privacy_register.data_requests(period_start, period_end, now) if "privacy" in wanted else []
+        )
+        readiness = await vetting_summary.readiness(vetting, now) if summarised else None
+        complaint_figures = (
+            await complaints_summary.period_summary(period_start, period_end, now)
+            if summarised or "complaints" in wanted
+            else None
+        )
+        privacy_figures = (
+            await privacy_summary.period_summary(period_start, period_end, now)
+            if summarised or "privacy" in wanted
+            else None
+        )
+    artifacts = [
+        Artifact(
+            name=f"{mentor.external_id} {check.check_type} {document.document_id}",
+            kind="vetting_document",
+            sha256=document.sha256,
+            size=document.size,
+        )
+        for mentor in mentors
+        for check in mentor.checks
+        for document in check.documents
+    ]
     # Always: the manifest names the checkpoint even when the PDF leaves the audit section out.
     audit_part, checkpoint = await audit_section(log_key)
     artifacts.append(checkpoint)
@@ -123,17 +145,9 @@ async def gather(
             sections=list(sections),
             mentor_filter=[str(m) for m in mentor_ids] if mentor_ids else None,
         ),
-        vetting_summary=await vetting_summary.readiness(vetting, now) if summarised else None,
-        complaints_summary=(
-            await complaints_summary.period_summary(period_start, period_end, now)
-            if summarised or "complaints" in wanted
-            else None
-        ),
-        privacy_summary=(
-            await privacy_summary.period_summary(period_start, period_end, now)
-            if summarised or "privacy" in wanted
-            else None
-        ),
+        vetting_summary=readiness,
+        complaints_summary=complaint_figures,
+        privacy_summary=privacy_figures,
         mentors=mentors,
         complaints=complaints,
         refunds=refunds,
