@@ -168,7 +168,7 @@ async def run_job(contents_out: Path) -> None:
     from governance.core import db
     from governance.core.clock import SystemClock
     from governance.core.identity import Identity
-    from governance.evidence import service
+    from governance.evidence import jobs, service
     from governance.evidence.schemas import BundleRequest
     from governance.settings import Settings
 
@@ -182,10 +182,10 @@ async def run_job(contents_out: Path) -> None:
             period_start=(now - timedelta(days=364)).date(), period_end=now.date(), title="Benchmark bundle"
         )
         bundle = await service.request(request, Identity(sub="officer-bench", roles=("compliance_officer",)), now)
-        row = await service.claim("bench", now, evidence.lease, bundle.id)
+        row = await jobs.claim("bench", now, evidence.lease, bundle.id)
         assert row is not None
         started = time.perf_counter()
-        await service.produce(evidence, row, "bench", SystemClock())
+        await jobs.produce(evidence, row, "bench", SystemClock())
         elapsed = time.perf_counter() - started
         done = await service.get(bundle.id)
         if done.state != "ready":
@@ -194,7 +194,7 @@ async def run_job(contents_out: Path) -> None:
         # would include the worker's pages it was forked with.
         worker_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         started = time.perf_counter()
-        contents = await service.gather(evidence, row, now)
+        contents = await jobs.gather(evidence, row, now)
         gathering = time.perf_counter() - started
         await asyncio.to_thread(contents_out.write_bytes, msgspec.msgpack.encode(contents))
         print(f"{done.pages} {elapsed:.6f} {worker_rss:.1f} {done.pdf_size} {gathering:.6f}", flush=True)

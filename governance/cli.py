@@ -342,7 +342,7 @@ def evidence_export(
     from governance.core.clock import SystemClock
     from governance.core.errors import Problem
     from governance.core.identity import Identity
-    from governance.evidence import service
+    from governance.evidence import jobs, service
     from governance.evidence.schemas import BundleRequest
     from governance.evidence.worker import worker_name
 
@@ -366,7 +366,7 @@ def evidence_export(
 
     async def work() -> Any:
         bundle = await service.request(request, actor, clock.now())
-        row = await service.claim(worker_name(), clock.now(), evidence_setup.lease, bundle.id)
+        row = await jobs.claim(worker_name(), clock.now(), evidence_setup.lease, bundle.id)
         if row is None:  # pragma: no cover - an in-service worker was quicker
             raise click.ClickException(f"bundle {bundle.id} was taken by another worker; follow it through the API")
         with click.progressbar(length=1000, label=f"bundle {bundle.id}", file=sys.stderr) as bar:
@@ -379,7 +379,7 @@ def evidence_export(
                     bar.update(step)
                     done += step
 
-            await service.produce(evidence_setup, row, row["worker"], clock, on_progress=advance)
+            await jobs.produce(evidence_setup, row, row["worker"], clock, on_progress=advance)
         finished = await service.get(bundle.id)
         if finished.state != "ready":
             raise click.ClickException(f"bundle {bundle.id} failed: {finished.failure_reason}")

@@ -16,7 +16,7 @@ import uuid
 import structlog
 
 from governance.core.clock import Clock
-from governance.evidence import service
+from governance.evidence import jobs
 from governance.evidence.service import Evidence
 
 log = structlog.get_logger("governance.evidence.worker")
@@ -29,11 +29,11 @@ def worker_name() -> str:
 
 async def work_once(evidence: Evidence, worker: str, clock: Clock) -> bool:
     """Claim one bundle and produce it; False when there was nothing to do."""
-    row = await service.claim(worker, clock.now(), evidence.lease)
+    row = await jobs.claim(worker, clock.now(), evidence.lease)
     if row is None:
         return False
     log.info("evidence_bundle_claimed", bundle_id=str(row["id"]), attempt=row["attempts"], worker=worker)
-    await service.produce(evidence, row, worker, clock)
+    await jobs.produce(evidence, row, worker, clock)
     return True
 
 

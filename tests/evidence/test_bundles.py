@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from governance.audit import service as audit_service
-from governance.evidence import service
+from governance.evidence import jobs
 from governance.evidence.registers import percent
 from governance.evidence.render import SECTION_TITLES
 from governance.evidence.tables import EvidenceBundle
@@ -200,7 +200,7 @@ async def test_listing_is_newest_first_with_cursors_and_a_state_filter(
 async def test_a_worker_that_died_is_taken_over_after_its_lease(bundles: Bundles) -> None:
     queued = await bundles.queued(sections=["audit"])
     lease = bundles.evidence.lease
-    claimed = await service.claim("dead-worker", bundles.clock.now(), lease, uuid.UUID(queued["id"]))
+    claimed = await jobs.claim("dead-worker", bundles.clock.now(), lease, uuid.UUID(queued["id"]))
     assert claimed is not None and str(claimed["id"]) == queued["id"]
     # The dead worker never comes back; while its lease runs, nobody else touches the bundle.
     assert not await bundles.work("worker-2")
@@ -216,13 +216,13 @@ async def test_a_worker_that_died_is_taken_over_after_its_lease(bundles: Bundles
 async def test_a_worker_killed_while_rendering_is_recovered(bundles: Bundles, monkeypatch: pytest.MonkeyPatch) -> None:
     queued = await bundles.queued(sections=["audit"])
     rendering = asyncio.Event()
-    real_render = service.render_in_subprocess
+    real_render = jobs.render_in_subprocess
 
     async def render_forever(*args: Any, **kwargs: Any) -> Any:
         rendering.set()
         await asyncio.Event().wait()
 
-    monkeypatch.setattr(service, "render_in_subprocess", render_forever)
+    monkeypatch.setattr(jobs, "render_in_subprocess", render_forever)
     worker = asyncio.create_task(bundles.work("doomed"))
     await asyncio.wait_for(rendering.wait(), 30)
     worker.cancel()  # the process dies mid-render: nothing is written on its way out
@@ -230,7 +230,7 @@ async def test_a_worker_killed_while_rendering_is_recovered(bundles: Bundles, mo
         await worker
     stuck = await bundles.get(queued["id"])
     assert stuck["state"] == "rendering" and stuck["failure_reason"] is None
-    monkeypatch.setattr(service, "render_in_subprocess", real_render)
+    monkeypatch.setattr(jobs, "render_in_subprocess", real_render)
     bundles.clock.advance(bundles.evidence.lease + timedelta(seconds=1))
     assert await bundles.work("survivor")
     assert (await bundles.get(queued["id"]))["state"] == "ready"
@@ -240,7 +240,7 @@ async def test_a_bundle_whose_workers_keep_dying_is_failed_not_retried_forever(b
     queued = await bundles.queued(sections=["audit"])
     lease = bundles.evidence.lease
     for n in range(3):
-        assert await service.claim(f"dies-{n}", bundles.clock.now(), lease, uuid.UUID(queued["id"])) is not None
+        assert await jobs.claim(f"dies-{n}", bundles.clock.now(), lease, uuid.UUID(queued["id"])) is not None
         bundles.clock.advance(lease + timedelta(seconds=1))
     assert not await bundles.work("worker-4")
     failed = await bundles.get(queued["id"])
