@@ -263,7 +263,14 @@ async def _holding(
         interval = max(evidence.lease.total_seconds() / 3, 0.05)
         while True:
             await asyncio.sleep(interval)
-            if not await heartbeat(bundle_id, worker, progress.value, clock.now(), evidence.lease):
+            try:
+                held = await heartbeat(bundle_id, worker, progress.value, clock.now(), evidence.lease)
+            except Exception:
+                # The database hiccuped: try again next beat; if the lease runs out meanwhile,
+                # the next state change finds the job taken over and stops.
+                log.warning("evidence_heartbeat_failed", bundle_id=str(bundle_id), worker=worker, exc_info=True)
+                continue
+            if not held:
                 lost = True
                 if body is not None:
                     body.cancel()
