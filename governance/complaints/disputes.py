@@ -47,7 +47,6 @@ from governance.core.pagination import Page
 from governance.core.versioning import check_version, lock_for_update
 
 RESOURCE: Final = "dispute"
-ROLE_KIND: Final = {"support_agent": "support", "compliance_officer": "compliance"}
 
 
 def opened_as(actor: Identity, mentor_id: str, candidate_id: str) -> str | None:

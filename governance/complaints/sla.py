@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 import structlog
@@ -20,8 +20,6 @@ from governance.complaints.business_hours import Pause, deadline
 from governance.complaints.policy import SlaPolicy
 
 log = structlog.get_logger("governance.complaints.sla")
-
-KINDS: Final = ("acknowledge", "first_response", "resolve")
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,8 +61,13 @@ async def test_a_ready_bundle_is_checksummed_encrypted_and_locked(
     async with httpx.AsyncClient() as outside:
         fetched = await outside.get(link)
     assert fetched.status_code == 200 and sha256(fetched.content) == ready["pdf_sha256"]
-    downloaded = [e for e in await bundles.audit(resource_id=ready["id"]) if e["action"].endswith("downloaded")]
+    entries = await bundles.audit(resource_id=ready["id"])
+    downloaded = [e for e in entries if e["action"].endswith("downloaded")]
     assert downloaded[0]["details"]["via"] == "presigned_url"
+    # The log names the locked version, so an auditor can fetch exactly what was vouched for.
+    made_ready = next(e for e in entries if e["action"] == "evidence.bundle.ready")
+    assert made_ready["details"]["pdf_version"] == head["VersionId"]
+    assert made_ready["details"]["manifest_version"] == manifest_head["VersionId"]
 
 
 @pytest.fixture
