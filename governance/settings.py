@@ -150,6 +150,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         for name in DURATION_FIELDS:
             if getattr(self, name) < timedelta(0):
                 raise SettingsError(f"{PREFIX}{name.upper()}: must not be negative")
+        if self.evidence_lease <= timedelta(0):
+            # A lease of nothing would let every worker take every running bundle over at once.
+            raise SettingsError(f"{PREFIX}EVIDENCE_LEASE: must be longer than zero")
         for name in CALENDAR_DURATION_FIELDS:
             duration: Duration = getattr(self, name)
             if duration.is_exact and duration.exact <= timedelta(0):
@@ -182,6 +185,8 @@ DURATION_FIELDS = (
     "complaint_appeal_window",
     "sla_scan_interval",
     # --- end complaints ---
+    "evidence_poll_interval",
+    "evidence_lease",
 )
 
 # ISO 8601 durations that may have years and months (``P6Y``): kept as a Duration.

@@ -71,6 +71,10 @@ def test_evidence_retention_is_a_calendar_duration() -> None:
         ("GOVERNANCE_MAX_REQUEST_BODY_BYTES", "-1"),
         ("GOVERNANCE_EVIDENCE_RETENTION", "six years"),
         ("GOVERNANCE_EVIDENCE_RETENTION", "PT0S"),
+        ("GOVERNANCE_EVIDENCE_LEASE", "0"),
+        ("GOVERNANCE_EVIDENCE_LEASE", "-5"),
+        ("GOVERNANCE_EVIDENCE_POLL_INTERVAL", "-1"),
+        ("GOVERNANCE_EVIDENCE_POLL_INTERVAL", "often"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(variable: str, value: str) -> None:

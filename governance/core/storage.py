@@ -136,12 +136,15 @@ class ObjectStore(Protocol):
         """
         ...
 
-    async def verify_stored(self, key: str, *, sha256: str, size: int, checksum: str | None = None) -> StoredObject:
+    async def verify_stored(
+        self, key: str, *, sha256: str, size: int, checksum: str | None = None, version_id: str | None = None
+    ) -> StoredObject:
         """Prove that ``key`` holds the content with this SHA-256 (hex) and size.
 
         ``checksum`` is the ``StoredObject.checksum`` that ``put_file`` returned; it lets a
         multipart S3 object be checked against its composite checksum instead of being
-        read back. Raises :class:`ChecksumMismatch` if the object differs,
+        read back. ``version_id`` (where the store keeps versions) checks that version, not
+        whichever is current. Raises :class:`ChecksumMismatch` if the object differs,
         :class:`ObjectMissing` if there is none, :class:`ObjectStoreError` on failure.
         """
         ...
@@ -299,8 +302,10 @@ class LocalObjectStore:
             raise
         return StoredObject(key=key, sha256=digest.hexdigest(), size=size)
 
-    async def verify_stored(self, key: str, *, sha256: str, size: int, checksum: str | None = None) -> StoredObject:
-        """Re-hash the file (``checksum`` is not used here)."""
+    async def verify_stored(
+        self, key: str, *, sha256: str, size: int, checksum: str | None = None, version_id: str | None = None
+    ) -> StoredObject:
+        """Re-hash the file (``checksum`` and ``version_id`` are not used: a local key has one version)."""
         path = self._path(key)
 
         def rehash() -> tuple[str, int]:
@@ -619,8 +624,11 @@ class S3ObjectStore:
                 raise ObjectMissing(f"{key} is not in {self.location}") from None
             raise
 
-    async def verify_stored(self, key: str, *, sha256: str, size: int, checksum: str | None = None) -> StoredObject:
-        """Prove the current version of ``key`` is the content with ``sha256`` and ``size``.
+    async def verify_stored(
+        self, key: str, *, sha256: str, size: int, checksum: str | None = None, version_id: str | None = None
+    ) -> StoredObject:
+        """Prove that version ``version_id`` of ``key`` (the current one when None) is the
+        content with ``sha256`` and ``size``.
 
         Asks ``head_object(ChecksumMode="ENABLED")`` for the size and the checksum S3
         keeps (and verified on receipt). A single-PUT object's checksum must equal
@@ -633,13 +641,14 @@ class S3ObjectStore:
         """
         expected_sha256 = sha256.lower()
         with self._failure(f"verification of {key} in {self.location}"):
-            head = await anyio.to_thread.run_sync(lambda: self._head(key, ChecksumMode="ENABLED"))
+            pinned = {"VersionId": version_id} if version_id else {}
+            head = await anyio.to_thread.run_sync(lambda: self._head(key, ChecksumMode="ENABLED", **pinned))
             actual_size = int(head["ContentLength"])
             if actual_size != size:
                 raise _mismatch(key, self.location, "size", actual_size, size)
             stored: str | None = head.get("ChecksumSHA256")
             parts = self._parts_of(stored, head.get("ETag"), head.get("ChecksumType"))
-            version_id = head.get("VersionId")
+            version_id = head.get("VersionId", version_id)
             if stored is not None and parts is None:
                 expected = _b64(bytes.fromhex(expected_sha256))
                 if stored != expected:

@@ -15,7 +15,7 @@ import contextlib
 import hashlib
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -111,7 +111,8 @@ async def claim(
 
 
 async def heartbeat(bundle_id: uuid.UUID, worker: str, progress: float, now: datetime, lease: timedelta) -> bool:
-    """Record progress and extend the lease; False when the job is no longer this worker's.
+    """Record progress and extend the lease; False once another worker has taken the job
+    over (True while this worker still holds it, or has just finished it).
 
     Job bookkeeping, not a change of the bundle: not audited (the state changes are).
     """
@@ -126,7 +127,10 @@ async def heartbeat(bundle_id: uuid.UUID, worker: str, progress: float, now: dat
         )
         .returning(EvidenceBundle.id)
     )
-    return bool(updated)
+    if updated:
+        return True
+    row = await EvidenceBundle.select(EvidenceBundle.worker).where(EvidenceBundle.id == bundle_id).first()
+    return row is not None and row["worker"] == worker
 
 
 async def _advance(
@@ -249,38 +253,46 @@ class _Progress:
             self.on_change(value)
 
 
-@contextlib.asynccontextmanager
-async def _holding(
-    evidence: Evidence, bundle_id: uuid.UUID, worker: str, clock: Clock, progress: _Progress
-) -> AsyncIterator[None]:
-    """Keep the lease (and publish progress) while the body runs; cancel the body when the
-    job was taken over, since another worker now writes its result."""
-    body = asyncio.current_task()
+async def _under_lease(
+    evidence: Evidence,
+    bundle_id: uuid.UUID,
+    worker: str,
+    clock: Clock,
+    progress: _Progress,
+    work: Coroutine[Any, Any, None],
+) -> None:
+    """Run ``work`` in a task of its own while keeping the lease (and publishing progress).
+
+    When another worker has taken the job over, that task is cancelled (never the caller:
+    its database context dies with it) and ``LeaseLost`` is raised. Cancelling the caller
+    (the worker stopping, or a test simulating its death) cancels the task too.
+    """
+    task = asyncio.create_task(work)
     lost = False
 
     async def beat() -> None:
         nonlocal lost
         interval = max(evidence.lease.total_seconds() / 3, 0.05)
-        while True:
+        while not task.done():
             await asyncio.sleep(interval)
             try:
                 held = await heartbeat(bundle_id, worker, progress.value, clock.now(), evidence.lease)
             except Exception:
                 # The database hiccuped: try again next beat; if the lease runs out meanwhile,
-                # the next state change finds the job taken over and stops.
+                # the next state change (or upload) finds the job taken over and stops.
                 log.warning("evidence_heartbeat_failed", bundle_id=str(bundle_id), worker=worker, exc_info=True)
                 continue
             if not held:
                 lost = True
-                if body is not None:
-                    body.cancel()
+                task.cancel()
                 return
 
     beating = asyncio.create_task(beat())
     try:
-        yield
+        await task
     except asyncio.CancelledError:
-        if lost:
+        caller = asyncio.current_task()
+        if lost and (caller is None or caller.cancelling() == 0):
             raise LeaseLost(f"bundle {bundle_id} was taken over by another worker") from None
         raise
     finally:
@@ -310,8 +322,9 @@ async def produce(
     work_dir.mkdir(parents=True)
     progress = _Progress(on_change=on_progress)
     try:
-        async with _holding(evidence, bundle_id, worker, clock, progress):
-            await _produce(evidence, row, worker, clock, work_dir, progress)
+        await _under_lease(
+            evidence, bundle_id, worker, clock, progress, _produce(evidence, row, worker, clock, work_dir, progress)
+        )
     except LeaseLost as exc:
         log.warning("evidence_bundle_taken_over", bundle_id=str(bundle_id), worker=worker, detail=str(exc))
     except RenderFailed as exc:
@@ -348,11 +361,14 @@ async def _produce(
     manifest_path.write_bytes(manifest)
     manifest_sha256 = hashlib.sha256(manifest).hexdigest()
     retain_until = evidence.retention.add_to(clock.now())
-    pdf = await _store(evidence, bundle_id, "pdf", pdf_path, rendered.sha256, rendered.size, retain_until)
+    pdf = await _store(
+        evidence, worker, clock, progress, bundle_id, "pdf", pdf_path, rendered.sha256, rendered.size, retain_until
+    )
     progress.value = PDF_STORED
     stored_manifest = await _store(
-        evidence, bundle_id, "manifest", manifest_path, manifest_sha256, len(manifest), retain_until
-    )
+        evidence, worker, clock, progress, bundle_id, "manifest", manifest_path, manifest_sha256, len(manifest),
+        retain_until,
+    )  # fmt: skip
     locked = pdf.locked and stored_manifest.locked
     await _advance(
         bundle_id,
@@ -391,14 +407,28 @@ async def _produce(
 
 
 async def _store(
-    evidence: Evidence, bundle_id: uuid.UUID, file: str, path: Path, sha256: str, size: int, retain_until: datetime
+    evidence: Evidence,
+    worker: str,
+    clock: Clock,
+    progress: _Progress,
+    bundle_id: uuid.UUID,
+    file: str,
+    path: Path,
+    sha256: str,
+    size: int,
+    retain_until: datetime,
 ) -> StoredObject:
-    """Upload one file and confirm the store holds exactly it (ChecksumMismatch otherwise)."""
+    """Upload one file, if the job is still this worker's, and confirm the store holds
+    exactly that version (ChecksumMismatch otherwise)."""
+    if not await heartbeat(bundle_id, worker, progress.value, clock.now(), evidence.lease):
+        raise LeaseLost(f"bundle {bundle_id} was taken over by another worker before its {file} was stored")
     key = object_key(bundle_id, file)
     stored = await evidence.store.put_file(key, path, media_type=FILES[file][1], retain_until=retain_until)
     if stored.sha256 != sha256 or stored.size != size:  # the file changed on disk between render and upload
         raise ChecksumMismatch(
             f"{key}: uploaded {stored.sha256} ({stored.size} bytes), rendered {sha256} ({size} bytes)"
         )
-    await evidence.store.verify_stored(key, sha256=sha256, size=size, checksum=stored.checksum)
+    await evidence.store.verify_stored(
+        key, sha256=sha256, size=size, checksum=stored.checksum, version_id=stored.version_id
+    )
     return stored

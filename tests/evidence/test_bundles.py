@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import uuid
 from datetime import timedelta
@@ -18,6 +19,7 @@ from governance.evidence import jobs
 from governance.evidence.registers import percent
 from governance.evidence.render import SECTION_TITLES
 from governance.evidence.tables import EvidenceBundle
+from governance.evidence.worker import work_once
 
 from ..conftest import AuthHeaders
 from .conftest import Bundles, Platform, pdf_text, sha256
@@ -125,6 +127,7 @@ async def test_figures_in_the_pdf_are_the_api_summaries(
     [
         ({"period_start": "2026-02-01", "period_end": "2026-01-01"}, "period_end"),
         ({"period_end": "2999-01-01"}, "period_end"),
+        ("tomorrow", "period_end"),
         ({"period_start": "2020-01-01"}, "period_end"),
         ({"title": ""}, "title"),
         ({"sections": ["vetting", "gossip"]}, "sections"),
@@ -134,8 +137,12 @@ async def test_figures_in_the_pdf_are_the_api_summaries(
     ],
 )
 async def test_a_bad_request_names_the_field_and_queues_nothing(
-    bundles: Bundles, body: dict[str, Any], field: str
+    bundles: Bundles, body: dict[str, Any] | str, field: str
 ) -> None:
+    future = body == "tomorrow"
+    if future:  # in the period's limits, but evidence is of what happened
+        tomorrow = bundles.clock.now().date() + timedelta(days=1)
+        body = {"period_start": tomorrow.replace(day=1).isoformat(), "period_end": tomorrow.isoformat()}
     before = await bundles.audit(action="evidence.")
     bundles_before = await EvidenceBundle.count()
     response = await bundles.ask(**body)
@@ -143,6 +150,7 @@ async def test_a_bad_request_names_the_field_and_queues_nothing(
     assert response.headers["content-type"].startswith("application/problem+json")
     problem = response.json()
     assert field in json.dumps(problem), problem
+    assert not future or "must not be after today" in json.dumps(problem)
     assert await EvidenceBundle.count() == bundles_before
     assert await bundles.audit(action="evidence.") == before
 
@@ -245,3 +253,39 @@ async def test_a_bundle_whose_workers_keep_dying_is_failed_not_retried_forever(b
     assert not await bundles.work("worker-4")
     failed = await bundles.get(queued["id"])
     assert failed["state"] == "failed" and "stopped 3 times" in failed["failure_reason"]
+
+
+async def test_a_worker_that_lost_its_lease_stops_without_writing(
+    bundles: Bundles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stalls past its lease, B takes over; A's heartbeat notices and A stops, writing nothing."""
+    queued = await bundles.queued(sections=["audit"])
+    quick = dataclasses.replace(bundles.evidence, lease=timedelta(seconds=0.3))
+    stalled = asyncio.Event()
+    real_render = jobs.render_in_subprocess
+
+    async def stall(*args: Any, **kwargs: Any) -> Any:
+        stalled.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(jobs, "render_in_subprocess", stall)
+    slow = asyncio.create_task(work_once(quick, "worker-a", bundles.clock))
+    await asyncio.wait_for(stalled.wait(), 30)
+    monkeypatch.setattr(jobs, "render_in_subprocess", real_render)
+    bundles.clock.advance(timedelta(seconds=1))
+    taken = await jobs.claim("worker-b", bundles.clock.now(), quick.lease, uuid.UUID(queued["id"]))
+    assert taken is not None
+    assert await asyncio.wait_for(slow, 30) is True, "A returns quietly: the job is B's now"
+    assert (await bundles.get(queued["id"]))["state"] == "rendering"
+    await jobs.produce(bundles.evidence, taken, "worker-b", bundles.clock)
+    done = await bundles.get(queued["id"])
+    assert done["state"] == "ready" and done["attempts"] == 2
+    actions = [e["action"] for e in await bundles.audit(resource_id=queued["id"])]
+    assert actions.count("evidence.bundle.ready") == 1 and "evidence.bundle.failed" not in actions
+
+
+async def test_the_heartbeat_of_a_finished_job_is_not_a_takeover(bundles: Bundles) -> None:
+    ready = await bundles.ready(sections=["audit"])
+    now, lease = bundles.clock.now(), bundles.evidence.lease
+    assert await jobs.heartbeat(uuid.UUID(ready["id"]), "worker-1", 1.0, now, lease)
+    assert not await jobs.heartbeat(uuid.UUID(ready["id"]), "someone-else", 1.0, now, lease)
