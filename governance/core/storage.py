@@ -11,7 +11,9 @@ protocol, meant to be called in this order by the bundle job::
 
     stored = await store.put_file(key, path, media_type="application/pdf", retain_until=until)
     # record stored.sha256, stored.size, stored.checksum, stored.retention
-    await store.verify_stored(key, sha256=stored.sha256, size=stored.size, checksum=stored.checksum)
+    await store.verify_stored(
+        key, sha256=stored.sha256, size=stored.size, checksum=stored.checksum, version_id=stored.version_id
+    )
     url = await store.presigned_url(key, expires_in=300, filename="bundle.pdf")  # None: stream it
 
 Every failure of these operations is an :class:`ObjectStoreError` whose message names
@@ -27,7 +29,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -159,14 +161,6 @@ class ObjectStore(Protocol):
         """
         ...
 
-    async def retention_of(self, key: str) -> Retention | None:
-        """The Object Lock retention of the object's current version (``None``: none)."""
-        ...
-
-    async def object_lock_enabled(self) -> bool:
-        """Whether the store can enforce retention (an S3 bucket with Object Lock)."""
-        ...
-
     async def get(self, key: str) -> bytes: ...
 
     def stream(self, key: str) -> AsyncIterator[bytes]:
@@ -220,6 +214,24 @@ def _hash_file(handle: IO[bytes]) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def _write_atomically(target: Path, write: Callable[[IO[bytes]], object], *, read_only: bool) -> None:
+    """``write`` into a temporary file beside ``target``, fsync, then rename it into place:
+    readers see the old file or the new one, never half of one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        if read_only:
+            os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _mismatch(key: str, location: str, what: str, found: object, expected: object) -> ChecksumMismatch:
     return ChecksumMismatch(f"{key} in {location} is not what was uploaded: its {what} is {found}, expected {expected}")
 
@@ -248,18 +260,7 @@ class LocalObjectStore:
         return await anyio.to_thread.run_sync(self._put, key, data)
 
     def _put(self, key: str, data: bytes) -> StoredObject:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _write_atomically(self._path(key), lambda out: out.write(data), read_only=False)
         return StoredObject(key=key, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
 
     async def put_file(
@@ -283,23 +284,17 @@ class LocalObjectStore:
 
     @staticmethod
     def _put_file(key: str, target: Path, source: Path, read_only: bool) -> StoredObject:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
         digest, size = hashlib.sha256(), 0
-        try:
-            with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+
+        def copy(out: IO[bytes]) -> None:
+            nonlocal size
+            with source.open("rb") as src:
                 while chunk := src.read(CHUNK_BYTES):
                     digest.update(chunk)
                     size += len(chunk)
                     out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            if read_only:
-                os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+        _write_atomically(target, copy, read_only=read_only)
         return StoredObject(key=key, sha256=digest.hexdigest(), size=size)
 
     async def verify_stored(
@@ -330,15 +325,6 @@ class LocalObjectStore:
         """Always ``None``: a local object has no URL of its own; the caller streams it."""
         check_key(key)
         return None
-
-    async def retention_of(self, key: str) -> Retention | None:
-        """Always ``None`` (retention is not enforceable locally); ``ObjectMissing`` if absent."""
-        if not self._path(key).is_file():
-            raise ObjectMissing(f"{key} is not in {self.location}")
-        return None
-
-    async def object_lock_enabled(self) -> bool:
-        return False
 
     async def get(self, key: str) -> bytes:
         path = self._path(key)
@@ -437,11 +423,8 @@ class S3ObjectStore:
         )
         return StoredObject(key=key, sha256=digest.hex(), size=len(data))
 
-    async def object_lock_enabled(self) -> bool:
-        with self._failure(f"Object Lock lookup on {self.location}"):
-            return await self._lock_enabled()
-
     async def _lock_enabled(self) -> bool:
+        """Whether the bucket has Object Lock: asked once, remembered for the store's life."""
         if self._object_lock is None:
             self._object_lock = await anyio.to_thread.run_sync(self._read_object_lock)
         return self._object_lock
@@ -722,16 +705,6 @@ class S3ObjectStore:
                 lambda: self._client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
             )
         return url
-
-    async def retention_of(self, key: str) -> Retention | None:
-        """The Object Lock mode and retain-until date of the current version, from ``head_object``.
-
-        HEAD answers them to whoever may read the retention, like GetObjectRetention, which
-        moto does not implement (it answers 500).
-        """
-        with self._failure(f"retention lookup of {key} in {self.location}"):
-            head = await anyio.to_thread.run_sync(self._head, key)
-        return self._retention_in(head)
 
     async def get(self, key: str) -> bytes:
         return await anyio.to_thread.run_sync(lambda: bytes(self._body(key).read()))

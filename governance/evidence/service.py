@@ -22,7 +22,7 @@ from governance.core.durations import Duration
 from governance.core.errors import Problem, invalid_parameter, not_found
 from governance.core.identity import Identity
 from governance.core.pagination import Page, by_time
-from governance.core.storage import ObjectStore
+from governance.core.storage import ObjectStore, ObjectStoreError
 from governance.core.versioning import lock_for_update
 from governance.evidence import states
 from governance.evidence.contents import SECTIONS
@@ -147,11 +147,16 @@ async def request(data: BundleRequest, actor: Identity, now: datetime) -> Bundle
     return await get(bundle_id)
 
 
-async def get(bundle_id: uuid.UUID) -> BundleView:
-    rows = await EvidenceBundle.select().where(EvidenceBundle.id == bundle_id)
-    if not rows:
+async def _row(bundle_id: uuid.UUID) -> dict[str, Any]:
+    row: dict[str, Any] | None = await EvidenceBundle.select().where(EvidenceBundle.id == bundle_id).first()
+    if row is None:
         raise not_found("evidence bundle", bundle_id)
-    return view(rows[0])
+    return row
+
+
+async def get(bundle_id: uuid.UUID) -> BundleView:
+    """One bundle (404 when there is none)."""
+    return view(await _row(bundle_id))
 
 
 async def listing(state: BundleState | None, limit: int, cursor: str | None) -> Page[BundleView]:
@@ -215,14 +220,13 @@ class Download:
     url: str | None
 
 
-async def download(
-    evidence: Evidence, bundle_id: uuid.UUID, file: FileName, actor: Identity, now: datetime
-) -> Download:
-    """The PDF or the manifest of a ready bundle; every download is audited."""
-    rows = await EvidenceBundle.select().where(EvidenceBundle.id == bundle_id)
-    if not rows:
-        raise not_found("evidence bundle", bundle_id)
-    row = rows[0]
+async def download(evidence: Evidence, bundle_id: uuid.UUID, file: FileName, actor: Identity) -> Download:
+    """The PDF or the manifest of a ready bundle; every download is audited.
+
+    409 while the bundle is not ready; 503 when the object store cannot be reached; 410
+    when the file is gone from a local store (nothing to stream).
+    """
+    row = await _row(bundle_id)
     if row["state"] != "ready":
         raise Problem(
             409,
@@ -230,15 +234,17 @@ async def download(
             f"The bundle is {row['state']}; it can be downloaded once ready",
             state=row["state"],
         )
-    key = row["pdf_key"] if file == "pdf" else row["manifest_key"]
+    key: str = row[f"{file}_key"]
     filename = f"evidence-{bundle_id}-{FILES[file][0]}"
-    url = await evidence.store.presigned_url(
-        key,
-        expires_in=LINK_SECONDS,
-        filename=filename,
-        version_id=row["pdf_version"] if file == "pdf" else row["manifest_version"],
-    )
-    sha256 = row["pdf_sha256"] if file == "pdf" else row["manifest_sha256"]
+    try:
+        url = await evidence.store.presigned_url(
+            key, expires_in=LINK_SECONDS, filename=filename, version_id=row[f"{file}_version"]
+        )
+        if url is None and not await evidence.store.exists(key):
+            raise Problem(410, "bundle-file-missing", f"The bundle's {FILES[file][0]} is no longer in the store")
+    except ObjectStoreError as exc:
+        raise Problem(503, "object-store-unavailable", f"The evidence store cannot be reached: {exc}") from exc
+    sha256: str = row[f"{file}_sha256"]
     await audit.record(
         actor=actor,
         action="evidence.bundle.downloaded",

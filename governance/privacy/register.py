@@ -7,20 +7,8 @@ from datetime import date, datetime
 
 from governance.core.periods import bounds
 from governance.evidence.contents import DataRequestLine
-from governance.privacy.requests import TERMINAL
-from governance.privacy.summary import ANSWERED
+from governance.privacy.summary import answered_on_time
 from governance.privacy.tables import DataRequest
-
-
-def answered_on_time(state: str, due_at: datetime, closed_at: datetime | None, now: datetime) -> bool | None:
-    """As the privacy summary counts: True when answered (completed or rejected) by its due
-    date, extensions included; False when answered late or still open past it; None when
-    withdrawn (never answered) or open and not yet due."""
-    if state in ANSWERED:
-        return closed_at is not None and closed_at <= due_at
-    if state in TERMINAL:
-        return None
-    return False if due_at < now else None
 
 
 async def data_requests(period_start: date, period_end: date, now: datetime) -> list[DataRequestLine]:

@@ -47,6 +47,17 @@ def tally_consent(groups: Iterable[Mapping[str, Any]]) -> tuple[dict[str, dict[s
     return dict(sorted(by_purpose.items())), by_method
 
 
+def answered_on_time(state: str, due_at: datetime, closed_at: datetime | None, now: datetime) -> bool | None:
+    """One request's standing: True when answered by its due date, extensions included;
+    False when answered late, or still open past it; None when withdrawn (never answered)
+    or open and not yet due."""
+    if state in ANSWERED:
+        return closed_at is not None and closed_at <= due_at
+    if state in TERMINAL:
+        return None
+    return False if due_at < now else None
+
+
 def tally_requests(rows: Iterable[Mapping[str, Any]], now: datetime) -> tuple[int, dict[str, int], int, int, int]:
     """``(received, by_type, closed, answered_on_time, open_overdue)`` in one pass (see the module doc)."""
     received = closed = on_time = overdue = 0
@@ -54,10 +65,11 @@ def tally_requests(rows: Iterable[Mapping[str, Any]], now: datetime) -> tuple[in
     for row in rows:
         received += 1
         by_type[row["request_type"]] = by_type.get(row["request_type"], 0) + 1
+        standing = answered_on_time(row["state"], row["due_at"], row["closed_at"], now)
         if row["state"] in ANSWERED:
             closed += 1
-            on_time += row["closed_at"] is not None and row["closed_at"] <= row["due_at"]
-        elif row["state"] not in TERMINAL and row["due_at"] < now:
+            on_time += standing is True
+        elif standing is False:
             overdue += 1
     return received, by_type, closed, on_time, overdue
 

@@ -138,7 +138,6 @@ async def test_a_bundle_is_checksummed_encrypted_and_retained_in_compliance_mode
     assert head["ContentType"] == "application/pdf"
     assert head["ObjectLockMode"] == "COMPLIANCE"
     assert head["ObjectLockRetainUntilDate"] == expected_until
-    assert await store.retention_of(KEY) == Retention("COMPLIANCE", expected_until)
 
     with pytest.raises(client.exceptions.ClientError, match="AccessDenied"):
         client.delete_object(Bucket=store.bucket, Key=KEY, VersionId=stored.version_id)
@@ -151,7 +150,6 @@ async def test_a_bundle_is_checksummed_encrypted_and_retained_in_compliance_mode
 async def test_object_lock_is_looked_up_once_per_store(locked_bucket: Settings, pdf: Path) -> None:
     store = s3(locked_bucket)
     spy = store._client = Spy(store._client)
-    assert await store.object_lock_enabled()
     await store.put_file(KEY, pdf, retain_until=in_a_year())
     await store.put_file("bundles/2025-q1/manifest.json", pdf, retain_until=in_a_year())
     assert spy.calls["get_object_lock_configuration"] == 1
@@ -160,14 +158,12 @@ async def test_object_lock_is_looked_up_once_per_store(locked_bucket: Settings, 
 async def test_a_bucket_without_object_lock_stores_without_retention(s3_bucket: Settings, pdf: Path) -> None:
     store = s3(s3_bucket)
     stored = await store.put_file(KEY, pdf, media_type="application/pdf", retain_until=in_a_year())
-    assert not await store.object_lock_enabled()
     assert stored.retention is None
     assert not stored.locked
     head = store._client.head_object(Bucket=store.bucket, Key=KEY, ChecksumMode="ENABLED")
     assert "ObjectLockMode" not in head
     assert head["ChecksumSHA256"] == stored.checksum
     assert head["ServerSideEncryption"] == "AES256"
-    assert await store.retention_of(KEY) is None
     assert await store.verify_stored(KEY, sha256=stored.sha256, size=stored.size) == stored
 
 
@@ -205,7 +201,7 @@ async def test_a_large_file_goes_up_in_checksummed_parts_and_confirms(locked_buc
     # Retained like a single PUT (moto drops CreateMultipartUpload's lock: the store sets it).
     expected_until = until.replace(microsecond=0) + timedelta(seconds=1)
     assert stored.retention == Retention("COMPLIANCE", expected_until)
-    assert await store.retention_of(KEY) == Retention("COMPLIANCE", expected_until)
+    assert (head["ObjectLockMode"], head["ObjectLockRetainUntilDate"]) == ("COMPLIANCE", expected_until)
     with pytest.raises(spy.client.exceptions.ClientError, match="AccessDenied"):
         spy.client.delete_object(Bucket=store.bucket, Key=KEY, VersionId=stored.version_id)
 
@@ -331,10 +327,6 @@ async def test_a_dead_endpoint_fails_within_seconds_naming_operation_key_and_cau
     )
     with pytest.raises(ObjectStoreError, match=f"^verification of {KEY} in s3://.* failed: Could not connect"):
         await store.verify_stored(KEY, sha256="0" * 64, size=1)
-    with pytest.raises(ObjectStoreError, match=f"^retention lookup of {KEY} in s3://.* failed: Could not connect"):
-        await store.retention_of(KEY)
-    with pytest.raises(ObjectStoreError, match=r"^Object Lock lookup on s3://.* failed: Could not connect"):
-        await store.object_lock_enabled()
 
 
 @pytest.fixture
@@ -390,8 +382,6 @@ async def test_local_put_file_streams_atomically_and_hashes(tmp_path: Path, big:
     assert not list((tmp_path / "objects" / "bundles" / "2025-q1").glob(".upload-*"))
     assert await store.verify_stored(KEY, sha256=stored.sha256, size=stored.size) == stored
     assert await store.presigned_url(KEY, expires_in=300, filename="bundle.pdf") is None
-    assert not await store.object_lock_enabled()
-    assert await store.retention_of(KEY) is None
 
 
 async def test_local_retention_is_only_a_read_only_file(tmp_path: Path, pdf: Path) -> None:
@@ -418,8 +408,6 @@ async def test_local_verification_catches_changes_and_absence(tmp_path: Path, pd
         await store.verify_stored(KEY, sha256=stored.sha256, size=stored.size)
     with pytest.raises(ObjectMissing):
         await store.verify_stored("bundles/absent.pdf", sha256=stored.sha256, size=stored.size)
-    with pytest.raises(ObjectMissing):
-        await store.retention_of("bundles/absent.pdf")
 
 
 async def test_a_missing_source_file_is_a_clear_store_error(tmp_path: Path, s3_bucket: Settings) -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from governance.complaints import register as complaints_register
-from governance.privacy.register import answered_on_time
+from governance.privacy.summary import answered_on_time
 from governance.vetting import register as vetting_register
 
 from .conftest import Platform

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from governance.audit import service as audit_service
+from governance.core.storage import ObjectStoreError
 from governance.evidence import jobs
 from governance.evidence.registers import percent
 from governance.evidence.render import SECTION_TITLES
@@ -289,3 +290,24 @@ async def test_the_heartbeat_of_a_finished_job_is_not_a_takeover(bundles: Bundle
     now, lease = bundles.clock.now(), bundles.evidence.lease
     assert await jobs.heartbeat(uuid.UUID(ready["id"]), "worker-1", 1.0, now, lease)
     assert not await jobs.heartbeat(uuid.UUID(ready["id"]), "someone-else", 1.0, now, lease)
+
+
+async def test_a_download_the_store_cannot_serve_answers_a_problem_not_a_500(
+    bundles: Bundles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ready = await bundles.ready(sections=["audit"])
+    store = bundles.evidence.store
+
+    async def unreachable(*args: Any, **kwargs: Any) -> str | None:
+        raise ObjectStoreError("presigning of evidence/x/bundle.pdf in s3://b failed: Could not connect")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "presigned_url", unreachable)
+        down = await bundles.download(ready["id"])
+    assert down.status_code == 503 and down.json()["type"] == "/problems/object-store-unavailable"
+    await store.delete(f"evidence/{ready['id']}/manifest.json")
+    gone = await bundles.download(ready["id"], "manifest")
+    assert gone.status_code == 410 and gone.headers["content-type"].startswith("application/problem+json")
+    assert (await bundles.download(ready["id"])).status_code == 200, "the PDF is still there"
+    downloads = [e for e in await bundles.audit(resource_id=ready["id"]) if e["action"].endswith("downloaded")]
+    assert [d["details"]["file"] for d in downloads] == ["pdf"], "only the download that happened is audited"
