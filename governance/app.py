@@ -28,9 +28,17 @@ from governance.core import cache, db, schedule
 from governance.core.authz import Authorizer, casbin_middleware
 from governance.core.clock import Clock, SystemClock
 from governance.core.crypto import Keyring, LocalMasterKey
+from governance.core.edge import (
+    JSONBodyRequest,
+    no_store_unless_public,
+    refuse_control_characters,
+    refuse_overlong_parameters,
+    trusted_networks,
+)
 from governance.core.errors import exception_handlers, problem_details_plugin
 from governance.core.identity import Identity, jwt_auth
 from governance.core.logging import body_size_limit, configure_logging, request_logging_middleware
+from governance.core.ratelimits import per_client, per_subject
 from governance.core.storage import object_store
 from governance.evidence import worker as evidence_worker
 from governance.evidence.routes import ROUTES as EVIDENCE_ROUTES
@@ -167,10 +175,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             *complaint_routes.GUARDED,
             # --- end complaints ---
         ],
-        middleware=[casbin_middleware],
+        middleware=[casbin_middleware, refuse_overlong_parameters],
     )
     # --- complaints (issue 4): public, unauthenticated, outside the guard ---
-    public_api = complaint_routes.public_router(settings.attestation_status_rate_limit)
+    trusted = trusted_networks(settings.trusted_proxies)
+    public_api = complaint_routes.public_router(per_client(settings.attestation_status_rate_limit, trusted))
     # --- end complaints ---
     auth = jwt_auth(settings)
     prometheus = PrometheusConfig(app_name="governance", group_path=True, exclude=["/metrics", "/health"])
@@ -179,7 +188,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         route_handlers=[health, ready, Metrics, api, public_api],
         lifespan=[lifespan],
         on_app_init=[auth.on_app_init],
-        middleware=[prometheus.middleware],
+        # After authentication (Litestar puts it first), before the Casbin guard: a control
+        # character or a flood is refused before any lookup or denial entry.
+        middleware=[
+            prometheus.middleware,
+            refuse_control_characters,
+            *([per_subject(settings.rate_limit)] if settings.rate_limit else []),
+        ],
+        request_class=JSONBodyRequest,
         plugins=[problem_details_plugin()],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=settings.max_request_body_bytes,
@@ -210,5 +226,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         debug=False,
     )
     # Outside routing, so that 404s, 405s and oversized bodies are logged and limited too.
-    app.asgi_handler = request_logging_middleware(body_size_limit(settings.max_request_body_bytes)(app.asgi_handler))
+    app.asgi_handler = request_logging_middleware(
+        no_store_unless_public(body_size_limit(settings.max_request_body_bytes)(app.asgi_handler))
+    )
     return app

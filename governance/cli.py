@@ -81,7 +81,9 @@ def serve(apply_migrations: bool) -> None:
         workers=settings.workers,
         access_log=False,
         log_config=None,
-        proxy_headers=True,
+        # The application decides whom to believe (GOVERNANCE_TRUSTED_PROXIES), not uvicorn,
+        # whose default trusts X-Forwarded-For from 127.0.0.1.
+        proxy_headers=False,
     )
 
 

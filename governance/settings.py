@@ -7,6 +7,7 @@ embedded ones: everything lives under ``GOVERNANCE_DATA_DIR`` (``./var``).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from datetime import timedelta
@@ -24,7 +25,7 @@ Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 # A signed-note key name: no spaces, no '+', as C2SP signed-note requires.
-Origin = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\s+]+$")]
+Origin = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\s+]+$(?!\n)")]
 
 
 class SettingsError(ValueError):
@@ -50,6 +51,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_origin: Origin = "governance.localhost/audit"
     checkpoint_interval: timedelta = timedelta(seconds=10)
     max_request_body_bytes: PositiveInt = 16 * 1024 * 1024
+    # Requests per minute per authenticated subject, per instance (0: no limit). High enough
+    # for a platform's service account checking permissions before every share.
+    rate_limit: NonNegativeInt = 6000
+    # Proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed; nobody else's is.
+    trusted_proxies: tuple[str, ...] = ()
     object_store_dir: Path | None = None
     policy_dir: Path | None = None
     # S3 (or any S3-compatible endpoint) instead of the local object store, when a bucket is named.
@@ -157,6 +163,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             duration: Duration = getattr(self, name)
             if duration.is_exact and duration.exact <= timedelta(0):
                 raise SettingsError(f"{PREFIX}{name.upper()}: must be longer than zero")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise SettingsError(f"{PREFIX}TRUSTED_PROXIES: {proxy!r} is not an IP address or CIDR range") from None
         if self.max_document_bytes > self.max_request_body_bytes:
             raise SettingsError(
                 f"{PREFIX}MAX_DOCUMENT_BYTES: larger than {PREFIX}MAX_REQUEST_BODY_BYTES, so it could never be reached"
@@ -194,6 +205,8 @@ CALENDAR_DURATION_FIELDS = ("evidence_retention",)
 
 
 def _parse_special(name: str, value: str) -> Any:
+    if name == "trusted_proxies":
+        return [entry.strip() for entry in value.split(",") if entry.strip()]
     if name in DURATION_FIELDS:
         try:
             return parse_seconds_or_duration(value)

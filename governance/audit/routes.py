@@ -7,12 +7,13 @@ from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, get
 from litestar.exceptions import NotFoundException
-from litestar.params import FromQuery, PathParameter, QueryParameter
+from litestar.params import PathParameter, QueryParameter
 
 from governance.audit import service
 from governance.audit.schemas import AuditEntryView, AuditQuery, Verification
+from governance.core import limits
 from governance.core.errors import invalid_parameter
-from governance.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from governance.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page
 
 
 class AuditController(Controller):
@@ -22,17 +23,15 @@ class AuditController(Controller):
     @get("/entries")
     async def search_entries(
         self,
-        actor: Annotated[str | None, QueryParameter(description="Actor subject.")] = None,
-        action: Annotated[
-            str | None, QueryParameter(description="Action prefix: `access.` or `access.denied`.")
-        ] = None,
-        resource_type: FromQuery[str | None] = None,
-        resource_id: FromQuery[str | None] = None,
+        actor: Annotated[str | None, limits.query_id("Actor subject.")] = None,
+        action: Annotated[str | None, limits.query_id("Action prefix: `access.` or `access.denied`.")] = None,
+        resource_type: Annotated[str | None, limits.query_id("Resource type, e.g. `complaint`.")] = None,
+        resource_id: Annotated[str | None, limits.query_id("Resource id.")] = None,
         since: Annotated[datetime | None, QueryParameter(description="ISO 8601 instant, inclusive.")] = None,
         until: Annotated[datetime | None, QueryParameter(description="ISO 8601 instant, exclusive.")] = None,
         order: Annotated[Literal["asc", "desc"], QueryParameter(description="Log order or newest first.")] = "asc",
-        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-        cursor: Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page.")] = None,
+        limit: LimitParam = DEFAULT_LIMIT,
+        cursor: CursorParam = None,
     ) -> Page[AuditEntryView]:
         """Search the audit log by actor, action prefix, resource, and time window."""
         query = AuditQuery(

@@ -14,9 +14,8 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, Router, get, post, put
 from litestar.connection import ASGIConnection
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
-from litestar.types import ControllerRouterHandler
+from litestar.types import ControllerRouterHandler, Middleware
 
 from governance.complaints import attestations, disputes, policy, refunds, service, summary
 from governance.complaints.policy import SlaPolicy
@@ -47,20 +46,23 @@ from governance.complaints.schemas import (
     RefundTransition,
     RefundView,
 )
-from governance.core import idempotency
+from governance.core import idempotency, limits
 from governance.core.authz import sees_only_own
 from governance.core.clock import now_of
 from governance.core.crypto import Keyring
+from governance.core.edge import refuse_overlong_parameters
 from governance.core.identity import Identity
-from governance.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from governance.core.pagination import DEFAULT_LIMIT, Page
+from governance.core.pagination import CursorParam as Cursor
+from governance.core.pagination import LimitParam as Limit
 from governance.core.versioning import IF_MATCH, etag_header, expected_version
 
 AnyRequest = Request[Identity, Any, Any]
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
-Cursor = Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page.")]
 PeriodStart = Annotated[date, QueryParameter(description="First day of the period (UTC), e.g. 2026-01-01.")]
 PeriodEnd = Annotated[date, QueryParameter(description="Last day of the period (UTC, inclusive), within three years.")]
-IfMatch = Annotated[str | None, HeaderParameter(name=IF_MATCH, description='ETag as last read, e.g. "3" (required).')]
+IfMatch = Annotated[
+    str | None, HeaderParameter(name=IF_MATCH, max_length=64, description='ETag as last read, e.g. "3" (required).')
+]
 
 
 def _keyring(request: AnyRequest) -> Keyring:
@@ -127,7 +129,7 @@ class ComplaintController(Controller):
         request: AnyRequest,
         state_filter: Annotated[ComplaintState | None, QueryParameter(name="state")] = None,
         category: FromQuery[Category | None] = None,
-        assignee: FromQuery[str | None] = None,
+        assignee: Annotated[str | None, limits.query_id("Only complaints assigned to this subject.")] = None,
         breached: FromQuery[bool | None] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
@@ -202,7 +204,7 @@ class PaymentController(Controller):
 
     @put("/{session_id:str}/payment")
     async def report_payment(
-        self, request: AnyRequest, session_id: FromPath[str], data: JSONBody[PaymentReport]
+        self, request: AnyRequest, session_id: Annotated[str, limits.path_id()], data: JSONBody[PaymentReport]
     ) -> PaymentView:
         """The platform reports what the mentee paid for a session (once)."""
         return await refunds.report_payment(session_id, actor=request.user, data=data, now=now_of(request))
@@ -242,7 +244,7 @@ class RefundController(Controller):
         self,
         request: AnyRequest,
         state_filter: Annotated[RefundState | None, QueryParameter(name="state")] = None,
-        session_id: FromQuery[str | None] = None,
+        session_id: Annotated[str | None, limits.query_id("Only refunds of this session.")] = None,
         complaint_id: FromQuery[uuid.UUID | None] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
@@ -360,7 +362,7 @@ class DisputeController(Controller):
 
 
 @get("/mentors/{mentor_id:str}/attestation-quality", opt={"owner": "mentor_id"}, tags=["attestations"])
-async def attestation_quality(mentor_id: FromPath[str]) -> AttestationQuality:
+async def attestation_quality(mentor_id: Annotated[str, limits.path_id()]) -> AttestationQuality:
     """Agreement with other mentors' scores (within 90 days, one rubric step) and dispute outcomes."""
     return await attestations.quality(mentor_id)
 
@@ -386,24 +388,27 @@ async def escalation_policy(request: Request[Any, Any, Any]) -> EscalationPolicy
     return policy.published(request.app.state.sla_policy)
 
 
-def public_router(status_rate_per_minute: int) -> Router:
-    """The unauthenticated routes; the status check is rate-limited per client address."""
-    limit = RateLimitConfig(rate_limit=("minute", status_rate_per_minute))
+def public_router(limit: Middleware) -> Router:
+    """The unauthenticated routes; the status check is rate-limited by ``limit``."""
 
     @get(
         "/attestations/{attestation_id:uuid}/status",
         exclude_from_auth=True,
-        middleware=[limit.middleware],
+        middleware=[limit],
         tags=["public"],
     )
     async def attestation_status(
         attestation_id: FromPath[uuid.UUID],
         digest: Annotated[
             str | None,
-            QueryParameter(pattern=r"^[0-9a-fA-F]{64}$", description="SHA-256 (hex) of the token you were shown."),
+            QueryParameter(
+                pattern=r"^[0-9a-fA-F]{64}$", max_length=64, description="SHA-256 (hex) of the token you were shown."
+            ),
         ] = None,
     ) -> AttestationStatusView:
         """Verify an attestation: its status, since when, and whether your token's digest matches."""
         return await attestations.public_status(attestation_id, digest)
 
-    return Router(path="/api/v1", route_handlers=[escalation_policy, attestation_status])
+    return Router(
+        path="/api/v1", route_handlers=[escalation_policy, attestation_status], middleware=[refuse_overlong_parameters]
+    )

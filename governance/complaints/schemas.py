@@ -8,6 +8,8 @@ from typing import Annotated, Final, Literal, get_args
 
 import msgspec
 
+from governance.core import limits
+
 Category = Literal["session_quality", "mentor_conduct", "safeguarding", "billing", "attestation", "privacy", "other"]
 Severity = Literal["low", "medium", "high", "critical"]
 ComplaintState = Literal[
@@ -34,13 +36,13 @@ COMPLAINT_STATES: Final[tuple[str, ...]] = get_args(ComplaintState)
 REFUND_STATES: Final[tuple[str, ...]] = get_args(RefundState)
 DISPUTE_STATES: Final[tuple[str, ...]] = get_args(DisputeState)
 
-Subject = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Reference = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)]
-ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=2_000)]
-Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")]
+Subject = limits.Identifier
+Reference = limits.Identifier
+Text = Annotated[str, limits.text(20_000)]
+ShortText = Annotated[str, limits.text(2_000)]
+Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", max_length=3, description="ISO 4217 code, e.g. EUR")]
 Minor = Annotated[int, msgspec.Meta(ge=1, le=10**12, description="Amount in minor units (cents)")]
-Sha256Hex = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$", description="SHA-256, lowercase hex")]
+Sha256Hex = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$", max_length=64, description="SHA-256, lowercase hex")]
 Score = Annotated[int, msgspec.Meta(ge=0, le=1000)]
 
 
@@ -223,9 +225,9 @@ class AttestationCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
 
     mentor_id: Subject
     candidate_id: Subject
-    competency: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    competency: limits.Identifier
     score: Score
-    rubric_version: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+    rubric_version: Annotated[str, limits.identifier(50)]
     session_date: date
     token_sha256: Sha256Hex
     id: uuid.UUID | None = None
@@ -269,7 +271,7 @@ class DisputeCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Open a dispute about an attestation; ``evidence`` holds references (document ids, URLs)."""
 
     reason: Text
-    evidence: list[Annotated[str, msgspec.Meta(min_length=1, max_length=500)]] = []
+    evidence: Annotated[list[Annotated[str, limits.identifier(500)]], msgspec.Meta(max_length=50)] = []
 
 
 class DisputeTransition(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -18,9 +18,11 @@ Denials answer 403 and are written to the audit log.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+import hashlib
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import casbin
 from litestar.connection import ASGIConnection
@@ -30,6 +32,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from governance.core.identity import Identity
+from governance.core.limits import MAX_IDENTIFIER
 
 
 class Authorizer:
@@ -75,9 +78,14 @@ async def ownership(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
     if param is not None:
         return "self" if str(connection.path_params.get(param)) == sub else "other"
     resolver: OwnerResolver | None = handler.opt.get("owner_of")
-    if resolver is not None:
+    if resolver is not None and not _oversized(connection.path_params):
         return "self" if await resolver(connection) == sub else "other"
     return "other"
+
+
+def _oversized(params: Mapping[str, Any]) -> bool:
+    # No identifier is longer; such a value names nobody's record, so it is not looked up.
+    return any(isinstance(value, str) and len(value) > MAX_IDENTIFIER for value in params.values())
 
 
 def _route_and_method(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[str, str]:
@@ -132,10 +140,29 @@ async def casbin_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: 
         resource_type="route",
         resource_id=f"{method} {route}",
         outcome="denied",
-        details={"method": method, "route": route, "path_params": _plain(connection.path_params)},
+        details=denial_details(method, route, str(connection.scope.get("path", "")), connection.path_params),
     )
     raise PermissionDeniedException(f"Your role(s) {', '.join(identity.roles)} may not {method} {route}")
 
 
-def _plain(params: dict[str, Any]) -> dict[str, str]:
-    return {key: str(value) for key, value in params.items()}
+# A denial is evidence, and also the cheapest thing an attacker can make us write: its
+# entry names what was attempted in bounded space, whatever the request's size.
+PARAM_PREVIEW: Final = 64
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def denial_details(method: str, route: str, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """What an ``access.denied`` entry records: the route template, a SHA-256 of the concrete
+    path, and each path parameter cut to :data:`PARAM_PREVIEW` characters with a marker."""
+    return {
+        "method": method,
+        "route": route,
+        "path_sha256": hashlib.sha256(path.encode("utf-8", "surrogatepass")).hexdigest(),
+        "path_params": {key: _preview(str(value)) for key, value in params.items()},
+    }
+
+
+def _preview(value: str) -> str:
+    shown = _UNPRINTABLE.sub("\ufffd", value[:PARAM_PREVIEW])
+    cut = len(value) - PARAM_PREVIEW
+    return f"{shown}…[{cut} more characters]" if cut > 0 else shown

@@ -16,6 +16,7 @@ from litestar.plugins.problem_details import (
 )
 
 from governance.core.crypto import SubjectErased
+from governance.core.limits import PATTERN_MESSAGES
 
 log = structlog.get_logger("governance.errors")
 
@@ -74,7 +75,7 @@ def _from_validation_exception(exc: ValidationException) -> ProblemDetailsExcept
         {
             "field": _field_of(item),
             "source": str(getattr(item.get("source"), "value", item.get("source"))),
-            "message": item.get("message"),
+            "message": _plain_message(item.get("message")),
         }
         for item in raw
         if isinstance(item, dict)
@@ -91,6 +92,12 @@ def _from_validation_exception(exc: ValidationException) -> ProblemDetailsExcept
 
 
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_PATTERN_FAILURES = {f"Expected `str` matching regex {pattern!r}": plain for pattern, plain in PATTERN_MESSAGES.items()}
+
+
+def _plain_message(message: Any) -> Any:
+    # A person fixing their request needs the rule in words, not the regular expression.
+    return _PATTERN_FAILURES.get(message, message) if isinstance(message, str) else message
 
 
 def _field_of(item: dict[str, Any]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -12,9 +13,11 @@ import jwt
 import msgspec
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
-from litestar.security.jwt import JWTAuth, Token
+from litestar.middleware import AuthenticationResult
+from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
 from governance.core.crypto import read_or_create_secret
+from governance.core.limits import MAX_IDENTIFIER, PRINTABLE
 from governance.settings import Settings
 
 ROLES: Final = (
@@ -28,7 +31,8 @@ ROLES: Final = (
 )
 ALGORITHM: Final = "HS256"
 # Subjects are stored (audit actors, data-key owners) in columns of this size.
-MAX_SUBJECT_LENGTH: Final = 200
+MAX_SUBJECT_LENGTH: Final = MAX_IDENTIFIER
+_SUBJECT = re.compile(PRINTABLE)
 
 # Paths outside the API that answer without a token.
 PUBLIC_PATHS: Final = ["^/health$", "^/ready$", "^/schema", "^/metrics$"]
@@ -58,10 +62,10 @@ def issue_token(settings: Settings, sub: str, roles: list[str], ttl: timedelta) 
     unknown = sorted(set(roles) - set(ROLES))
     if unknown:
         raise ValueError(f"unknown role(s) {', '.join(unknown)}; known roles: {', '.join(ROLES)}")
-    if not sub or not roles:
+    if not roles:
         raise ValueError("a token needs a subject and at least one role")
-    if len(sub) > MAX_SUBJECT_LENGTH:
-        raise ValueError(f"a subject may have at most {MAX_SUBJECT_LENGTH} characters")
+    if not valid_subject(sub):
+        raise ValueError(f"a subject is 1 to {MAX_SUBJECT_LENGTH} printable characters")
     now = datetime.now(UTC)
     payload = {
         "sub": sub,
@@ -73,13 +77,32 @@ def issue_token(settings: Settings, sub: str, roles: list[str], ttl: timedelta) 
     return jwt.encode(payload, jwt_secret(settings), algorithm=ALGORITHM)
 
 
+def valid_subject(sub: object) -> bool:
+    """A subject this service can store and show: 1 to 200 printable characters."""
+    return isinstance(sub, str) and len(sub) <= MAX_SUBJECT_LENGTH and _SUBJECT.search(sub) is not None
+
+
 async def _identity_from_token(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Identity | None:
-    if not token.sub or len(token.sub) > MAX_SUBJECT_LENGTH:
+    # Answered 401: a token whose claims we could not store, show or authorize identifies nobody.
+    if not valid_subject(token.sub):
         return None
     roles = token.extras.get("roles")
-    if not isinstance(roles, list) or not roles or not all(r in ROLES for r in roles):
-        return None  # answered 401: a token without known roles identifies nobody we can authorize
-    return Identity(sub=token.sub, roles=tuple(roles))
+    if not isinstance(roles, list) or not 0 < len(roles) <= len(ROLES) or not all(r in ROLES for r in roles):
+        return None
+    return Identity(sub=token.sub, roles=tuple(dict.fromkeys(roles)))
+
+
+class BearerAuthenticationMiddleware(JWTAuthenticationMiddleware):
+    """Litestar's JWT middleware, accepting the token only under the ``Bearer`` scheme (RFC 6750).
+
+    Litestar takes whatever follows the first space, so ``Basic <jwt>`` would authenticate.
+    """
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        scheme, _, token = (connection.headers.get(self.auth_header) or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedException("Send the token as Authorization: Bearer <token>")
+        return await self.authenticate_token(encoded_token=token.strip(), connection=connection)
 
 
 class VerifiedToken(Token):
@@ -150,6 +173,7 @@ def _hashable(value: str | Sequence[str] | None) -> str | tuple[str, ...] | None
 def jwt_auth(settings: Settings) -> JWTAuth[Identity, Token]:
     """Litestar's JWT middleware, configured for this deployment."""
     return JWTAuth[Identity, Token](
+        authentication_middleware_class=BearerAuthenticationMiddleware,
         token_cls=VerifiedToken,
         retrieve_user_handler=_identity_from_token,
         token_secret=jwt_secret(settings),

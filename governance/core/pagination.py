@@ -13,14 +13,27 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
+from litestar.params import QueryParameter
 
 from governance.core.errors import invalid_parameter
+from governance.core.limits import MAX_CURSOR
 
 T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 Limit = Annotated[int, msgspec.Meta(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}.")]
+# The same two as query parameters of a list route (Litestar reads its own constraints there).
+LimitParam = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}.")]
+CursorParam = Annotated[
+    str | None,
+    QueryParameter(
+        min_length=1,
+        max_length=MAX_CURSOR,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="`next_cursor` of the previous page.",
+    ),
+]
 
 
 class Page(msgspec.Struct, Generic[T]):

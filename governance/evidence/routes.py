@@ -14,12 +14,11 @@ from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_303_SEE_OTHER
 
 from governance.core import idempotency
 from governance.core.clock import now_of
-from governance.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from governance.core.pagination import DEFAULT_LIMIT, Page
+from governance.core.pagination import CursorParam as Cursor
+from governance.core.pagination import LimitParam as Limit
 from governance.evidence import service
 from governance.evidence.schemas import BundleRequest, BundleState, BundleView
-
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Page size.")]
-Cursor = Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page.")]
 
 
 def _evidence(request: Request[Any, Any, Any]) -> service.Evidence:

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import msgspec
 
+from governance.core import limits
 from governance.evidence.contents import Artifact, Section
 
 BundleState = Literal["queued", "rendering", "uploading", "ready", "failed"]
@@ -21,7 +22,7 @@ class BundleRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     period_start: date
     period_end: date
-    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="Printed on the cover.")]
+    title: Annotated[str, limits.text(200, description="Printed on the cover.")]
     sections: (
         Annotated[
             list[Section],

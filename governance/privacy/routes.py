@@ -14,10 +14,13 @@ from litestar.response.base import ASGIResponse
 from litestar.status_codes import HTTP_200_OK
 from litestar.types import ControllerRouterHandler
 
+from governance.core import limits
 from governance.core.authz import sees_only_own
 from governance.core.clock import now_of
 from governance.core.errors import invalid_parameter
-from governance.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from governance.core.pagination import DEFAULT_LIMIT, Page
+from governance.core.pagination import CursorParam as Cursor
+from governance.core.pagination import LimitParam as Limit
 from governance.privacy import consent, requests, retention, service, summary
 from governance.privacy.schemas import (
     ConsentRecordView,
@@ -34,8 +37,7 @@ from governance.privacy.schemas import (
     RetentionReport,
 )
 
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Page size.")]
-Cursor = Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page.")]
+MenteeId = Annotated[str, limits.path_id("The mentee's id (the platform's).")]
 
 
 def _privacy(request: Request[Any, Any, Any]) -> service.Privacy:
@@ -78,7 +80,7 @@ class PreferencesController(Controller):
     tags = ("privacy",)
 
     @get("/preferences", opt={"owner": "mentee_id"})
-    async def read(self, request: Request[Any, Any, Any], mentee_id: FromPath[str]) -> PreferencesChange:
+    async def read(self, request: Request[Any, Any, Any], mentee_id: MenteeId) -> PreferencesChange:
         """The current preferences, derived from the consent history. A request carrying
         ``Sec-GPC: 1`` first opts the mentee out of every sharing purpose (method ``gpc``)
         and answers with the receipt of that change."""
@@ -91,7 +93,7 @@ class PreferencesController(Controller):
 
     @put("/preferences", opt={"owner": "mentee_id"}, status_code=HTTP_200_OK)
     async def change(
-        self, request: Request[Any, Any, Any], mentee_id: FromPath[str], data: JSONBody[PreferencesUpdate]
+        self, request: Request[Any, Any, Any], mentee_id: MenteeId, data: JSONBody[PreferencesUpdate]
     ) -> PreferencesChange:
         """Change preferences: each purpose named is an explicit choice; ``Sec-GPC: 1`` opts out
         of every sharing purpose the same request does not explicitly opt in to. Every change
@@ -104,8 +106,8 @@ class PreferencesController(Controller):
     @get("/preferences/history", opt={"owner": "mentee_id"})
     async def history(
         self,
-        mentee_id: FromPath[str],
-        purpose: Annotated[str | None, QueryParameter(description="Only this purpose.")] = None,
+        mentee_id: MenteeId,
+        purpose: Annotated[str | None, limits.query_id("Only this purpose.")] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> Page[ConsentRecordView]:
@@ -183,7 +185,7 @@ class DataRequestController(Controller):
         overdue: Annotated[bool | None, QueryParameter(description="Open past their due date.")] = None,
         # ``state`` is a reserved handler argument name in Litestar; the query key stays ``state``.
         in_state: Annotated[RequestState | None, QueryParameter(name="state", description="Only this state.")] = None,
-        mentee_id: Annotated[str | None, QueryParameter(description="Only this mentee's.")] = None,
+        mentee_id: Annotated[str | None, limits.query_id("Only this mentee's.")] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> Page[DataRequestView]:

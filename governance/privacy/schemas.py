@@ -8,6 +8,8 @@ from uuid import UUID
 
 import msgspec
 
+from governance.core import limits
+
 ConsentState = Literal["opt_in", "opt_out"]
 Method = Literal["explicit", "gpc", "default", "expired", "erasure"]
 RequestType = Literal["access", "portability", "erasure", "rectification", "restriction", "objection"]
@@ -17,10 +19,12 @@ RequestState = Literal[
 ReasonCode = Literal[
     "identity_not_verified", "manifestly_unfounded", "excessive", "legal_obligation", "no_data_held", "other"
 ]
-Jurisdiction = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, e.g. GB.")]
-Language = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}$", description="ISO 639-1, e.g. en.")]
-PurposeName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,79}$")]
-Subject = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Jurisdiction = Annotated[
+    str, msgspec.Meta(pattern=r"^[A-Z]{2}$", max_length=2, description="ISO 3166-1 alpha-2, e.g. GB.")
+]
+Language = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}$", max_length=2, description="ISO 639-1, e.g. en.")]
+PurposeName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,79}$", max_length=80)]
+Subject = limits.Identifier
 
 
 class NoticeView(msgspec.Struct, frozen=True):
@@ -64,11 +68,11 @@ class PreferencesUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     ``retention`` sets a shorter period (ISO 8601) for categories a mentee may shorten.
     """
 
-    preferences: dict[PurposeName, ConsentState] = {}
-    retention: dict[PurposeName, str] = {}
+    preferences: Annotated[dict[PurposeName, ConsentState], msgspec.Meta(max_length=100)] = {}
+    retention: Annotated[dict[PurposeName, Annotated[str, limits.identifier(40)]], msgspec.Meta(max_length=100)] = {}
     language: Language | None = None
     jurisdiction: Jurisdiction | None = None
-    source: Annotated[str, msgspec.Meta(min_length=1, max_length=60)] = "api"
+    source: Annotated[str, limits.identifier(60)] = "api"
 
 
 class PurposeState(msgspec.Struct, frozen=True):
@@ -142,14 +146,14 @@ class DataRequestFiling(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
 
     type: RequestType
     mentee_id: Subject | None = None
-    description: Annotated[str, msgspec.Meta(max_length=5_000)] | None = None
+    description: Annotated[str, limits.text(5_000, min_length=0)] | None = None
 
 
 class RequestTransition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     to: RequestState
     reason_code: ReasonCode | None = None
-    extension: Annotated[str, msgspec.Meta(description="ISO 8601, at most P2M (with `to: extended`).")] | None = None
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2_000)] | None = None
+    extension: Annotated[str, limits.identifier(40, "ISO 8601, at most P2M (with `to: extended`).")] | None = None
+    reason: Annotated[str, limits.text(2_000)] | None = None
 
 
 class DataRequestView(msgspec.Struct, frozen=True):

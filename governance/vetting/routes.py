@@ -17,12 +17,14 @@ from litestar.response import Stream
 from litestar.response.base import ASGIResponse
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_304_NOT_MODIFIED
 
-from governance.core import idempotency
+from governance.core import idempotency, limits
 from governance.core.authz import sees_only_own
 from governance.core.clock import now_of
 from governance.core.durations import DurationError, parse_duration
 from governance.core.errors import invalid_parameter
-from governance.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from governance.core.pagination import DEFAULT_LIMIT, Page
+from governance.core.pagination import CursorParam as Cursor
+from governance.core.pagination import LimitParam as Limit
 from governance.vetting import documents, dossier, expiry, ratings, service, summary
 from governance.vetting.schemas import (
     CheckRecord,
@@ -42,9 +44,6 @@ from governance.vetting.schemas import (
     TransitionOutcome,
 )
 from governance.vetting.states import MentorStatus
-
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Page size.")]
-Cursor = Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page.")]
 
 
 def _header(request: Request[Any, Any, Any], name: bytes) -> bytes | None:
@@ -275,7 +274,7 @@ class VettingController(Controller):
     async def expiring(
         self,
         request: Request[Any, Any, Any],
-        within: Annotated[str, QueryParameter(description="ISO 8601 duration, e.g. P30D.")] = "P30D",
+        within: Annotated[str, limits.query_id("ISO 8601 duration, e.g. P30D.")] = "P30D",
     ) -> list[ExpiringCheck]:
         """Passed or waived checks that lapse within ``within``, soonest first, with their
         reminder marks (30, 7, 1 and 0 days before) and whether a renewal already covers them."""

@@ -9,23 +9,28 @@ from uuid import UUID
 import msgspec
 
 from governance.complaints.schemas import AttestationQuality
+from governance.core import limits
 from governance.vetting.states import CheckState, DecisionAction, MentorStatus
 
 EngagementType = Literal["volunteer", "contractor", "employee"]
 Jurisdiction = Annotated[
-    str, msgspec.Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 country code, e.g. GB.")
+    str, msgspec.Meta(pattern=r"^[A-Z]{2}$", max_length=2, description="ISO 3166-1 alpha-2 country code, e.g. GB.")
 ]
-Text200 = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-LongText = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
-Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
-DetailName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,59}$")]
-DetailValue = Annotated[str, msgspec.Meta(max_length=500)]
+Text200 = Annotated[str, limits.text(200)]
+LongText = Annotated[str, limits.text(10_000)]
+Email = Annotated[
+    str,
+    msgspec.Meta(pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$(?!\n)", max_length=320),
+]
+DetailName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,59}$", max_length=60)]
+DetailValue = Annotated[str, limits.text(500, min_length=0)]
+Details = Annotated[dict[DetailName, DetailValue], msgspec.Meta(max_length=50)]
 
 
 class MentorRegistration(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A mentor as the platform registers them."""
 
-    external_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="The platform's own id.")]
+    external_id: Annotated[str, limits.identifier(description="The platform's own id.")]
     display_name: Text200
     email: Email
     jurisdiction: Jurisdiction
@@ -55,8 +60,8 @@ class MentorView(msgspec.Struct, frozen=True):
 class CheckRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A new check of a mentor, started as ``pending``."""
 
-    check_type: Annotated[str, msgspec.Meta(description="A check type of the requirements file.")]
-    details: dict[DetailName, DetailValue] = {}
+    check_type: Annotated[str, limits.identifier(description="A check type of the requirements file.")]
+    details: Details = {}
     notes: LongText | None = None
 
 
@@ -75,7 +80,7 @@ class CheckTransition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     justification: LongText | None = None
     valid_from: datetime | None = None
     expires_at: datetime | None = None
-    details: dict[DetailName, DetailValue] = {}
+    details: Details = {}
 
 
 class AuditTrail(msgspec.Struct, frozen=True):
@@ -203,8 +208,8 @@ class Dossier(msgspec.Struct, frozen=True):
 class RatingReport(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One session rating, as the platform reports it."""
 
-    session_id: Text200
-    mentee_id: Text200
+    session_id: limits.Identifier
+    mentee_id: limits.Identifier
     score: Annotated[int, msgspec.Meta(ge=1, le=5)]
     session_at: datetime
 
