@@ -517,3 +517,22 @@ async def test_a_safe_request_id_is_kept(client: httpx.AsyncClient, auth: AuthHe
     assert response.headers["x-request-id"] == "req-42.a_b"
     [entry] = await AuditEntry.select(AuditEntry.request_id).where(AuditEntry.seq >= before)
     assert entry["request_id"] == "req-42.a_b"
+
+
+@pytest.mark.parametrize("raw", [b"req-1\n", b"req-1\r\n", b"req\x00", b"a" * 65])
+def test_request_ids_are_matched_whole(raw: bytes) -> None:
+    from governance.core.logging import request_id_from
+
+    issued = request_id_from({"headers": [(b"x-request-id", raw)]})
+    assert issued != raw.decode("latin-1")
+    assert len(issued) == 32  # a fresh uuid4 hex
+
+
+@pytest.mark.parametrize("key", ["key-1\n", "key 1", "", "k" * 201])
+async def test_idempotency_keys_are_matched_whole(client: httpx.AsyncClient, auth: AuthHeaders, key: str) -> None:
+    response = await client.post(
+        "/api/v1/refunds",
+        json={"amount_minor": 100, "currency": "EUR", "reason": "r", "session_id": "s-1"},
+        headers={**auth("support_agent", sub="agent-1"), "Idempotency-Key": key.encode()},
+    )
+    assert_problem(response, 400, "Idempotency-Key")

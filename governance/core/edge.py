@@ -28,7 +28,7 @@ from litestar.utils.empty import value_or_default
 from governance.core.errors import Problem, invalid_parameter
 from governance.core.limits import MAX_CURSOR, MAX_IDENTIFIER, MAX_JSON_DEPTH
 
-_JSON_MEDIA_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$")
+_JSON_MEDIA_TYPE = re.compile(r"application/(?:[\w.+-]+\+)?json")
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -48,7 +48,7 @@ class JSONBodyRequest(Request[Any, Any, Any]):
 def check_json_media_type(content_type: str | None) -> None:
     """415 unless the body is declared as JSON."""
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    if not _JSON_MEDIA_TYPE.match(media_type):
+    if not _JSON_MEDIA_TYPE.fullmatch(media_type):
         raise Problem(
             415,
             "unsupported-media-type",

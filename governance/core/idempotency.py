@@ -47,7 +47,7 @@ from governance.core.tables import IdempotencyKey
 HEADER: Final = "Idempotency-Key"
 REPLAYED_HEADER: Final = "Idempotent-Replayed"
 MAX_KEY_LENGTH: Final = 200
-_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII, no spaces
+_KEY = re.compile(r"[\x21-\x7e]{1,200}")  # printable ASCII, no spaces
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ def key_from(header: str | None) -> str:
     """The client's key, validated (400 naming the header when missing or malformed)."""
     if header is None:
         raise _bad_key("this request needs an Idempotency-Key header (a unique key of your choice)")
-    if not _KEY.match(header):
+    if not _KEY.fullmatch(header):
         raise _bad_key(f"1 to {MAX_KEY_LENGTH} printable ASCII characters without spaces")
     return header
 

@@ -23,7 +23,8 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from governance.core.context import request_id_var
 from governance.settings import Settings
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# fullmatch: ``$`` would let a trailing newline through into audit entries and log lines.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 access_log = structlog.get_logger("governance.access")
 
 
@@ -61,7 +62,7 @@ def request_id_from(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
             candidate = value.decode("latin-1")
-            if _REQUEST_ID.match(candidate):
+            if _REQUEST_ID.fullmatch(candidate):
                 return candidate
     return uuid.uuid4().hex
 
