@@ -45,6 +45,7 @@ from governance.core.errors import Problem
 from governance.core.identity import SYSTEM, Identity
 from governance.core.pagination import Page
 from governance.core.versioning import check_version, lock_for_update
+from governance.core.visibility import may_see
 
 RESOURCE: Final = "dispute"
 
@@ -131,7 +132,7 @@ async def open_dispute(
         await attestations.change_status(
             attestation, "disputed", actor=actor, now=now, dispute_id=dispute_id, reason="dispute opened"
         )
-    return await get(dispute_id, keyring=keyring)
+    return await get(dispute_id, keyring=keyring, reader=actor)
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -151,7 +152,9 @@ async def owner(dispute_id: uuid.UUID, caller: str) -> str | None:
     return str(row["candidate_id"])
 
 
-async def get(dispute_id: uuid.UUID, *, keyring: Keyring) -> DisputeView:
+async def get(dispute_id: uuid.UUID, *, keyring: Keyring, reader: Identity) -> DisputeView:
+    """One dispute as ``reader`` may see it: the votes of a tier are the deciders' own
+    deliberation, shown to staff only (:mod:`governance.core.visibility`)."""
     row = await Dispute.select().where(Dispute.id == dispute_id).first()
     if row is None:
         raise not_found("dispute", dispute_id)
@@ -172,7 +175,11 @@ async def get(dispute_id: uuid.UUID, *, keyring: Keyring) -> DisputeView:
         new_score=row["new_score"],
         decide_due=row["decide_due_at"],
         appeal_until=row["appeal_until"],
-        votes=msgspec.convert(loads(row["votes"], []), list[DisputeVoteView]),
+        votes=[
+            vote
+            for vote in msgspec.convert(loads(row["votes"], []), list[DisputeVoteView])
+            if may_see(reader, internal=True, author=vote.decider)
+        ],
         tier_deciders=loads(row["tier_deciders"], {}),
         opened_at=row["opened_at"],
         closed_at=row["closed_at"],
@@ -244,7 +251,7 @@ async def transition(
             await _close(row, "withdrawn", None, None, actor, now, policy, attestation)
         else:
             await _vote(row, target, data, actor, now, policy, attestation)
-    return await get(dispute_id, keyring=keyring)
+    return await get(dispute_id, keyring=keyring, reader=actor)
 
 
 def _allowed(policy: SlaPolicy, row: dict[str, Any]) -> list[str]:

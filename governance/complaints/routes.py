@@ -155,7 +155,9 @@ class ComplaintController(Controller):
     @get("/{complaint_id:uuid}", opt={"owner_of": complaint_owner})
     async def get_complaint(self, request: AnyRequest, complaint_id: FromPath[uuid.UUID]) -> Response[ComplaintView]:
         """One complaint: state, SLA standing, history and notes; ``ETag`` for transitions."""
-        return _versioned(await service.get(complaint_id, keyring=_keyring(request), policy=_policy(request)))
+        return _versioned(
+            await service.get(complaint_id, keyring=_keyring(request), policy=_policy(request), reader=request.user)
+        )
 
     @post("/{complaint_id:uuid}/transitions", opt={"owner_of": complaint_owner}, status_code=200)
     async def transition_complaint(
@@ -335,7 +337,7 @@ class DisputeController(Controller):
     @get("/{dispute_id:uuid}", opt={"owner_of": dispute_party})
     async def get_dispute(self, request: AnyRequest, dispute_id: FromPath[uuid.UUID]) -> Response[DisputeView]:
         """One dispute with its tiers, votes and history; ``ETag`` for transitions."""
-        return _versioned(await disputes.get(dispute_id, keyring=_keyring(request)))
+        return _versioned(await disputes.get(dispute_id, keyring=_keyring(request), reader=request.user))
 
     @post("/{dispute_id:uuid}/transitions", opt={"owner_of": dispute_party}, status_code=200)
     async def transition_dispute(
