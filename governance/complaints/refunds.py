@@ -29,7 +29,7 @@ from governance.complaints.common import (
 )
 from governance.complaints.schemas import PaymentReport, PaymentView, RefundCreate, RefundTransition, RefundView
 from governance.complaints.tables import Complaint, Refund, SessionPayment
-from governance.core import db
+from governance.core import db, idempotency
 from governance.core.crypto import Keyring
 from governance.core.errors import Problem
 from governance.core.identity import Identity
@@ -186,6 +186,18 @@ async def create(
             },
         )
         return 201, await get(refund_id, keyring=keyring)
+
+
+def replays(keyring: Keyring) -> idempotency.Personal:
+    """How a refund request's stored response is kept: sealed under the mentee's key, and
+    once they were erased a replay shows the refund as it reads now (no reason)."""
+
+    async def reread(refund_id: str) -> RefundView:
+        return await get(uuid.UUID(refund_id), keyring=keyring)
+
+    return idempotency.Personal(
+        keyring=keyring, subject=lambda view: str(view.mentee_id), record=lambda view: str(view.id), reread=reread
+    )
 
 
 async def _session_of(data: RefundCreate) -> tuple[str, str | None]:

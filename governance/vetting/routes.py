@@ -154,6 +154,7 @@ class MentorController(Controller):
                 actor=request.user.sub,
                 payload=data,
                 work=work,
+                personal=service.decision_replays(_vetting(request)),
             )
         )
 
@@ -246,6 +247,7 @@ class DecisionController(Controller):
                 actor=request.user.sub,
                 payload={},
                 work=work,
+                personal=service.decision_replays(_vetting(request)),
             )
         )
 

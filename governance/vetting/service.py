@@ -20,7 +20,7 @@ from typing import Any, cast
 import msgspec
 
 from governance.audit import service as audit
-from governance.core import cache, db
+from governance.core import cache, db, idempotency
 from governance.core.crypto import Keyring, SubjectCipher
 from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
@@ -662,6 +662,21 @@ def decision_view(row: Mapping[str, Any], cipher: SubjectCipher | None) -> Decis
         confirmed_by=row["confirmed_by"],
         confirmed_at=row["confirmed_at"],
         audit=_trail(row["proposed_seq"], row["confirmed_seq"]),
+    )
+
+
+def decision_replays(vetting: Vetting) -> idempotency.Personal:
+    """How a stored decision response is kept: its rationale is the mentor's personal data,
+    so sealed under their key; once they were erased a replay shows the decision as it reads now."""
+
+    async def reread(decision_id: str) -> DecisionView:
+        return await get_decision(vetting, uuid.UUID(decision_id))
+
+    return idempotency.Personal(
+        keyring=vetting.keyring,
+        subject=lambda view: str(view.mentor_id),
+        record=lambda view: str(view.id),
+        reread=reread,
     )
 
 

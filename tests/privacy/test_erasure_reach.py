@@ -1,0 +1,131 @@
+"""Erasure reaches every copy: a stored idempotent response, replayed after the subject's
+erasure, answers as the erased record reads now, and its row never held the plaintext."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from governance.core.tables import IdempotencyKey
+
+from ..complaints.conftest import Api
+from ..vetting.conftest import SECOND_OFFICER, Vetting
+from .conftest import Privacy, new_mentee
+
+REASON = "Refund: the mentor mocked Jane Example's stammer"
+RATIONALE = "Approved: Ada Lovelace showed her passport in person"
+
+
+async def _stored(key: str) -> list[dict[str, Any]]:
+    """The rows of a client's key as the database holds them, every column."""
+    rows: list[dict[str, Any]] = await IdempotencyKey.raw(
+        "SELECT * FROM idempotency_key WHERE idempotency_key = {}", key
+    )
+    return rows
+
+
+def _holds(row: dict[str, Any], text: str) -> bool:
+    return any(text in str(value) for value in row.values())
+
+
+async def _erase(privacy: Privacy, client: httpx.AsyncClient, subject: str) -> None:
+    filed = await client.post(
+        "/api/v1/privacy/requests", json={"type": "erasure", "mentee_id": subject}, headers=privacy.platform()
+    )
+    assert filed.status_code == 201, filed.text
+    done = await privacy.complete(filed.json()["id"])
+    assert done["certificate"]["key_shredded"] is True
+
+
+async def test_a_refund_request_replayed_after_the_mentees_erasure_holds_no_reason(
+    api: Api, privacy: Privacy, client: httpx.AsyncClient
+) -> None:
+    mentee = new_mentee()
+    session = f"s-{mentee}"
+    paid = await api.call(
+        "PUT",
+        f"/sessions/{session}/payment",
+        "platform",
+        "platform-1",
+        {"mentee_id": mentee, "amount_minor": 5_000, "currency": "EUR"},
+    )
+    assert paid.status_code == 200, paid.text
+    key = f"refund-{mentee}"
+    body = {"session_id": session, "amount_minor": 500, "currency": "EUR", "reason": REASON}
+
+    async def request(payload: dict[str, Any]) -> httpx.Response:
+        return await api.call("POST", "/refunds", "support_agent", "agent-1", payload, {"Idempotency-Key": key})
+
+    first = await request(body)
+    assert first.status_code == 201, first.text
+    assert first.json()["reason"] == REASON
+    before = await request(body)
+    assert (before.headers["idempotent-replayed"], before.json()) == ("true", first.json())
+    [row] = await _stored(key)
+    assert not _holds(row, REASON), "the stored response is sealed, not plaintext"
+
+    await _erase(privacy, client, mentee)
+
+    replay = await request(body)
+    assert replay.status_code == 201
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.json()["id"] == first.json()["id"], "a replay, not a second refund"
+    assert replay.json()["reason"] is None
+    assert (replay.json()["amount_minor"], replay.json()["mentee_id"]) == (500, mentee)
+    assert replay.headers["etag"] == f'"{replay.json()["version"]}"'
+    assert REASON not in replay.text
+    assert (await request({**body, "amount_minor": 501})).status_code == 422
+    [row] = await _stored(key)
+    assert not _holds(row, REASON)
+    listed = await api.call("GET", f"/refunds?session_id={session}", "support_agent", "agent-1")
+    assert [r["id"] for r in listed.json()["items"]] == [first.json()["id"]]
+
+
+async def test_vetting_decisions_replayed_after_the_mentors_erasure_hold_no_rationale(
+    vetting: Vetting, privacy: Privacy, client: httpx.AsyncClient
+) -> None:
+    mentor = await vetting.register(f"ext-{uuid.uuid4().hex[:10]}", jurisdiction="FR", engagement="volunteer")
+    await vetting.pass_everything(mentor["id"])
+    propose_key, confirm_key = f"propose-{mentor['id']}", f"confirm-{mentor['id']}"
+    body = {"action": "approve", "rationale": RATIONALE}
+
+    async def propose(payload: dict[str, Any]) -> httpx.Response:
+        return await client.post(
+            f"/api/v1/mentors/{mentor['id']}/decisions",
+            json=payload,
+            headers={**vetting.officer(), "Idempotency-Key": propose_key},
+        )
+
+    async def confirm(decision_id: str) -> httpx.Response:
+        return await client.post(
+            f"/api/v1/decisions/{decision_id}/confirm",
+            headers={**vetting.officer(SECOND_OFFICER), "Idempotency-Key": confirm_key},
+        )
+
+    proposed = await propose(body)
+    assert proposed.status_code == 201, proposed.text
+    confirmed = await confirm(proposed.json()["id"])
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["rationale"] == RATIONALE
+    for key in (propose_key, confirm_key):
+        [row] = await _stored(key)
+        assert not _holds(row, RATIONALE)
+
+    await _erase(privacy, client, mentor["id"])
+
+    replayed_proposal = await propose(body)
+    assert (replayed_proposal.status_code, replayed_proposal.headers["idempotent-replayed"]) == (201, "true")
+    assert replayed_proposal.json()["id"] == proposed.json()["id"]
+    assert replayed_proposal.json()["rationale"] is None
+    replayed_confirmation = await confirm(proposed.json()["id"])
+    assert (replayed_confirmation.status_code, replayed_confirmation.headers["idempotent-replayed"]) == (200, "true")
+    assert (replayed_confirmation.json()["state"], replayed_confirmation.json()["rationale"]) == ("confirmed", None)
+    for replay in (replayed_proposal, replayed_confirmation):
+        assert RATIONALE not in replay.text
+    assert (await propose({**body, "rationale": "another"})).status_code == 422
+    for key in (propose_key, confirm_key):
+        [row] = await _stored(key)
+        assert not _holds(row, RATIONALE)
+    assert len(await vetting.audit(action="vetting.decision.confirmed", resource_id=proposed.json()["id"])) == 1
