@@ -1,5 +1,6 @@
 """Erasure reaches every copy: a stored idempotent response, replayed after the subject's
-erasure, answers as the erased record reads now, and its row never held the plaintext."""
+erasure, answers as the erased record reads now, and its row never held the plaintext; an
+export file is stored under the subject's key, so a copy that survives is unreadable."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
+from governance.core.crypto import SubjectErased
 from governance.core.tables import IdempotencyKey
 
 from ..complaints.conftest import Api
 from ..vetting.conftest import SECOND_OFFICER, Vetting
 from .conftest import Privacy, new_mentee
 
+DESCRIPTION = "Everything you hold on me, Jane Example of 1 Privet Drive"
 REASON = "Refund: the mentor mocked Jane Example's stammer"
 RATIONALE = "Approved: Ada Lovelace showed her passport in person"
 
@@ -129,3 +133,27 @@ async def test_vetting_decisions_replayed_after_the_mentors_erasure_hold_no_rati
         [row] = await _stored(key)
         assert not _holds(row, RATIONALE)
     assert len(await vetting.audit(action="vetting.decision.confirmed", resource_id=proposed.json()["id"])) == 1
+
+
+async def test_an_export_file_is_stored_under_the_mentees_key_and_a_surviving_copy_cannot_be_read(
+    privacy: Privacy, client: httpx.AsyncClient
+) -> None:
+    mentee = new_mentee()
+    access = await privacy.file(mentee, "access", DESCRIPTION)
+    await privacy.complete(access["id"])
+    download = await client.get(f"/api/v1/privacy/requests/{access['id']}/export", headers=privacy.mentee(mentee))
+    assert download.status_code == 200
+    [request] = download.json()["modules"]["privacy"]["data_requests"]
+    assert request["description"] == DESCRIPTION
+    state = client._transport.app.state  # type: ignore[attr-defined]
+    stored = await state.privacy.store.get(f"privacy/exports/{access['id']}.json")
+    assert DESCRIPTION.encode() not in stored
+    assert mentee.encode() not in stored, "the file as stored is ciphertext, not JSON"
+
+    await _erase(privacy, client, mentee)
+
+    # A copy that outlives the deletion (an object version, a backup) is sealed under a shredded key.
+    with pytest.raises(SubjectErased):
+        await state.keyring.cipher(mentee)
+    gone = await client.get(f"/api/v1/privacy/requests/{access['id']}/export", headers=privacy.mentee(mentee))
+    assert gone.status_code == 404
