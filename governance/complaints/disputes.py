@@ -113,7 +113,7 @@ async def open_dispute(
                 mentor_id=attestation["mentor_id"],
                 # The reason speaks about the candidate's attestation: their data, their key.
                 reason=await keyring.encrypt(attestation["candidate_id"], data.reason),
-                evidence=dumps(data.evidence),
+                evidence=await keyring.encrypt(attestation["candidate_id"], dumps(data.evidence)),
                 votes="[]",
                 tier_deciders="{}",
                 tier_started_at=now,
@@ -170,7 +170,7 @@ async def get(dispute_id: uuid.UUID, *, keyring: Keyring, reader: Identity) -> D
         candidate_id=row["candidate_id"],
         mentor_id=row["mentor_id"],
         reason=await reveal(keyring, row["candidate_id"], row["reason"]),
-        evidence=loads(row["evidence"], []),
+        evidence=await _evidence(keyring, row["candidate_id"], row["evidence"]),
         outcome=row["outcome"],
         new_score=row["new_score"],
         decide_due=row["decide_due_at"],
@@ -191,6 +191,14 @@ async def get(dispute_id: uuid.UUID, *, keyring: Keyring, reader: Identity) -> D
             for e in events
         ],
     )
+
+
+async def _evidence(keyring: Keyring, candidate: str, stored: str) -> list[str]:
+    """The opener's evidence references: ciphertext under the candidate's key (empty once
+    they were erased), or a JSON list written in clear before references were sealed."""
+    if stored.startswith("["):
+        return list(loads(stored, []))
+    return list(loads(await reveal(keyring, candidate, stored), []))
 
 
 async def search(*, state: str | None, party: str | None, limit: int, cursor: str | None) -> Page[DisputeSummary]:

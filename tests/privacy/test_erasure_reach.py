@@ -1,6 +1,7 @@
 """Erasure reaches every copy: a stored idempotent response, replayed after the subject's
 erasure, answers as the erased record reads now, and its row never held the plaintext; an
-export file is stored under the subject's key, so a copy that survives is unreadable."""
+export file, staff's reasons and dispute evidence are stored under the subject's key, so
+what survives is unreadable."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
+from governance.complaints.tables import Complaint, ComplaintEvent, Dispute
 from governance.core.crypto import SubjectErased
 from governance.core.tables import IdempotencyKey
 
 from ..complaints.conftest import Api
+from ..complaints.test_disputes import _attest
 from ..vetting.conftest import SECOND_OFFICER, Vetting
 from .conftest import Privacy, new_mentee
 
@@ -157,3 +160,59 @@ async def test_an_export_file_is_stored_under_the_mentees_key_and_a_surviving_co
         await state.keyring.cipher(mentee)
     gone = await client.get(f"/api/v1/privacy/requests/{access['id']}/export", headers=privacy.mentee(mentee))
     assert gone.status_code == 404
+
+
+async def test_staff_reasons_and_dispute_evidence_about_a_mentee_are_stored_under_their_key(
+    api: Api, privacy: Privacy, client: httpx.AsyncClient
+) -> None:
+    mentee = new_mentee()
+    severity, move, evidence = (
+        "Jane Example is 15 and was contacted at home",
+        "Waiting for Jane's mother to call back",
+        "https://drive.example/jane-example-report-card.pdf",
+    )
+    filed = await api.call(
+        "POST",
+        "/complaints",
+        "support_agent",
+        "agent-1",
+        {
+            "category": "session_quality",
+            "description": "x",
+            "complainant_id": mentee,
+            "severity": "critical",
+            "severity_reason": severity,
+        },
+    )
+    assert filed.status_code == 201, filed.text
+    complaint = filed.json()
+    assert (await api.move(complaint, "acknowledged", reason=move)).status_code == 200
+    attestation = await _attest(api, new_mentee(), mentee)
+    opened = await api.call(
+        "POST", f"/attestations/{attestation['id']}/disputes", "mentee", mentee, {"reason": "r", "evidence": [evidence]}
+    )
+    assert opened.status_code == 201, opened.text
+    dispute = opened.json()
+    assert dispute["evidence"] == [evidence]
+    staff = (await api.call("GET", f"/complaints/{complaint['id']}", "support_agent", "agent-1")).json()
+    assert (staff["severity_reason"], staff["history"][-1]["reason"]) == (severity, move)
+
+    [complaint_row] = await Complaint.raw("SELECT * FROM complaint WHERE id = {}", complaint["id"])
+    event_rows = await ComplaintEvent.raw("SELECT * FROM complaint_event WHERE complaint_id = {}", complaint["id"])
+    [dispute_row] = await Dispute.raw("SELECT * FROM dispute WHERE id = {}", dispute["id"])
+    for row in (complaint_row, *event_rows, dispute_row):
+        for text in (severity, move, evidence):
+            assert not _holds(row, text), f"{text!r} stored in clear"
+    # As a move's reason was stored before reasons were sealed: erasure clears it too.
+    await ComplaintEvent.update({ComplaintEvent.reason: "Jane's older note"}).where(
+        (ComplaintEvent.complaint_id == complaint["id"]) & (ComplaintEvent.to_state == "received")
+    )
+
+    await _erase(privacy, client, mentee)
+
+    after = (await api.call("GET", f"/complaints/{complaint['id']}", "support_agent", "agent-1")).json()
+    assert after["severity_reason"] is None
+    assert [e["reason"] for e in after["history"]] == [None, None]
+    assert (await api.call("GET", f"/disputes/{dispute['id']}", "support_agent", "agent-1")).json()["evidence"] == []
+    event_rows = await ComplaintEvent.raw("SELECT * FROM complaint_event WHERE complaint_id = {}", complaint["id"])
+    assert not any(_holds(row, "Jane") for row in event_rows)
