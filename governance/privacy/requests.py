@@ -32,6 +32,7 @@ from governance.core.storage import ObjectMissing
 from governance.privacy import consent
 from governance.privacy.schemas import DataRequestFiling, DataRequestView, RequestState, RequestTransition
 from governance.privacy.service import Privacy, field_error, jsonable
+from governance.privacy.subjects import extension_reason_of
 from governance.privacy.tables import DataRequest
 
 ONE_MONTH: Final = Duration(months=1)
@@ -92,7 +93,7 @@ def view(row: Mapping[str, Any], cipher: SubjectCipher | None, now: datetime, re
         due_at=row["due_at"],
         overdue=row["state"] not in TERMINAL and row["due_at"] < now,
         extended_at=row["extended_at"],
-        extension_reason=row["extension_reason"],
+        extension_reason=extension_reason_of(row, cipher),
         closed_at=row["closed_at"],
         allowed_next=allowed_moves(row["state"], requester),
         export_available=row["export_key"] is not None,
@@ -220,10 +221,8 @@ def _extension(row: Mapping[str, Any], move: RequestTransition, now: datetime) -
         changes={
             DataRequest.due_at: due_at,
             DataRequest.extended_at: now,
-            DataRequest.extension_reason: move.reason,
         },
-        # The reason is staff's wording about the handling, not the mentee's data; the
-        # requester reads it on their request (GET), which is how they are told.
+        # The requester reads the reason on their request (GET), which is how they are told.
         details={"extension": extra.isoformat(), "due_at": due_at.isoformat(), "told_to_requester": True},
     )
 
@@ -246,6 +245,9 @@ async def transition(
     planned = _Move(changes={}, details={})
     if move.to == "extended":
         planned = _extension(row, move, now)
+        # Staff's words about this mentee's request may speak about them: their key, as the description.
+        assert move.reason is not None  # _extension refused a move without one
+        planned.changes[DataRequest.extension_reason] = await privacy.keyring.encrypt(row["subject"], move.reason)
     elif move.to == "rejected":
         if move.reason_code is None:
             raise field_error("reason_code", "a rejection needs a reason code", 422)

@@ -1,7 +1,7 @@
 """Erasure reaches every copy: a stored idempotent response, replayed after the subject's
 erasure, answers as the erased record reads now, and its row never held the plaintext; an
-export file, staff's reasons and dispute evidence are stored under the subject's key, so
-what survives is unreadable."""
+export file, staff's reasons, dispute evidence, a mentor's specialties and an extension's
+reason are stored under the subject's key, so what survives is unreadable."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import pytest
 from governance.complaints.tables import Complaint, ComplaintEvent, Dispute
 from governance.core.crypto import SubjectErased
 from governance.core.tables import IdempotencyKey
+from governance.privacy.tables import DataRequest
+from governance.vetting.tables import Mentor
 
 from ..complaints.conftest import Api
 from ..complaints.test_disputes import _attest
@@ -216,3 +218,34 @@ async def test_staff_reasons_and_dispute_evidence_about_a_mentee_are_stored_unde
     assert (await api.call("GET", f"/disputes/{dispute['id']}", "support_agent", "agent-1")).json()["evidence"] == []
     event_rows = await ComplaintEvent.raw("SELECT * FROM complaint_event WHERE complaint_id = {}", complaint["id"])
     assert not any(_holds(row, "Jane") for row in event_rows)
+
+
+async def test_a_mentors_specialties_and_an_extension_reason_are_stored_under_the_subjects_key(
+    vetting: Vetting, privacy: Privacy, client: httpx.AsyncClient
+) -> None:
+    mentor = await vetting.register(f"ext-{uuid.uuid4().hex[:10]}")
+    assert mentor["specialties"] == ["interview practice"]
+    [row] = await Mentor.raw("SELECT * FROM vetting_mentor WHERE id = {}", mentor["id"])
+    assert not _holds(row, "interview practice")
+
+    mentee = new_mentee()
+    reason = "Jane Example's sessions are spread over three platforms"
+    request = await privacy.file(mentee, "access")
+    extended = await privacy.move(request["id"], "extended", extension="P1M", reason=reason)
+    assert extended.status_code == 200, extended.text
+    own = await client.get(f"/api/v1/privacy/requests/{request['id']}", headers=privacy.mentee(mentee))
+    assert own.json()["extension_reason"] == reason, "the requester is told why"
+    [row] = await DataRequest.raw("SELECT * FROM privacy_data_request WHERE id = {}", request["id"])
+    assert not _holds(row, reason)
+    # As specialties were stored before they were sealed: erasure clears them too.
+    await Mentor.update({Mentor.specialties: '["Jane\'s old profile"]'}).where(Mentor.id == mentor["id"])
+
+    await _erase(privacy, client, mentor["id"])
+    await _erase(privacy, client, mentee)
+
+    after = (await client.get(f"/api/v1/mentors/{mentor['id']}", headers=vetting.officer())).json()
+    assert after["specialties"] == []
+    [row] = await Mentor.raw("SELECT * FROM vetting_mentor WHERE id = {}", mentor["id"])
+    assert not _holds(row, "Jane")
+    read = await client.get(f"/api/v1/privacy/requests/{request['id']}", headers=privacy.officer())
+    assert read.json()["extension_reason"] is None
