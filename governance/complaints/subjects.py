@@ -5,9 +5,9 @@ candidate of their attestations and disputes; a mentor is the issuer of attestat
 a party to disputes about them. Personal text (descriptions, remedies, reasons, notes,
 severity and move reasons, dispute evidence) is ciphertext under the mentee's key: an
 erasure makes it unreadable (and clears what was written in clear before it was sealed),
-while the cases' non-personal parts
-(category, states, dates, outcomes, amounts) are kept under the ``complaint_files``
-retention period. An open complaint, dispute or refund is a legal hold.
+while the cases' non-personal parts (category, states, dates, outcomes, amounts) are kept
+under the ``complaint_files`` retention period. An open complaint, dispute or refund is a
+legal hold.
 """
 
 from __future__ import annotations
