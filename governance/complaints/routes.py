@@ -237,7 +237,7 @@ class RefundController(Controller):
             key=key,
             fingerprint=idempotency.fingerprint(data),
             work=work,
-            personal=refunds.replays(_keyring(request)),
+            personal=refunds.replays(_keyring(request), request.user),
         )
         # A replay after the mentee's erasure shows the refund as it reads now, maybe moved on.
         version = msgspec.json.decode(outcome.body, type=RefundView).version
@@ -262,12 +262,13 @@ class RefundController(Controller):
             limit=limit,
             cursor=cursor,
             keyring=_keyring(request),
+            reader=request.user,
         )
 
     @get("/{refund_id:uuid}", opt={"owner_of": refund_owner})
     async def get_refund(self, request: AnyRequest, refund_id: FromPath[uuid.UUID]) -> Response[RefundView]:
         """One refund with its approvals; ``ETag`` for transitions."""
-        return _versioned(await refunds.get(refund_id, keyring=_keyring(request)))
+        return _versioned(await refunds.get(refund_id, keyring=_keyring(request), reader=request.user))
 
     @post("/{refund_id:uuid}/transitions", status_code=200)
     async def transition_refund(

@@ -3,7 +3,8 @@
 Case files (complaints, disputes, vetting dossiers) mix what is said *to* the person
 the case is about with what staff say among themselves: internal notes, the reason a
 severity was overridden, the reason a case was moved, the votes of a panel still
-deliberating. Every view that embeds such items asks :func:`may_see` for each one,
+deliberating, the first of two approvals. Every view that embeds such items asks
+:func:`may_see` for each one,
 where the view is built, so no route can forget it:
 
 - **staff** (support agents, compliance officers) work the cases and see everything;

@@ -1,6 +1,6 @@
 """What each reader sees of a case file: staff see everything; the complainant, a party to
 a dispute or the platform see what is addressed to them and what they wrote, never staff's
-internal notes, reasons or votes."""
+internal notes, reasons, votes or approvals still awaiting a second approver."""
 
 from __future__ import annotations
 
@@ -98,3 +98,45 @@ async def test_parties_to_a_dispute_do_not_see_a_tier_deliberating_and_staff_do(
     for role in ("support_agent", "compliance_officer"):
         staff = (await api.call("GET", f"/disputes/{dispute['id']}", role, "staff-1")).json()
         assert [(v["decider"], v["outcome"]) for v in staff["votes"]] == [("officer-a", "revoked")]
+
+
+async def test_a_mentee_does_not_see_a_refund_awaiting_its_second_approver_and_staff_do(api: Api) -> None:
+    mentee, session = "mentee-" + new_id(), "s-" + new_id()
+    paid = await api.call(
+        "PUT",
+        f"/sessions/{session}/payment",
+        "platform",
+        "platform-1",
+        {"mentee_id": mentee, "amount_minor": 50_000, "currency": "EUR"},
+    )
+    assert paid.status_code == 200, paid.text
+    body = {"session_id": session, "amount_minor": 20_000, "currency": "EUR", "reason": "The session never happened"}
+    created = await api.call("POST", "/refunds", "support_agent", "agent-1", body, {"Idempotency-Key": new_id()})
+    assert created.status_code == 201, created.text
+    refund = created.json()
+
+    async def approve(role: str, sub: str) -> dict[str, Any]:
+        current = await api.call("GET", f"/refunds/{refund['id']}", role, sub)
+        moved = await api.call(
+            "POST",
+            f"/refunds/{refund['id']}/transitions",
+            role,
+            sub,
+            {"to": "approved"},
+            {"If-Match": current.headers["etag"]},
+        )
+        assert moved.status_code == 200, moved.text
+        return dict(moved.json())
+
+    assert (await approve("support_agent", "agent-1"))["approved_by"] == ["agent-1"]
+    own = (await api.call("GET", f"/refunds/{refund['id']}", "mentee", mentee)).json()
+    assert (own["state"], own["approved_by"]) == ("requested", [])
+    [listed] = (await api.call("GET", "/refunds", "mentee", mentee)).json()["items"]
+    assert listed["approved_by"] == []
+    assert own["reason"] == "The session never happened", "the reason is addressed to the mentee"
+    staff = (await api.call("GET", f"/refunds/{refund['id']}", "compliance_officer", "officer-1")).json()
+    assert staff["approved_by"] == ["agent-1"]
+
+    await approve("compliance_officer", "officer-1")
+    decided = (await api.call("GET", f"/refunds/{refund['id']}", "mentee", mentee)).json()
+    assert (decided["state"], decided["approved_by"]) == ("approved", ["agent-1", "officer-1"])
