@@ -45,6 +45,7 @@ from governance.core.errors import Problem
 from governance.core.identity import SYSTEM, Identity
 from governance.core.pagination import Page
 from governance.core.versioning import check_version, lock_for_update
+from governance.core.visibility import may_see
 
 RESOURCE: Final = "dispute"
 
@@ -112,7 +113,7 @@ async def open_dispute(
                 mentor_id=attestation["mentor_id"],
                 # The reason speaks about the candidate's attestation: their data, their key.
                 reason=await keyring.encrypt(attestation["candidate_id"], data.reason),
-                evidence=dumps(data.evidence),
+                evidence=await keyring.encrypt(attestation["candidate_id"], dumps(data.evidence)),
                 votes="[]",
                 tier_deciders="{}",
                 tier_started_at=now,
@@ -131,7 +132,7 @@ async def open_dispute(
         await attestations.change_status(
             attestation, "disputed", actor=actor, now=now, dispute_id=dispute_id, reason="dispute opened"
         )
-    return await get(dispute_id, keyring=keyring)
+    return await get(dispute_id, keyring=keyring, reader=actor)
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -151,7 +152,9 @@ async def owner(dispute_id: uuid.UUID, caller: str) -> str | None:
     return str(row["candidate_id"])
 
 
-async def get(dispute_id: uuid.UUID, *, keyring: Keyring) -> DisputeView:
+async def get(dispute_id: uuid.UUID, *, keyring: Keyring, reader: Identity) -> DisputeView:
+    """One dispute as ``reader`` may see it: the votes of a tier are the deciders' own
+    deliberation, shown to staff only (:mod:`governance.core.visibility`)."""
     row = await Dispute.select().where(Dispute.id == dispute_id).first()
     if row is None:
         raise not_found("dispute", dispute_id)
@@ -167,12 +170,16 @@ async def get(dispute_id: uuid.UUID, *, keyring: Keyring) -> DisputeView:
         candidate_id=row["candidate_id"],
         mentor_id=row["mentor_id"],
         reason=await reveal(keyring, row["candidate_id"], row["reason"]),
-        evidence=loads(row["evidence"], []),
+        evidence=await _evidence(keyring, row["candidate_id"], row["evidence"]),
         outcome=row["outcome"],
         new_score=row["new_score"],
         decide_due=row["decide_due_at"],
         appeal_until=row["appeal_until"],
-        votes=msgspec.convert(loads(row["votes"], []), list[DisputeVoteView]),
+        votes=[
+            vote
+            for vote in msgspec.convert(loads(row["votes"], []), list[DisputeVoteView])
+            if may_see(reader, internal=True, author=vote.decider)
+        ],
         tier_deciders=loads(row["tier_deciders"], {}),
         opened_at=row["opened_at"],
         closed_at=row["closed_at"],
@@ -184,6 +191,14 @@ async def get(dispute_id: uuid.UUID, *, keyring: Keyring) -> DisputeView:
             for e in events
         ],
     )
+
+
+async def _evidence(keyring: Keyring, candidate: str, stored: str) -> list[str]:
+    """The opener's evidence references: ciphertext under the candidate's key (empty once
+    they were erased), or a JSON list written in clear before references were sealed."""
+    if stored.startswith("["):
+        return list(loads(stored, []))
+    return list(loads(await reveal(keyring, candidate, stored), []))
 
 
 async def search(*, state: str | None, party: str | None, limit: int, cursor: str | None) -> Page[DisputeSummary]:
@@ -244,7 +259,7 @@ async def transition(
             await _close(row, "withdrawn", None, None, actor, now, policy, attestation)
         else:
             await _vote(row, target, data, actor, now, policy, attestation)
-    return await get(dispute_id, keyring=keyring)
+    return await get(dispute_id, keyring=keyring, reader=actor)
 
 
 def _allowed(policy: SlaPolicy, row: dict[str, Any]) -> list[str]:

@@ -29,12 +29,13 @@ from governance.complaints.common import (
 )
 from governance.complaints.schemas import PaymentReport, PaymentView, RefundCreate, RefundTransition, RefundView
 from governance.complaints.tables import Complaint, Refund, SessionPayment
-from governance.core import db
+from governance.core import db, idempotency
 from governance.core.crypto import Keyring
 from governance.core.errors import Problem
 from governance.core.identity import Identity
 from governance.core.pagination import Page
 from governance.core.versioning import check_version, lock_for_update
+from governance.core.visibility import may_see
 
 RESOURCE: Final = "refund"
 # Refunds that count against what was paid.
@@ -185,7 +186,19 @@ async def create(
                 "approvals_needed": needed,
             },
         )
-        return 201, await get(refund_id, keyring=keyring)
+        return 201, await get(refund_id, keyring=keyring, reader=actor)
+
+
+def replays(keyring: Keyring, reader: Identity) -> idempotency.Personal:
+    """How a refund request's stored response is kept: sealed under the mentee's key, and
+    once they were erased a replay shows the refund as it reads now (no reason) to ``reader``."""
+
+    async def reread(refund_id: str) -> RefundView:
+        return await get(uuid.UUID(refund_id), keyring=keyring, reader=reader)
+
+    return idempotency.Personal(
+        keyring=keyring, subject=lambda view: str(view.mentee_id), record=lambda view: str(view.id), reread=reread
+    )
 
 
 async def _session_of(data: RefundCreate) -> tuple[str, str | None]:
@@ -216,14 +229,16 @@ async def owner(refund_id: uuid.UUID) -> str | None:
     return None if row is None else str(row["mentee_id"])
 
 
-async def get(refund_id: uuid.UUID, *, keyring: Keyring) -> RefundView:
+async def get(refund_id: uuid.UUID, *, keyring: Keyring, reader: Identity) -> RefundView:
+    """One refund as ``reader`` may see it: approvals recorded while a second approver is
+    still awaited are staff's deliberation (:mod:`governance.core.visibility`)."""
     row = await Refund.select().where(Refund.id == refund_id).first()
     if row is None:
         raise not_found("refund", refund_id)
-    return await _view(row, keyring)
+    return await _view(row, keyring, reader)
 
 
-async def _view(row: dict[str, Any], keyring: Keyring) -> RefundView:
+async def _view(row: dict[str, Any], keyring: Keyring, reader: Identity) -> RefundView:
     return RefundView(
         id=row["id"],
         state=row["state"],
@@ -236,7 +251,11 @@ async def _view(row: dict[str, Any], keyring: Keyring) -> RefundView:
         reason=await reveal(keyring, row["mentee_id"], row["reason"]),
         requested_by=row["requested_by"],
         approvals_needed=row["approvals_needed"],
-        approved_by=loads(row["approved_by"], []),
+        approved_by=[
+            approver
+            for approver in loads(row["approved_by"], [])
+            if may_see(reader, internal=row["state"] == "requested", author=approver)
+        ],
         denied_by=row["denied_by"],
         payment_reference=row["payment_reference"],
         failure_reason=await reveal(keyring, row["mentee_id"], row["failure_reason"]),
@@ -255,8 +274,9 @@ async def search(
     limit: int,
     cursor: str | None,
     keyring: Keyring,
+    reader: Identity,
 ) -> Page[RefundView]:
-    """Refunds matching every filter, newest first."""
+    """Refunds matching every filter, newest first, as ``reader`` may see them."""
     where = equal_to(
         (Refund.state, state),
         (Refund.session_id, session_id),
@@ -264,7 +284,7 @@ async def search(
         (Refund.mentee_id, mentee),
     )
     rows, next_cursor = await newest_first(Refund.select(), Refund.created_at, Refund.id, where, limit, cursor)
-    return Page(items=[await _view(r, keyring) for r in rows], next_cursor=next_cursor)
+    return Page(items=[await _view(r, keyring, reader) for r in rows], next_cursor=next_cursor)
 
 
 # --- transitions -----------------------------------------------------------------------
@@ -338,4 +358,4 @@ async def transition(
                 "payment_reference": changes.get("payment_reference"),
             },
         )
-    return await get(refund_id, keyring=keyring)
+    return await get(refund_id, keyring=keyring, reader=actor)

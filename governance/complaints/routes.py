@@ -12,6 +12,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, Response, Router, get, post, put
 from litestar.connection import ASGIConnection
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
@@ -157,7 +158,9 @@ class ComplaintController(Controller):
     @get("/{complaint_id:uuid}", opt={"owner_of": complaint_owner})
     async def get_complaint(self, request: AnyRequest, complaint_id: FromPath[uuid.UUID]) -> Response[ComplaintView]:
         """One complaint: state, SLA standing, history and notes; ``ETag`` for transitions."""
-        return _versioned(await service.get(complaint_id, keyring=_keyring(request), policy=_policy(request)))
+        return _versioned(
+            await service.get(complaint_id, keyring=_keyring(request), policy=_policy(request), reader=request.user)
+        )
 
     @post("/{complaint_id:uuid}/transitions", opt={"owner_of": complaint_owner}, status_code=200)
     async def transition_complaint(
@@ -236,8 +239,11 @@ class RefundController(Controller):
             key=key,
             fingerprint=idempotency.fingerprint(data),
             work=work,
+            personal=refunds.replays(_keyring(request), request.user),
         )
-        return idempotency.to_response(outcome, etag_header(1))
+        # A replay after the mentee's erasure shows the refund as it reads now, maybe moved on.
+        version = msgspec.json.decode(outcome.body, type=RefundView).version
+        return idempotency.to_response(outcome, etag_header(version))
 
     @get("/", opt={"own_list": True})
     async def list_refunds(
@@ -258,12 +264,13 @@ class RefundController(Controller):
             limit=limit,
             cursor=cursor,
             keyring=_keyring(request),
+            reader=request.user,
         )
 
     @get("/{refund_id:uuid}", opt={"owner_of": refund_owner})
     async def get_refund(self, request: AnyRequest, refund_id: FromPath[uuid.UUID]) -> Response[RefundView]:
         """One refund with its approvals; ``ETag`` for transitions."""
-        return _versioned(await refunds.get(refund_id, keyring=_keyring(request)))
+        return _versioned(await refunds.get(refund_id, keyring=_keyring(request), reader=request.user))
 
     @post("/{refund_id:uuid}/transitions", status_code=200)
     async def transition_refund(
@@ -337,7 +344,7 @@ class DisputeController(Controller):
     @get("/{dispute_id:uuid}", opt={"owner_of": dispute_party})
     async def get_dispute(self, request: AnyRequest, dispute_id: FromPath[uuid.UUID]) -> Response[DisputeView]:
         """One dispute with its tiers, votes and history; ``ETag`` for transitions."""
-        return _versioned(await disputes.get(dispute_id, keyring=_keyring(request)))
+        return _versioned(await disputes.get(dispute_id, keyring=_keyring(request), reader=request.user))
 
     @post("/{dispute_id:uuid}/transitions", opt={"owner_of": dispute_party}, status_code=200)
     async def transition_dispute(

@@ -40,11 +40,12 @@ from governance.complaints.schemas import (
 )
 from governance.complaints.tables import Complaint, ComplaintEvent, ComplaintNote
 from governance.core import db
-from governance.core.crypto import Keyring
+from governance.core.crypto import CIPHERTEXT_PREFIX, Keyring
 from governance.core.errors import Problem
 from governance.core.identity import SYSTEM, Identity
 from governance.core.pagination import Page
 from governance.core.versioning import check_version, lock_for_update
+from governance.core.visibility import may_see
 
 log = structlog.get_logger("governance.complaints")
 
@@ -91,7 +92,7 @@ async def file(
         "version": 1,
         "category": data.category,
         "severity": severity,
-        "severity_reason": data.severity_reason if severity != policy.severity[data.category] else None,
+        "severity_reason": None,  # staff's words about the complainant: encrypted below
         "complainant_id": complainant,
         "filed_by": actor.sub,
         "filed_by_role": _role(actor),
@@ -118,6 +119,8 @@ async def file(
         cipher = await keyring.cipher(complainant, create=True)
         row["description"] = cipher.encrypt(data.description)
         row["desired_remedy"] = cipher.encrypt(data.desired_remedy) if data.desired_remedy else None
+        if data.severity_reason and severity != policy.severity[data.category]:
+            row["severity_reason"] = cipher.encrypt(data.severity_reason)
         await Complaint.insert(Complaint(**row))
         await _event(complaint_id, None, "received", actor, now, None)
         await audit.record(
@@ -138,7 +141,7 @@ async def file(
             await _move(
                 await _locked(complaint_id), "escalated", SYSTEM, now, policy, reason=f"{data.category}: immediate"
             )
-    return await get(complaint_id, keyring=keyring, policy=policy)
+    return await get(complaint_id, keyring=keyring, policy=policy, reader=actor)
 
 
 def _complainant(actor: Identity, data: ComplaintCreate, kinds: set[str]) -> str:
@@ -156,6 +159,14 @@ def _role(actor: Identity) -> str:
     return actor.roles[0] if actor.roles else "unknown"
 
 
+async def _event_reason(keyring: Keyring, subject: str, stored: str | None) -> str | None:
+    """An event's reason: a person's is ciphertext (None once erased); the system's is
+    generated text (an SLA breach, an immediate escalation) and stored as it is."""
+    if stored is None or not stored.startswith(CIPHERTEXT_PREFIX):
+        return stored
+    return await reveal(keyring, subject, stored)
+
+
 # --- reading ---------------------------------------------------------------------------
 
 
@@ -165,8 +176,9 @@ async def owner(complaint_id: uuid.UUID) -> str | None:
     return None if row is None else str(row["complainant_id"])
 
 
-async def get(complaint_id: uuid.UUID, *, keyring: Keyring, policy: SlaPolicy) -> ComplaintView:
-    """One complaint with its SLA standing, history and notes (personal text decrypted)."""
+async def get(complaint_id: uuid.UUID, *, keyring: Keyring, policy: SlaPolicy, reader: Identity) -> ComplaintView:
+    """One complaint with its SLA standing, history and notes (personal text decrypted), as
+    ``reader`` may see it: internal notes and reasons only for staff (:mod:`governance.core.visibility`)."""
     row = await Complaint.select().where(Complaint.id == complaint_id).first()
     if row is None:
         raise not_found("complaint", complaint_id)
@@ -178,7 +190,7 @@ async def get(complaint_id: uuid.UUID, *, keyring: Keyring, policy: SlaPolicy) -
         .where(ComplaintNote.complaint_id == complaint_id)
         .order_by(ComplaintNote.created_at)
     )
-    return await _view(row, events, notes, keyring, policy)
+    return await _view(row, events, notes, keyring, policy, reader)
 
 
 async def _view(
@@ -187,6 +199,7 @@ async def _view(
     notes: list[dict[str, Any]],
     keyring: Keyring,
     policy: SlaPolicy,
+    reader: Identity,
 ) -> ComplaintView:
     subject = row["complainant_id"]
     resolved_at = row["resolved_at"]
@@ -199,7 +212,9 @@ async def _view(
         version=row["version"],
         category=row["category"],
         severity=row["severity"],
-        severity_reason=row["severity_reason"],
+        severity_reason=(
+            await reveal(keyring, subject, row["severity_reason"]) if may_see(reader, internal=True) else None
+        ),
         complainant_id=subject,
         filed_by=row["filed_by"],
         mentor_id=row["mentor_id"],
@@ -229,7 +244,17 @@ async def _view(
         allowed_next=states.allowed_next(states.COMPLAINT_MOVES, row["state"]),
         history=[
             ComplaintEventView(
-                from_state=e["from_state"], to_state=e["to_state"], actor=e["actor"], at=e["at"], reason=e["reason"]
+                from_state=e["from_state"],
+                to_state=e["to_state"],
+                actor=e["actor"],
+                at=e["at"],
+                # The system's reasons are generated and addressed to everyone; a person's are
+                # their own and staff's are internal.
+                reason=(
+                    await _event_reason(keyring, subject, e["reason"])
+                    if may_see(reader, internal=e["actor"] != SYSTEM.sub, author=e["actor"])
+                    else None
+                ),
             )
             for e in events
         ],
@@ -243,6 +268,7 @@ async def _view(
                 created_at=n["created_at"],
             )
             for n in notes
+            if may_see(reader, internal=not n["to_complainant"], author=n["author"])
         ],
     )
 
@@ -313,8 +339,10 @@ async def transition(
             if not data.reasons:
                 raise invalid_body("reasons", "a final response states its reasons")
             reasons = await keyring.encrypt(row["complainant_id"], data.reasons)
-        await _move(row, data.to, actor, now, policy, kinds=kinds, reason=data.reason, data=data, reasons=reasons)
-    return await get(complaint_id, keyring=keyring, policy=policy)
+        # A person's reason for a move may speak about the complainant: their key, like notes.
+        reason = await keyring.encrypt(row["complainant_id"], data.reason) if data.reason else None
+        await _move(row, data.to, actor, now, policy, kinds=kinds, reason=reason, data=data, reasons=reasons)
+    return await get(complaint_id, keyring=keyring, policy=policy, reader=actor)
 
 
 async def _locked(complaint_id: uuid.UUID) -> dict[str, Any]:

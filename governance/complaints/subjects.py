@@ -2,10 +2,12 @@
 
 A mentee is the complainant of their complaints, the payer of their refunds and the
 candidate of their attestations and disputes; a mentor is the issuer of attestations and
-a party to disputes about them. Personal text (descriptions, remedies, reasons, notes) is
-ciphertext under the mentee's key: an erasure makes it unreadable, while the cases' non-personal parts
-(category, states, dates, outcomes, amounts) are kept under the ``complaint_files``
-retention period. An open complaint, dispute or refund is a legal hold.
+a party to disputes about them. Personal text (descriptions, remedies, reasons, notes,
+severity and move reasons, dispute evidence) is ciphertext under the mentee's key: an
+erasure makes it unreadable (and clears what was written in clear before it was sealed),
+while the cases' non-personal parts (category, states, dates, outcomes, amounts) are kept
+under the ``complaint_files`` retention period. An open complaint, dispute or refund is a
+legal hold.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from governance.complaints.tables import (
     Dispute,
     Refund,
 )
-from governance.core.crypto import Keyring, SubjectCipher
+from governance.core.crypto import CIPHERTEXT_PREFIX, Keyring, SubjectCipher
+from governance.core.identity import SYSTEM
 from governance.core.subjects import Erased, ErasureOutcome, Hold, Kept, RetentionRecord, SubjectData
 
 CATEGORY: Final = "complaint_files"
@@ -42,6 +45,25 @@ KEPT_REASON: Final = (
 
 def _open(cipher: SubjectCipher | None, value: str | None) -> str | None:
     return cipher.decrypt(value) if cipher and value else None
+
+
+async def _clear_unsealed(subject: str) -> None:
+    """Clear the subject's text written in clear before it was sealed under their key (the
+    system's generated event reasons hold no personal data and stay)."""
+    sealed = f"{CIPHERTEXT_PREFIX}%"
+    await Complaint.update({Complaint.severity_reason: None}).where(
+        (Complaint.complainant_id == subject) & Complaint.severity_reason.not_like(sealed)
+    )
+    ids = [row["id"] for row in await Complaint.select(Complaint.id).where(Complaint.complainant_id == subject)]
+    if ids:
+        await ComplaintEvent.update({ComplaintEvent.reason: None}).where(
+            ComplaintEvent.complaint_id.is_in(ids)
+            & (ComplaintEvent.actor != SYSTEM.sub)
+            & ComplaintEvent.reason.not_like(sealed)
+        )
+    await Dispute.update({Dispute.evidence: "[]"}).where(
+        (Dispute.candidate_id == subject) & Dispute.evidence.like("[%") & (Dispute.evidence != "[]")
+    )
 
 
 class ComplaintSubjects:
@@ -73,7 +95,12 @@ class ComplaintSubjects:
         data: dict[str, Any] = {
             "complaints": [
                 {
-                    **{k: v for k, v in c.items() if k not in ("description", "desired_remedy", "resolution_reasons")},
+                    # The severity reason is staff's own, like notes not sent to the complainant.
+                    **{
+                        k: v
+                        for k, v in c.items()
+                        if k not in ("description", "desired_remedy", "resolution_reasons", "severity_reason")
+                    },
                     "description": _open(cipher, c["description"]),
                     "desired_remedy": _open(cipher, c["desired_remedy"]),
                     "resolution_reasons": _open(cipher, c["resolution_reasons"]),
@@ -133,6 +160,7 @@ class ComplaintSubjects:
         return found
 
     async def on_erasure(self, subject: str, now: datetime) -> ErasureOutcome:
+        await _clear_unsealed(subject)
         complaints = await Complaint.count().where(Complaint.complainant_id == subject)
         refunds = await Refund.count().where(Refund.mentee_id == subject)
         disputes = await Dispute.count().where(Dispute.candidate_id == subject)
@@ -140,12 +168,12 @@ class ComplaintSubjects:
         erased = [
             Erased(
                 self.module,
-                "complaint.description,desired_remedy,resolution_reasons,notes",
+                "complaint.description,desired_remedy,resolution_reasons,severity_reason,notes,event reasons",
                 complaints,
                 "crypto-shredded",
             ),
             Erased(self.module, "refund.reason,failure_reason", refunds, "crypto-shredded"),
-            Erased(self.module, "dispute.reason", disputes, "crypto-shredded"),
+            Erased(self.module, "dispute.reason,evidence", disputes, "crypto-shredded"),
         ]
         kept = [
             Kept(self.module, "complaint", complaints, KEPT_REASON),

@@ -17,6 +17,15 @@ problem), the claim rolls back with it and the key can be used again.
 Keys are scoped per operation (``scope``, e.g. ``"refunds.create"``) and per caller
 (the token's ``sub``): two callers can never see each other's responses.
 
+A stored response outlives everything but the row, so it must not keep a data subject's
+personal data in clear past their erasure. A route whose response holds personal data
+passes :class:`Personal`: the body is stored sealed under the subject's own key (the
+subject and the record's id beside it, in clear: identifiers, as in the audit log), so
+crypto-shredding reaches it like every other copy. A replay decrypts it; once the key is
+shredded, it answers the record as it reads now (personal fields null), never the old
+plaintext. Either way the work is not done again, and the fingerprint (a SHA-256 of the
+request body, not the body) still refuses another body with 422.
+
 Usage in a route::
 
     key = idempotency.key_from(request.headers.get(idempotency.HEADER))
@@ -24,6 +33,7 @@ Usage in a route::
         scope="refunds.create", actor=identity.sub, key=key,
         fingerprint=idempotency.fingerprint(data),
         work=lambda: service.create_refund(...),   # returns (status, msgspec Struct)
+        personal=idempotency.Personal(keyring, subject=..., record=..., reread=...),  # if it holds personal data
     )
     return idempotency.to_response(result)
 """
@@ -41,6 +51,7 @@ import msgspec
 from litestar import Response
 
 from governance.core import db
+from governance.core.crypto import Keyring, SubjectErased
 from governance.core.errors import Problem
 from governance.core.tables import IdempotencyKey
 
@@ -57,6 +68,21 @@ class Outcome:
     status: int
     body: bytes
     replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Personal:
+    """How to keep a response that holds a data subject's personal data (see the module docstring).
+
+    ``subject(body)``: whose key seals the stored body; ``record(body)``: the id of the
+    record the response shows; ``reread(record id)``: that record as it reads now, the
+    answer to a replay once the subject was erased.
+    """
+
+    keyring: Keyring
+    subject: Callable[[Any], str]
+    record: Callable[[Any], str]
+    reread: Callable[[str], Awaitable[Any]]
 
 
 def key_from(header: str | None) -> str:
@@ -84,11 +110,13 @@ async def once(
     key: str,
     fingerprint: str,
     work: Callable[[], Awaitable[tuple[int, Any]]],
+    personal: Personal | None = None,
 ) -> Outcome:
     """Run ``work`` once per (scope, actor, key); replays return the first response.
 
     ``work`` runs inside the claiming transaction (its own ``db.transaction()`` joins it)
-    and returns ``(status, body)``; the body is encoded with msgspec and stored.
+    and returns ``(status, body)``; the body is encoded with msgspec and stored, sealed
+    under the subject's key when ``personal`` says whose data it holds.
     """
     key_hash = _key_hash(scope, actor, key)
     async with db.transaction():
@@ -106,13 +134,26 @@ async def once(
         if claimed:
             status, body = await work()
             encoded = msgspec.json.encode(body)
-            await IdempotencyKey.update(
-                {IdempotencyKey.status_code: status, IdempotencyKey.response_body: encoded.decode()}
-            ).where(IdempotencyKey.key_hash == key_hash)
+            kept: dict[Any, Any] = {IdempotencyKey.status_code: status, IdempotencyKey.response_body: encoded.decode()}
+            if personal is not None:
+                subject = personal.subject(body)
+                cipher = await personal.keyring.cipher(subject, create=True)
+                kept.update(
+                    {
+                        IdempotencyKey.response_body: cipher.encrypt(encoded.decode()),
+                        IdempotencyKey.subject: subject,
+                        IdempotencyKey.record_id: personal.record(body),
+                    }
+                )
+            await IdempotencyKey.update(kept).where(IdempotencyKey.key_hash == key_hash)
             return Outcome(status=status, body=encoded, replayed=False)
         stored = (
             await IdempotencyKey.select(
-                IdempotencyKey.fingerprint, IdempotencyKey.status_code, IdempotencyKey.response_body
+                IdempotencyKey.fingerprint,
+                IdempotencyKey.status_code,
+                IdempotencyKey.response_body,
+                IdempotencyKey.subject,
+                IdempotencyKey.record_id,
             )
             .where(IdempotencyKey.key_hash == key_hash)
             .first()
@@ -126,7 +167,22 @@ async def once(
             "This Idempotency-Key was already used with a different request body; use a new key for a new request",
             header=HEADER,
         )
-    return Outcome(status=int(stored["status_code"]), body=str(stored["response_body"]).encode(), replayed=True)
+    return Outcome(status=int(stored["status_code"]), body=await _replayed_body(scope, stored, personal), replayed=True)
+
+
+async def _replayed_body(scope: str, stored: dict[str, Any], personal: Personal | None) -> bytes:
+    if stored["subject"] is None:
+        return str(stored["response_body"]).encode()
+    if personal is None:
+        raise RuntimeError(f"responses of {scope!r} hold personal data: pass personal= to replay them")
+    sealed = stored["response_body"]
+    if sealed is not None:  # None: a response stored in clear before bodies were sealed, since dropped
+        try:
+            return (await personal.keyring.decrypt(stored["subject"], sealed)).encode()
+        except SubjectErased:
+            pass
+    # The subject was erased: answer as the record reads now, never with what it said then.
+    return msgspec.json.encode(await personal.reread(str(stored["record_id"])))
 
 
 async def accept(
@@ -136,12 +192,15 @@ async def accept(
     actor: str,
     payload: Any,
     work: Callable[[], Awaitable[tuple[int, Any]]],
+    personal: Personal | None = None,
 ) -> Outcome:
     """For POSTs where the key is optional: :func:`once` when the client sent one, else just the work."""
     if header is None:
         status, body = await work()
         return Outcome(status=status, body=msgspec.json.encode(body), replayed=False)
-    return await once(scope=scope, actor=actor, key=key_from(header), fingerprint=fingerprint(payload), work=work)
+    return await once(
+        scope=scope, actor=actor, key=key_from(header), fingerprint=fingerprint(payload), work=work, personal=personal
+    )
 
 
 def to_response(outcome: Outcome, headers: dict[str, str] | None = None) -> Response[bytes]:

@@ -22,7 +22,9 @@ class IdempotencyKey(Table, tablename="idempotency_key"):
     """A claimed ``Idempotency-Key`` and the response it produced (see :mod:`governance.core.idempotency`).
 
     ``key_hash`` (SHA-256 of scope, actor and key) is the one unique column the claim
-    conflicts on, so keys are scoped per operation and per caller.
+    conflicts on, so keys are scoped per operation and per caller. A response holding
+    personal data is stored sealed under ``subject``'s key; ``record_id`` names the record
+    a replay reads again once that key is shredded.
     """
 
     key_hash = Varchar(length=64, unique=True, index=True)
@@ -33,3 +35,5 @@ class IdempotencyKey(Table, tablename="idempotency_key"):
     status_code = Integer(null=True, default=None)
     response_body = Text(null=True, default=None)
     created_at = Timestamptz()
+    subject = Varchar(length=200, null=True, default=None)
+    record_id = Varchar(length=200, null=True, default=None)

@@ -3,7 +3,8 @@
 A request is due one calendar month after receipt (GDPR Art. 12(3)); it may be extended
 once, by at most two more months, with a reason, and only before the first month ends.
 Completing an access or portability request writes the JSON export of everything every
-module holds about the mentee to the object store; completing an erasure shreds the
+module holds about the mentee to the object store, sealed under the mentee's own key (so
+that shredding reaches every copy: object versions, backups); completing an erasure shreds the
 mentee's key and lets every module mark what it keeps, in one transaction with the audit
 entry, and returns an erasure certificate.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -22,7 +23,7 @@ import msgspec
 from governance.audit import service as audit
 from governance.audit.tables import AuditEntry
 from governance.core import db
-from governance.core.crypto import SubjectCipher
+from governance.core.crypto import STREAM_MAGIC, SubjectCipher
 from governance.core.durations import Duration, DurationError, parse_duration
 from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
@@ -31,6 +32,7 @@ from governance.core.storage import ObjectMissing
 from governance.privacy import consent
 from governance.privacy.schemas import DataRequestFiling, DataRequestView, RequestState, RequestTransition
 from governance.privacy.service import Privacy, field_error, jsonable
+from governance.privacy.subjects import extension_reason_of
 from governance.privacy.tables import DataRequest
 
 ONE_MONTH: Final = Duration(months=1)
@@ -70,6 +72,15 @@ def export_key(request_id: uuid.UUID) -> str:
     return f"privacy/exports/{request_id}.json"
 
 
+def _export_context(request_id: uuid.UUID) -> bytes:
+    # Bound into the sealed file, so one of the mentee's exports cannot stand in for another.
+    return f"privacy-export:{request_id}".encode()
+
+
+async def _chunks(body: bytes) -> AsyncIterator[bytes]:
+    yield body
+
+
 def view(row: Mapping[str, Any], cipher: SubjectCipher | None, now: datetime, requester: bool) -> DataRequestView:
     return DataRequestView(
         id=row["id"],
@@ -82,7 +93,7 @@ def view(row: Mapping[str, Any], cipher: SubjectCipher | None, now: datetime, re
         due_at=row["due_at"],
         overdue=row["state"] not in TERMINAL and row["due_at"] < now,
         extended_at=row["extended_at"],
-        extension_reason=row["extension_reason"],
+        extension_reason=extension_reason_of(row, cipher),
         closed_at=row["closed_at"],
         allowed_next=allowed_moves(row["state"], requester),
         export_available=row["export_key"] is not None,
@@ -210,10 +221,8 @@ def _extension(row: Mapping[str, Any], move: RequestTransition, now: datetime) -
         changes={
             DataRequest.due_at: due_at,
             DataRequest.extended_at: now,
-            DataRequest.extension_reason: move.reason,
         },
-        # The reason is staff's wording about the handling, not the mentee's data; the
-        # requester reads it on their request (GET), which is how they are told.
+        # The requester reads the reason on their request (GET), which is how they are told.
         details={"extension": extra.isoformat(), "due_at": due_at.isoformat(), "told_to_requester": True},
     )
 
@@ -236,6 +245,9 @@ async def transition(
     planned = _Move(changes={}, details={})
     if move.to == "extended":
         planned = _extension(row, move, now)
+        # Staff's words about this mentee's request may speak about them: their key, as the description.
+        assert move.reason is not None  # _extension refused a move without one
+        planned.changes[DataRequest.extension_reason] = await privacy.keyring.encrypt(row["subject"], move.reason)
     elif move.to == "rejected":
         if move.reason_code is None:
             raise field_error("reason_code", "a rejection needs a reason code", 422)
@@ -308,8 +320,9 @@ async def _export(privacy: Privacy, row: Mapping[str, Any], planned: _Move, now:
     # Written before the transaction that completes the request: an export whose completion
     # then fails stays unreferenced under its request's key and is overwritten by a retry.
     document = await build_export(privacy, row["subject"], row["id"], now)
-    body = msgspec.json.encode(document)
-    stored = await privacy.store.put(export_key(row["id"]), body, media_type="application/json")
+    cipher = await privacy.keyring.cipher(row["subject"], create=True)
+    sealed = cipher.seal_segments(msgspec.json.encode(document), _export_context(row["id"]))
+    stored = await privacy.store.put(export_key(row["id"]), sealed)
     return _Move(
         changes={
             **planned.changes,
@@ -327,7 +340,9 @@ async def _export(privacy: Privacy, row: Mapping[str, Any], planned: _Move, now:
 
 
 async def download(privacy: Privacy, request_id: uuid.UUID, actor: Identity) -> bytes:
-    """The export file of a completed access or portability request; each download is audited."""
+    """The export file of a completed access or portability request, decrypted; each download is audited.
+
+    The recorded SHA-256 is of the sealed file, as the store holds it."""
     row = await request_row(request_id)
     if row["export_key"] is None:
         raise Problem(404, "no-export", "This request has no export (not completed, not an access request, or expired)")
@@ -339,6 +354,11 @@ async def download(privacy: Privacy, request_id: uuid.UUID, actor: Identity) -> 
         ) from None
     if hashlib.sha256(body).hexdigest() != row["export_sha256"]:
         raise Problem(500, "export-altered", "The stored export does not match its recorded hash")
+    if body.startswith(STREAM_MAGIC):
+        cipher = await privacy.keyring.cipher(row["subject"])
+        plain = b"".join([part async for part in cipher.open_segments(_chunks(body), _export_context(row["id"]))])
+    else:  # written in clear before exports were sealed; retention and erasure still delete it
+        plain = body
     await audit.record(
         actor=actor,
         action="privacy.export.downloaded",
@@ -346,7 +366,7 @@ async def download(privacy: Privacy, request_id: uuid.UUID, actor: Identity) -> 
         resource_id=str(request_id),
         details={"mentee_id": row["subject"], "sha256": row["export_sha256"]},
     )
-    return body
+    return plain
 
 
 # --- erasure ------------------------------------------------------------------------------

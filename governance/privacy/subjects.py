@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
-from governance.core.crypto import Keyring
+from governance.core.crypto import CIPHERTEXT_PREFIX, Keyring, SubjectCipher
 from governance.core.storage import ObjectStore
 from governance.core.subjects import Erased, ErasureOutcome, Hold, Kept, RetentionRecord, SubjectData
 from governance.privacy.tables import ConsentReceipt, ConsentRecord, DataRequest, RetentionChoice
 
 TERMINAL: Final = ("completed", "rejected", "withdrawn")
+
+
+def extension_reason_of(row: Mapping[str, Any], cipher: SubjectCipher | None) -> str | None:
+    """Why a request was extended: ciphertext under the mentee's key (None once erased), or
+    text written in clear before reasons were sealed."""
+    stored: str | None = row["extension_reason"]
+    if stored is None or not stored.startswith(CIPHERTEXT_PREFIX):
+        return stored
+    return cipher.decrypt(stored) if cipher else None
 
 
 class PrivacySubjects:
@@ -54,7 +63,7 @@ class PrivacySubjects:
                         "received_at": r["received_at"],
                         "due_at": r["due_at"],
                         "extended_at": r["extended_at"],
-                        "extension_reason": r["extension_reason"],
+                        "extension_reason": extension_reason_of(r, cipher),
                         "closed_at": r["closed_at"],
                     }
                     for r in requests
@@ -77,6 +86,9 @@ class PrivacySubjects:
         described = await DataRequest.count().where(
             (DataRequest.subject == subject) & DataRequest.description.is_not_null()
         )
+        extended = await DataRequest.count().where(
+            (DataRequest.subject == subject) & DataRequest.extension_reason.is_not_null()
+        )
         consents = await ConsentRecord.count().where(ConsentRecord.subject == subject)
         receipts = await ConsentReceipt.count().where(ConsentReceipt.subject == subject)
         # Export files are plaintext copies: they go with the key.
@@ -88,6 +100,10 @@ class PrivacySubjects:
         await DataRequest.update(
             {DataRequest.erased_at: now, DataRequest.export_key: None, DataRequest.export_sha256: None}
         ).where(DataRequest.subject == subject)
+        # Extension reasons were kept in clear before they were sealed: they go now.
+        await DataRequest.update({DataRequest.extension_reason: None}).where(
+            (DataRequest.subject == subject) & DataRequest.extension_reason.not_like(f"{CIPHERTEXT_PREFIX}%")
+        )
         kept = [
             Kept(
                 self.module,
@@ -102,6 +118,7 @@ class PrivacySubjects:
         ]
         erased = [
             Erased(self.module, "data_request.description", described, "crypto-shredded"),
+            Erased(self.module, "data_request.extension_reason", extended, "crypto-shredded"),
             Erased(self.module, "export_file", len(exports), "deleted from the object store"),
         ]
         return ErasureOutcome(erased=[e for e in erased if e.count], kept=[k for k in kept if k.count])

@@ -1,7 +1,8 @@
 """The dossier: everything a mentor's vetting rests on, in one document.
 
 Dossiers are read far more often than they change, so the rendered JSON is cached per
-audience (staff, or the mentor without internal notes) in a
+audience (staff, or the mentor without staff's internal items: notes, proposals not yet
+confirmed, waivers not yet granted; see :func:`audience_of`) in a
 :class:`~governance.core.cache.FreshCache` under the topic ``mentor``: every change to a
 mentor or anything in their dossier bumps the mentor's ``version`` and announces it in
 the same transaction (:func:`governance.vetting.service.touch`). A rendering also
@@ -24,6 +25,8 @@ from governance.complaints import attestations
 from governance.core import db
 from governance.core.cache import FreshCache, Loaded
 from governance.core.crypto import SubjectCipher
+from governance.core.identity import Identity
+from governance.core.visibility import is_staff
 from governance.vetting import ratings, states
 from governance.vetting.schemas import (
     AuditTrail,
@@ -73,6 +76,12 @@ class DossierCache:
     def forget(self, mentor_id: uuid.UUID) -> None:
         for cache in self._by_audience.values():
             cache.forget(str(mentor_id))
+
+
+def audience_of(reader: Identity) -> Audience:
+    """The rendering ``reader`` gets, by the one rule of :mod:`governance.core.visibility`:
+    internal items are staff's; a mentor never wrote any, so no rendering per reader is needed."""
+    return "staff" if is_staff(reader) else "mentor"
 
 
 async def current_version(mentor_id: uuid.UUID) -> int | None:
@@ -140,7 +149,10 @@ async def build(
         requirements=requirements,
         missing_for_approval=[Gap(check_type=g.check_type, reason=g.reason) for g in missing],
         checks=checks,
-        decisions=[decision_view(row, cipher) for row in decision_rows],
+        # Until a second officer confirms it, a proposal is deliberation among staff.
+        decisions=[
+            decision_view(row, cipher) for row in decision_rows if audience == "staff" or row["state"] == "confirmed"
+        ],
         rating=RatingView(
             rating=published.rating,
             count=published.count,
@@ -186,7 +198,8 @@ def _check_view(
     now: datetime,
 ) -> CheckView:
     waiver = None
-    if row["waiver_requested_by"] is not None:
+    # A waiver asked for and not yet granted (the check is still in review) is deliberation among staff.
+    if row["waiver_requested_by"] is not None and (audience == "staff" or row["state"] != "in_review"):
         justification = row["justification"]
         waiver = WaiverRequest(
             requested_by=row["waiver_requested_by"],

@@ -18,7 +18,6 @@ from litestar.response.base import ASGIResponse
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_304_NOT_MODIFIED
 
 from governance.core import idempotency, limits
-from governance.core.authz import sees_only_own
 from governance.core.clock import now_of
 from governance.core.durations import DurationError, parse_duration
 from governance.core.errors import invalid_parameter
@@ -114,7 +113,7 @@ class MentorController(Controller):
         ``If-None-Match`` answers 304."""
         # The hottest read of the module: the path parameter is taken as routing parsed it,
         # the header straight from the scope, and the rendered bytes go out as they are.
-        audience: dossier.Audience = "mentor" if sees_only_own(request) else "staff"
+        audience = dossier.audience_of(request.user)
         rendered = await dossier.read(
             _vetting(request),
             request.app.state.dossier_cache,
@@ -154,6 +153,7 @@ class MentorController(Controller):
                 actor=request.user.sub,
                 payload=data,
                 work=work,
+                personal=service.decision_replays(_vetting(request)),
             )
         )
 
@@ -246,6 +246,7 @@ class DecisionController(Controller):
                 actor=request.user.sub,
                 payload={},
                 work=work,
+                personal=service.decision_replays(_vetting(request)),
             )
         )
 

@@ -20,7 +20,7 @@ from typing import Any, cast
 import msgspec
 
 from governance.audit import service as audit
-from governance.core import cache, db
+from governance.core import cache, db, idempotency
 from governance.core.crypto import Keyring, SubjectCipher
 from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
@@ -73,7 +73,7 @@ DOSSIER_TOPIC = "mentor"
 
 
 async def register_mentor(vetting: Vetting, data: MentorRegistration, actor: Identity, now: datetime) -> MentorView:
-    """Register a mentor; they start ``onboarding``. Name and email are stored encrypted."""
+    """Register a mentor; they start ``onboarding``. Name, email and specialties are stored encrypted."""
     if await Mentor.exists().where(Mentor.external_id == data.external_id):
         existing = await Mentor.select(Mentor.id).where(Mentor.external_id == data.external_id).first()
         raise Problem(
@@ -118,7 +118,7 @@ async def _insert_mentor(
                 display_name=cipher.encrypt(data.display_name),
                 email=cipher.encrypt(data.email),
                 jurisdiction=data.jurisdiction,
-                specialties=msgspec.json.encode(data.specialties).decode(),
+                specialties=cipher.encrypt(msgspec.json.encode(data.specialties).decode()),
                 engagement_type=data.engagement_type,
                 standing="onboarding",
                 status="onboarding",
@@ -139,12 +139,21 @@ def mentor_view(row: Mapping[str, Any], cipher: SubjectCipher | None) -> MentorV
         email=cipher.decrypt(row["email"]) if cipher else None,
         jurisdiction=row["jurisdiction"],
         engagement_type=row["engagement_type"],
-        specialties=msgspec.json.decode(row["specialties"]),
+        specialties=specialties_of(row, cipher),
         status=row["status"],
         status_since=row["status_since"],
         registered_at=row["registered_at"],
         version=row["version"],
     )
+
+
+def specialties_of(row: Mapping[str, Any], cipher: SubjectCipher | None) -> list[str]:
+    """The mentor's specialties: ciphertext under their key (empty once erased), or a JSON
+    list written in clear before they were sealed."""
+    stored: str = row["specialties"]
+    if stored.startswith("["):
+        return cast(list[str], msgspec.json.decode(stored))
+    return cast(list[str], msgspec.json.decode(cipher.decrypt(stored))) if cipher else []
 
 
 async def mentor_row(mentor_id: uuid.UUID) -> dict[str, Any]:
@@ -662,6 +671,21 @@ def decision_view(row: Mapping[str, Any], cipher: SubjectCipher | None) -> Decis
         confirmed_by=row["confirmed_by"],
         confirmed_at=row["confirmed_at"],
         audit=_trail(row["proposed_seq"], row["confirmed_seq"]),
+    )
+
+
+def decision_replays(vetting: Vetting) -> idempotency.Personal:
+    """How a stored decision response is kept: its rationale is the mentor's personal data,
+    so sealed under their key; once they were erased a replay shows the decision as it reads now."""
+
+    async def reread(decision_id: str) -> DecisionView:
+        return await get_decision(vetting, uuid.UUID(decision_id))
+
+    return idempotency.Personal(
+        keyring=vetting.keyring,
+        subject=lambda view: str(view.mentor_id),
+        record=lambda view: str(view.id),
+        reread=reread,
     )
 
 

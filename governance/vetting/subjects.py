@@ -18,7 +18,7 @@ import msgspec
 
 from governance.core.crypto import Keyring, SubjectCipher
 from governance.core.subjects import Erased, ErasureOutcome, Hold, Kept, RetentionRecord, SubjectData
-from governance.vetting.service import touch
+from governance.vetting.service import specialties_of, touch
 from governance.vetting.tables import Check, Decision, Document, Mentor, Rating
 
 EVIDENCE = "accreditation evidence of the mentor's vetting; personal fields unreadable after erasure"
@@ -75,7 +75,7 @@ class VettingSubjects:
                 "display_name": _open(cipher, mentor["display_name"]),
                 "email": _open(cipher, mentor["email"]),
                 "jurisdiction": mentor["jurisdiction"],
-                "specialties": msgspec.json.decode(mentor["specialties"]),
+                "specialties": specialties_of(mentor, cipher),
                 "engagement_type": mentor["engagement_type"],
                 "status": mentor["status"],
                 "registered_at": mentor["registered_at"],
@@ -129,13 +129,17 @@ class VettingSubjects:
             kept.append(Kept(self.module, "rating", given, "session ratings of mentors; no personal fields"))
         mentor = await self._mentor(subject)
         if mentor is not None:
+            # Specialties were kept in clear before they were sealed: they go now.
+            await Mentor.update({Mentor.specialties: "[]"}).where(
+                (Mentor.id == mentor["id"]) & Mentor.specialties.like("[%")
+            )
             # Bump the version and tell every instance: cached dossiers are rendered anew.
             await touch(mentor["id"])
             checks = await Check.count().where(Check.mentor == mentor["id"])
             decisions = await Decision.count().where(Decision.mentor == mentor["id"])
             documents = await Document.count().where(Document.mentor == mentor["id"])
             erased += [
-                Erased(self.module, "mentor.display_name,email", 1, "crypto-shredded"),
+                Erased(self.module, "mentor.display_name,email,specialties", 1, "crypto-shredded"),
                 Erased(self.module, "check.details,notes,justification", checks, "crypto-shredded"),
                 Erased(self.module, "decision.rationale", decisions, "crypto-shredded"),
                 Erased(self.module, "document.content,filename", documents, "crypto-shredded"),
