@@ -33,6 +33,7 @@ from governance.evidence.schemas import (
 )
 from governance.evidence.tables import EvidenceBundle
 from governance.settings import Settings
+from governance.vetting import service as vetting_service
 from governance.vetting.service import Vetting
 
 RESOURCE: Final = "evidence_bundle"
@@ -115,6 +116,15 @@ async def request(data: BundleRequest, actor: Identity, now: datetime) -> Bundle
     check_period(data.period_start, data.period_end, now.date())
     asked = set(data.sections or SECTIONS)
     sections = [section for section in SECTIONS if section in asked]  # the document's order
+    if data.mentor_ids and (unknown := await vetting_service.unknown_mentors(data.mentor_ids)):
+        # A filter naming nobody would come out as silently empty registers.
+        raise Problem(
+            422,
+            "unknown-mentors",
+            f"No mentor is registered with the id(s) {', '.join(map(str, unknown))}",
+            errors=[{"field": "mentor_ids", "source": "body", "message": "unknown mentor id(s)"}],
+            unknown=[str(mentor_id) for mentor_id in unknown],
+        )
     mentor_ids = sorted({str(m) for m in data.mentor_ids}) if data.mentor_ids else None
     bundle_id = uuid.uuid4()
     async with db.transaction():

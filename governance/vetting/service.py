@@ -163,6 +163,15 @@ async def mentor_row(mentor_id: uuid.UUID) -> dict[str, Any]:
     return row
 
 
+async def unknown_mentors(mentor_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+    """Those of ``mentor_ids`` that name no registered mentor, in the order given."""
+    wanted = list(dict.fromkeys(mentor_ids))
+    if not wanted:
+        return []
+    known = {row["id"] for row in await Mentor.select(Mentor.id).where(Mentor.id.is_in(wanted))}
+    return [mentor_id for mentor_id in wanted if mentor_id not in known]
+
+
 async def get_mentor(vetting: Vetting, mentor_id: uuid.UUID) -> MentorView:
     """One mentor, personal fields decrypted (null once erased)."""
     row = await mentor_row(mentor_id)

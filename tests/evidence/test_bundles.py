@@ -311,3 +311,19 @@ async def test_a_download_the_store_cannot_serve_answers_a_problem_not_a_500(
     assert (await bundles.download(ready["id"])).status_code == 200, "the PDF is still there"
     downloads = [e for e in await bundles.audit(resource_id=ready["id"]) if e["action"].endswith("downloaded")]
     assert [d["details"]["file"] for d in downloads] == ["pdf"], "only the download that happened is audited"
+
+
+async def test_a_mentor_filter_naming_nobody_is_refused(bundles: Bundles, platform: Platform) -> None:
+    known = platform.mentors[0]["id"]
+    nobody = "00000000-0000-4000-8000-000000000001"
+    before = await bundles.audit(action="evidence.")
+    bundles_before = await EvidenceBundle.count()
+    response = await bundles.ask(mentor_ids=[known, nobody])
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["unknown"] == [nobody]
+    assert problem["errors"][0]["field"] == "mentor_ids"
+    assert known not in problem["detail"]
+    assert await EvidenceBundle.count() == bundles_before
+    assert await bundles.audit(action="evidence.") == before
+    assert (await bundles.ask(mentor_ids=[known])).status_code == 202
