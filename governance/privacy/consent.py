@@ -51,10 +51,6 @@ LATEST_QUERY: Final = (
 BATCH: Final = 200
 
 
-def default_state(purpose: Purpose) -> ConsentState:
-    return "opt_in" if purpose.default_allows else "opt_out"
-
-
 def _uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
@@ -69,7 +65,7 @@ def _instant(value: Any) -> datetime | None:
 def derive(purpose: Purpose, latest: Mapping[str, Any] | None, now: datetime) -> PurposeState:
     """Where a purpose stands, from its latest record (or none) at ``now``."""
     if latest is None:
-        state = default_state(purpose)
+        state = purpose.default_state
         return PurposeState(
             purpose=purpose.name,
             allowed=state == "opt_in",
@@ -84,7 +80,7 @@ def derive(purpose: Purpose, latest: Mapping[str, Any] | None, now: datetime) ->
     expires_at = _instant(latest["expires_at"])
     lapsed = expires_at is not None and expires_at <= now
     method = cast(Method, "expired" if lapsed else latest["method"])
-    state = default_state(purpose) if lapsed else cast(ConsentState, latest["state"])
+    state = purpose.default_state if lapsed else cast(ConsentState, latest["state"])
     return PurposeState(
         purpose=purpose.name,
         allowed=state == "opt_in",
@@ -533,7 +529,7 @@ async def _lapse(purpose: Purpose, row: Mapping[str, Any], now: datetime) -> int
                 "mentee_id": row["subject"],
                 "purpose": purpose.name,
                 "lapsed_record_id": str(row["id"]),
-                "state": default_state(purpose),
+                "state": purpose.default_state,
             },
         )
         await ConsentRecord.insert(
@@ -541,7 +537,7 @@ async def _lapse(purpose: Purpose, row: Mapping[str, Any], now: datetime) -> int
                 id=record_id,
                 subject=row["subject"],
                 purpose=purpose.name,
-                state=default_state(purpose),
+                state=purpose.default_state,
                 method="expired",
                 notice_version=purpose.current_notice.version,
                 language=None,

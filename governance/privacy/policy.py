@@ -58,6 +58,11 @@ class Purpose:
         return self.default == "opt_out"
 
     @property
+    def default_state(self) -> Literal["opt_in", "opt_out"]:
+        """The state of a mentee who never chose, in the words of their preferences."""
+        return "opt_in" if self.default_allows else "opt_out"
+
+    @property
     def current_notice(self) -> Notice:
         return self.notices[-1]
 

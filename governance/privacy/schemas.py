@@ -35,10 +35,15 @@ class NoticeView(msgspec.Struct, frozen=True):
 
 
 class PurposeView(msgspec.Struct, frozen=True):
+    """A purpose as published. ``consent_model`` is how consent works (``opt_in``: asked
+    first; ``opt_out``: used until refused); ``default`` is the state a mentee is in until
+    they choose, in the same words as their preferences (``state`` with method ``default``)."""
+
     name: str
     title: str
     lawful_basis: str
-    default: Literal["opt_in", "opt_out"]
+    consent_model: Literal["opt_in", "opt_out"]
+    default: ConsentState
     sharing: bool
     validity: str
     current_notice_version: int

@@ -32,13 +32,28 @@ async def test_notices_are_public_with_purposes_and_versions(client: httpx.Async
     purposes = {p["name"]: p for p in response.json()["purposes"]}
     share = purposes[SHARE]
     assert share["lawful_basis"] == "consent"
-    assert share["default"] == "opt_in"
+    # The published words agree with the preferences of a mentee who never chose.
+    assert share["consent_model"] == "opt_in"
+    assert share["default"] == "opt_out"
     assert share["sharing"] is True
     assert share["validity"] == "P1Y"
     assert share["current_notice_version"] == 1
     assert set(share["notices"][0]["text"]) >= {"en", "fr"}
-    assert purposes[ANALYTICS]["default"] == "opt_out"
+    assert purposes[ANALYTICS]["consent_model"] == "opt_out"
+    assert purposes[ANALYTICS]["default"] == "opt_in"
     assert {c["name"] for c in response.json()["retention"]} >= {"complaint_files", "data_request_records"}
+
+
+async def test_the_published_default_is_the_state_of_a_mentee_who_never_chose(
+    client: httpx.AsyncClient, auth: AuthHeaders
+) -> None:
+    published = {p["name"]: p["default"] for p in (await client.get("/api/v1/privacy/notices")).json()["purposes"]}
+    response = await client.get(
+        f"/api/v1/privacy/mentees/{new_mentee()}/preferences", headers=auth("platform", sub="platform-1")
+    )
+    assert response.status_code == 200, response.text
+    states = {p["purpose"]: (p["state"], p["method"]) for p in response.json()["preferences"]["purposes"]}
+    assert states == {name: (default, "default") for name, default in published.items()}
 
 
 async def test_opt_in_then_gpc_opts_out_and_the_history_says_how(privacy: Privacy) -> None:
