@@ -41,8 +41,9 @@ _IN_PROGRESS: Final = "a request with this `Idempotency-Key` is still being proc
 _IDEMPOTENCY_MISMATCH: Final = "This `Idempotency-Key` was used with another body."
 _SEC_GPC: Final = header_parameter(
     "Sec-GPC",
-    "Global Privacy Control: `1` opts the mentee out of every sharing purpose (method `gpc`).",
-    {"type": "string", "enum": ["1"]},
+    "Global Privacy Control: `1` opts the mentee out of every sharing purpose (method `gpc`); any other "
+    "value is ignored.",
+    {"type": "string"},
 )
 
 FACTS: Final[dict[str, Documented]] = {
@@ -75,6 +76,23 @@ FACTS: Final[dict[str, Documented]] = {
     ),
     "POST /api/v1/mentors/{mentor_id}/ratings": Documented(
         errors={409: "This session was rated already.", 422: "The session has not taken place yet."}
+    ),
+    "GET /api/v1/vetting/expiring": Documented(
+        parameters=[
+            {
+                "name": "within",
+                "in": "query",
+                "required": False,
+                "description": "ISO 8601 duration, e.g. P30D.",
+                # As governance.core.durations reads one.
+                "schema": {
+                    "type": "string",
+                    "default": "P30D",
+                    "pattern": "^P(?!$)([0-9]+Y)?([0-9]+M)?([0-9]+W)?([0-9]+D)?"
+                    "(T(?=[0-9])([0-9]+H)?([0-9]+M)?([0-9]+(\\.[0-9]{1,6})?S)?)?$",
+                },
+            }
+        ]
     ),
     "POST /api/v1/checks/{check_id}/transitions": Documented(
         responses={

@@ -195,6 +195,31 @@ def test_request_schemas_that_refuse_unknown_fields_say_so(app: Litestar, docume
     assert "additionalProperties" not in schemas["ComplaintView"]  # a response: nothing refused
 
 
+def test_request_schemas_say_what_the_decoder_enforces(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    assert schemas["DisputeCreate"]["properties"]["evidence"]["items"]["minLength"] == 1
+    assert "pattern" in schemas["PreferencesUpdate"]["properties"]["retention"]["propertyNames"]
+    assert "pattern" in schemas["CheckRecord"]["properties"]["details"]["propertyNames"]
+
+
+async def test_if_match_is_documented_as_the_service_requires_it(
+    client: httpx.AsyncClient, auth: AuthHeaders, document: dict[str, Any]
+) -> None:
+    versioned = [
+        (key, p) for key, op in operations(document) for p in op.get("parameters", []) if p["name"] == "If-Match"
+    ]
+    assert len(versioned) == 3
+    assert all(p["required"] for _, p in versioned)
+    pattern = versioned[0][1]["schema"]["pattern"]
+    assert re.search(pattern, '"3"') and re.search(pattern, 'W/"3"')
+    assert not re.search(pattern, "null") and not re.search(pattern, "*")
+    url = f"/api/v1/complaints/{uuid.uuid4()}/transitions"
+    staff = auth("support_agent")
+    assert (await client.post(url, json={"to": "acknowledged"}, headers=staff)).status_code == 428
+    malformed = {**staff, "If-Match": "null"}
+    assert (await client.post(url, json={"to": "acknowledged"}, headers=malformed)).status_code == 400
+
+
 def _walk(node: Any) -> Iterator[tuple[str, Any]]:
     if isinstance(node, dict):
         for key, value in node.items():
@@ -221,6 +246,20 @@ def test_headers_handlers_read_themselves_are_documented(document: dict[str, Any
     assert refund["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/RefundView")
     permissions = document["paths"]["/api/v1/privacy/mentees/{mentee_id}/permissions"]["get"]
     assert "purpose" in parameters(permissions, "query")
+
+
+async def test_parameter_bounds_and_cursors_say_what_the_service_accepts(
+    client: httpx.AsyncClient, auth: AuthHeaders, document: dict[str, Any]
+) -> None:
+    seq = document["paths"]["/api/v1/audit/entries/{seq}"]["get"]["parameters"][0]["schema"]
+    assert seq["maximum"] == 2**63 - 1  # not 2**63, as a float would say
+    over = await client.get(f"/api/v1/audit/entries/{seq['maximum'] + 1}", headers=auth("auditor"))
+    assert over.status_code == 400
+    cursors = [p["schema"] for _, op in operations(document) for p in op.get("parameters", []) if p["name"] == "cursor"]
+    assert len(cursors) > 5
+    assert all(re.fullmatch(v["pattern"], "") is None for c in cursors for v in c["oneOf"] if v["type"] == "string")
+    refused = await client.get("/api/v1/audit/entries", params={"cursor": ""}, headers=auth("auditor"))
+    assert refused.status_code == 400
 
 
 # --- Swagger UI, offline -----------------------------------------------------------

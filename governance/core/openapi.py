@@ -12,8 +12,8 @@ in one place, rather than route by route, so that it says what the service actua
   Exception", a shape this service never sends) is dropped;
 - public operations (``exclude_from_auth=True``) say ``security: []``, the others name the
   bearer scheme;
-- request schemas whose Struct has ``forbid_unknown_fields=True`` say
-  ``additionalProperties: false``;
+- request body schemas are msgspec's own, so they say what the decoder enforces, including
+  ``additionalProperties: false`` where a Struct has ``forbid_unknown_fields=True``;
 - an operation's summary is the first sentence of its handler's docstring and its
   description the whole docstring;
 - generated examples (random values such as a rating of -452492338.88) are removed.
@@ -30,7 +30,7 @@ import copy
 import html
 import inspect
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -117,7 +117,8 @@ class Documented:
     responses: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     """Its success and redirect responses (OpenAPI response objects), instead of the generated ones."""
     parameters: Sequence[Mapping[str, Any]] = ()
-    """Parameters its handler reads from the request itself (e.g. ``Idempotency-Key``)."""
+    """Parameters its handler reads from the request itself (e.g. ``Idempotency-Key``), or that it
+    checks more closely than its signature says; each replaces a generated one of the same name."""
 
 
 def json_response(description: str, component: str) -> dict[str, Any]:
@@ -173,9 +174,10 @@ def refine(
             handler = handlers.get(operation.get("operationId", ""))
             public = handler is not None and bool(handler.opt.get("exclude_from_auth"))
             _describe(operation, handler)
+            _parameters(operation, handler)
             operation["security"] = [] if public else copy.deepcopy(bearer)
             _respond(operation, public, handler, facts.get(f"{method.upper()} {path}", Documented()))
-    _close(schemas, handlers.values())
+    _exact_bodies(schemas, handlers.values())
     _drop_examples(document)
     return document
 
@@ -207,13 +209,50 @@ def _describe(operation: dict[str, Any], handler: HTTPRouteHandler | None) -> No
         operation["description"] = _markdown(docstring)
 
 
+_BOUNDS: Final = (("ge", "minimum"), ("le", "maximum"), ("gt", "exclusiveMinimum"), ("lt", "exclusiveMaximum"))
+# What encode_cursor in governance.core.pagination produces: unpadded base64url.
+_CURSOR: Final = {"minLength": 1, "pattern": "^[A-Za-z0-9_-]+$"}
+# The one ETag governance.core.versioning.expected_version accepts; without it a write answers 428.
+_IF_MATCH: Final = {"type": "string", "pattern": '^\\s*(W/)?"[0-9]{1,18}"\\s*$'}
+
+
+def _parameters(operation: dict[str, Any], handler: HTTPRouteHandler | None) -> None:
+    """Exact integer bounds, the shape of a cursor, and ``If-Match`` as writes require it."""
+    declared = {}
+    if handler is not None:
+        for definition in handler.parsed_fn_signature.parameters.values():
+            kwarg = definition.kwarg_definition
+            alias = getattr(kwarg, "query", None) or getattr(kwarg, "header", None)
+            declared[alias or definition.name] = kwarg
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema", {})
+        kwarg = declared.get(parameter["name"])
+        for attribute, keyword in _BOUNDS:
+            bound = getattr(kwarg, attribute, None)
+            # Litestar writes bounds as floats: 2**63 - 1 would read as 2**63.
+            if isinstance(bound, int) and not isinstance(bound, bool) and keyword in schema:
+                schema[keyword] = bound
+        if parameter["name"].lower() == "if-match" and parameter.get("in") == "header":
+            parameter["required"] = True
+            parameter["schema"] = {
+                **_IF_MATCH,
+                **({"description": schema["description"]} if "description" in schema else {}),
+            }
+        if parameter["name"] == "cursor" and parameter.get("in") == "query":
+            for variant in schema.get("oneOf", [schema]):
+                if variant.get("type") == "string":
+                    variant.update({key: value for key, value in _CURSOR.items() if key not in variant})
+
+
 def _respond(operation: dict[str, Any], public: bool, handler: HTTPRouteHandler | None, facts: Documented) -> None:
     generated = operation.get("responses", {})
     # Litestar's own 400 ("Validation Exception") is not what the service sends: errors are rebuilt below.
     kept = {} if facts.responses else {status: resp for status, resp in generated.items() if int(status) < 400}
     kept.update({str(status): copy.deepcopy(dict(response)) for status, response in facts.responses.items()})
     if facts.parameters:
-        operation["parameters"] = [*operation.get("parameters", []), *(dict(p) for p in facts.parameters)]
+        told = {(p["name"], p["in"]) for p in facts.parameters}
+        generated_parameters = [p for p in operation.get("parameters", []) if (p["name"], p["in"]) not in told]
+        operation["parameters"] = [*generated_parameters, *(copy.deepcopy(dict(p)) for p in facts.parameters)]
     parameters = operation.get("parameters", [])
     body = "requestBody" in operation
 
@@ -251,45 +290,34 @@ def _rate_limited(handler: HTTPRouteHandler) -> bool:
     return any(getattr(m, "middleware", m) is RateLimitMiddleware for m in handler.resolve_middleware())
 
 
-def _close(schemas: dict[str, Any], handlers: Iterable[HTTPRouteHandler]) -> None:
-    """``additionalProperties: false`` on the components of Structs that refuse unknown fields."""
-    bodies = [data.annotation for h in handlers if (data := h.parsed_fn_signature.parameters.get("data")) is not None]
-    closed: dict[str, set[str]] = {}
-    for struct in _structs(bodies):
-        if struct.forbid_unknown_fields:
-            names = {f.encode_name for f in struct.fields}
-            if struct.tag_field is not None:
-                names.add(struct.tag_field)
-            closed[struct.cls.__name__] = names
-    for schema in schemas.values():
-        fields = closed.get(schema.get("title", ""))
-        # Litestar titles a Struct's component with its class name; the fields tell namesakes apart.
-        if fields is not None and set(schema.get("properties", {})) == fields:
-            schema["additionalProperties"] = False
+def _exact_bodies(schemas: dict[str, Any], handlers: Iterable[HTTPRouteHandler]) -> None:
+    """Request body components as msgspec itself describes them: what the decoder enforces.
 
-
-def _structs(annotations: Iterable[Any]) -> Iterator[msgspec.inspect.StructType]:
-    """Every Struct type reachable from ``annotations`` (nested ones included), once each."""
-    pending: list[Any] = []
-    for annotation in annotations:
-        try:
-            pending.append(msgspec.inspect.type_info(annotation))
-        except TypeError:  # not a type msgspec knows (e.g. a multipart form)
-            continue
-    seen: set[type] = set()
-    while pending:
-        info = pending.pop()
-        if isinstance(info, msgspec.inspect.StructType):
-            if info.cls in seen:
-                continue
-            seen.add(info.cls)
-            yield info
-        if isinstance(info, msgspec.inspect.Field):
-            pending.append(info.type)
-        elif isinstance(info, msgspec.inspect.Type):
-            for name in info.__struct_fields__:
-                value = getattr(info, name)
-                pending.extend(value if isinstance(value, tuple) else [value])
+    Litestar's rendering of a Struct drops constraints that msgspec applies (the pattern of a
+    dict's keys, the length of a list's items) and never says that unknown fields are refused;
+    msgspec's own JSON Schema says all of it (``additionalProperties: false`` for
+    ``forbid_unknown_fields=True``).
+    """
+    bodies: set[type[msgspec.Struct]] = set()
+    for handler in handlers:
+        data = handler.parsed_fn_signature.parameters.get("data")
+        body = data.annotation if data is not None else None
+        if isinstance(body, type) and issubclass(body, msgspec.Struct):
+            bodies.add(body)
+    if not bodies:
+        return
+    ordered = sorted(bodies, key=lambda cls: (cls.__module__, cls.__qualname__))
+    _, components = msgspec.json.schema_components(ordered, ref_template="#/components/schemas/{name}")
+    clashes = sorted(
+        name for name, schema in components.items() if name in schemas and schemas[name].get("title") != name
+    )
+    if clashes:
+        # A reference to one of these names would land on another type's schema.
+        raise ValueError(f"OpenAPI components named after request bodies hold other types: {', '.join(clashes)}")
+    for name, schema in components.items():
+        if "description" in schema:
+            schema["description"] = _markdown(schema["description"])
+        schemas[name] = schema
 
 
 _NESTED: Final = ("items", "additionalProperties", "not", "contains", "propertyNames")
