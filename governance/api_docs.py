@@ -131,7 +131,7 @@ FACTS: Final[dict[str, Documented]] = {
                 "in": "query",
                 "required": True,
                 "description": "The purpose to check, e.g. `share_attestations_with_employers`.",
-                "schema": {"type": "string"},
+                "schema": {"type": "string", "minLength": 1},
             }
         ]
     ),
