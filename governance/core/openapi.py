@@ -241,10 +241,8 @@ def _parameters(operation: dict[str, Any], handler: HTTPRouteHandler | None) -> 
                 schema[keyword] = bound
         if parameter["name"].lower() == "if-match" and parameter.get("in") == "header":
             parameter["required"] = True
-            parameter["schema"] = {
-                **_IF_MATCH,
-                **({"description": schema["description"]} if "description" in schema else {}),
-            }
+            kept = {key: schema[key] for key in ("description", "maxLength") if key in schema}
+            parameter["schema"] = {**_IF_MATCH, **kept}
         if parameter["name"] == "cursor" and parameter.get("in") == "query":
             for variant in schema.get("oneOf", [schema]):
                 if variant.get("type") == "string":
