@@ -37,6 +37,8 @@ def _idempotency_key(required: bool) -> dict[str, object]:
     )
 
 
+# Longer query values are refused: no purpose or duration is this long.
+_MAX_QUERY: Final = 200
 _IN_PROGRESS: Final = "a request with this `Idempotency-Key` is still being processed"
 _IDEMPOTENCY_MISMATCH: Final = "This `Idempotency-Key` was used with another body."
 _SEC_GPC: Final = header_parameter(
@@ -48,6 +50,9 @@ _SEC_GPC: Final = header_parameter(
 
 FACTS: Final[dict[str, Documented]] = {
     "GET /ready": Documented(errors={503: "The database is unreachable."}),
+    "GET /api/v1/attestations/{attestation_id}/status": Documented(
+        errors={429: "Too many checks from this client address: try again after `Retry-After` seconds."}
+    ),
     "GET /api/v1/audit/checkpoint": Documented(errors={404: "No checkpoint has been signed yet."}),
     # --- vetting ---
     "POST /api/v1/mentors": Documented(errors={409: "A mentor with this `external_id` is already registered."}),
@@ -88,6 +93,7 @@ FACTS: Final[dict[str, Documented]] = {
                 "schema": {
                     "type": "string",
                     "default": "P30D",
+                    "maxLength": _MAX_QUERY,
                     "pattern": "^P(?!$)([0-9]+Y)?([0-9]+M)?([0-9]+W)?([0-9]+D)?"
                     "(T(?=[0-9])([0-9]+H)?([0-9]+M)?([0-9]+(\\.[0-9]{1,6})?S)?)?$",
                 },
@@ -131,7 +137,7 @@ FACTS: Final[dict[str, Documented]] = {
                 "in": "query",
                 "required": True,
                 "description": "The purpose to check, e.g. `share_attestations_with_employers`.",
-                "schema": {"type": "string", "minLength": 1},
+                "schema": {"type": "string", "minLength": 1, "maxLength": _MAX_QUERY},
             }
         ]
     ),

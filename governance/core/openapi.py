@@ -7,8 +7,8 @@ in one place, rather than route by route, so that it says what the service actua
   (RFC 9457 plus the ``errors`` list this service adds), documented where they can occur:
   401, 403 and 429 on every authenticated operation; 400 wherever a parameter or a body is
   parsed; 413 and 415 where there is a body; 404 where the path names a record; 412 and 428
-  where ``If-Match`` is taken; 429 where a public route is rate-limited; and what an
-  operation's :class:`Documented` facts add (409, 422, ...). Litestar's own 400 ("Validation
+  where ``If-Match`` is taken; and what an operation's :class:`Documented` facts add (409,
+  422, 429 on a rate-limited public route, ...). Litestar's own 400 ("Validation
   Exception", a shape this service never sends) is dropped;
 - public operations (``exclude_from_auth=True``) say ``security: []``, the others name the
   bearer scheme;
@@ -40,7 +40,6 @@ from litestar import Router, get
 from litestar.datastructures import ResponseHeader
 from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException
-from litestar.middleware.rate_limit import RateLimitMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import OpenAPIRenderPlugin
 from litestar.openapi.spec import OpenAPI
@@ -264,8 +263,6 @@ def _respond(operation: dict[str, Any], public: bool, handler: HTTPRouteHandler 
     statuses: set[int] = set()
     if not public:
         statuses |= {401, 403, 429}
-    elif handler is not None and _rate_limited(handler):
-        statuses.add(429)
     if parameters or body:
         statuses.add(400)
     if body:
@@ -289,10 +286,6 @@ def _problem_response(description: str, status: int) -> dict[str, Any]:
     if status in _ERROR_HEADERS:
         response["headers"] = copy.deepcopy(dict(_ERROR_HEADERS[status]))
     return response
-
-
-def _rate_limited(handler: HTTPRouteHandler) -> bool:
-    return any(getattr(m, "middleware", m) is RateLimitMiddleware for m in handler.resolve_middleware())
 
 
 def _exact_bodies(schemas: dict[str, Any], handlers: Iterable[HTTPRouteHandler]) -> None:
