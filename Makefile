@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export GOVERNANCE_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint test-sqlite test-postgres bench clean
+.PHONY: run test lint test-sqlite test-postgres bench fuzz clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -41,6 +41,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/vetting.py
 	$(BIN)/python bench/privacy.py
 	$(BIN)/python bench/evidence.py
+
+# Schemathesis against the service's own OpenAPI document, once per role (minutes; not part of
+# `make test`). FUZZ_DATABASE_URL=postgresql://... fuzzes on PostgreSQL; see tools/fuzz.py.
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
+	$(BIN)/python tools/fuzz.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

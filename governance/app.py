@@ -11,11 +11,9 @@ import msgspec
 from litestar import Litestar, Request, Router, get
 from litestar.datastructures import State
 from litestar.exceptions import ServiceUnavailableException
-from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from governance import __version__
+from governance import __version__, api_docs
 from governance.audit import service as audit
 from governance.audit.routes import AuditController
 
@@ -215,13 +213,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 "evidence": evidence,
             }
         ),
-        openapi_config=OpenAPIConfig(
-            title="governance",
-            version=__version__,
-            description="Compliance and governance back office for micro-mentoring platforms.",
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
-        ),
+        openapi_config=api_docs.openapi_config(__version__),
         logging_config=None,
         debug=False,
     )
