@@ -226,8 +226,41 @@ async def test_the_openapi_document_declares_every_identifier_limit(client: http
                 continue
             for parameter in operation.get("parameters", []):
                 schema = parameter.get("schema", {})
-                if _is_free_string(schema):
+                # Headers are advisory here (If-None-Match, Sec-GPC); the server bounds their size.
+                if parameter["in"] in ("path", "query") and _is_free_string(schema):
                     unbounded.append(f"{method.upper()} {template} {parameter['in']} {parameter['name']}")
+    assert unbounded == []
+
+
+async def test_every_string_a_body_may_carry_has_a_declared_maximum(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    components = document["components"]["schemas"]
+    unbounded: list[str] = []
+
+    def walk(schema: dict[str, Any], where: str, seen: frozenset[str]) -> None:
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[-1]
+            if name not in seen:
+                walk(components[name], name, seen | {name})
+            return
+        kind = schema.get("type")
+        kinds = set(kind) if isinstance(kind, list) else {kind}
+        if "string" in kinds and not schema.keys() & {"maxLength", "enum", "const", "format"}:
+            unbounded.append(where)
+        for key in ("anyOf", "oneOf", "allOf"):
+            for branch in schema.get(key, []):
+                walk(branch, where, seen)
+        for name, inner in schema.get("properties", {}).items():
+            walk(inner, f"{where}.{name}", seen)
+        for key, suffix in (("items", "[]"), ("additionalProperties", "{}"), ("propertyNames", "{key}")):
+            if isinstance(schema.get(key), dict):
+                walk(schema[key], where + suffix, seen)
+
+    for item in document["paths"].values():
+        for operation in item.values():
+            if isinstance(operation, dict):
+                for media in operation.get("requestBody", {}).get("content", {}).values():
+                    walk(media.get("schema", {}), "body", frozenset())
     assert unbounded == []
 
 

@@ -9,6 +9,7 @@ the same already-checked values.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Final
 
 import msgspec
@@ -42,6 +43,9 @@ def text(max_length: int, *, min_length: int = 1, description: str | None = None
 
 Identifier = Annotated[str, identifier()]
 """A subject, external id or reference in a body."""
+
+Instant = Annotated[datetime, msgspec.Meta(tz=True)]
+"""A moment in a body: ISO 8601 with its offset (a time without one names no moment)."""
 
 
 def path_id(description: str | None = None) -> Any:

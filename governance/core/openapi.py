@@ -46,6 +46,7 @@ from litestar.openapi.spec import OpenAPI
 from litestar.params import FromPath
 from litestar.response import File
 
+from governance.core import limits
 from governance.core.errors import PROBLEM_MEDIA_TYPE
 
 if TYPE_CHECKING:
@@ -222,6 +223,11 @@ _CURSOR: Final = {"minLength": 1, "pattern": "^[A-Za-z0-9_-]+$"}
 _IF_MATCH: Final = {"type": "string", "pattern": '^\\s*(W/)?"[0-9]{1,18}"\\s*$'}
 
 
+# What governance.core.edge enforces on every path parameter before a handler runs.
+_PATH_ID: Final = {"minLength": 1, "maxLength": limits.MAX_IDENTIFIER, "pattern": limits.PRINTABLE}
+_SHAPED: Final = frozenset({"maxLength", "format", "enum", "pattern"})
+
+
 def _parameters(operation: dict[str, Any], handler: HTTPRouteHandler | None) -> None:
     """Exact integer bounds, the shape of a cursor, and ``If-Match`` as writes require it."""
     declared = {}
@@ -242,6 +248,9 @@ def _parameters(operation: dict[str, Any], handler: HTTPRouteHandler | None) -> 
             parameter["required"] = True
             kept = {key: schema[key] for key in ("description", "maxLength") if key in schema}
             parameter["schema"] = {**_IF_MATCH, **kept}
+        if parameter.get("in") == "path" and schema.get("type") == "string" and not schema.keys() & _SHAPED:
+            # The edge holds every path parameter to these, declared or read raw by the handler.
+            schema.update(_PATH_ID)
         if parameter["name"] == "cursor" and parameter.get("in") == "query":
             for variant in schema.get("oneOf", [schema]):
                 if variant.get("type") == "string":

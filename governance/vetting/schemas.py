@@ -78,8 +78,8 @@ class CheckTransition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     to: CheckState
     notes: LongText | None = None
     justification: LongText | None = None
-    valid_from: datetime | None = None
-    expires_at: datetime | None = None
+    valid_from: limits.Instant | None = None
+    expires_at: limits.Instant | None = None
     details: Details = {}
 
 
@@ -211,7 +211,7 @@ class RatingReport(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     session_id: limits.Identifier
     mentee_id: limits.Identifier
     score: Annotated[int, msgspec.Meta(ge=1, le=5)]
-    session_at: datetime
+    session_at: limits.Instant
 
 
 class RatingRecorded(msgspec.Struct, frozen=True):
