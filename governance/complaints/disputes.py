@@ -132,7 +132,7 @@ async def open_dispute(
         await attestations.change_status(
             attestation, "disputed", actor=actor, now=now, dispute_id=dispute_id, reason="dispute opened"
         )
-    return await get(dispute_id, keyring=keyring, reader=actor)
+    return await get(dispute_id, keyring=keyring, reader=actor, policy=policy, now=now)
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -152,9 +152,12 @@ async def owner(dispute_id: uuid.UUID, caller: str) -> str | None:
     return str(row["candidate_id"])
 
 
-async def get(dispute_id: uuid.UUID, *, keyring: Keyring, reader: Identity) -> DisputeView:
+async def get(
+    dispute_id: uuid.UUID, *, keyring: Keyring, reader: Identity, policy: SlaPolicy, now: datetime
+) -> DisputeView:
     """One dispute as ``reader`` may see it: the votes of a tier are the deciders' own
-    deliberation, shown to staff only (:mod:`governance.core.visibility`)."""
+    deliberation, shown to staff only (:mod:`governance.core.visibility`). ``allowed_next``
+    is judged at ``now`` by the rules :func:`transition` applies."""
     row = await Dispute.select().where(Dispute.id == dispute_id).first()
     if row is None:
         raise not_found("dispute", dispute_id)
@@ -183,7 +186,7 @@ async def get(dispute_id: uuid.UUID, *, keyring: Keyring, reader: Identity) -> D
         tier_deciders=loads(row["tier_deciders"], {}),
         opened_at=row["opened_at"],
         closed_at=row["closed_at"],
-        allowed_next=states.allowed_next(states.DISPUTE_MOVES, row["state"]),
+        allowed_next=_allowed(policy, row, now),
         history=[
             DisputeEventView(
                 from_state=e["from_state"], to_state=e["to_state"], tier=e["tier"], actor=e["actor"], at=e["at"]
@@ -245,8 +248,16 @@ async def transition(
         row = dict(row)
         check_version(row["version"], expected_version)
         state, target = row["state"], data.to
-        allowed = _allowed(policy, row)
+        allowed = _allowed(policy, row, now)
         if target not in allowed:
+            if state == "decided" and target in _allowed(policy, row, None):
+                raise Problem(
+                    409,
+                    "appeal-window-closed",
+                    "The time to appeal this decision has passed",
+                    appeal_until=row["appeal_until"].isoformat() if row["appeal_until"] else None,
+                    allowed_next=allowed,
+                )
             raise illegal_transition("dispute", state, target, allowed)
         kinds = actor_kinds(actor, row)
         if not states.permitted(states.DISPUTE_MOVES, state, target, kinds):
@@ -259,17 +270,22 @@ async def transition(
             await _close(row, "withdrawn", None, None, actor, now, policy, attestation)
         else:
             await _vote(row, target, data, actor, now, policy, attestation)
-    return await get(dispute_id, keyring=keyring, reader=actor)
+    return await get(dispute_id, keyring=keyring, reader=actor, policy=policy, now=now)
 
 
-def _allowed(policy: SlaPolicy, row: dict[str, Any]) -> list[str]:
-    """The next states of this dispute: the table, narrowed by its tier."""
+def _allowed(policy: SlaPolicy, row: dict[str, Any], now: datetime | None) -> list[str]:
+    """The next states of this dispute: the table, narrowed by its tier and, at ``now``,
+    by its appeal window (``None``: regardless of the window). The view's ``allowed_next``
+    and :func:`transition` both ask here, so the one never offers what the other refuses."""
     nxt = policy.next_tier(row["tier"])
     appeal_to = states.REVIEW_STATE_OF_TIER.get(nxt) if nxt else None
+    appeal_open = now is None or (row.get("appeal_until") is not None and now <= row["appeal_until"])
     allowed = []
     for target in states.allowed_next(states.DISPUTE_MOVES, row["state"]):
         if target in states.TIER_OF_REVIEW_STATE and target != appeal_to:
             continue  # only ever to the next tier
+        if row["state"] == "decided" and not appeal_open:
+            continue
         outcomes = set(policy.tiers[row["tier"]].outcomes)
         if target == "revoked" and "revoked" not in outcomes:
             continue
@@ -282,14 +298,6 @@ def _allowed(policy: SlaPolicy, row: dict[str, Any]) -> list[str]:
 async def _next_tier(
     row: dict[str, Any], target: str, actor: Identity, now: datetime, policy: SlaPolicy, attestation: dict[str, Any]
 ) -> None:
-    if row["state"] == "decided" and (row["appeal_until"] is None or now > row["appeal_until"]):
-        raise Problem(
-            409,
-            "appeal-window-closed",
-            "The time to appeal this decision has passed",
-            appeal_until=row["appeal_until"].isoformat() if row["appeal_until"] else None,
-            allowed_next=[],
-        )
     tier = states.TIER_OF_REVIEW_STATE[target]
     changes = {
         "state": target,

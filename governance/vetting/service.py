@@ -373,6 +373,7 @@ async def transition_check(
                 + (" (only the expiry job expires checks)" if move.to == "expired" else ""),
                 current=state,
                 allowed=list(allowed),
+                allowed_next=list(allowed),
             )
         cipher = await vetting.keyring.cipher(str(mentor["id"]), create=True)
         details = {**_details(check["details"], cipher), **move.details}
@@ -573,6 +574,10 @@ async def propose_decision(
 async def _decision_allowed(vetting: Vetting, mentor: Mapping[str, Any], action: str, now: datetime) -> None:
     status = cast(states.MentorStatus, mentor["status"])
     sources, _ = states.DECISIONS[cast(states.DecisionAction, action)]
+    cipher = (await vetting.keyring.readable([str(mentor["id"])]))[str(mentor["id"])]
+    missing = gaps_of(vetting, mentor, await check_facts(mentor["id"], cipher), now)
+    # What the dossier offers as ``allowed_decisions``, judged the same way.
+    allowed = states.allowed_decisions(status, requirements_met=not missing)
     if status not in sources:
         raise Problem(
             409,
@@ -580,18 +585,17 @@ async def _decision_allowed(vetting: Vetting, mentor: Mapping[str, Any], action:
             f"A mentor who is {status} cannot be given '{action}'"
             + (" (revocation is final: a new onboarding is needed)" if status == "revoked" else ""),
             current=status,
-            allowed=states.allowed_decisions(status),
+            allowed=allowed,
+            allowed_next=allowed,
         )
-    if action in states.NEEDS_REQUIREMENTS_MET:
-        cipher = (await vetting.keyring.readable([str(mentor["id"])]))[str(mentor["id"])]
-        missing = gaps_of(vetting, mentor, await check_facts(mentor["id"], cipher), now)
-        if missing:
-            raise Problem(
-                409,
-                "requirements-not-met",
-                f"'{action}' needs every required check passed or waived and current",
-                missing=[{"check_type": gap.check_type, "reason": gap.reason} for gap in missing],
-            )
+    if action in states.NEEDS_REQUIREMENTS_MET and missing:
+        raise Problem(
+            409,
+            "requirements-not-met",
+            f"'{action}' needs every required check passed or waived and current",
+            missing=[{"check_type": gap.check_type, "reason": gap.reason} for gap in missing],
+            allowed_next=allowed,
+        )
 
 
 async def refuse_own_confirmation(decision_id: uuid.UUID, actor: Identity) -> None:
@@ -619,8 +623,13 @@ async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Iden
     if decision is None:  # pragma: no cover - refuse_own_confirmation has answered 404
         raise not_found("decision", decision_id)
     async with db.transaction():
-        if decision["state"] != "proposed":
-            raise Problem(409, "decision-closed", f"This decision is {decision['state']}, not awaiting confirmation")
+        if "confirmed" not in states.allowed_decision_moves(decision["state"]):
+            raise Problem(
+                409,
+                "decision-closed",
+                f"This decision is {decision['state']}, not awaiting confirmation",
+                allowed_next=states.allowed_decision_moves(decision["state"]),
+            )
         mentor = await mentor_row(decision["mentor"])
         await _decision_allowed(vetting, mentor, decision["action"], now)
         recorded = await audit.record(
@@ -671,6 +680,7 @@ def decision_view(row: Mapping[str, Any], cipher: SubjectCipher | None) -> Decis
         confirmed_by=row["confirmed_by"],
         confirmed_at=row["confirmed_at"],
         audit=_trail(row["proposed_seq"], row["confirmed_seq"]),
+        allowed_next=states.allowed_decision_moves(row["state"]),
     )
 
 
