@@ -137,7 +137,7 @@ async def test_refunds_allowed_next_tells_the_truth(database: Settings, keyring:
 
     async def attempt(refund_id: uuid.UUID, target: str, caller: Identity) -> int:
         current = await refunds.get(refund_id, keyring=keyring, reader=OFFICER)
-        data = RefundTransition(to=target, reason="r", payment_reference="ref")  # type: ignore[arg-type]
+        data = RefundTransition(to=target, reason="r", payment_reference="ref", reasons="r")  # type: ignore[arg-type]
         return await _status(
             refunds.transition(
                 refund_id, actor=caller, data=data, expected_version=current.version, keyring=keyring, now=now

@@ -135,7 +135,7 @@ async def test_refund_moves_follow_the_table(database: Settings, keyring: Keyrin
     now = datetime.now(UTC)
     for n, (name, actor) in enumerate(ACTORS.items()):
         refund_id = await _refund_in(source, keyring, now, n)
-        data = RefundTransition(to=target, reason="r", payment_reference="ref")  # type: ignore[arg-type]
+        data = RefundTransition(to=target, reason="r", payment_reference="ref", reasons="r")  # type: ignore[arg-type]
         allowed = target in states.REFUND_MOVES[source]
         permitted = bool(states.REFUND_MOVES[source].get(target, frozenset()) & KINDS[name])
         refused: int | None = None
