@@ -23,7 +23,7 @@ import msgspec
 from governance.audit import service as audit
 from governance.audit.tables import AuditEntry
 from governance.core import db
-from governance.core.crypto import STREAM_MAGIC, SubjectCipher
+from governance.core.crypto import STREAM_MAGIC, SubjectCipher, sealed_sha256
 from governance.core.durations import Duration, DurationError, parse_duration
 from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
@@ -100,6 +100,7 @@ def view(row: Mapping[str, Any], cipher: SubjectCipher | None, now: datetime, re
         overdue=row["state"] not in TERMINAL and row["due_at"] < now,
         extended_at=row["extended_at"],
         extension_reason=extension_reason_of(row, cipher),
+        rejection_reason=cipher.decrypt(row["rejection_reason"]) if cipher and row["rejection_reason"] else None,
         closed_at=row["closed_at"],
         allowed_next=allowed_moves(row, requester, now),
         export_available=row["export_key"] is not None,
@@ -255,11 +256,20 @@ async def transition(
         planned = _extension(row, move, now)
         # Staff's words about this mentee's request may speak about them: their key, as the description.
         assert move.reason is not None  # _extension refused a move without one
-        planned.changes[DataRequest.extension_reason] = await privacy.keyring.encrypt(row["subject"], move.reason)
+        sealed = await privacy.keyring.encrypt(row["subject"], move.reason)
+        planned.changes[DataRequest.extension_reason] = sealed
+        planned.details["reasons_sha256"] = sealed_sha256(sealed)
     elif move.to == "rejected":
         if move.reason_code is None:
             raise field_error("reason_code", "a rejection needs a reason code", 422)
-        planned = _Move(changes={DataRequest.reason_code: move.reason_code}, details={"reason_code": move.reason_code})
+        if not move.reason or not move.reason.strip():
+            raise field_error("reason", "a rejection tells the requester why, in words", 422)
+        # Staff's words about the mentee's request: the mentee's key, as the description.
+        sealed = await privacy.keyring.encrypt(row["subject"], move.reason)
+        planned = _Move(
+            changes={DataRequest.reason_code: move.reason_code, DataRequest.rejection_reason: sealed},
+            details={"reason_code": move.reason_code, "reasons_sha256": sealed_sha256(sealed)},
+        )
     if move.to in TERMINAL:
         planned.changes[DataRequest.closed_at] = now
     if move.to == "completed" and row["request_type"] in ("access", "portability"):

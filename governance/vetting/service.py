@@ -21,7 +21,7 @@ import msgspec
 
 from governance.audit import service as audit
 from governance.core import cache, db, idempotency
-from governance.core.crypto import Keyring, SubjectCipher
+from governance.core.crypto import Keyring, SubjectCipher, sealed_sha256
 from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
 from governance.core.pagination import Page, by_time, decode_cursor, encode_cursor
@@ -406,6 +406,7 @@ async def transition_check(
                 changes.update({Check.reviewed_by: actor.sub, Check.reviewed_at: now})
             if move.to != "waived":
                 changes[Check.waiver_requested_by] = None
+        justification = (changes.get(Check.justification) or check["justification"]) if move.to == "waived" else None
         recorded = await audit.record(
             actor=actor,
             action="vetting.check.transitioned" if effective else "vetting.check.waiver_requested",
@@ -418,6 +419,8 @@ async def transition_check(
                 "to": move.to if effective else state,
                 "expires_at": changes[Check.expires_at].isoformat() if Check.expires_at in changes else None,
                 "detail_names": sorted(move.details),
+                # A waiver is asked for and granted on its justification: both entries bind it.
+                **({"reasons_sha256": sealed_sha256(justification)} if justification else {}),
             },
         )
         changes[Check.last_seq] = recorded.seq
@@ -537,6 +540,7 @@ async def propose_decision(
         mentor = await mentor_row(mentor_id)
         await _decision_allowed(vetting, mentor, proposal.action, now)
         cipher = await vetting.keyring.cipher(str(mentor_id), create=True)
+        rationale = cipher.encrypt(proposal.rationale)
         superseded = (
             await Decision.update({Decision.state: "superseded"})
             .where((Decision.mentor == mentor_id) & (Decision.state == "proposed"))
@@ -552,6 +556,7 @@ async def propose_decision(
                 "decision": proposal.action,
                 "requirements_version": vetting.requirements.version,
                 "supersedes": [str(row["id"]) for row in superseded],
+                "reasons_sha256": sealed_sha256(rationale),
             },
         )
         await Decision.insert(
@@ -559,7 +564,7 @@ async def propose_decision(
                 id=decision_id,
                 mentor=mentor_id,
                 action=proposal.action,
-                rationale=cipher.encrypt(proposal.rationale),
+                rationale=rationale,
                 state="proposed",
                 requirements_version=vetting.requirements.version,
                 proposed_by=actor.sub,
@@ -642,6 +647,7 @@ async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Iden
                 "decision": decision["action"],
                 "proposed_by": decision["proposed_by"],
                 "proposed_seq": decision["proposed_seq"],
+                "reasons_sha256": sealed_sha256(decision["rationale"]),
             },
         )
         confirmed = (

@@ -121,3 +121,43 @@ async def test_decisions_accept_an_idempotency_key(vetting: Vetting, client: htt
     assert without_key.status_code == 409, "without a key a second confirmation is refused as closed"
     own = await client.post(confirm, headers={**vetting.officer(), "Idempotency-Key": "mine"})
     assert own.status_code == 403
+
+
+async def test_decisions_and_waivers_bind_their_reasons_into_the_log(
+    vetting: Vetting, client: httpx.AsyncClient
+) -> None:
+    import hashlib
+
+    from governance.vetting.tables import Check, Decision
+
+    mentor = await vetting.register(ext())
+    unexplained = await client.post(
+        f"/api/v1/mentors/{mentor['id']}/decisions", json={"action": "revoke"}, headers=vetting.officer()
+    )
+    assert unexplained.status_code == 400 and "rationale" in unexplained.text
+    proposed = await _propose(client, vetting, mentor["id"], "revoke")
+    decision_id = proposed.json()["id"]
+    confirmed = await client.post(f"/api/v1/decisions/{decision_id}/confirm", headers=vetting.officer(SECOND_OFFICER))
+    assert confirmed.status_code == 200
+    row = await Decision.select(Decision.rationale).where(Decision.id == decision_id).first()
+    digest = hashlib.sha256(row["rationale"].encode()).hexdigest()
+    entries = await vetting.audit(resource_id=decision_id)
+    assert [(e["action"], e["details"]["reasons_sha256"]) for e in entries] == [
+        ("vetting.decision.proposed", digest),
+        ("vetting.decision.confirmed", digest),
+    ]
+    assert all("reasons" not in e["details"].values() for e in entries), "the rationale itself stays out"
+
+    other = await vetting.register(ext())
+    check = await vetting.record(other["id"], "interview")
+    assert (await vetting.move(check["id"], "in_review")).status_code == 200
+    asked = await vetting.move(check["id"], "waived", justification="interviewed for the same role in 2025")
+    assert asked.status_code == 202
+    granted = await vetting.move(check["id"], "waived", sub=SECOND_OFFICER)
+    assert granted.status_code == 200, granted.text
+    stored = await Check.select(Check.justification).where(Check.id == check["id"]).first()
+    digest = hashlib.sha256(stored["justification"].encode()).hexdigest()
+    waiver = [e for e in await vetting.audit(resource_id=check["id"]) if e["details"].get("to") == "waived"]
+    assert [e["details"]["reasons_sha256"] for e in waiver] == [digest]
+    [asked_entry] = await vetting.audit(resource_id=check["id"], action="vetting.check.waiver_requested")
+    assert asked_entry["details"]["reasons_sha256"] == digest
