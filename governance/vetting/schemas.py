@@ -146,8 +146,15 @@ class DecisionProposal(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     rationale: LongText
 
 
+class DecisionRejection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Why a second officer rejects a proposed decision."""
+
+    reasons: LongText
+
+
 class DecisionView(msgspec.Struct, frozen=True):
-    """A decision: effective only once confirmed by a second compliance officer."""
+    """A decision: effective only once confirmed by a second compliance officer; a second
+    officer may reject it instead (``closing_reasons``), its proposer withdraw it."""
 
     id: UUID
     mentor_id: UUID
@@ -161,6 +168,9 @@ class DecisionView(msgspec.Struct, frozen=True):
     confirmed_at: datetime | None
     audit: AuditTrail
     allowed_next: list[DecisionState]
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+    closing_reasons: str | None = None
 
 
 class RequirementView(msgspec.Struct, frozen=True):

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Final, Literal, cast
 
 import msgspec
 
@@ -606,19 +606,97 @@ async def _decision_allowed(vetting: Vetting, mentor: Mapping[str, Any], action:
 async def refuse_own_confirmation(decision_id: uuid.UUID, actor: Identity) -> None:
     """403 when ``actor`` proposed the decision, with an audit entry: refusals of the
     four-eyes rule are evidence too. Call it outside any transaction, so the entry stays."""
+    await refuse_out_of_turn(decision_id, actor, "confirmed")
+
+
+# The verb of each move on a proposal, for audit actions and messages.
+_VERBS: Final[Mapping[str, str]] = {"confirmed": "confirm", "rejected": "reject", "withdrawn": "withdraw"}
+
+
+async def refuse_out_of_turn(decision_id: uuid.UUID, actor: Identity, target: states.DecisionState) -> None:
+    """403, audited, when :data:`~governance.vetting.states.DECISION_MOVES` does not give
+    this move to ``actor``: confirming or rejecting one's own proposal, or withdrawing
+    another officer's. Call it outside any transaction, so the entry stays."""
     decision = await Decision.select(Decision.proposed_by, Decision.mentor).where(Decision.id == decision_id).first()
     if decision is None:
         raise not_found("decision", decision_id)
-    if decision["proposed_by"] == actor.sub:
-        await audit.record(
+    mover = states.DECISION_MOVES["proposed"][target]
+    own = decision["proposed_by"] == actor.sub
+    if own == (mover == "proposer"):
+        return
+    verb = _VERBS[target]
+    await audit.record(
+        actor=actor,
+        action=f"vetting.decision.{verb}_refused",
+        resource_type="decision",
+        resource_id=str(decision_id),
+        outcome="denied",
+        details={
+            "mentor_id": str(decision["mentor"]),
+            "reason": f"proposer cannot {verb}" if own else f"only the proposer may {verb}",
+        },
+    )
+    if own:
+        raise Problem(403, "four-eyes", f"A decision must be {verb}ed by another compliance officer than its proposer")
+    raise Problem(403, "not-the-proposer", "Only the officer who proposed a decision may withdraw it")
+
+
+async def close_decision(
+    vetting: Vetting,
+    decision_id: uuid.UUID,
+    target: Literal["rejected", "withdrawn"],
+    actor: Identity,
+    now: datetime,
+    reasons: str | None = None,
+) -> DecisionView:
+    """Reject a proposed decision (a second officer, with ``reasons``) or withdraw it (its
+    proposer). Nothing about the mentor changes; the proposal stays on record, closed.
+    Call :func:`refuse_out_of_turn` first, outside the transaction."""
+    async with db.transaction():
+        decision = await Decision.select().where(Decision.id == decision_id).first()
+        if decision is None:
+            raise not_found("decision", decision_id)
+        allowed = states.allowed_decision_moves(decision["state"])
+        if target not in allowed:
+            raise Problem(
+                409,
+                "decision-closed",
+                f"This decision is {decision['state']}, no longer a proposal",
+                allowed_next=allowed,
+            )
+        mentor_id = decision["mentor"]
+        # The reasons judge the mentor's case: their key, as the proposal's rationale.
+        sealed = (await vetting.keyring.cipher(str(mentor_id), create=True)).encrypt(reasons) if reasons else None
+        recorded = await audit.record(
             actor=actor,
-            action="vetting.decision.confirm_refused",
+            action=f"vetting.decision.{target}",
             resource_type="decision",
             resource_id=str(decision_id),
-            outcome="denied",
-            details={"mentor_id": str(decision["mentor"]), "reason": "proposer cannot confirm"},
+            details={
+                "mentor_id": str(mentor_id),
+                "decision": decision["action"],
+                "proposed_by": decision["proposed_by"],
+                "proposed_seq": decision["proposed_seq"],
+                **({"reasons_sha256": sealed_sha256(sealed)} if sealed else {}),
+            },
         )
-        raise Problem(403, "four-eyes", "A decision must be confirmed by another compliance officer than its proposer")
+        closed = (
+            await Decision.update(
+                {
+                    Decision.state: target,
+                    Decision.closed_by: actor.sub,
+                    Decision.closed_at: now,
+                    Decision.closed_seq: recorded.seq,
+                    Decision.closing_reasons: sealed,
+                }
+            )
+            .where((Decision.id == decision_id) & (Decision.state == "proposed"))
+            .returning(Decision.id)
+        )
+        if not closed:
+            raise Problem(409, "decision-closed", "This decision was closed, confirmed or superseded meanwhile")
+        await touch(mentor_id)
+    return await get_decision(vetting, decision_id)
 
 
 async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Identity, now: datetime) -> DecisionView:
@@ -685,8 +763,11 @@ def decision_view(row: Mapping[str, Any], cipher: SubjectCipher | None) -> Decis
         proposed_at=row["proposed_at"],
         confirmed_by=row["confirmed_by"],
         confirmed_at=row["confirmed_at"],
-        audit=_trail(row["proposed_seq"], row["confirmed_seq"]),
+        audit=_trail(row["proposed_seq"], row["confirmed_seq"] or row["closed_seq"]),
         allowed_next=states.allowed_decision_moves(row["state"]),
+        closed_by=row["closed_by"],
+        closed_at=row["closed_at"],
+        closing_reasons=cipher.decrypt(row["closing_reasons"]) if cipher and row["closing_reasons"] else None,
     )
 
 

@@ -67,12 +67,15 @@ def allowed_decisions(status: MentorStatus, requirements_met: bool = True) -> li
     ]
 
 
-DecisionState = Literal["proposed", "confirmed", "superseded"]
-# Who may move a proposed decision on: four eyes, so never its own proposer.
+DecisionState = Literal["proposed", "confirmed", "rejected", "withdrawn", "superseded"]
+# Who may move a proposed decision on: four eyes, so a second officer confirms or rejects
+# it; only its proposer takes it back.
 DecisionMover = Literal["other_officer", "proposer"]
 DECISION_MOVES: Final[Mapping[DecisionState, Mapping[DecisionState, DecisionMover]]] = {
-    "proposed": {"confirmed": "other_officer"},
+    "proposed": {"confirmed": "other_officer", "rejected": "other_officer", "withdrawn": "proposer"},
     "confirmed": {},
+    "rejected": {},
+    "withdrawn": {},
     "superseded": {},  # a newer proposal for the same mentor took its place
 }
 

@@ -74,7 +74,7 @@ async def test_decisions_allowed_next_tells_the_truth(vetting: Vetting, client: 
         if proposed.status_code != 201:
             return proposed.status_code
         decision = proposed.json()
-        assert decision["allowed_next"] == ["confirmed"]
+        assert decision["allowed_next"] == ["confirmed", "rejected", "withdrawn"]
         confirm = f"/api/v1/decisions/{decision['id']}/confirm"
         confirmed = await client.post(confirm, headers=vetting.officer(SECOND_OFFICER))
         assert confirmed.status_code == 200, confirmed.text
@@ -92,3 +92,43 @@ async def test_decisions_allowed_next_tells_the_truth(vetting: Vetting, client: 
     ready["met"] = False  # a mentor whose checks are not done yet: approval is not offered
     unready = await walk.explore()
     assert unready["onboarding"] == ["revoke"]
+
+
+async def test_a_proposals_allowed_next_tells_the_truth(vetting: Vetting, client: httpx.AsyncClient) -> None:
+    endpoints = {"confirmed": "confirm", "rejected": "reject", "withdrawn": "withdraw"}
+    # Who may make each move: four eyes for confirming and rejecting, the proposer to withdraw.
+    movers = {"confirmed": SECOND_OFFICER, "rejected": SECOND_OFFICER, "withdrawn": "officer-a"}
+
+    async def fresh() -> tuple[str, str]:
+        mentor = await vetting.register(ext())
+        proposed = await client.post(
+            f"/api/v1/mentors/{mentor['id']}/decisions",
+            json={"action": "revoke", "rationale": "walked in the test"},
+            headers=vetting.officer(),
+        )
+        assert proposed.status_code == 201, proposed.text
+        return str(mentor["id"]), str(proposed.json()["id"])
+
+    async def read(ids: tuple[str, str]) -> tuple[Any, list[str]]:
+        mentor_id, decision_id = ids
+        decision = next(d for d in (await vetting.dossier(mentor_id))["decisions"] if d["id"] == decision_id)
+        return decision["state"], list(decision["allowed_next"])
+
+    async def attempt(ids: tuple[str, str], target: str, sub: str) -> int:
+        path = f"/api/v1/decisions/{ids[1]}/{endpoints[target]}"
+        body = {"reasons": "not enough to revoke"} if target == "rejected" else None
+        return (await client.post(path, json=body, headers=vetting.officer(sub))).status_code
+
+    async def move(ids: tuple[str, str], target: str) -> int:
+        return await attempt(ids, target, movers[target])
+
+    async def refused(ids: tuple[str, str], target: str) -> list[int]:
+        return [await attempt(ids, target, movers[target])]
+
+    seen = await Workflow(targets=endpoints, fresh=fresh, read=read, move=move, refused=refused).explore()
+    assert seen == {
+        "proposed": ["confirmed", "rejected", "withdrawn"],
+        "confirmed": [],
+        "rejected": [],
+        "withdrawn": [],
+    }
