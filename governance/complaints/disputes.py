@@ -32,6 +32,7 @@ from governance.complaints.common import (
 from governance.complaints.policy import SlaPolicy
 from governance.complaints.schemas import (
     DisputeCreate,
+    DisputeDecisionView,
     DisputeEventView,
     DisputeSummary,
     DisputeTransition,
@@ -40,7 +41,7 @@ from governance.complaints.schemas import (
 )
 from governance.complaints.tables import Dispute, DisputeEvent
 from governance.core import db
-from governance.core.crypto import Keyring
+from governance.core.crypto import Keyring, sealed_sha256
 from governance.core.errors import Problem
 from governance.core.identity import SYSTEM, Identity
 from governance.core.pagination import Page
@@ -132,7 +133,7 @@ async def open_dispute(
         await attestations.change_status(
             attestation, "disputed", actor=actor, now=now, dispute_id=dispute_id, reason="dispute opened"
         )
-    return await get(dispute_id, keyring=keyring, reader=actor)
+    return await get(dispute_id, keyring=keyring, reader=actor, policy=policy, now=now)
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -152,9 +153,12 @@ async def owner(dispute_id: uuid.UUID, caller: str) -> str | None:
     return str(row["candidate_id"])
 
 
-async def get(dispute_id: uuid.UUID, *, keyring: Keyring, reader: Identity) -> DisputeView:
+async def get(
+    dispute_id: uuid.UUID, *, keyring: Keyring, reader: Identity, policy: SlaPolicy, now: datetime
+) -> DisputeView:
     """One dispute as ``reader`` may see it: the votes of a tier are the deciders' own
-    deliberation, shown to staff only (:mod:`governance.core.visibility`)."""
+    deliberation, shown to staff only (:mod:`governance.core.visibility`). ``allowed_next``
+    is judged at ``now`` by the rules :func:`transition` applies."""
     row = await Dispute.select().where(Dispute.id == dispute_id).first()
     if row is None:
         raise not_found("dispute", dispute_id)
@@ -176,14 +180,32 @@ async def get(dispute_id: uuid.UUID, *, keyring: Keyring, reader: Identity) -> D
         decide_due=row["decide_due_at"],
         appeal_until=row["appeal_until"],
         votes=[
-            vote
-            for vote in msgspec.convert(loads(row["votes"], []), list[DisputeVoteView])
-            if may_see(reader, internal=True, author=vote.decider)
+            DisputeVoteView(
+                decider=vote["decider"],
+                outcome=vote["outcome"],
+                new_score=vote["new_score"],
+                at=msgspec.convert(vote["at"], datetime),
+                reasons=await reveal(keyring, row["candidate_id"], vote.get("reasons")),
+            )
+            for vote in loads(row["votes"], [])
+            if may_see(reader, internal=True, author=vote["decider"])
+        ],
+        # A tier's decision, once taken, is addressed to the parties: its reasons with it.
+        decisions=[
+            DisputeDecisionView(
+                tier=decision["tier"],
+                outcome=decision["outcome"],
+                new_score=decision["new_score"],
+                deciders=decision["deciders"],
+                reasons=[await reveal(keyring, row["candidate_id"], sealed) for sealed in decision["reasons"]],
+                decided_at=msgspec.convert(decision["at"], datetime),
+            )
+            for decision in loads(row["decisions"], [])
         ],
         tier_deciders=loads(row["tier_deciders"], {}),
         opened_at=row["opened_at"],
         closed_at=row["closed_at"],
-        allowed_next=states.allowed_next(states.DISPUTE_MOVES, row["state"]),
+        allowed_next=_allowed(policy, row, now),
         history=[
             DisputeEventView(
                 from_state=e["from_state"], to_state=e["to_state"], tier=e["tier"], actor=e["actor"], at=e["at"]
@@ -245,8 +267,16 @@ async def transition(
         row = dict(row)
         check_version(row["version"], expected_version)
         state, target = row["state"], data.to
-        allowed = _allowed(policy, row)
+        allowed = _allowed(policy, row, now)
         if target not in allowed:
+            if state == "decided" and target in _allowed(policy, row, None):
+                raise Problem(
+                    409,
+                    "appeal-window-closed",
+                    "The time to appeal this decision has passed",
+                    appeal_until=row["appeal_until"].isoformat() if row["appeal_until"] else None,
+                    allowed_next=allowed,
+                )
             raise illegal_transition("dispute", state, target, allowed)
         kinds = actor_kinds(actor, row)
         if not states.permitted(states.DISPUTE_MOVES, state, target, kinds):
@@ -258,18 +288,23 @@ async def transition(
         elif target == "withdrawn":
             await _close(row, "withdrawn", None, None, actor, now, policy, attestation)
         else:
-            await _vote(row, target, data, actor, now, policy, attestation)
-    return await get(dispute_id, keyring=keyring, reader=actor)
+            await _vote(row, target, data, actor, now, policy, attestation, keyring)
+    return await get(dispute_id, keyring=keyring, reader=actor, policy=policy, now=now)
 
 
-def _allowed(policy: SlaPolicy, row: dict[str, Any]) -> list[str]:
-    """The next states of this dispute: the table, narrowed by its tier."""
+def _allowed(policy: SlaPolicy, row: dict[str, Any], now: datetime | None) -> list[str]:
+    """The next states of this dispute: the table, narrowed by its tier and, at ``now``,
+    by its appeal window (``None``: regardless of the window). The view's ``allowed_next``
+    and :func:`transition` both ask here, so the one never offers what the other refuses."""
     nxt = policy.next_tier(row["tier"])
     appeal_to = states.REVIEW_STATE_OF_TIER.get(nxt) if nxt else None
+    appeal_open = now is None or (row.get("appeal_until") is not None and now <= row["appeal_until"])
     allowed = []
     for target in states.allowed_next(states.DISPUTE_MOVES, row["state"]):
         if target in states.TIER_OF_REVIEW_STATE and target != appeal_to:
             continue  # only ever to the next tier
+        if row["state"] == "decided" and not appeal_open:
+            continue
         outcomes = set(policy.tiers[row["tier"]].outcomes)
         if target == "revoked" and "revoked" not in outcomes:
             continue
@@ -282,14 +317,6 @@ def _allowed(policy: SlaPolicy, row: dict[str, Any]) -> list[str]:
 async def _next_tier(
     row: dict[str, Any], target: str, actor: Identity, now: datetime, policy: SlaPolicy, attestation: dict[str, Any]
 ) -> None:
-    if row["state"] == "decided" and (row["appeal_until"] is None or now > row["appeal_until"]):
-        raise Problem(
-            409,
-            "appeal-window-closed",
-            "The time to appeal this decision has passed",
-            appeal_until=row["appeal_until"].isoformat() if row["appeal_until"] else None,
-            allowed_next=[],
-        )
     tier = states.TIER_OF_REVIEW_STATE[target]
     changes = {
         "state": target,
@@ -316,8 +343,11 @@ async def _vote(
     now: datetime,
     policy: SlaPolicy,
     attestation: dict[str, Any],
+    keyring: Keyring,
 ) -> None:
     tier = policy.tiers[row["tier"]]
+    if not data.reasons or not data.reasons.strip():
+        raise invalid_body("reasons", "a decision states its reasons")
     if target == "revoked":
         outcome = "revoked"
     elif data.outcome is None:
@@ -332,15 +362,29 @@ async def _vote(
     if tier.tier == "L3" and actor.sub in deciders.get("L2", []):
         raise Problem(403, "panel-ineligible", "You decided this dispute at L2; the L3 panel must be two others")
     new_score = data.new_score if outcome == "amended" else None
+    # The reasons may speak about the candidate: their key, like the dispute's own reason.
+    reasons = await keyring.encrypt(row["candidate_id"], data.reasons)
     votes = [v for v in loads(row["votes"], []) if v["decider"] != actor.sub]
-    votes.append({"decider": actor.sub, "outcome": outcome, "new_score": new_score, "at": now.isoformat()})
-    agreeing = [v["decider"] for v in votes if v["outcome"] == outcome and v["new_score"] == new_score]
+    vote = {"decider": actor.sub, "outcome": outcome, "new_score": new_score, "at": now.isoformat()}
+    votes.append({**vote, "reasons": reasons})
+    agreed = [v for v in votes if v["outcome"] == outcome and v["new_score"] == new_score]
+    agreeing = [v["decider"] for v in agreed]
     needed = max(tier.deciders, 2 if outcome == "revoked" else 1)  # revocation: always four eyes
     if len(agreeing) < needed:
-        await _apply(row, {"votes": dumps(votes)}, actor, now, "dispute.vote_recorded", outcome=outcome)
+        await _apply(
+            row, {"votes": dumps(votes)}, actor, now, "dispute.vote_recorded", outcome=outcome, reasons=reasons
+        )
         return
     deciders[tier.tier] = agreeing
     row["votes"] = dumps(votes)
+    decision = {
+        "tier": tier.tier,
+        "outcome": outcome,
+        "new_score": new_score,
+        "deciders": agreeing,
+        "reasons": [v.get("reasons") for v in agreed],
+        "at": now.isoformat(),
+    }
     await _close(
         row,
         "revoked" if outcome == "revoked" else "decided",
@@ -351,6 +395,8 @@ async def _vote(
         policy,
         attestation,
         deciders=deciders,
+        decisions=dumps([*loads(row["decisions"], []), decision]),
+        reasons=reasons,
     )
 
 
@@ -365,6 +411,8 @@ async def _close(
     attestation: dict[str, Any],
     *,
     deciders: dict[str, list[str]] | None = None,
+    decisions: str | None = None,
+    reasons: str | None = None,
 ) -> None:
     tier = policy.tiers[row["tier"]]
     appeal_until = None
@@ -381,8 +429,10 @@ async def _close(
     }
     if deciders is not None:
         changes["tier_deciders"] = dumps(deciders)
+    if decisions is not None:
+        changes["decisions"] = decisions
     action = {"withdrawn": "dispute.withdrawn", "revoked": "dispute.revoked"}.get(final, "dispute.decided")
-    await _apply(row, changes, actor, now, action, outcome=outcome)
+    await _apply(row, changes, actor, now, action, outcome=outcome, reasons=reasons)
     if outcome == "revoked":
         status, score = "revoked", None
     elif outcome == "amended":
@@ -401,8 +451,10 @@ async def _apply(
     now: datetime,
     action: str,
     outcome: str | None = None,
+    reasons: str | None = None,
 ) -> None:
     await update_versioned(Dispute, row["id"], row["version"], changes)
+    bound = {} if reasons is None else {"reasons_sha256": sealed_sha256(reasons)}
     to_state = changes.get("state", row["state"])
     if to_state != row["state"]:
         await _event(row["id"], row["state"], to_state, changes.get("tier", row["tier"]), actor, now)
@@ -417,6 +469,7 @@ async def _apply(
             "tier": changes.get("tier", row["tier"]),
             "outcome": outcome,
             "version": row["version"] + 1,
+            **bound,
         },
     )
     row.update(changes, version=row["version"] + 1)

@@ -27,10 +27,17 @@ from governance.complaints.common import (
     reveal,
     update_versioned,
 )
-from governance.complaints.schemas import PaymentReport, PaymentView, RefundCreate, RefundTransition, RefundView
+from governance.complaints.schemas import (
+    PaymentReport,
+    PaymentView,
+    RefundApprovalView,
+    RefundCreate,
+    RefundTransition,
+    RefundView,
+)
 from governance.complaints.tables import Complaint, Refund, SessionPayment
 from governance.core import db, idempotency
-from governance.core.crypto import Keyring
+from governance.core.crypto import Keyring, sealed_sha256
 from governance.core.errors import Problem
 from governance.core.identity import Identity
 from governance.core.pagination import Page
@@ -256,6 +263,15 @@ async def _view(row: dict[str, Any], keyring: Keyring, reader: Identity) -> Refu
             for approver in loads(row["approved_by"], [])
             if may_see(reader, internal=row["state"] == "requested", author=approver)
         ],
+        approvals=[
+            RefundApprovalView(
+                approver=approval["approver"],
+                reasons=await reveal(keyring, row["mentee_id"], approval["reasons"]),
+                at=datetime.fromisoformat(approval["at"]),
+            )
+            for approval in loads(row["approvals"], [])
+            if may_see(reader, internal=row["state"] == "requested", author=approval["approver"])
+        ],
         denied_by=row["denied_by"],
         payment_reference=row["payment_reference"],
         failure_reason=await reveal(keyring, row["mentee_id"], row["failure_reason"]),
@@ -315,6 +331,13 @@ async def transition(
             raise not_permitted("refund", state, target, f"this move is for: {who}")
         changes: dict[str, Any] = {"updated_at": now}
         action = f"refund.{target}"
+        sealed = None
+        if target in ("approved", "denied"):
+            reasons = data.reasons or (data.reason if target == "denied" else None)
+            if not reasons or not reasons.strip():
+                raise invalid_body("reasons", f"a refund is {target} with its reasons")
+            # Staff's words about the mentee's refund: the mentee's key, as the request's reason.
+            sealed = await keyring.encrypt(row["mentee_id"], reasons)
         if target == "approved":
             approvers: list[str] = loads(row["approved_by"], [])
             if actor.sub in approvers:
@@ -326,15 +349,14 @@ async def transition(
                 )
             approvers.append(actor.sub)
             changes["approved_by"] = dumps(approvers)
+            approval = {"approver": actor.sub, "reasons": sealed, "at": now.isoformat()}
+            changes["approvals"] = dumps([*loads(row["approvals"], []), approval])
             if len(approvers) >= row["approvals_needed"]:
                 changes["state"] = "approved"
             else:
                 action = "refund.approval_recorded"
         elif target == "denied":
-            if not data.reason:
-                raise invalid_body("reason", "a denial states its reason")
-            reason = await keyring.encrypt(row["mentee_id"], data.reason)
-            changes.update(state="denied", denied_by=actor.sub, failure_reason=reason)
+            changes.update(state="denied", denied_by=actor.sub, failure_reason=sealed)
         elif target == "issued":
             if not data.payment_reference:
                 raise invalid_body("payment_reference", "the platform's reference of the payout")
@@ -356,6 +378,7 @@ async def transition(
                 "approvals": len(loads(changes.get("approved_by", row["approved_by"]), [])),
                 "approvals_needed": row["approvals_needed"],
                 "payment_reference": changes.get("payment_reference"),
+                **({} if sealed is None else {"reasons_sha256": sealed_sha256(sealed)}),
             },
         )
     return await get(refund_id, keyring=keyring, reader=actor)

@@ -159,7 +159,13 @@ class ComplaintController(Controller):
     async def get_complaint(self, request: AnyRequest, complaint_id: FromPath[uuid.UUID]) -> Response[ComplaintView]:
         """One complaint: state, SLA standing, history and notes; ``ETag`` for transitions."""
         return _versioned(
-            await service.get(complaint_id, keyring=_keyring(request), policy=_policy(request), reader=request.user)
+            await service.get(
+                complaint_id,
+                keyring=_keyring(request),
+                policy=_policy(request),
+                reader=request.user,
+                now=now_of(request),
+            )
         )
 
     @post("/{complaint_id:uuid}/transitions", opt={"owner_of": complaint_owner}, status_code=200)
@@ -344,7 +350,11 @@ class DisputeController(Controller):
     @get("/{dispute_id:uuid}", opt={"owner_of": dispute_party})
     async def get_dispute(self, request: AnyRequest, dispute_id: FromPath[uuid.UUID]) -> Response[DisputeView]:
         """One dispute with its tiers, votes and history; ``ETag`` for transitions."""
-        return _versioned(await disputes.get(dispute_id, keyring=_keyring(request), reader=request.user))
+        return _versioned(
+            await disputes.get(
+                dispute_id, keyring=_keyring(request), reader=request.user, policy=_policy(request), now=now_of(request)
+            )
+        )
 
     @post("/{dispute_id:uuid}/transitions", opt={"owner_of": dispute_party}, status_code=200)
     async def transition_dispute(

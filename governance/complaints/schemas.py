@@ -188,12 +188,20 @@ class RefundCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class RefundTransition(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """``approved`` records one approval (two distinct approvers above the threshold);
-    ``denied`` needs ``reason``; ``issued`` needs ``payment_reference``; ``failed`` needs ``reason``."""
+    """``approved`` records one approval (two distinct approvers above the threshold) and
+    ``denied`` the denial, each with its ``reasons`` (a denial still accepts ``reason``);
+    ``issued`` needs ``payment_reference``; ``failed`` needs ``reason``."""
 
     to: Literal["approved", "denied", "issued", "failed"]
     reason: ShortText | None = None
     payment_reference: Reference | None = None
+    reasons: ShortText | None = None
+
+
+class RefundApprovalView(msgspec.Struct, kw_only=True):
+    approver: str
+    reasons: str | None  # null once the mentee was erased
+    at: datetime
 
 
 class RefundView(msgspec.Struct, kw_only=True):
@@ -209,9 +217,10 @@ class RefundView(msgspec.Struct, kw_only=True):
     requested_by: str
     approvals_needed: int
     approved_by: list[str]
+    approvals: list[RefundApprovalView]
     denied_by: str | None
     payment_reference: str | None
-    failure_reason: str | None
+    failure_reason: str | None  # why it was denied, or why the payout failed
     created_at: datetime
     updated_at: datetime
     allowed_next: list[str]
@@ -276,7 +285,8 @@ class DisputeCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class DisputeTransition(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``l2_review``/``l3_review`` escalate or appeal; ``decided`` needs ``outcome`` (``amended``
-    needs ``new_score``); ``revoked`` is final and needs two deciders; ``withdrawn`` by the opener."""
+    needs ``new_score``); ``revoked`` is final and needs two deciders; ``withdrawn`` by the opener.
+    Every vote (``decided``, ``revoked``) states its ``reasons``."""
 
     to: Literal["l2_review", "l3_review", "decided", "revoked", "withdrawn"]
     outcome: Literal["upheld", "amended"] | None = None
@@ -289,6 +299,18 @@ class DisputeVoteView(msgspec.Struct, kw_only=True):
     outcome: DisputeOutcome
     new_score: int | None
     at: datetime
+    reasons: str | None = None  # null once the candidate was erased
+
+
+class DisputeDecisionView(msgspec.Struct, kw_only=True):
+    """A tier's decision as the parties are told it: each agreeing decider's reasons."""
+
+    tier: str
+    outcome: DisputeOutcome
+    new_score: int | None
+    deciders: list[str]
+    reasons: list[str | None]  # one per decider; null once the candidate was erased
+    decided_at: datetime
 
 
 class DisputeEventView(msgspec.Struct, kw_only=True):
@@ -316,6 +338,7 @@ class DisputeView(msgspec.Struct, kw_only=True):
     decide_due: datetime | None
     appeal_until: datetime | None
     votes: list[DisputeVoteView]
+    decisions: list[DisputeDecisionView]
     tier_deciders: dict[str, list[str]]
     opened_at: datetime
     closed_at: datetime | None

@@ -141,7 +141,7 @@ async def file(
             await _move(
                 await _locked(complaint_id), "escalated", SYSTEM, now, policy, reason=f"{data.category}: immediate"
             )
-    return await get(complaint_id, keyring=keyring, policy=policy, reader=actor)
+    return await get(complaint_id, keyring=keyring, policy=policy, reader=actor, now=now)
 
 
 def _complainant(actor: Identity, data: ComplaintCreate, kinds: set[str]) -> str:
@@ -176,7 +176,9 @@ async def owner(complaint_id: uuid.UUID) -> str | None:
     return None if row is None else str(row["complainant_id"])
 
 
-async def get(complaint_id: uuid.UUID, *, keyring: Keyring, policy: SlaPolicy, reader: Identity) -> ComplaintView:
+async def get(
+    complaint_id: uuid.UUID, *, keyring: Keyring, policy: SlaPolicy, reader: Identity, now: datetime
+) -> ComplaintView:
     """One complaint with its SLA standing, history and notes (personal text decrypted), as
     ``reader`` may see it: internal notes and reasons only for staff (:mod:`governance.core.visibility`)."""
     row = await Complaint.select().where(Complaint.id == complaint_id).first()
@@ -190,7 +192,17 @@ async def get(complaint_id: uuid.UUID, *, keyring: Keyring, policy: SlaPolicy, r
         .where(ComplaintNote.complaint_id == complaint_id)
         .order_by(ComplaintNote.created_at)
     )
-    return await _view(row, events, notes, keyring, policy, reader)
+    return await _view(row, events, notes, keyring, policy, reader, now)
+
+
+def next_states(row: dict[str, Any], policy: SlaPolicy, now: datetime) -> list[str]:
+    """The states this complaint may move to now: the table's, less an appeal once its
+    window has closed. Both the view's ``allowed_next`` and :func:`_move` ask here, so
+    what a reader is offered is what a move is judged by."""
+    allowed = states.allowed_next(states.COMPLAINT_MOVES, row["state"])
+    if row["resolved_at"] is not None and now > row["resolved_at"] + policy.complaint_appeal_window:
+        allowed = [s for s in allowed if s not in states.APPEAL_STATES]
+    return allowed
 
 
 async def _view(
@@ -200,6 +212,7 @@ async def _view(
     keyring: Keyring,
     policy: SlaPolicy,
     reader: Identity,
+    now: datetime,
 ) -> ComplaintView:
     subject = row["complainant_id"]
     resolved_at = row["resolved_at"]
@@ -241,7 +254,7 @@ async def _view(
             breached=bool(row["breached"]),
             breaches=loads(row["breaches"], []),
         ),
-        allowed_next=states.allowed_next(states.COMPLAINT_MOVES, row["state"]),
+        allowed_next=next_states(row, policy, now),
         history=[
             ComplaintEventView(
                 from_state=e["from_state"],
@@ -342,7 +355,7 @@ async def transition(
         # A person's reason for a move may speak about the complainant: their key, like notes.
         reason = await keyring.encrypt(row["complainant_id"], data.reason) if data.reason else None
         await _move(row, data.to, actor, now, policy, kinds=kinds, reason=reason, data=data, reasons=reasons)
-    return await get(complaint_id, keyring=keyring, policy=policy, reader=actor)
+    return await get(complaint_id, keyring=keyring, policy=policy, reader=actor, now=now)
 
 
 async def _locked(complaint_id: uuid.UUID) -> dict[str, Any]:
@@ -366,8 +379,17 @@ async def _move(
 ) -> None:
     """Apply one transition inside the caller's transaction: row, SLA clock, event, audit."""
     state = row["state"]
-    allowed = states.allowed_next(states.COMPLAINT_MOVES, state)
+    allowed = next_states(row, policy, now)
     if target not in allowed:
+        if target in states.APPEAL_STATES and target in states.COMPLAINT_MOVES[state]:
+            appeal_until = row["resolved_at"] + policy.complaint_appeal_window
+            raise Problem(
+                409,
+                "appeal-window-closed",
+                f"The appeal window closed at {appeal_until.isoformat()}",
+                appeal_until=appeal_until.isoformat(),
+                allowed_next=allowed,
+            )
         raise illegal_transition("complaint", state, target, allowed)
     kinds = kinds if kinds is not None else states.complaint_actor_kinds(actor, row["complainant_id"])
     if not states.permitted(states.COMPLAINT_MOVES, state, target, kinds):
@@ -393,15 +415,6 @@ async def _move(
     elif target == "closed":
         changes.update(closed_at=now)
     elif target == "reopened":
-        appeal_until = row["resolved_at"] + policy.complaint_appeal_window
-        if now > appeal_until:
-            raise Problem(
-                409,
-                "appeal-window-closed",
-                f"The appeal window closed at {appeal_until.isoformat()}",
-                appeal_until=appeal_until.isoformat(),
-                allowed_next=[s for s in allowed if s not in states.APPEAL_STATES],
-            )
         # An appeal starts a new resolution clock: earlier breaches must not exempt its targets.
         changes.update(
             sla_started_at=now,

@@ -120,17 +120,36 @@ class ComplaintSubjects:
             ],
             "refunds": [
                 {
-                    **{k: v for k, v in r.items() if k not in ("reason", "failure_reason", "approved_by")},
+                    **{k: v for k, v in r.items() if k not in ("reason", "failure_reason", "approved_by", "approvals")},
                     "reason": _open(cipher, r["reason"]),
                     "failure_reason": _open(cipher, r["failure_reason"]),
+                    # Approvers stay staff's (as ``approved_by``); their reasons are the mentee's to read.
+                    "approval_reasons": [
+                        _open(cipher, a["reasons"]) for a in msgspec.json.decode(r["approvals"] or "[]")
+                    ],
                 }
                 for r in refunds
             ],
             "attestations": attestations,
             "disputes": [
                 {
-                    **{k: v for k, v in d.items() if k not in ("reason", "votes", "tier_deciders", "evidence")},
+                    **{
+                        k: v
+                        for k, v in d.items()
+                        if k not in ("reason", "votes", "tier_deciders", "evidence", "decisions")
+                    },
                     "reason": _open(cipher, d["reason"]) if d["candidate_id"] == subject else None,
+                    # Told to both parties; sealed under the candidate's key.
+                    "decisions": [
+                        {
+                            **decision,
+                            "reasons": [
+                                _open(cipher, sealed) if d["candidate_id"] == subject else None
+                                for sealed in decision["reasons"]
+                            ],
+                        }
+                        for decision in msgspec.json.decode(d["decisions"] or "[]")
+                    ],
                 }
                 for d in disputes
             ],
@@ -172,8 +191,8 @@ class ComplaintSubjects:
                 complaints,
                 "crypto-shredded",
             ),
-            Erased(self.module, "refund.reason,failure_reason", refunds, "crypto-shredded"),
-            Erased(self.module, "dispute.reason,evidence", disputes, "crypto-shredded"),
+            Erased(self.module, "refund.reason,failure_reason,approval reasons", refunds, "crypto-shredded"),
+            Erased(self.module, "dispute.reason,evidence,decision reasons", disputes, "crypto-shredded"),
         ]
         kept = [
             Kept(self.module, "complaint", complaints, KEPT_REASON),

@@ -111,6 +111,7 @@ class Refund(Table, tablename="refund"):
     denied_by = Varchar(length=200, null=True, default=None)
     payment_reference = Varchar(length=200, null=True, default=None)
     failure_reason = Text(null=True, default=None)  # why denied or failed (ciphertext, under the mentee)
+    approvals = Text(default="[]")  # [{approver, reasons (ciphertext, under the mentee), at}]
     created_at = Timestamptz()
     updated_at = Timestamptz()
 
@@ -151,9 +152,10 @@ class AttestationStatusChange(Table, tablename="attestation_status_change"):
 class Dispute(Table, tablename="dispute"):
     """A dispute about an attestation, moving through tiers L1 -> L2 -> L3.
 
-    ``votes`` are the current tier's decisions so far (``[{decider, outcome, new_score, at}]``);
-    ``tier_deciders`` who decided each tier (``{"L2": ["officer-1"]}``), which keeps L2
-    deciders off the L3 panel.
+    ``votes`` are the current tier's decisions so far (``[{decider, outcome, new_score, at,
+    reasons}]``); ``tier_deciders`` who decided each tier (``{"L2": ["officer-1"]}``), which
+    keeps L2 deciders off the L3 panel; ``decisions`` every tier's decision (``[{tier,
+    outcome, new_score, deciders, reasons, at}]``). Reasons are ciphertext under the candidate.
     """
 
     id = UUID(primary_key=True)
@@ -171,6 +173,7 @@ class Dispute(Table, tablename="dispute"):
     new_score = Integer(null=True, default=None)
     votes = Text(default="[]")
     tier_deciders = Text(default="{}")
+    decisions = Text(default="[]")
     tier_started_at = Timestamptz()
     decide_due_at = Timestamptz(null=True, default=None, index=True)
     breached = Boolean(default=False)

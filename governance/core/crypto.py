@@ -308,3 +308,11 @@ class Keyring:
         if inserted:
             return data_key
         return await self._data_key(subject, create=False)
+
+
+def sealed_sha256(ciphertext: str) -> str:
+    """SHA-256 (hex) of a sealed value as stored: how an audit entry binds personal text
+    (a decision's reasons) without holding it. A hash of the plaintext would let short
+    reasons be guessed back from the log after erasure; this one tells nothing once the
+    key is shredded, yet any change to the stored value no longer matches the entry."""
+    return hashlib.sha256(ciphertext.encode()).hexdigest()

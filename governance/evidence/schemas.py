@@ -68,6 +68,7 @@ class BundleView(msgspec.Struct, frozen=True):
     retain_until: datetime | None
     object_lock: bool
     ready_at: datetime | None
+    allowed_next: list[BundleState]
 
 
 class ManifestPdf(msgspec.Struct, frozen=True):

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 import msgspec
 
@@ -100,6 +100,7 @@ def view(row: dict[str, Any]) -> BundleView:
         retain_until=row["retain_until"],
         object_lock=bool(row["object_lock"]),
         ready_at=row["ready_at"],
+        allowed_next=cast(list[BundleState], states.allowed_next(row["state"])),
     )
 
 
@@ -187,7 +188,7 @@ async def retry(bundle_id: uuid.UUID, actor: Identity, now: datetime) -> BundleV
         if not rows:
             raise not_found("evidence bundle", bundle_id)
         row = rows[0]
-        if not states.may_move(row["state"], "queued"):
+        if "queued" not in states.allowed_next(row["state"]):
             raise Problem(
                 409,
                 "illegal-transition",

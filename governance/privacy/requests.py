@@ -23,7 +23,7 @@ import msgspec
 from governance.audit import service as audit
 from governance.audit.tables import AuditEntry
 from governance.core import db
-from governance.core.crypto import STREAM_MAGIC, SubjectCipher
+from governance.core.crypto import STREAM_MAGIC, SubjectCipher, sealed_sha256
 from governance.core.durations import Duration, DurationError, parse_duration
 from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
@@ -63,9 +63,15 @@ TRANSITIONS: Final[Mapping[str, Mapping[str, str]]] = {
 }
 
 
-def allowed_moves(state: str, requester: bool) -> list[str]:
-    """Next states; a requester may only withdraw, staff may make every move."""
-    return [to for to, who in TRANSITIONS[state].items() if not requester or who == "requester"]
+def allowed_moves(row: Mapping[str, Any], requester: bool, now: datetime) -> list[str]:
+    """Next states; a requester may only withdraw, staff may make every move. An extension
+    must be told before the first month ends, so after that it is no longer offered."""
+    late = now >= ONE_MONTH.add_to(row["received_at"])
+    return [
+        to
+        for to, who in TRANSITIONS[row["state"]].items()
+        if (not requester or who == "requester") and not (to == "extended" and late)
+    ]
 
 
 def export_key(request_id: uuid.UUID) -> str:
@@ -94,8 +100,9 @@ def view(row: Mapping[str, Any], cipher: SubjectCipher | None, now: datetime, re
         overdue=row["state"] not in TERMINAL and row["due_at"] < now,
         extended_at=row["extended_at"],
         extension_reason=extension_reason_of(row, cipher),
+        rejection_reason=cipher.decrypt(row["rejection_reason"]) if cipher and row["rejection_reason"] else None,
         closed_at=row["closed_at"],
-        allowed_next=allowed_moves(row["state"], requester),
+        allowed_next=allowed_moves(row, requester, now),
         export_available=row["export_key"] is not None,
         certificate=msgspec.json.decode(row["certificate"]) if row["certificate"] else None,
         version=row["version"],
@@ -209,13 +216,6 @@ def _extension(row: Mapping[str, Any], move: RequestTransition, now: datetime) -
     first_due = ONE_MONTH.add_to(row["received_at"])
     if extra.add_to(first_due) > LONGEST_EXTENSION.add_to(first_due) or extra.add_to(first_due) <= first_due:
         raise field_error("extension", "more than nothing and at most two months (P2M)", 422)
-    if now >= first_due:
-        raise Problem(
-            409,
-            "extension-too-late",
-            "An extension must be decided and told to the requester before the first month ends",
-            first_due_at=first_due.isoformat(),
-        )
     due_at = extra.add_to(first_due)
     return _Move(
         changes={
@@ -232,7 +232,15 @@ async def transition(
 ) -> DataRequestView:
     """Move a request; completing it carries out an access, portability or erasure request."""
     row = await request_row(request_id)
-    allowed = allowed_moves(row["state"], requester)
+    allowed = allowed_moves(row, requester, now)
+    if move.to == "extended" and not requester and move.to in TRANSITIONS[row["state"]] and move.to not in allowed:
+        raise Problem(
+            409,
+            "extension-too-late",
+            "An extension must be decided and told to the requester before the first month ends",
+            first_due_at=ONE_MONTH.add_to(row["received_at"]).isoformat(),
+            allowed_next=allowed,
+        )
     if move.to not in allowed:
         raise Problem(
             409,
@@ -241,17 +249,27 @@ async def transition(
             + (" by its requester" if requester and move.to in TRANSITIONS[row["state"]] else ""),
             current=row["state"],
             allowed=allowed,
+            allowed_next=allowed,
         )
     planned = _Move(changes={}, details={})
     if move.to == "extended":
         planned = _extension(row, move, now)
         # Staff's words about this mentee's request may speak about them: their key, as the description.
         assert move.reason is not None  # _extension refused a move without one
-        planned.changes[DataRequest.extension_reason] = await privacy.keyring.encrypt(row["subject"], move.reason)
+        sealed = await privacy.keyring.encrypt(row["subject"], move.reason)
+        planned.changes[DataRequest.extension_reason] = sealed
+        planned.details["reasons_sha256"] = sealed_sha256(sealed)
     elif move.to == "rejected":
         if move.reason_code is None:
             raise field_error("reason_code", "a rejection needs a reason code", 422)
-        planned = _Move(changes={DataRequest.reason_code: move.reason_code}, details={"reason_code": move.reason_code})
+        if not move.reason or not move.reason.strip():
+            raise field_error("reason", "a rejection tells the requester why, in words", 422)
+        # Staff's words about the mentee's request: the mentee's key, as the description.
+        sealed = await privacy.keyring.encrypt(row["subject"], move.reason)
+        planned = _Move(
+            changes={DataRequest.reason_code: move.reason_code, DataRequest.rejection_reason: sealed},
+            details={"reason_code": move.reason_code, "reasons_sha256": sealed_sha256(sealed)},
+        )
     if move.to in TERMINAL:
         planned.changes[DataRequest.closed_at] = now
     if move.to == "completed" and row["request_type"] in ("access", "portability"):

@@ -155,6 +155,9 @@ class DataRequestFiling(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
 
 
 class RequestTransition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``extended`` needs ``extension`` and ``reason``; ``rejected`` needs ``reason_code`` and
+    ``reason``: the requester is told why, in words as well as by code."""
+
     to: RequestState
     reason_code: ReasonCode | None = None
     extension: Annotated[str, limits.identifier(40, "ISO 8601, at most P2M (with `to: extended`).")] | None = None
@@ -173,6 +176,7 @@ class DataRequestView(msgspec.Struct, frozen=True):
     overdue: bool
     extended_at: datetime | None
     extension_reason: str | None
+    rejection_reason: str | None
     closed_at: datetime | None
     allowed_next: list[str]
     export_available: bool

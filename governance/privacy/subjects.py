@@ -64,6 +64,9 @@ class PrivacySubjects:
                         "due_at": r["due_at"],
                         "extended_at": r["extended_at"],
                         "extension_reason": extension_reason_of(r, cipher),
+                        "rejection_reason": (
+                            cipher.decrypt(r["rejection_reason"]) if cipher and r["rejection_reason"] else None
+                        ),
                         "closed_at": r["closed_at"],
                     }
                     for r in requests
@@ -88,6 +91,9 @@ class PrivacySubjects:
         )
         extended = await DataRequest.count().where(
             (DataRequest.subject == subject) & DataRequest.extension_reason.is_not_null()
+        )
+        rejected = await DataRequest.count().where(
+            (DataRequest.subject == subject) & DataRequest.rejection_reason.is_not_null()
         )
         consents = await ConsentRecord.count().where(ConsentRecord.subject == subject)
         receipts = await ConsentReceipt.count().where(ConsentReceipt.subject == subject)
@@ -119,6 +125,7 @@ class PrivacySubjects:
         erased = [
             Erased(self.module, "data_request.description", described, "crypto-shredded"),
             Erased(self.module, "data_request.extension_reason", extended, "crypto-shredded"),
+            Erased(self.module, "data_request.rejection_reason", rejected, "crypto-shredded"),
             Erased(self.module, "export_file", len(exports), "deleted from the object store"),
         ]
         return ErasureOutcome(erased=[e for e in erased if e.count], kept=[k for k in kept if k.count])

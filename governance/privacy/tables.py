@@ -77,6 +77,7 @@ class DataRequest(Table, tablename="privacy_data_request"):
     due_at = Timestamptz(index=True)
     extended_at = Timestamptz(null=True, default=None)
     extension_reason = Text(null=True, default=None)
+    rejection_reason = Text(null=True, default=None)  # ciphertext, under the mentee
     closed_at = Timestamptz(null=True, default=None, index=True)
     export_key = Varchar(length=300, null=True, default=None)
     export_sha256 = Varchar(length=64, null=True, default=None)

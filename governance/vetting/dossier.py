@@ -162,6 +162,8 @@ async def build(
             method_version=published.method_version,
         ),
         attestation_quality=await attestations.quality(str(mentor_id)),
+        # The same judgement :func:`~governance.vetting.service.propose_decision` makes.
+        allowed_decisions=states.allowed_decisions(mentor["status"], requirements_met=not missing),
     )
     return dossier, _stale_at(check_rows, rated, vetting, now), int(mentor["version"])
 
@@ -227,5 +229,6 @@ def _check_view(
         audit=AuditTrail(recorded=row["recorded_seq"], latest=row["last_seq"]),
         documents=documents,
         waiver_request=waiver,
+        allowed_next=states.allowed_check_moves(state, "officer"),
         notes=notes,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
 
@@ -30,6 +30,7 @@ from governance.vetting.schemas import (
     CheckTransition,
     CheckView,
     DecisionProposal,
+    DecisionRejection,
     DecisionView,
     DocumentView,
     Dossier,
@@ -42,7 +43,7 @@ from governance.vetting.schemas import (
     ReadinessSummary,
     TransitionOutcome,
 )
-from governance.vetting.states import MentorStatus
+from governance.vetting.states import DecisionState, MentorStatus
 
 
 def _header(request: Request[Any, Any, Any], name: bytes) -> bytes | None:
@@ -250,6 +251,53 @@ class DecisionController(Controller):
             )
         )
 
+    @post("/{decision_id:uuid}/reject", responses={200: ResponseSpec(DecisionView, description="Rejected")})
+    async def reject(
+        self, request: Request[Any, Any, Any], decision_id: FromPath[UUID], data: JSONBody[DecisionRejection]
+    ) -> Response[bytes]:
+        """Reject a proposed decision, with ``reasons``: by a different compliance officer than
+        its proposer (403 otherwise, audited). The mentor's status does not change. Accepts
+        ``Idempotency-Key``."""
+        await service.refuse_out_of_turn(decision_id, request.user, "rejected")
+
+        async def work() -> tuple[int, DecisionView]:
+            return 200, await service.close_decision(
+                _vetting(request), decision_id, "rejected", request.user, now_of(request), data.reasons
+            )
+
+        return idempotency.to_response(
+            await idempotency.accept(
+                header=request.headers.get(idempotency.HEADER),
+                scope=f"vetting.decisions.reject:{decision_id}",
+                actor=request.user.sub,
+                payload=data,
+                work=work,
+                personal=service.decision_replays(_vetting(request)),
+            )
+        )
+
+    @post("/{decision_id:uuid}/withdraw", responses={200: ResponseSpec(DecisionView, description="Withdrawn")})
+    async def withdraw(self, request: Request[Any, Any, Any], decision_id: FromPath[UUID]) -> Response[bytes]:
+        """Withdraw a proposed decision: only its proposer may (403 otherwise, audited).
+        Accepts ``Idempotency-Key``."""
+        await service.refuse_out_of_turn(decision_id, request.user, "withdrawn")
+
+        async def work() -> tuple[int, DecisionView]:
+            return 200, await service.close_decision(
+                _vetting(request), decision_id, "withdrawn", request.user, now_of(request)
+            )
+
+        return idempotency.to_response(
+            await idempotency.accept(
+                header=request.headers.get(idempotency.HEADER),
+                scope=f"vetting.decisions.withdraw:{decision_id}",
+                actor=request.user.sub,
+                payload={},
+                work=work,
+                personal=service.decision_replays(_vetting(request)),
+            )
+        )
+
 
 class VettingController(Controller):
     """Queues and figures across mentors."""
@@ -262,7 +310,7 @@ class VettingController(Controller):
         self,
         request: Request[Any, Any, Any],
         decision_state: Annotated[
-            Literal["proposed", "confirmed", "superseded"] | None,
+            DecisionState | None,
             QueryParameter(name="state", description="`proposed` is the queue awaiting a second officer."),
         ] = None,
         limit: Limit = DEFAULT_LIMIT,

@@ -10,7 +10,7 @@ import msgspec
 
 from governance.complaints.schemas import AttestationQuality
 from governance.core import limits
-from governance.vetting.states import CheckState, DecisionAction, MentorStatus
+from governance.vetting.states import CheckState, DecisionAction, DecisionState, MentorStatus
 
 EngagementType = Literal["volunteer", "contractor", "employee"]
 Jurisdiction = Annotated[
@@ -129,6 +129,7 @@ class CheckView(msgspec.Struct, frozen=True, omit_defaults=True):
     audit: AuditTrail
     documents: list[DocumentView]
     waiver_request: WaiverRequest | None
+    allowed_next: list[CheckState]
     notes: str | None = None
 
 
@@ -145,13 +146,20 @@ class DecisionProposal(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     rationale: LongText
 
 
+class DecisionRejection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Why a second officer rejects a proposed decision."""
+
+    reasons: LongText
+
+
 class DecisionView(msgspec.Struct, frozen=True):
-    """A decision: effective only once confirmed by a second compliance officer."""
+    """A decision: effective only once confirmed by a second compliance officer; a second
+    officer may reject it instead (``closing_reasons``), its proposer withdraw it."""
 
     id: UUID
     mentor_id: UUID
     action: DecisionAction
-    state: Literal["proposed", "confirmed", "superseded"]
+    state: DecisionState
     rationale: str | None
     requirements_version: str
     proposed_by: str
@@ -159,6 +167,10 @@ class DecisionView(msgspec.Struct, frozen=True):
     confirmed_by: str | None
     confirmed_at: datetime | None
     audit: AuditTrail
+    allowed_next: list[DecisionState]
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+    closing_reasons: str | None = None
 
 
 class RequirementView(msgspec.Struct, frozen=True):
@@ -203,6 +215,7 @@ class Dossier(msgspec.Struct, frozen=True):
     decisions: list[DecisionView]
     rating: RatingView
     attestation_quality: AttestationQuality
+    allowed_decisions: list[DecisionAction]
 
 
 class RatingReport(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -15,13 +15,13 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Final, Literal, cast
 
 import msgspec
 
 from governance.audit import service as audit
 from governance.core import cache, db, idempotency
-from governance.core.crypto import Keyring, SubjectCipher
+from governance.core.crypto import Keyring, SubjectCipher, sealed_sha256
 from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
 from governance.core.pagination import Page, by_time, decode_cursor, encode_cursor
@@ -382,6 +382,7 @@ async def transition_check(
                 + (" (only the expiry job expires checks)" if move.to == "expired" else ""),
                 current=state,
                 allowed=list(allowed),
+                allowed_next=list(allowed),
             )
         cipher = await vetting.keyring.cipher(str(mentor["id"]), create=True)
         details = {**_details(check["details"], cipher), **move.details}
@@ -414,6 +415,7 @@ async def transition_check(
                 changes.update({Check.reviewed_by: actor.sub, Check.reviewed_at: now})
             if move.to != "waived":
                 changes[Check.waiver_requested_by] = None
+        justification = (changes.get(Check.justification) or check["justification"]) if move.to == "waived" else None
         recorded = await audit.record(
             actor=actor,
             action="vetting.check.transitioned" if effective else "vetting.check.waiver_requested",
@@ -426,6 +428,8 @@ async def transition_check(
                 "to": move.to if effective else state,
                 "expires_at": changes[Check.expires_at].isoformat() if Check.expires_at in changes else None,
                 "detail_names": sorted(move.details),
+                # A waiver is asked for and granted on its justification: both entries bind it.
+                **({"reasons_sha256": sealed_sha256(justification)} if justification else {}),
             },
         )
         changes[Check.last_seq] = recorded.seq
@@ -545,6 +549,7 @@ async def propose_decision(
         mentor = await mentor_row(mentor_id)
         await _decision_allowed(vetting, mentor, proposal.action, now)
         cipher = await vetting.keyring.cipher(str(mentor_id), create=True)
+        rationale = cipher.encrypt(proposal.rationale)
         superseded = (
             await Decision.update({Decision.state: "superseded"})
             .where((Decision.mentor == mentor_id) & (Decision.state == "proposed"))
@@ -560,6 +565,7 @@ async def propose_decision(
                 "decision": proposal.action,
                 "requirements_version": vetting.requirements.version,
                 "supersedes": [str(row["id"]) for row in superseded],
+                "reasons_sha256": sealed_sha256(rationale),
             },
         )
         await Decision.insert(
@@ -567,7 +573,7 @@ async def propose_decision(
                 id=decision_id,
                 mentor=mentor_id,
                 action=proposal.action,
-                rationale=cipher.encrypt(proposal.rationale),
+                rationale=rationale,
                 state="proposed",
                 requirements_version=vetting.requirements.version,
                 proposed_by=actor.sub,
@@ -582,6 +588,10 @@ async def propose_decision(
 async def _decision_allowed(vetting: Vetting, mentor: Mapping[str, Any], action: str, now: datetime) -> None:
     status = cast(states.MentorStatus, mentor["status"])
     sources, _ = states.DECISIONS[cast(states.DecisionAction, action)]
+    cipher = (await vetting.keyring.readable([str(mentor["id"])]))[str(mentor["id"])]
+    missing = gaps_of(vetting, mentor, await check_facts(mentor["id"], cipher), now)
+    # What the dossier offers as ``allowed_decisions``, judged the same way.
+    allowed = states.allowed_decisions(status, requirements_met=not missing)
     if status not in sources:
         raise Problem(
             409,
@@ -589,36 +599,113 @@ async def _decision_allowed(vetting: Vetting, mentor: Mapping[str, Any], action:
             f"A mentor who is {status} cannot be given '{action}'"
             + (" (revocation is final: a new onboarding is needed)" if status == "revoked" else ""),
             current=status,
-            allowed=states.allowed_decisions(status),
+            allowed=allowed,
+            allowed_next=allowed,
         )
-    if action in states.NEEDS_REQUIREMENTS_MET:
-        cipher = (await vetting.keyring.readable([str(mentor["id"])]))[str(mentor["id"])]
-        missing = gaps_of(vetting, mentor, await check_facts(mentor["id"], cipher), now)
-        if missing:
-            raise Problem(
-                409,
-                "requirements-not-met",
-                f"'{action}' needs every required check passed or waived and current",
-                missing=[{"check_type": gap.check_type, "reason": gap.reason} for gap in missing],
-            )
+    if action in states.NEEDS_REQUIREMENTS_MET and missing:
+        raise Problem(
+            409,
+            "requirements-not-met",
+            f"'{action}' needs every required check passed or waived and current",
+            missing=[{"check_type": gap.check_type, "reason": gap.reason} for gap in missing],
+            allowed_next=allowed,
+        )
 
 
 async def refuse_own_confirmation(decision_id: uuid.UUID, actor: Identity) -> None:
     """403 when ``actor`` proposed the decision, with an audit entry: refusals of the
     four-eyes rule are evidence too. Call it outside any transaction, so the entry stays."""
+    await refuse_out_of_turn(decision_id, actor, "confirmed")
+
+
+# The verb of each move on a proposal, for audit actions and messages.
+_VERBS: Final[Mapping[str, str]] = {"confirmed": "confirm", "rejected": "reject", "withdrawn": "withdraw"}
+
+
+async def refuse_out_of_turn(decision_id: uuid.UUID, actor: Identity, target: states.DecisionState) -> None:
+    """403, audited, when :data:`~governance.vetting.states.DECISION_MOVES` does not give
+    this move to ``actor``: confirming or rejecting one's own proposal, or withdrawing
+    another officer's. Call it outside any transaction, so the entry stays."""
     decision = await Decision.select(Decision.proposed_by, Decision.mentor).where(Decision.id == decision_id).first()
     if decision is None:
         raise not_found("decision", decision_id)
-    if decision["proposed_by"] == actor.sub:
-        await audit.record(
+    mover = states.DECISION_MOVES["proposed"][target]
+    own = decision["proposed_by"] == actor.sub
+    if own == (mover == "proposer"):
+        return
+    verb = _VERBS[target]
+    await audit.record(
+        actor=actor,
+        action=f"vetting.decision.{verb}_refused",
+        resource_type="decision",
+        resource_id=str(decision_id),
+        outcome="denied",
+        details={
+            "mentor_id": str(decision["mentor"]),
+            "reason": f"proposer cannot {verb}" if own else f"only the proposer may {verb}",
+        },
+    )
+    if own:
+        raise Problem(403, "four-eyes", f"A decision must be {verb}ed by another compliance officer than its proposer")
+    raise Problem(403, "not-the-proposer", "Only the officer who proposed a decision may withdraw it")
+
+
+async def close_decision(
+    vetting: Vetting,
+    decision_id: uuid.UUID,
+    target: Literal["rejected", "withdrawn"],
+    actor: Identity,
+    now: datetime,
+    reasons: str | None = None,
+) -> DecisionView:
+    """Reject a proposed decision (a second officer, with ``reasons``) or withdraw it (its
+    proposer). Nothing about the mentor changes; the proposal stays on record, closed.
+    Call :func:`refuse_out_of_turn` first, outside the transaction."""
+    async with db.transaction():
+        decision = await Decision.select().where(Decision.id == decision_id).first()
+        if decision is None:
+            raise not_found("decision", decision_id)
+        allowed = states.allowed_decision_moves(decision["state"])
+        if target not in allowed:
+            raise Problem(
+                409,
+                "decision-closed",
+                f"This decision is {decision['state']}, no longer a proposal",
+                allowed_next=allowed,
+            )
+        mentor_id = decision["mentor"]
+        # The reasons judge the mentor's case: their key, as the proposal's rationale.
+        sealed = (await vetting.keyring.cipher(str(mentor_id), create=True)).encrypt(reasons) if reasons else None
+        recorded = await audit.record(
             actor=actor,
-            action="vetting.decision.confirm_refused",
+            action=f"vetting.decision.{target}",
             resource_type="decision",
             resource_id=str(decision_id),
-            outcome="denied",
-            details={"mentor_id": str(decision["mentor"]), "reason": "proposer cannot confirm"},
+            details={
+                "mentor_id": str(mentor_id),
+                "decision": decision["action"],
+                "proposed_by": decision["proposed_by"],
+                "proposed_seq": decision["proposed_seq"],
+                **({"reasons_sha256": sealed_sha256(sealed)} if sealed else {}),
+            },
         )
-        raise Problem(403, "four-eyes", "A decision must be confirmed by another compliance officer than its proposer")
+        closed = (
+            await Decision.update(
+                {
+                    Decision.state: target,
+                    Decision.closed_by: actor.sub,
+                    Decision.closed_at: now,
+                    Decision.closed_seq: recorded.seq,
+                    Decision.closing_reasons: sealed,
+                }
+            )
+            .where((Decision.id == decision_id) & (Decision.state == "proposed"))
+            .returning(Decision.id)
+        )
+        if not closed:
+            raise Problem(409, "decision-closed", "This decision was closed, confirmed or superseded meanwhile")
+        await touch(mentor_id)
+    return await get_decision(vetting, decision_id)
 
 
 async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Identity, now: datetime) -> DecisionView:
@@ -628,8 +715,13 @@ async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Iden
     if decision is None:  # pragma: no cover - refuse_own_confirmation has answered 404
         raise not_found("decision", decision_id)
     async with db.transaction():
-        if decision["state"] != "proposed":
-            raise Problem(409, "decision-closed", f"This decision is {decision['state']}, not awaiting confirmation")
+        if "confirmed" not in states.allowed_decision_moves(decision["state"]):
+            raise Problem(
+                409,
+                "decision-closed",
+                f"This decision is {decision['state']}, not awaiting confirmation",
+                allowed_next=states.allowed_decision_moves(decision["state"]),
+            )
         mentor = await mentor_row(decision["mentor"])
         await _decision_allowed(vetting, mentor, decision["action"], now)
         recorded = await audit.record(
@@ -642,6 +734,7 @@ async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Iden
                 "decision": decision["action"],
                 "proposed_by": decision["proposed_by"],
                 "proposed_seq": decision["proposed_seq"],
+                "reasons_sha256": sealed_sha256(decision["rationale"]),
             },
         )
         confirmed = (
@@ -679,7 +772,11 @@ def decision_view(row: Mapping[str, Any], cipher: SubjectCipher | None) -> Decis
         proposed_at=row["proposed_at"],
         confirmed_by=row["confirmed_by"],
         confirmed_at=row["confirmed_at"],
-        audit=_trail(row["proposed_seq"], row["confirmed_seq"]),
+        audit=_trail(row["proposed_seq"], row["confirmed_seq"] or row["closed_seq"]),
+        allowed_next=states.allowed_decision_moves(row["state"]),
+        closed_by=row["closed_by"],
+        closed_at=row["closed_at"],
+        closing_reasons=cipher.decrypt(row["closing_reasons"]) if cipher and row["closing_reasons"] else None,
     )
 
 

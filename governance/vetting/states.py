@@ -57,8 +57,32 @@ DECISIONS: Final[Mapping[DecisionAction, tuple[frozenset[MentorStatus], Standing
 NEEDS_REQUIREMENTS_MET: Final[frozenset[DecisionAction]] = frozenset({"approve", "reinstate"})
 
 
-def allowed_decisions(status: MentorStatus) -> list[DecisionAction]:
-    return [action for action, (sources, _) in DECISIONS.items() if status in sources]
+def allowed_decisions(status: MentorStatus, requirements_met: bool = True) -> list[DecisionAction]:
+    """The decisions that may be proposed for a mentor who is ``status``; those that need
+    every requirement met only when they are, so that what is offered is what is accepted."""
+    return [
+        action
+        for action, (sources, _) in DECISIONS.items()
+        if status in sources and (requirements_met or action not in NEEDS_REQUIREMENTS_MET)
+    ]
+
+
+DecisionState = Literal["proposed", "confirmed", "rejected", "withdrawn", "superseded"]
+# Who may move a proposed decision on: four eyes, so a second officer confirms or rejects
+# it; only its proposer takes it back.
+DecisionMover = Literal["other_officer", "proposer"]
+DECISION_MOVES: Final[Mapping[DecisionState, Mapping[DecisionState, DecisionMover]]] = {
+    "proposed": {"confirmed": "other_officer", "rejected": "other_officer", "withdrawn": "proposer"},
+    "confirmed": {},
+    "rejected": {},
+    "withdrawn": {},
+    "superseded": {},  # a newer proposal for the same mentor took its place
+}
+
+
+def allowed_decision_moves(state: DecisionState) -> list[DecisionState]:
+    """The states a decision in ``state`` may move to, in table order."""
+    return list(DECISION_MOVES[state])
 
 
 def derive_status(standing: Standing, requirements_met: bool) -> MentorStatus:

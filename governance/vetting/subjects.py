@@ -100,6 +100,8 @@ class VettingSubjects:
                     "rationale": _open(cipher, d["rationale"]),
                     "proposed_at": d["proposed_at"],
                     "confirmed_at": d["confirmed_at"],
+                    "closed_at": d["closed_at"],
+                    "closing_reasons": _open(cipher, d["closing_reasons"]),
                 }
                 for d in decisions
             ]

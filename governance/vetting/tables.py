@@ -85,13 +85,17 @@ class Document(Table, tablename="vetting_document"):
 
 
 class Decision(Table, tablename="vetting_decision"):
-    """A proposed decision about a mentor; effective once a second officer confirms it."""
+    """A proposed decision about a mentor; effective once a second officer confirms it.
+
+    A second officer may instead reject it (``closing_reasons``, ciphertext under the
+    mentor), or its proposer withdraw it: ``closed_*`` say who, when and under which entry.
+    """
 
     id = UUID(primary_key=True)
     mentor = ForeignKey(references=Mentor, index=True, on_delete=OnDelete.restrict)
     action = Varchar(length=20)
     rationale = Text()  # ciphertext
-    state = Varchar(length=20, index=True)  # proposed, confirmed, superseded
+    state = Varchar(length=20, index=True)  # proposed, confirmed, rejected, withdrawn, superseded
     requirements_version = Varchar(length=40)
     proposed_by = Varchar(length=200)
     proposed_at = Timestamptz()
@@ -99,6 +103,10 @@ class Decision(Table, tablename="vetting_decision"):
     confirmed_by = Varchar(length=200, null=True, default=None)
     confirmed_at = Timestamptz(null=True, default=None)
     confirmed_seq = BigInt(null=True, default=None)
+    closed_by = Varchar(length=200, null=True, default=None)
+    closed_at = Timestamptz(null=True, default=None)
+    closed_seq = BigInt(null=True, default=None)
+    closing_reasons = Text(null=True, default=None)
 
 
 class Rating(Table, tablename="vetting_rating"):

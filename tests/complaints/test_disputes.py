@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
+import msgspec
 
 from governance.core.clock import ManualClock
 
@@ -30,6 +31,9 @@ async def _attest(api: Api, mentor: str, candidate: str, score: int = 3, **extra
 
 
 async def _move(api: Api, dispute: dict[str, Any], to: str, role: str, sub: str, **body: Any) -> httpx.Response:
+    """Move as ``sub``; a vote states reasons unless the test says otherwise."""
+    if to in ("decided", "revoked"):
+        body.setdefault("reasons", f"{sub} weighed the evidence")
     current = await api.call("GET", f"/disputes/{dispute['id']}", role, sub)
     assert current.status_code == 200, current.text
     return await api.call(
@@ -231,3 +235,55 @@ async def test_the_agreement_score(api: Api) -> None:
         "amended_or_revoked_share": 1.0,
     }
     assert (await api.call("GET", f"/mentors/{mentor}/attestation-quality", "mentor", other)).status_code == 403
+
+
+async def test_every_tier_decision_carries_its_reasons(api: Api, client: httpx.AsyncClient) -> None:
+    from governance.complaints.tables import Dispute
+    from governance.core.crypto import Keyring
+
+    mentor, candidate = new_id(), "cand-" + new_id()
+    attestation = await _attest(api, mentor, candidate)
+    dispute = (
+        await api.call("POST", f"/attestations/{attestation['id']}/disputes", "mentee", candidate, {"reason": "low"})
+    ).json()
+    for missing in ({"reasons": None}, {"reasons": ""}):
+        refused = await _move(api, dispute, "decided", "support_agent", "agent-1", outcome="upheld", **missing)
+        assert refused.status_code == 400, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in refused.json()["errors"]] == ["reasons"]
+    too_long = await _move(api, dispute, "decided", "support_agent", "agent-1", outcome="upheld", reasons="x" * 2001)
+    assert too_long.status_code == 400 and too_long.json()["errors"][0]["field"] == "reasons"
+    words = "The recording shows the candidate answered two of five questions"
+    l1 = await _move(api, dispute, "decided", "support_agent", "agent-1", outcome="upheld", reasons=words)
+    assert l1.status_code == 200, l1.text
+    for role, sub in (("mentee", candidate), ("mentor", mentor), ("support_agent", "agent-2")):
+        seen = (await api.call("GET", f"/disputes/{dispute['id']}", role, sub)).json()
+        [decision] = seen["decisions"]
+        assert (decision["tier"], decision["outcome"], decision["deciders"]) == ("L1", "upheld", ["agent-1"])
+        assert decision["reasons"] == [words], f"{role} is told why"
+    # The audit entry binds the stored reasons by their hash, never holds the words.
+    row = await Dispute.select(Dispute.decisions).where(Dispute.id == dispute["id"]).first()
+    [sealed] = msgspec.json.decode(row["decisions"])[0]["reasons"]
+    entries = (
+        await api.call("GET", "/audit/entries?action=dispute.decided&resource_id=" + dispute["id"], "auditor", "aud")
+    ).json()["items"]
+    [entry] = entries
+    assert entry["details"]["reasons_sha256"] == hashlib.sha256(sealed.encode()).hexdigest()
+    assert words not in msgspec.json.encode(entry).decode()
+    # L2: a vote's reasons are the deciders' deliberation until the tier decides.
+    await _move(api, dispute, "l2_review", "mentee", candidate)
+    first = await _move(api, dispute, "revoked", "compliance_officer", "officer-a", reasons="the token was forged")
+    assert [v["reasons"] for v in first.json()["votes"]] == ["the token was forged"]
+    party = (await api.call("GET", f"/disputes/{dispute['id']}", "mentee", candidate)).json()
+    assert party["votes"] == [] and len(party["decisions"]) == 1
+    second = await _move(api, dispute, "revoked", "compliance_officer", "officer-b", reasons="forged, says the issuer")
+    final = (await api.call("GET", f"/disputes/{dispute['id']}", "mentee", candidate)).json()
+    assert second.status_code == 200 and final["state"] == "revoked"
+    assert final["decisions"][1]["reasons"] == ["the token was forged", "forged, says the issuer"]
+    # Erasing the candidate shreds the reasons with everything else of theirs.
+    keyring: Keyring = client._transport.app.state.keyring  # type: ignore[attr-defined]
+    assert await keyring.shred(candidate)
+    erased = (await api.call("GET", f"/disputes/{dispute['id']}", "support_agent", "agent-2")).json()
+    assert [d["reasons"] for d in erased["decisions"]] == [[None], [None, None]]
+    verified = await api.call("GET", "/audit/verify", "auditor", "aud")
+    assert verified.json()["ok"] is True

@@ -28,6 +28,8 @@ async def _refund(api: Api, body: dict, key: str, role: str = "support_agent", s
 
 
 async def _move(api: Api, refund: dict, to: str, role: str = "support_agent", sub: str = "agent-1", **body: object):
+    if to in ("approved", "denied"):  # a decision states its reasons unless the test says otherwise
+        body.setdefault("reasons", f"{sub} looked at the complaint")
     current = await api.call("GET", f"/refunds/{refund['id']}", role, sub)
     return await api.call(
         "POST",
@@ -152,3 +154,49 @@ async def test_twenty_concurrent_posts_with_one_key_create_exactly_one_refund(
         headers=auth("auditor"),
     )
     assert len(found.json()["items"]) == 1
+
+
+async def test_approvals_and_denials_carry_their_reasons(api: Api) -> None:
+    import hashlib
+
+    import msgspec
+
+    from governance.complaints.tables import Refund
+
+    session, mentee = "s-" + new_id(), "mentee-" + new_id()
+    await _paid(api, session, mentee=mentee)
+    body = {"session_id": session, "amount_minor": 20_000, "currency": "EUR", "reason": "never happened"}
+    refund = (await _refund(api, body, new_id())).json()
+    for missing in (None, ""):
+        refused = await _move(api, refund, "approved", sub="agent-1", reasons=missing)
+        assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "reasons", refused.text
+    first = await _move(api, refund, "approved", sub="agent-1", reasons="the mentor confirmed the no-show")
+    assert [(a["approver"], a["reasons"]) for a in first.json()["approvals"]] == [
+        ("agent-1", "the mentor confirmed the no-show")
+    ]
+    waiting = (await api.call("GET", f"/refunds/{refund['id']}", "mentee", mentee)).json()
+    assert waiting["approvals"] == [], "an approval awaiting its second is staff's deliberation"
+    second = await _move(api, refund, "approved", role="compliance_officer", sub="officer-1", reasons="policy 4.2")
+    assert second.json()["state"] == "approved"
+    seen = (await api.call("GET", f"/refunds/{refund['id']}", "mentee", mentee)).json()
+    assert [a["reasons"] for a in seen["approvals"]] == ["the mentor confirmed the no-show", "policy 4.2"]
+    row = await Refund.select(Refund.approvals).where(Refund.id == refund["id"]).first()
+    sealed = [a["reasons"] for a in msgspec.json.decode(row["approvals"])]
+    entries = (
+        await api.call("GET", f"/audit/entries?resource_id={refund['id']}&action=refund.", "auditor", "aud")
+    ).json()["items"]
+    bound = [e["details"].get("reasons_sha256") for e in entries if e["action"] != "refund.requested"]
+    assert bound == [hashlib.sha256(s.encode()).hexdigest() for s in sealed]
+    assert "policy 4.2" not in msgspec.json.encode(entries).decode()
+
+    other = "s-" + new_id()
+    await _paid(api, other, mentee=mentee)
+    denied_refund = (await _refund(api, {**body, "session_id": other}, new_id())).json()
+    unexplained = await _move(api, denied_refund, "denied", reasons=None)
+    assert unexplained.status_code == 400 and unexplained.json()["errors"][0]["field"] == "reasons"
+    denied = await _move(api, denied_refund, "denied", reasons="the session took place")
+    assert denied.json()["state"] == "denied" and denied.json()["failure_reason"] == "the session took place"
+    [entry] = (
+        await api.call("GET", f"/audit/entries?resource_id={denied_refund['id']}&action=refund.denied", "auditor", "a")
+    ).json()["items"]
+    assert len(entry["details"]["reasons_sha256"]) == 64

@@ -135,7 +135,7 @@ async def test_refund_moves_follow_the_table(database: Settings, keyring: Keyrin
     now = datetime.now(UTC)
     for n, (name, actor) in enumerate(ACTORS.items()):
         refund_id = await _refund_in(source, keyring, now, n)
-        data = RefundTransition(to=target, reason="r", payment_reference="ref")  # type: ignore[arg-type]
+        data = RefundTransition(to=target, reason="r", payment_reference="ref", reasons="r")  # type: ignore[arg-type]
         allowed = target in states.REFUND_MOVES[source]
         permitted = bool(states.REFUND_MOVES[source].get(target, frozenset()) & KINDS[name])
         refused: int | None = None
@@ -159,13 +159,13 @@ def test_dispute_tiers_only_ever_move_to_the_next_tier(settings: Settings) -> No
 
     policy = load_policy(settings)
     for state, tier in itertools.product(states.DISPUTE_STATES, ("L1", "L2", "L3")):
-        allowed = _allowed(policy, {"state": state, "tier": tier})
+        allowed = _allowed(policy, {"state": state, "tier": tier}, None)
         assert set(allowed) <= set(states.DISPUTE_MOVES[state])
         reviews = {s for s in allowed if s in states.TIER_OF_REVIEW_STATE}
         nxt = policy.next_tier(tier)
         assert reviews <= ({states.REVIEW_STATE_OF_TIER[nxt]} if nxt else set()), (state, tier)
         if "revoked" in allowed:
             assert "revoked" in policy.tiers[tier].outcomes
-    assert _allowed(policy, {"state": "l1_review", "tier": "L1"}) == ["decided", "l2_review", "withdrawn"]
-    assert _allowed(policy, {"state": "l3_review", "tier": "L3"}) == ["decided", "revoked", "withdrawn"]
-    assert _allowed(policy, {"state": "decided", "tier": "L3"}) == []
+    assert _allowed(policy, {"state": "l1_review", "tier": "L1"}, None) == ["decided", "l2_review", "withdrawn"]
+    assert _allowed(policy, {"state": "l3_review", "tier": "L3"}, None) == ["decided", "revoked", "withdrawn"]
+    assert _allowed(policy, {"state": "decided", "tier": "L3"}, None) == []

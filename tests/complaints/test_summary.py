@@ -71,6 +71,7 @@ async def _refund(api: Api, session: str, amount: int, currency: str, *steps: st
         role, sub = ("platform", "platform-1") if step in ("issued", "failed") else ("support_agent", "agent-2")
         extra = {
             "issued": {"payment_reference": "pay-" + new_id()},
+            "approved": {"reasons": "the complaint was upheld"},
             "denied": {"reason": "no"},
             "failed": {"reason": "x"},
         }
@@ -116,7 +117,7 @@ async def _dispute(api: Api, *steps: tuple[str, str, str, dict[str, Any]]) -> di
             f"/disputes/{dispute['id']}/transitions",
             role,
             sub,
-            {"to": to, **body},
+            {"to": to, **({"reasons": "the tier's reasons"} if to in ("decided", "revoked") else {}), **body},
             {"If-Match": current.headers["etag"]},
         )
         assert moved.status_code == 200, moved.text

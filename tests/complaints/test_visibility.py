@@ -122,7 +122,7 @@ async def test_a_mentee_does_not_see_a_refund_awaiting_its_second_approver_and_s
             f"/refunds/{refund['id']}/transitions",
             role,
             sub,
-            {"to": "approved"},
+            {"to": "approved", "reasons": f"{sub} checked the payment"},
             {"If-Match": current.headers["etag"]},
         )
         assert moved.status_code == 200, moved.text

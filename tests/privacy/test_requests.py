@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -12,6 +13,7 @@ from governance.audit import service as audit_service
 from governance.cli import main
 from governance.core.clock import ManualClock
 from governance.core.durations import parse_duration
+from governance.privacy.tables import DataRequest
 from governance.settings import Settings
 
 from ..vetting.conftest import Vetting
@@ -104,14 +106,29 @@ async def test_one_extension_of_at_most_two_months_with_a_reason_before_the_mont
     assert refused.json()["type"] == "/problems/extension-too-late"
     [entry] = await privacy.audit(action="privacy.request.extended", resource_id=filed["id"])
     assert entry["details"]["told_to_requester"] is True
+    row = await DataRequest.select(DataRequest.extension_reason).where(DataRequest.id == filed["id"]).first()
+    assert entry["details"]["reasons_sha256"] == hashlib.sha256(row["extension_reason"].encode()).hexdigest()
 
 
 async def test_rejection_needs_a_reason_code_and_closed_requests_do_not_move(privacy: Privacy) -> None:
-    filed = await privacy.file(new_mentee(), "rectification")
+    mentee = new_mentee()
+    filed = await privacy.file(mentee, "rectification")
     assert (await privacy.move(filed["id"], "rejected")).status_code == 422
-    rejected = await privacy.move(filed["id"], "rejected", reason_code="manifestly_unfounded")
+    unexplained = await privacy.move(filed["id"], "rejected", reason_code="manifestly_unfounded")
+    assert unexplained.status_code == 422, "a code alone does not tell the requester why"
+    assert unexplained.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in unexplained.json()["errors"]] == ["reason"]
+    words = "The same rectification was asked for and made last week"
+    rejected = await privacy.move(filed["id"], "rejected", reason_code="manifestly_unfounded", reason=words)
     assert rejected.status_code == 200
     assert rejected.json()["reason_code"] == "manifestly_unfounded"
+    assert rejected.json()["rejection_reason"] == words
+    told = await privacy.client.get(f"/api/v1/privacy/requests/{filed['id']}", headers=privacy.mentee(mentee))
+    assert told.json()["rejection_reason"] == words, "the requester is told why"
+    row = await DataRequest.select(DataRequest.rejection_reason).where(DataRequest.id == filed["id"]).first()
+    [entry] = await privacy.audit(action="privacy.request.rejected", resource_id=filed["id"])
+    assert entry["details"]["reasons_sha256"] == hashlib.sha256(row["rejection_reason"].encode()).hexdigest()
+    assert words not in str(entry)
     assert rejected.json()["closed_at"] is not None
     reopened = await privacy.move(filed["id"], "in_progress")
     assert reopened.status_code == 409

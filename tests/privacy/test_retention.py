@@ -22,7 +22,7 @@ from .test_consent import service_of
 
 async def closed_request(privacy: Privacy, mentee: str) -> str:
     filed = await privacy.file(mentee, "objection")
-    assert (await privacy.move(filed["id"], "rejected", reason_code="other")).status_code == 200
+    assert (await privacy.move(filed["id"], "rejected", reason_code="other", reason="not ours")).status_code == 200
     return str(filed["id"])
 
 

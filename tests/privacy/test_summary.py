@@ -69,7 +69,7 @@ async def test_the_period_summary_counts_consent_changes_and_requests_answered_i
 
     clock.set(at(2018, 5, 10, 10))
     await privacy.complete(answered["id"])
-    await _moved(privacy, rejected, "rejected", reason_code="manifestly_unfounded")
+    await _moved(privacy, rejected, "rejected", reason_code="manifestly_unfounded", reason="asked twice a day")
     moved = await _moved(privacy, extended, "extended", extension="P1M", reason="records held by three systems")
     assert datetime.fromisoformat(moved["due_at"]) == at(2018, 7, 2, 10)
 
