@@ -569,3 +569,40 @@ async def test_idempotency_keys_are_matched_whole(client: httpx.AsyncClient, aut
         headers={**auth("support_agent", sub="agent-1"), "Idempotency-Key": key.encode()},
     )
     assert_problem(response, 400, "Idempotency-Key")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"score": 4.0}, "score"),  # an integer in the schema
+        ({"session_at": 0}, "session_at"),  # a date-time string in the schema
+        ({"session_at": "2026-01-01T10:00:00"}, "session_at"),  # no offset: no moment
+        ({"mentee_id": 7}, "mentee_id"),
+    ],
+)
+async def test_bodies_are_decoded_as_strictly_as_the_schema_reads(
+    client: httpx.AsyncClient, auth: AuthHeaders, body: dict[str, Any], field: str
+) -> None:
+    rating = {"session_id": "s-1", "mentee_id": "mentee-1", "score": 4, "session_at": "2026-01-01T10:00:00Z"}
+    response = await client.post(
+        f"/api/v1/mentors/{uuid.uuid4()}/ratings", json={**rating, **body}, headers=auth("platform", sub="platform-1")
+    )
+    assert_problem(response, 400, field)
+
+
+@pytest.mark.parametrize("email", ["ada\ufeff@example.org", "ada\x85@example.org", "ada@example.org\n", "a da@x.org"])
+async def test_addresses_either_dialect_refuses_are_refused(
+    client: httpx.AsyncClient, auth: AuthHeaders, email: str
+) -> None:
+    response = await client.post(
+        "/api/v1/mentors",
+        json={
+            "external_id": f"m-{uuid.uuid4().hex[:8]}",
+            "display_name": "Ada",
+            "email": email,
+            "jurisdiction": "GB",
+            "engagement_type": "contractor",
+        },
+        headers=auth("platform", sub="platform-1"),
+    )
+    assert_problem(response, 400, "email")

@@ -50,11 +50,17 @@ class Duration:
 
     def add_to(self, instant: datetime) -> datetime:
         """``instant`` plus this duration; month ends clamp (Jan 31 + P1M = Feb 28/29)."""
-        return _shift_months(instant, self.months + 12 * self.years) + self.exact
+        try:
+            return _shift_months(instant, self.months + 12 * self.years) + self.exact
+        except (OverflowError, ValueError):
+            raise DurationError(f"{self.isoformat()} from {instant.date()} is past the calendar's end") from None
 
     def subtract_from(self, instant: datetime) -> datetime:
         """``instant`` minus this duration (the start of a window ending at ``instant``)."""
-        return _shift_months(instant - self.exact, -(self.months + 12 * self.years))
+        try:
+            return _shift_months(instant - self.exact, -(self.months + 12 * self.years))
+        except (OverflowError, ValueError):
+            raise DurationError(f"{self.isoformat()} before {instant.date()} is before the calendar's start") from None
 
     def isoformat(self) -> str:
         """Canonical text form (``P1Y2M3DT4H5M6S``); ``PT0S`` for zero."""
@@ -95,13 +101,16 @@ def parse_duration(text: str) -> Duration:
     if match is None or not any(match.groupdict().values()):
         raise DurationError(f"{text!r} is not an ISO 8601 duration (e.g. P30D, PT10S, P1Y6M)")
     part = {key: value or "0" for key, value in match.groupdict().items()}
-    exact = timedelta(
-        weeks=int(part["weeks"]),
-        days=int(part["days"]),
-        hours=int(part["hours"]),
-        minutes=int(part["minutes"]),
-        seconds=float(part["seconds"]),
-    )
+    try:
+        exact = timedelta(
+            weeks=int(part["weeks"]),
+            days=int(part["days"]),
+            hours=int(part["hours"]),
+            minutes=int(part["minutes"]),
+            seconds=float(part["seconds"]),
+        )
+    except (OverflowError, ValueError):
+        raise DurationError(f"{text!r} is longer than any calendar can hold") from None
     return Duration(years=int(part["years"]), months=int(part["months"]), exact=exact)
 
 

@@ -91,7 +91,7 @@ def _from_validation_exception(exc: ValidationException) -> ProblemDetailsExcept
     )
 
 
-_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_MEMBER = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
 _PATTERN_FAILURES = {f"Expected `str` matching regex {pattern!r}": plain for pattern, plain in PATTERN_MESSAGES.items()}
 
 
@@ -101,9 +101,12 @@ def _plain_message(message: Any) -> Any:
 
 
 def _field_of(item: dict[str, Any]) -> Any:
-    # msgspec reports an unexpected member against the whole body ("data"); name the member.
-    found = _UNKNOWN_FIELD.search(str(item.get("message", "")))
-    return found.group(1) if found else item.get("key")
+    # msgspec reports an unexpected or missing member against its object; name the member.
+    found = _MEMBER.search(str(item.get("message", "")))
+    key = item.get("key")
+    if not found:
+        return key
+    return f"{key}.{found.group(1)}" if key and key != "data" else found.group(1)
 
 
 def _unhandled(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

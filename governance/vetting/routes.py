@@ -330,7 +330,7 @@ class VettingController(Controller):
         now = now_of(request)
         try:
             horizon = parse_duration(within).add_to(now) - now
-        except (DurationError, OverflowError) as exc:
+        except DurationError as exc:
             raise invalid_parameter("within", str(exc)) from None
         return await expiry.expiring(_vetting(request), horizon, now)
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from governance.core.durations import Duration, DurationError, parse_duration, parse_seconds_or_duration
+
+from ..conftest import AuthHeaders
 
 
 @pytest.mark.parametrize(
@@ -65,3 +68,20 @@ def test_canonical_text_round_trips(
         exact=timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds, microseconds=micros),
     )
     assert parse_duration(duration.isoformat()) == duration
+
+
+@pytest.mark.parametrize("text", ["PT99999999999999S", "P999999999999W", "P90286Y8094800M", "P9999Y"])
+def test_spans_past_the_calendar_are_refused_not_crashed(text: str) -> None:
+    start = datetime(2026, 11, 30, tzinfo=UTC)
+    with pytest.raises(DurationError):
+        parse_duration(text).add_to(start)
+    with pytest.raises(DurationError):
+        parse_duration(text).subtract_from(start)
+
+
+async def test_an_expiry_horizon_past_the_calendar_answers_400(client: httpx.AsyncClient, auth: AuthHeaders) -> None:
+    response = await client.get(
+        "/api/v1/vetting/expiring?within=P90286Y8094800M", headers=auth("compliance_officer", sub="officer-1")
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["field"] == "within"
