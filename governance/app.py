@@ -12,6 +12,7 @@ from litestar import Litestar, Request, Router, get
 from litestar.datastructures import State
 from litestar.exceptions import ServiceUnavailableException
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.routes import HTTPRoute
 
 from governance import __version__, api_docs
 from governance.audit import service as audit
@@ -28,6 +29,7 @@ from governance.core.clock import Clock, SystemClock
 from governance.core.crypto import Keyring, LocalMasterKey
 from governance.core.edge import (
     JSONBodyRequest,
+    complete_allow_header,
     no_store_unless_public,
     refuse_control_characters,
     refuse_overlong_parameters,
@@ -218,7 +220,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         debug=False,
     )
     # Outside routing, so that 404s, 405s and oversized bodies are logged and limited too.
+    methods = {route.path_format: route.methods for route in app.routes if isinstance(route, HTTPRoute)}
     app.asgi_handler = request_logging_middleware(
-        no_store_unless_public(body_size_limit(settings.max_request_body_bytes)(app.asgi_handler))
+        no_store_unless_public(
+            complete_allow_header(body_size_limit(settings.max_request_body_bytes)(app.asgi_handler), methods)
+        )
     )
     return app

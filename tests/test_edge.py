@@ -606,3 +606,22 @@ async def test_addresses_either_dialect_refuses_are_refused(
         headers=auth("platform", sub="platform-1"),
     )
     assert_problem(response, 400, "email")
+
+
+async def test_options_lists_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    for template, item in document["paths"].items():
+        documented = {method.upper() for method in item if method in {"get", "post", "put", "patch", "delete"}}
+        kinds = {
+            parameter["name"]: parameter["schema"].get("type")
+            for operation in item.values()
+            if isinstance(operation, dict)
+            for parameter in operation.get("parameters", [])
+            if parameter["in"] == "path"
+        }
+        path = template
+        for name, kind in kinds.items():
+            path = path.replace("{" + name + "}", "1" if kind == "integer" else str(uuid.uuid4()))
+        response = await client.options(path)
+        allowed = {method.strip() for method in response.headers.get("allow", "").split(",")}
+        assert documented <= allowed, (template, allowed)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
@@ -213,6 +213,29 @@ def no_store_unless_public(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         await app(scope, receive, send_no_store)
+
+    return middleware
+
+
+def complete_allow_header(app: ASGIApp, methods: Mapping[str, Iterable[str]]) -> ASGIApp:
+    """``Allow`` on automatic OPTIONS answers lists every method of the path (``methods`` by
+    route template): Litestar 2 lists only those of the first handler registered on it."""
+    allow = {template: ", ".join(sorted(names)).encode() for template, names in methods.items()}
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope.get("method") != "OPTIONS":
+            await app(scope, receive, send)
+            return
+
+        async def send_complete(message: Message) -> None:
+            full = allow.get(str(scope.get("path_template")))
+            if message["type"] == "http.response.start" and full is not None:
+                message["headers"] = [
+                    (name, full if name.lower() == b"allow" else value) for name, value in message.get("headers", [])
+                ]
+            await send(message)
+
+        await app(scope, receive, send_complete)
 
     return middleware
 
