@@ -145,7 +145,13 @@ def audit_verify(as_json: bool) -> None:
 
 @audit.command("export")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-def audit_export(out_path: Path) -> None:
+@click.option(
+    "--since-seq",
+    default=0,
+    type=click.IntRange(min=0),
+    help="Leave out the entries before this one (a prefix line binds them to the checkpoint).",
+)
+def audit_export(out_path: Path, since_seq: int) -> None:
     """Export the log as JSON lines with a fresh signed checkpoint and the verifier key."""
     from governance.audit import service
 
@@ -153,9 +159,15 @@ def audit_export(out_path: Path) -> None:
     log_key = service.load_log_key(settings)
 
     async def work() -> Any:
+        try:
+            prepared = await service.prepare_export(log_key, since_seq)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--since-seq") from None
         out_path.parent.mkdir(parents=True, exist_ok=True)
         with out_path.open("wb") as out:
-            return await service.export(out, log_key)
+            async for chunk in prepared.lines():
+                out.write(chunk)
+        return prepared.tree_size - since_seq
 
     count = _with_database(settings, work)
     click.echo(f"exported {count} entries to {out_path}", err=True)
