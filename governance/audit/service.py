@@ -152,6 +152,22 @@ async def record(
     return await _group_commit().submit(draft)
 
 
+# Whose plain reads are evidence in themselves: the accreditor's sampling of case files is
+# part of the review an accreditation rests on. Staff read the same records all day as
+# their work (the dossier is the hottest read); their changes are what is audited.
+AUDITED_READERS: Final = frozenset({"auditor"})
+
+
+async def record_read(reader: Identity, action: str, resource_type: str, resource_id: str) -> Recorded | None:
+    """Record that ``reader`` read a record, when they read as an outsider (:data:`AUDITED_READERS`).
+
+    Call it once the record was found and before it is sent: no entry, no answer.
+    """
+    if AUDITED_READERS.isdisjoint(reader.roles):
+        return None
+    return await record(actor=reader, action=action, resource_type=resource_type, resource_id=resource_id)
+
+
 async def _append(drafts: list[_Draft]) -> list[Recorded]:
     """Give the drafts the next sequence numbers and insert them, in one transaction.
 

@@ -45,6 +45,9 @@ def verify_steps(origin: str, tree_size: int) -> list[str]:
         "Find the entry with action evidence.bundle.ready and this bundle's id as resource: its pdf_sha256 "
         "and manifest_sha256 must equal sha256sum of the PDF and of manifest.json you received.",
         "Check every artifact listed in the appendix (and in manifest.json) against the files you sample.",
+        "Sample the records the registers list, with your auditor token (each read is recorded in the log): "
+        "GET /api/v1/mentors/{id}/dossier, GET /api/v1/documents/{id} (its Repr-Digest must equal the SHA-256 "
+        "in the register), GET /api/v1/disputes/{id} and GET /api/v1/attestations/{id}.",
     ]
 
 
