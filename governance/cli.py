@@ -87,13 +87,7 @@ def _with_database(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
     from governance.core import db
 
     async def run() -> T:
-        try:
-            await db.start(settings)
-        except _database_errors() as exc:
-            raise click.ClickException(
-                f"cannot reach the database {_database_name(settings)}: {_reason(exc)} "
-                "(GOVERNANCE_DATABASE_URL names the deployment's database)"
-            ) from None
+        await _open_database(settings)
         try:
             await _require_migrated(settings)
             return await work()
@@ -101,6 +95,18 @@ def _with_database(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
             await db.stop()
 
     return asyncio.run(run())
+
+
+async def _open_database(settings: Settings) -> None:
+    from governance.core import db
+
+    try:
+        await db.start(settings)
+    except _database_errors() as exc:
+        raise click.ClickException(
+            f"cannot reach the database {_database_name(settings)}: {_reason(exc)} "
+            "(GOVERNANCE_DATABASE_URL names the deployment's database)"
+        ) from None
 
 
 async def _require_migrated(settings: Settings) -> None:
@@ -193,7 +199,7 @@ async def run_migrations(settings: Settings) -> None:
     jwt_secret(settings)
     LocalMasterKey.load_or_create(settings.effective_master_key_file)
     audit_service.load_log_key(settings)
-    await db.start(settings)
+    await _open_database(settings)
     try:
         result = await run_forwards(app_name="all", fake=False)
     finally:
