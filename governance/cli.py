@@ -1,12 +1,20 @@
-"""The ``governance`` command: serve, migrate, token, audit."""
+"""The ``governance`` command: serve, migrate, token, audit.
+
+Only ``serve`` and ``migrate`` may create a deployment (keys, database); every other
+command works on an existing one and says where it looked when there is none. A user's
+mistake ends the command with one line on stderr and a non-zero status, never a traceback.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import sys
-from collections.abc import Awaitable, Callable
+import warnings
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 import click
 import msgspec
@@ -15,21 +23,73 @@ from governance.settings import Settings, SettingsError
 
 T = TypeVar("T")
 
+WHERE_TO_POINT = (
+    "run it where `governance serve` runs, or set GOVERNANCE_DATA_DIR to that data directory "
+    "(GOVERNANCE_DATABASE_URL to its database)"
+)
 
-def _settings() -> Settings:
+
+def _settings(*, existing: bool = True) -> Settings:
+    """The settings; with ``existing``, refuse unless they name a deployment that exists."""
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
     except SettingsError as exc:
         raise click.ClickException(f"configuration error: {exc}") from None
+    if existing:
+        _require_deployment(settings)
+    return settings
+
+
+def _require_deployment(settings: Settings) -> None:
+    """Refuse to work on a data directory that holds no deployment.
+
+    Keys made up here would sign tokens the service rejects and checkpoints nobody can
+    check, and an empty database has no log: the command would only seem to work.
+    """
+    needed = [settings.effective_master_key_file, settings.effective_checkpoint_key_file]
+    if not settings.jwt_secret:
+        needed.append(settings.jwt_secret_file)
+    if not settings.is_postgres:
+        needed.append(settings.sqlite_path)
+    missing = [path for path in needed if not path.is_file()]
+    if missing:
+        home = settings.data_dir.resolve()
+        names = ", ".join(str(_relative(path, home)) for path in missing)
+        raise click.ClickException(
+            f"no deployment in data directory {home} (missing {names}): {WHERE_TO_POINT}; "
+            "`governance migrate` sets up a new one"
+        )
+
+
+def _relative(path: Path, home: Path) -> Path:
+    resolved = path.resolve()
+    return resolved.relative_to(home) if resolved.is_relative_to(home) else resolved
+
+
+def _database_name(settings: Settings) -> str:
+    """The database URL as shown to the user: without its password."""
+    parts = urlsplit(settings.effective_database_url)
+    if parts.password is None:
+        return settings.effective_database_url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return parts._replace(netloc=f"{user}@{netloc}").geturl()
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    import asyncpg
+
+    return (OSError, TimeoutError, sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 def _with_database(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
-    """Run ``work`` with the database open (pool on PostgreSQL), then close it."""
+    """Run ``work`` with the database open (pool on PostgreSQL) and migrated, then close it."""
     from governance.core import db
 
     async def run() -> T:
-        await db.start(settings)
+        await _open_database(settings)
         try:
+            await _require_migrated(settings)
             return await work()
         finally:
             await db.stop()
@@ -37,25 +97,109 @@ def _with_database(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
-@click.group()
+async def _open_database(settings: Settings) -> None:
+    from governance.core import db
+
+    try:
+        await db.start(settings)
+    except _database_errors() as exc:
+        raise click.ClickException(
+            f"cannot reach the database {_database_name(settings)}: {_reason(exc)} "
+            "(GOVERNANCE_DATABASE_URL names the deployment's database)"
+        ) from None
+
+
+async def _require_migrated(settings: Settings) -> None:
+    """Refuse a database whose schema lags behind this code: queries would fail half-way."""
+    from piccolo.apps.migrations.commands.check import CheckMigrationManager
+    from piccolo.apps.migrations.tables import Migration
+
+    if not await Migration.table_exists():
+        pending = "no migration has been applied"
+    else:
+        statuses = await CheckMigrationManager("all").get_migration_statuses()
+        missing = [status for status in statuses if not status.has_ran]
+        pending = f"{len(missing)} migration(s) not applied" if missing else ""
+    if pending:
+        raise click.ClickException(
+            f"the database {_database_name(settings)} is not ready ({pending}): run `governance migrate`"
+        )
+
+
+def _reason(exc: BaseException | str) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+class _Governance(click.Group):
+    """The command group: user mistakes end in one line on stderr, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from governance.complaints.policy import PolicyError as SlaPolicyError
+        from governance.core.durations import DurationError
+        from governance.core.errors import Problem
+        from governance.core.storage import ObjectStoreError
+        from governance.privacy.policy import PolicyError as PrivacyPolicyError
+        from governance.vetting.requirements import RequirementsError
+
+        try:
+            return super().invoke(ctx)
+        except (SlaPolicyError, PrivacyPolicyError, RequirementsError, DurationError) as exc:
+            raise click.ClickException(f"configuration error: {_reason(exc)}") from None
+        except Problem as exc:
+            raise click.ClickException(_reason(exc.detail)) from None
+        except ObjectStoreError as exc:
+            raise click.ClickException(f"object store: {_reason(exc)}") from None
+        except _database_errors() as exc:
+            raise click.ClickException(_reason(exc)) from None
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **extra: Any) -> NoReturn:
+        extra["standalone_mode"] = False
+        # Piccolo warns on stderr, over several lines, about a database it cannot reach;
+        # the command says so itself, in one.
+        warnings.filterwarnings("ignore", message=r".*Unable to (connect to database|fetch server version)")
+        try:
+            result = super().main(args, *rest, **extra)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "governance"
+            click.echo(f"{where}: {exc.format_message()} (see --help)", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"governance: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("governance: aborted", err=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=_Governance)
 def main() -> None:
     """Compliance and governance back office for micro-mentoring platforms."""
 
 
 @main.command()
 def migrate() -> None:
-    """Apply every pending database migration."""
-    settings = _settings()
+    """Apply every pending database migration (and create the keys of a new deployment)."""
+    settings = _settings(existing=False)
     asyncio.run(run_migrations(settings))
     click.echo("migrations applied", err=True)
 
 
 async def run_migrations(settings: Settings) -> None:
+    """Apply pending migrations; a new deployment also gets its keys here, so that every
+    other command finds one complete deployment or refuses."""
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
+    from governance.audit import service as audit_service
     from governance.core import db
+    from governance.core.crypto import LocalMasterKey
+    from governance.core.identity import jwt_secret
 
-    await db.start(settings)
+    jwt_secret(settings)
+    LocalMasterKey.load_or_create(settings.effective_master_key_file)
+    audit_service.load_log_key(settings)
+    await _open_database(settings)
     try:
         result = await run_forwards(app_name="all", fake=False)
     finally:
@@ -70,7 +214,7 @@ def serve(apply_migrations: bool) -> None:
     """Serve the API (GOVERNANCE_HOST:GOVERNANCE_PORT)."""
     import uvicorn
 
-    settings = _settings()
+    settings = _settings(existing=False)
     if apply_migrations:
         asyncio.run(run_migrations(settings))
     uvicorn.run(
@@ -145,7 +289,13 @@ def audit_verify(as_json: bool) -> None:
 
 @audit.command("export")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-def audit_export(out_path: Path) -> None:
+@click.option(
+    "--since-seq",
+    default=0,
+    type=click.IntRange(min=0),
+    help="Leave out the entries before this one (a prefix line binds them to the checkpoint).",
+)
+def audit_export(out_path: Path, since_seq: int) -> None:
     """Export the log as JSON lines with a fresh signed checkpoint and the verifier key."""
     from governance.audit import service
 
@@ -153,9 +303,15 @@ def audit_export(out_path: Path) -> None:
     log_key = service.load_log_key(settings)
 
     async def work() -> Any:
+        try:
+            prepared = await service.prepare_export(log_key, since_seq)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--since-seq") from None
         out_path.parent.mkdir(parents=True, exist_ok=True)
         with out_path.open("wb") as out:
-            return await service.export(out, log_key)
+            async for chunk in prepared.lines():
+                out.write(chunk)
+        return prepared.tree_size - since_seq
 
     count = _with_database(settings, work)
     click.echo(f"exported {count} entries to {out_path}", err=True)

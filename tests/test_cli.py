@@ -183,3 +183,111 @@ def test_serve_migrates_and_answers_on_embedded_defaults(tmp_path: Path) -> None
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+# --- a data directory that holds no deployment, and user mistakes (issue 12, item 11) ---
+
+ELSEWHERE_COMMANDS = [
+    ["token", "issue", "--sub", "auditor-1", "--role", "auditor"],
+    ["audit", "checkpoint"],
+    ["audit", "verify"],
+    ["audit", "export", "--out", "audit.jsonl"],
+    ["complaints", "sla-scan"],
+    ["vetting", "expire"],
+    ["privacy", "expire"],
+    ["retention", "sweep", "--dry-run"],
+    ["worker"],
+    ["evidence", "export", "--from", "2026-01-01", "--to", "2026-01-31"],
+]
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{err}"
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize("args", ELSEWHERE_COMMANDS, ids=[" ".join(a[:2]) for a in ELSEWHERE_COMMANDS])
+def test_a_command_run_elsewhere_refuses_and_creates_nothing(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    elsewhere = tmp_path / "var"
+    if args == ["worker"]:  # a worker that starts would never return: run it where it can be stopped
+        done = _cli({"GOVERNANCE_DATA_DIR": str(elsewhere)}, *args)
+        code, out, err = done.returncode, done.stdout, done.stderr
+    else:
+        code, out, err = run(*args, env={"GOVERNANCE_DATA_DIR": str(elsewhere), "GOVERNANCE_DATABASE_URL": None})
+    assert code == 1
+    assert out == ""
+    line = _one_line(err)
+    assert str(elsewhere) in line and "GOVERNANCE_DATA_DIR" in line
+    assert not elsewhere.exists(), "no keys and no database may be created by this command"
+    assert list(tmp_path.iterdir()) == []
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GOVERNANCE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "governance.cli", *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_migrate_sets_up_a_deployment_the_other_commands_accept(tmp_path: Path) -> None:
+    env = {"GOVERNANCE_DATA_DIR": str(tmp_path / "var")}
+    assert _cli(env, "migrate").returncode == 0
+    for name in ("governance.sqlite3", "keys/jwt.secret", "keys/master.key", "keys/checkpoint-ed25519.pem"):
+        assert (tmp_path / "var" / name).is_file(), name
+    issued = _cli(env, "token", "issue", "--sub", "auditor-1", "--role", "auditor")
+    assert issued.returncode == 0, issued.stderr
+    verified = _cli(env, "audit", "verify")
+    assert verified.returncode == 0, verified.stderr
+
+
+def test_a_database_without_its_migrations_is_refused_in_one_line(tmp_path: Path) -> None:
+    env = {"GOVERNANCE_DATA_DIR": str(tmp_path / "var")}
+    assert _cli(env, "migrate").returncode == 0
+    (tmp_path / "var" / "governance.sqlite3").unlink()
+    sqlite3.connect(tmp_path / "var" / "governance.sqlite3").close()  # an empty database
+    for args in (["audit", "verify"], ["evidence", "export", "--from", "2026-01-01", "--to", "2026-01-31"]):
+        done = _cli(env, *args)
+        assert done.returncode == 1
+        assert "governance migrate" in _one_line(done.stderr)
+
+
+def test_an_unreachable_database_is_one_line_without_its_password(tmp_path: Path) -> None:
+    env = {"GOVERNANCE_DATA_DIR": str(tmp_path / "var")}
+    assert _cli(env, "migrate").returncode == 0
+    env["GOVERNANCE_DATABASE_URL"] = f"postgresql://governance:s3cret@127.0.0.1:{_free_port()}/governance"
+    for args in (["audit", "verify"], ["migrate"]):
+        done = _cli(env, *args)
+        assert done.returncode == 1
+        line = _one_line(done.stderr)
+        assert "cannot reach the database postgresql://governance@127.0.0.1" in line
+        assert "s3cret" not in line and "GOVERNANCE_DATABASE_URL" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["token", "issue", "--sub", "x", "--role", "wizard"], 2, "unknown role"),
+        (["evidence", "export", "--from", "2026-06-01", "--to", "2026-01-01"], 1, "before it starts"),
+        (["evidence", "export", "--from", "2026-13-01", "--to", "2026-12-31"], 2, "--from"),
+        (["evidence", "export", "--from", "2026-01-01", "--to", "2026-01-31", "--section", "gossip"], 2, "section"),
+        (["audit", "export", "--out", "x.jsonl", "--since-seq", str(2**62)], 2, "since_seq"),
+        (["audit", "nonsense"], 2, "No such command"),
+    ],
+)
+def test_a_user_mistake_is_one_line_never_a_traceback(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], code: int, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    exit_code, _, err = run(*args)
+    assert exit_code == code
+    assert message in _one_line(err)

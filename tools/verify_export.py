@@ -3,7 +3,7 @@
 
 Usage::
 
-    python verify_export.py EXPORT.jsonl [--key VERIFIER_KEY] [--json]
+    python verify_export.py EXPORT.jsonl [--key VERIFIER_KEY] [--previous EARLIER]... [--json]
 
 This script needs only Python 3.11+ and the ``cryptography`` package (for Ed25519). It is
 deliberately self-contained so that an auditor can read all of it: everything below is
@@ -56,12 +56,24 @@ The last line is the checkpoint::
      "checkpoint": "<C2SP signed note text>",
      "verifier_key": "<name>+<hex key id>+<base64(0x01 || Ed25519 public key)>"}
 
+A *partial* export (``GET /api/v1/audit/export?since_seq=M`` or ``governance audit export
+--since-seq M``, for the part of the log a reader has not yet seen) leaves out entries 0
+to M-1 and opens instead with a prefix line::
+
+    {"type": "prefix", "tree_size": M, "root": "<hex>", "compact_range": ["<hex>", ...]}
+
+``compact_range`` holds the roots of the complete subtrees that cover leaves 0..M-1, one
+per set bit of M, largest (leftmost) first; ``root`` is the Merkle Tree Hash of those M
+leaves, which they fold to. The entries M, M+1, ... follow, then the checkpoint of the
+whole tree.
+
 
 What is checked
 ===============
 
-1. Sequence. Entries are numbered 0, 1, 2, ... in file order, with no gap, no duplicate
-   and nothing out of order, and there are exactly ``tree_size`` of them.
+1. Sequence. Entries are numbered 0, 1, 2, ... (M, M+1, ... after a prefix of size M)
+   in file order, with no gap, no duplicate and nothing out of order, and there are
+   exactly ``tree_size`` (minus M) of them.
 
 2. Each entry.
 
@@ -88,7 +100,8 @@ What is checked
    SHA-256(0x01 || MTH(first k) || MTH(rest)). It is computed in a single streaming pass
    that keeps only one hash per set bit of the running size (a "compact range"). The
    result must equal the root in the checkpoint line (hex) and the root inside the signed
-   note (base64).
+   note (base64). After a prefix the computation starts from its compact range, which
+   must hold one hash per set bit of M and fold to the prefix's ``root``.
 
 4. Checkpoint signature. The checkpoint is a C2SP signed note (c2sp.org/signed-note)
    whose text is a C2SP tlog checkpoint (c2sp.org/tlog-checkpoint):
@@ -120,12 +133,23 @@ it prints with the one the deployment publishes (``GET /api/v1/audit/public-key`
 better, pass that published key with ``--key``, in which case the export's key must equal
 it and the checkpoint must be signed by it.
 
+EARLIER CHECKPOINTS. ``--previous FILE`` (repeatable) names a checkpoint you verified
+before: an earlier export (its checkpoint line is used) or a signed note as served by
+``GET /api/v1/audit/checkpoint``. It must be signed by the same key, and its size P must
+lie within this export (M <= P <= tree_size): the root over the first P leaves, as this
+export computes it, must equal its root. That is what makes a log append-only to its
+readers: the new tree contains the old one unchanged. It is also how a partial export is
+tied to what you already hold: without ``--previous``, a prefix only shows that the
+checkpoint covers *some* M earlier entries, and the script warns that you must compare
+the prefix root with the checkpoint of size M you verified before.
+
 The ``--json`` output is one object::
 
     {"ok": bool, "entries": N, "tree_size": N, "root": hex, "origin": str,
      "failures": [{"line": N, "seq": N, "message": str}, ...], ...}
 
-plus ``computed_root``, ``verifier_key``, ``key_pinned`` and ``warnings``. ``root`` is the
+plus ``computed_root``, ``verifier_key``, ``key_pinned``, ``since_seq`` (M, 0 for a full
+export), ``prefix_root``, ``previous`` ([{"size", "root", "ok"}, ...]) and ``warnings``. ``root`` is the
 root stated by the checkpoint; ``origin`` is read from the checkpoint text (and only
 trustworthy when ``ok`` is true). On a format error it is {"ok": false, "error": str,
 ...}. The file is read line by line, so exports of any length verify in constant memory.
@@ -149,6 +173,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 __all__ = [
+    "Earlier",
     "FormatError",
     "MerkleTree",
     "Problem",
@@ -159,6 +184,7 @@ __all__ = [
     "main",
     "node_hash",
     "parse_verifier_key",
+    "read_earlier",
     "verify_export",
     "verify_note",
 ]
@@ -379,6 +405,18 @@ class MerkleTree:
         self._stack: list[bytes] = []
         self.size = 0
 
+    @classmethod
+    def from_compact_range(cls, size: int, hashes: Sequence[bytes]) -> MerkleTree:
+        """Resume from the roots of the complete subtrees covering [0, size), largest first."""
+        if size < 0 or len(hashes) != bin(size).count("1"):
+            raise ValueError(f"a compact range of size {size} holds {bin(size).count('1')} hashes, not {len(hashes)}")
+        if any(len(h) != HASH_SIZE for h in hashes):
+            raise ValueError(f"compact range hashes must be {HASH_SIZE} bytes")
+        tree = cls()
+        tree._stack = list(hashes)
+        tree.size = size
+        return tree
+
     def append(self, leaf: bytes) -> None:
         """Append one leaf *hash*."""
         if len(leaf) != HASH_SIZE:
@@ -576,6 +614,9 @@ class Result:
     origin: str | None = None
     verifier_key: str | None = None
     key_pinned: bool = False
+    since_seq: int = 0
+    prefix_root: str | None = None
+    previous: list[dict[str, Any]] = field(default_factory=list)
     failures: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
 
@@ -594,8 +635,42 @@ class Result:
             "computed_root": self.computed_root,
             "verifier_key": self.verifier_key,
             "key_pinned": self.key_pinned,
+            "since_seq": self.since_seq,
+            "prefix_root": self.prefix_root,
+            "previous": self.previous,
             "warnings": [p.as_json() for p in self.warnings],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Earlier:
+    """A checkpoint verified before (``--previous``), parsed but not yet checked."""
+
+    source: str
+    note: str
+
+
+def read_earlier(path: str) -> Earlier:
+    """An earlier export (its checkpoint line) or a signed checkpoint note; FormatError if neither."""
+    last = ""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            first = handle.read(1)
+            if first != "{":
+                return Earlier(path, first + handle.read())
+            handle.seek(0)
+            for line in handle:
+                if line.strip():
+                    last = line
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FormatError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        obj = _strict_json(last)
+    except ValueError as exc:
+        raise FormatError(f"{path}: the last line is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict) or obj.get("type") != "checkpoint" or not isinstance(obj.get("checkpoint"), str):
+        raise FormatError(f"{path}: neither a signed checkpoint nor an export ending in a checkpoint line")
+    return Earlier(path, obj["checkpoint"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -617,13 +692,32 @@ def _require(obj: dict[str, Any], key: str, kind: str, lineno: int) -> Any:
 
 
 class _Verifier:
-    def __init__(self, pinned: VerifierKey | None) -> None:
+    def __init__(self, pinned: VerifierKey | None, earlier: Sequence[Earlier] = ()) -> None:
         self.pinned = pinned
         self.result = Result(key_pinned=pinned is not None)
         self.tree = MerkleTree()
         self.tree_broken = False
         self.last_seq = -1
+        self.seen_entries = False
+        self.prefix_line: int | None = None
         self.checkpoint: _CheckpointLine | None = None
+        # Earlier checkpoints: (source, note text, signatures, origin, size, root), and the
+        # root this export gives at each of their sizes once the tree reaches it.
+        self.earlier: list[tuple[str, str, list[_Signature], str, int, bytes]] = []
+        self.roots_at: dict[int, bytes] = {}
+        for found in earlier:
+            try:
+                text, signatures = _split_note(found.note)
+                origin, size, root = _parse_checkpoint(text)
+            except ValueError as exc:
+                raise FormatError(f"{found.source}: not a signed checkpoint: {exc}") from None
+            self.earlier.append((found.source, text, signatures, origin, size, root))
+        self.note_size()
+
+    def note_size(self) -> None:
+        """Keep the root at the size of an earlier checkpoint when the tree reaches it."""
+        if not self.tree_broken and any(size == self.tree.size for *_, size, _ in self.earlier):
+            self.roots_at[self.tree.size] = self.tree.root()
 
     def fail(self, line: int | None, seq: int | None, message: str) -> None:
         self.result.failures.append(Problem(line, seq, message))
@@ -650,7 +744,10 @@ class _Verifier:
             raise FormatError(f"line {lineno}: not a JSON object")
         kind = obj.get("type")
         if kind == "entry":
+            self.seen_entries = True
             self.entry(lineno, obj)
+        elif kind == "prefix":
+            self.prefix(lineno, obj)
         elif kind == "checkpoint":
             self.checkpoint = _CheckpointLine(
                 lineno,
@@ -664,6 +761,36 @@ class _Verifier:
                 self.warn(lineno, None, f"checkpoint line has unexpected fields {sorted(extra)}")
         else:
             raise FormatError(f'line {lineno}: \'type\' must be "entry" or "checkpoint", got {kind!r}')
+
+    def prefix(self, lineno: int, obj: dict[str, Any]) -> None:
+        """A partial export's first line: the compact range standing for the entries left out."""
+        if self.seen_entries or self.prefix_line is not None:
+            raise FormatError(f"line {lineno}: a prefix line must be the first line of the export")
+        size: int = _require(obj, "tree_size", "integer", lineno)
+        stated: str = _require(obj, "root", "string", lineno)
+        hashes = obj.get("compact_range", _MISSING)
+        if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+            raise FormatError(f"line {lineno}: field 'compact_range' must be a list of strings")
+        extra = obj.keys() - {"type", "tree_size", "root", "compact_range"}
+        if extra:
+            self.warn(lineno, None, f"prefix line has unexpected fields {sorted(extra)}")
+        self.prefix_line = lineno
+        self.result.since_seq = max(size, 0)
+        self.result.prefix_root = stated
+        self.last_seq = size - 1
+        try:
+            if size < 0:
+                raise ValueError("the prefix tree_size is negative")
+            if not all(HEX_HASH_RE.fullmatch(h) for h in hashes):
+                raise ValueError("a compact_range hash is not 64 hex digits")
+            self.tree = MerkleTree.from_compact_range(size, [bytes.fromhex(h) for h in hashes])
+        except ValueError as exc:
+            self.fail(lineno, None, f"prefix: {exc}")
+            self.tree_broken = True
+            return
+        if not HEX_HASH_RE.fullmatch(stated) or bytes.fromhex(stated) != self.tree.root():
+            self.fail(lineno, None, f"prefix root {stated} is not the root its compact range folds to")
+        self.note_size()
 
     def entry(self, lineno: int, obj: dict[str, Any]) -> None:
         seq: int = _require(obj, "seq", "integer", lineno)
@@ -712,6 +839,7 @@ class _Verifier:
             self.tree_broken = True
         elif not self.tree_broken:
             self.tree.append(node)
+            self.note_size()
 
         # 2b-d. Leaf content against the decoded entry.
         self.check_entry_shape(lineno, seq, entry)
@@ -821,8 +949,10 @@ class _Verifier:
         line = cp.line
 
         # 1. Count.
-        if result.entries != cp.tree_size:
-            self.fail(line, None, f"the export has {result.entries} entries but tree_size is {cp.tree_size}")
+        start = result.since_seq
+        if result.entries != cp.tree_size - start:
+            counted = f"{result.entries} entries" + (f" after a prefix of {start}" if start else "")
+            self.fail(line, None, f"the export has {counted} but tree_size is {cp.tree_size}")
 
         # 4. Which key.
         exported: VerifierKey | None = None
@@ -870,6 +1000,52 @@ class _Verifier:
                     None,
                     f"the entries hash to root {computed.hex()}, the checkpoint root is {signed.hex()}",
                 )
+
+        # Earlier checkpoints: signed by the same key, contained in this tree.
+        for source, text, signatures, origin, size, root in self.earlier:
+            ok = True
+            if key is not None:
+                try:
+                    _check_signatures(text, signatures, key)
+                except ValueError as exc:
+                    self.fail(None, None, f"--previous {source}: {exc}")
+                    ok = False
+                if origin != key.name:
+                    self.fail(None, None, f"--previous {source}: origin {origin!r} is not the key name {key.name!r}")
+                    ok = False
+            if size < start:
+                self.fail(
+                    None,
+                    None,
+                    f"--previous {source} is of size {size}, before this export's first entry {start}: "
+                    f"ask for an export with since_seq at most {size}",
+                )
+                ok = False
+            elif size > cp.tree_size:
+                larger = f"larger than this export's {cp.tree_size}"
+                self.fail(None, None, f"--previous {source} is of size {size}, {larger}")
+                ok = False
+            elif size in self.roots_at and self.roots_at[size] != root:
+                self.fail(
+                    None,
+                    None,
+                    f"--previous {source}: the first {size} leaves of this export hash to "
+                    f"{self.roots_at[size].hex()}, the earlier checkpoint's root is {root.hex()}: "
+                    "the log was rewritten",
+                )
+                ok = False
+            elif size not in self.roots_at:
+                ok = False  # the tree could not be computed; reported above
+            result.previous.append({"source": source, "size": size, "root": root.hex(), "ok": ok})
+        if start and not self.earlier:
+            self.warn(
+                self.prefix_line,
+                None,
+                f"this export leaves out entries 0..{start - 1}; they are bound to the checkpoint only "
+                f"through the prefix root {result.prefix_root}, which must equal the root of the checkpoint "
+                f"of size {start} you verified before: pass it with --previous (an earlier export or "
+                "checkpoint)",
+            )
         return result
 
 
@@ -878,9 +1054,12 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def verify_export(path: str, pinned: VerifierKey | None = None) -> Result:
-    """Verify the export at ``path`` ("-" for standard input); FormatError if it is not one."""
-    verifier = _Verifier(pinned)
+def verify_export(path: str, pinned: VerifierKey | None = None, earlier: Sequence[Earlier] = ()) -> Result:
+    """Verify the export at ``path`` ("-" for standard input); FormatError if it is not one.
+
+    ``earlier``: checkpoints verified before (:func:`read_earlier`) that this export must extend.
+    """
+    verifier = _Verifier(pinned, earlier)
     try:
         stream: IO[bytes] = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     except OSError as exc:
@@ -925,6 +1104,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="VERIFIER_KEY",
         help="the deployment's published verifier key <name>+<key id>+<base64 key>; the export's key must equal it",
     )
+    parser.add_argument(
+        "--previous",
+        metavar="EARLIER",
+        action="append",
+        default=[],
+        help="a checkpoint verified before (an earlier export, or a signed note from GET /api/v1/audit/checkpoint); "
+        "this export must contain its tree unchanged. Repeatable",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     return parser
 
@@ -943,8 +1130,10 @@ def _print_text(result: Result) -> None:
         places = "; ".join(p.where() for p in problems[:MAX_LISTED_LINES])
         more = ", ..." if len(problems) > MAX_LISTED_LINES else ""
         print(f"warning: {message} ({len(problems)} entries: {places}{more})", file=sys.stderr)
+    partial = f" (from seq {result.since_seq}, prefix root {result.prefix_root})" if result.since_seq else ""
+    extends = "".join(f", extends {p['source']} (size {p['size']})" for p in result.previous if p["ok"])
     summary = (
-        f"{result.entries} entries, tree_size {result.tree_size}, origin {result.origin!r}, "
+        f"{result.entries} entries{partial}{extends}, tree_size {result.tree_size}, origin {result.origin!r}, "
         f"root {result.root}, verifier key {result.verifier_key}"
     )
     if result.ok:
@@ -966,7 +1155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{parser.prog}: error: --key: {exc}", file=sys.stderr)
             return 2
     try:
-        result = verify_export(args.export, pinned)
+        result = verify_export(args.export, pinned, [read_earlier(path) for path in args.previous])
     except FormatError as exc:
         if args.json:
             error = {"ok": False, "error": str(exc), "entries": None, "tree_size": None}

@@ -74,3 +74,11 @@ class ExportCheckpoint(msgspec.Struct, frozen=True, tag="checkpoint", tag_field=
     root: str
     checkpoint: str  # the C2SP signed note
     verifier_key: str  # <name>+<hex key id>+<base64(0x01 || Ed25519 public key)>
+
+
+class ExportPrefix(msgspec.Struct, frozen=True, tag="prefix", tag_field="type"):
+    """Opens an export that starts at ``tree_size`` instead of 0: what stands for the entries left out."""
+
+    tree_size: int  # the entries 0 .. tree_size - 1 are left out
+    root: str  # hex Merkle root of those entries: equal to the root of a checkpoint of that size
+    compact_range: list[str]  # hex roots of the complete subtrees covering them, left (largest) first

@@ -1,4 +1,4 @@
-"""The append-only audit log: record, checkpoint, verify, search, export.
+"""The append-only audit log: record, checkpoint, verify, search, export (CLI and API alike).
 
 ``record`` runs inside the caller's transaction: the entry commits with the change it
 describes or not at all; entries recorded outside any transaction are group-committed.
@@ -17,7 +17,7 @@ import weakref
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, Any, Final
+from typing import Any, Final
 
 import msgspec
 import structlog
@@ -35,6 +35,7 @@ from governance.audit.schemas import (
     EntryResource,
     ExportCheckpoint,
     ExportEntry,
+    ExportPrefix,
     Verification,
 )
 from governance.audit.tables import AuditCheckpoint, AuditEntry
@@ -149,6 +150,22 @@ async def record(
         [recorded] = await _append([draft])
         return recorded
     return await _group_commit().submit(draft)
+
+
+# Whose plain reads are evidence in themselves: the accreditor's sampling of case files is
+# part of the review an accreditation rests on. Staff read the same records all day as
+# their work (the dossier is the hottest read); their changes are what is audited.
+AUDITED_READERS: Final = frozenset({"auditor"})
+
+
+async def record_read(reader: Identity, action: str, resource_type: str, resource_id: str) -> Recorded | None:
+    """Record that ``reader`` read a record, when they read as an outsider (:data:`AUDITED_READERS`).
+
+    Call it once the record was found and before it is sent: no entry, no answer.
+    """
+    if AUDITED_READERS.isdisjoint(reader.roles):
+        return None
+    return await record(actor=reader, action=action, resource_type=resource_type, resource_id=resource_id)
 
 
 async def _append(drafts: list[_Draft]) -> list[Recorded]:
@@ -335,8 +352,8 @@ async def verify(log_key: LogKey) -> Verification:
     return await verification.verify(log_key.signer.verifier)
 
 
-async def _entry_batches(stop: int) -> AsyncIterator[list[dict[str, Any]]]:
-    last = -1
+async def _entry_batches(stop: int, after: int = -1) -> AsyncIterator[list[dict[str, Any]]]:
+    last = after
     while True:
         rows = await AuditEntry.raw(
             f"SELECT {verification.COLUMNS} FROM audit_entry WHERE seq > {{}} AND seq < {{}} "  # noqa: S608
@@ -407,36 +424,89 @@ async def get_entry(seq: int) -> AuditEntryView | None:
 # --- export ----------------------------------------------------------------------------
 
 
-async def export(out: IO[bytes], log_key: LogKey) -> int:
-    """Write the log as JSON lines an offline verifier needs; returns the number of entries.
+@dataclass(frozen=True, slots=True)
+class Export:
+    """An export prepared under a freshly signed checkpoint; :meth:`lines` streams it.
 
-    A fresh checkpoint is signed first, so every exported entry is covered by it. Lines:
-    one ``{"type":"entry",...}`` per entry, then ``{"type":"checkpoint",...}``.
+    ``since_seq`` > 0 leaves out entries 0 to ``since_seq`` - 1 (the part the reader
+    already holds) and opens with a ``prefix`` line: the roots of the complete subtrees
+    covering them (a compact range). From those and the entries that follow, a verifier
+    recomputes the checkpoint's root, and the prefix's own root must equal the root of
+    the checkpoint the reader verified before: the new part extends the old, provably.
+    """
+
+    since_seq: int
+    checkpoint: Mapping[str, Any]
+    verifier_key: str
+    prefix: ExportPrefix | None
+
+    @property
+    def tree_size(self) -> int:
+        return int(self.checkpoint["tree_size"])
+
+    @property
+    def root(self) -> str:
+        return bytes(self.checkpoint["root_hash"]).hex()
+
+    async def lines(self) -> AsyncIterator[bytes]:
+        """The JSON lines, one chunk per batch of entries, so memory stays bounded."""
+        encoder = msgspec.json.Encoder()
+        if self.prefix is not None:
+            yield encoder.encode(self.prefix) + b"\n"
+        async for rows in _entry_batches(self.tree_size, after=self.since_seq - 1):
+            chunk = bytearray()
+            for row in rows:
+                line = ExportEntry(
+                    seq=row["seq"],
+                    entry=entry_view(row),
+                    leaf_input=base64.b64encode(stored_leaf_input(row)).decode(),
+                    leaf_hash=bytes(row["leaf_hash"]).hex(),
+                )
+                chunk += encoder.encode(line) + b"\n"
+            yield bytes(chunk)
+        closing = ExportCheckpoint(
+            tree_size=self.tree_size,
+            root=self.root,
+            checkpoint=self.checkpoint["note"],
+            verifier_key=self.verifier_key,
+        )
+        yield encoder.encode(closing) + b"\n"
+
+
+async def prepare_export(log_key: LogKey, since_seq: int = 0) -> Export:
+    """Sign a checkpoint of the log as it stands and prepare its export from ``since_seq``.
+
+    ValueError when ``since_seq`` lies beyond the signed tree (nothing there to export).
     """
     checkpoint = await sign_checkpoint(log_key)
-    size = checkpoint["tree_size"]
-    encoder = msgspec.json.Encoder()
-    written = 0
-    async for rows in _entry_batches(size):
-        for row in rows:
-            raw = stored_leaf_input(row)
-            line = ExportEntry(
-                seq=row["seq"],
-                entry=entry_view(row),
-                leaf_input=base64.b64encode(raw).decode(),
-                leaf_hash=bytes(row["leaf_hash"]).hex(),
-            )
-            out.write(encoder.encode(line) + b"\n")
-            written += 1
-    out.write(
-        encoder.encode(
-            ExportCheckpoint(
-                tree_size=size,
-                root=bytes(checkpoint["root_hash"]).hex(),
-                checkpoint=checkpoint["note"],
-                verifier_key=log_key.verifier_key,
-            )
+    size = int(checkpoint["tree_size"])
+    if not 0 <= since_seq <= size:
+        raise ValueError(f"since_seq {since_seq} is beyond the log's {size} entries")
+    prefix = None
+    if since_seq > 0:
+        builder = await _builder_at(log_key, since_seq)
+        stack = builder.compact_range()
+        prefix = ExportPrefix(
+            tree_size=since_seq,
+            root=builder.root().hex(),
+            compact_range=[stack[i : i + merkle.HASH_SIZE].hex() for i in range(0, len(stack), merkle.HASH_SIZE)],
         )
-        + b"\n"
+    return Export(since_seq=since_seq, checkpoint=checkpoint, verifier_key=log_key.verifier_key, prefix=prefix)
+
+
+async def _builder_at(log_key: LogKey, size: int) -> merkle.TreeBuilder:
+    """The tree of the first ``size`` entries, resumed from the nearest genuine checkpoint below."""
+    rows = (
+        await AuditCheckpoint.select()
+        .where(AuditCheckpoint.tree_size <= size)
+        .order_by(AuditCheckpoint.tree_size, ascending=False)
+        .limit(50)
     )
-    return written
+    builder = merkle.TreeBuilder()
+    for row in rows:
+        if _genuine(row, log_key):
+            builder = merkle.TreeBuilder.from_compact_range(row["tree_size"], bytes(row["compact_range"]))
+            break
+    async for batch in _leaf_hash_batches(builder.size, size):
+        builder.extend(batch)
+    return builder

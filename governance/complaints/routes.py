@@ -18,6 +18,7 @@ from litestar.connection import ASGIConnection
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler, Middleware
 
+from governance.audit import service as audit
 from governance.complaints import attestations, disputes, policy, refunds, service, summary
 from governance.complaints.policy import SlaPolicy
 from governance.complaints.schemas import (
@@ -312,9 +313,11 @@ class AttestationController(Controller):
         return await attestations.record(actor=request.user, data=data, now=now_of(request))
 
     @get("/{attestation_id:uuid}", opt={"owner_of": attestation_party})
-    async def get_attestation(self, attestation_id: FromPath[uuid.UUID]) -> AttestationView:
+    async def get_attestation(self, request: AnyRequest, attestation_id: FromPath[uuid.UUID]) -> AttestationView:
         """An attestation with every status it had and when."""
-        return await attestations.get(attestation_id)
+        view = await attestations.get(attestation_id)
+        await audit.record_read(request.user, "attestation.read", "attestation", str(attestation_id))
+        return view
 
     @post("/{attestation_id:uuid}/disputes", opt={"owner_of": attestation_party})
     async def open_dispute(
@@ -350,11 +353,11 @@ class DisputeController(Controller):
     @get("/{dispute_id:uuid}", opt={"owner_of": dispute_party})
     async def get_dispute(self, request: AnyRequest, dispute_id: FromPath[uuid.UUID]) -> Response[DisputeView]:
         """One dispute with its tiers, votes and history; ``ETag`` for transitions."""
-        return _versioned(
-            await disputes.get(
-                dispute_id, keyring=_keyring(request), reader=request.user, policy=_policy(request), now=now_of(request)
-            )
+        view = await disputes.get(
+            dispute_id, keyring=_keyring(request), reader=request.user, policy=_policy(request), now=now_of(request)
         )
+        await audit.record_read(request.user, "dispute.read", "dispute", str(dispute_id))
+        return _versioned(view)
 
     @post("/{dispute_id:uuid}/transitions", opt={"owner_of": dispute_party}, status_code=200)
     async def transition_dispute(

@@ -35,15 +35,19 @@ def verify_steps(origin: str, tree_size: int) -> list[str]:
     return [
         "Pin the deployment's verifier key (GET /api/v1/audit/public-key) through a channel you trust, "
         "and compare it with the key printed here.",
-        "Ask the deployment for an export of the log: governance audit export --out audit.jsonl",
-        "Verify the export offline (Python and the cryptography package only): "
-        "python tools/verify_export.py audit.jsonl --key '<verifier key>'",
-        f"Recompute the Merkle root over the export's first {tree_size} leaves and compare it with the "
-        f"root of the checkpoint printed here (origin {origin}): the log you hold extends the one this "
-        "bundle was made from.",
+        "Download an export of the log, signed later than this bundle: GET /api/v1/audit/export "
+        "(with your auditor token) into audit.jsonl.",
+        "Save the checkpoint printed here as checkpoint.txt and verify the export offline (Python and the "
+        "cryptography package only): python tools/verify_export.py audit.jsonl --key '<verifier key>' "
+        f"--previous checkpoint.txt. This also checks that the export's first {tree_size} leaves hash to "
+        f"the root of this checkpoint (origin {origin}): the log you hold extends the one this bundle was "
+        "made from.",
         "Find the entry with action evidence.bundle.ready and this bundle's id as resource: its pdf_sha256 "
         "and manifest_sha256 must equal sha256sum of the PDF and of manifest.json you received.",
         "Check every artifact listed in the appendix (and in manifest.json) against the files you sample.",
+        "Sample the records the registers list, with your auditor token (each read is recorded in the log): "
+        "GET /api/v1/mentors/{id}/dossier, GET /api/v1/documents/{id} (its Repr-Digest must equal the SHA-256 "
+        "in the register), GET /api/v1/disputes/{id} and GET /api/v1/attestations/{id}.",
     ]
 
 

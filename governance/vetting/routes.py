@@ -17,6 +17,7 @@ from litestar.response import Stream
 from litestar.response.base import ASGIResponse
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_304_NOT_MODIFIED
 
+from governance.audit import service as audit
 from governance.core import idempotency, limits
 from governance.core.clock import now_of
 from governance.core.durations import DurationError, parse_duration
@@ -122,6 +123,8 @@ class MentorController(Controller):
             audience,
             now_of(request),
         )
+        mentor_id = str(request.path_params["mentor_id"])
+        await audit.record_read(request.user, "vetting.dossier.read", "mentor", mentor_id)
         headers = {"etag": rendered.etag, "cache-control": "private, no-cache"}
         if _header(request, b"if-none-match") == rendered.etag.encode():
             return ASGIResponse(body=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
