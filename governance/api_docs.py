@@ -127,6 +127,16 @@ FACTS: Final[dict[str, Documented]] = {
         responses={200: json_response("Confirmed: the decision took effect.", "DecisionView")},
         errors={409: f"The decision is not awaiting confirmation, or {_IN_PROGRESS}."},
     ),
+    "POST /api/v1/decisions/{decision_id}/reject": Documented(
+        parameters=[_idempotency_key(required=False)],
+        responses={200: json_response("Rejected: the proposal is closed and changes nothing.", "DecisionView")},
+        errors={409: f"The decision is no longer a proposal, or {_IN_PROGRESS}."},
+    ),
+    "POST /api/v1/decisions/{decision_id}/withdraw": Documented(
+        parameters=[_idempotency_key(required=False)],
+        responses={200: json_response("Withdrawn by its proposer: closed, changing nothing.", "DecisionView")},
+        errors={409: f"The decision is no longer a proposal, or {_IN_PROGRESS}."},
+    ),
     # --- privacy ---
     "GET /api/v1/privacy/mentees/{mentee_id}/preferences": Documented(parameters=[_SEC_GPC]),
     "PUT /api/v1/privacy/mentees/{mentee_id}/preferences": Documented(parameters=[_SEC_GPC]),

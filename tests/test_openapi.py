@@ -38,6 +38,8 @@ PUBLIC = {
     "GET /api/v1/attestations/{attestation_id}/status",
     "GET /api/v1/vetting/ratings/method",
     "GET /api/v1/privacy/notices",
+    "GET /api/v1/audit/public-key",
+    "GET /api/v1/audit/checkpoint",
 }
 
 

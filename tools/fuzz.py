@@ -315,6 +315,7 @@ def main() -> int:
         if os.environ.get("FUZZ_DATABASE_URL"):
             env["GOVERNANCE_DATABASE_URL"] = os.environ["FUZZ_DATABASE_URL"]
         report_root.mkdir(parents=True, exist_ok=True)
+        governance("migrate", env=env)  # the deployment (database and keys) the tokens belong to
         tokens = {
             role: governance("token", "issue", "--sub", f"fuzz-{role}", "--role", role, env=env)
             for role in ROLES

@@ -220,7 +220,8 @@ _BOUNDS: Final = (("ge", "minimum"), ("le", "maximum"), ("gt", "exclusiveMinimum
 # What encode_cursor in governance.core.pagination produces: unpadded base64url.
 _CURSOR: Final = {"minLength": 1, "pattern": "^[A-Za-z0-9_-]+$"}
 # The one ETag governance.core.versioning.expected_version accepts; without it a write answers 428.
-_IF_MATCH: Final = {"type": "string", "pattern": '^\\s*(W/)?"[0-9]{1,18}"\\s*$'}
+# (Surrounding spaces are tolerated but not advertised: HTTP clients refuse to send them.)
+_IF_MATCH: Final = {"type": "string", "pattern": '^(W/)?"[0-9]{1,18}"$'}
 
 
 # What governance.core.edge enforces on every path parameter before a handler runs.
