@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -150,16 +151,7 @@ class MentorController(Controller):
                 _vetting(request), mentor_id, data, request.user, now_of(request)
             )
 
-        return idempotency.to_response(
-            await idempotency.accept(
-                header=request.headers.get(idempotency.HEADER),
-                scope=f"vetting.decisions.propose:{mentor_id}",
-                actor=request.user.sub,
-                payload=data,
-                work=work,
-                personal=service.decision_replays(_vetting(request)),
-            )
-        )
+        return await _once(request, f"vetting.decisions.propose:{mentor_id}", data, work)
 
     @post("/{mentor_id:uuid}/ratings")
     async def record_rating(
@@ -229,6 +221,22 @@ class DocumentController(Controller):
         )
 
 
+async def _once(
+    request: Request[Any, Any, Any], scope: str, payload: Any, work: Callable[[], Awaitable[tuple[int, DecisionView]]]
+) -> Response[bytes]:
+    """A move on a decision, once per ``Idempotency-Key`` (replays sealed under the mentor's key)."""
+    return idempotency.to_response(
+        await idempotency.accept(
+            header=request.headers.get(idempotency.HEADER),
+            scope=scope,
+            actor=request.user.sub,
+            payload=payload,
+            work=work,
+            personal=service.decision_replays(_vetting(request)),
+        )
+    )
+
+
 class DecisionController(Controller):
     path = "/decisions"
     tags = ("vetting",)
@@ -243,16 +251,7 @@ class DecisionController(Controller):
         async def work() -> tuple[int, DecisionView]:
             return 200, await service.confirm_decision(_vetting(request), decision_id, request.user, now_of(request))
 
-        return idempotency.to_response(
-            await idempotency.accept(
-                header=request.headers.get(idempotency.HEADER),
-                scope=f"vetting.decisions.confirm:{decision_id}",
-                actor=request.user.sub,
-                payload={},
-                work=work,
-                personal=service.decision_replays(_vetting(request)),
-            )
-        )
+        return await _once(request, f"vetting.decisions.confirm:{decision_id}", {}, work)
 
     @post("/{decision_id:uuid}/reject", responses={200: ResponseSpec(DecisionView, description="Rejected")})
     async def reject(
@@ -268,16 +267,7 @@ class DecisionController(Controller):
                 _vetting(request), decision_id, "rejected", request.user, now_of(request), data.reasons
             )
 
-        return idempotency.to_response(
-            await idempotency.accept(
-                header=request.headers.get(idempotency.HEADER),
-                scope=f"vetting.decisions.reject:{decision_id}",
-                actor=request.user.sub,
-                payload=data,
-                work=work,
-                personal=service.decision_replays(_vetting(request)),
-            )
-        )
+        return await _once(request, f"vetting.decisions.reject:{decision_id}", data, work)
 
     @post("/{decision_id:uuid}/withdraw", responses={200: ResponseSpec(DecisionView, description="Withdrawn")})
     async def withdraw(self, request: Request[Any, Any, Any], decision_id: FromPath[UUID]) -> Response[bytes]:
@@ -290,16 +280,7 @@ class DecisionController(Controller):
                 _vetting(request), decision_id, "withdrawn", request.user, now_of(request)
             )
 
-        return idempotency.to_response(
-            await idempotency.accept(
-                header=request.headers.get(idempotency.HEADER),
-                scope=f"vetting.decisions.withdraw:{decision_id}",
-                actor=request.user.sub,
-                payload={},
-                work=work,
-                personal=service.decision_replays(_vetting(request)),
-            )
-        )
+        return await _once(request, f"vetting.decisions.withdraw:{decision_id}", {}, work)
 
 
 class VettingController(Controller):
