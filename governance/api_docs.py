@@ -15,7 +15,7 @@ from typing import Final
 
 from litestar.openapi.config import OpenAPIConfig
 
-from governance.core import idempotency
+from governance.core import idempotency, limits
 from governance.core.openapi import Documented, file_response, header_parameter, json_response
 from governance.core.openapi import openapi_config as _openapi_config
 
@@ -38,7 +38,7 @@ def _idempotency_key(required: bool) -> dict[str, object]:
 
 
 # Longer query values are refused: no purpose or duration is this long.
-_MAX_QUERY: Final = 200
+_MAX_QUERY: Final = limits.MAX_IDENTIFIER
 _IN_PROGRESS: Final = "a request with this `Idempotency-Key` is still being processed"
 _IDEMPOTENCY_MISMATCH: Final = "This `Idempotency-Key` was used with another body."
 _SEC_GPC: Final = header_parameter(
@@ -147,7 +147,7 @@ FACTS: Final[dict[str, Documented]] = {
                 "in": "query",
                 "required": True,
                 "description": "The purpose to check, e.g. `share_attestations_with_employers`.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": _MAX_QUERY},
+                "schema": {"type": "string", "minLength": 1, "maxLength": _MAX_QUERY, "pattern": limits.PRINTABLE},
             }
         ]
     ),
