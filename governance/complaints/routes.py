@@ -313,11 +313,14 @@ class AttestationController(Controller):
         return await attestations.record(actor=request.user, data=data, now=now_of(request))
 
     @get("/{attestation_id:uuid}", opt={"owner_of": attestation_party})
-    async def get_attestation(self, request: AnyRequest, attestation_id: FromPath[uuid.UUID]) -> AttestationView:
-        """An attestation with every status it had and when."""
+    async def get_attestation(
+        self, request: AnyRequest, attestation_id: FromPath[uuid.UUID]
+    ) -> Response[AttestationView]:
+        """An attestation with every status it had and when; ``ETag`` its version (a dispute's amendment
+        changes it)."""
         view = await attestations.get(attestation_id)
         await audit.record_read(request.user, "attestation.read", "attestation", str(attestation_id))
-        return view
+        return _versioned(view)
 
     @post("/{attestation_id:uuid}/disputes", opt={"owner_of": attestation_party})
     async def open_dispute(
