@@ -130,6 +130,22 @@ class MentorController(Controller):
             return ASGIResponse(body=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
         return ASGIResponse(body=rendered.body, media_type="application/json", headers=headers)
 
+    @get("/{mentor_id:uuid}/checks", opt={"owner": "mentor_id"})
+    async def list_checks(
+        self,
+        request: Request[Any, Any, Any],
+        mentor_id: FromPath[UUID],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> Page[CheckView]:
+        """The mentor's checks, oldest first, as their dossier shows them: the mentor reads their
+        own, without internal notes and waivers not yet granted; staff read every mentor's."""
+        page = await dossier.checks(
+            _vetting(request), mentor_id, dossier.audience_of(request.user), now_of(request), limit, cursor
+        )
+        await audit.record_read(request.user, "vetting.checks.read", "mentor", str(mentor_id))
+        return page
+
     @post("/{mentor_id:uuid}/checks")
     async def record_check(
         self, request: Request[Any, Any, Any], mentor_id: FromPath[UUID], data: JSONBody[CheckRecord]
@@ -179,6 +195,14 @@ class DocumentUpload:
 class CheckController(Controller):
     path = "/checks"
     tags = ("vetting",)
+
+    @get("/{check_id:uuid}", opt={"owner_of": _check_owner})
+    async def read(self, request: Request[Any, Any, Any], check_id: FromPath[UUID]) -> CheckView:
+        """One check as its mentor's dossier shows it: the mentor reads their own, without
+        internal notes and waivers not yet granted; staff read every check."""
+        view = await dossier.check(_vetting(request), check_id, dossier.audience_of(request.user), now_of(request))
+        await audit.record_read(request.user, "vetting.check.read", "check", str(check_id))
+        return view
 
     @post("/{check_id:uuid}/transitions", status_code=HTTP_200_OK)
     async def transition(
