@@ -212,6 +212,7 @@ async def test_if_match_is_documented_as_the_service_requires_it(
     ]
     # Every write of a versioned record, and nothing else.
     assert sorted(key for key, _ in versioned) == [
+        "POST /api/v1/checks/{check_id}/transitions",
         "POST /api/v1/complaints/{complaint_id}/transitions",
         "POST /api/v1/disputes/{dispute_id}/transitions",
         "POST /api/v1/privacy/requests/{request_id}/transitions",

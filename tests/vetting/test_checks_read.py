@@ -82,3 +82,31 @@ async def test_checks_read_alone_as_the_dossier_shows_them_to_its_readers_only(
         assert response.headers["content-type"].startswith("application/problem+json")
     for path in (f"/api/v1/checks/{uuid.uuid4()}", f"/api/v1/mentors/{uuid.uuid4()}/checks"):
         assert (await client.get(path, headers=vetting.officer())).status_code == 404
+
+
+async def test_a_check_answers_its_etag_and_a_move_needs_if_match(vetting: Vetting, client: httpx.AsyncClient) -> None:
+    mentor = await vetting.register(f"ext-{uuid.uuid4().hex[:10]}")
+    recorded = await client.post(
+        f"/api/v1/mentors/{mentor['id']}/checks",
+        json={"check_type": "interview", "details": {"interviewer": "officer-a"}},
+        headers=vetting.officer(),
+    )
+    assert recorded.status_code == 201
+    check = recorded.json()
+    first = recorded.headers["etag"]
+    assert first == f'"{check["audit"]["latest"]}"'
+    assert (await client.get(f"/api/v1/checks/{check['id']}", headers=vetting.officer())).headers["etag"] == first
+
+    missing = await vetting.move(check["id"], "in_review", if_match=None)
+    assert missing.status_code == 428 and missing.json()["header"] == "If-Match"
+    moved = await vetting.move(check["id"], "in_review", if_match=first)
+    assert moved.status_code == 200, moved.text
+    assert moved.headers["etag"] == f'"{moved.json()["check"]["audit"]["latest"]}"' != first
+    stale = await vetting.move(check["id"], "failed", if_match=first)
+    assert stale.status_code == 412
+    assert stale.headers["content-type"].startswith("application/problem+json")
+    assert stale.json()["current_etag"] == moved.headers["etag"]
+    assert (await client.get(f"/api/v1/checks/{check['id']}", headers=vetting.officer())).json()["state"] == "in_review"
+
+    read = await client.get(f"/api/v1/mentors/{mentor['id']}", headers=vetting.officer())
+    assert read.headers["etag"] == f'"{read.json()["version"]}"'
