@@ -255,7 +255,7 @@ async def child_main(backend: str, repeats: int, mentees: int, requests: int, re
             request_id = await seed_heavy(app, subject, records)
             started = time.perf_counter()
             done = await data_requests.transition(
-                privacy, request_id, RequestTransition(to="completed"), SYSTEM, False, datetime.now(UTC)
+                privacy, request_id, RequestTransition(to="completed"), SYSTEM, False, datetime.now(UTC), 2
             )
             times.append(time.perf_counter() - started)
             certificate = done.certificate or {}

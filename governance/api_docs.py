@@ -153,8 +153,8 @@ FACTS: Final[dict[str, Documented]] = {
     ),
     "POST /api/v1/privacy/requests/{request_id}/transitions": Documented(
         errors={
-            409: "The request's state does not allow this move (the allowed ones are listed), the extension "
-            "comes too late or twice, or the request changed meanwhile.",
+            409: "The request's state does not allow this move (the allowed ones are listed), or the extension "
+            "comes too late or twice.",
             422: "An extension or a rejection lacks what it needs (length, reason, reason code).",
         }
     ),

@@ -28,6 +28,7 @@ from governance.complaints.schemas import (
     AttestationView,
     Category,
     ComplaintCreate,
+    ComplaintSort,
     ComplaintsSummary,
     ComplaintState,
     ComplaintSummary,
@@ -133,16 +134,25 @@ class ComplaintController(Controller):
         category: FromQuery[Category | None] = None,
         assignee: Annotated[str | None, limits.query_id("Only complaints assigned to this subject.")] = None,
         breached: FromQuery[bool | None] = None,
+        sort: Annotated[
+            ComplaintSort,
+            QueryParameter(
+                description="`received`: newest first. `due`: soonest SLA deadline first (overdue ones "
+                "first), then complaints with no pending deadline (paused, resolved, closed), oldest first."
+            ),
+        ] = "received",
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> Page[ComplaintSummary]:
-        """Complaints by state, category, assignee and breach, newest first (mentees: their own)."""
+        """Complaints by state, category, assignee and breach, newest first or by SLA deadline
+        (``sort=due``), a page at a time (mentees: their own). A cursor keeps its order."""
         return await service.search(
             state=state_filter,
             category=category,
             assignee=assignee,
             breached=breached,
             complainant=_own(request),
+            sort=sort,
             limit=limit,
             cursor=cursor,
         )
@@ -313,11 +323,14 @@ class AttestationController(Controller):
         return await attestations.record(actor=request.user, data=data, now=now_of(request))
 
     @get("/{attestation_id:uuid}", opt={"owner_of": attestation_party})
-    async def get_attestation(self, request: AnyRequest, attestation_id: FromPath[uuid.UUID]) -> AttestationView:
-        """An attestation with every status it had and when."""
+    async def get_attestation(
+        self, request: AnyRequest, attestation_id: FromPath[uuid.UUID]
+    ) -> Response[AttestationView]:
+        """An attestation with every status it had and when; ``ETag`` its version (a dispute's amendment
+        changes it)."""
         view = await attestations.get(attestation_id)
         await audit.record_read(request.user, "attestation.read", "attestation", str(attestation_id))
-        return view
+        return _versioned(view)
 
     @post("/{attestation_id:uuid}/disputes", opt={"owner_of": attestation_party})
     async def open_dispute(

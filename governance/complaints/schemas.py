@@ -23,6 +23,8 @@ ComplaintState = Literal[
     "withdrawn",
     "reopened",
 ]
+# The support queue's orders: newest received first, or soonest SLA deadline first.
+ComplaintSort = Literal["received", "due"]
 Outcome = Literal["upheld", "partially_upheld", "not_upheld"]
 Remedy = Literal["apology", "refund", "repeat_session", "attestation_review", "mentor_action", "explanation"]
 RefundState = Literal["requested", "approved", "denied", "issued", "failed"]

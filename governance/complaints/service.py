@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Final
 
 import structlog
+from piccolo.custom_types import Combinable
 
 from governance.audit import service as audit
 from governance.complaints import sla, states
@@ -31,6 +32,7 @@ from governance.complaints.policy import SlaPolicy
 from governance.complaints.schemas import (
     ComplaintCreate,
     ComplaintEventView,
+    ComplaintSort,
     ComplaintSummary,
     ComplaintTransition,
     ComplaintView,
@@ -41,9 +43,9 @@ from governance.complaints.schemas import (
 from governance.complaints.tables import Complaint, ComplaintEvent, ComplaintNote
 from governance.core import db
 from governance.core.crypto import CIPHERTEXT_PREFIX, Keyring
-from governance.core.errors import Problem
+from governance.core.errors import Problem, invalid_parameter
 from governance.core.identity import SYSTEM, Identity
-from governance.core.pagination import Page
+from governance.core.pagination import Page, decode_cursor, encode_cursor
 from governance.core.versioning import check_version, lock_for_update
 from governance.core.visibility import may_see
 
@@ -293,10 +295,12 @@ async def search(
     assignee: str | None = None,
     breached: bool | None = None,
     complainant: str | None = None,
+    sort: ComplaintSort = "received",
     limit: int,
     cursor: str | None = None,
 ) -> Page[ComplaintSummary]:
-    """Complaints matching every given filter, newest first, a page at a time."""
+    """Complaints matching every given filter, a page at a time: newest first, or with
+    ``sort="due"`` soonest SLA deadline first (see :func:`_soonest_due`)."""
     where = equal_to(
         (Complaint.state, state),
         (Complaint.category, category),
@@ -304,9 +308,15 @@ async def search(
         (Complaint.breached, breached),
         (Complaint.complainant_id, complainant),
     )
-    rows, next_cursor = await newest_first(
-        Complaint.select(*SUMMARY_COLUMNS), Complaint.received_at, Complaint.id, where, limit, cursor
-    )
+    if sort == "due":
+        rows, next_cursor = await _soonest_due(where, limit, cursor)
+    else:
+        if cursor is not None and "sort" in decode_cursor(cursor):
+            # A position in another order would silently skip or repeat complaints.
+            raise invalid_parameter("cursor", "a cursor of another sort order: start again without it")
+        rows, next_cursor = await newest_first(
+            Complaint.select(*SUMMARY_COLUMNS), Complaint.received_at, Complaint.id, where, limit, cursor
+        )
     items = [
         ComplaintSummary(
             id=r["id"],
@@ -322,6 +332,62 @@ async def search(
         for r in rows
     ]
     return Page(items=items, next_cursor=next_cursor)
+
+
+async def _soonest_due(
+    where: list[Combinable], limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the support queue by SLA deadline, and the cursor of the next.
+
+    Complaints with a pending deadline come first, soonest (so overdue ones) first; then
+    those with none (the clock paused while awaiting the complainant, resolved, closed,
+    withdrawn), oldest received first: nothing there is about to breach. Ties go by id.
+    Each part is read in its own keyset order, so one cursor walks across the boundary
+    and the same query works on both databases without ``NULLS LAST``.
+    """
+    due, received, ident = Complaint.next_due_at, Complaint.received_at, Complaint.id
+    after: tuple[datetime | None, datetime | None, uuid.UUID] | None = None
+    if cursor is not None:
+        position = decode_cursor(cursor)
+        try:
+            if position.get("sort") != "due":
+                raise ValueError(position)
+            after = (
+                None if position["due"] is None else datetime.fromisoformat(position["due"]),
+                datetime.fromisoformat(position["received"]),
+                uuid.UUID(position["id"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise invalid_parameter("cursor", "not a cursor of this order (sort=due)") from None
+
+    def filtered(query: Any) -> Any:
+        for condition in where:
+            query = query.where(condition)
+        return query
+
+    rows: list[dict[str, Any]] = []
+    if after is None or after[0] is not None:
+        dated = filtered(Complaint.select(*SUMMARY_COLUMNS).where(due.is_not_null()))
+        if after is not None:
+            dated = dated.where((due > after[0]) | ((due == after[0]) & (ident > after[2])))
+        rows = list(await dated.order_by(due).order_by(ident).limit(limit + 1))
+    if len(rows) <= limit:
+        undated = filtered(Complaint.select(*SUMMARY_COLUMNS).where(due.is_null()))
+        if after is not None and after[0] is None:
+            undated = undated.where((received > after[1]) | ((received == after[1]) & (ident > after[2])))
+        rows += await undated.order_by(received).order_by(ident).limit(limit + 1 - len(rows))
+    page = rows[:limit]
+    if len(rows) <= limit:
+        return page, None
+    last = page[-1]
+    return page, encode_cursor(
+        {
+            "sort": "due",
+            "due": None if last["next_due_at"] is None else last["next_due_at"].isoformat(),
+            "received": last["received_at"].isoformat(),
+            "id": str(last["id"]),
+        }
+    )
 
 
 # --- transitions -----------------------------------------------------------------------

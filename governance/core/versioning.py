@@ -27,8 +27,9 @@ needs none, as :func:`governance.core.db.transaction` holds its single write loc
 from __future__ import annotations
 
 import re
-from typing import Any, Final, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
+from litestar.params import HeaderParameter
 from piccolo.query.methods.select import Select
 
 from governance.core import db
@@ -38,6 +39,12 @@ IF_MATCH: Final = "If-Match"
 _TAG = re.compile(r'^\s*(?:W/)?"(\d{1,18})"\s*$')
 
 S = TypeVar("S", bound=Select[Any])
+
+# The handler parameter of a versioned write; optional here so that its absence answers 428
+# (expected_version) instead of Litestar's 400.
+IfMatchParam = Annotated[
+    str | None, HeaderParameter(name=IF_MATCH, max_length=64, description='ETag as last read, e.g. "3" (required).')
+]
 
 
 def etag(version: int) -> str:

@@ -29,6 +29,7 @@ from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
 from governance.core.pagination import Page, by_time
 from governance.core.storage import ObjectMissing
+from governance.core.versioning import check_version, lock_for_update
 from governance.privacy import consent
 from governance.privacy.schemas import DataRequestFiling, DataRequestView, RequestState, RequestTransition
 from governance.privacy.service import Privacy, field_error, jsonable
@@ -228,10 +229,21 @@ def _extension(row: Mapping[str, Any], move: RequestTransition, now: datetime) -
 
 
 async def transition(
-    privacy: Privacy, request_id: uuid.UUID, move: RequestTransition, actor: Identity, requester: bool, now: datetime
+    privacy: Privacy,
+    request_id: uuid.UUID,
+    move: RequestTransition,
+    actor: Identity,
+    requester: bool,
+    now: datetime,
+    expected_version: int,
 ) -> DataRequestView:
-    """Move a request; completing it carries out an access, portability or erasure request."""
+    """Move a request; completing it carries out an access, portability or erasure request.
+
+    412 when the request is no longer at ``expected_version`` (the client's ``If-Match``),
+    409 when its state does not allow the move."""
     row = await request_row(request_id)
+    # Checked before an export is written, and again under the row lock below.
+    check_version(row["version"], expected_version)
     allowed = allowed_moves(row, requester, now)
     if move.to == "extended" and not requester and move.to in TRANSITIONS[row["state"]] and move.to not in allowed:
         raise Problem(
@@ -275,6 +287,10 @@ async def transition(
     if move.to == "completed" and row["request_type"] in ("access", "portability"):
         planned = await _export(privacy, row, planned, now)
     async with db.transaction():
+        locked = await lock_for_update(
+            DataRequest.select(DataRequest.version).where(DataRequest.id == request_id)
+        ).first()
+        check_version(locked["version"] if locked else -1, expected_version)
         if move.to == "completed" and row["request_type"] == "erasure":
             planned = await _erase(privacy, row, planned, now)
         recorded = await audit.record(

@@ -21,6 +21,7 @@ from governance.core.errors import invalid_parameter
 from governance.core.pagination import DEFAULT_LIMIT, Page
 from governance.core.pagination import CursorParam as Cursor
 from governance.core.pagination import LimitParam as Limit
+from governance.core.versioning import IfMatchParam, etag_header, expected_version
 from governance.privacy import consent, requests, retention, service, summary
 from governance.privacy.schemas import (
     ConsentRecordView,
@@ -172,11 +173,14 @@ class DataRequestController(Controller):
     tags = ("privacy",)
 
     @post("/")
-    async def file(self, request: Request[Any, Any, Any], data: JSONBody[DataRequestFiling]) -> DataRequestView:
+    async def file(
+        self, request: Request[Any, Any, Any], data: JSONBody[DataRequestFiling]
+    ) -> Response[DataRequestView]:
         """File a request: a mentee about themself, or the platform for a mentee (``mentee_id``).
-        Due one calendar month after receipt."""
+        Due one calendar month after receipt; ``ETag`` for transitions."""
         as_mentee = "mentee" in request.user.roles and "platform" not in request.user.roles
-        return await requests.file(_privacy(request), data, request.user, as_mentee, now_of(request))
+        view = await requests.file(_privacy(request), data, request.user, as_mentee, now_of(request))
+        return Response(view, status_code=201, headers=etag_header(view.version))
 
     @get("/", opt={"own_list": True})
     async def list_requests(
@@ -203,21 +207,30 @@ class DataRequestController(Controller):
         )
 
     @get("/{request_id:uuid}", opt={"owner_of": _request_owner})
-    async def read(self, request: Request[Any, Any, Any], request_id: FromPath[UUID]) -> DataRequestView:
-        """One request: state, due date, extension and its reason, certificate of an erasure."""
-        return await requests.get(_privacy(request), request_id, now_of(request), sees_only_own(request))
+    async def read(self, request: Request[Any, Any, Any], request_id: FromPath[UUID]) -> Response[DataRequestView]:
+        """One request: state, due date, extension and its reason, certificate of an erasure;
+        ``ETag`` for transitions."""
+        view = await requests.get(_privacy(request), request_id, now_of(request), sees_only_own(request))
+        return Response(view, headers=etag_header(view.version))
 
     @post("/{request_id:uuid}/transitions", opt={"owner_of": _request_owner}, status_code=HTTP_200_OK)
     async def transition(
-        self, request: Request[Any, Any, Any], request_id: FromPath[UUID], data: JSONBody[RequestTransition]
-    ) -> DataRequestView:
-        """Move a request. ``extended`` needs ``extension`` (at most ``P2M``) and ``reason``, before
-        the first month ends; ``rejected`` needs ``reason_code``; ``completed`` carries out an
-        access or portability export, or an erasure (the answer holds its certificate). The
-        requester may only withdraw. Illegal moves answer 409 with the allowed ones."""
-        return await requests.transition(
-            _privacy(request), request_id, data, request.user, sees_only_own(request), now_of(request)
+        self,
+        request: Request[Any, Any, Any],
+        request_id: FromPath[UUID],
+        data: JSONBody[RequestTransition],
+        if_match: IfMatchParam = None,
+    ) -> Response[DataRequestView]:
+        """Move a request (``If-Match`` required). ``extended`` needs ``extension`` (at most
+        ``P2M``) and ``reason``, before the first month ends; ``rejected`` needs ``reason_code``;
+        ``completed`` carries out an access or portability export, or an erasure (the answer
+        holds its certificate). The requester may only withdraw. Illegal moves answer 409 with
+        the allowed ones."""
+        version = expected_version(if_match)
+        view = await requests.transition(
+            _privacy(request), request_id, data, request.user, sees_only_own(request), now_of(request), version
         )
+        return Response(view, headers=etag_header(view.version))
 
     @get("/{request_id:uuid}/export", opt={"owner_of": _request_owner})
     async def export(self, request: Request[Any, Any, Any], request_id: FromPath[UUID]) -> Response[bytes]:

@@ -25,7 +25,9 @@ from governance.complaints import attestations
 from governance.core import db
 from governance.core.cache import FreshCache, Loaded
 from governance.core.crypto import SubjectCipher
+from governance.core.errors import invalid_parameter
 from governance.core.identity import Identity
+from governance.core.pagination import Page, decode_cursor, encode_cursor
 from governance.core.visibility import is_staff
 from governance.vetting import ratings, states
 from governance.vetting.schemas import (
@@ -42,6 +44,7 @@ from governance.vetting.service import (
     DOSSIER_TOPIC,
     Vetting,
     check_facts,
+    check_row,
     decision_view,
     gaps_of,
     mentor_row,
@@ -166,6 +169,48 @@ async def build(
         allowed_decisions=states.allowed_decisions(mentor["status"], requirements_met=not missing),
     )
     return dossier, _stale_at(check_rows, rated, vetting, now), int(mentor["version"])
+
+
+async def checks(
+    vetting: Vetting, mentor_id: uuid.UUID, audience: Audience, now: datetime, limit: int, cursor: str | None
+) -> Page[CheckView]:
+    """A mentor's checks in the dossier's order (as recorded), each exactly as their dossier
+    shows it to ``audience`` (404 for an unknown mentor)."""
+    await mentor_row(mentor_id)
+    query = Check.select().where(Check.mentor == mentor_id)
+    if cursor is not None:
+        # Keyset on the recording entry's sequence number: unique per check, and the dossier's order.
+        after = decode_cursor(cursor).get("seq")
+        if not isinstance(after, int) or isinstance(after, bool):
+            raise invalid_parameter("cursor", "not a cursor of this list")
+        query = query.where(Check.recorded_seq > after)
+    rows = await query.order_by(Check.recorded_seq).limit(limit + 1)
+    page = rows[:limit]
+    next_cursor = encode_cursor({"seq": page[-1]["recorded_seq"]}) if len(rows) > limit else None
+    return Page(items=await _rendered_checks(vetting, mentor_id, page, audience, now), next_cursor=next_cursor)
+
+
+async def check(vetting: Vetting, check_id: uuid.UUID, audience: Audience, now: datetime) -> CheckView:
+    """One check as its mentor's dossier shows it to ``audience`` (404 when unknown)."""
+    row = await check_row(check_id)
+    (view,) = await _rendered_checks(vetting, row["mentor"], [row], audience, now)
+    return view
+
+
+async def _rendered_checks(
+    vetting: Vetting, mentor_id: uuid.UUID, rows: list[dict[str, Any]], audience: Audience, now: datetime
+) -> list[CheckView]:
+    # One rendering for the dossier and these routes, so that what a reader sees cannot differ.
+    if not rows:
+        return []
+    cipher = (await vetting.keyring.readable([str(mentor_id)]))[str(mentor_id)]
+    document_rows = (
+        await Document.select().where(Document.check.is_in([row["id"] for row in rows])).order_by(Document.uploaded_seq)
+    )
+    documents: dict[uuid.UUID, list[DocumentView]] = {}
+    for document in document_rows:
+        documents.setdefault(document["check"], []).append(_document_view(document, cipher))
+    return [_check_view(row, cipher, documents.get(row["id"], []), audience, now) for row in rows]
 
 
 def _stale_at(

@@ -26,6 +26,7 @@ from governance.core.errors import invalid_parameter
 from governance.core.pagination import DEFAULT_LIMIT, Page
 from governance.core.pagination import CursorParam as Cursor
 from governance.core.pagination import LimitParam as Limit
+from governance.core.versioning import IfMatchParam, etag_header, expected_version
 from governance.vetting import documents, dossier, expiry, ratings, service, summary
 from governance.vetting.schemas import (
     CheckRecord,
@@ -75,6 +76,15 @@ async def _check_view(request: Request[Any, Any, Any], check_id: UUID) -> CheckV
     return next(check for check in rendered.checks if check.id == check_id)
 
 
+def _check_version(view: CheckView) -> int:
+    # A check's version is its latest audit entry: every change of it records one.
+    return view.audit.latest if view.audit.latest is not None else view.audit.recorded
+
+
+def _check_response(view: CheckView, status_code: int = HTTP_200_OK) -> Response[CheckView]:
+    return Response(view, status_code=status_code, headers=etag_header(_check_version(view)))
+
+
 class MentorController(Controller):
     """Mentors, their checks, decisions, ratings and dossier."""
 
@@ -99,9 +109,11 @@ class MentorController(Controller):
         return await service.list_mentors(_vetting(request), status, limit, cursor)
 
     @get("/{mentor_id:uuid}", opt={"owner": "mentor_id"})
-    async def get_mentor(self, request: Request[Any, Any, Any], mentor_id: FromPath[UUID]) -> MentorView:
-        """One mentor with their derived status."""
-        return await service.get_mentor(_vetting(request), mentor_id)
+    async def get_mentor(self, request: Request[Any, Any, Any], mentor_id: FromPath[UUID]) -> Response[MentorView]:
+        """One mentor with their derived status; ``ETag`` their version, which every change to
+        them or their dossier moves on."""
+        view = await service.get_mentor(_vetting(request), mentor_id)
+        return Response(view, headers=etag_header(view.version))
 
     @get(
         "/{mentor_id:uuid}/dossier",
@@ -131,13 +143,30 @@ class MentorController(Controller):
             return ASGIResponse(body=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
         return ASGIResponse(body=rendered.body, media_type="application/json", headers=headers)
 
+    @get("/{mentor_id:uuid}/checks", opt={"owner": "mentor_id"})
+    async def list_checks(
+        self,
+        request: Request[Any, Any, Any],
+        mentor_id: FromPath[UUID],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> Page[CheckView]:
+        """The mentor's checks, oldest first, as their dossier shows them: the mentor reads their
+        own, without internal notes and waivers not yet granted; staff read every mentor's."""
+        page = await dossier.checks(
+            _vetting(request), mentor_id, dossier.audience_of(request.user), now_of(request), limit, cursor
+        )
+        await audit.record_read(request.user, "vetting.checks.read", "mentor", str(mentor_id))
+        return page
+
     @post("/{mentor_id:uuid}/checks")
     async def record_check(
         self, request: Request[Any, Any, Any], mentor_id: FromPath[UUID], data: JSONBody[CheckRecord]
-    ) -> CheckView:
-        """Record a new check (``pending``) against the current requirements version."""
+    ) -> Response[CheckView]:
+        """Record a new check (``pending``) against the current requirements version; ``ETag``
+        for its transitions."""
         check_id = await service.record_check(_vetting(request), mentor_id, data, request.user, now_of(request))
-        return await _check_view(request, check_id)
+        return _check_response(await _check_view(request, check_id), 201)
 
     @post("/{mentor_id:uuid}/decisions", responses={201: ResponseSpec(DecisionView, description="Proposed")})
     async def propose_decision(
@@ -172,17 +201,35 @@ class CheckController(Controller):
     path = "/checks"
     tags = ("vetting",)
 
+    @get("/{check_id:uuid}", opt={"owner_of": _check_owner})
+    async def read(self, request: Request[Any, Any, Any], check_id: FromPath[UUID]) -> Response[CheckView]:
+        """One check as its mentor's dossier shows it: the mentor reads their own, without
+        internal notes and waivers not yet granted; staff read every check. ``ETag`` for
+        transitions."""
+        view = await dossier.check(_vetting(request), check_id, dossier.audience_of(request.user), now_of(request))
+        await audit.record_read(request.user, "vetting.check.read", "check", str(check_id))
+        return _check_response(view)
+
     @post("/{check_id:uuid}/transitions", status_code=HTTP_200_OK)
     async def transition(
-        self, request: Request[Any, Any, Any], check_id: FromPath[UUID], data: JSONBody[CheckTransition]
+        self,
+        request: Request[Any, Any, Any],
+        check_id: FromPath[UUID],
+        data: JSONBody[CheckTransition],
+        if_match: IfMatchParam = None,
     ) -> Response[TransitionOutcome]:
-        """Move a check. An illegal move answers 409 with the allowed next states; a first
-        ``waived`` answers 202 until a second compliance officer grants the waiver."""
+        """Move a check (``If-Match`` required). An illegal move answers 409 with the allowed next
+        states; a first ``waived`` answers 202 until a second compliance officer grants the waiver."""
+        version = expected_version(if_match)
         effective, message = await service.transition_check(
-            _vetting(request), check_id, data, request.user, now_of(request)
+            _vetting(request), check_id, data, request.user, now_of(request), version
         )
         outcome = TransitionOutcome(check=await _check_view(request, check_id), effective=effective, message=message)
-        return Response(outcome, status_code=HTTP_200_OK if effective else HTTP_202_ACCEPTED)
+        return Response(
+            outcome,
+            status_code=HTTP_200_OK if effective else HTTP_202_ACCEPTED,
+            headers=etag_header(_check_version(outcome.check)),
+        )
 
     @post("/{check_id:uuid}/documents", opt={"owner_of": _check_owner})
     async def upload_document(

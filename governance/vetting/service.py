@@ -26,6 +26,7 @@ from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
 from governance.core.pagination import Page, by_time, decode_cursor, encode_cursor
 from governance.core.storage import ObjectStore
+from governance.core.versioning import check_version, lock_for_update
 from governance.settings import Settings
 from governance.vetting import states
 from governance.vetting.requirements import FILE_NAME as REQUIREMENTS_FILE
@@ -362,15 +363,26 @@ async def check_owner(check_id: uuid.UUID) -> str | None:
 
 
 async def transition_check(
-    vetting: Vetting, check_id: uuid.UUID, move: CheckTransition, actor: Identity, now: datetime
+    vetting: Vetting,
+    check_id: uuid.UUID,
+    move: CheckTransition,
+    actor: Identity,
+    now: datetime,
+    expected_version: int | None = None,
 ) -> tuple[bool, str]:
     """Move a check (see :data:`~governance.vetting.states.CHECK_TRANSITIONS`).
 
     Returns whether the move took effect: a first ``waived`` request only records who
-    asked for the waiver; a second, different compliance officer grants it.
+    asked for the waiver; a second, different compliance officer grants it. A check's
+    version is its latest audit entry (``last_seq``, which every change moves on): 412
+    when it is no longer ``expected_version`` (the route's ``If-Match``; None only for
+    in-process callers that hold no ETag).
     """
     async with db.transaction():
         check = await check_row(check_id)
+        if expected_version is not None:
+            locked = await lock_for_update(Check.select(Check.last_seq).where(Check.id == check_id)).first()
+            check_version(locked["last_seq"] if locked else -1, expected_version)
         mentor = await mentor_row(check["mentor"])
         state = cast(states.CheckState, check["state"])
         allowed = states.allowed_check_moves(state, "officer")

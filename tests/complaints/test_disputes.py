@@ -149,8 +149,10 @@ async def test_an_amendment_gives_a_new_score_and_version(api: Api, client: http
     assert officer_at_l1.status_code == 403, "L1 is support's review"
     amended = await _move(api, dispute, "decided", "support_agent", "agent-1", outcome="amended", new_score=4)
     assert amended.json()["outcome"] == "amended"
-    view = (await api.call("GET", f"/attestations/{attestation['id']}", "mentee", candidate)).json()
+    read = await api.call("GET", f"/attestations/{attestation['id']}", "mentee", candidate)
+    view = read.json()
     assert (view["status"], view["score"], view["version"]) == ("amended", 4, 2)
+    assert read.headers["etag"] == '"2"', "a versioned record answers its version as its ETag"
     digest = hashlib.sha256(f"token-{mentor}-{candidate}-2".encode()).hexdigest()
     status = (await client.get(f"/api/v1/attestations/{attestation['id']}/status", params={"digest": digest})).json()
     assert status == {"status": "amended", "since": view["status_since"], "digest_matches": True}

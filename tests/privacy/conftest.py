@@ -72,13 +72,28 @@ class Privacy:
         assert response.status_code == 201, response.text
         return dict(response.json())
 
+    async def etag(self, request_id: str) -> str:
+        response = await self.client.get(f"/api/v1/privacy/requests/{request_id}", headers=self.officer())
+        assert response.status_code == 200, response.text
+        return response.headers["etag"]
+
     async def move(
-        self, request_id: str, to: str, headers: dict[str, str] | None = None, **extra: Any
+        self,
+        request_id: str,
+        to: str,
+        headers: dict[str, str] | None = None,
+        if_match: str | None = "current",
+        **extra: Any,
     ) -> httpx.Response:
+        """Move a request, sending the ETag it has now (``if_match="current"``), the one
+        given, or none (``None``)."""
+        sent = dict(headers or self.officer())
+        if if_match == "current":
+            sent["If-Match"] = await self.etag(request_id)
+        elif if_match is not None:
+            sent["If-Match"] = if_match
         return await self.client.post(
-            f"/api/v1/privacy/requests/{request_id}/transitions",
-            json={"to": to, **extra},
-            headers=headers or self.officer(),
+            f"/api/v1/privacy/requests/{request_id}/transitions", json={"to": to, **extra}, headers=sent
         )
 
     async def complete(self, request_id: str) -> dict[str, Any]:

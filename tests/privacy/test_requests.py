@@ -146,6 +146,41 @@ async def test_the_requester_may_withdraw_but_not_complete(privacy: Privacy) -> 
     assert withdrawn.json()["state"] == "withdrawn"
 
 
+async def test_a_request_answers_its_etag_and_a_move_needs_if_match(
+    privacy: Privacy, client: httpx.AsyncClient
+) -> None:
+    mentee = new_mentee()
+    filed = await client.post(
+        "/api/v1/privacy/requests", json={"type": "erasure", "description": DESCRIPTION}, headers=privacy.mentee(mentee)
+    )
+    assert filed.status_code == 201
+    request_id = filed.json()["id"]
+    assert filed.headers["etag"] == '"1"'
+    read = await client.get(f"/api/v1/privacy/requests/{request_id}", headers=privacy.mentee(mentee))
+    assert read.headers["etag"] == '"1"'
+
+    missing = await privacy.move(request_id, "in_progress", if_match=None)
+    assert missing.status_code == 428
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert missing.json()["header"] == "If-Match"
+
+    moved = await privacy.move(request_id, "in_progress", if_match='"1"')
+    assert moved.status_code == 200, moved.text
+    assert moved.headers["etag"] == '"2"' and moved.json()["version"] == 2
+
+    # The erasure a stale client asks for is refused and changes nothing: the key survives.
+    stale = await privacy.move(request_id, "completed", if_match='"1"')
+    assert stale.status_code == 412
+    assert stale.headers["content-type"].startswith("application/problem+json")
+    assert stale.json()["current_etag"] == '"2"'
+    withdrawn = await privacy.move(request_id, "withdrawn", headers=privacy.mentee(mentee), if_match=None)
+    assert withdrawn.status_code == 428
+    after = await client.get(f"/api/v1/privacy/requests/{request_id}", headers=privacy.mentee(mentee))
+    assert after.json()["state"] == "in_progress"
+    assert after.json()["description"] == DESCRIPTION
+    assert [e["action"] for e in await privacy.audit(resource_id=request_id)].count("privacy.request.completed") == 0
+
+
 async def test_an_access_request_exports_everything_held_and_the_download_is_audited(
     privacy: Privacy, client: httpx.AsyncClient
 ) -> None:
@@ -299,8 +334,10 @@ def test_governance_audit_verify_stays_ok_after_an_erasure(settings: Settings) -
             filed = await requests.file(
                 service, DataRequestFiling(type="erasure", description=DESCRIPTION), me, True, now
             )
-            await requests.transition(service, filed.id, RequestTransition(to="in_progress"), officer, False, now)
-            done = await requests.transition(service, filed.id, RequestTransition(to="completed"), officer, False, now)
+            await requests.transition(service, filed.id, RequestTransition(to="in_progress"), officer, False, now, 1)
+            done = await requests.transition(
+                service, filed.id, RequestTransition(to="completed"), officer, False, now, 2
+            )
             assert done.certificate is not None and done.certificate["key_shredded"] is True
             assert (await requests.get(service, filed.id, now, False)).description is None
         finally:

@@ -79,9 +79,18 @@ class Vetting:
             headers=headers or self.officer(),
         )
 
-    async def move(self, check_id: str, to: str, sub: str = OFFICER, **extra: Any) -> httpx.Response:
+    async def move(
+        self, check_id: str, to: str, sub: str = OFFICER, if_match: str | None = "current", **extra: Any
+    ) -> httpx.Response:
+        """Move a check, sending the ETag it has now (``if_match="current"``), the one given, or none."""
+        headers = self.officer(sub)
+        if if_match == "current":
+            read = await self.client.get(f"/api/v1/checks/{check_id}", headers=headers)
+            headers = {**headers, "If-Match": read.headers.get("etag", '"0"')}
+        elif if_match is not None:
+            headers = {**headers, "If-Match": if_match}
         return await self.client.post(
-            f"/api/v1/checks/{check_id}/transitions", json={"to": to, **extra}, headers=self.officer(sub)
+            f"/api/v1/checks/{check_id}/transitions", json={"to": to, **extra}, headers=headers
         )
 
     async def pass_check(self, mentor_id: str, check_type: str, documents: int, **extra: Any) -> dict[str, Any]:
