@@ -136,6 +136,7 @@ async def build(
             documents_required=r.check.documents,
             details_required=list(r.check.details),
             met=r.check.name not in failing,
+            four_eyes=r.check.four_eyes,
         )
         for r in requirements_of(vetting, mentor)
     ]

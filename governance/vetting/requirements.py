@@ -35,6 +35,8 @@ class CheckType:
     evidence: str
     documents: int
     details: tuple[str, ...]
+    # Passing needs an officer who neither attached the evidence nor moved it to review.
+    four_eyes: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +180,9 @@ def _check_type(name: str, spec: Any, source: str) -> CheckType:
         raise RequirementsError(f"{where}: details must be a list of names")
     if not isinstance(documents, int) or documents < 0:
         raise RequirementsError(f"{where}: documents must be a non-negative integer")
+    four_eyes = spec.get("four_eyes", False)
+    if not isinstance(four_eyes, bool):
+        raise RequirementsError(f"{where}: four_eyes must be true or false")
     return CheckType(
         name=name,
         title=_text(spec, "title", where),
@@ -185,6 +190,7 @@ def _check_type(name: str, spec: Any, source: str) -> CheckType:
         evidence=_text(spec, "evidence", where),
         documents=documents,
         details=tuple(details),
+        four_eyes=four_eyes,
     )
 
 

@@ -184,6 +184,8 @@ class RequirementView(msgspec.Struct, frozen=True):
     documents_required: int
     details_required: list[str]
     met: bool
+    # Passing needs an officer who neither attached the evidence nor moved the check to review.
+    four_eyes: bool = False
 
 
 class Gap(msgspec.Struct, frozen=True):

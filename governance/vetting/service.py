@@ -367,8 +367,62 @@ async def transition_check(
     """Move a check (see :data:`~governance.vetting.states.CHECK_TRANSITIONS`).
 
     Returns whether the move took effect: a first ``waived`` request only records who
-    asked for the waiver; a second, different compliance officer grants it.
+    asked for the waiver; a second, different compliance officer grants it. Where the
+    check type asks for four eyes, an officer who attached evidence to the check or moved
+    it to review may not pass it (403, recorded as ``vetting.check.pass_refused``).
     """
+    try:
+        return await _transition_check(vetting, check_id, move, actor, now)
+    except _NotIndependent as refused:
+        # Recorded after the move's transaction rolled back, so the refusal stays on record.
+        await audit.record(
+            actor=actor,
+            action="vetting.check.pass_refused",
+            resource_type="check",
+            resource_id=str(check_id),
+            outcome="denied",
+            details={
+                "mentor_id": str(refused.check["mentor"]),
+                "check_type": refused.check["check_type"],
+                "reason": "four eyes: the passing officer " + " and ".join(refused.involvement),
+                "involvement": refused.involvement,
+            },
+        )
+        raise Problem(
+            403,
+            "four-eyes",
+            f"A {refused.check['check_type']} check must be passed by another compliance officer than the one "
+            f"who attached its evidence or moved it to review: you {' and '.join(refused.involvement)}",
+            involvement=refused.involvement,
+        ) from None
+
+
+class _NotIndependent(Exception):
+    """A pass the four-eyes rule refuses: what the officer already did to the check."""
+
+    def __init__(self, check: Mapping[str, Any], involvement: list[str]) -> None:
+        super().__init__(", ".join(involvement))
+        self.check, self.involvement = check, involvement
+
+
+async def _involvement(check: Mapping[str, Any], actor: Identity, move: CheckTransition) -> list[str]:
+    """What ``actor`` did to the check that makes them no second pair of eyes on it, in
+    words: judged from the audit log (who recorded details, who moved it to review) and
+    the documents' uploaders, so that every fact behind a refusal is in the log too."""
+    did: list[str] = []
+    if await Document.exists().where((Document.check == check["id"]) & (Document.uploaded_by == actor.sub)):
+        did.append("uploaded a document")
+    entries = [e for e in await audit.history("check", str(check["id"])) if e.actor.sub == actor.sub]
+    if move.details or any(e.details.get("detail_names") for e in entries):
+        did.append("recorded details")
+    if any(e.action == "vetting.check.transitioned" and e.details.get("to") == "in_review" for e in entries):
+        did.append("moved it to review")
+    return did
+
+
+async def _transition_check(
+    vetting: Vetting, check_id: uuid.UUID, move: CheckTransition, actor: Identity, now: datetime
+) -> tuple[bool, str]:
     async with db.transaction():
         check = await check_row(check_id)
         mentor = await mentor_row(check["mentor"])
@@ -396,6 +450,10 @@ async def transition_check(
         if move.to == "waived":
             effective, message = _waiver(check, move, actor, changes, cipher)
         if move.to == "passed":
+            if _check_type(vetting, check["check_type"]).four_eyes:
+                involvement = await _involvement(check, actor, move)
+                if involvement:
+                    raise _NotIndependent(check, involvement)
             attached = await Document.count().where(Document.check == check_id)
             _require_evidence(vetting, check["check_type"], details, attached)
         if effective:

@@ -74,16 +74,50 @@ async def test_a_waiver_needs_a_justification_and_a_second_officer(vetting: Vett
 
 async def test_passing_needs_the_evidence_the_requirements_name(vetting: Vetting) -> None:
     mentor = await vetting.register(f"ext-{uuid.uuid4().hex[:10]}")
-    check = await vetting.record(mentor["id"], "background_check", details={"level": "enhanced"})
+    check = await vetting.record(mentor["id"], "professional_credential", details={"credential": "ICF PCC"})
     await vetting.move(check["id"], "in_review")
     refused = await vetting.move(check["id"], "passed")
     assert refused.status_code == 422
     assert refused.json()["documents_attached"] == 0
-    assert refused.json()["details_missing"] == ["certificate_number", "issuing_body"]
+    assert refused.json()["details_missing"] == ["issuing_body"]
     assert (await vetting.upload(check["id"], PDF)).status_code == 201
-    passed = await vetting.move(check["id"], "passed", details={"certificate_number": "001", "issuing_body": "DBS"})
+    passed = await vetting.move(check["id"], "passed", details={"issuing_body": "ICF"})
     assert passed.status_code == 200, passed.text
-    assert passed.json()["check"]["details"]["level"] == "enhanced"
+    assert passed.json()["check"]["details"]["credential"] == "ICF PCC"
+
+
+async def test_a_criminal_record_check_is_passed_by_an_officer_who_had_no_hand_in_it(vetting: Vetting) -> None:
+    mentor = await vetting.register(f"ext-{uuid.uuid4().hex[:10]}")
+    [requirement] = [r for r in (await vetting.dossier(mentor["id"]))["requirements"] if r["four_eyes"]]
+    assert requirement["check_type"] == "background_check"
+    check = await vetting.record(mentor["id"], "background_check")  # officer-a records its details
+    assert (await vetting.upload(check["id"], PDF, headers=vetting.officer("officer-c"))).status_code == 201
+    assert (await vetting.move(check["id"], "in_review", sub="officer-d")).status_code == 200
+    for sub, did, extra in (
+        ("officer-a", ["recorded details"], {}),
+        ("officer-c", ["uploaded a document"], {}),
+        ("officer-d", ["moved it to review"], {}),
+        (SECOND_OFFICER, ["recorded details"], {"details": {"certificate_number": "002"}}),
+    ):
+        refused = await vetting.move(check["id"], "passed", sub=sub, **extra)
+        assert refused.status_code == 403, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["type"] == "/problems/four-eyes" and refused.json()["involvement"] == did
+        assert did[0] in refused.json()["detail"]
+    entries = await vetting.audit(resource_id=check["id"], action="vetting.check.pass_refused")
+    assert [(e["actor"]["sub"], e["outcome"], e["details"]["involvement"]) for e in entries] == [
+        ("officer-a", "denied", ["recorded details"]),
+        ("officer-c", "denied", ["uploaded a document"]),
+        ("officer-d", "denied", ["moved it to review"]),
+        (SECOND_OFFICER, "denied", ["recorded details"]),
+    ]
+    unchanged = next(c for c in (await vetting.dossier(mentor["id"]))["checks"] if c["id"] == check["id"])
+    assert (unchanged["state"], unchanged["details"]["certificate_number"]) == ("in_review", "001234567890")
+    passed = await vetting.move(check["id"], "passed", sub=SECOND_OFFICER)
+    assert passed.status_code == 200, passed.text
+    assert (passed.json()["check"]["state"], passed.json()["check"]["reviewed_by"]) == ("passed", SECOND_OFFICER)
+    # Checks of other types are still one officer's work.
+    assert (await vetting.pass_check(mentor["id"], "identity_verification", 1))["reviewed_by"] == "officer-a"
 
 
 async def test_a_certificate_that_runs_out_sooner_shortens_the_validity(vetting: Vetting) -> None:
