@@ -137,6 +137,7 @@ async def build(
             details_required=list(r.check.details),
             met=r.check.name not in failing,
             four_eyes=r.check.four_eyes,
+            valid_from=r.check.valid_from,
         )
         for r in requirements_of(vetting, mentor)
     ]

@@ -11,10 +11,11 @@ module; they share its helpers.
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, Final, Literal, cast
 
 import msgspec
@@ -28,8 +29,8 @@ from governance.core.pagination import Page, by_time, decode_cursor, encode_curs
 from governance.core.storage import ObjectStore
 from governance.settings import Settings
 from governance.vetting import states
+from governance.vetting.requirements import EVIDENCE_DATE, CheckType, Requirement, Requirements
 from governance.vetting.requirements import FILE_NAME as REQUIREMENTS_FILE
-from governance.vetting.requirements import CheckType, Requirement, Requirements
 from governance.vetting.requirements import load as load_requirements
 from governance.vetting.schemas import (
     AuditTrail,
@@ -310,6 +311,7 @@ async def record_check(
                 {"field": "check_type", "source": "body", "message": f"one of {sorted(vetting.requirements.checks)}"}
             ],
         )
+    _evidence_date(check_type, data.details, now)
     check_id = uuid.uuid4()
     async with db.transaction():
         mentor = await mentor_row(mentor_id)
@@ -456,10 +458,14 @@ async def _transition_check(
                     raise _NotIndependent(check, involvement)
             attached = await Document.count().where(Document.check == check_id)
             _require_evidence(vetting, check["check_type"], details, attached)
+        # Checked whenever the date is given, so that a wrong one is refused as it is recorded.
+        evidence_date = _evidence_date(requirement.check, details if move.to == "passed" else move.details, now)
         if effective:
             changes.update({Check.state: move.to, Check.state_since: now})
             if move.to in states.SATISFYING:
-                valid_from, expires_at = _validity(requirement, move, now)
+                # A waiver rests on no evidence: its validity runs from the grant.
+                dated = evidence_date if move.to == "passed" else None
+                valid_from, expires_at = _validity(requirement, move, now, dated)
                 changes.update(
                     {
                         Check.reviewed_by: actor.sub,
@@ -557,8 +563,45 @@ def _require_evidence(vetting: Vetting, check_type: str, details: Mapping[str, s
         )
 
 
-def _validity(requirement: Requirement, move: CheckTransition, now: datetime) -> tuple[datetime, datetime]:
-    valid_from = move.valid_from or now
+def _evidence_date(spec: CheckType, details: Mapping[str, str], now: datetime) -> datetime | None:
+    """The start of validity the evidence itself gives (midnight UTC of its ``issued_on``
+    detail) when the check type's validity runs from it; 422 when that date is not an ISO
+    8601 calendar date or lies in the future. None when not given or not asked for."""
+    if spec.valid_from != "evidence_date" or not details.get(EVIDENCE_DATE):
+        return None
+    text = details[EVIDENCE_DATE]
+    issued: date | None = None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        with contextlib.suppress(ValueError):
+            issued = date.fromisoformat(text)
+    if issued is None or issued > now.astimezone(UTC).date():
+        problem = "is not a date such as 2026-03-14" if issued is None else "lies in the future"
+        raise Problem(
+            422,
+            "evidence-date",
+            f"A {spec.name} check is valid from the date of its evidence, and {EVIDENCE_DATE} {problem}",
+            errors=[
+                {
+                    "field": f"details.{EVIDENCE_DATE}",
+                    "source": "body",
+                    "message": "the evidence's own date, YYYY-MM-DD, not in the future",
+                }
+            ],
+        )
+    return datetime.combine(issued, time.min, tzinfo=UTC)
+
+
+def _validity(
+    requirement: Requirement, move: CheckTransition, now: datetime, evidence_date: datetime | None = None
+) -> tuple[datetime, datetime]:
+    if evidence_date is not None and move.valid_from is not None:
+        raise Problem(
+            422,
+            "validity",
+            f"A {requirement.check.name} check is valid from its evidence's date ({EVIDENCE_DATE}), not valid_from",
+            errors=[{"field": "valid_from", "source": "body", "message": f"omit it; {EVIDENCE_DATE} gives the date"}],
+        )
+    valid_from = evidence_date or move.valid_from or now
     if valid_from.tzinfo is None:
         raise _bad_instant("valid_from")
     longest = requirement.effective_validity.add_to(valid_from)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -27,6 +28,8 @@ DETAILS = {
     "code_version": "2026.1",
     "course": "Safeguarding adults and children",
     "provider": "NSPCC",
+    # The certificates' own date: today, so that a pass is valid for the check type's whole term.
+    "issued_on": datetime.now(UTC).date().isoformat(),
 }
 
 
@@ -86,8 +89,13 @@ class Vetting:
             f"/api/v1/checks/{check_id}/transitions", json={"to": to, **extra}, headers=self.officer(sub)
         )
 
-    async def pass_check(self, mentor_id: str, check_type: str, documents: int, **extra: Any) -> dict[str, Any]:
-        check = await self.record(mentor_id, check_type)
+    async def pass_check(
+        self, mentor_id: str, check_type: str, documents: int, issued_on: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """Record, document, review and pass a check; ``issued_on`` dates its evidence (default today)."""
+        check = await self.record(
+            mentor_id, check_type, details={**DETAILS, "issued_on": issued_on or DETAILS["issued_on"]}
+        )
         for index in range(documents):
             uploaded = await self.upload(check["id"], PDF + str(index).encode(), f"{check_type}-{index}.pdf")
             assert uploaded.status_code == 201, uploaded.text

@@ -42,6 +42,14 @@ def test_criminal_record_checks_pass_with_four_eyes_and_nothing_else_does() -> N
     assert parse(_minimal()).checks["interview"].four_eyes is False, "one officer unless the file says otherwise"
 
 
+def test_certificates_are_valid_from_their_own_date() -> None:
+    requirements = load(POLICIES / FILE_NAME)
+    dated = {name for name, check in requirements.checks.items() if check.valid_from == "evidence_date"}
+    assert dated == {"background_check", "safeguarding_training"}
+    assert all("issued_on" in requirements.checks[name].details for name in dated)
+    assert parse(_minimal()).checks["interview"].valid_from == "review"
+
+
 def test_volunteers_elsewhere_need_no_credential_and_no_particular_level() -> None:
     requirements = load(POLICIES / FILE_NAME)
     fr = {r.check.name: r for r in requirements.for_mentor("FR", "volunteer")}
@@ -72,6 +80,18 @@ def _minimal(**overrides: Any) -> dict[str, Any]:
         (
             {"checks": {"interview": {"title": "I", "validity": "P1Y", "evidence": "e", "four_eyes": "yes"}}},
             "\\[checks.interview\\]: four_eyes must be true or false",
+        ),
+        (
+            {"checks": {"interview": {"title": "I", "validity": "P1Y", "evidence": "e", "valid_from": "issue"}}},
+            "valid_from must be one of review, evidence_date",
+        ),
+        (
+            {
+                "checks": {
+                    "interview": {"title": "I", "validity": "P1Y", "evidence": "e", "valid_from": "evidence_date"}
+                }
+            },
+            "needs 'issued_on' among its details",
         ),
         ({"version": ""}, "'version' is required"),
         (
