@@ -316,7 +316,45 @@ async def transition(
     now: datetime,
 ) -> RefundView:
     """Approve (one approval; a second, different approver above the threshold), deny, or
-    report the payout (platform: issued with its payment reference, or failed)."""
+    report the payout (platform: issued with its payment reference, or failed).
+
+    Whoever requested the refund never approves it, and nobody approves it twice: both
+    answer 403 with an audit entry of the refusal (``refund.approval_refused``).
+    """
+    try:
+        return await _transition(
+            refund_id, actor=actor, data=data, expected_version=expected_version, keyring=keyring, now=now
+        )
+    except _FourEyes as refused:
+        # Recorded after the move's transaction rolled back, so the refusal stays on record.
+        await audit.record(
+            actor=actor,
+            action="refund.approval_refused",
+            resource_type=RESOURCE,
+            resource_id=str(refund_id),
+            outcome="denied",
+            details={"reason": refused.reason, "requested_by": refused.requested_by},
+        )
+        raise refused.problem from None
+
+
+class _FourEyes(Exception):
+    """An approval the four-eyes rule refuses; carries the answer and why, for the audit entry."""
+
+    def __init__(self, problem: Problem, reason: str, requested_by: str) -> None:
+        super().__init__(reason)
+        self.problem, self.reason, self.requested_by = problem, reason, requested_by
+
+
+async def _transition(
+    refund_id: uuid.UUID,
+    *,
+    actor: Identity,
+    data: RefundTransition,
+    expected_version: int,
+    keyring: Keyring,
+    now: datetime,
+) -> RefundView:
     async with db.transaction():
         row = await lock_for_update(Refund.select().where(Refund.id == refund_id)).first()
         if row is None:
@@ -340,12 +378,28 @@ async def transition(
             sealed = await keyring.encrypt(row["mentee_id"], reasons)
         if target == "approved":
             approvers: list[str] = loads(row["approved_by"], [])
+            if actor.sub == row["requested_by"]:
+                raise _FourEyes(
+                    Problem(
+                        403,
+                        "four-eyes",
+                        "You requested this refund; another member of staff must approve it",
+                        requested_by=row["requested_by"],
+                        approved_by=approvers,
+                    ),
+                    "requester cannot approve",
+                    row["requested_by"],
+                )
             if actor.sub in approvers:
-                raise Problem(
-                    403,
-                    "four-eyes",
-                    f"You already approved this refund; {row['approvals_needed']} different approvers are needed",
-                    approved_by=approvers,
+                raise _FourEyes(
+                    Problem(
+                        403,
+                        "four-eyes",
+                        f"You already approved this refund; {row['approvals_needed']} different approvers are needed",
+                        approved_by=approvers,
+                    ),
+                    "approver cannot approve twice",
+                    row["requested_by"],
                 )
             approvers.append(actor.sub)
             changes["approved_by"] = dumps(approvers)

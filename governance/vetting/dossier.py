@@ -139,6 +139,8 @@ async def build(
             documents_required=r.check.documents,
             details_required=list(r.check.details),
             met=r.check.name not in failing,
+            four_eyes=r.check.four_eyes,
+            valid_from=r.check.valid_from,
         )
         for r in requirements_of(vetting, mentor)
     ]

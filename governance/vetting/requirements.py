@@ -13,12 +13,17 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from governance.core.durations import Duration, DurationError, parse_duration
 
 ENGAGEMENT_TYPES: Final = ("volunteer", "contractor", "employee")
 FILE_NAME: Final = "vetting-requirements.toml"
+# Where a pass's validity starts: when it was passed, or the date its evidence bears.
+ValidFrom = Literal["review", "evidence_date"]
+VALID_FROM: Final[tuple[ValidFrom, ...]] = ("review", "evidence_date")
+# The detail that holds the evidence's own date (ISO 8601, e.g. a certificate's issue date).
+EVIDENCE_DATE: Final = "issued_on"
 
 
 class RequirementsError(ValueError):
@@ -35,6 +40,10 @@ class CheckType:
     evidence: str
     documents: int
     details: tuple[str, ...]
+    # Passing needs an officer who neither attached the evidence nor moved it to review.
+    four_eyes: bool = False
+    # "evidence_date": validity runs from the ``issued_on`` detail, not from the pass.
+    valid_from: ValidFrom = "review"
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +187,15 @@ def _check_type(name: str, spec: Any, source: str) -> CheckType:
         raise RequirementsError(f"{where}: details must be a list of names")
     if not isinstance(documents, int) or documents < 0:
         raise RequirementsError(f"{where}: documents must be a non-negative integer")
+    four_eyes = spec.get("four_eyes", False)
+    if not isinstance(four_eyes, bool):
+        raise RequirementsError(f"{where}: four_eyes must be true or false")
+    valid_from = spec.get("valid_from", "review")
+    if valid_from not in VALID_FROM:
+        raise RequirementsError(f"{where}: valid_from must be one of {', '.join(VALID_FROM)}")
+    # The date must be asked for, so that a pass without it is refused like other missing evidence.
+    if valid_from == "evidence_date" and EVIDENCE_DATE not in details:
+        raise RequirementsError(f'{where}: valid_from = "evidence_date" needs {EVIDENCE_DATE!r} among its details')
     return CheckType(
         name=name,
         title=_text(spec, "title", where),
@@ -185,6 +203,8 @@ def _check_type(name: str, spec: Any, source: str) -> CheckType:
         evidence=_text(spec, "evidence", where),
         documents=documents,
         details=tuple(details),
+        four_eyes=four_eyes,
+        valid_from=valid_from,
     )
 
 

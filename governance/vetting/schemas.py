@@ -184,6 +184,10 @@ class RequirementView(msgspec.Struct, frozen=True):
     documents_required: int
     details_required: list[str]
     met: bool
+    # Passing needs an officer who neither attached the evidence nor moved the check to review.
+    four_eyes: bool = False
+    # Where validity starts: "review" (the pass) or "evidence_date" (the issued_on detail).
+    valid_from: Literal["review", "evidence_date"] = "review"
 
 
 class Gap(msgspec.Struct, frozen=True):

@@ -11,10 +11,11 @@ module; they share its helpers.
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, Final, Literal, cast
 
 import msgspec
@@ -29,8 +30,8 @@ from governance.core.storage import ObjectStore
 from governance.core.versioning import check_version, lock_for_update
 from governance.settings import Settings
 from governance.vetting import states
+from governance.vetting.requirements import EVIDENCE_DATE, CheckType, Requirement, Requirements
 from governance.vetting.requirements import FILE_NAME as REQUIREMENTS_FILE
-from governance.vetting.requirements import CheckType, Requirement, Requirements
 from governance.vetting.requirements import load as load_requirements
 from governance.vetting.schemas import (
     AuditTrail,
@@ -311,6 +312,7 @@ async def record_check(
                 {"field": "check_type", "source": "body", "message": f"one of {sorted(vetting.requirements.checks)}"}
             ],
         )
+    _evidence_date(check_type, data.details, now)
     check_id = uuid.uuid4()
     async with db.transaction():
         mentor = await mentor_row(mentor_id)
@@ -376,8 +378,67 @@ async def transition_check(
     asked for the waiver; a second, different compliance officer grants it. A check's
     version is its latest audit entry (``last_seq``, which every change moves on): 412
     when it is no longer ``expected_version`` (the route's ``If-Match``; None only for
-    in-process callers that hold no ETag).
+    in-process callers that hold no ETag). Where the check type asks for four eyes, an
+    officer who attached evidence to the check or moved it to review may not pass it
+    (403, recorded as ``vetting.check.pass_refused``).
     """
+    try:
+        return await _transition_check(vetting, check_id, move, actor, now, expected_version)
+    except _NotIndependent as refused:
+        # Recorded after the move's transaction rolled back, so the refusal stays on record.
+        await audit.record(
+            actor=actor,
+            action="vetting.check.pass_refused",
+            resource_type="check",
+            resource_id=str(check_id),
+            outcome="denied",
+            details={
+                "mentor_id": str(refused.check["mentor"]),
+                "check_type": refused.check["check_type"],
+                "reason": "four eyes: the passing officer " + " and ".join(refused.involvement),
+                "involvement": refused.involvement,
+            },
+        )
+        raise Problem(
+            403,
+            "four-eyes",
+            f"A {refused.check['check_type']} check must be passed by another compliance officer than the one "
+            f"who attached its evidence or moved it to review: you {' and '.join(refused.involvement)}",
+            involvement=refused.involvement,
+        ) from None
+
+
+class _NotIndependent(Exception):
+    """A pass the four-eyes rule refuses: what the officer already did to the check."""
+
+    def __init__(self, check: Mapping[str, Any], involvement: list[str]) -> None:
+        super().__init__(", ".join(involvement))
+        self.check, self.involvement = check, involvement
+
+
+async def _involvement(check: Mapping[str, Any], actor: Identity, move: CheckTransition) -> list[str]:
+    """What ``actor`` did to the check that makes them no second pair of eyes on it, in
+    words: judged from the audit log (who recorded details, who moved it to review) and
+    the documents' uploaders, so that every fact behind a refusal is in the log too."""
+    did: list[str] = []
+    if await Document.exists().where((Document.check == check["id"]) & (Document.uploaded_by == actor.sub)):
+        did.append("uploaded a document")
+    entries = [e for e in await audit.history("check", str(check["id"])) if e.actor.sub == actor.sub]
+    if move.details or any(e.details.get("detail_names") for e in entries):
+        did.append("recorded details")
+    if any(e.action == "vetting.check.transitioned" and e.details.get("to") == "in_review" for e in entries):
+        did.append("moved it to review")
+    return did
+
+
+async def _transition_check(
+    vetting: Vetting,
+    check_id: uuid.UUID,
+    move: CheckTransition,
+    actor: Identity,
+    now: datetime,
+    expected_version: int | None,
+) -> tuple[bool, str]:
     async with db.transaction():
         check = await check_row(check_id)
         if expected_version is not None:
@@ -408,12 +469,20 @@ async def transition_check(
         if move.to == "waived":
             effective, message = _waiver(check, move, actor, changes, cipher)
         if move.to == "passed":
+            if _check_type(vetting, check["check_type"]).four_eyes:
+                involvement = await _involvement(check, actor, move)
+                if involvement:
+                    raise _NotIndependent(check, involvement)
             attached = await Document.count().where(Document.check == check_id)
             _require_evidence(vetting, check["check_type"], details, attached)
+        # Checked whenever the date is given, so that a wrong one is refused as it is recorded.
+        evidence_date = _evidence_date(requirement.check, details if move.to == "passed" else move.details, now)
         if effective:
             changes.update({Check.state: move.to, Check.state_since: now})
             if move.to in states.SATISFYING:
-                valid_from, expires_at = _validity(requirement, move, now)
+                # A waiver rests on no evidence: its validity runs from the grant.
+                dated = evidence_date if move.to == "passed" else None
+                valid_from, expires_at = _validity(requirement, move, now, dated)
                 changes.update(
                     {
                         Check.reviewed_by: actor.sub,
@@ -511,8 +580,45 @@ def _require_evidence(vetting: Vetting, check_type: str, details: Mapping[str, s
         )
 
 
-def _validity(requirement: Requirement, move: CheckTransition, now: datetime) -> tuple[datetime, datetime]:
-    valid_from = move.valid_from or now
+def _evidence_date(spec: CheckType, details: Mapping[str, str], now: datetime) -> datetime | None:
+    """The start of validity the evidence itself gives (midnight UTC of its ``issued_on``
+    detail) when the check type's validity runs from it; 422 when that date is not an ISO
+    8601 calendar date or lies in the future. None when not given or not asked for."""
+    if spec.valid_from != "evidence_date" or not details.get(EVIDENCE_DATE):
+        return None
+    text = details[EVIDENCE_DATE]
+    issued: date | None = None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        with contextlib.suppress(ValueError):
+            issued = date.fromisoformat(text)
+    if issued is None or issued > now.astimezone(UTC).date():
+        problem = "is not a date such as 2026-03-14" if issued is None else "lies in the future"
+        raise Problem(
+            422,
+            "evidence-date",
+            f"A {spec.name} check is valid from the date of its evidence, and {EVIDENCE_DATE} {problem}",
+            errors=[
+                {
+                    "field": f"details.{EVIDENCE_DATE}",
+                    "source": "body",
+                    "message": "the evidence's own date, YYYY-MM-DD, not in the future",
+                }
+            ],
+        )
+    return datetime.combine(issued, time.min, tzinfo=UTC)
+
+
+def _validity(
+    requirement: Requirement, move: CheckTransition, now: datetime, evidence_date: datetime | None = None
+) -> tuple[datetime, datetime]:
+    if evidence_date is not None and move.valid_from is not None:
+        raise Problem(
+            422,
+            "validity",
+            f"A {requirement.check.name} check is valid from its evidence's date ({EVIDENCE_DATE}), not valid_from",
+            errors=[{"field": "valid_from", "source": "body", "message": f"omit it; {EVIDENCE_DATE} gives the date"}],
+        )
+    valid_from = evidence_date or move.valid_from or now
     if valid_from.tzinfo is None:
         raise _bad_instant("valid_from")
     longest = requirement.effective_validity.add_to(valid_from)

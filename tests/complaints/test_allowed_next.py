@@ -114,6 +114,8 @@ async def test_complaints_allowed_next_tells_the_truth(database: Settings, polic
 
 async def test_refunds_allowed_next_tells_the_truth(database: Settings, keyring: Keyring) -> None:
     now = datetime.now(UTC)
+    # Another agent asks for the refund: its requester may never approve it (four eyes).
+    requester = Identity(sub="agent-walk-requester", roles=("support_agent",))
 
     async def fresh() -> uuid.UUID:
         session = f"s-walk-{uuid.uuid4()}"
@@ -123,7 +125,7 @@ async def test_refunds_allowed_next_tells_the_truth(database: Settings, keyring:
             )
         )
         _, created = await refunds.create(
-            actor=AGENT,
+            actor=requester,
             data=RefundCreate(session_id=session, amount_minor=10, currency="EUR", reason="r"),
             threshold_minor=1_000,
             keyring=keyring,

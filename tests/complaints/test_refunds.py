@@ -23,7 +23,8 @@ async def _paid(api: Api, session_id: str, amount: int = 50_000, mentee: str = "
     assert response.status_code == 200, response.text
 
 
-async def _refund(api: Api, body: dict, key: str, role: str = "support_agent", sub: str = "agent-1") -> httpx.Response:
+async def _refund(api: Api, body: dict, key: str, role: str = "support_agent", sub: str = "agent-0") -> httpx.Response:
+    # Requested by agent-0, so that agent-1 (the moves' default) may approve it.
     return await api.call("POST", "/refunds", role, sub, body, {"Idempotency-Key": key})
 
 
@@ -200,3 +201,33 @@ async def test_approvals_and_denials_carry_their_reasons(api: Api) -> None:
         await api.call("GET", f"/audit/entries?resource_id={denied_refund['id']}&action=refund.denied", "auditor", "a")
     ).json()["items"]
     assert len(entry["details"]["reasons_sha256"]) == 64
+
+
+async def test_the_requester_never_approves_their_own_refund(api: Api) -> None:
+    for amount, needed in ((500, 1), (20_000, 2)):
+        session = "s-" + new_id()
+        await _paid(api, session)
+        body = {"session_id": session, "amount_minor": amount, "currency": "EUR", "reason": "r"}
+        refund = (await _refund(api, body, new_id(), sub="agent-9")).json()
+        assert refund["approvals_needed"] == needed
+        own = await _move(api, refund, "approved", sub="agent-9")
+        assert own.status_code == 403, own.text
+        assert own.headers["content-type"].startswith("application/problem+json")
+        assert own.json()["type"] == "/problems/four-eyes" and own.json()["requested_by"] == "agent-9"
+        after = (await api.call("GET", f"/refunds/{refund['id']}", "support_agent", "agent-1")).json()
+        assert (after["state"], after["approved_by"], after["version"]) == ("requested", [], refund["version"])
+        if needed == 2:
+            assert (await _move(api, refund, "approved", sub="agent-1")).json()["state"] == "requested"
+            again = await _move(api, refund, "approved", role="compliance_officer", sub="agent-9")
+            assert again.status_code == 403, "nor as the second of two approvers"
+        assert (await _move(api, refund, "denied", sub="agent-9", reasons="withdrawn")).status_code == 200, (
+            "the requester may still deny (withdraw) their own request"
+        )
+        entries = (
+            await api.call(
+                "GET", f"/audit/entries?resource_id={refund['id']}&action=refund.approval_refused", "auditor", "a"
+            )
+        ).json()["items"]
+        assert [(e["actor"]["sub"], e["outcome"], e["details"]["reason"]) for e in entries] == [
+            ("agent-9", "denied", "requester cannot approve")
+        ] * (1 if needed == 1 else 2)

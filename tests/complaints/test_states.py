@@ -108,6 +108,9 @@ async def test_complaint_moves_follow_the_table(
             assert row == {"state": source, "version": 1}, "a refused move changes nothing"
 
 
+REQUESTER = Identity(sub="agent-requesting", roles=("support_agent",))
+
+
 async def _refund_in(state: str, keyring: Keyring, now: datetime, n: int) -> Any:
     session = f"s-states-{state}-{n}-{now.timestamp()}"
     await SessionPayment.insert(
@@ -116,7 +119,7 @@ async def _refund_in(state: str, keyring: Keyring, now: datetime, n: int) -> Any
         )
     )
     _, view = await refunds.create(
-        actor=ACTORS["support"],
+        actor=REQUESTER,  # none of ACTORS: a requester never approves their own refund
         data=RefundCreate(session_id=session, amount_minor=10, currency="EUR", reason="r"),
         threshold_minor=1_000,
         keyring=keyring,

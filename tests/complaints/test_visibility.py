@@ -111,7 +111,7 @@ async def test_a_mentee_does_not_see_a_refund_awaiting_its_second_approver_and_s
     )
     assert paid.status_code == 200, paid.text
     body = {"session_id": session, "amount_minor": 20_000, "currency": "EUR", "reason": "The session never happened"}
-    created = await api.call("POST", "/refunds", "support_agent", "agent-1", body, {"Idempotency-Key": new_id()})
+    created = await api.call("POST", "/refunds", "support_agent", "agent-0", body, {"Idempotency-Key": new_id()})
     assert created.status_code == 201, created.text
     refund = created.json()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,6 +14,8 @@ PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 OFFICER = "officer-a"
 SECOND_OFFICER = "officer-b"
+# Check types the shipped requirements pass only with four eyes (``four_eyes = true``).
+FOUR_EYES = frozenset({"background_check"})
 # Values that satisfy every detail the requirements file asks for.
 DETAILS = {
     "method": "document and video check",
@@ -25,6 +28,8 @@ DETAILS = {
     "code_version": "2026.1",
     "course": "Safeguarding adults and children",
     "provider": "NSPCC",
+    # The certificates' own date: today, so that a pass is valid for the check type's whole term.
+    "issued_on": datetime.now(UTC).date().isoformat(),
 }
 
 
@@ -93,13 +98,19 @@ class Vetting:
             f"/api/v1/checks/{check_id}/transitions", json={"to": to, **extra}, headers=headers
         )
 
-    async def pass_check(self, mentor_id: str, check_type: str, documents: int, **extra: Any) -> dict[str, Any]:
-        check = await self.record(mentor_id, check_type)
+    async def pass_check(
+        self, mentor_id: str, check_type: str, documents: int, issued_on: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """Record, document, review and pass a check; ``issued_on`` dates its evidence (default today)."""
+        check = await self.record(
+            mentor_id, check_type, details={**DETAILS, "issued_on": issued_on or DETAILS["issued_on"]}
+        )
         for index in range(documents):
             uploaded = await self.upload(check["id"], PDF + str(index).encode(), f"{check_type}-{index}.pdf")
             assert uploaded.status_code == 201, uploaded.text
         assert (await self.move(check["id"], "in_review")).status_code == 200
-        passed = await self.move(check["id"], "passed", **extra)
+        passer = SECOND_OFFICER if check_type in FOUR_EYES else OFFICER
+        passed = await self.move(check["id"], "passed", sub=passer, **extra)
         assert passed.status_code == 200, passed.text
         return dict(passed.json()["check"])
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from governance.core.clock import ManualClock
 from governance.vetting import states
 
-from .conftest import PDF, SECOND_OFFICER, Vetting
+from .conftest import DETAILS, PDF, SECOND_OFFICER, Vetting
 
 # The moves that bring a fresh (pending) check to each state.
 PATHS: dict[str, list[tuple[str, str]]] = {
@@ -74,16 +76,108 @@ async def test_a_waiver_needs_a_justification_and_a_second_officer(vetting: Vett
 
 async def test_passing_needs_the_evidence_the_requirements_name(vetting: Vetting) -> None:
     mentor = await vetting.register(f"ext-{uuid.uuid4().hex[:10]}")
-    check = await vetting.record(mentor["id"], "background_check", details={"level": "enhanced"})
+    check = await vetting.record(mentor["id"], "professional_credential", details={"credential": "ICF PCC"})
     await vetting.move(check["id"], "in_review")
     refused = await vetting.move(check["id"], "passed")
     assert refused.status_code == 422
     assert refused.json()["documents_attached"] == 0
-    assert refused.json()["details_missing"] == ["certificate_number", "issuing_body"]
+    assert refused.json()["details_missing"] == ["issuing_body"]
     assert (await vetting.upload(check["id"], PDF)).status_code == 201
-    passed = await vetting.move(check["id"], "passed", details={"certificate_number": "001", "issuing_body": "DBS"})
+    passed = await vetting.move(check["id"], "passed", details={"issuing_body": "ICF"})
     assert passed.status_code == 200, passed.text
-    assert passed.json()["check"]["details"]["level"] == "enhanced"
+    assert passed.json()["check"]["details"]["credential"] == "ICF PCC"
+
+
+async def test_a_criminal_record_check_is_passed_by_an_officer_who_had_no_hand_in_it(vetting: Vetting) -> None:
+    mentor = await vetting.register(f"ext-{uuid.uuid4().hex[:10]}")
+    [requirement] = [r for r in (await vetting.dossier(mentor["id"]))["requirements"] if r["four_eyes"]]
+    assert requirement["check_type"] == "background_check"
+    check = await vetting.record(mentor["id"], "background_check")  # officer-a records its details
+    assert (await vetting.upload(check["id"], PDF, headers=vetting.officer("officer-c"))).status_code == 201
+    assert (await vetting.move(check["id"], "in_review", sub="officer-d")).status_code == 200
+    for sub, did, extra in (
+        ("officer-a", ["recorded details"], {}),
+        ("officer-c", ["uploaded a document"], {}),
+        ("officer-d", ["moved it to review"], {}),
+        (SECOND_OFFICER, ["recorded details"], {"details": {"certificate_number": "002"}}),
+    ):
+        refused = await vetting.move(check["id"], "passed", sub=sub, **extra)
+        assert refused.status_code == 403, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["type"] == "/problems/four-eyes" and refused.json()["involvement"] == did
+        assert did[0] in refused.json()["detail"]
+    entries = await vetting.audit(resource_id=check["id"], action="vetting.check.pass_refused")
+    assert [(e["actor"]["sub"], e["outcome"], e["details"]["involvement"]) for e in entries] == [
+        ("officer-a", "denied", ["recorded details"]),
+        ("officer-c", "denied", ["uploaded a document"]),
+        ("officer-d", "denied", ["moved it to review"]),
+        (SECOND_OFFICER, "denied", ["recorded details"]),
+    ]
+    unchanged = next(c for c in (await vetting.dossier(mentor["id"]))["checks"] if c["id"] == check["id"])
+    assert (unchanged["state"], unchanged["details"]["certificate_number"]) == ("in_review", "001234567890")
+    passed = await vetting.move(check["id"], "passed", sub=SECOND_OFFICER)
+    assert passed.status_code == 200, passed.text
+    assert (passed.json()["check"]["state"], passed.json()["check"]["reviewed_by"]) == ("passed", SECOND_OFFICER)
+    # Checks of other types are still one officer's work.
+    assert (await vetting.pass_check(mentor["id"], "identity_verification", 1))["reviewed_by"] == "officer-a"
+
+
+async def test_a_certificate_is_valid_from_its_own_date_not_from_the_review(
+    vetting: Vetting, client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    mentor = await vetting.register(f"ext-{uuid.uuid4().hex[:10]}")
+    [dated] = [
+        r for r in (await vetting.dossier(mentor["id"]))["requirements"] if r["check_type"] == "background_check"
+    ]
+    assert "issued_on" in dated["details_required"] and dated["valid_from"] == "evidence_date"
+    issued = clock.now().date() - timedelta(days=300)  # a one-year certificate with 65 days left
+    passed = await vetting.pass_check(mentor["id"], "background_check", 1, issued_on=issued.isoformat())
+    expires = datetime.combine(issued.replace(year=issued.year + 1), time.min, tzinfo=UTC)
+    assert datetime.fromisoformat(passed["valid_from"]) == datetime.combine(issued, time.min, tzinfo=UTC)
+    assert datetime.fromisoformat(passed["expires_at"]) == expires
+    [shown] = [c for c in (await vetting.dossier(mentor["id"]))["checks"] if c["id"] == passed["id"]]
+    assert datetime.fromisoformat(shown["expires_at"]) == expires and shown["current"] is True
+    listed = await client.get("/api/v1/vetting/expiring", params={"within": "P90D"}, headers=vetting.officer())
+    [soon] = [item for item in listed.json() if item["check_id"] == passed["id"]]
+    assert datetime.fromisoformat(soon["expires_at"]) == expires and soon["days_left"] in (64, 65)
+    # A check type without valid_from = "evidence_date" still runs from the pass.
+    interview = await vetting.pass_check(mentor["id"], "interview", 0, issued_on=issued.isoformat())
+    assert datetime.fromisoformat(interview["valid_from"]) == clock.now()
+
+
+async def test_a_pass_needs_a_sound_evidence_date_where_validity_runs_from_it(
+    vetting: Vetting, clock: ManualClock
+) -> None:
+    mentor = await vetting.register(f"ext-{uuid.uuid4().hex[:10]}")
+    today = clock.now().date()
+    undated = {k: v for k, v in DETAILS.items() if k != "issued_on"}
+    check = await vetting.record(mentor["id"], "background_check", details=undated)
+    assert (await vetting.upload(check["id"], PDF)).status_code == 201
+    assert (await vetting.move(check["id"], "in_review")).status_code == 200
+    missing = await vetting.move(check["id"], "passed", sub=SECOND_OFFICER)
+    assert missing.status_code == 422, missing.text
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert missing.json()["type"] == "/problems/evidence-missing" and missing.json()["details_missing"] == ["issued_on"]
+    for bad in ("2026-13-01", "01/03/2026", "20260301", (today + timedelta(days=1)).isoformat()):
+        recorded = await vetting.client.post(
+            f"/api/v1/mentors/{mentor['id']}/checks",
+            json={"check_type": "background_check", "details": {**undated, "issued_on": bad}},
+            headers=vetting.officer(),
+        )
+        assert recorded.status_code == 422, (bad, recorded.text)
+        assert recorded.json()["errors"][0]["field"] == "details.issued_on"
+        moved = await vetting.move(check["id"], "pending", details={"issued_on": bad})
+        assert moved.status_code == 422 and moved.json()["errors"][0]["field"] == "details.issued_on", moved.text
+    too_old = (today - timedelta(days=400)).isoformat()
+    assert (await vetting.move(check["id"], "pending", details={"issued_on": too_old})).status_code == 200
+    assert (await vetting.move(check["id"], "in_review")).status_code == 200
+    lapsed = await vetting.move(check["id"], "passed", sub=SECOND_OFFICER)
+    assert lapsed.status_code == 422 and lapsed.json()["type"] == "/problems/validity", "the certificate ran out"
+    assert (await vetting.move(check["id"], "pending", details={"issued_on": today.isoformat()})).status_code == 200
+    assert (await vetting.move(check["id"], "in_review")).status_code == 200
+    chosen = await vetting.move(check["id"], "passed", sub=SECOND_OFFICER, valid_from=clock.now().isoformat())
+    assert chosen.status_code == 422 and chosen.json()["errors"][0]["field"] == "valid_from", "the evidence dates it"
+    assert (await vetting.move(check["id"], "passed", sub=SECOND_OFFICER)).status_code == 200
 
 
 async def test_a_certificate_that_runs_out_sooner_shortens_the_validity(vetting: Vetting) -> None:

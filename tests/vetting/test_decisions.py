@@ -76,7 +76,10 @@ async def test_a_lapsed_mentor_is_approved_again_by_renewal(
     assert lapsed_types, "what lapsed is named"
     for requirement in dossier["requirements"]:
         if requirement["check_type"] in lapsed_types:
-            await vetting.pass_check(mentor["id"], requirement["check_type"], requirement["documents_required"])
+            renewal = clock.now().date().isoformat()  # a new certificate, issued after the old one ran out
+            await vetting.pass_check(
+                mentor["id"], requirement["check_type"], requirement["documents_required"], issued_on=renewal
+            )
     assert await _status(client, vetting, mentor["id"]) == "approved"
     summary = (await client.get("/api/v1/vetting/summary", headers=vetting.officer())).json()
     assert summary["mentors_by_status"]["approved"] >= 1

@@ -36,6 +36,20 @@ def test_uk_contractors_need_an_enhanced_dbs_check_and_a_credential() -> None:
     assert uk["professional_credential"].effective_validity.isoformat() == "P3Y"
 
 
+def test_criminal_record_checks_pass_with_four_eyes_and_nothing_else_does() -> None:
+    requirements = load(POLICIES / FILE_NAME)
+    assert {name for name, check in requirements.checks.items() if check.four_eyes} == {"background_check"}
+    assert parse(_minimal()).checks["interview"].four_eyes is False, "one officer unless the file says otherwise"
+
+
+def test_certificates_are_valid_from_their_own_date() -> None:
+    requirements = load(POLICIES / FILE_NAME)
+    dated = {name for name, check in requirements.checks.items() if check.valid_from == "evidence_date"}
+    assert dated == {"background_check", "safeguarding_training"}
+    assert all("issued_on" in requirements.checks[name].details for name in dated)
+    assert parse(_minimal()).checks["interview"].valid_from == "review"
+
+
 def test_volunteers_elsewhere_need_no_credential_and_no_particular_level() -> None:
     requirements = load(POLICIES / FILE_NAME)
     fr = {r.check.name: r for r in requirements.for_mentor("FR", "volunteer")}
@@ -63,6 +77,22 @@ def _minimal(**overrides: Any) -> dict[str, Any]:
         ({"requirements": [{"check": "interview", "count": 0}]}, "count"),
         ({"checks": {"interview": {"title": "I", "validity": "one year", "evidence": "e"}}}, "validity"),
         ({"requirements": []}, "no \\[\\[requirements\\]\\]"),
+        (
+            {"checks": {"interview": {"title": "I", "validity": "P1Y", "evidence": "e", "four_eyes": "yes"}}},
+            "\\[checks.interview\\]: four_eyes must be true or false",
+        ),
+        (
+            {"checks": {"interview": {"title": "I", "validity": "P1Y", "evidence": "e", "valid_from": "issue"}}},
+            "valid_from must be one of review, evidence_date",
+        ),
+        (
+            {
+                "checks": {
+                    "interview": {"title": "I", "validity": "P1Y", "evidence": "e", "valid_from": "evidence_date"}
+                }
+            },
+            "needs 'issued_on' among its details",
+        ),
         ({"version": ""}, "'version' is required"),
         (
             {"ratings": {"version": "1", "prior_mean": 9, "prior_weight": 1, "minimum_count": 1, "window": "P1Y"}},
