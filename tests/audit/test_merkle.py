@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from governance.audit.merkle import EMPTY_ROOT, HASH_SIZE, TreeBuilder, leaf_hash, node_hash, root
 
-VECTORS_DIR = Path(__file__).resolve().parents[3] / "shared" / "testvectors"
+VECTORS_DIR = Path(__file__).resolve().parent / "vectors"  # published vectors, see vectors/README.md
 TREE_VECTORS = VECTORS_DIR / "rfc9162-tree.json"
 
 

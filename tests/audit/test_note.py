@@ -29,7 +29,7 @@ from governance.audit.note import (
     verify_checkpoint,
 )
 
-VECTORS_DIR = Path(__file__).resolve().parents[3] / "shared" / "testvectors"
+VECTORS_DIR = Path(__file__).resolve().parent / "vectors"  # published vectors, see vectors/README.md
 NOTE_VECTORS = VECTORS_DIR / "c2sp-note.json"
 
 EM_DASH = "\u2014"
