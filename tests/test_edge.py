@@ -364,7 +364,7 @@ def test_json_depth_counts_brackets_outside_strings(value: Any) -> None:
     expected = depth(value)
     measured = json_depth(encoded)
     assert measured == expected or (expected <= MAX_JSON_DEPTH and measured == 0)
-    assert json_depth(decoy) == 0 or json_depth(decoy) == 1
+    assert json_depth(decoy) == 1  # 82 brackets, all inside one string
 
 
 # --- 7. token claims, 11. only Bearer -------------------------------------------------

@@ -14,10 +14,10 @@ import base64
 import contextvars
 import hmac
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import msgspec
 import structlog
@@ -47,6 +47,7 @@ from governance.core.identity import Identity
 from governance.core.pagination import Page, decode_cursor, encode_cursor
 from governance.settings import Settings
 
+T = TypeVar("T")
 log = structlog.get_logger("governance.audit")
 
 OUTCOMES: Final = ("success", "denied", "failure")
@@ -166,6 +167,38 @@ async def record_read(reader: Identity, action: str, resource_type: str, resourc
     if AUDITED_READERS.isdisjoint(reader.roles):
         return None
     return await record(actor=reader, action=action, resource_type=resource_type, resource_id=resource_id)
+
+
+class Refusal(Exception):
+    """A refused move that is itself evidence (a four-eyes rule said no).
+
+    Raised inside the move's transaction, which rolls back; :func:`recording_refusals`
+    then writes its ``denied`` entry on its own, so the refusal stays on record, and
+    answers with ``problem``.
+    """
+
+    def __init__(
+        self, problem: Exception, *, action: str, resource_type: str, resource_id: str, details: Mapping[str, Any]
+    ) -> None:
+        super().__init__(action)
+        self.problem, self.action, self.resource_type = problem, action, resource_type
+        self.resource_id, self.details = resource_id, details
+
+
+async def recording_refusals(actor: Identity, move: Awaitable[T]) -> T:
+    """Await ``move``; a :class:`Refusal` it raises is recorded, then answered with its problem."""
+    try:
+        return await move
+    except Refusal as refused:
+        await record(
+            actor=actor,
+            action=refused.action,
+            resource_type=refused.resource_type,
+            resource_id=refused.resource_id,
+            outcome="denied",
+            details=refused.details,
+        )
+        raise refused.problem from None
 
 
 async def _append(drafts: list[_Draft]) -> list[Recorded]:

@@ -321,29 +321,20 @@ async def transition(
     Whoever requested the refund never approves it, and nobody approves it twice: both
     answer 403 with an audit entry of the refusal (``refund.approval_refused``).
     """
-    try:
-        return await _transition(
-            refund_id, actor=actor, data=data, expected_version=expected_version, keyring=keyring, now=now
-        )
-    except _FourEyes as refused:
-        # Recorded after the move's transaction rolled back, so the refusal stays on record.
-        await audit.record(
-            actor=actor,
-            action="refund.approval_refused",
-            resource_type=RESOURCE,
-            resource_id=str(refund_id),
-            outcome="denied",
-            details={"reason": refused.reason, "requested_by": refused.requested_by},
-        )
-        raise refused.problem from None
+    return await audit.recording_refusals(
+        actor,
+        _transition(refund_id, actor=actor, data=data, expected_version=expected_version, keyring=keyring, now=now),
+    )
 
 
-class _FourEyes(Exception):
-    """An approval the four-eyes rule refuses; carries the answer and why, for the audit entry."""
-
-    def __init__(self, problem: Problem, reason: str, requested_by: str) -> None:
-        super().__init__(reason)
-        self.problem, self.reason, self.requested_by = problem, reason, requested_by
+def _refused(refund_id: uuid.UUID, problem: Problem, reason: str, requested_by: str) -> audit.Refusal:
+    return audit.Refusal(
+        problem,
+        action="refund.approval_refused",
+        resource_type=RESOURCE,
+        resource_id=str(refund_id),
+        details={"reason": reason, "requested_by": requested_by},
+    )
 
 
 async def _transition(
@@ -379,7 +370,8 @@ async def _transition(
         if target == "approved":
             approvers: list[str] = loads(row["approved_by"], [])
             if actor.sub == row["requested_by"]:
-                raise _FourEyes(
+                raise _refused(
+                    refund_id,
                     Problem(
                         403,
                         "four-eyes",
@@ -391,7 +383,8 @@ async def _transition(
                     row["requested_by"],
                 )
             if actor.sub in approvers:
-                raise _FourEyes(
+                raise _refused(
+                    refund_id,
                     Problem(
                         403,
                         "four-eyes",

@@ -382,38 +382,32 @@ async def transition_check(
     officer who attached evidence to the check or moved it to review may not pass it
     (403, recorded as ``vetting.check.pass_refused``).
     """
-    try:
-        return await _transition_check(vetting, check_id, move, actor, now, expected_version)
-    except _NotIndependent as refused:
-        # Recorded after the move's transaction rolled back, so the refusal stays on record.
-        await audit.record(
-            actor=actor,
-            action="vetting.check.pass_refused",
-            resource_type="check",
-            resource_id=str(check_id),
-            outcome="denied",
-            details={
-                "mentor_id": str(refused.check["mentor"]),
-                "check_type": refused.check["check_type"],
-                "reason": "four eyes: the passing officer " + " and ".join(refused.involvement),
-                "involvement": refused.involvement,
-            },
-        )
-        raise Problem(
+    return await audit.recording_refusals(
+        actor, _transition_check(vetting, check_id, move, actor, now, expected_version)
+    )
+
+
+def _not_independent(check: Mapping[str, Any], involvement: list[str]) -> audit.Refusal:
+    """A pass the four-eyes rule refuses, naming what the officer already did to the check."""
+    did = " and ".join(involvement)
+    return audit.Refusal(
+        Problem(
             403,
             "four-eyes",
-            f"A {refused.check['check_type']} check must be passed by another compliance officer than the one "
-            f"who attached its evidence or moved it to review: you {' and '.join(refused.involvement)}",
-            involvement=refused.involvement,
-        ) from None
-
-
-class _NotIndependent(Exception):
-    """A pass the four-eyes rule refuses: what the officer already did to the check."""
-
-    def __init__(self, check: Mapping[str, Any], involvement: list[str]) -> None:
-        super().__init__(", ".join(involvement))
-        self.check, self.involvement = check, involvement
+            f"A {check['check_type']} check must be passed by another compliance officer than the one "
+            f"who attached its evidence or moved it to review: you {did}",
+            involvement=involvement,
+        ),
+        action="vetting.check.pass_refused",
+        resource_type="check",
+        resource_id=str(check["id"]),
+        details={
+            "mentor_id": str(check["mentor"]),
+            "check_type": check["check_type"],
+            "reason": f"four eyes: the passing officer {did}",
+            "involvement": involvement,
+        },
+    )
 
 
 async def _involvement(check: Mapping[str, Any], actor: Identity, move: CheckTransition) -> list[str]:
@@ -472,7 +466,7 @@ async def _transition_check(
             if _check_type(vetting, check["check_type"]).four_eyes:
                 involvement = await _involvement(check, actor, move)
                 if involvement:
-                    raise _NotIndependent(check, involvement)
+                    raise _not_independent(check, involvement)
             attached = await Document.count().where(Document.check == check_id)
             _require_evidence(vetting, check["check_type"], details, attached)
         # Checked whenever the date is given, so that a wrong one is refused as it is recorded.
