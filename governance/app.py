@@ -17,12 +17,8 @@ from litestar.routes import HTTPRoute
 from governance import __version__, api_docs
 from governance.audit import service as audit
 from governance.audit.routes import AuditController
-
-# --- complaints (issue 4) ---
 from governance.complaints import routes as complaint_routes
 from governance.complaints.scan import load_policy, run_scan
-
-# --- end complaints ---
 from governance.core import cache, db, schedule
 from governance.core.authz import Authorizer, casbin_middleware
 from governance.core.clock import Clock, SystemClock
@@ -43,8 +39,6 @@ from governance.core.storage import object_store
 from governance.evidence import worker as evidence_worker
 from governance.evidence.routes import ROUTES as EVIDENCE_ROUTES
 from governance.evidence.service import Evidence
-
-# privacy
 from governance.privacy import consent as privacy_consent
 from governance.privacy import retention as privacy_retention
 from governance.privacy import service as privacy_service
@@ -106,9 +100,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     log_key = audit.load_log_key(settings)
     keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
     authorizer = Authorizer(settings.effective_policy_dir)
-    # --- complaints (issue 4): SLA and escalation configuration, read once ---
     sla_policy = load_policy(settings)
-    # --- end complaints ---
     store = object_store(settings)
     vetting = Vetting.configure(settings, keyring, store)
     # privacy
@@ -171,16 +163,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             *VETTING_ROUTES,
             *PRIVACY_ROUTES,
             *EVIDENCE_ROUTES,
-            # --- complaints (issue 4) ---
             *complaint_routes.GUARDED,
-            # --- end complaints ---
         ],
         middleware=[casbin_middleware, refuse_overlong_parameters],
     )
-    # --- complaints (issue 4): public, unauthenticated, outside the guard ---
     trusted = trusted_networks(settings.trusted_proxies)
     public_api = complaint_routes.public_router(per_client(settings.attestation_status_rate_limit, trusted))
-    # --- end complaints ---
     auth = jwt_auth(settings)
     prometheus = PrometheusConfig(app_name="governance", group_path=True, exclude=["/metrics", "/health"])
 

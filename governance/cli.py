@@ -317,9 +317,6 @@ def audit_export(out_path: Path, since_seq: int) -> None:
     click.echo(f"exported {count} entries to {out_path}", err=True)
 
 
-# --- complaints (issue 4) ---
-
-
 @main.group()
 def complaints() -> None:
     """Complaints, refunds and disputes."""
@@ -342,7 +339,6 @@ def complaints_sla_scan() -> None:
     click.echo(f"flagged {result.complaints_flagged} complaints and {result.disputes_flagged} disputes")
 
 
-# --- end complaints ---
 @main.group()
 def vetting() -> None:
     """Mentor vetting."""

@@ -15,9 +15,7 @@ APP_REGISTRY = AppRegistry(
     apps=[
         "governance.core.piccolo_app",
         "governance.audit.piccolo_app",
-        # --- complaints (issue 4) ---
         "governance.complaints.piccolo_app",
-        # --- end complaints ---
         "governance.vetting.piccolo_app",
         # privacy
         "governance.privacy.piccolo_app",

@@ -69,12 +69,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     consent_expiry_interval: timedelta = timedelta(hours=1)
     retention_sweep_interval: timedelta = timedelta(hours=24)
     retention_sweep_batch: PositiveInt = 200
-    # --- complaints (issue 4) ---
     refund_four_eyes_threshold_minor: NonNegativeInt = 10_000
     complaint_appeal_window: timedelta = timedelta(days=30)
     sla_scan_interval: timedelta = timedelta(seconds=60)
     attestation_status_rate_limit: PositiveInt = 60
-    # --- end complaints ---
     # Evidence bundles: how often the in-service worker looks for queued bundles (0: none in
     # the service; run `governance worker`), and how long a worker may go silent before
     # another takes its bundle over.
@@ -192,10 +190,8 @@ DURATION_FIELDS = (
     # privacy
     "consent_expiry_interval",
     "retention_sweep_interval",
-    # --- complaints (issue 4) ---
     "complaint_appeal_window",
     "sla_scan_interval",
-    # --- end complaints ---
     "evidence_poll_interval",
     "evidence_lease",
 )
