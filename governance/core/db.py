@@ -181,6 +181,48 @@ async def snapshot() -> AsyncIterator[None]:
             yield
 
 
+# The one trigger function behind every append-only history on PostgreSQL (the audit log,
+# consent records and receipts), so a direct UPDATE, DELETE or TRUNCATE reads the same
+# refusal everywhere. Migrations install it with :func:`make_append_only`.
+REFUSE_HISTORY_CHANGE = """
+CREATE OR REPLACE FUNCTION governance_refuse_history_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$
+"""
+
+
+async def make_append_only(tables: tuple[str, ...], history: str) -> None:
+    """Refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL) on ``tables`` at the database.
+
+    The service never changes history; these triggers make a direct statement fail too.
+    ``history`` names it in SQLite's refusal ("consent history is append-only: ...").
+    """
+    engine = engine_finder()
+    assert engine is not None
+    if engine.engine_type == "postgres":
+        await engine.run_ddl(REFUSE_HISTORY_CHANGE)
+        for table in tables:
+            await engine.run_ddl(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION governance_refuse_history_change()"
+            )
+            await engine.run_ddl(
+                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION governance_refuse_history_change()"
+            )
+        return
+    for table in tables:
+        for operation in ("UPDATE", "DELETE"):
+            await engine.run_ddl(
+                f"CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{history} history is append-only: {operation} on {table} refused'); END"
+            )
+
+
 def is_unique_violation(exc: BaseException) -> bool:
     """Whether ``exc`` is the database refusing a duplicate of a unique key (either engine)."""
     if isinstance(exc, sqlite3.IntegrityError):

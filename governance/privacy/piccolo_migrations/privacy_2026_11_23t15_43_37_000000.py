@@ -1,24 +1,16 @@
 """Consent history and receipts append-only at the database; the lookup index of the permission check.
 
 A separate migration because Piccolo runs raw steps before the table steps of the same
-migration. The trigger function is the audit app's (``governance_refuse_history_change``)
-on PostgreSQL, so the refusal reads the same everywhere.
+migration. The triggers are the ones every append-only history uses
+(``governance.core.db.make_append_only``).
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-PROTECTED = ("privacy_consent_record", "privacy_consent_receipt")
+from governance.core.db import make_append_only
 
-POSTGRES_FUNCTION = """
-CREATE OR REPLACE FUNCTION governance_refuse_history_change() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'audit history is append-only: % on % refused', TG_OP, TG_TABLE_NAME
-        USING ERRCODE = 'insufficient_privilege';
-END
-$$
-"""
+PROTECTED = ("privacy_consent_record", "privacy_consent_receipt")
 
 
 async def install():
@@ -30,24 +22,7 @@ async def install():
     await engine.run_ddl(
         "CREATE INDEX privacy_retention_choice_current ON privacy_retention_choice (subject, category, recorded_seq)"
     )
-    if engine.engine_type == "postgres":
-        await engine.run_ddl(POSTGRES_FUNCTION)
-        for table in PROTECTED:
-            await engine.run_ddl(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION governance_refuse_history_change()"
-            )
-            await engine.run_ddl(
-                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION governance_refuse_history_change()"
-            )
-    else:
-        for table in PROTECTED:
-            for operation in ("UPDATE", "DELETE"):
-                await engine.run_ddl(
-                    f"CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, 'consent history is append-only: {operation} on {table} refused'); END"
-                )
+    await make_append_only(PROTECTED, history="consent")
 
 
 ID = "2026-11-23T15:43:37:000000"
