@@ -35,11 +35,11 @@ class Cover(msgspec.Struct, frozen=True):
     requested_by: str
     requested_at: datetime
     generated_at: datetime
-    # The roles the requester held when asking, as their request's audit entry records them.
-    requested_by_roles: list[str] = []
     generator: str  # "governance 0.1.0"
     sections: list[str]
     mentor_filter: list[str] | None = None
+    # The roles the requester held when asking, as their request's audit entry records them.
+    requested_by_roles: list[str] = []
 
 
 class DocumentLine(msgspec.Struct, frozen=True):

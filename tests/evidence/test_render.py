@@ -352,7 +352,8 @@ def test_summary_prints_the_figures_as_they_are(rendered: tuple[Path, Any, list[
 def test_contents_names_the_page_of_each_section(rendered: tuple[Path, Any, list[str]]) -> None:
     _, _, pages = rendered
     entries = contents_entries(pages)
-    assert list(entries) == [*SECTIONS, "appendix"]
+    # The policies in force, the appendices and the sign-off are in every bundle.
+    assert list(entries) == [*SECTIONS[:-1], "policies", "audit", "appendix", "policy_texts", "signoff"]
     assert list(entries.values()) == sorted(entries.values())
     for key, page in entries.items():
         # the heading opens its page, right after the running header
@@ -439,7 +440,7 @@ def test_sections_not_requested_are_absent(tmp_path: Path) -> None:
     render(make_contents(sections=["complaints", "audit"]), out)
     pages = text_of(out)
     text = " ".join(pages)
-    assert list(contents_entries(pages)) == ["complaints", "audit", "appendix"]
+    assert list(contents_entries(pages)) == ["complaints", "policies", "audit", "appendix", "policy_texts", "signoff"]
     for key in ("summary", "vetting", "disputes", "privacy"):
         assert SECTION_TITLES[key] not in text, key
     assert ident("dispute", 0) not in text
