@@ -172,24 +172,24 @@ async def complaint_reasons(
         [row["complainant_id"] for row in rows.values()] + [row["mentee_id"] for row in refund_rows.values()]
     )
     for complaint in complaints:
-        row = rows.get(complaint.complaint_id)
-        if row is None or row["resolution_reasons"] is None:
+        resolution = rows.get(complaint.complaint_id)
+        if resolution is None or resolution["resolution_reasons"] is None:
             continue
         lines.append(
             ReasonLine(
                 record_id=complaint.complaint_id,
-                decision=f"complaint resolved: {row['outcome']}",
-                decided_by=row["assignee"] or "",
-                decided_at=row["resolved_at"],
-                reasons=_reason(ciphers.get(row["complainant_id"]), row["resolution_reasons"]),
+                decision=f"complaint resolved: {resolution['outcome']}",
+                decided_by=resolution["assignee"] or "",
+                decided_at=resolution["resolved_at"],
+                reasons=_reason(ciphers.get(resolution["complainant_id"]), resolution["resolution_reasons"]),
             )
         )
     for refund in refunds:
-        row = refund_rows.get(refund.refund_id)
-        if row is None:
+        decided = refund_rows.get(refund.refund_id)
+        if decided is None:
             continue
-        cipher = ciphers.get(row["mentee_id"])
-        for approval in loads(row["approvals"], []):
+        cipher = ciphers.get(decided["mentee_id"])
+        for approval in loads(decided["approvals"], []):
             lines.append(
                 ReasonLine(
                     record_id=refund.refund_id,
@@ -199,14 +199,14 @@ async def complaint_reasons(
                     reasons=_reason(cipher, approval.get("reasons")),
                 )
             )
-        if row["state"] in ("denied", "failed") and row["failure_reason"]:
+        if decided["state"] in ("denied", "failed") and decided["failure_reason"]:
             lines.append(
                 ReasonLine(
                     record_id=refund.refund_id,
-                    decision="refund denied" if row["state"] == "denied" else "payout failed",
-                    decided_by=row["denied_by"] or "",
-                    decided_at=row["updated_at"],
-                    reasons=_reason(cipher, row["failure_reason"]),
+                    decision="refund denied" if decided["state"] == "denied" else "payout failed",
+                    decided_by=decided["denied_by"] or "",
+                    decided_at=decided["updated_at"],
+                    reasons=_reason(cipher, decided["failure_reason"]),
                 )
             )
     return lines
@@ -224,11 +224,11 @@ async def dispute_reasons(disputes: Sequence[DisputeLine], keyring: Keyring) -> 
     ciphers = await keyring.readable(row["candidate_id"] for row in rows.values())
     lines: list[ReasonLine] = []
     for dispute in disputes:
-        row = rows.get(dispute.dispute_id)
-        if row is None:
+        found = rows.get(dispute.dispute_id)
+        if found is None:
             continue
-        cipher = ciphers.get(row["candidate_id"])
-        for decision in loads(row["decisions"], []):
+        cipher = ciphers.get(found["candidate_id"])
+        for decision in loads(found["decisions"], []):
             score = "" if decision.get("new_score") is None else f", new score {decision['new_score']}"
             reasons = [_reason(cipher, sealed) for sealed in decision.get("reasons", [])]
             lines.append(

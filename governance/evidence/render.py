@@ -57,7 +57,7 @@ from reportlab.platypus import (
 )
 
 from governance.evidence import charts
-from governance.evidence.contents import BundleContents
+from governance.evidence.contents import BundleContents, SignOff
 from governance.evidence.registers import (
     BOLD,
     FONT,
@@ -116,8 +116,8 @@ SECTION_TITLES: Final[dict[str, str]] = {
     "complaints": "Complaints and refunds register",
     "disputes": "Disputes register",
     "privacy": "Privacy: consent changes and data requests",
-    "audit": "Audit log checkpoint",
     "policies": "Policies in force during the period",
+    "audit": "Audit log checkpoint",
     "appendix": "Appendix: manifest of artifacts",
     "policy_texts": "Appendix: policy texts",
     "signoff": "Sign-off",
@@ -538,15 +538,16 @@ def _policy_texts(contents: BundleContents) -> list[Flowable]:
 def _sign_off(contents: BundleContents) -> list[Flowable]:
     """Who asked for the bundle, as what and when; below, the checkpoint that binds it."""
     cover, signed = contents.cover, contents.sign_off
-    roles = signed.roles if signed is not None else cover.requested_by_roles
-    entry = NONE if signed is None or signed.request_entry is None else f"entry {signed.request_entry}"
+    if signed is None:
+        signed = SignOff(cover.requested_by, cover.requested_by_roles, cover.requested_at, None)
+    entry = NONE if signed.request_entry is None else f"entry {signed.request_entry}"
     story: list[Flowable] = [
         _p("Requested by", "h2"),
         _pairs(
             [
-                ("Officer", cover.requested_by),
-                ("Role(s) when requesting", ", ".join(roles) or NONE),
-                ("Requested at", stamp(cover.requested_at)),
+                ("Officer", signed.requested_by),
+                ("Role(s) when requesting", ", ".join(signed.roles) or NONE),
+                ("Requested at", stamp(signed.requested_at)),
                 ("Request in the audit log", entry),
                 ("Generated at", stamp(cover.generated_at)),
             ],

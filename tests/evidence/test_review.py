@@ -35,7 +35,9 @@ async def _decisions(client: httpx.AsyncClient, auth: AuthHeaders) -> dict[str, 
     """A waiver granted on a justification, a refund denied, a dispute decided, each with reasons;
     and a dispute whose candidate is then erased."""
     vetting, api = Vetting(client, auth), Api(client, auth)
-    applicant = await vetting.register(f"ext-{uuid.uuid4().hex[:8]}-applicant", jurisdiction="FR", engagement="volunteer")
+    applicant = await vetting.register(
+        f"ext-{uuid.uuid4().hex[:8]}-applicant", jurisdiction="FR", engagement="volunteer"
+    )
     check = await vetting.record(applicant["id"], "interview")
     for target, sub in (("in_review", "officer-a"), ("waived", "officer-a"), ("waived", SECOND_OFFICER)):
         moved = await vetting.move(check["id"], target, sub=sub, justification="Interview held by the partner school")
@@ -143,13 +145,15 @@ async def test_a_reviewer_finds_what_the_bundle_was_missing(
     assert resolved["state"] == "resolved"
     from governance.complaints.tables import Complaint
 
-    row = await Complaint.select(Complaint.resolve_deadline_at, Complaint.resolve_due_at).where(
-        Complaint.id == uuid.UUID(resolved["id"])
-    ).first()
+    row = (
+        await Complaint.select(Complaint.resolve_deadline_at, Complaint.resolve_due_at)
+        .where(Complaint.id == uuid.UUID(resolved["id"]))
+        .first()
+    )
     assert row["resolve_due_at"] is None and row["resolve_deadline_at"] is not None
     register = section(text, "Complaints and refunds register", "Refunds Refund")
     complaint_row = register.split(resolved["id"], 1)[1][:200]
-    assert f"upheld" in complaint_row and when(row["resolve_deadline_at"]) in complaint_row
+    assert "upheld" in complaint_row and when(row["resolve_deadline_at"]) in complaint_row
 
     # Each policy file in force, by the SHA-256 of its exact bytes, and its text in the appendix.
     in_force = section(text, "Policies in force during the period", "Audit log checkpoint")
@@ -163,9 +167,7 @@ async def test_a_reviewer_finds_what_the_bundle_was_missing(
     assert "[categories.session_recordings]" in texts  # retention.toml
 
     # The sign-off: who asked, as what, when; then the checkpoint binding the bundle.
-    requested = [
-        e for e in await bundles.audit(resource_id=ready["id"]) if e["action"] == "evidence.bundle.requested"
-    ]
+    requested = [e for e in await bundles.audit(resource_id=ready["id"]) if e["action"] == "evidence.bundle.requested"]
     sign_off = text.rsplit("Sign-off", 1)[1]
     assert f"Officer {OFFICER}" in sign_off
     assert f"Role(s) when requesting {', '.join(requested[0]['actor']['roles'])}" in sign_off
