@@ -16,6 +16,7 @@ from litestar.routes import HTTPRoute
 
 from governance import __version__, api_docs
 from governance.audit import service as audit
+from governance.audit.policies import record_in_force
 from governance.audit.routes import AuditController
 from governance.complaints import routes as complaint_routes
 from governance.complaints.scan import load_policy, run_scan
@@ -114,6 +115,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             await cache.start_listening(settings.effective_database_url)
         # privacy: a published notice's text never changes; refuse to serve if it did.
         await privacy_service.register_notices(privacy, clock.now())
+        # The policy files this start runs on are in force from now: bundles cite them.
+        await record_in_force(evidence.policies, clock.now())
         # Periodic work; each job with an interval of 0 is off (cron runs the CLI instead).
         stop = asyncio.Event()
         jobs = [

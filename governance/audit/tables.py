@@ -1,6 +1,6 @@
-"""Audit tables. Both are append-only: database triggers refuse UPDATE and DELETE."""
+"""Audit tables. All are append-only: database triggers refuse UPDATE and DELETE."""
 
-from piccolo.columns import BigInt, Bytea, Text, Timestamptz, Varchar
+from piccolo.columns import UUID, BigInt, Bytea, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -42,3 +42,21 @@ class AuditCheckpoint(Table, tablename="audit_checkpoint"):
     # Hashes of the complete subtrees covering [0, tree_size): lets the next checkpoint
     # continue from here instead of rehashing the whole log. Verification ignores it.
     compact_range = Bytea()
+
+
+class PolicyVersion(Table, tablename="audit_policy_version"):
+    """A policy file as the service ran on it from ``in_force_from``: its exact text and SHA-256.
+
+    One row each time a file's bytes differ from the version last in force (a revert to
+    earlier bytes is a new row: it came into force again). Append-only like the log; the
+    entry ``policy.version_in_force`` (sequence ``recorded_seq``) binds it into the tree.
+    """
+
+    id = UUID(primary_key=True)
+    name = Varchar(length=100, index=True)
+    label = Varchar(length=100, null=True, default=None)
+    sha256 = Varchar(length=64)
+    size = BigInt()
+    text = Text()
+    in_force_from = Timestamptz(index=True)
+    recorded_seq = BigInt()

@@ -1,15 +1,33 @@
 """The complaints, refunds and disputes registers an evidence bundle prints: identifiers,
-categories, states, outcomes and dates; never a description, a reason or who complained."""
+categories, states, outcomes and dates; never a description or who complained. The
+reasons of the decisions they list (a resolution, a refund approved or denied, a dispute
+tier's decision) are opened with the data subject's key, or read "erased" once destroyed."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
+import msgspec
+
+from governance.complaints.common import loads
 from governance.complaints.tables import Complaint, Dispute, Refund
+from governance.core.crypto import Keyring, PersonalDataError, SubjectCipher
 from governance.core.periods import bounds
-from governance.evidence.contents import ComplaintLine, DisputeLine, RefundLine
+from governance.evidence.contents import ERASED, ComplaintLine, DisputeLine, ReasonLine, RefundLine
+
+
+def _reason(cipher: SubjectCipher | None, sealed: str | None) -> str:
+    if not sealed:
+        return ""
+    if cipher is None:
+        return ERASED
+    try:
+        return cipher.decrypt(sealed)
+    except PersonalDataError:
+        return ERASED
 
 
 async def complaints_received(
@@ -30,6 +48,7 @@ async def complaints_received(
             Complaint.acknowledged_at,
             Complaint.resolved_at,
             Complaint.resolve_due_at,
+            Complaint.resolve_deadline_at,
             Complaint.breached,
         )
         .where((Complaint.received_at >= start) & (Complaint.received_at < end))
@@ -48,7 +67,7 @@ async def complaints_received(
             received_at=row["received_at"],
             acknowledged_at=row["acknowledged_at"],
             resolved_at=row["resolved_at"],
-            resolve_due_at=row["resolve_due_at"],
+            resolve_due_at=row["resolve_deadline_at"] or row["resolve_due_at"],
             breached=bool(row["breached"]),
         )
         for row in await query
@@ -116,3 +135,109 @@ async def disputes_opened(period_start: date, period_end: date, mentor_ids: Sequ
         )
         for row in await query
     ]
+
+
+async def complaint_reasons(
+    complaints: Sequence[ComplaintLine], refunds: Sequence[RefundLine], keyring: Keyring
+) -> list[ReasonLine]:
+    """Why each listed complaint was resolved as it was, and why each listed refund was
+    approved, denied or failed, in the registers' order."""
+    lines: list[ReasonLine] = []
+    resolved = [UUID(c.complaint_id) for c in complaints if c.outcome is not None]
+    rows: dict[str, dict[str, Any]] = {}
+    for offset in range(0, len(resolved), 500):
+        for row in await Complaint.select(
+            Complaint.id,
+            Complaint.complainant_id,
+            Complaint.outcome,
+            Complaint.resolution_reasons,
+            Complaint.resolved_at,
+            Complaint.assignee,
+        ).where(Complaint.id.is_in(resolved[offset : offset + 500])):
+            rows[str(row["id"])] = row
+    refund_rows: dict[str, dict[str, Any]] = {}
+    listed = [UUID(r.refund_id) for r in refunds]
+    for offset in range(0, len(listed), 500):
+        for row in await Refund.select(
+            Refund.id,
+            Refund.mentee_id,
+            Refund.state,
+            Refund.approvals,
+            Refund.denied_by,
+            Refund.failure_reason,
+            Refund.updated_at,
+        ).where(Refund.id.is_in(listed[offset : offset + 500])):
+            refund_rows[str(row["id"])] = row
+    ciphers = await keyring.readable(
+        [row["complainant_id"] for row in rows.values()] + [row["mentee_id"] for row in refund_rows.values()]
+    )
+    for complaint in complaints:
+        resolution = rows.get(complaint.complaint_id)
+        if resolution is None or resolution["resolution_reasons"] is None:
+            continue
+        lines.append(
+            ReasonLine(
+                record_id=complaint.complaint_id,
+                decision=f"complaint resolved: {resolution['outcome']}",
+                decided_by=resolution["assignee"] or "",
+                decided_at=resolution["resolved_at"],
+                reasons=_reason(ciphers.get(resolution["complainant_id"]), resolution["resolution_reasons"]),
+            )
+        )
+    for refund in refunds:
+        decided = refund_rows.get(refund.refund_id)
+        if decided is None:
+            continue
+        cipher = ciphers.get(decided["mentee_id"])
+        for approval in loads(decided["approvals"], []):
+            lines.append(
+                ReasonLine(
+                    record_id=refund.refund_id,
+                    decision="refund approved",
+                    decided_by=approval["approver"],
+                    decided_at=msgspec.convert(approval["at"], datetime),
+                    reasons=_reason(cipher, approval.get("reasons")),
+                )
+            )
+        if decided["state"] in ("denied", "failed") and decided["failure_reason"]:
+            lines.append(
+                ReasonLine(
+                    record_id=refund.refund_id,
+                    decision="refund denied" if decided["state"] == "denied" else "payout failed",
+                    decided_by=decided["denied_by"] or "",
+                    decided_at=decided["updated_at"],
+                    reasons=_reason(cipher, decided["failure_reason"]),
+                )
+            )
+    return lines
+
+
+async def dispute_reasons(disputes: Sequence[DisputeLine], keyring: Keyring) -> list[ReasonLine]:
+    """Why each tier of each listed dispute decided as it did (every decider's reasons), in order."""
+    listed = [UUID(d.dispute_id) for d in disputes]
+    rows: dict[str, dict[str, Any]] = {}
+    for offset in range(0, len(listed), 500):
+        for row in await Dispute.select(Dispute.id, Dispute.candidate_id, Dispute.decisions).where(
+            Dispute.id.is_in(listed[offset : offset + 500])
+        ):
+            rows[str(row["id"])] = row
+    ciphers = await keyring.readable(row["candidate_id"] for row in rows.values())
+    lines: list[ReasonLine] = []
+    for dispute in disputes:
+        found = rows.get(dispute.dispute_id)
+        if found is None:
+            continue
+        cipher = ciphers.get(found["candidate_id"])
+        for decision in loads(found["decisions"], []):
+            score = "" if decision.get("new_score") is None else f", new score {decision['new_score']}"
+            reasons = [_reason(cipher, sealed) for sealed in decision.get("reasons", [])]
+            lines.append(
+                ReasonLine(
+                    record_id=dispute.dispute_id,
+                    decision=f"{decision['tier']}: {decision['outcome']}{score}",
+                    decided_by=", ".join(decision.get("deciders", [])),
+                    decided_at=msgspec.convert(decision["at"], datetime),
+                    reasons=" / ".join(r for r in reasons if r),
+                )
+            )
+    return lines

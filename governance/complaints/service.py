@@ -537,6 +537,7 @@ def _due_columns(policy: SlaPolicy, row: dict[str, Any]) -> dict[str, Any]:
         "ack_due_at": dues.acknowledge,
         "response_due_at": dues.first_response,
         "resolve_due_at": dues.resolve,
+        "resolve_deadline_at": dues.resolve if dues.resolve is not None else row.get("resolve_deadline_at"),
         "next_due_at": dues.next,
     }
 

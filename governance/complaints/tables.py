@@ -57,6 +57,9 @@ class Complaint(Table, tablename="complaint"):
     ack_due_at = Timestamptz(null=True, default=None)
     response_due_at = Timestamptz(null=True, default=None)
     resolve_due_at = Timestamptz(null=True, default=None)
+    # The resolve deadline last set, kept once met, breached or resolved: the registers
+    # judge a closed case against it (``resolve_due_at`` is only what is still pending).
+    resolve_deadline_at = Timestamptz(null=True, default=None)
     next_due_at = Timestamptz(null=True, default=None, index=True)
     breached = Boolean(default=False)
     breaches = Text(default="[]")

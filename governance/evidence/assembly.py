@@ -11,15 +11,19 @@ from typing import Final
 from uuid import UUID
 
 from governance import __version__
+from governance.audit import policies as audit_policies
 from governance.audit import service as audit
 from governance.complaints import register as complaints_register
 from governance.complaints import summary as complaints_summary
 from governance.core import db
+from governance.core.periods import bounds
 from governance.evidence.contents import (
     Artifact,
     AuditSection,
     BundleContents,
     Cover,
+    PolicyVersion,
+    SignOff,
 )
 from governance.privacy import register as privacy_register
 from governance.privacy import summary as privacy_summary
@@ -28,6 +32,7 @@ from governance.vetting import summary as vetting_summary
 from governance.vetting.service import Vetting
 
 GENERATOR: Final = f"governance {__version__}"
+RESOURCE: Final = "evidence_bundle"  # the bundles' resource type in the log
 
 
 def verify_steps(origin: str, tree_size: int) -> list[str]:
@@ -73,6 +78,37 @@ async def audit_section(log_key: audit.LogKey) -> tuple[AuditSection, Artifact]:
     return section, artifact
 
 
+async def policies_in_force(period_start: date, period_end: date) -> list[PolicyVersion]:
+    """The version of each policy file in force at any time during the period, with its text."""
+    start, end = bounds(period_start, period_end)
+    return [
+        PolicyVersion(
+            name=row["name"],
+            label=row["label"],
+            sha256=row["sha256"],
+            size=row["size"],
+            in_force_from=row["in_force_from"],
+            in_force_until=row["in_force_until"],
+            text=row["text"],
+        )
+        for row in await audit_policies.in_force(start, end)
+    ]
+
+
+async def sign_off(bundle_id: UUID, requested_by: str, requested_at: datetime) -> SignOff:
+    """Who asked for the bundle, with the roles their request's audit entry records."""
+    entries = [
+        entry for entry in await audit.history(RESOURCE, str(bundle_id)) if entry.action == "evidence.bundle.requested"
+    ]
+    first = entries[0] if entries else None
+    return SignOff(
+        requested_by=requested_by,
+        roles=list(first.actor.roles) if first else [],
+        requested_at=requested_at,
+        request_entry=first.seq if first else None,
+    )
+
+
 async def gather(
     *,
     bundle_id: UUID,
@@ -94,10 +130,17 @@ async def gather(
     """
     wanted = set(sections)
     summarised = "summary" in wanted
+    keyring = vetting.keyring
     async with db.snapshot():
         mentors = (
             await vetting_register.mentors_active(period_start, period_end, mentor_ids) if "vetting" in wanted else []
         )
+        never_approved = (
+            await vetting_register.mentors_never_approved(period_start, period_end, mentor_ids)
+            if "vetting" in wanted
+            else []
+        )
+        vetting_reasons = await vetting_register.decision_reasons([*mentors, *never_approved], period_end, keyring)
         complaints, refunds = (
             await complaints_register.complaints_received(period_start, period_end, mentor_ids)
             if "complaints" in wanted
@@ -108,6 +151,10 @@ async def gather(
             if "disputes" in wanted
             else []
         )
+        complaint_reasons = await complaints_register.complaint_reasons(complaints, refunds, keyring)
+        dispute_reasons = await complaints_register.dispute_reasons(disputes, keyring)
+        policies = await policies_in_force(period_start, period_end)
+        requester = await sign_off(bundle_id, requested_by, requested_at)
         data_requests = (
             await privacy_register.data_requests(period_start, period_end, now) if "privacy" in wanted else []
         )
@@ -129,10 +176,19 @@ async def gather(
             sha256=document.sha256,
             size=document.size,
         )
-        for mentor in mentors
+        for mentor in [*mentors, *never_approved]
         for check in mentor.checks
         for document in check.documents
     ]
+    artifacts.extend(
+        Artifact(
+            name=f"{policy.name} in force from {policy.in_force_from.isoformat()}",
+            kind="policy",
+            sha256=policy.sha256,
+            size=policy.size,
+        )
+        for policy in policies
+    )
     # Always: the manifest names the checkpoint even when the PDF leaves the audit section out.
     audit_part, checkpoint = await audit_section(log_key)
     artifacts.append(checkpoint)
@@ -144,6 +200,7 @@ async def gather(
             period_end=period_end,
             requested_by=requested_by,
             requested_at=requested_at,
+            requested_by_roles=requester.roles,
             generated_at=now,
             generator=GENERATOR,
             sections=list(sections),
@@ -159,4 +216,10 @@ async def gather(
         data_requests=data_requests,
         audit=audit_part,
         artifacts=artifacts,
+        mentors_never_approved=never_approved,
+        vetting_reasons=vetting_reasons,
+        complaint_reasons=complaint_reasons,
+        dispute_reasons=dispute_reasons,
+        policies=policies,
+        sign_off=requester,
     )

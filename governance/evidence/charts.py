@@ -6,6 +6,8 @@ nothing to draw (the caller prints a sentence instead: an empty chart says nothi
 
 from __future__ import annotations
 
+from typing import Any
+
 from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
 from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.charts.piecharts import Pie
@@ -34,6 +36,27 @@ def _colour(index: int) -> colors.Color:
     return PALETTE[index % len(PALETTE)]
 
 
+def integer_step(largest: int, ticks: int = 5) -> int:
+    """A tick step for counts: a whole 1, 2 or 5 times a power of ten, giving at most about
+    ``ticks`` intervals up to ``largest``. reportlab's own step for small counts is
+    fractional (0.5), which ``%d`` prints as repeated labels (0 0 1 1 2)."""
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if largest <= factor * step * ticks:
+                return factor * step
+        step *= 10
+
+
+def _count_axis(axis: Any, largest: int) -> None:
+    """A value axis of whole counts from 0: integer steps, each label once."""
+    step = integer_step(max(1, largest))
+    axis.valueMin = 0
+    axis.valueStep = step
+    axis.valueMax = max(step, -(-largest // step) * step)
+    axis.labelTextFormat = "%d"
+
+
 def _title(drawing: Drawing, text: str) -> None:
     drawing.add(String(0, drawing.height - 12, text, fontName=BOLD, fontSize=9))
 
@@ -56,10 +79,9 @@ def complaints_per_month(months: list[MonthOfComplaints], width: float) -> Drawi
     chart.categoryAxis.labels.fontSize = 6
     chart.categoryAxis.labels.angle = 45 if len(months) > 8 else 0
     chart.categoryAxis.labels.boxAnchor = "ne" if len(months) > 8 else "n"
-    chart.valueAxis.valueMin = 0
+    _count_axis(chart.valueAxis, max(sum(m.by_category.values()) for m in months))
     chart.valueAxis.labels.fontName = FONT
     chart.valueAxis.labels.fontSize = 6
-    chart.valueAxis.labelTextFormat = "%d"
     chart.barWidth = 6
     chart.groupSpacing = 4
     chart.bars.strokeWidth = 0
@@ -85,10 +107,9 @@ def sla_attainment(sla: SlaAttainment, width: float) -> Drawing | None:
     chart.categoryAxis.reverseDirection = True
     chart.categoryAxis.labels.fontName = FONT
     chart.categoryAxis.labels.fontSize = 7
-    chart.valueAxis.valueMin = 0
+    _count_axis(chart.valueAxis, sla.judged)
     chart.valueAxis.labels.fontName = FONT
     chart.valueAxis.labels.fontSize = 6
-    chart.valueAxis.labelTextFormat = "%d"
     chart.bars.strokeWidth = 0
     chart.bars[0].fillColor = PALETTE[0]
     chart.bars[(0, 1)].fillColor = PALETTE[2]

@@ -2,8 +2,10 @@
 
 Plain msgspec Structs, so that the assembly (in the service, with the database) and the
 rendering (reportlab, in its own process) meet through one encoded file and nothing else.
-No register holds a name, an e-mail address or free text a person wrote: identifiers,
-states, dates and hashes are what an accreditor needs to sample and trace a record.
+No register holds a name or an e-mail address: identifiers, states, dates and hashes are
+what an accreditor needs to sample and trace a record. The one free text a bundle prints
+is the reasons of the decisions it lists (an accreditor judges a decision by its reasons),
+opened with the data subject's key; once that key is destroyed they read :data:`ERASED`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ import msgspec
 from governance.complaints.schemas import ComplaintsSummary
 from governance.privacy.schemas import PrivacySummary
 from governance.vetting.schemas import ReadinessSummary
+
+# What a reason reads once its data subject was erased (their key destroyed): the decision
+# stays listed, its reasons are gone for good.
+ERASED: Final = "[erased: the data subject's key was destroyed]"
 
 Section = Literal["summary", "vetting", "complaints", "disputes", "privacy", "audit"]
 SECTIONS: Final[tuple[str, ...]] = get_args(Section)
@@ -32,6 +38,8 @@ class Cover(msgspec.Struct, frozen=True):
     generator: str  # "governance 0.1.0"
     sections: list[str]
     mentor_filter: list[str] | None = None
+    # The roles the requester held when asking, as their request's audit entry records them.
+    requested_by_roles: list[str] = []
 
 
 class DocumentLine(msgspec.Struct, frozen=True):
@@ -73,7 +81,7 @@ class ComplaintLine(msgspec.Struct, frozen=True):
     received_at: datetime
     acknowledged_at: datetime | None
     resolved_at: datetime | None
-    resolve_due_at: datetime | None
+    resolve_due_at: datetime | None  # the resolve deadline last set, kept once resolved
     breached: bool
 
 
@@ -109,6 +117,37 @@ class DataRequestLine(msgspec.Struct, frozen=True):
     on_time: bool | None  # None while open and not yet due
 
 
+class ReasonLine(msgspec.Struct, frozen=True):
+    """One decision a register lists and why it was taken, as its decider wrote it."""
+
+    record_id: str  # the mentor's external id, the check, complaint, refund or dispute id
+    decision: str  # "approve (confirmed)", "waiver granted", "resolved: upheld", "L1: upheld", ...
+    decided_by: str
+    decided_at: datetime | None
+    reasons: str  # plaintext, or ERASED
+
+
+class PolicyVersion(msgspec.Struct, frozen=True):
+    """A policy file as it was in force from ``in_force_from`` until ``in_force_until`` (None: still)."""
+
+    name: str  # the file name, "sla.toml"
+    label: str | None  # the file's own ``version`` value, when it has one
+    sha256: str  # of the exact bytes in ``text``
+    size: int
+    in_force_from: datetime
+    in_force_until: datetime | None
+    text: str
+
+
+class SignOff(msgspec.Struct, frozen=True):
+    """Who asked for the bundle, as what and when: printed above the checkpoint that binds it."""
+
+    requested_by: str
+    roles: list[str]
+    requested_at: datetime
+    request_entry: int | None  # the sequence number of the evidence.bundle.requested entry
+
+
 class AuditSection(msgspec.Struct, frozen=True):
     checkpoint: str  # the C2SP signed note, verbatim
     origin: str
@@ -141,3 +180,10 @@ class BundleContents(msgspec.Struct, frozen=True):
     data_requests: list[DataRequestLine]
     audit: AuditSection | None
     artifacts: list[Artifact]
+    # Mentors registered by the period's end who were never approved (onboarding, refused).
+    mentors_never_approved: list[MentorLine] = []
+    vetting_reasons: list[ReasonLine] = []
+    complaint_reasons: list[ReasonLine] = []
+    dispute_reasons: list[ReasonLine] = []
+    policies: list[PolicyVersion] = []
+    sign_off: SignOff | None = None

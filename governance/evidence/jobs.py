@@ -25,6 +25,7 @@ import msgspec
 import structlog
 
 from governance.audit import service as audit
+from governance.audit.policies import record_in_force
 from governance.core import db
 from governance.core.clock import Clock
 from governance.core.identity import SYSTEM
@@ -219,7 +220,12 @@ def manifest_of(contents: BundleContents, rendered: RenderResult) -> Manifest:
 
 
 async def gather(evidence: Evidence, row: dict[str, Any], now: datetime) -> BundleContents:
-    """The contents of the bundle ``row`` asks for, judged at ``now``."""
+    """The contents of the bundle ``row`` asks for, judged at ``now``.
+
+    First the policy files this process runs on are recorded as in force, if they changed
+    (a worker may have started after the last service start), so the bundle can cite them.
+    """
+    await record_in_force(evidence.policies, now)
     return await assembly.gather(
         bundle_id=row["id"],
         title=row["title"],

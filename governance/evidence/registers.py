@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from reportlab.lib import colors
+from reportlab.lib.utils import simpleSplit
 from reportlab.platypus import Flowable, PageBreak, Table
 from reportlab.platypus.tables import CellStyle
 
@@ -28,6 +29,8 @@ from governance.evidence.contents import (
     DisputeLine,
     DocumentLine,
     MentorLine,
+    PolicyVersion,
+    ReasonLine,
     RefundLine,
 )
 
@@ -234,27 +237,105 @@ def _vetting(row: _VettingRow) -> list[str]:
     ]
 
 
+# A reasons row: one line of one decision; the first line of each starts its group.
+_ReasonRow = tuple[bool, list[str]]
+_REASON_WIDTHS: Final = (150.0, 130.0, 120.0, 66.0, 304.0)
+_REASON_FONTS: Final = ((MONO, 6.5), (FONT, 7.0), (FONT, 7.0), (FONT, 7.0), (FONT, 7.0))
+
+
+def _reason_rows(reasons: Sequence[ReasonLine]) -> list[_ReasonRow]:
+    """Each decision as many fixed-height rows as its longest cell needs, wrapped to the column.
+
+    Wrapped here, once, so that the register keeps its fixed row height (see ``Rows``)."""
+    rows: list[_ReasonRow] = []
+    for line in reasons:
+        cells = [line.record_id, line.decision, line.decided_by, when(line.decided_at), line.reasons or NONE]
+        wrapped = [
+            simpleSplit(cell, font, size, width - 6) or [""]
+            for cell, width, (font, size) in zip(cells, _REASON_WIDTHS, _REASON_FONTS, strict=True)
+        ]
+        for index in range(max(len(column) for column in wrapped)):
+            rows.append((index == 0, [column[index] if index < len(column) else "" for column in wrapped]))
+    return rows
+
+
+def _reason_register(name: str, reasons: Sequence[ReasonLine], empty: str) -> Register:
+    m, b = MONO_CELL, BODY_CELL
+    return Register(
+        name,
+        ["Record", "Decision", "Decided by", "At", "Reasons, as the decider wrote them"],
+        list(_REASON_WIDTHS),
+        [m, b, b, b, b],
+        _reason_rows(reasons),
+        lambda row: row[1],
+        group=lambda row: row[0],
+        empty=empty,
+    )
+
+
+def _policy(p: PolicyVersion) -> list[str]:
+    return [
+        p.name,
+        _text(p.label),
+        when(p.in_force_from),
+        "still in force" if p.in_force_until is None else when(p.in_force_until),
+        p.sha256,
+        str(p.size),
+    ]
+
+
 def registers(contents: BundleContents) -> dict[str, Register]:
-    """The document's registers (vetting, complaints, refunds, disputes, data requests, artifacts)."""
+    """The document's registers (vetting, complaints, refunds, disputes, data requests, the
+    reasons of decisions, policy versions, artifacts)."""
     b, m = BODY_CELL, MONO_CELL
+    vetting_header = [
+        "External id / check type",
+        "Jurisdiction / state",
+        "Status / valid from",
+        "Status since / expires",
+        "Engagement / reviewed by",
+        "Document SHA-256",
+        "Bytes",
+    ]
+    vetting_widths = [128, 62, 70, 70, 92, 290, 58]
     return {
         "vetting": Register(
             "vetting",
-            [
-                "External id / check type",
-                "Jurisdiction / state",
-                "Status / valid from",
-                "Status since / expires",
-                "Engagement / reviewed by",
-                "Document SHA-256",
-                "Bytes",
-            ],
-            [128, 62, 70, 70, 92, 290, 58],
+            vetting_header,
+            vetting_widths,
             [b, b, b, b, b, m, b],
             _vetting_rows(contents.mentors),
             _vetting,
             group=lambda row: row[1] is None,
             empty="No mentors are in scope of this bundle.",
+        ),
+        "never_approved": Register(
+            "never_approved",
+            vetting_header,
+            vetting_widths,
+            [b, b, b, b, b, m, b],
+            _vetting_rows(contents.mentors_never_approved),
+            _vetting,
+            group=lambda row: row[1] is None,
+            empty="Every mentor registered by the end of the period had been approved.",
+        ),
+        "vetting_reasons": _reason_register(
+            "vetting_reasons", contents.vetting_reasons, "No vetting decision or waiver about these mentors."
+        ),
+        "complaint_reasons": _reason_register(
+            "complaint_reasons", contents.complaint_reasons, "No complaint or refund listed here was decided."
+        ),
+        "dispute_reasons": _reason_register(
+            "dispute_reasons", contents.dispute_reasons, "No dispute listed here was decided."
+        ),
+        "policies": Register(
+            "policies",
+            ["Policy file", "Version", "In force from", "In force until", "SHA-256 of the exact bytes", "Bytes"],
+            [120, 70, 70, 70, 380, 60],
+            [b, b, b, b, m, b],
+            contents.policies,
+            _policy,
+            empty="No policy version was recorded for this period.",
         ),
         "complaints": Register(
             "complaints",

@@ -45,7 +45,6 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
-    CondPageBreak,
     Flowable,
     Frame,
     KeepTogether,
@@ -58,7 +57,7 @@ from reportlab.platypus import (
 )
 
 from governance.evidence import charts
-from governance.evidence.contents import BundleContents
+from governance.evidence.contents import BundleContents, SignOff
 from governance.evidence.registers import (
     BOLD,
     FONT,
@@ -117,8 +116,11 @@ SECTION_TITLES: Final[dict[str, str]] = {
     "complaints": "Complaints and refunds register",
     "disputes": "Disputes register",
     "privacy": "Privacy: consent changes and data requests",
+    "policies": "Policies in force during the period",
     "audit": "Audit log checkpoint",
     "appendix": "Appendix: manifest of artifacts",
+    "policy_texts": "Appendix: policy texts",
+    "signoff": "Sign-off",
 }
 _ORIENTATION: Final = {
     "summary": "portrait",
@@ -127,7 +129,10 @@ _ORIENTATION: Final = {
     "disputes": "landscape",
     "privacy": "landscape",
     "audit": "portrait",
+    "policies": "landscape",
     "appendix": "landscape",
+    "policy_texts": "portrait",
+    "signoff": "portrait",
 }
 
 _STYLES: Final = {
@@ -139,7 +144,10 @@ _STYLES: Final = {
     "note": ParagraphStyle("note", fontName=FONT, fontSize=8, leading=10, textColor=colors.HexColor("#444444")),
     "mono": ParagraphStyle("mono", fontName=MONO, fontSize=7.5, leading=9.5),
     "step": ParagraphStyle("step", fontName=MONO, fontSize=7.5, leading=9.5, leftIndent=16, firstLineIndent=-16),
+    "policy": ParagraphStyle("policy", fontName=MONO, fontSize=6.5, leading=8),
 }
+# Characters of a policy text's line in the portrait frame at 6.5 pt Courier (3.9 pt each).
+POLICY_LINE: Final = 130
 
 
 # --- the document ------------------------------------------------------------------------
@@ -306,6 +314,7 @@ def _cover(contents: BundleContents) -> list[Flowable]:
         ("Period", f"{day(cover.period_start)} to {day(cover.period_end)}"),
         ("Bundle id", cover.bundle_id),
         ("Requested by", cover.requested_by),
+        ("Requester's role(s)", ", ".join(cover.requested_by_roles) or NONE),
         ("Requested at", stamp(cover.requested_at)),
         ("Generated at", stamp(cover.generated_at)),
         ("Generator", cover.generator),
@@ -317,9 +326,11 @@ def _cover(contents: BundleContents) -> list[Flowable]:
     story.append(Spacer(1, 30))
     story.append(
         _p(
-            "This bundle lists records by identifier, state, date and hash only; it holds no names, "
-            "e-mail addresses or free text written by a person. The audit section and the appendix "
-            "give what an accreditor needs to verify it offline.",
+            "This bundle lists records by identifier, state, date and hash; it holds no names or "
+            "e-mail addresses. The only free text is the reasons of the decisions it lists, as their "
+            "deciders wrote them (read with the data subject's key; marked erased where that key was "
+            "destroyed). The audit section, the appendices and the sign-off give what an accreditor "
+            "needs to verify it offline.",
             "note",
         )
     )
@@ -327,10 +338,11 @@ def _cover(contents: BundleContents) -> list[Flowable]:
 
 
 def _sections(contents: BundleContents) -> list[str]:
+    """The requested sections in the document's order; the policies, appendices and sign-off always."""
     wanted = set(contents.cover.sections)
-    return [key for key in ("summary", "vetting", "complaints", "disputes", "privacy", "audit") if key in wanted] + [
-        "appendix"
-    ]
+    requested = [key for key in ("summary", "vetting", "complaints", "disputes", "privacy") if key in wanted]
+    audit = ["audit"] if "audit" in wanted else []
+    return [*requested, "policies", *audit, "appendix", "policy_texts", "signoff"]
 
 
 def _summary(contents: BundleContents, width: float) -> list[Flowable]:
@@ -359,20 +371,38 @@ def _summary(contents: BundleContents, width: float) -> list[Flowable]:
             )
         )
         story.append(_p(f"Share fully vetted and current: {percent(vetting.share_fully_vetted_and_current)}", "h2"))
-        story.extend(_counts("Mentors by status", vetting.mentors_by_status))
+        story.extend(
+            _with_chart(
+                _counts("Mentors by status", vetting.mentors_by_status),
+                charts.vetting_status(vetting.mentors_by_status, width),
+                "No mentors: no vetting chart.",
+            )
+        )
     story.append(_p("Complaints, refunds and disputes", "h2"))
     if complaints is None:
         story.append(_p("Complaint figures are not part of this bundle."))
     else:
         sla, refunds, disputes = complaints.sla, complaints.refunds, complaints.disputes
         story.append(_p(f"Complaints received: {complaints.complaints_received}"))
-        story.append(
-            _p(
-                f"SLA attainment: {percent(sla.attainment)} "
-                f"({sla.met} of {sla.judged} judged resolved in time; {sla.breached} breached a target)"
+        story.extend(
+            _with_chart(
+                [
+                    _p(
+                        f"SLA attainment: {percent(sla.attainment)} "
+                        f"({sla.met} of {sla.judged} judged resolved in time; {sla.breached} breached a target)"
+                    )
+                ],
+                charts.sla_attainment(sla, width),
+                "No complaint was due or resolved yet: no SLA figure.",
             )
         )
-        story.extend(_counts("Complaints by category", complaints.by_category))
+        story.extend(
+            _with_chart(
+                _counts("Complaints by category", complaints.by_category),
+                charts.complaints_per_month(complaints.per_month, width),
+                "No complaints were received in this period.",
+            )
+        )
         story.extend(_counts("Complaints by outcome", complaints.by_outcome))
         story.append(_p(f"Refunds requested: {refunds.requested}", "h2"))
         story.extend(_counts("Refunds by state", refunds.by_state))
@@ -407,23 +437,19 @@ def _summary(contents: BundleContents, width: float) -> list[Flowable]:
                 (230, 120),
             )
         )
-    # Charts
-    drawings: list[Flowable] = []
-    if complaints is not None:
-        chart = charts.complaints_per_month(complaints.per_month, width)
-        drawings.append(chart if chart is not None else _p("No complaints were received in this period."))
-        chart = charts.sla_attainment(complaints.sla, width)
-        drawings.append(chart if chart is not None else _p("No complaint was due or resolved yet: no SLA figure."))
-    if vetting is not None:
-        chart = charts.vetting_status(vetting.mentors_by_status, width)
-        drawings.append(chart if chart is not None else _p("No mentors: no vetting chart."))
-    if drawings:
-        story.append(CondPageBreak(260))
-        story.append(_p("Charts", "h2"))
-        for drawing in drawings:
-            story.append(drawing)
-            story.append(Spacer(1, 10))
     return story
+
+
+def _with_chart(figures: list[Flowable], chart: Flowable | None, absent: str) -> list[Flowable]:
+    """The figures a chart draws, kept on one page with it: a chart never stands alone on a
+    page, away from the numbers it shows. Without a chart, a sentence says why."""
+    if chart is None:
+        return [*figures, _p(absent, "note")]
+    parts: list[Flowable] = []
+    for flowable in figures:
+        # Unwrap: nested KeepTogethers would let the outer one split between them.
+        parts.extend(flowable._content if isinstance(flowable, KeepTogether) else [flowable])
+    return [KeepTogether([*parts, Spacer(1, 6), chart, Spacer(1, 10)])]
 
 
 def _register(register: Register, progress: Progress) -> Flowable:
@@ -494,6 +520,67 @@ def _audit(contents: BundleContents) -> list[Flowable]:
     return story
 
 
+def _policy_texts(contents: BundleContents) -> list[Flowable]:
+    if not contents.policies:
+        return [_p("No policy version was recorded for this period.")]
+    story: list[Flowable] = []
+    for policy in contents.policies:
+        label = f", version {policy.label}" if policy.label else ""
+        story.append(_p(f"{policy.name}{label}, in force from {stamp(policy.in_force_from)}", "h2"))
+        story.append(Paragraph(f"SHA-256 {escape(policy.sha256)} ({policy.size} bytes)", _STYLES["mono"]))
+        story.append(Spacer(1, 4))
+        story.append(
+            Preformatted(policy.text.rstrip("\n"), _STYLES["policy"], maxLineLength=POLICY_LINE, newLineChars="")
+        )
+    return story
+
+
+def _sign_off(contents: BundleContents) -> list[Flowable]:
+    """Who asked for the bundle, as what and when; below, the checkpoint that binds it."""
+    cover, signed = contents.cover, contents.sign_off
+    if signed is None:
+        signed = SignOff(cover.requested_by, cover.requested_by_roles, cover.requested_at, None)
+    entry = NONE if signed.request_entry is None else f"entry {signed.request_entry}"
+    story: list[Flowable] = [
+        _p("Requested by", "h2"),
+        _pairs(
+            [
+                ("Officer", signed.requested_by),
+                ("Role(s) when requesting", ", ".join(signed.roles) or NONE),
+                ("Requested at", stamp(signed.requested_at)),
+                ("Request in the audit log", entry),
+                ("Generated at", stamp(cover.generated_at)),
+            ],
+            (150, 330),
+        ),
+        Spacer(1, 14),
+        _p("Bound by checkpoint", "h2"),
+    ]
+    audit = contents.audit
+    if audit is None:
+        story.append(_p("No checkpoint of the audit log binds this bundle."))
+        return story
+    signatures = [line for line in audit.checkpoint.splitlines() if line.startswith("\u2014 ")]
+    story.append(
+        _pairs(
+            [("Origin", audit.origin), ("Tree size", str(audit.tree_size)), ("Root hash (base64)", audit.root_hash)],
+            (150, 330),
+        )
+    )
+    story.append(_p("Signature line(s)", "h2"))
+    story.extend(Preformatted(line, _STYLES["mono"]) for line in signatures or [NONE])
+    story.append(Spacer(1, 8))
+    story.append(
+        _p(
+            "The checkpoint was signed as the bundle was assembled and covers every entry it reports, "
+            "this request's entry included. The evidence.bundle.ready entry for this bundle records the "
+            "SHA-256 of this PDF and of its manifest.",
+            "note",
+        )
+    )
+    return story
+
+
 def _story(contents: BundleContents, progress: Progress, contents_width: float) -> list[Flowable]:
     tables = registers(contents)
     story = _cover(contents)
@@ -515,13 +602,43 @@ def _story(contents: BundleContents, progress: Progress, contents_width: float) 
                 )
             )
             story.append(_register(tables["vetting"], progress))
+            story.append(_p("Mentors registered but never approved", "h2"))
+            story.append(
+                _p(
+                    "Registered by the end of the period and not approved by then: still onboarding, "
+                    "or refused. Same columns as above."
+                )
+            )
+            story.append(_register(tables["never_approved"], progress))
+            story.append(_p("Reasons for vetting decisions and waivers", "h2"))
+            story.append(_register(tables["vetting_reasons"], progress))
         elif key == "complaints":
             story.append(_p("Complaints", "h2"))
+            story.append(
+                _p("Resolve due: the resolve deadline last set, kept after the complaint was resolved.", "note")
+            )
             story.append(_register(tables["complaints"], progress))
             story.append(_p("Refunds", "h2"))
             story.append(_register(tables["refunds"], progress))
+            story.append(_p("Reasons for complaint resolutions and refund decisions", "h2"))
+            story.append(_register(tables["complaint_reasons"], progress))
         elif key == "disputes":
             story.append(_register(tables["disputes"], progress))
+            story.append(_p("Reasons for dispute decisions", "h2"))
+            story.append(_register(tables["dispute_reasons"], progress))
+        elif key == "policies":
+            story.append(
+                _p(
+                    "Each version of the vetting requirements, SLA, privacy and retention policies the service "
+                    "ran on during the period, by the SHA-256 of its exact bytes (the texts are in the appendix; "
+                    "each version's policy.version_in_force entry in the audit log binds its hash)."
+                )
+            )
+            story.append(_register(tables["policies"], progress))
+        elif key == "policy_texts":
+            story.extend(_policy_texts(contents))
+        elif key == "signoff":
+            story.extend(_sign_off(contents))
         elif key == "privacy":
             story.extend(_privacy(contents, tables, progress))
         elif key == "audit":

@@ -17,6 +17,7 @@ from typing import Any, Final, Literal, cast
 import msgspec
 
 from governance.audit import service as audit
+from governance.audit.policies import LoadedPolicy, read_policies
 from governance.core import db, periods
 from governance.core.durations import Duration
 from governance.core.errors import Problem, invalid_parameter, not_found
@@ -57,6 +58,8 @@ class Evidence:
     retention: Duration
     lease: timedelta
     work_dir: Path
+    # The policy files as this process loaded them: a bundle cites the versions in force.
+    policies: list[LoadedPolicy]
     # Set by a request made through this process: its worker starts at once, not at the next poll.
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -69,6 +72,7 @@ class Evidence:
             retention=settings.evidence_retention,
             lease=settings.evidence_lease,
             work_dir=settings.data_dir / "evidence-work",
+            policies=read_policies(settings.effective_policy_dir),
         )
 
 

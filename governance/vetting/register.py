@@ -1,6 +1,7 @@
 """The vetting register an evidence bundle prints: every mentor active in a period, with
-their checks and the SHA-256 of each document, and nothing personal (no names, no
-e-mail addresses, no check details)."""
+their checks and the SHA-256 of each document; the mentors registered but never approved;
+and the reasons of the decisions and waivers about them. No names, e-mail addresses or
+check details; the reasons are opened with the mentor's key ("erased" once destroyed)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,21 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from governance.core.crypto import Keyring, PersonalDataError, SubjectCipher
 from governance.core.periods import bounds
-from governance.evidence.contents import CheckLine, DocumentLine, MentorLine
-from governance.vetting.tables import Check, Document, Mentor
+from governance.evidence.contents import ERASED, CheckLine, DocumentLine, MentorLine, ReasonLine
+from governance.vetting.tables import Check, Decision, Document, Mentor
+
+_MENTOR_COLUMNS = (
+    Mentor.id,
+    Mentor.external_id,
+    Mentor.jurisdiction,
+    Mentor.engagement_type,
+    Mentor.status,
+    Mentor.status_since,
+    Mentor.registered_at,
+    Mentor.first_approved_at,
+)
 
 
 async def mentors_active(period_start: date, period_end: date, mentor_ids: Sequence[UUID] | None) -> list[MentorLine]:
@@ -23,22 +36,37 @@ async def mentors_active(period_start: date, period_end: date, mentor_ids: Seque
     """
     start, end = bounds(period_start, period_end)
     query = (
-        Mentor.select(
-            Mentor.id,
-            Mentor.external_id,
-            Mentor.jurisdiction,
-            Mentor.engagement_type,
-            Mentor.status,
-            Mentor.status_since,
-            Mentor.registered_at,
-            Mentor.first_approved_at,
-        )
+        Mentor.select(*_MENTOR_COLUMNS)
         .where(Mentor.first_approved_at.is_not_null() & (Mentor.first_approved_at < end))
         .order_by(Mentor.external_id)
     )
     if mentor_ids:
         query = query.where(Mentor.id.is_in(list(mentor_ids)))
     mentors = [m for m in await query if not (m["status"] == "revoked" and m["status_since"] < start)]
+    return await _lines(mentors)
+
+
+async def mentors_never_approved(
+    period_start: date, period_end: date, mentor_ids: Sequence[UUID] | None
+) -> list[MentorLine]:
+    """Mentors registered before the period ended who had not been approved by then (still
+    onboarding, or refused), ordered by their platform id, with their checks.
+
+    An accreditor asks what became of the applicants as well as of the mentors: a dossier
+    left unfinished, or a refusal, is evidence of vetting too.
+    """
+    _, end = bounds(period_start, period_end)
+    query = (
+        Mentor.select(*_MENTOR_COLUMNS)
+        .where((Mentor.registered_at < end) & (Mentor.first_approved_at.is_null() | (Mentor.first_approved_at >= end)))
+        .order_by(Mentor.external_id)
+    )
+    if mentor_ids:
+        query = query.where(Mentor.id.is_in(list(mentor_ids)))
+    return await _lines(list(await query))
+
+
+async def _lines(mentors: list[dict[str, Any]]) -> list[MentorLine]:
     if not mentors:
         return []
     checks_of: dict[Any, list[dict[str, Any]]] = defaultdict(list)
@@ -102,3 +130,98 @@ async def mentors_active(period_start: date, period_end: date, mentor_ids: Seque
         )
         for m in mentors
     ]
+
+
+def _reason(cipher: SubjectCipher | None, sealed: str | None) -> str | None:
+    """The plaintext of sealed reasons, :data:`ERASED` once the mentor's key is gone."""
+    if not sealed:
+        return None
+    if cipher is None:
+        return ERASED
+    try:
+        return cipher.decrypt(sealed)
+    except PersonalDataError:
+        return ERASED
+
+
+async def decision_reasons(mentors: Sequence[MentorLine], period_end: date, keyring: Keyring) -> list[ReasonLine]:
+    """Why each vetting decision about these mentors was taken, and why each waiver was granted.
+
+    Decisions proposed by the period's end that were confirmed, rejected or are still
+    proposed (a withdrawn or superseded proposal decided nothing), each with its rationale
+    and, when rejected, the second officer's reasons; every check with a waiver
+    justification, with it. In the order of the mentors, then of time.
+    """
+    _, end = bounds(period_end, period_end)
+    by_id = {UUID(m.mentor_id): m for m in mentors}
+    if not by_id:
+        return []
+    ids = list(by_id)
+    decisions: list[dict[str, Any]] = []
+    waivers: list[dict[str, Any]] = []
+    for offset in range(0, len(ids), 500):
+        some = ids[offset : offset + 500]
+        decisions.extend(
+            await Decision.select()
+            .where(
+                Decision.mentor.is_in(some)
+                & Decision.state.is_in(["confirmed", "rejected", "proposed"])
+                & (Decision.proposed_at < end)
+            )
+            .order_by(Decision.proposed_at)
+        )
+        waivers.extend(
+            await Check.select(
+                Check.id,
+                Check.mentor,
+                Check.check_type,
+                Check.state,
+                Check.justification,
+                Check.waiver_requested_by,
+                Check.reviewed_by,
+                Check.reviewed_at,
+                Check.recorded_at,
+            )
+            .where(Check.mentor.is_in(some) & Check.justification.is_not_null() & (Check.recorded_at < end))
+            .order_by(Check.recorded_at)
+        )
+    ciphers = await keyring.readable(str(m) for m in ids)
+    lines: dict[UUID, list[ReasonLine]] = {m: [] for m in ids}
+    for row in decisions:
+        mentor_id = UUID(str(row["mentor"]))
+        cipher = ciphers.get(str(mentor_id))
+        rationale = _reason(cipher, row["rationale"]) or ""
+        if row["state"] == "confirmed":
+            decision, by, at = (
+                f"{row['action']}: confirmed",
+                f"{row['proposed_by']}, {row['confirmed_by']}",
+                row["confirmed_at"],
+            )
+        elif row["state"] == "rejected":
+            by = f"{row['proposed_by']} (proposed), {row['closed_by']} (rejected)"
+            decision, at = f"{row['action']}: proposal rejected", row["closed_at"]
+            rejection = _reason(cipher, row["closing_reasons"])
+            rationale = f"Proposed because: {rationale} Rejected because: {rejection or ''}".strip()
+        else:
+            decision, by, at = f"{row['action']}: proposed, not yet confirmed", row["proposed_by"], row["proposed_at"]
+        lines[mentor_id].append(
+            ReasonLine(
+                record_id=by_id[mentor_id].external_id,
+                decision=decision,
+                decided_by=by,
+                decided_at=at,
+                reasons=rationale,
+            )
+        )
+    for row in waivers:
+        mentor_id = UUID(str(row["mentor"]))
+        lines[mentor_id].append(
+            ReasonLine(
+                record_id=f"{by_id[mentor_id].external_id} {row['check_type']}",
+                decision=f"waiver justification (check now {row['state']})",
+                decided_by=row["reviewed_by"] or row["waiver_requested_by"] or "",
+                decided_at=row["reviewed_at"] or row["recorded_at"],
+                reasons=_reason(ciphers.get(str(mentor_id)), row["justification"]) or "",
+            )
+        )
+    return [line for mentor_id in ids for line in lines[mentor_id]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import os
 import re
 import subprocess
@@ -352,7 +353,8 @@ def test_summary_prints_the_figures_as_they_are(rendered: tuple[Path, Any, list[
 def test_contents_names_the_page_of_each_section(rendered: tuple[Path, Any, list[str]]) -> None:
     _, _, pages = rendered
     entries = contents_entries(pages)
-    assert list(entries) == [*SECTIONS, "appendix"]
+    # The policies in force, the appendices and the sign-off are in every bundle.
+    assert list(entries) == [*SECTIONS[:-1], "policies", "audit", "appendix", "policy_texts", "signoff"]
     assert list(entries.values()) == sorted(entries.values())
     for key, page in entries.items():
         # the heading opens its page, right after the running header
@@ -439,7 +441,7 @@ def test_sections_not_requested_are_absent(tmp_path: Path) -> None:
     render(make_contents(sections=["complaints", "audit"]), out)
     pages = text_of(out)
     text = " ".join(pages)
-    assert list(contents_entries(pages)) == ["complaints", "audit", "appendix"]
+    assert list(contents_entries(pages)) == ["complaints", "policies", "audit", "appendix", "policy_texts", "signoff"]
     for key in ("summary", "vetting", "disputes", "privacy"):
         assert SECTION_TITLES[key] not in text, key
     assert ident("dispute", 0) not in text
@@ -587,3 +589,115 @@ async def test_cancelling_kills_the_child(tmp_path: Path, monkeypatch: pytest.Mo
         os.kill(process.pid, 0)
     assert not out.exists()
     assert os.listdir(tmp_path) == []  # neither the contents file nor a partial PDF
+
+
+# --- what a reviewer missed (issue 12, item 13) ---------------------------------------------
+
+
+def _axis_labels(drawing: Any) -> list[str]:
+    """The value axis's tick labels as the chart prints them."""
+    from reportlab.graphics.charts.barcharts import BarChart
+
+    [chart] = [shape for shape in drawing.contents if isinstance(shape, BarChart)]
+    chart.draw()  # lays out the axis: its ticks exist from here
+    axis = chart.valueAxis
+    return [axis.labelTextFormat % value for value in axis._tickValues]
+
+
+@pytest.mark.parametrize("largest", [1, 2, 3, 4, 7, 11, 23, 99, 1234])
+def test_chart_axes_label_each_count_once(largest: int) -> None:
+    from governance.evidence import charts
+
+    months = [
+        MonthOfComplaints(month="2026-01", by_category={"billing": 1}),
+        MonthOfComplaints(month="2026-02", by_category={"billing": largest}),
+    ]
+    sla = SlaAttainment(judged=largest, met=largest // 2, breached=largest - largest // 2, attainment=0.5)
+    for drawing in (charts.complaints_per_month(months, 500), charts.sla_attainment(sla, 500)):
+        labels = _axis_labels(drawing)
+        assert len(labels) == len(set(labels)), labels  # reportlab's own step printed "0 0 1 1 2"
+        values = [int(label) for label in labels]
+        assert values[0] == 0 and values[-1] >= largest, labels
+        assert len({b - a for a, b in itertools.pairwise(values)}) == 1, labels
+
+
+def test_each_chart_shares_its_page_with_the_figures_it_draws(tmp_path: Path) -> None:
+    out = tmp_path / "summary.pdf"
+    render(make_contents(sections=["summary"], mentors=1, complaints=1, refunds=0, disputes=0, requests=0), out)
+    pages = text_of(out)
+    for chart, figures in (
+        ("Mentors by vetting status", "Mentors by status approved 4"),
+        ("SLA attainment (", "SLA attainment: "),
+        ("Complaints received per month, by category", "Complaints by category session_quality 5"),
+    ):
+        holding = [page for page in pages if chart.rstrip(" (") in page.replace(figures, "")]
+        assert len(holding) == 1, chart
+        assert figures in holding[0], f"{chart} is on a page without the figures it draws"
+
+
+def test_reasons_never_approved_policies_and_sign_off_are_printed(tmp_path: Path) -> None:
+    from governance.evidence.contents import ERASED, PolicyVersion, ReasonLine, SignOff
+
+    base = make_contents(mentors=2, complaints=2, disputes=1)
+    long_reason = " ".join(f"word{n}" for n in range(120))  # several lines in its column
+    applicant = msgspec.structs.replace(base.mentors[0], external_id="ext-applicant", status="onboarding")
+    policy_text = '# SLA\n[calendar]\ntime_zone = "Europe/London"\n' + "# " + "x" * 200 + "\n"
+    contents = msgspec.structs.replace(
+        base,
+        cover=msgspec.structs.replace(base.cover, requested_by_roles=["compliance_officer"]),
+        mentors_never_approved=[applicant],
+        vetting_reasons=[
+            ReasonLine("ext-00001", "approve: confirmed", "officer-a, officer-b", T0, "All checks current"),
+            ReasonLine("ext-applicant interview", "waiver justification", "officer-b", T0, long_reason),
+        ],
+        complaint_reasons=[ReasonLine(ident("refund", 0), "refund denied", "agent-1", T0, "Session took place")],
+        dispute_reasons=[ReasonLine(ident("dispute", 0), "L1: upheld", "agent-1", T0, ERASED)],
+        policies=[
+            PolicyVersion(
+                name="sla.toml",
+                label=None,
+                sha256=digest("policy", 1),
+                size=len(policy_text),
+                in_force_from=T0 - timedelta(days=90),
+                in_force_until=T0 + timedelta(days=20),
+                text=policy_text,
+            ),
+            PolicyVersion(
+                name="sla.toml",
+                label="2026.2",
+                sha256=digest("policy", 2),
+                size=10,
+                in_force_from=T0 + timedelta(days=20),
+                in_force_until=None,
+                text="# the second version\n",
+            ),
+        ],
+        sign_off=SignOff(requested_by="officer-a", roles=["compliance_officer"], requested_at=T0, request_entry=17),
+    )
+    out = tmp_path / "bundle.pdf"
+    render(contents, out)
+    pages = text_of(out)
+    text = " ".join(pages)
+    vetting = text.split("Mentors registered but never approved", 1)[1]
+    assert "ext-applicant" in vetting.split("Reasons for vetting decisions and waivers")[0]
+    reasons = vetting.split("Reasons for vetting decisions and waivers")[1]
+    assert "All checks current" in reasons and all(f"word{n}" in reasons for n in range(120))
+    assert "Session took place" in text.split("Reasons for complaint resolutions and refund decisions")[1]
+    assert ERASED in text.split("Reasons for dispute decisions")[1]
+    policies = text.rsplit("Policies in force during the period", 1)[1]
+    assert digest("policy", 1) in policies and digest("policy", 2) in policies and "still in force" in policies
+    appendix = text.rsplit("Appendix: policy texts", 1)[1]
+    assert 'time_zone = "Europe/London"' in appendix and "# the second version" in appendix
+    assert "x" * 100 in appendix.replace(" ", ""), "a long line is folded, not cut"
+    sign_off = pages[-1]
+    assert sign_off.index("Sign-off") < sign_off.index("Officer officer-a")
+    for line in (
+        "Role(s) when requesting compliance_officer",
+        "Requested at 2026-01-05T08:00:00Z",
+        "Request in the audit log entry 17",
+        "Tree size 42",
+        "q8JgVKl0bR4m0JH9tDg5cS2m1f0cJkAqTg3C2Z0m0pE=",
+        "— governance.test/audit Az3YpA0Jq0x8u1Ef0bS3m9fZQ3CkD3q0H6p4p2m0nV8kq7C0W0=",
+    ):
+        assert line in sign_off, line
+    assert sign_off.index("Officer officer-a") < sign_off.index("Bound by checkpoint") < sign_off.index("Tree size")
