@@ -68,7 +68,7 @@ class ErasureOutcome:
 Instant = Annotated[datetime, msgspec.Meta(tz=True, extra_json_schema={"format": "date-time"})]
 
 
-class ExportRecord(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class ExportRecord(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Base of the typed records of an access export: every field a JSON value of its own
     type (lists and objects nested, never JSON inside a string; times as RFC 3339)."""
 

@@ -23,6 +23,7 @@ import msgspec
 from governance.audit import service as audit
 from governance.audit.schemas import AuditEntryView
 from governance.audit.tables import AuditEntry
+from governance.complaints.exports import ComplaintsExport
 from governance.core import db, idempotency
 from governance.core.crypto import STREAM_MAGIC, SubjectCipher, sealed_sha256
 from governance.core.durations import Duration, DurationError, parse_duration
@@ -35,18 +36,17 @@ from governance.privacy import consent
 from governance.privacy.exports import (
     EXPORT_FORMAT,
     SCHEMA_ID,
-    ComplaintsExport,
     CoreExport,
     ExportModules,
     PrivacyExport,
     SubjectExport,
-    VettingExport,
     extension_reason_of,
     part,
 )
 from governance.privacy.schemas import DataRequestFiling, DataRequestView, RequestState, RequestTransition
 from governance.privacy.service import Privacy, field_error, jsonable
 from governance.privacy.tables import DataRequest
+from governance.vetting.exports import VettingExport
 
 ONE_MONTH: Final = Duration(months=1)
 LONGEST_EXTENSION: Final = Duration(months=2)
