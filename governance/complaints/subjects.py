@@ -15,10 +15,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
-import msgspec
-
+from governance.complaints import exports
 from governance.complaints.states import OPEN_COMPLAINT_STATES
 from governance.complaints.tables import (
     Attestation,
@@ -28,7 +27,7 @@ from governance.complaints.tables import (
     Dispute,
     Refund,
 )
-from governance.core.crypto import CIPHERTEXT_PREFIX, Keyring, SubjectCipher
+from governance.core.crypto import CIPHERTEXT_PREFIX, Keyring
 from governance.core.identity import SYSTEM
 from governance.core.subjects import Erased, ErasureOutcome, Hold, Kept, RetentionRecord, SubjectData
 
@@ -41,10 +40,6 @@ KEPT_REASON: Final = (
     "complaint file under retention (complaint_files): category, states, dates, outcome and amounts kept; "
     "descriptions, reasons and notes unreadable"
 )
-
-
-def _open(cipher: SubjectCipher | None, value: str | None) -> str | None:
-    return cipher.decrypt(value) if cipher and value else None
 
 
 async def _clear_unsealed(subject: str) -> None:
@@ -76,85 +71,7 @@ class ComplaintSubjects:
         self._keyring = keyring
 
     async def export(self, subject: str) -> SubjectData:
-        cipher = (await self._keyring.readable([subject]))[subject]
-        complaints = await Complaint.select().where(Complaint.complainant_id == subject)
-        ids = [c["id"] for c in complaints]
-        events = await ComplaintEvent.select().where(ComplaintEvent.complaint_id.is_in(ids)) if ids else []
-        notes = (
-            await ComplaintNote.select().where(
-                ComplaintNote.complaint_id.is_in(ids) & (ComplaintNote.to_complainant == True)  # noqa: E712
-            )
-            if ids
-            else []
-        )
-        refunds = await Refund.select().where(Refund.mentee_id == subject)
-        attestations = await Attestation.select().where(
-            (Attestation.candidate_id == subject) | (Attestation.mentor_id == subject)
-        )
-        disputes = await Dispute.select().where((Dispute.candidate_id == subject) | (Dispute.mentor_id == subject))
-        data: dict[str, Any] = {
-            "complaints": [
-                {
-                    # The severity reason is staff's own, like notes not sent to the complainant.
-                    **{
-                        k: v
-                        for k, v in c.items()
-                        if k not in ("description", "desired_remedy", "resolution_reasons", "severity_reason")
-                    },
-                    "description": _open(cipher, c["description"]),
-                    "desired_remedy": _open(cipher, c["desired_remedy"]),
-                    "resolution_reasons": _open(cipher, c["resolution_reasons"]),
-                    "remedies": msgspec.json.decode(c["remedies"] or "[]"),
-                    "events": [
-                        {k: e[k] for k in ("from_state", "to_state", "at")}
-                        for e in events
-                        if e["complaint_id"] == c["id"]
-                    ],
-                    "notes_to_me": [
-                        {"body": _open(cipher, n["body"]), "created_at": n["created_at"]}
-                        for n in notes
-                        if n["complaint_id"] == c["id"]
-                    ],
-                }
-                for c in complaints
-            ],
-            "refunds": [
-                {
-                    **{k: v for k, v in r.items() if k not in ("reason", "failure_reason", "approved_by", "approvals")},
-                    "reason": _open(cipher, r["reason"]),
-                    "failure_reason": _open(cipher, r["failure_reason"]),
-                    # Approvers stay staff's (as ``approved_by``); their reasons are the mentee's to read.
-                    "approval_reasons": [
-                        _open(cipher, a["reasons"]) for a in msgspec.json.decode(r["approvals"] or "[]")
-                    ],
-                }
-                for r in refunds
-            ],
-            "attestations": attestations,
-            "disputes": [
-                {
-                    **{
-                        k: v
-                        for k, v in d.items()
-                        if k not in ("reason", "votes", "tier_deciders", "evidence", "decisions")
-                    },
-                    "reason": _open(cipher, d["reason"]) if d["candidate_id"] == subject else None,
-                    # Told to both parties; sealed under the candidate's key.
-                    "decisions": [
-                        {
-                            **decision,
-                            "reasons": [
-                                _open(cipher, sealed) if d["candidate_id"] == subject else None
-                                for sealed in decision["reasons"]
-                            ],
-                        }
-                        for decision in msgspec.json.decode(d["decisions"] or "[]")
-                    ],
-                }
-                for d in disputes
-            ],
-        }
-        resource_ids = [str(x["id"]) for x in (*complaints, *refunds, *attestations, *disputes)]
+        data, resource_ids = await exports.export(self._keyring, subject)
         return SubjectData(module=self.module, data=data, resource_ids=resource_ids)
 
     async def holds(self, subject: str) -> list[Hold]:

@@ -45,7 +45,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import msgspec
 from litestar import Response
@@ -53,6 +53,7 @@ from litestar import Response
 from governance.core import db
 from governance.core.crypto import Keyring, SubjectErased
 from governance.core.errors import Problem
+from governance.core.subjects import ExportRecord, Instant
 from governance.core.tables import IdempotencyKey
 
 HEADER: Final = "Idempotency-Key"
@@ -220,3 +221,44 @@ def _bad_key(message: str) -> Problem:
         f"Invalid header parameter {HEADER!r}",
         errors=[{"field": HEADER, "source": "header", "message": message}],
     )
+
+
+class StoredResponse(ExportRecord):
+    """A response kept for ``Idempotency-Key`` replays that holds the subject's data (a copy of a record)."""
+
+    scope: str
+    actor: str
+    record_id: str | None
+    status_code: int | None
+    created_at: Instant
+    response: Annotated[Any, msgspec.Meta(description="The response as first sent (null once unreadable).")]
+
+
+async def stored_for(keyring: Keyring, subject: str) -> list[StoredResponse]:
+    """The stored responses sealed under ``subject``'s key, decrypted while it is readable (access exports)."""
+    rows = (
+        await IdempotencyKey.select(
+            IdempotencyKey.scope,
+            IdempotencyKey.actor,
+            IdempotencyKey.record_id,
+            IdempotencyKey.status_code,
+            IdempotencyKey.created_at,
+            IdempotencyKey.response_body,
+        )
+        .where(IdempotencyKey.subject == subject)
+        .order_by(IdempotencyKey.created_at)
+    )
+    cipher = (await keyring.readable([subject]))[subject]
+    return [
+        StoredResponse(
+            scope=r["scope"],
+            actor=r["actor"],
+            record_id=r["record_id"],
+            status_code=r["status_code"],
+            created_at=r["created_at"],
+            response=(
+                msgspec.json.decode(cipher.decrypt(r["response_body"])) if cipher and r["response_body"] else None
+            ),
+        )
+        for r in rows
+    ]

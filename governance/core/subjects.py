@@ -7,8 +7,9 @@ personal data implements :class:`SubjectProvider` (in its own ``subjects.py``) a
 privacy service iterates a :class:`SubjectRegistry` of them.
 
 - ``export``: everything the module holds about the subject, personal fields decrypted
-  while they are readable, and the ids of those records (their audit entries join the
-  export).
+  while they are readable, as typed records (an :class:`ExportRecord` per module, so the
+  export's JSON Schema is generated from them and cannot drift), and the ids of those
+  records (their audit entries join the export).
 - ``holds``: open cases that block deleting the subject's data (legal holds).
 - ``on_erasure``: called inside the erasure transaction, after the subject's key was
   shredded; the module marks what it keeps and says why.
@@ -22,7 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Annotated, Protocol
+
+import msgspec
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +64,21 @@ class ErasureOutcome:
     kept: list[Kept] = field(default_factory=list)
 
 
+# An instant in an export: RFC 3339 with its offset (always UTC here), documented as such in the schema.
+Instant = Annotated[datetime, msgspec.Meta(tz=True, extra_json_schema={"format": "date-time"})]
+
+
+class ExportRecord(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Base of the typed records of an access export: every field a JSON value of its own
+    type (lists and objects nested, never JSON inside a string; times as RFC 3339)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SubjectData:
     """One module's part of an access export."""
 
     module: str
-    data: dict[str, Any]
+    data: ExportRecord
     # Ids of the records exported: the audit entries about them join the export.
     resource_ids: list[str] = field(default_factory=list)
 

@@ -21,8 +21,10 @@ from typing import Any, Final
 import msgspec
 
 from governance.audit import service as audit
+from governance.audit.schemas import AuditEntryView
 from governance.audit.tables import AuditEntry
-from governance.core import db
+from governance.complaints.exports import ComplaintsExport
+from governance.core import db, idempotency
 from governance.core.crypto import STREAM_MAGIC, SubjectCipher, sealed_sha256
 from governance.core.durations import Duration, DurationError, parse_duration
 from governance.core.errors import Problem, not_found
@@ -31,15 +33,24 @@ from governance.core.pagination import Page, by_time
 from governance.core.storage import ObjectMissing
 from governance.core.versioning import check_version, lock_for_update
 from governance.privacy import consent
+from governance.privacy.exports import (
+    EXPORT_FORMAT,
+    SCHEMA_ID,
+    CoreExport,
+    ExportModules,
+    PrivacyExport,
+    SubjectExport,
+    extension_reason_of,
+    part,
+)
 from governance.privacy.schemas import DataRequestFiling, DataRequestView, RequestState, RequestTransition
 from governance.privacy.service import Privacy, field_error, jsonable
-from governance.privacy.subjects import extension_reason_of
 from governance.privacy.tables import DataRequest
+from governance.vetting.exports import VettingExport
 
 ONE_MONTH: Final = Duration(months=1)
 LONGEST_EXTENSION: Final = Duration(months=2)
 TERMINAL: Final = frozenset({"completed", "rejected", "withdrawn"})
-EXPORT_FORMAT: Final = "governance.subject-export/1"
 
 # Who may move a request from each state to each next one: staff, or also the requester.
 TRANSITIONS: Final[Mapping[str, Mapping[str, str]]] = {
@@ -327,27 +338,30 @@ async def transition(
 # --- access and portability ------------------------------------------------------------------
 
 
-async def build_export(privacy: Privacy, subject: str, request_id: uuid.UUID, now: datetime) -> dict[str, Any]:
-    """Everything every module holds about ``subject``, with the audit entries about it."""
+async def build_export(privacy: Privacy, subject: str, request_id: uuid.UUID, now: datetime) -> SubjectExport:
+    """Everything every module holds about ``subject``, typed, with the audit entries about it
+    (the format of :mod:`governance.privacy.exports` and its JSON Schema)."""
     parts = await privacy.subjects.export(subject)
-    ids = sorted({subject, *(ident for part in parts for ident in part.resource_ids)})
-    entries: list[dict[str, Any]] = []
+    ids = sorted({subject, *(ident for found in parts for ident in found.resource_ids)})
+    entries: dict[int, AuditEntryView] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         rows = await AuditEntry.select().where((AuditEntry.actor_sub == subject) | AuditEntry.resource_id.is_in(chunk))
-        entries.extend(msgspec.to_builtins(audit.entry_view(r)) for r in rows)
-    unique = {entry["seq"]: entry for entry in entries}
-    document: dict[str, Any] = jsonable(
-        {
-            "format": EXPORT_FORMAT,
-            "mentee_id": subject,
-            "request_id": request_id,
-            "generated_at": now,
-            "modules": {part.module: part.data for part in parts},
-            "audit_entries": [unique[seq] for seq in sorted(unique)],
-        }
+        entries.update((r["seq"], audit.entry_view(r)) for r in rows)
+    return SubjectExport(
+        schema=SCHEMA_ID,
+        format=EXPORT_FORMAT,
+        mentee_id=subject,
+        request_id=request_id,
+        generated_at=now,
+        modules=ExportModules(
+            privacy=part(parts, "privacy", PrivacyExport),
+            vetting=part(parts, "vetting", VettingExport),
+            complaints=part(parts, "complaints", ComplaintsExport),
+            core=CoreExport(stored_responses=await idempotency.stored_for(privacy.keyring, subject)),
+        ),
+        audit_entries=[entries[seq] for seq in sorted(entries)],
     )
-    return document
 
 
 async def _export(privacy: Privacy, row: Mapping[str, Any], planned: _Move, now: datetime) -> _Move:
@@ -367,8 +381,8 @@ async def _export(privacy: Privacy, row: Mapping[str, Any], planned: _Move, now:
         details={
             **planned.details,
             "export": {"key": stored.key, "sha256": stored.sha256, "size": stored.size},
-            "modules": sorted(document["modules"]),
-            "audit_entries": len(document["audit_entries"]),
+            "modules": sorted(ExportModules.__struct_fields__),
+            "audit_entries": len(document.audit_entries),
         },
     )
 

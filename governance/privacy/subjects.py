@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
-import msgspec
-
-from governance.core.crypto import CIPHERTEXT_PREFIX, Keyring, SubjectCipher
+from governance.core.crypto import CIPHERTEXT_PREFIX, Keyring
 from governance.core.storage import ObjectStore
 from governance.core.subjects import Erased, ErasureOutcome, Hold, Kept, RetentionRecord, SubjectData
-from governance.privacy.tables import ConsentReceipt, ConsentRecord, DataRequest, RetentionChoice
+from governance.privacy import exports
+from governance.privacy.tables import ConsentReceipt, ConsentRecord, DataRequest
 
 TERMINAL: Final = ("completed", "rejected", "withdrawn")
-
-
-def extension_reason_of(row: Mapping[str, Any], cipher: SubjectCipher | None) -> str | None:
-    """Why a request was extended: ciphertext under the mentee's key (None once erased), or
-    text written in clear before reasons were sealed."""
-    stored: str | None = row["extension_reason"]
-    if stored is None or not stored.startswith(CIPHERTEXT_PREFIX):
-        return stored
-    return cipher.decrypt(stored) if cipher else None
 
 
 class PrivacySubjects:
@@ -37,43 +27,8 @@ class PrivacySubjects:
         self._store = store
 
     async def export(self, subject: str) -> SubjectData:
-        records = (
-            await ConsentRecord.select().where(ConsentRecord.subject == subject).order_by(ConsentRecord.recorded_seq)
-        )
-        receipts = await ConsentReceipt.select().where(ConsentReceipt.subject == subject)
-        choices = await RetentionChoice.select().where(RetentionChoice.subject == subject)
-        requests = await DataRequest.select().where(DataRequest.subject == subject).order_by(DataRequest.received_at)
-        cipher = (await self._keyring.readable([subject]))[subject]
-        return SubjectData(
-            module=self.module,
-            data={
-                "consent_history": records,
-                "consent_receipts": [
-                    {"id": r["id"], "issued_at": r["issued_at"], "receipt": msgspec.json.decode(r["body"])}
-                    for r in receipts
-                ],
-                "retention_choices": choices,
-                "data_requests": [
-                    {
-                        "id": r["id"],
-                        "type": r["request_type"],
-                        "state": r["state"],
-                        "reason_code": r["reason_code"],
-                        "description": cipher.decrypt(r["description"]) if cipher and r["description"] else None,
-                        "received_at": r["received_at"],
-                        "due_at": r["due_at"],
-                        "extended_at": r["extended_at"],
-                        "extension_reason": extension_reason_of(r, cipher),
-                        "rejection_reason": (
-                            cipher.decrypt(r["rejection_reason"]) if cipher and r["rejection_reason"] else None
-                        ),
-                        "closed_at": r["closed_at"],
-                    }
-                    for r in requests
-                ],
-            },
-            resource_ids=[str(r["id"]) for r in (*records, *receipts, *requests)],
-        )
+        data, resource_ids = await exports.privacy_export(self._keyring, subject)
+        return SubjectData(module=self.module, data=data, resource_ids=resource_ids)
 
     async def holds(self, subject: str) -> list[Hold]:
         rows = await DataRequest.select(DataRequest.id, DataRequest.request_type).where(

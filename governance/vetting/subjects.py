@@ -14,11 +14,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import msgspec
-
-from governance.core.crypto import Keyring, SubjectCipher
+from governance.core.crypto import Keyring
 from governance.core.subjects import Erased, ErasureOutcome, Hold, Kept, RetentionRecord, SubjectData
-from governance.vetting.service import specialties_of, touch
+from governance.vetting import exports
+from governance.vetting.service import touch
 from governance.vetting.tables import Check, Decision, Document, Mentor, Rating
 
 EVIDENCE = "accreditation evidence of the mentor's vetting; personal fields unreadable after erasure"
@@ -29,10 +28,6 @@ def _mentor_id(subject: str) -> uuid.UUID | None:
         return uuid.UUID(subject)
     except ValueError:
         return None
-
-
-def _open(cipher: SubjectCipher | None, value: str | None) -> str | None:
-    return cipher.decrypt(value) if cipher and value else None
 
 
 class VettingSubjects:
@@ -52,73 +47,8 @@ class VettingSubjects:
         return row
 
     async def export(self, subject: str) -> SubjectData:
-        data: dict[str, Any] = {}
-        ids: list[str] = []
-        ratings_given = await Rating.select(
-            Rating.id, Rating.mentor, Rating.session_id, Rating.score, Rating.session_at, Rating.recorded_at
-        ).where(Rating.mentee_id == subject)
-        if ratings_given:
-            data["ratings_given"] = ratings_given
-            ids += [str(r["id"]) for r in ratings_given]
-        mentor = await self._mentor(subject)
-        if mentor is not None:
-            cipher = (await self._keyring.readable([subject]))[subject]
-            checks = await Check.select().where(Check.mentor == mentor["id"])
-            decisions = await Decision.select().where(Decision.mentor == mentor["id"])
-            documents = await Document.select().where(Document.mentor == mentor["id"])
-            ratings = await Rating.select(Rating.id, Rating.score, Rating.session_at).where(
-                Rating.mentor == mentor["id"]
-            )
-            data["mentor"] = {
-                "id": mentor["id"],
-                "external_id": mentor["external_id"],
-                "display_name": _open(cipher, mentor["display_name"]),
-                "email": _open(cipher, mentor["email"]),
-                "jurisdiction": mentor["jurisdiction"],
-                "specialties": specialties_of(mentor, cipher),
-                "engagement_type": mentor["engagement_type"],
-                "status": mentor["status"],
-                "registered_at": mentor["registered_at"],
-            }
-            data["checks"] = [
-                {
-                    "id": c["id"],
-                    "check_type": c["check_type"],
-                    "state": c["state"],
-                    "details": msgspec.json.decode(d) if (d := _open(cipher, c["details"])) else None,
-                    "recorded_at": c["recorded_at"],
-                    "valid_from": c["valid_from"],
-                    "expires_at": c["expires_at"],
-                }
-                for c in checks
-            ]
-            data["decisions"] = [
-                {
-                    "id": d["id"],
-                    "action": d["action"],
-                    "state": d["state"],
-                    "rationale": _open(cipher, d["rationale"]),
-                    "proposed_at": d["proposed_at"],
-                    "confirmed_at": d["confirmed_at"],
-                    "closed_at": d["closed_at"],
-                    "closing_reasons": _open(cipher, d["closing_reasons"]),
-                }
-                for d in decisions
-            ]
-            data["documents"] = [
-                {
-                    "id": d["id"],
-                    "check_id": d["check"],
-                    "filename": _open(cipher, d["filename"]),
-                    "sha256": d["sha256"],
-                    "media_type": d["media_type"],
-                    "uploaded_at": d["uploaded_at"],
-                }
-                for d in documents
-            ]
-            data["ratings_received"] = ratings
-            ids += [str(r["id"]) for r in (*checks, *decisions, *documents)]
-        return SubjectData(module=self.module, data=data, resource_ids=ids)
+        data, resource_ids = await exports.export(self._keyring, subject)
+        return SubjectData(module=self.module, data=data, resource_ids=resource_ids)
 
     async def holds(self, subject: str) -> list[Hold]:
         return []  # vetting has no open cases that forbid deletion: it deletes nothing

@@ -1,0 +1,236 @@
+"""The access export: its typed document, privacy's own records in it, and its JSON Schema.
+
+Every module contributes typed records (:class:`~governance.core.subjects.ExportRecord`);
+:class:`SubjectExport` puts them together with the audit entries about the subject. The
+JSON Schema published beside this file (``export.schema.json``, package data) is generated
+from these Structs by :func:`schema` and a test keeps the committed file equal to it, so the
+documented format cannot drift from what the service writes.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from importlib import resources
+from typing import Annotated, Any, Final, TypeVar
+
+import msgspec
+
+from governance.audit.schemas import AuditEntryView
+from governance.complaints.exports import ComplaintsExport
+from governance.core.crypto import CIPHERTEXT_PREFIX, Keyring, SubjectCipher
+from governance.core.idempotency import StoredResponse
+from governance.core.subjects import ExportRecord, Instant, SubjectData
+from governance.privacy.tables import ConsentReceipt, ConsentRecord, DataRequest, RetentionChoice
+from governance.vetting.exports import VettingExport
+
+EXPORT_FORMAT: Final = "governance.subject-export/2"
+SCHEMA_ID: Final = "urn:governance:schema:subject-export:2"
+SCHEMA_FILE: Final = "export.schema.json"
+
+
+class ConsentRecordExport(ExportRecord):
+    """One consent event (ISO/IEC TS 27560 record), as kept in the append-only history."""
+
+    id: uuid.UUID
+    purpose: str
+    state: str
+    method: str
+    notice_version: int | None
+    language: str | None
+    jurisdiction: str
+    source: str
+    actor: str
+    recorded_at: Instant
+    expires_at: Instant | None
+    receipt_id: uuid.UUID | None
+    recorded_seq: int
+
+
+class ConsentReceiptExport(ExportRecord):
+    """A consent receipt as issued."""
+
+    id: uuid.UUID
+    issued_at: Instant
+    receipt: dict[str, Any]
+    recorded_seq: int
+
+
+class RetentionChoiceExport(ExportRecord):
+    """A shorter retention period the subject chose for a data category."""
+
+    id: uuid.UUID
+    category: str
+    period: Annotated[str, msgspec.Meta(description="ISO 8601 duration.")]
+    chosen_at: Instant
+    recorded_seq: int
+
+
+class DataRequestExport(ExportRecord):
+    """A data subject request about the subject, and where it stands."""
+
+    id: uuid.UUID
+    type: str
+    state: str
+    reason_code: str | None
+    description: str | None
+    filed_by: str
+    received_at: Instant
+    due_at: Instant
+    extended_at: Instant | None
+    extension_reason: str | None
+    rejection_reason: str | None
+    closed_at: Instant | None
+    export_created_at: Instant | None
+    export_sha256: str | None
+    erased_at: Instant | None
+    certificate: Annotated[dict[str, Any] | None, msgspec.Meta(description="An erasure's certificate.")]
+
+
+class PrivacyExport(ExportRecord):
+    """Everything the privacy module holds about the subject."""
+
+    consent_history: list[ConsentRecordExport]
+    consent_receipts: list[ConsentReceiptExport]
+    retention_choices: list[RetentionChoiceExport]
+    data_requests: list[DataRequestExport]
+
+
+class CoreExport(ExportRecord):
+    """What the shared kernel keeps about the subject: responses stored for Idempotency-Key replays."""
+
+    stored_responses: list[StoredResponse]
+
+
+class ExportModules(ExportRecord):
+    """Each module's records about the subject."""
+
+    privacy: PrivacyExport
+    vetting: VettingExport
+    complaints: ComplaintsExport
+    core: CoreExport
+
+
+class SubjectExport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Everything this service holds about one data subject (GDPR Art. 15 and 20).
+
+    Personal fields are decrypted (null once unreadable); times are RFC 3339 in UTC; lists
+    and objects are JSON lists and objects."""
+
+    schema: Annotated[str, msgspec.Meta(description="The `$id` of this document's JSON Schema.")] = msgspec.field(
+        name="$schema"
+    )
+    format: str
+    mentee_id: Annotated[str, msgspec.Meta(description="The data subject (the `sub` of their token).")]
+    request_id: uuid.UUID
+    generated_at: Instant
+    modules: ExportModules
+    audit_entries: Annotated[
+        list[AuditEntryView],
+        msgspec.Meta(description="The audit entries about the subject or their records, or by them, in log order."),
+    ]
+
+
+T = TypeVar("T", bound=ExportRecord)
+
+
+def part(parts: list[SubjectData], module: str, kind: type[T]) -> T:
+    """``module``'s records among ``parts``, as the type the document declares for them."""
+    for found in parts:
+        if found.module == module:
+            if not isinstance(found.data, kind):
+                raise TypeError(f"module {module!r} exported {type(found.data).__name__}, not {kind.__name__}")
+            return found.data
+    raise LookupError(f"no subject provider exported module {module!r}")
+
+
+def schema() -> dict[str, Any]:
+    """The export's JSON Schema (draft 2020-12), generated from the Structs above."""
+    generated = msgspec.json.schema(SubjectExport)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "Access export of one data subject",
+        "description": (
+            "Everything the governance service holds about one data subject, written when an access or "
+            "portability request is completed. One property per module under `modules`; personal fields "
+            "decrypted (null once unreadable); staff-internal items marked `internal`; times RFC 3339."
+        ),
+        **generated,
+    }
+
+
+def schema_text() -> str:
+    """The schema as committed in the repository and shipped with the package (stable formatting)."""
+    return json.dumps(schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def published_schema() -> str:
+    """The committed schema file, as shipped with the package."""
+    return resources.files("governance.privacy").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+
+
+def extension_reason_of(row: Mapping[str, Any], cipher: SubjectCipher | None) -> str | None:
+    """Why a request was extended: ciphertext under the mentee's key (None once erased), or
+    text written in clear before reasons were sealed."""
+    stored: str | None = row["extension_reason"]
+    if stored is None or not stored.startswith(CIPHERTEXT_PREFIX):
+        return stored
+    return cipher.decrypt(stored) if cipher else None
+
+
+def _open(cipher: SubjectCipher | None, value: str | None) -> str | None:
+    return cipher.decrypt(value) if cipher and value else None
+
+
+async def privacy_export(keyring: Keyring, subject: str) -> tuple[PrivacyExport, list[str]]:
+    """Privacy's own records about ``subject``, and their ids."""
+    records = await ConsentRecord.select().where(ConsentRecord.subject == subject).order_by(ConsentRecord.recorded_seq)
+    receipts = (
+        await ConsentReceipt.select().where(ConsentReceipt.subject == subject).order_by(ConsentReceipt.recorded_seq)
+    )
+    choices = (
+        await RetentionChoice.select().where(RetentionChoice.subject == subject).order_by(RetentionChoice.recorded_seq)
+    )
+    requests = await DataRequest.select().where(DataRequest.subject == subject).order_by(DataRequest.received_at)
+    cipher = (await keyring.readable([subject]))[subject]
+    part = PrivacyExport(
+        consent_history=[
+            ConsentRecordExport(**{f: r[f] for f in ConsentRecordExport.__struct_fields__}) for r in records
+        ],
+        consent_receipts=[
+            ConsentReceiptExport(
+                id=r["id"],
+                issued_at=r["issued_at"],
+                receipt=msgspec.json.decode(r["body"]),
+                recorded_seq=r["recorded_seq"],
+            )
+            for r in receipts
+        ],
+        retention_choices=[
+            RetentionChoiceExport(**{f: r[f] for f in RetentionChoiceExport.__struct_fields__}) for r in choices
+        ],
+        data_requests=[
+            DataRequestExport(
+                id=r["id"],
+                type=r["request_type"],
+                state=r["state"],
+                reason_code=r["reason_code"],
+                description=_open(cipher, r["description"]),
+                filed_by=r["filed_by"],
+                received_at=r["received_at"],
+                due_at=r["due_at"],
+                extended_at=r["extended_at"],
+                extension_reason=extension_reason_of(r, cipher),
+                rejection_reason=_open(cipher, r["rejection_reason"]),
+                closed_at=r["closed_at"],
+                export_created_at=r["export_created_at"],
+                export_sha256=r["export_sha256"],
+                erased_at=r["erased_at"],
+                certificate=msgspec.json.decode(r["certificate"]) if r["certificate"] else None,
+            )
+            for r in requests
+        ],
+    )
+    return part, [str(r["id"]) for r in (*records, *receipts, *choices, *requests)]
