@@ -2,6 +2,7 @@
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.column_types import UUID, BigInt, Text, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.defaults.uuid import UUID4
 from piccolo.columns.indexes import IndexMethod
 
@@ -30,7 +31,7 @@ COLUMNS = (
     ("sha256", Varchar, {"length": 64, "default": ""}),
     ("size", BigInt, {"default": 0}),
     ("text", Text, {"default": ""}),
-    ("in_force_from", Timestamptz, {"index": True}),
+    ("in_force_from", Timestamptz, {"default": TimestamptzNow(), "index": True}),
     ("recorded_seq", BigInt, {"default": 0}),
 )
 
