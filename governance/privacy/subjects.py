@@ -9,7 +9,7 @@ from typing import Any, Final
 
 import msgspec
 
-from governance.core.crypto import CIPHERTEXT_PREFIX, Keyring, SubjectCipher
+from governance.core.crypto import SEALED_PREFIXES, Keyring, SubjectCipher, is_sealed
 from governance.core.storage import ObjectStore
 from governance.core.subjects import Erased, ErasureOutcome, Hold, Kept, RetentionRecord, SubjectData
 from governance.privacy.tables import ConsentReceipt, ConsentRecord, DataRequest, RetentionChoice
@@ -21,9 +21,9 @@ def extension_reason_of(row: Mapping[str, Any], cipher: SubjectCipher | None) ->
     """Why a request was extended: ciphertext under the mentee's key (None once erased), or
     text written in clear before reasons were sealed."""
     stored: str | None = row["extension_reason"]
-    if stored is None or not stored.startswith(CIPHERTEXT_PREFIX):
+    if stored is None or not is_sealed(stored):
         return stored
-    return cipher.decrypt(stored) if cipher else None
+    return cipher.read(stored) if cipher else None
 
 
 class PrivacySubjects:
@@ -107,8 +107,11 @@ class PrivacySubjects:
             {DataRequest.erased_at: now, DataRequest.export_key: None, DataRequest.export_sha256: None}
         ).where(DataRequest.subject == subject)
         # Extension reasons were kept in clear before they were sealed: they go now.
+        legacy, sealed = (f"{prefix}%" for prefix in SEALED_PREFIXES)
         await DataRequest.update({DataRequest.extension_reason: None}).where(
-            (DataRequest.subject == subject) & DataRequest.extension_reason.not_like(f"{CIPHERTEXT_PREFIX}%")
+            (DataRequest.subject == subject)
+            & DataRequest.extension_reason.not_like(legacy)
+            & DataRequest.extension_reason.not_like(sealed)
         )
         kept = [
             Kept(

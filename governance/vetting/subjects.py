@@ -32,7 +32,7 @@ def _mentor_id(subject: str) -> uuid.UUID | None:
 
 
 def _open(cipher: SubjectCipher | None, value: str | None) -> str | None:
-    return cipher.decrypt(value) if cipher and value else None
+    return cipher.read(value) if cipher else None
 
 
 class VettingSubjects:
