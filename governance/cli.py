@@ -406,6 +406,9 @@ def retention_sweep(dry_run: bool, as_json: bool) -> None:
             counts[line.category] = counts.get(line.category, 0) + 1
     verb = "would delete" if dry_run else "deleted"
     click.echo(f"{verb}: " + (", ".join(f"{n} {c}" for c, n in sorted(counts.items())) or "nothing"))
+    if result.held_keys_destroyed:
+        done = "would destroy" if dry_run else "destroyed"
+        click.echo(f"{done}: {result.held_keys_destroyed} case keys kept by erasures whose legal hold ended")
     for line in result.due if dry_run else []:
         click.echo(f"  due   {line.category} {line.record_type} {line.record_id} (due {line.due_at.isoformat()})")
     for line in result.held_records:

@@ -41,7 +41,7 @@ from governance.complaints.schemas import (
 )
 from governance.complaints.tables import Dispute, DisputeEvent
 from governance.core import db
-from governance.core.crypto import Keyring, sealed_sha256
+from governance.core.crypto import Keyring, case_scope, sealed_sha256
 from governance.core.errors import Problem
 from governance.core.identity import SYSTEM, Identity
 from governance.core.pagination import Page
@@ -113,8 +113,12 @@ async def open_dispute(
                 candidate_id=attestation["candidate_id"],
                 mentor_id=attestation["mentor_id"],
                 # The reason speaks about the candidate's attestation: their data, their key.
-                reason=await keyring.encrypt(attestation["candidate_id"], data.reason),
-                evidence=await keyring.encrypt(attestation["candidate_id"], dumps(data.evidence)),
+                reason=await keyring.encrypt(
+                    attestation["candidate_id"], data.reason, scope=case_scope(RESOURCE, dispute_id)
+                ),
+                evidence=await keyring.encrypt(
+                    attestation["candidate_id"], dumps(data.evidence), scope=case_scope(RESOURCE, dispute_id)
+                ),
                 votes="[]",
                 tier_deciders="{}",
                 tier_started_at=now,
@@ -363,7 +367,7 @@ async def _vote(
         raise Problem(403, "panel-ineligible", "You decided this dispute at L2; the L3 panel must be two others")
     new_score = data.new_score if outcome == "amended" else None
     # The reasons may speak about the candidate: their key, like the dispute's own reason.
-    reasons = await keyring.encrypt(row["candidate_id"], data.reasons)
+    reasons = await keyring.encrypt(row["candidate_id"], data.reasons, scope=case_scope(RESOURCE, row["id"]))
     votes = [v for v in loads(row["votes"], []) if v["decider"] != actor.sub]
     vote = {"decider": actor.sub, "outcome": outcome, "new_score": new_score, "at": now.isoformat()}
     votes.append({**vote, "reasons": reasons})

@@ -32,7 +32,7 @@ from governance.complaints.tables import (
     Refund,
     SessionPayment,
 )
-from governance.core.crypto import CIPHERTEXT_PREFIX, Keyring, SubjectCipher
+from governance.core.crypto import Keyring, SubjectCipher, is_sealed
 from governance.core.identity import SYSTEM, Identity
 from governance.core.subjects import ExportRecord, Instant
 from governance.core.visibility import may_see
@@ -273,9 +273,9 @@ class ComplaintsExport(ExportRecord):
 def _text(cipher: SubjectCipher | None, stored: str | None) -> str | None:
     """A personal field: ciphertext under the subject's key (None once erased), or text
     stored in clear (written before it was sealed, or the system's generated reasons)."""
-    if stored is None or not stored.startswith(CIPHERTEXT_PREFIX):
+    if stored is None or not is_sealed(stored):
         return stored
-    return cipher.decrypt(stored) if cipher else None
+    return cipher.read(stored) if cipher else None
 
 
 def _json(stored: str | None, default: Any) -> Any:

@@ -37,7 +37,7 @@ from governance.complaints.schemas import (
 )
 from governance.complaints.tables import Complaint, Refund, SessionPayment
 from governance.core import db, idempotency
-from governance.core.crypto import Keyring, sealed_sha256
+from governance.core.crypto import Keyring, case_scope, sealed_sha256
 from governance.core.errors import Problem
 from governance.core.identity import Identity
 from governance.core.pagination import Page
@@ -172,7 +172,7 @@ async def create(
                 mentee_id=paid["mentee_id"],
                 amount_minor=data.amount_minor,
                 currency=data.currency,
-                reason=await keyring.encrypt(paid["mentee_id"], data.reason),
+                reason=await keyring.encrypt(paid["mentee_id"], data.reason, scope=case_scope(RESOURCE, refund_id)),
                 requested_by=actor.sub,
                 approvals_needed=needed,
                 approved_by="[]",
@@ -366,7 +366,7 @@ async def _transition(
             if not reasons or not reasons.strip():
                 raise invalid_body("reasons", f"a refund is {target} with its reasons")
             # Staff's words about the mentee's refund: the mentee's key, as the request's reason.
-            sealed = await keyring.encrypt(row["mentee_id"], reasons)
+            sealed = await keyring.encrypt(row["mentee_id"], reasons, scope=case_scope(RESOURCE, refund_id))
         if target == "approved":
             approvers: list[str] = loads(row["approved_by"], [])
             if actor.sub == row["requested_by"]:
@@ -411,7 +411,8 @@ async def _transition(
         else:
             if not data.reason:
                 raise invalid_body("reason", "why the payout failed")
-            changes.update(state="failed", failure_reason=await keyring.encrypt(row["mentee_id"], data.reason))
+            failure = await keyring.encrypt(row["mentee_id"], data.reason, scope=case_scope(RESOURCE, refund_id))
+            changes.update(state="failed", failure_reason=failure)
         await update_versioned(Refund, refund_id, row["version"], changes)
         await audit.record(
             actor=actor,

@@ -42,7 +42,7 @@ from governance.complaints.schemas import (
 )
 from governance.complaints.tables import Complaint, ComplaintEvent, ComplaintNote
 from governance.core import db
-from governance.core.crypto import CIPHERTEXT_PREFIX, Keyring
+from governance.core.crypto import Keyring, case_scope, is_sealed
 from governance.core.errors import Problem, invalid_parameter
 from governance.core.identity import SYSTEM, Identity
 from governance.core.pagination import Page, decode_cursor, encode_cursor
@@ -118,7 +118,8 @@ async def file(
     }
     row.update(_due_columns(policy, row))
     async with db.transaction():
-        cipher = await keyring.cipher(complainant, create=True)
+        # The complaint's own key: a legal hold keeps exactly this case readable after an erasure.
+        cipher = await keyring.cipher(complainant, scope=case_scope(RESOURCE, complaint_id), create=True)
         row["description"] = cipher.encrypt(data.description)
         row["desired_remedy"] = cipher.encrypt(data.desired_remedy) if data.desired_remedy else None
         if data.severity_reason and severity != policy.severity[data.category]:
@@ -164,7 +165,7 @@ def _role(actor: Identity) -> str:
 async def _event_reason(keyring: Keyring, subject: str, stored: str | None) -> str | None:
     """An event's reason: a person's is ciphertext (None once erased); the system's is
     generated text (an SLA breach, an immediate escalation) and stored as it is."""
-    if stored is None or not stored.startswith(CIPHERTEXT_PREFIX):
+    if stored is None or not is_sealed(stored):
         return stored
     return await reveal(keyring, subject, stored)
 
@@ -417,9 +418,15 @@ async def transition(
                 raise invalid_body("outcome", "resolving needs an outcome: upheld, partially_upheld or not_upheld")
             if not data.reasons:
                 raise invalid_body("reasons", "a final response states its reasons")
-            reasons = await keyring.encrypt(row["complainant_id"], data.reasons)
+            reasons = await keyring.encrypt(
+                row["complainant_id"], data.reasons, scope=case_scope(RESOURCE, complaint_id)
+            )
         # A person's reason for a move may speak about the complainant: their key, like notes.
-        reason = await keyring.encrypt(row["complainant_id"], data.reason) if data.reason else None
+        reason = (
+            await keyring.encrypt(row["complainant_id"], data.reason, scope=case_scope(RESOURCE, complaint_id))
+            if data.reason
+            else None
+        )
         await _move(row, data.to, actor, now, policy, kinds=kinds, reason=reason, data=data, reasons=reasons)
     return await get(complaint_id, keyring=keyring, policy=policy, reader=actor, now=now)
 
@@ -572,7 +579,7 @@ async def add_note(
     note_id = uuid.uuid4()
     async with db.transaction():
         row = await _locked(complaint_id)
-        body = await keyring.encrypt(owner_id, data.body)
+        body = await keyring.encrypt(owner_id, data.body, scope=case_scope(RESOURCE, complaint_id))
         kinds = states.complaint_actor_kinds(actor, row["complainant_id"])
         to_complainant = data.to_complainant and "staff" in kinds
         await ComplaintNote.insert(

@@ -3,11 +3,13 @@
 A mentee is the complainant of their complaints, the payer of their refunds and the
 candidate of their attestations and disputes; a mentor is the issuer of attestations and
 a party to disputes about them. Personal text (descriptions, remedies, reasons, notes,
-severity and move reasons, dispute evidence) is ciphertext under the mentee's key: an
-erasure makes it unreadable (and clears what was written in clear before it was sealed),
-while the cases' non-personal parts (category, states, dates, outcomes, amounts) are kept
-under the ``complaint_files`` retention period. An open complaint, dispute or refund is a
-legal hold.
+severity and move reasons, dispute evidence) is ciphertext under the mentee's key of that
+case (one per complaint, refund and dispute): an erasure makes it unreadable (and clears
+what was written in clear before it was sealed), while the cases' non-personal parts
+(category, states, dates, outcomes, amounts) are kept under the ``complaint_files``
+retention period. An open complaint, dispute or refund is a legal hold: its key survives
+the erasure, so the staff working it still read it, until the hold ends and the retention
+sweep destroys the key.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from governance.complaints.tables import (
     Dispute,
     Refund,
 )
-from governance.core.crypto import CIPHERTEXT_PREFIX, Keyring
+from governance.core.crypto import SEALED_PREFIXES, Keyring
 from governance.core.identity import SYSTEM
 from governance.core.subjects import Erased, ErasureOutcome, Hold, Kept, RetentionRecord, SubjectData
 
@@ -45,15 +47,18 @@ KEPT_REASON: Final = (
 async def _clear_unsealed(subject: str) -> None:
     """Clear the subject's text written in clear before it was sealed under their key (the
     system's generated event reasons hold no personal data and stay)."""
-    sealed = f"{CIPHERTEXT_PREFIX}%"
+    legacy, sealed = (f"{prefix}%" for prefix in SEALED_PREFIXES)
     await Complaint.update({Complaint.severity_reason: None}).where(
-        (Complaint.complainant_id == subject) & Complaint.severity_reason.not_like(sealed)
+        (Complaint.complainant_id == subject)
+        & Complaint.severity_reason.not_like(legacy)
+        & Complaint.severity_reason.not_like(sealed)
     )
     ids = [row["id"] for row in await Complaint.select(Complaint.id).where(Complaint.complainant_id == subject)]
     if ids:
         await ComplaintEvent.update({ComplaintEvent.reason: None}).where(
             ComplaintEvent.complaint_id.is_in(ids)
             & (ComplaintEvent.actor != SYSTEM.sub)
+            & ComplaintEvent.reason.not_like(legacy)
             & ComplaintEvent.reason.not_like(sealed)
         )
     await Dispute.update({Dispute.evidence: "[]"}).where(
@@ -101,15 +106,32 @@ class ComplaintSubjects:
         refunds = await Refund.count().where(Refund.mentee_id == subject)
         disputes = await Dispute.count().where(Dispute.candidate_id == subject)
         attestations = await Attestation.count().where(Attestation.candidate_id == subject)
+        # Cases under a hold kept their key (the certificate lists them): not erased yet.
+        held = dict.fromkeys(("complaint", "refund", "dispute"), 0)
+        candidate_of = {str(d["id"]) for d in await Dispute.select(Dispute.id).where(Dispute.candidate_id == subject)}
+        for hold in await self.holds(subject):
+            # A mentor's hold on a dispute keeps the candidate's key, not theirs.
+            if hold.record_type != "dispute" or hold.record_id in candidate_of:
+                held[hold.record_type] += 1
         erased = [
             Erased(
                 self.module,
                 "complaint.description,desired_remedy,resolution_reasons,severity_reason,notes,event reasons",
-                complaints,
+                complaints - held["complaint"],
                 "crypto-shredded",
             ),
-            Erased(self.module, "refund.reason,failure_reason,approval reasons", refunds, "crypto-shredded"),
-            Erased(self.module, "dispute.reason,evidence,decision reasons", disputes, "crypto-shredded"),
+            Erased(
+                self.module,
+                "refund.reason,failure_reason,approval reasons",
+                refunds - held["refund"],
+                "crypto-shredded",
+            ),
+            Erased(
+                self.module,
+                "dispute.reason,evidence,decision reasons",
+                disputes - held["dispute"],
+                "crypto-shredded",
+            ),
         ]
         kept = [
             Kept(self.module, "complaint", complaints, KEPT_REASON),

@@ -10,9 +10,12 @@ privacy service iterates a :class:`SubjectRegistry` of them.
   while they are readable, as typed records (an :class:`ExportRecord` per module, so the
   export's JSON Schema is generated from them and cannot drift), and the ids of those
   records (their audit entries join the export).
-- ``holds``: open cases that block deleting the subject's data (legal holds).
-- ``on_erasure``: called inside the erasure transaction, after the subject's key was
-  shredded; the module marks what it keeps and says why.
+- ``holds``: open cases that block deleting the subject's data (legal holds). What a
+  module writes about such a case is sealed under the case's own key
+  (:func:`~governance.core.crypto.case_scope` of the hold's record type and id), so an
+  erasure keeps exactly that key readable until the hold ends.
+- ``on_erasure``: called inside the erasure transaction, after the subject's keys were
+  shredded (but those of held cases); the module marks what it keeps and says why.
 - retention: the data categories the module holds (``policies/retention.toml``), the
   records of a category whose retention clock started before a cutoff, and their
   disposal (deletion or anonymisation), called in the sweep's transaction.
@@ -27,15 +30,26 @@ from typing import Annotated, Protocol
 
 import msgspec
 
+from governance.core.crypto import case_scope
+
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """An open case about a subject that blocks deleting their data."""
+    """An open case about a subject that blocks deleting their data.
+
+    ``until`` is when the hold ends if that is known in advance; None means when the case
+    closes. ``scope`` names the key its personal text is sealed under.
+    """
 
     module: str
     record_type: str
     record_id: str
     reason: str
+    until: datetime | None = None
+
+    @property
+    def scope(self) -> str:
+        return case_scope(self.record_type, self.record_id)
 
 
 @dataclass(frozen=True, slots=True)

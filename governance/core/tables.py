@@ -5,17 +5,27 @@ from piccolo.table import Table
 
 
 class SubjectKey(Table, tablename="subject_key"):
-    """One data key per data subject, stored only wrapped by the master key.
+    """A data key of a data subject, for one scope and generation, stored only wrapped by the master key.
 
-    Crypto-shredding empties ``wrapped_key``: every ciphertext of that subject becomes
-    unreadable while the audit log that references it keeps verifying.
+    ``scope`` is empty for the subject's data that belongs to no case, or names a case
+    (``refund:<id>``) whose text a legal hold can keep readable; ``generation`` counts the
+    subject's lives here (an erased subject who comes back starts a new one). One key per
+    (subject, scope, generation): a unique index made by the migration.
+
+    Crypto-shredding empties ``wrapped_key``: every ciphertext under that key becomes
+    unreadable while the audit log that references it keeps verifying. ``held_since`` marks
+    a key an erasure kept because its case was under a legal hold; the retention sweep
+    empties it once the hold ends.
     """
 
-    subject = Varchar(length=200, unique=True, index=True)
+    subject = Varchar(length=200, index=True)
+    scope = Varchar(length=200, default="")
+    generation = Integer(default=1)
     wrapped_key = Bytea(null=True, default=None)
     master_key_id = Varchar(length=64)
     created_at = Timestamptz()
     shredded_at = Timestamptz(null=True, default=None)
+    held_since = Timestamptz(null=True, default=None)
 
 
 class IdempotencyKey(Table, tablename="idempotency_key"):

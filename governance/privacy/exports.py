@@ -19,7 +19,7 @@ import msgspec
 
 from governance.audit.schemas import AuditEntryView
 from governance.complaints.exports import ComplaintsExport
-from governance.core.crypto import CIPHERTEXT_PREFIX, Keyring, SubjectCipher
+from governance.core.crypto import Keyring, SubjectCipher, is_sealed
 from governance.core.idempotency import StoredResponse
 from governance.core.subjects import ExportRecord, Instant, SubjectData
 from governance.privacy.tables import ConsentReceipt, ConsentRecord, DataRequest, RetentionChoice
@@ -175,13 +175,13 @@ def extension_reason_of(row: Mapping[str, Any], cipher: SubjectCipher | None) ->
     """Why a request was extended: ciphertext under the mentee's key (None once erased), or
     text written in clear before reasons were sealed."""
     stored: str | None = row["extension_reason"]
-    if stored is None or not stored.startswith(CIPHERTEXT_PREFIX):
+    if stored is None or not is_sealed(stored):
         return stored
-    return cipher.decrypt(stored) if cipher else None
+    return cipher.read(stored) if cipher else None
 
 
 def _open(cipher: SubjectCipher | None, value: str | None) -> str | None:
-    return cipher.decrypt(value) if cipher and value else None
+    return cipher.read(value) if cipher else None
 
 
 async def privacy_export(keyring: Keyring, subject: str) -> tuple[PrivacyExport, list[str]]:

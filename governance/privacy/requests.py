@@ -25,12 +25,13 @@ from governance.audit.schemas import AuditEntryView
 from governance.audit.tables import AuditEntry
 from governance.complaints.exports import ComplaintsExport
 from governance.core import db, idempotency
-from governance.core.crypto import STREAM_MAGIC, SubjectCipher, sealed_sha256
+from governance.core.crypto import SubjectCipher, case_scope, is_segmented, sealed_sha256
 from governance.core.durations import Duration, DurationError, parse_duration
 from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
 from governance.core.pagination import Page, by_time
 from governance.core.storage import ObjectMissing
+from governance.core.subjects import Hold
 from governance.core.versioning import check_version, lock_for_update
 from governance.privacy import consent
 from governance.privacy.exports import (
@@ -86,6 +87,10 @@ def allowed_moves(row: Mapping[str, Any], requester: bool, now: datetime) -> lis
     ]
 
 
+def _scope(request_id: uuid.UUID) -> str:
+    return case_scope("data_request", request_id)
+
+
 def export_key(request_id: uuid.UUID) -> str:
     return f"privacy/exports/{request_id}.json"
 
@@ -106,13 +111,13 @@ def view(row: Mapping[str, Any], cipher: SubjectCipher | None, now: datetime, re
         type=row["request_type"],
         state=row["state"],
         reason_code=row["reason_code"],
-        description=cipher.decrypt(row["description"]) if cipher and row["description"] else None,
+        description=cipher.read(row["description"]) if cipher else None,
         received_at=row["received_at"],
         due_at=row["due_at"],
         overdue=row["state"] not in TERMINAL and row["due_at"] < now,
         extended_at=row["extended_at"],
         extension_reason=extension_reason_of(row, cipher),
-        rejection_reason=cipher.decrypt(row["rejection_reason"]) if cipher and row["rejection_reason"] else None,
+        rejection_reason=cipher.read(row["rejection_reason"]) if cipher else None,
         closed_at=row["closed_at"],
         allowed_next=allowed_moves(row, requester, now),
         export_available=row["export_key"] is not None,
@@ -158,7 +163,8 @@ async def file(
     async with db.transaction():
         description = None
         if data.description:
-            description = (await privacy.keyring.cipher(subject, create=True)).encrypt(data.description)
+            # The request's own key: an open request is a legal hold on what it says.
+            description = await privacy.keyring.encrypt(subject, data.description, scope=_scope(request_id))
         due_at = ONE_MONTH.add_to(now)
         recorded = await audit.record(
             actor=actor,
@@ -279,7 +285,7 @@ async def transition(
         planned = _extension(row, move, now)
         # Staff's words about this mentee's request may speak about them: their key, as the description.
         assert move.reason is not None  # _extension refused a move without one
-        sealed = await privacy.keyring.encrypt(row["subject"], move.reason)
+        sealed = await privacy.keyring.encrypt(row["subject"], move.reason, scope=_scope(request_id))
         planned.changes[DataRequest.extension_reason] = sealed
         planned.details["reasons_sha256"] = sealed_sha256(sealed)
     elif move.to == "rejected":
@@ -288,7 +294,7 @@ async def transition(
         if not move.reason or not move.reason.strip():
             raise field_error("reason", "a rejection tells the requester why, in words", 422)
         # Staff's words about the mentee's request: the mentee's key, as the description.
-        sealed = await privacy.keyring.encrypt(row["subject"], move.reason)
+        sealed = await privacy.keyring.encrypt(row["subject"], move.reason, scope=_scope(request_id))
         planned = _Move(
             changes={DataRequest.reason_code: move.reason_code, DataRequest.rejection_reason: sealed},
             details={"reason_code": move.reason_code, "reasons_sha256": sealed_sha256(sealed)},
@@ -402,7 +408,7 @@ async def download(privacy: Privacy, request_id: uuid.UUID, actor: Identity) -> 
         ) from None
     if hashlib.sha256(body).hexdigest() != row["export_sha256"]:
         raise Problem(500, "export-altered", "The stored export does not match its recorded hash")
-    if body.startswith(STREAM_MAGIC):
+    if is_segmented(body):
         cipher = await privacy.keyring.cipher(row["subject"])
         plain = b"".join([part async for part in cipher.open_segments(_chunks(body), _export_context(row["id"]))])
     else:  # written in clear before exports were sealed; retention and erasure still delete it
@@ -420,11 +426,35 @@ async def download(privacy: Privacy, request_id: uuid.UUID, actor: Identity) -> 
 # --- erasure ------------------------------------------------------------------------------
 
 
+UNTIL_CLOSED: Final = "until the case closes"
+
+
+def kept_under_hold(hold: Hold, key_kept: bool) -> dict[str, Any]:
+    """One certificate line: what a legal hold keeps readable, why, and until when."""
+    return {
+        "module": hold.module,
+        "record_type": hold.record_type,
+        "record_id": hold.record_id,
+        "why": hold.reason,
+        "until": hold.until.isoformat() if hold.until else UNTIL_CLOSED,
+        # False: nothing of this subject's was sealed under the case's own key (written
+        # before case keys, or about another party), so it was erased with the rest.
+        "personal_text_kept": key_kept,
+        "then": "the retention sweep destroys the case's key once the hold ends",
+    }
+
+
 async def _erase(privacy: Privacy, row: Mapping[str, Any], planned: _Move, now: datetime) -> _Move:
-    """Shred the subject's key and let every module mark what it keeps (in the caller's transaction)."""
+    """Shred every key of the subject except those of cases under a legal hold, and let every
+    module mark what it keeps (in the caller's transaction).
+
+    What a hold keeps is decided by the keys, not by readers remembering to skip rows: each
+    case's personal text is sealed under that case's key, and only those keys survive."""
     subject = row["subject"]
     holds = [h for h in await privacy.subjects.holds(subject) if h.record_id != str(row["id"])]
-    shredded = await privacy.keyring.shred(subject)
+    shredding = await privacy.keyring.shred(subject, keep={h.scope for h in holds}, now=now)
+    kept_scopes = {ref.scope for ref in shredding.kept}
+    shredded = bool(shredding)
     outcome = await privacy.subjects.on_erasure(subject, now)
     withdrawn = [purpose.name for purpose in await consent.allowed_purposes(privacy, subject, now)]
     certificate = jsonable(
@@ -434,8 +464,10 @@ async def _erase(privacy: Privacy, row: Mapping[str, Any], planned: _Move, now: 
             "mentee_id": subject,
             "erased_at": now,
             "key_shredded": shredded,
-            "method": "crypto-shredding: the subject's data key was destroyed, so every ciphertext "
-            "of theirs (records, audit details, backups, exports) is unreadable",
+            "method": "crypto-shredding: the subject's data keys were destroyed, so every ciphertext "
+            "of theirs (records, audit details, backups, exports) is unreadable, except what is "
+            "sealed under the key of a case under a legal hold (kept_under_hold)",
+            "kept_under_hold": [kept_under_hold(h, h.scope in kept_scopes) for h in holds],
             "erased": [
                 {"module": e.module, "record_type": e.record_type, "count": e.count, "how": e.how}
                 for e in outcome.erased
@@ -459,6 +491,7 @@ async def _erase(privacy: Privacy, row: Mapping[str, Any], planned: _Move, now: 
             "erased": {f"{e.module}.{e.record_type}": e.count for e in outcome.erased},
             "kept": {f"{k.module}.{k.record_type}": k.count for k in outcome.kept},
             "legal_holds": len(holds),
+            "kept_under_hold": sorted(kept_scopes),
             "consents_withdrawn": withdrawn,
         },
     )

@@ -5,6 +5,9 @@ the category allows that) has run from the record's start. A subject with a lega
 (any module's open case about them) keeps everything until the hold ends. The sweep
 disposes of due records in batches, each batch in one transaction with its audit entry
 (ids and counts), and audits every run, dry runs included, with counts per category.
+
+It also finishes erasures: a key an erasure kept because its case was under a legal hold
+is destroyed once that hold has ended, each in one transaction with its audit entry.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import structlog
 
 from governance.audit import service as audit
 from governance.core import db
+from governance.core.crypto import HeldKey
 from governance.core.durations import Duration, parse_duration
 from governance.core.identity import SYSTEM, Identity
 from governance.core.subjects import Hold, RetentionRecord, SubjectProvider
@@ -98,11 +102,56 @@ async def report(privacy: Privacy, now: datetime) -> RetentionReport:
     )
 
 
+async def _hold_ended(privacy: Privacy, held: HeldKey, holds: dict[str, set[str]]) -> bool:
+    if held.subject not in holds:
+        holds[held.subject] = {h.scope for h in await privacy.subjects.holds(held.subject)}
+    return held.ref.scope not in holds[held.subject]
+
+
+async def ended_holds(privacy: Privacy) -> list[HeldKey]:
+    """Keys an erasure kept for a case under a legal hold, whose hold has ended since."""
+    holds: dict[str, set[str]] = {}
+    return [held for held in await privacy.keyring.held_keys() if await _hold_ended(privacy, held, holds)]
+
+
+async def release_ended_holds(privacy: Privacy, now: datetime, actor: Identity = SYSTEM) -> int:
+    """Destroy the keys of erased subjects' cases whose hold has ended; each with its audit
+    entry, on the case, in one transaction. Returns how many keys were destroyed."""
+    released = 0
+    for held in await ended_holds(privacy):
+        record_type, _, record_id = held.ref.scope.partition(":")
+        async with db.transaction():
+            # Held again? A hold the scan did not see must still keep the key.
+            if not await _hold_ended(privacy, held, {}):
+                continue
+            if not await privacy.keyring.release(held, now):
+                continue
+            await audit.record(
+                actor=actor,
+                action="privacy.erasure.hold_ended",
+                resource_type=record_type,
+                resource_id=record_id,
+                details={
+                    "mentee_id": held.subject,
+                    "key": {"scope": held.ref.scope, "generation": held.ref.generation},
+                    "held_since": held.held_since.isoformat(),
+                    "how": "crypto-shredded: the case's key kept by the erasure was destroyed",
+                },
+            )
+        released += 1
+    return released
+
+
 async def sweep(privacy: Privacy, now: datetime, *, dry_run: bool, actor: Identity = SYSTEM) -> SweepResult:
-    """Delete or anonymise every due record not under a legal hold, in audited batches."""
+    """Delete or anonymise every due record not under a legal hold, in audited batches, and
+    destroy the keys erasures kept for holds that have ended."""
     due, held = await scan(privacy, now)
     run_id = uuid.uuid4()
     deleted: dict[str, int] = {}
+    if dry_run:
+        keys_destroyed = len(await ended_holds(privacy))
+    else:
+        keys_destroyed = await release_ended_holds(privacy, now, actor)
     if not dry_run:
         groups: dict[tuple[str, str], list[tuple[SubjectProvider, RetentionRecord]]] = {}
         for provider, record, _ in due:
@@ -142,8 +191,21 @@ async def sweep(privacy: Privacy, now: datetime, *, dry_run: bool, actor: Identi
         action="privacy.retention.swept",
         resource_type="retention_run",
         resource_id=str(run_id),
-        details={"dry_run": dry_run, "due": _counts(due_lines), "deleted": deleted, "held": held_counts},
+        details={
+            "dry_run": dry_run,
+            "due": _counts(due_lines),
+            "deleted": deleted,
+            "held": held_counts,
+            "held_keys_destroyed": keys_destroyed,
+        },
     )
-    if deleted:
-        log.info("retention_sweep", deleted=deleted, held=held_counts)
-    return SweepResult(dry_run=dry_run, deleted=deleted, held=held_counts, due=due_lines, held_records=held)
+    if deleted or keys_destroyed:
+        log.info("retention_sweep", deleted=deleted, held=held_counts, held_keys_destroyed=keys_destroyed)
+    return SweepResult(
+        dry_run=dry_run,
+        deleted=deleted,
+        held=held_counts,
+        due=due_lines,
+        held_records=held,
+        held_keys_destroyed=keys_destroyed,
+    )

@@ -210,6 +210,8 @@ class SweepResult(msgspec.Struct, frozen=True):
     held: dict[str, int]
     due: list[RetentionLine]
     held_records: list[RetentionLine]
+    # Keys an erasure kept for a legal hold, destroyed (or, in a dry run, due) as their hold ended.
+    held_keys_destroyed: int = 0
 
 
 # --- period summary (the figures an accreditor asks for; evidence bundles print the same) ---

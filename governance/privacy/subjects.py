@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-from governance.core.crypto import CIPHERTEXT_PREFIX, Keyring
+from governance.core.crypto import SEALED_PREFIXES, Keyring
 from governance.core.storage import ObjectStore
 from governance.core.subjects import Erased, ErasureOutcome, Hold, Kept, RetentionRecord, SubjectData
 from governance.privacy import exports
@@ -62,8 +62,11 @@ class PrivacySubjects:
             {DataRequest.erased_at: now, DataRequest.export_key: None, DataRequest.export_sha256: None}
         ).where(DataRequest.subject == subject)
         # Extension reasons were kept in clear before they were sealed: they go now.
+        legacy, sealed = (f"{prefix}%" for prefix in SEALED_PREFIXES)
         await DataRequest.update({DataRequest.extension_reason: None}).where(
-            (DataRequest.subject == subject) & DataRequest.extension_reason.not_like(f"{CIPHERTEXT_PREFIX}%")
+            (DataRequest.subject == subject)
+            & DataRequest.extension_reason.not_like(legacy)
+            & DataRequest.extension_reason.not_like(sealed)
         )
         kept = [
             Kept(

@@ -232,7 +232,7 @@ def _document_view(row: Mapping[str, Any], cipher: SubjectCipher | None) -> Docu
         sha256=row["sha256"],
         size=row["size"],
         media_type=row["media_type"],
-        filename=cipher.decrypt(row["filename"]) if cipher else None,
+        filename=cipher.read(row["filename"]) if cipher else None,
         uploaded_by=row["uploaded_by"],
         uploaded_at=row["uploaded_at"],
         audit=AuditTrail(recorded=row["uploaded_seq"]),
@@ -252,11 +252,11 @@ def _check_view(
         justification = row["justification"]
         waiver = WaiverRequest(
             requested_by=row["waiver_requested_by"],
-            justification=cipher.decrypt(justification) if cipher and justification else None,
+            justification=cipher.read(justification) if cipher else None,
         )
     notes = None
     if audience == "staff" and cipher is not None and row["notes"]:
-        notes = cipher.decrypt(row["notes"])
+        notes = cipher.read(row["notes"])
     state: states.CheckState = row["state"]
     return CheckView(
         id=row["id"],
@@ -266,7 +266,7 @@ def _check_view(
         state_since=row["state_since"],
         current=state in states.SATISFYING and (row["expires_at"] is None or row["expires_at"] > now),
         requirements_version=row["requirements_version"],
-        details=msgspec.json.decode(cipher.decrypt(row["details"])) if cipher else None,
+        details=msgspec.json.decode(opened) if cipher and (opened := cipher.read(row["details"])) else None,
         recorded_by=row["recorded_by"],
         recorded_at=row["recorded_at"],
         reviewed_by=row["reviewed_by"],

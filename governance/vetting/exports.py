@@ -124,7 +124,7 @@ class VettingExport(ExportRecord):
 
 
 def _open(cipher: SubjectCipher | None, value: str | None) -> str | None:
-    return cipher.decrypt(value) if cipher and value else None
+    return cipher.read(value) if cipher else None
 
 
 def _mentor_id(subject: str) -> uuid.UUID | None:

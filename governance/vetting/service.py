@@ -137,8 +137,8 @@ def mentor_view(row: Mapping[str, Any], cipher: SubjectCipher | None) -> MentorV
     return MentorView(
         id=row["id"],
         external_id=row["external_id"],
-        display_name=cipher.decrypt(row["display_name"]) if cipher else None,
-        email=cipher.decrypt(row["email"]) if cipher else None,
+        display_name=cipher.read(row["display_name"]) if cipher else None,
+        email=cipher.read(row["email"]) if cipher else None,
         jurisdiction=row["jurisdiction"],
         engagement_type=row["engagement_type"],
         specialties=specialties_of(row, cipher),
@@ -155,7 +155,8 @@ def specialties_of(row: Mapping[str, Any], cipher: SubjectCipher | None) -> list
     stored: str = row["specialties"]
     if stored.startswith("["):
         return cast(list[str], msgspec.json.decode(stored))
-    return cast(list[str], msgspec.json.decode(cipher.decrypt(stored))) if cipher else []
+    opened = cipher.read(stored) if cipher else None
+    return cast(list[str], msgspec.json.decode(opened)) if opened else []
 
 
 async def mentor_row(mentor_id: uuid.UUID) -> dict[str, Any]:
@@ -231,9 +232,8 @@ async def facts_by_mentor(
 
 
 def _details(ciphertext: str, cipher: SubjectCipher | None) -> dict[str, str]:
-    if cipher is None:
-        return {}
-    return cast(dict[str, str], msgspec.json.decode(cipher.decrypt(ciphertext)))
+    opened = cipher.read(ciphertext) if cipher else None
+    return cast(dict[str, str], msgspec.json.decode(opened)) if opened else {}
 
 
 def gaps_of(
@@ -878,7 +878,7 @@ def decision_view(row: Mapping[str, Any], cipher: SubjectCipher | None) -> Decis
         mentor_id=row["mentor"],
         action=row["action"],
         state=row["state"],
-        rationale=cipher.decrypt(row["rationale"]) if cipher else None,
+        rationale=cipher.read(row["rationale"]) if cipher else None,
         requirements_version=row["requirements_version"],
         proposed_by=row["proposed_by"],
         proposed_at=row["proposed_at"],
@@ -888,7 +888,7 @@ def decision_view(row: Mapping[str, Any], cipher: SubjectCipher | None) -> Decis
         allowed_next=states.allowed_decision_moves(row["state"]),
         closed_by=row["closed_by"],
         closed_at=row["closed_at"],
-        closing_reasons=cipher.decrypt(row["closing_reasons"]) if cipher and row["closing_reasons"] else None,
+        closing_reasons=cipher.read(row["closing_reasons"]) if cipher else None,
     )
 
 

@@ -51,10 +51,12 @@ async def test_a_ciphertext_moved_to_another_subject_does_not_decrypt(database: 
 async def test_tampered_or_foreign_ciphertext_is_refused(database: Settings, keyring: Keyring) -> None:
     who = subject()
     sealed = await keyring.encrypt(who, "text")
-    raw = bytearray(base64.urlsafe_b64decode(sealed.removeprefix("gv1.")))
+    header, _, body = sealed.rpartition(".")
+    raw = bytearray(base64.urlsafe_b64decode(body))
     raw[-1] ^= 0x01  # one bit of the authentication tag
-    flipped = "gv1." + base64.urlsafe_b64encode(bytes(raw)).decode()
-    for bad in (flipped, "plaintext", "gv1.@@@"):
+    flipped = f"{header}." + base64.urlsafe_b64encode(bytes(raw)).decode()
+    other_case = sealed.replace("gv2.1..", "gv2.1.refund:r-1.", 1)  # a header rewritten to name another key
+    for bad in (flipped, "plaintext", "gv1.@@@", "gv2.x..abc", other_case):
         with pytest.raises(CiphertextInvalid):
             await keyring.decrypt(who, bad)
 
@@ -67,8 +69,54 @@ async def test_after_shredding_the_data_is_gone_and_says_so(database: Settings, 
         await keyring.decrypt(who, sealed)
     assert await keyring.is_shredded(who)
     assert not await keyring.shred(who), "nothing left to destroy"
+
+
+async def test_a_subject_who_comes_back_starts_a_new_generation(database: Settings, keyring: Keyring) -> None:
+    who = subject()
+    old = await keyring.encrypt(who, "before the erasure")
+    await keyring.shred(who)
+    new = await keyring.encrypt(who, "after coming back")
+    assert new.startswith("gv2.2..") and old.startswith("gv2.1..")
+    assert await keyring.decrypt(who, new) == "after coming back"
+    assert not await keyring.is_shredded(who), "back: their newest key is readable"
     with pytest.raises(SubjectErased):
-        await keyring.encrypt(who, "new data for an erased subject")
+        await keyring.decrypt(who, old)
+    cipher = (await keyring.readable([who]))[who]
+    assert cipher is not None
+    assert (cipher.read(old), cipher.read(new)) == (None, "after coming back")
+
+
+async def test_shredding_keeps_exactly_the_keys_of_held_cases(database: Settings, keyring: Keyring) -> None:
+    who = subject()
+    general = await keyring.encrypt(who, "profile")
+    held = await keyring.encrypt(who, "refund reason", scope=crypto.case_scope("refund", "r-1"))
+    other = await keyring.encrypt(who, "old complaint", scope=crypto.case_scope("complaint", "c-1"))
+    shredding = await keyring.shred(who, keep={crypto.case_scope("refund", "r-1")})
+    assert shredding.kept == [crypto.KeyRef("refund:r-1", 1)]
+    assert set(shredding.shredded) == {crypto.KeyRef("", 1), crypto.KeyRef("complaint:c-1", 1)}
+    assert await keyring.decrypt(who, held) == "refund reason"
+    for gone in (general, other):
+        with pytest.raises(SubjectErased):
+            await keyring.decrypt(who, gone)
+    [kept] = [k for k in await keyring.held_keys() if k.subject == who]
+    assert (kept.subject, kept.ref.scope) == (who, "refund:r-1")
+    assert await keyring.release(kept, kept.held_since)
+    with pytest.raises(SubjectErased):
+        await keyring.decrypt(who, held)
+    assert who not in {k.subject for k in await keyring.held_keys()}
+
+
+async def test_gv1_ciphertexts_are_read_with_the_first_general_key(database: Settings, keyring: Keyring) -> None:
+    who = subject()
+    await keyring.encrypt(who, "make the key")
+    cipher = await keyring.cipher(who)
+    key = cipher._key(crypto.FIRST)  # sealed as before scopes existed: subject alone as associated data
+    nonce = os.urandom(12)
+    legacy = "gv1." + base64.urlsafe_b64encode(nonce + key.aead.encrypt(nonce, b"old text", who.encode())).decode()
+    assert await keyring.decrypt(who, legacy) == "old text"
+    await keyring.shred(who)
+    with pytest.raises(SubjectErased):
+        await keyring.decrypt(who, legacy)
 
 
 async def test_a_shred_rolled_back_with_its_transaction_keeps_the_key(database: Settings, keyring: Keyring) -> None:
@@ -144,7 +192,7 @@ def test_segmented_files_refuse_every_kind_of_damage(damage: str) -> None:
     cipher = _cipher()
     data = os.urandom(3 * SEGMENT + 100)
     sealed = bytearray(cipher.seal_segments(data, b"ctx"))
-    header, size = len(crypto.STREAM_MAGIC) + 7, SEGMENT + 16
+    header, size = len(crypto.STREAM_MAGIC) + 4 + 1 + 7, SEGMENT + 16  # magic, generation, scope (empty), prefix
     segments = [bytes(sealed[header + i * size : header + (i + 1) * size]) for i in range(4)]
     context, opener = b"ctx", cipher
     if damage == "flip a byte":

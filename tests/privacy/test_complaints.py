@@ -64,10 +64,17 @@ async def test_erasure_keeps_the_complaints_non_personal_parts_and_the_log_verif
     kept = {(k["module"], k["record_type"]): k for k in certificate["kept"]}
     assert "complaint_files" in kept[("complaints", "complaint")]["reason"]
     assert {h["record_id"] for h in certificate["legal_holds"]} == {complaint["id"]}
+    [held] = certificate["kept_under_hold"]
+    assert (held["record_id"], held["personal_text_kept"]) == (complaint["id"], True)
     read = await client.get(f"/api/v1/complaints/{complaint['id']}", headers=privacy.auth("support_agent"))
     assert read.status_code == 200, read.text
-    assert read.json()["description"] is None, "the personal text is unreadable"
+    assert read.json()["description"] == COMPLAINT, "an open complaint is a legal hold: still worked, still read"
     assert (read.json()["category"], read.json()["state"]) == ("privacy", "received"), "the rest is kept"
+    closed = await closed_complaint(api, new_mentee())
+    other = await privacy.file(closed["complainant_id"], "erasure")
+    await privacy.complete(other["id"])
+    gone = await client.get(f"/api/v1/complaints/{closed['id']}", headers=privacy.auth("support_agent"))
+    assert gone.json()["description"] is None, "a closed complaint holds nothing: its text is erased at once"
     log_key = client._transport.app.state.log_key  # type: ignore[attr-defined]
     assert (await audit_service.verify(log_key)).ok
 

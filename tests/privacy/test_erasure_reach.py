@@ -6,6 +6,7 @@ reason are stored under the subject's key, so what survives is unreadable."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from governance.vetting.tables import Mentor
 
 from ..complaints.conftest import Api
 from ..complaints.test_disputes import _attest
+from ..complaints.test_disputes import _move as _dispute_move
 from ..vetting.conftest import SECOND_OFFICER, Vetting
 from .conftest import Privacy, new_mentee
 
@@ -74,6 +76,17 @@ async def test_a_refund_request_replayed_after_the_mentees_erasure_holds_no_reas
     assert (before.headers["idempotent-replayed"], before.json()) == ("true", first.json())
     [row] = await _stored(key)
     assert not _holds(row, REASON), "the stored response is sealed, not plaintext"
+    # Decided: no longer a legal hold, so the erasure reaches its reason at once.
+    current = await api.call("GET", f"/refunds/{first.json()['id']}", "support_agent", "agent-2")
+    denied = await api.call(
+        "POST",
+        f"/refunds/{first.json()['id']}/transitions",
+        "support_agent",
+        "agent-2",
+        {"to": "denied", "reasons": "outside the refund window"},
+        {"If-Match": current.headers["etag"]},
+    )
+    assert denied.status_code == 200, denied.text
 
     await _erase(privacy, client, mentee)
 
@@ -158,8 +171,13 @@ async def test_an_export_file_is_stored_under_the_mentees_key_and_a_surviving_co
     await _erase(privacy, client, mentee)
 
     # A copy that outlives the deletion (an object version, a backup) is sealed under a shredded key.
+    cipher = await state.keyring.cipher(mentee)
+
+    async def surviving_copy() -> AsyncIterator[bytes]:
+        yield stored
+
     with pytest.raises(SubjectErased):
-        await state.keyring.cipher(mentee)
+        [part async for part in cipher.open_segments(surviving_copy(), f"privacy-export:{access['id']}".encode())]
     gone = await client.get(f"/api/v1/privacy/requests/{access['id']}/export", headers=privacy.mentee(mentee))
     assert gone.status_code == 404
 
@@ -209,12 +227,15 @@ async def test_staff_reasons_and_dispute_evidence_about_a_mentee_are_stored_unde
     await ComplaintEvent.update({ComplaintEvent.reason: "Jane's older note"}).where(
         (ComplaintEvent.complaint_id == complaint["id"]) & (ComplaintEvent.to_state == "received")
     )
+    # Withdrawn: no longer legal holds, so the erasure reaches their text at once.
+    assert (await api.move(complaint, "withdrawn", role="mentee", sub=mentee)).status_code == 200
+    assert (await _dispute_move(api, dispute, "withdrawn", "mentee", mentee)).status_code == 200
 
     await _erase(privacy, client, mentee)
 
     after = (await api.call("GET", f"/complaints/{complaint['id']}", "support_agent", "agent-1")).json()
     assert after["severity_reason"] is None
-    assert [e["reason"] for e in after["history"]] == [None, None]
+    assert [e["reason"] for e in after["history"]] == [None, None, None]
     assert (await api.call("GET", f"/disputes/{dispute['id']}", "support_agent", "agent-1")).json()["evidence"] == []
     event_rows = await ComplaintEvent.raw("SELECT * FROM complaint_event WHERE complaint_id = {}", complaint["id"])
     assert not any(_holds(row, "Jane") for row in event_rows)
@@ -239,6 +260,10 @@ async def test_a_mentors_specialties_and_an_extension_reason_are_stored_under_th
     assert not _holds(row, reason)
     # As specialties were stored before they were sealed: erasure clears them too.
     await Mentor.update({Mentor.specialties: '["Jane\'s old profile"]'}).where(Mentor.id == mentor["id"])
+
+    # Withdrawn: an open request would be a legal hold keeping its own key.
+    withdrawn = await privacy.move(request["id"], "withdrawn", headers=privacy.mentee(mentee))
+    assert withdrawn.status_code == 200, withdrawn.text
 
     await _erase(privacy, client, mentor["id"])
     await _erase(privacy, client, mentee)
