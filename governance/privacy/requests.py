@@ -427,6 +427,12 @@ async def download(privacy: Privacy, request_id: uuid.UUID, actor: Identity) -> 
 
 
 UNTIL_CLOSED: Final = "until the case closes"
+# Said on every certificate, so it never claims more than the keys can do.
+NOT_REACHED: Final = (
+    "evidence bundles made before this erasure keep the reasons of the decisions they list "
+    "until their retention ends: they are the accreditation evidence the platform must keep "
+    "(GDPR Art. 17(3)(b) and (e)) and cannot be changed (Object Lock)"
+)
 
 
 def kept_under_hold(hold: Hold, key_kept: bool) -> dict[str, Any]:
@@ -481,6 +487,7 @@ async def _erase(privacy: Privacy, row: Mapping[str, Any], planned: _Move, now: 
                 for h in holds
             ],
             "consents_withdrawn": withdrawn,
+            "not_reached": NOT_REACHED,
         }
     )
     return _Move(

@@ -253,6 +253,7 @@ async def test_erasure_shreds_personal_fields_gives_a_certificate_and_the_log_st
     kept = {(k["module"], k["record_type"]): k["reason"] for k in certificate["kept"]}
     assert "Art. 7(1)" in kept[("privacy", "consent_record")]
     assert certificate["consents_withdrawn"] == [SHARE, "product_analytics"]
+    assert "evidence bundles" in certificate["not_reached"], "the certificate says what the keys cannot reach"
 
     read = await client.get(f"/api/v1/privacy/requests/{access['id']}", headers=privacy.officer())
     assert read.json()["description"] is None, "personal fields are unreadable"

@@ -44,3 +44,10 @@ async def test_an_erased_mentee_who_returns_files_complaints_and_sets_preference
     descriptions = {r["id"]: r["description"] for r in listed.json()["items"]}
     assert descriptions[old_request["id"]] is None
     assert descriptions[new_request["id"]] == "everything since I came back"
+
+    # Their access request answers with what is readable: the new complaint, not the old one.
+    await privacy.complete(new_request["id"])
+    download = await client.get(f"/api/v1/privacy/requests/{new_request['id']}/export", headers=privacy.mentee(mentee))
+    assert download.status_code == 200, download.text
+    complaints = {c["id"]: c["description"] for c in download.json()["modules"]["complaints"]["complaints"]}
+    assert complaints == {old["id"]: None, filed.json()["id"]: AFTER}

@@ -8,6 +8,7 @@ migration (the columns come from the previous one).
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.columns.column_types import Varchar
 from piccolo.engine import engine_finder
 from piccolo.querystring import QueryString
 
@@ -51,7 +52,27 @@ async def one_key_per_scope_and_generation():
     await engine.run_ddl("CREATE UNIQUE INDEX subject_key_slot ON subject_key (subject, scope, generation)")
 
 
+class SnapshotOnlyAlter(MigrationManager):
+    """Records ``subject`` losing ``unique`` in Piccolo's schema snapshot (so the tables and
+    the migrations agree) without running Piccolo's own ALTER: the raw step above makes the
+    change on both engines, and SQLite has no ``DROP CONSTRAINT``."""
+
+    async def _run_alter_columns(self, backwards: bool = False) -> None:
+        return None
+
+
 async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="core", description=DESCRIPTION)
+    manager = SnapshotOnlyAlter(migration_id=ID, app_name="core", description=DESCRIPTION)
     manager.add_raw(one_key_per_scope_and_generation)
+    manager.alter_column(
+        table_class_name="SubjectKey",
+        tablename="subject_key",
+        column_name="subject",
+        db_column_name="subject",
+        params={"unique": False},
+        old_params={"unique": True},
+        column_class=Varchar,
+        old_column_class=Varchar,
+        schema=None,
+    )
     return manager
