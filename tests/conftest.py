@@ -34,6 +34,7 @@ os.environ.update(
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import pytest  # noqa: E402
+from litestar import Litestar  # noqa: E402
 
 from governance.app import create_app  # noqa: E402
 from governance.cli import run_migrations  # noqa: E402
@@ -80,20 +81,39 @@ async def database(settings: Settings) -> AsyncIterator[Settings]:
     await db.stop()
 
 
-@pytest.fixture
-def clock() -> ManualClock:
-    """The application's clock in tests: starts at the real time, moves only with ``advance``."""
+@pytest.fixture(scope="module")
+def module_clock() -> ManualClock:
     return ManualClock(datetime.now(UTC))
 
 
 @pytest.fixture
-async def client(database: Settings, clock: ManualClock) -> AsyncIterator[httpx.AsyncClient]:
+def clock(module_clock: ManualClock) -> ManualClock:
+    """The application's clock in tests: starts at the real time, moves only with ``advance``.
+
+    One clock per module (the application's), set back to the real time for every test.
+    """
+    module_clock.set(datetime.now(UTC))
+    return module_clock
+
+
+@pytest.fixture(scope="module")
+def app(settings: Settings, module_clock: ManualClock) -> Litestar:
+    """One application per test module: building it costs more than most tests do.
+
+    Requests hold no state in it between tests (the database does; the lifespan and its
+    background jobs do not run under the test transport).
+    """
+    return create_app(settings, clock=module_clock)
+
+
+@pytest.fixture
+async def client(database: Settings, clock: ManualClock, app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the application, in the test's own event loop.
 
     Litestar's test clients run the lifespan in a portal thread with its own loop, where
     an asyncpg pool would be unusable from the test; the database fixture opens it here.
     """
-    transport = httpx.ASGITransport(app=create_app(database, clock=clock))
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as test_client:
         yield test_client
 

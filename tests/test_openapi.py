@@ -24,9 +24,7 @@ from litestar.routes import HTTPRoute
 from openapi_spec_validator import validate
 
 from governance.api_docs import FACTS
-from governance.app import create_app
 from governance.core.openapi import ASSETS, PROBLEM_REF
-from governance.settings import Settings
 from tests.conftest import AuthHeaders
 
 METHODS = ("get", "put", "post", "delete", "patch")
@@ -41,11 +39,6 @@ PUBLIC = {
     "GET /api/v1/audit/public-key",
     "GET /api/v1/audit/checkpoint",
 }
-
-
-@pytest.fixture(scope="module")
-def app(settings: Settings) -> Litestar:
-    return create_app(settings)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import itertools
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from governance.app import create_app
 from governance.core.authz import Authorizer
 from governance.core.identity import ROLES
 from governance.settings import Settings
@@ -42,12 +40,6 @@ def api_routes(app: Litestar) -> dict[tuple[str, str], tuple[str, dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def app(settings: Settings) -> Litestar:
-    """One application for the whole matrix: no case changes it."""
-    return create_app(settings)
-
-
-@pytest.fixture(scope="module")
 def served(app: Litestar) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
     return api_routes(app)
 
@@ -57,12 +49,6 @@ def operations(app: Litestar) -> dict[str, Any]:
     """The OpenAPI paths object, built once (rendering it is most of a case's cost)."""
     paths: dict[str, Any] = app.openapi_schema.to_schema()["paths"]
     return paths
-
-
-@pytest.fixture
-async def matrix_client(database: Settings, app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
-        yield client
 
 
 # Records that exist for every subject from the start, so their owner reads them (200), never 404.
@@ -122,7 +108,7 @@ def _subjects(typed_path: str, owner_param: str | None) -> tuple[str, str]:
 
 @pytest.mark.parametrize(("row", "role"), list(itertools.product(MATRIX, ROLES)))
 async def test_route_role_matrix(
-    matrix_client: httpx.AsyncClient,
+    client: httpx.AsyncClient,
     served: dict[tuple[str, str], tuple[str, dict[str, Any]]],
     operations: dict[str, Any],
     auth: AuthHeaders,
@@ -140,7 +126,7 @@ async def test_route_role_matrix(
     typed, opt = served[(method, route)]
     caller, someone_else = _subjects(typed, opt.get("owner"))
     headers = auth(role, sub=caller)
-    response = await matrix_client.request(method, _sample_path(typed, opt.get("owner"), someone_else), headers=headers)
+    response = await client.request(method, _sample_path(typed, opt.get("owner"), someone_else), headers=headers)
     reached = expected_when_reached(operations, method, route)
     if expected == "allow" or (expected == "own" and opt.get("own_list")):
         assert response.status_code == reached, f"{role} should reach {method} {route}: {response.text}"
@@ -148,7 +134,7 @@ async def test_route_role_matrix(
     assert response.status_code == 403, f"{role} must not reach someone else's {method} {route}"
     assert response.headers["content-type"].startswith("application/problem+json")
     if expected == "own" and "owner" in opt:
-        own = await matrix_client.request(method, _sample_path(typed, opt["owner"], caller), headers=headers)
+        own = await client.request(method, _sample_path(typed, opt["owner"], caller), headers=headers)
         assert own.status_code == reached, f"{role} should reach its own {route}: {own.text}"
 
 
