@@ -9,11 +9,13 @@ from piccolo.columns import (
     BigInt,
     Boolean,
     Date,
+    ForeignKey,
     Integer,
     Text,
     Timestamptz,
     Varchar,
 )
+from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 
@@ -69,7 +71,7 @@ class ComplaintEvent(Table, tablename="complaint_event"):
     """Every change of a complaint's state: the case history the complainant sees."""
 
     id = UUID(primary_key=True)
-    complaint_id = UUID(index=True)
+    complaint_id = ForeignKey(references=Complaint, null=False, index=True, on_delete=OnDelete.restrict)
     from_state = Varchar(length=30, null=True, default=None)
     to_state = Varchar(length=30)
     actor = Varchar(length=200)
@@ -79,7 +81,7 @@ class ComplaintEvent(Table, tablename="complaint_event"):
 
 class ComplaintNote(Table, tablename="complaint_note"):
     id = UUID(primary_key=True)
-    complaint_id = UUID(index=True)
+    complaint_id = ForeignKey(references=Complaint, null=False, index=True, on_delete=OnDelete.restrict)
     author = Varchar(length=200)
     author_role = Varchar(length=40)
     to_complainant = Boolean(default=False)
@@ -143,7 +145,7 @@ class AttestationStatusChange(Table, tablename="attestation_status_change"):
     """Every status an attestation had, from when, and why (the dispute that changed it)."""
 
     id = UUID(primary_key=True)
-    attestation_id = UUID(index=True)
+    attestation_id = ForeignKey(references=Attestation, null=False, index=True, on_delete=OnDelete.restrict)
     status = Varchar(length=20)
     at = Timestamptz()
     version = Integer()
@@ -162,7 +164,7 @@ class Dispute(Table, tablename="dispute"):
     """
 
     id = UUID(primary_key=True)
-    attestation_id = UUID(index=True)
+    attestation_id = ForeignKey(references=Attestation, null=False, index=True, on_delete=OnDelete.restrict)
     state = Varchar(length=20, index=True)
     tier = Varchar(length=2)
     version = Integer(default=1)
@@ -187,7 +189,7 @@ class Dispute(Table, tablename="dispute"):
 
 class DisputeEvent(Table, tablename="dispute_event"):
     id = UUID(primary_key=True)
-    dispute_id = UUID(index=True)
+    dispute_id = ForeignKey(references=Dispute, null=False, index=True, on_delete=OnDelete.restrict)
     from_state = Varchar(length=20, null=True, default=None)
     to_state = Varchar(length=20)
     tier = Varchar(length=2)

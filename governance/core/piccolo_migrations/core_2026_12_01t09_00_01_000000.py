@@ -7,10 +7,11 @@ separate migration because Piccolo runs raw steps before the table steps of the 
 migration (the columns come from the previous one).
 """
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.column_types import Varchar
 from piccolo.engine import engine_finder
 from piccolo.querystring import QueryString
+
+from governance.core.db import SnapshotOnlyAlter
 
 ID = "2026-12-01T09:00:01:000000"
 VERSION = "1.38.0"
@@ -50,15 +51,6 @@ async def one_key_per_scope_and_generation():
         await engine.run_ddl("ALTER TABLE subject_key_rebuilt RENAME TO subject_key")
         await engine.run_ddl('CREATE INDEX subject_key_subject ON "subject_key" ("subject")')
     await engine.run_ddl("CREATE UNIQUE INDEX subject_key_slot ON subject_key (subject, scope, generation)")
-
-
-class SnapshotOnlyAlter(MigrationManager):
-    """Records ``subject`` losing ``unique`` in Piccolo's schema snapshot (so the tables and
-    the migrations agree) without running Piccolo's own ALTER: the raw step above makes the
-    change on both engines, and SQLite has no ``DROP CONSTRAINT``."""
-
-    async def _run_alter_columns(self, backwards: bool = False) -> None:
-        return None
 
 
 async def forwards():
