@@ -68,7 +68,7 @@ async def _insert(attestation_id: uuid.UUID, *, actor: Identity, data: Attestati
             )
         )
         await _history(attestation_id, "valid", now, 1, data.score, None, "recorded")
-        await audit.record(
+        await audit.record_change(
             actor=actor,
             action="attestation.recorded",
             resource_type=RESOURCE,
@@ -176,7 +176,7 @@ async def change_status(
         changes.update(version=version, score=score)
     await Attestation.update(changes).where(Attestation.id == row["id"])
     await _history(row["id"], status, now, version, score, dispute_id, reason)
-    await audit.record(
+    await audit.record_change(
         actor=actor,
         action="attestation.status_changed",
         resource_type=RESOURCE,

@@ -127,7 +127,7 @@ async def open_dispute(
             )
         )
         await _event(dispute_id, None, "l1_review", "L1", actor, now)
-        await audit.record(
+        await audit.record_change(
             actor=actor,
             action="dispute.opened",
             resource_type=RESOURCE,
@@ -462,7 +462,7 @@ async def _apply(
     to_state = changes.get("state", row["state"])
     if to_state != row["state"]:
         await _event(row["id"], row["state"], to_state, changes.get("tier", row["tier"]), actor, now)
-    await audit.record(
+    await audit.record_change(
         actor=actor,
         action=action,
         resource_type=RESOURCE,
@@ -511,7 +511,7 @@ async def scan_breaches(now: datetime) -> int:
                 .returning(Dispute.id)
             )
             if changed:
-                await audit.record(
+                await audit.record_change(
                     actor=SYSTEM,
                     action="dispute.sla_breached",
                     resource_type=RESOURCE,

@@ -90,7 +90,7 @@ async def _report_payment(session_id: str, *, actor: Identity, data: PaymentRepo
                     reported_at=now,
                 )
             )
-            await audit.record(
+            await audit.record_change(
                 actor=actor,
                 action="refund.payment_reported",
                 resource_type="session_payment",
@@ -180,7 +180,7 @@ async def create(
                 updated_at=now,
             )
         )
-        await audit.record(
+        await audit.record_change(
             actor=actor,
             action="refund.requested",
             resource_type=RESOURCE,
@@ -414,7 +414,7 @@ async def _transition(
             failure = await keyring.encrypt(row["mentee_id"], data.reason, scope=case_scope(RESOURCE, refund_id))
             changes.update(state="failed", failure_reason=failure)
         await update_versioned(Refund, refund_id, row["version"], changes)
-        await audit.record(
+        await audit.record_change(
             actor=actor,
             action=action,
             resource_type=RESOURCE,

@@ -1,6 +1,6 @@
 """Complaints: filing, the ISO 10002 state machine, notes, the SLA clock and breach escalation.
 
-Every change runs in one ``db.transaction()`` with its ``audit.record``; audit details
+Every change runs in one ``db.transaction()`` with its ``audit.record_change``; audit details
 hold ids and states only (descriptions, reasons and notes are ciphertext under the
 complainant's subject). Services take ``now`` from the caller, so tests control time.
 """
@@ -126,7 +126,7 @@ async def file(
             row["severity_reason"] = cipher.encrypt(data.severity_reason)
         await Complaint.insert(Complaint(**row))
         await _event(complaint_id, None, "received", actor, now, None)
-        await audit.record(
+        await audit.record_change(
             actor=actor,
             action="complaint.filed",
             resource_type=RESOURCE,
@@ -503,7 +503,7 @@ async def _move(
     changes.update(_due_columns(policy, {**row, **changes}))
     await update_versioned(Complaint, row["id"], row["version"], changes)
     await _event(row["id"], state, target, actor, now, reason)
-    await audit.record(
+    await audit.record_change(
         actor=actor,
         action="complaint.escalated" if target == "escalated" else "complaint.transitioned",
         resource_type=RESOURCE,
@@ -593,7 +593,7 @@ async def add_note(
                 created_at=now,
             )
         )
-        await audit.record(
+        await audit.record_change(
             actor=actor,
             action="complaint.note_added",
             resource_type=RESOURCE,
@@ -653,7 +653,7 @@ async def _flag(complaint_id: uuid.UUID, policy: SlaPolicy, now: datetime) -> in
         changes: dict[str, Any] = {"breached": True, "breaches": dumps(breaches), "updated_at": now}
         changes.update(_due_columns(policy, {**row, **changes}))
         await update_versioned(Complaint, complaint_id, row["version"], changes)
-        await audit.record(
+        await audit.record_change(
             actor=SYSTEM,
             action="complaint.sla_breached",
             resource_type=RESOURCE,

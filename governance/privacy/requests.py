@@ -166,7 +166,7 @@ async def file(
             # The request's own key: an open request is a legal hold on what it says.
             description = await privacy.keyring.encrypt(subject, data.description, scope=_scope(request_id))
         due_at = ONE_MONTH.add_to(now)
-        recorded = await audit.record(
+        recorded = await audit.record_change(
             actor=actor,
             action="privacy.request.received",
             resource_type="data_request",
@@ -310,7 +310,7 @@ async def transition(
         check_version(locked["version"] if locked else -1, expected_version)
         if move.to == "completed" and row["request_type"] == "erasure":
             planned = await _erase(privacy, row, planned, now)
-        recorded = await audit.record(
+        recorded = await audit.record_change(
             actor=actor,
             action=f"privacy.request.{move.to}",
             resource_type="data_request",
@@ -413,7 +413,7 @@ async def download(privacy: Privacy, request_id: uuid.UUID, actor: Identity) -> 
         plain = b"".join([part async for part in cipher.open_segments(_chunks(body), _export_context(row["id"]))])
     else:  # written in clear before exports were sealed; retention and erasure still delete it
         plain = body
-    await audit.record(
+    await audit.record_event(
         actor=actor,
         action="privacy.export.downloaded",
         resource_type="data_request",
