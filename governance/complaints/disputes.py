@@ -27,7 +27,6 @@ from governance.complaints.common import (
     not_found,
     not_permitted,
     reveal,
-    update_versioned,
 )
 from governance.complaints.policy import SlaPolicy
 from governance.complaints.schemas import (
@@ -45,7 +44,7 @@ from governance.core.crypto import Keyring, case_scope, sealed_sha256
 from governance.core.errors import Problem
 from governance.core.identity import SYSTEM, Identity
 from governance.core.pagination import Page
-from governance.core.versioning import check_version, lock_for_update
+from governance.core.versioning import check_version, lock_for_update, update_versioned
 from governance.core.visibility import may_see
 
 RESOURCE: Final = "dispute"

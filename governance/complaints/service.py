@@ -26,7 +26,6 @@ from governance.complaints.common import (
     not_found,
     not_permitted,
     reveal,
-    update_versioned,
 )
 from governance.complaints.policy import SlaPolicy
 from governance.complaints.schemas import (
@@ -46,7 +45,7 @@ from governance.core.crypto import Keyring, case_scope, is_sealed
 from governance.core.errors import Problem, invalid_parameter
 from governance.core.identity import SYSTEM, Identity
 from governance.core.pagination import Page, decode_cursor, encode_cursor
-from governance.core.versioning import check_version, lock_for_update
+from governance.core.versioning import check_version, lock_for_update, update_versioned
 from governance.core.visibility import may_see
 
 log = structlog.get_logger("governance.complaints")

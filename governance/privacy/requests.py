@@ -32,7 +32,7 @@ from governance.core.identity import Identity
 from governance.core.pagination import Page, by_time
 from governance.core.storage import ObjectMissing
 from governance.core.subjects import Hold
-from governance.core.versioning import check_version, lock_for_update
+from governance.core.versioning import check_version, lock_for_update, update_versioned
 from governance.privacy import consent
 from governance.privacy.exports import (
     EXPORT_FORMAT,
@@ -317,12 +317,7 @@ async def transition(
             resource_id=str(request_id),
             details={"mentee_id": row["subject"], "type": row["request_type"], "from": row["state"], **planned.details},
         )
-        changes = {
-            **planned.changes,
-            DataRequest.state: move.to,
-            DataRequest.version: DataRequest.version + 1,
-            DataRequest.last_seq: recorded.seq,
-        }
+        changes = {**planned.changes, DataRequest.state: move.to, DataRequest.last_seq: recorded.seq}
         if move.to == "completed" and row["request_type"] == "erasure":
             # Opted out of everything, under the erasure's own audit entry.
             purposes = [privacy.policy.purposes[name] for name in planned.details["consents_withdrawn"]]
@@ -331,13 +326,7 @@ async def transition(
             certificate = msgspec.json.decode(changes[DataRequest.certificate])
             certificate["audit_seq"] = recorded.seq
             changes[DataRequest.certificate] = msgspec.json.encode(certificate).decode()
-        won = (
-            await DataRequest.update(changes)
-            .where((DataRequest.id == request_id) & (DataRequest.version == row["version"]))
-            .returning(DataRequest.id)
-        )
-        if not won:
-            raise Problem(409, "conflict", "The request changed meanwhile; read it again and retry")
+        await update_versioned(DataRequest, request_id, row["version"], changes)
     return await get(privacy, request_id, now, requester)
 
 

@@ -27,7 +27,7 @@ from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
 from governance.core.pagination import Page, by_time, decode_cursor, encode_cursor
 from governance.core.storage import ObjectStore
-from governance.core.versioning import check_version, lock_for_update
+from governance.core.versioning import bump_version, check_version, lock_for_update
 from governance.settings import Settings
 from governance.vetting import states
 from governance.vetting.requirements import EVIDENCE_DATE, CheckType, Requirement, Requirements
@@ -276,7 +276,7 @@ async def refresh_status(
 async def touch(mentor_id: uuid.UUID) -> None:
     """Record that the mentor's dossier changed (in the caller's transaction): bump the
     version (the dossier's ETag) and tell every instance's cache."""
-    await Mentor.update({Mentor.version: Mentor.version + 1}).where(Mentor.id == mentor_id)
+    await bump_version(Mentor, mentor_id)
     await cache.announce(DOSSIER_TOPIC, str(mentor_id))
 
 
