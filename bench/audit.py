@@ -131,7 +131,7 @@ ROLE_SETS = (("compliance_officer",), ("support_agent",), ("admin", "auditor"), 
 
 
 def entry_fields(n: int) -> dict[str, Any]:
-    """The arguments of ``service.record`` for the n-th synthetic event (small, realistic details)."""
+    """The arguments of ``service.record_event`` for the n-th synthetic event (small, realistic details)."""
     action, resource_type = ACTIONS[n % len(ACTIONS)]
     return {
         "actor_sub": f"user-{n % 97:04d}",
@@ -252,13 +252,17 @@ def raw_table() -> Any:
 # --- 1 and 2: appends ------------------------------------------------------------------
 
 
-def audited_op() -> Op:
+def audited_op(*, change: bool = False) -> Op:
+    """A standalone event (``record_event``), or with ``change`` the entry of a change
+    (``record_change``, which the caller runs inside the change's transaction)."""
     from governance.audit import service
     from governance.core.identity import Identity
 
+    record = service.record_change if change else service.record_event
+
     async def op(w: int, i: int) -> None:
         f = entry_fields(w * 1_000_003 + i)
-        await service.record(
+        await record(
             actor=Identity(sub=f["actor_sub"], roles=f["actor_roles"]),
             action=f["action"],
             resource_type=f["resource_type"],
@@ -280,7 +284,7 @@ def audited_in_transaction_op() -> Op:
     from governance.core import db
 
     table = raw_table()
-    record = audited_op()
+    record = audited_op(change=True)
 
     async def op(w: int, i: int) -> None:
         async with db.transaction():
@@ -372,7 +376,7 @@ async def bench_appends(child: Child) -> None:
 
 
 def synthetic_row(seq: int, base: datetime) -> tuple[Any, ...]:
-    """One audit_entry row, its leaf computed exactly as ``service.record`` computes it."""
+    """One audit_entry row, its leaf computed exactly as ``service.record_event`` computes it."""
     from governance.audit import merkle
     from governance.audit.leaf import canonical_json, leaf_input, normalise_time
 
@@ -410,7 +414,7 @@ def synthetic_row(seq: int, base: datetime) -> tuple[Any, ...]:
 
 
 async def insert_rows(child: Child, rows: list[tuple[Any, ...]], next_seq: int) -> None:
-    """Bulk insert in one transaction and move the head, as if ``record`` had appended them."""
+    """Bulk insert in one transaction and move the head, as if ``record_event`` had appended them."""
     columns = ", ".join(ENTRY_COLUMNS)
     if child.is_postgres:
         assert child.raw_pool is not None

@@ -11,7 +11,7 @@ Run from the repository root::
    documents (the vetting benchmark's seeding), 10,000 complaints (the complaints
    benchmark's), 3,000 refunds, 2,000 disputes, 2,000 data requests received over the last
    year, and an audit log grown to 100,000 entries (the audit benchmark's rows, hashed as
-   ``record`` hashes them) with signed checkpoints.
+   ``record_event`` hashes them) with signed checkpoints.
 2. ``job`` (another child, so its memory is the worker's alone): a compliance officer's
    request for the last 365 days, every section, produced as the service produces it:
    claimed, gathered from the database, rendered by ``python -m governance.evidence.render``

@@ -36,7 +36,7 @@ def some_entries(settings: Settings) -> None:
         await db.start(settings)
         try:
             for index in range(3):
-                await service.record(
+                await service.record_event(
                     actor=Identity(sub="cli-test", roles=("compliance_officer",)),
                     action="test.cli",
                     resource_type="thing",

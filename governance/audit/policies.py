@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from governance.audit.service import record
+from governance.audit.service import record_change
 from governance.audit.tables import PolicyVersion
 from governance.core import db
 from governance.core.identity import SYSTEM
@@ -71,7 +71,7 @@ async def record_in_force(policies: list[LoadedPolicy], now: datetime) -> list[s
         for policy in policies:
             if last.get(policy.name) == policy.sha256:
                 continue
-            entry = await record(
+            entry = await record_change(
                 actor=SYSTEM,
                 action="policy.version_in_force",
                 resource_type="policy",

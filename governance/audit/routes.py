@@ -95,7 +95,7 @@ class AuditController(Controller):
             prepared = await service.prepare_export(log_key, since_seq)
         except ValueError as exc:
             raise invalid_parameter("since_seq", str(exc)) from None
-        await service.record(
+        await service.record_event(
             actor=request.user,
             action="audit.export.downloaded",
             resource_type="audit_log",

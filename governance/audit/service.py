@@ -1,7 +1,9 @@
 """The append-only audit log: record, checkpoint, verify, search, export (CLI and API alike).
 
-``record`` runs inside the caller's transaction: the entry commits with the change it
-describes or not at all; entries recorded outside any transaction are group-committed.
+Two ways in, named for what is recorded: ``record_change`` runs inside the change's
+transaction (the entry commits with the change it describes or not at all, and it refuses
+to run without one); ``record_event`` records what stands alone (denials, audited reads,
+downloads), group-committed outside any transaction.
 Sequence numbers come from a single locked head row, which makes them dense and strictly
 increasing under concurrent writers on both engines. Verification itself lives in
 :mod:`governance.audit.verification`.
@@ -104,7 +106,16 @@ class _Draft:
     details: str
 
 
-async def record(
+class OutsideTransaction(RuntimeError):
+    """A programming error: an entry was recorded on the wrong side of a transaction.
+
+    The entry of a change must commit with the change (:func:`record_change`, inside the
+    change's ``db.transaction()``); an event that stands alone must not wait on, or roll
+    back with, someone else's transaction (:func:`record_event`, outside any).
+    """
+
+
+async def record_change(
     *,
     actor: Identity,
     action: str,
@@ -114,16 +125,64 @@ async def record(
     details: Mapping[str, Any] | None = None,
     request_id: str | None = None,
 ) -> Recorded:
-    """Append one entry: in the caller's transaction when one is open, else on its own.
+    """Append the entry of a change, in the change's transaction: both commit, or neither.
 
-    Inside a transaction the entry commits with the change it describes, or not at all.
-    Entries recorded outside any transaction (denials, audited reads) from concurrent
-    tasks share one transaction (group commit), so they do not queue one fsync each on
-    the sequence lock. Either way the call returns once the entry is durable.
+    Refuses (:class:`OutsideTransaction`, writing nothing) when no transaction is open, so a
+    mutation that forgot its transaction fails loudly instead of committing its entry alone.
 
     ``details`` must never hold plaintext personal data: store ciphertext from the
     keyring or references instead.
     """
+    draft = _draft(actor, action, resource_type, resource_id, outcome, details, request_id)
+    if not db.in_transaction():
+        raise OutsideTransaction(
+            f"audit entry {action!r} records a change: open db.transaction() around the change and "
+            "its entry (use record_event for an event that stands alone)"
+        )
+    [recorded] = await _append([draft])
+    return recorded
+
+
+async def record_event(
+    *,
+    actor: Identity,
+    action: str,
+    resource_type: str,
+    resource_id: str | None = None,
+    outcome: str = "success",
+    details: Mapping[str, Any] | None = None,
+    request_id: str | None = None,
+) -> Recorded:
+    """Append an event that changes nothing and stands alone: a denial, an audited read, a
+    download, a run's summary. Returns once the entry is durable.
+
+    Events from concurrent tasks share one transaction (group commit), so they do not queue
+    one fsync each on the sequence lock. Refuses (:class:`OutsideTransaction`) inside a
+    transaction: the event would roll back with a change it is not part of, and wait on
+    the lock that transaction holds.
+
+    ``details`` must never hold plaintext personal data: store ciphertext from the
+    keyring or references instead.
+    """
+    draft = _draft(actor, action, resource_type, resource_id, outcome, details, request_id)
+    if db.in_transaction():
+        raise OutsideTransaction(
+            f"audit entry {action!r} stands alone: record it outside any transaction "
+            "(use record_change for the entry of a change)"
+        )
+    return await _group_commit().submit(draft)
+
+
+def _draft(
+    actor: Identity,
+    action: str,
+    resource_type: str,
+    resource_id: str | None,
+    outcome: str,
+    details: Mapping[str, Any] | None,
+    request_id: str | None,
+) -> _Draft:
+    """The entry as it will be hashed; ValueError when a field does not fit the log."""
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}")
     for column, value in (
@@ -136,7 +195,7 @@ async def record(
         # Checked here, not by the database, so that one oversized entry fails its own caller.
         if value is not None and len(value) > (column.length or 0):
             raise ValueError(f"audit {column._meta.name} is longer than {column.length} characters")
-    draft = _Draft(
+    return _Draft(
         recorded_at=normalise_time(datetime.now(UTC)),
         actor_sub=actor.sub,
         actor_roles=canonical_json(list(actor.roles)),
@@ -147,10 +206,6 @@ async def record(
         outcome=outcome,
         details=canonical_json(dict(details or {})),
     )
-    if db.in_transaction():
-        [recorded] = await _append([draft])
-        return recorded
-    return await _group_commit().submit(draft)
 
 
 # Whose plain reads are evidence in themselves: the accreditor's sampling of case files is
@@ -166,7 +221,7 @@ async def record_read(reader: Identity, action: str, resource_type: str, resourc
     """
     if AUDITED_READERS.isdisjoint(reader.roles):
         return None
-    return await record(actor=reader, action=action, resource_type=resource_type, resource_id=resource_id)
+    return await record_event(actor=reader, action=action, resource_type=resource_type, resource_id=resource_id)
 
 
 class Refusal(Exception):
@@ -190,7 +245,7 @@ async def recording_refusals(actor: Identity, move: Awaitable[T]) -> T:
     try:
         return await move
     except Refusal as refused:
-        await record(
+        await record_event(
             actor=actor,
             action=refused.action,
             resource_type=refused.resource_type,

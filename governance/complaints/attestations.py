@@ -26,7 +26,7 @@ from governance.complaints.tables import Attestation, AttestationStatusChange, D
 from governance.core import db
 from governance.core.errors import Problem
 from governance.core.identity import Identity
-from governance.core.versioning import lock_for_update
+from governance.core.versioning import lock_for_update, update_versioned
 from governance.vetting import service as vetting
 
 RESOURCE: Final = "attestation"
@@ -68,7 +68,7 @@ async def _insert(attestation_id: uuid.UUID, *, actor: Identity, data: Attestati
             )
         )
         await _history(attestation_id, "valid", now, 1, data.score, None, "recorded")
-        await audit.record(
+        await audit.record_change(
             actor=actor,
             action="attestation.recorded",
             resource_type=RESOURCE,
@@ -172,11 +172,15 @@ async def change_status(
     if status == "disputed":
         changes["status_before_dispute"] = row["status"]
     if status == "amended" and new_score is not None:
+        # A new score is a new version of the attestation; a status alone is not.
         version, score = version + 1, new_score
-        changes.update(version=version, score=score)
-    await Attestation.update(changes).where(Attestation.id == row["id"])
+        changes["score"] = score
+        await update_versioned(Attestation, row["id"], row["version"], changes)
+        changes["version"] = version
+    else:
+        await Attestation.update(changes).where(Attestation.id == row["id"])
     await _history(row["id"], status, now, version, score, dispute_id, reason)
-    await audit.record(
+    await audit.record_change(
         actor=actor,
         action="attestation.status_changed",
         resource_type=RESOURCE,

@@ -10,12 +10,10 @@ from litestar.exceptions import NotFoundException
 from piccolo.columns import Column
 from piccolo.custom_types import Combinable
 from piccolo.query.methods.select import Select
-from piccolo.table import Table
 
 from governance.core.crypto import Keyring, PersonalDataError
 from governance.core.errors import Problem
 from governance.core.pagination import by_time
-from governance.core.versioning import check_version
 
 
 def dumps(value: Any) -> str:
@@ -62,20 +60,6 @@ def illegal_transition(kind: str, state: str, target: str, allowed: list[str]) -
 
 def not_permitted(kind: str, state: str, target: str, why: str) -> Problem:
     return Problem(403, "transition-not-permitted", f"You may not move this {kind} from {state!r} to {target!r}: {why}")
-
-
-async def update_versioned(table: type[Table], record_id: uuid.UUID, version: int, changes: dict[Any, Any]) -> None:
-    """Write ``changes`` and bump the version, only if the row is still at ``version`` (else 412)."""
-    id_column: Any = table._meta.primary_key
-    version_column: Any = table._meta.get_column_by_name("version")
-    changed = (
-        await table.update({**changes, "version": version + 1})
-        .where((id_column == record_id) & (version_column == version))
-        .returning(id_column)
-    )
-    if not changed:
-        rows = await table.select(version_column).where(id_column == record_id).first()
-        check_version(int(rows["version"]) if rows else -1, version)
 
 
 def equal_to(*pairs: tuple[Column, Any]) -> list[Combinable]:

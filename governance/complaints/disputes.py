@@ -27,7 +27,6 @@ from governance.complaints.common import (
     not_found,
     not_permitted,
     reveal,
-    update_versioned,
 )
 from governance.complaints.policy import SlaPolicy
 from governance.complaints.schemas import (
@@ -45,7 +44,7 @@ from governance.core.crypto import Keyring, case_scope, sealed_sha256
 from governance.core.errors import Problem
 from governance.core.identity import SYSTEM, Identity
 from governance.core.pagination import Page
-from governance.core.versioning import check_version, lock_for_update
+from governance.core.versioning import check_version, lock_for_update, update_versioned
 from governance.core.visibility import may_see
 
 RESOURCE: Final = "dispute"
@@ -127,7 +126,7 @@ async def open_dispute(
             )
         )
         await _event(dispute_id, None, "l1_review", "L1", actor, now)
-        await audit.record(
+        await audit.record_change(
             actor=actor,
             action="dispute.opened",
             resource_type=RESOURCE,
@@ -462,7 +461,7 @@ async def _apply(
     to_state = changes.get("state", row["state"])
     if to_state != row["state"]:
         await _event(row["id"], row["state"], to_state, changes.get("tier", row["tier"]), actor, now)
-    await audit.record(
+    await audit.record_change(
         actor=actor,
         action=action,
         resource_type=RESOURCE,
@@ -511,7 +510,7 @@ async def scan_breaches(now: datetime) -> int:
                 .returning(Dispute.id)
             )
             if changed:
-                await audit.record(
+                await audit.record_change(
                     actor=SYSTEM,
                     action="dispute.sla_breached",
                     resource_type=RESOURCE,

@@ -25,7 +25,6 @@ from governance.complaints.common import (
     not_found,
     not_permitted,
     reveal,
-    update_versioned,
 )
 from governance.complaints.schemas import (
     PaymentReport,
@@ -41,7 +40,7 @@ from governance.core.crypto import Keyring, case_scope, sealed_sha256
 from governance.core.errors import Problem
 from governance.core.identity import Identity
 from governance.core.pagination import Page
-from governance.core.versioning import check_version, lock_for_update
+from governance.core.versioning import check_version, lock_for_update, update_versioned
 from governance.core.visibility import may_see
 
 RESOURCE: Final = "refund"
@@ -90,7 +89,7 @@ async def _report_payment(session_id: str, *, actor: Identity, data: PaymentRepo
                     reported_at=now,
                 )
             )
-            await audit.record(
+            await audit.record_change(
                 actor=actor,
                 action="refund.payment_reported",
                 resource_type="session_payment",
@@ -180,7 +179,7 @@ async def create(
                 updated_at=now,
             )
         )
-        await audit.record(
+        await audit.record_change(
             actor=actor,
             action="refund.requested",
             resource_type=RESOURCE,
@@ -414,7 +413,7 @@ async def _transition(
             failure = await keyring.encrypt(row["mentee_id"], data.reason, scope=case_scope(RESOURCE, refund_id))
             changes.update(state="failed", failure_reason=failure)
         await update_versioned(Refund, refund_id, row["version"], changes)
-        await audit.record(
+        await audit.record_change(
             actor=actor,
             action=action,
             resource_type=RESOURCE,

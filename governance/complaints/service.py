@@ -1,6 +1,6 @@
 """Complaints: filing, the ISO 10002 state machine, notes, the SLA clock and breach escalation.
 
-Every change runs in one ``db.transaction()`` with its ``audit.record``; audit details
+Every change runs in one ``db.transaction()`` with its ``audit.record_change``; audit details
 hold ids and states only (descriptions, reasons and notes are ciphertext under the
 complainant's subject). Services take ``now`` from the caller, so tests control time.
 """
@@ -26,7 +26,6 @@ from governance.complaints.common import (
     not_found,
     not_permitted,
     reveal,
-    update_versioned,
 )
 from governance.complaints.policy import SlaPolicy
 from governance.complaints.schemas import (
@@ -46,7 +45,7 @@ from governance.core.crypto import Keyring, case_scope, is_sealed
 from governance.core.errors import Problem, invalid_parameter
 from governance.core.identity import SYSTEM, Identity
 from governance.core.pagination import Page, decode_cursor, encode_cursor
-from governance.core.versioning import check_version, lock_for_update
+from governance.core.versioning import check_version, lock_for_update, update_versioned
 from governance.core.visibility import may_see
 
 log = structlog.get_logger("governance.complaints")
@@ -126,7 +125,7 @@ async def file(
             row["severity_reason"] = cipher.encrypt(data.severity_reason)
         await Complaint.insert(Complaint(**row))
         await _event(complaint_id, None, "received", actor, now, None)
-        await audit.record(
+        await audit.record_change(
             actor=actor,
             action="complaint.filed",
             resource_type=RESOURCE,
@@ -503,7 +502,7 @@ async def _move(
     changes.update(_due_columns(policy, {**row, **changes}))
     await update_versioned(Complaint, row["id"], row["version"], changes)
     await _event(row["id"], state, target, actor, now, reason)
-    await audit.record(
+    await audit.record_change(
         actor=actor,
         action="complaint.escalated" if target == "escalated" else "complaint.transitioned",
         resource_type=RESOURCE,
@@ -593,7 +592,7 @@ async def add_note(
                 created_at=now,
             )
         )
-        await audit.record(
+        await audit.record_change(
             actor=actor,
             action="complaint.note_added",
             resource_type=RESOURCE,
@@ -653,7 +652,7 @@ async def _flag(complaint_id: uuid.UUID, policy: SlaPolicy, now: datetime) -> in
         changes: dict[str, Any] = {"breached": True, "breaches": dumps(breaches), "updated_at": now}
         changes.update(_due_columns(policy, {**row, **changes}))
         await update_versioned(Complaint, complaint_id, row["version"], changes)
-        await audit.record(
+        await audit.record_change(
             actor=SYSTEM,
             action="complaint.sla_breached",
             resource_type=RESOURCE,

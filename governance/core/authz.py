@@ -134,7 +134,7 @@ async def casbin_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: 
     # Imported here: the audit package depends on core, not the other way round at import time.
     from governance.audit import service as audit
 
-    await audit.record(
+    await audit.record_event(
         actor=identity,
         action="access.denied",
         resource_type="route",

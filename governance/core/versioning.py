@@ -15,9 +15,7 @@ write transaction, not as it was when the request arrived::
         row = await versioning.lock_for_update(Thing.select().where(Thing.id == thing_id)).first()
         versioning.check_version(row["version"], expected)                    # service: 412
         ...
-        await Thing.update({..., Thing.version: row["version"] + 1}).where(
-            (Thing.id == thing_id) & (Thing.version == row["version"])
-        )
+        await versioning.update_versioned(Thing, thing_id, row["version"], {...})
 
 ``lock_for_update`` takes the row lock on PostgreSQL (``SELECT ... FOR UPDATE``); SQLite
 needs none, as :func:`governance.core.db.transaction` holds its single write lock from
@@ -31,6 +29,7 @@ from typing import Annotated, Any, Final, TypeVar
 
 from litestar.params import HeaderParameter
 from piccolo.query.methods.select import Select
+from piccolo.table import Table
 
 from governance.core import db
 from governance.core.errors import Problem
@@ -99,3 +98,31 @@ def lock_for_update(select: S) -> S:
         return select
     locked: Any = select.lock_rows()
     return locked  # type: ignore[no-any-return]
+
+
+async def update_versioned(table: type[Table], record_id: Any, version: int, changes: dict[Any, Any]) -> None:
+    """Write ``changes`` and move the record to ``version`` + 1, only if it is still at
+    ``version``; 412 (:func:`check_version`) when it is not, and nothing is written.
+
+    Every change of a versioned record goes through here, so that no write can skip the
+    version (and leave a stale ``ETag`` answering as current). ``changes`` may name columns
+    or column names; ``table`` needs an integer ``version`` column.
+    """
+    id_column: Any = table._meta.primary_key
+    version_column: Any = table._meta.get_column_by_name("version")
+    changed = (
+        await table.update({**changes, version_column: version + 1})
+        .where((id_column == record_id) & (version_column == version))
+        .returning(id_column)
+    )
+    if not changed:
+        row = await table.select(version_column).where(id_column == record_id).first()
+        check_version(int(row["version"]) if row else -1, version)
+
+
+async def bump_version(table: type[Table], record_id: Any) -> None:
+    """Move the record to its next version whatever it was: for a change no client's
+    ``If-Match`` guards (one derived from other records), which must still change the ETag."""
+    id_column: Any = table._meta.primary_key
+    version_column: Any = table._meta.get_column_by_name("version")
+    await table.update({version_column: version_column + 1}).where(id_column == record_id)

@@ -101,7 +101,7 @@ async def claim(
             details: dict[str, Any] = {"attempt": row["attempts"] + 1, "worker": worker}
             if recovered:
                 details["taken_over_from"] = {"worker": row["worker"], "state": row["state"]}
-            await audit.record(
+            await audit.record_change(
                 actor=SYSTEM,
                 action="evidence.bundle.rendering",
                 resource_type=RESOURCE,
@@ -153,7 +153,7 @@ async def _advance(
         await EvidenceBundle.update(
             {EvidenceBundle.state: target, EvidenceBundle.updated_at: now, **(values or {})}
         ).where(EvidenceBundle.id == bundle_id)
-        await audit.record(
+        await audit.record_change(
             actor=SYSTEM,
             action=f"evidence.bundle.{target}",
             resource_type=RESOURCE,
@@ -171,7 +171,7 @@ async def _set_failed(row: dict[str, Any], reason: str, now: datetime) -> None:
             EvidenceBundle.updated_at: now,
         }
     ).where(EvidenceBundle.id == row["id"])
-    await audit.record(
+    await audit.record_change(
         actor=SYSTEM,
         action="evidence.bundle.failed",
         resource_type=RESOURCE,

@@ -147,7 +147,7 @@ async def request(data: BundleRequest, actor: Identity, now: datetime) -> Bundle
                 updated_at=now,
             )
         )
-        await audit.record(
+        await audit.record_change(
             actor=actor,
             action="evidence.bundle.requested",
             resource_type=RESOURCE,
@@ -210,7 +210,7 @@ async def retry(bundle_id: uuid.UUID, actor: Identity, now: datetime) -> BundleV
                 EvidenceBundle.updated_at: now,
             }
         ).where(EvidenceBundle.id == bundle_id)
-        await audit.record(
+        await audit.record_change(
             actor=actor,
             action="evidence.bundle.retried",
             resource_type=RESOURCE,
@@ -260,7 +260,7 @@ async def download(evidence: Evidence, bundle_id: uuid.UUID, file: FileName, act
     except ObjectStoreError as exc:
         raise Problem(503, "object-store-unavailable", f"The evidence store cannot be reached: {exc}") from exc
     sha256: str = row[f"{file}_sha256"]
-    await audit.record(
+    await audit.record_event(
         actor=actor,
         action="evidence.bundle.downloaded",
         resource_type=RESOURCE,

@@ -282,7 +282,7 @@ async def change(
             return PreferencesChange(preferences=await preferences(privacy, subject, now), receipt=None)
         receipt_id = uuid.uuid4()
         records = [(uuid.uuid4(), draft) for draft in drafts]
-        recorded = await audit.record(
+        recorded = await audit.record_change(
             actor=actor,
             action="privacy.consent.changed",
             resource_type="consent_receipt",
@@ -520,7 +520,7 @@ async def _lapse(purpose: Purpose, row: Mapping[str, Any], now: datetime) -> int
         if latest is None or _uuid(latest["id"]) != _uuid(row["id"]):
             return 0  # a newer choice arrived meanwhile
         record_id = uuid.uuid4()
-        recorded = await audit.record(
+        recorded = await audit.record_change(
             actor=SYSTEM,
             action="privacy.consent.expired",
             resource_type="consent_record",

@@ -32,7 +32,7 @@ from governance.core.identity import Identity
 from governance.core.pagination import Page, by_time
 from governance.core.storage import ObjectMissing
 from governance.core.subjects import Hold
-from governance.core.versioning import check_version, lock_for_update
+from governance.core.versioning import check_version, lock_for_update, update_versioned
 from governance.privacy import consent
 from governance.privacy.exports import (
     EXPORT_FORMAT,
@@ -166,7 +166,7 @@ async def file(
             # The request's own key: an open request is a legal hold on what it says.
             description = await privacy.keyring.encrypt(subject, data.description, scope=_scope(request_id))
         due_at = ONE_MONTH.add_to(now)
-        recorded = await audit.record(
+        recorded = await audit.record_change(
             actor=actor,
             action="privacy.request.received",
             resource_type="data_request",
@@ -310,19 +310,14 @@ async def transition(
         check_version(locked["version"] if locked else -1, expected_version)
         if move.to == "completed" and row["request_type"] == "erasure":
             planned = await _erase(privacy, row, planned, now)
-        recorded = await audit.record(
+        recorded = await audit.record_change(
             actor=actor,
             action=f"privacy.request.{move.to}",
             resource_type="data_request",
             resource_id=str(request_id),
             details={"mentee_id": row["subject"], "type": row["request_type"], "from": row["state"], **planned.details},
         )
-        changes = {
-            **planned.changes,
-            DataRequest.state: move.to,
-            DataRequest.version: DataRequest.version + 1,
-            DataRequest.last_seq: recorded.seq,
-        }
+        changes = {**planned.changes, DataRequest.state: move.to, DataRequest.last_seq: recorded.seq}
         if move.to == "completed" and row["request_type"] == "erasure":
             # Opted out of everything, under the erasure's own audit entry.
             purposes = [privacy.policy.purposes[name] for name in planned.details["consents_withdrawn"]]
@@ -331,13 +326,7 @@ async def transition(
             certificate = msgspec.json.decode(changes[DataRequest.certificate])
             certificate["audit_seq"] = recorded.seq
             changes[DataRequest.certificate] = msgspec.json.encode(certificate).decode()
-        won = (
-            await DataRequest.update(changes)
-            .where((DataRequest.id == request_id) & (DataRequest.version == row["version"]))
-            .returning(DataRequest.id)
-        )
-        if not won:
-            raise Problem(409, "conflict", "The request changed meanwhile; read it again and retry")
+        await update_versioned(DataRequest, request_id, row["version"], changes)
     return await get(privacy, request_id, now, requester)
 
 
@@ -413,7 +402,7 @@ async def download(privacy: Privacy, request_id: uuid.UUID, actor: Identity) -> 
         plain = b"".join([part async for part in cipher.open_segments(_chunks(body), _export_context(row["id"]))])
     else:  # written in clear before exports were sealed; retention and erasure still delete it
         plain = body
-    await audit.record(
+    await audit.record_event(
         actor=actor,
         action="privacy.export.downloaded",
         resource_type="data_request",

@@ -126,7 +126,7 @@ async def release_ended_holds(privacy: Privacy, now: datetime, actor: Identity =
                 continue
             if not await privacy.keyring.release(held, now):
                 continue
-            await audit.record(
+            await audit.record_change(
                 actor=actor,
                 action="privacy.erasure.hold_ended",
                 resource_type=record_type,
@@ -171,7 +171,7 @@ async def sweep(privacy: Privacy, now: datetime, *, dry_run: bool, actor: Identi
                     if not records:
                         continue
                     count = await provider.dispose(records, now)
-                    await audit.record(
+                    await audit.record_change(
                         actor=actor,
                         action="privacy.retention.disposed",
                         resource_type="retention_run",
@@ -186,7 +186,7 @@ async def sweep(privacy: Privacy, now: datetime, *, dry_run: bool, actor: Identi
                 deleted[category] = deleted.get(category, 0) + count
     due_lines = [line for _, _, line in due]
     held_counts = _counts(held)
-    await audit.record(
+    await audit.record_event(
         actor=actor,
         action="privacy.retention.swept",
         resource_type="retention_run",

@@ -142,7 +142,7 @@ async def register_notices(privacy: Privacy, now: datetime) -> int:
         ]
         if new:
             await NoticeVersion.insert(*new)
-            await audit.record(
+            await audit.record_change(
                 actor=SYSTEM,
                 action="privacy.notice.published",
                 resource_type="notice",

@@ -109,7 +109,7 @@ async def upload(
         _require_open(await check_row(check_id))
         if await Document.exists().where((Document.check == check_id) & (Document.sha256 == sha256)):
             raise Problem(409, "duplicate-document", "This document is attached to the check already")
-        recorded = await audit.record(
+        recorded = await audit.record_change(
             actor=actor,
             action="vetting.document.uploaded",
             resource_type="document",
@@ -175,7 +175,7 @@ async def download(vetting: Vetting, document_id: uuid.UUID, actor: Identity) ->
         raise not_found("document", document_id)
     cipher = await vetting.keyring.cipher(str(row["mentor"]))
     details = {"mentor_id": str(row["mentor"]), "sha256": row["sha256"]}
-    await audit.record(
+    await audit.record_event(
         actor=actor,
         action="vetting.document.downloaded",
         resource_type="document",
@@ -191,7 +191,7 @@ async def download(vetting: Vetting, document_id: uuid.UUID, actor: Identity) ->
                 yield plaintext
         except (CiphertextInvalid, ObjectMissing) as exc:
             log.error("document_corrupted", document_id=str(document_id), error=str(exc))
-            await audit.record(
+            await audit.record_event(
                 actor=actor,
                 action="vetting.document.corrupted",
                 resource_type="document",

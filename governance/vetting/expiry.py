@@ -78,7 +78,7 @@ class _Lost(Exception):
 async def _expire_one(vetting: Vetting, check: dict[str, Any], now: datetime) -> bool:
     """Expire one check and refresh its mentor's status; True when the mentor lapsed by it."""
     async with db.transaction():
-        recorded = await audit.record(
+        recorded = await audit.record_change(
             actor=SYSTEM,
             action="vetting.check.expired",
             resource_type="check",
@@ -126,7 +126,7 @@ async def _announce_reminders(now: datetime) -> int:
             )
             if not updated:
                 continue
-            await audit.record(
+            await audit.record_change(
                 actor=SYSTEM,
                 action="vetting.check.expiry_reminder",
                 resource_type="check",

@@ -27,7 +27,7 @@ from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
 from governance.core.pagination import Page, by_time, decode_cursor, encode_cursor
 from governance.core.storage import ObjectStore
-from governance.core.versioning import check_version, lock_for_update
+from governance.core.versioning import bump_version, check_version, lock_for_update
 from governance.settings import Settings
 from governance.vetting import states
 from governance.vetting.requirements import EVIDENCE_DATE, CheckType, Requirement, Requirements
@@ -101,7 +101,7 @@ async def _insert_mentor(
 ) -> None:
     async with db.transaction():
         cipher = await vetting.keyring.cipher(str(mentor_id), create=True)
-        recorded = await audit.record(
+        recorded = await audit.record_change(
             actor=actor,
             action="vetting.mentor.registered",
             resource_type="mentor",
@@ -261,7 +261,7 @@ async def refresh_status(
     changes: dict[Any, Any] = {Mentor.standing: standing}
     if status != mentor["status"]:
         changes.update({Mentor.status: status, Mentor.status_since: now})
-        await audit.record(
+        await audit.record_change(
             actor=actor,
             action="vetting.mentor.status_changed",
             resource_type="mentor",
@@ -276,7 +276,7 @@ async def refresh_status(
 async def touch(mentor_id: uuid.UUID) -> None:
     """Record that the mentor's dossier changed (in the caller's transaction): bump the
     version (the dossier's ETag) and tell every instance's cache."""
-    await Mentor.update({Mentor.version: Mentor.version + 1}).where(Mentor.id == mentor_id)
+    await bump_version(Mentor, mentor_id)
     await cache.announce(DOSSIER_TOPIC, str(mentor_id))
 
 
@@ -319,7 +319,7 @@ async def record_check(
         if mentor["status"] == "revoked":
             raise Problem(409, "mentor-revoked", "This mentor was revoked; revocation is final (register anew)")
         cipher = await vetting.keyring.cipher(str(mentor_id), create=True)
-        recorded = await audit.record(
+        recorded = await audit.record_change(
             actor=actor,
             action="vetting.check.recorded",
             resource_type="check",
@@ -491,7 +491,7 @@ async def _transition_check(
             if move.to != "waived":
                 changes[Check.waiver_requested_by] = None
         justification = (changes.get(Check.justification) or check["justification"]) if move.to == "waived" else None
-        recorded = await audit.record(
+        recorded = await audit.record_change(
             actor=actor,
             action="vetting.check.transitioned" if effective else "vetting.check.waiver_requested",
             resource_type="check",
@@ -667,7 +667,7 @@ async def propose_decision(
             .where((Decision.mentor == mentor_id) & (Decision.state == "proposed"))
             .returning(Decision.id)
         )
-        recorded = await audit.record(
+        recorded = await audit.record_change(
             actor=actor,
             action="vetting.decision.proposed",
             resource_type="decision",
@@ -746,7 +746,7 @@ async def refuse_out_of_turn(decision_id: uuid.UUID, actor: Identity, target: st
     if own == (mover == "proposer"):
         return
     verb = _VERBS[target]
-    await audit.record(
+    await audit.record_event(
         actor=actor,
         action=f"vetting.decision.{verb}_refused",
         resource_type="decision",
@@ -788,7 +788,7 @@ async def close_decision(
         mentor_id = decision["mentor"]
         # The reasons judge the mentor's case: their key, as the proposal's rationale.
         sealed = (await vetting.keyring.cipher(str(mentor_id), create=True)).encrypt(reasons) if reasons else None
-        recorded = await audit.record(
+        recorded = await audit.record_change(
             actor=actor,
             action=f"vetting.decision.{target}",
             resource_type="decision",
@@ -836,7 +836,7 @@ async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Iden
             )
         mentor = await mentor_row(decision["mentor"])
         await _decision_allowed(vetting, mentor, decision["action"], now)
-        recorded = await audit.record(
+        recorded = await audit.record_change(
             actor=actor,
             action="vetting.decision.confirmed",
             resource_type="decision",
@@ -970,7 +970,7 @@ async def _insert_rating(
         await mentor_row(mentor_id)
         if await Rating.exists().where(Rating.session_id == report.session_id):
             raise Problem(409, "already-rated", f"Session {report.session_id!r} was rated already")
-        recorded = await audit.record(
+        recorded = await audit.record_change(
             actor=actor,
             action="vetting.rating.recorded",
             resource_type="rating",

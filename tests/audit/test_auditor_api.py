@@ -24,7 +24,7 @@ OFFICER = Identity(sub="officer-export", roles=("compliance_officer",))
 
 async def _record(count: int = 3) -> None:
     for index in range(count):
-        await service.record(
+        await service.record_event(
             actor=OFFICER, action="test.export", resource_type="thing", resource_id=str(index), details={"i": index}
         )
 

@@ -36,7 +36,9 @@ async def _record(n: int = 1, **overrides: Any) -> list[service.Recorded]:
         "details": {"n": 1},
     }
     fields.update(overrides)
-    return [await service.record(**fields) for _ in range(n)]
+    # Inside a test's transaction the entries stand for a change; outside, for events.
+    record = service.record_change if db.in_transaction() else service.record_event
+    return [await record(**fields) for _ in range(n)]
 
 
 async def test_an_entry_commits_with_its_change(database: Settings) -> None:
@@ -57,6 +59,25 @@ async def test_rolling_back_the_change_removes_its_entry_and_its_sequence_number
     assert not await AuditEntry.exists().where(AuditEntry.action == "test.rolled_back")
     [after] = await _record()
     assert after.seq == before, "no gap is left by a rolled-back entry"
+
+
+async def test_the_entry_of_a_change_refuses_to_run_outside_a_transaction(database: Settings) -> None:
+    before = await service.tree_size()
+    with pytest.raises(service.OutsideTransaction, match="records a change"):
+        await service.record_change(actor=OFFICER, action="test.forgot_transaction", resource_type="thing")
+    assert await service.tree_size() == before, "no sequence number was taken"
+    assert not await AuditEntry.exists().where(AuditEntry.action == "test.forgot_transaction")
+
+
+async def test_a_standalone_event_refuses_to_join_a_transaction(database: Settings) -> None:
+    before = await service.tree_size()
+    with pytest.raises(service.OutsideTransaction, match="stands alone"):
+        async with db.transaction():
+            await SubjectKey.insert(SubjectKey(subject="event-in-tx-1", wrapped_key=b"k", master_key_id="m"))
+            await service.record_event(actor=OFFICER, action="test.event_in_transaction", resource_type="thing")
+    assert await service.tree_size() == before
+    assert not await AuditEntry.exists().where(AuditEntry.action == "test.event_in_transaction")
+    assert not await SubjectKey.exists().where(SubjectKey.subject == "event-in-tx-1")
 
 
 async def test_a_failed_entry_cancels_the_change(database: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -314,7 +335,7 @@ async def test_a_forged_checkpoint_is_reported(database: Settings, forgery: str)
 async def test_search_filters_and_pages(client: httpx.AsyncClient, auth: AuthHeaders) -> None:
     actor = Identity(sub="searcher-1", roles=("support_agent",))
     for index in range(7):
-        await service.record(
+        await service.record_event(
             actor=actor,
             action=f"search.case.{'opened' if index % 2 else 'closed'}",
             resource_type="case",
@@ -366,8 +387,8 @@ def _instant(text: str) -> datetime:
 
 
 async def test_a_wildcard_in_the_action_filter_is_literal(client: httpx.AsyncClient, auth: AuthHeaders) -> None:
-    await service.record(actor=OFFICER, action="literal.x_y", resource_type="t")
-    await service.record(actor=OFFICER, action="literal.xzy", resource_type="t")
+    await service.record_event(actor=OFFICER, action="literal.x_y", resource_type="t")
+    await service.record_event(actor=OFFICER, action="literal.xzy", resource_type="t")
     found = await client.get("/api/v1/audit/entries", params={"action": "literal.x_"}, headers=auth("auditor"))
     assert [i["action"] for i in found.json()["items"]] == ["literal.x_y"]
 
@@ -379,7 +400,7 @@ async def test_a_foreign_cursor_is_a_400_naming_cursor(client: httpx.AsyncClient
 
 
 async def test_one_entry_by_sequence_number(client: httpx.AsyncClient, auth: AuthHeaders) -> None:
-    recorded = await service.record(actor=OFFICER, action="test.one", resource_type="t", details={"k": "v"})
+    recorded = await service.record_event(actor=OFFICER, action="test.one", resource_type="t", details={"k": "v"})
     found = await client.get(f"/api/v1/audit/entries/{recorded.seq}", headers=auth("compliance_officer"))
     assert found.status_code == 200
     assert found.json()["details"] == {"k": "v"}
@@ -395,7 +416,7 @@ async def test_checkpoint_public_key_and_verify_over_http(
     settings: Settings,
 ) -> None:
     headers = auth("auditor")
-    await service.record(actor=OFFICER, action="test.http", resource_type="t")
+    await service.record_event(actor=OFFICER, action="test.http", resource_type="t")
     await service.sign_checkpoint(service.load_log_key(settings))
     checkpoint = await client.get("/api/v1/audit/checkpoint", headers=headers)
     assert checkpoint.headers["content-type"].startswith("text/plain")
@@ -413,7 +434,7 @@ async def test_checkpoint_public_key_and_verify_over_http(
 
 
 async def test_the_action_filter_is_case_sensitive(client: httpx.AsyncClient, auth: AuthHeaders) -> None:
-    await service.record(actor=OFFICER, action="casecheck.lower", resource_type="t")
+    await service.record_event(actor=OFFICER, action="casecheck.lower", resource_type="t")
     found = await client.get("/api/v1/audit/entries", params={"action": "CaseCheck."}, headers=auth("auditor"))
     assert found.json()["items"] == []
 
@@ -588,7 +609,7 @@ async def test_one_bad_entry_does_not_sink_its_group_commit(
 
 async def test_oversized_fields_fail_only_their_own_caller(database: Settings) -> None:
     with pytest.raises(ValueError, match="actor_sub is longer than 200"):
-        await service.record(actor=Identity(sub="x" * 201, roles=("auditor",)), action="a", resource_type="t")
+        await service.record_event(actor=Identity(sub="x" * 201, roles=("auditor",)), action="a", resource_type="t")
 
 
 async def test_out_of_range_and_offsetless_queries_answer_400(client: httpx.AsyncClient, auth: AuthHeaders) -> None:

@@ -251,7 +251,7 @@ async def test_no_audit_entry_no_change(api: Api, monkeypatch: pytest.MonkeyPatc
     async def refuse(**kwargs: object) -> None:
         raise OSError("audit log unavailable")
 
-    monkeypatch.setattr(audit, "record", refuse)
+    monkeypatch.setattr(audit, "record_change", refuse)
     response = await api.move(filed, "acknowledged")
     assert response.status_code == 500
     monkeypatch.undo()
