@@ -33,6 +33,7 @@ os.environ.update(
 
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
+import hypothesis  # noqa: E402
 import pytest  # noqa: E402
 from litestar import Litestar  # noqa: E402
 
@@ -44,6 +45,13 @@ from governance.core.identity import issue_token  # noqa: E402
 from governance.settings import Settings  # noqa: E402
 
 AuthHeaders = Callable[..., dict[str, str]]
+
+# Property tests judge correctness, not speed: on a loaded machine (CI, several suites at
+# once) generating inputs is slow, which must not fail a test.
+hypothesis.settings.register_profile(
+    "governance", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("governance")
 
 
 def pytest_report_header() -> str:
