@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check governance tests bench tools
 	$(BIN)/ruff format --check governance tests bench tools
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test-sqlite: $(STAMP)
 	GOVERNANCE_TEST_BACKEND=sqlite $(BIN)/pytest

@@ -43,13 +43,13 @@ from governance.evidence.service import Evidence
 from governance.privacy import consent as privacy_consent
 from governance.privacy import retention as privacy_retention
 from governance.privacy import service as privacy_service
-from governance.privacy.providers import registry as subject_registry
 from governance.privacy.routes import ROUTES as PRIVACY_ROUTES
 from governance.settings import Settings
 from governance.vetting import expiry as vetting_expiry
 from governance.vetting.dossier import DossierCache
 from governance.vetting.routes import ROUTES as VETTING_ROUTES
 from governance.vetting.service import Vetting
+from governance.wiring import connect_domains, record_denial, subject_registry
 
 
 class Me(msgspec.Struct, frozen=True):
@@ -100,7 +100,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     configure_logging(settings)
     log_key = audit.load_log_key(settings)
     keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
-    authorizer = Authorizer(settings.effective_policy_dir)
+    authorizer = Authorizer(settings.effective_policy_dir, on_denied=record_denial)
+    connect_domains()
     sla_policy = load_policy(settings)
     store = object_store(settings)
     vetting = Vetting.configure(settings, keyring, store)

@@ -373,12 +373,12 @@ def vetting_expire(as_json: bool) -> None:
 def _privacy(settings: Settings) -> Any:
     from governance.core.crypto import Keyring, LocalMasterKey
     from governance.core.storage import object_store
-    from governance.privacy.providers import registry
     from governance.privacy.service import Privacy
+    from governance.wiring import subject_registry
 
     keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
     store = object_store(settings)
-    return Privacy.configure(settings, keyring, store, registry(keyring, store))
+    return Privacy.configure(settings, keyring, store, subject_registry(keyring, store))
 
 
 @main.group()

@@ -4,12 +4,17 @@ Status is ``valid``, ``disputed`` (while a dispute is open), ``amended`` (a disp
 a new score and version) or ``revoked`` (final, as in W3C VC status lists: a revoked
 attestation never changes again). Employers verify a token publicly through
 :func:`public_status`: the status, since when, and whether their token's SHA-256 matches.
+
+Other domains react to attestation changes through a registered hook
+(:func:`on_attestations_changed`), never by this module importing them: vetting's dossiers
+show each mentor's attestation quality, and the application wiring connects the two.
 """
 
 from __future__ import annotations
 
 import hmac
 import uuid
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -27,7 +32,6 @@ from governance.core import db
 from governance.core.errors import Problem
 from governance.core.identity import Identity
 from governance.core.versioning import lock_for_update, update_versioned
-from governance.vetting import service as vetting
 
 RESOURCE: Final = "attestation"
 AGREEMENT_WINDOW: Final = timedelta(days=90)
@@ -197,10 +201,26 @@ async def change_status(
     await _quality_may_have_changed(row["candidate_id"])
 
 
+# Awaited in the changing transaction with the ids of every mentor whose attestation
+# figures may have moved (ids that name no mentor are the listener's to ignore).
+AttestationsChanged = Callable[[Iterable[str]], Awaitable[None]]
+_listeners: list[AttestationsChanged] = []
+
+
+def on_attestations_changed(listener: AttestationsChanged) -> None:
+    """Register ``listener`` for attestation changes; registering the same one again changes nothing."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
 async def _quality_may_have_changed(candidate_id: str) -> None:
     """Every mentor who assessed this candidate may now agree more or less with the others."""
+    if not _listeners:
+        return
     rows = await Attestation.select(Attestation.mentor_id).where(Attestation.candidate_id == candidate_id)
-    await vetting.attestations_changed(row["mentor_id"] for row in rows)
+    mentor_ids = [row["mentor_id"] for row in rows]
+    for listener in _listeners:
+        await listener(mentor_ids)
 
 
 async def _history(

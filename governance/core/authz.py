@@ -13,7 +13,9 @@ a matcher input, declared by the route in one of three ways:
 - ``opt={"own_list": True}``: a list whose handler narrows the items to the caller's own
   when :func:`sees_only_own` says so.
 
-Denials answer 403 and are written to the audit log.
+Denials answer 403 and are handed to the authorizer's ``on_denied`` callback, which the
+application wires to the audit log (core knows nothing of audit: the dependency points
+one way, from audit to core).
 """
 
 from __future__ import annotations
@@ -34,13 +36,21 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from governance.core.identity import Identity
 from governance.core.limits import MAX_IDENTIFIER
 
+# Told of every denial: who, the method, the route template and :func:`denial_details`.
+DenialRecorder = Callable[[Identity, str, str, dict[str, Any]], Awaitable[None]]
+
 
 class Authorizer:
-    """The Casbin enforcer with a decision cache."""
+    """The Casbin enforcer with a decision cache.
 
-    def __init__(self, policy_dir: Path) -> None:
+    ``on_denied`` is awaited for each denial before the 403 is raised; the application
+    records it in the audit log (a denial is evidence).
+    """
+
+    def __init__(self, policy_dir: Path, *, on_denied: DenialRecorder) -> None:
         self._enforcer = casbin.Enforcer(str(policy_dir / "model.conf"), str(policy_dir / "policy.csv"))
         self._decisions: dict[tuple[str, str, str, str], bool] = {}
+        self.on_denied: Final = on_denied
 
     def reload(self) -> None:
         """Re-read the policy file and forget every cached decision."""
@@ -131,16 +141,11 @@ async def casbin_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: 
         await ownership(connection, handler, identity.sub) == "self"
     ):
         return
-    # Imported here: the audit package depends on core, not the other way round at import time.
-    from governance.audit import service as audit
-
-    await audit.record_event(
-        actor=identity,
-        action="access.denied",
-        resource_type="route",
-        resource_id=f"{method} {route}",
-        outcome="denied",
-        details=denial_details(method, route, str(connection.scope.get("path", "")), connection.path_params),
+    await authorizer.on_denied(
+        identity,
+        method,
+        route,
+        denial_details(method, route, str(connection.scope.get("path", "")), connection.path_params),
     )
     raise PermissionDeniedException(f"Your role(s) {', '.join(identity.roles)} may not {method} {route}")
 

@@ -13,7 +13,7 @@ from uuid import UUID
 from governance import __version__
 from governance.audit import policies as audit_policies
 from governance.audit import service as audit
-from governance.complaints import register as complaints_register
+from governance.complaints import reporting as complaints_register
 from governance.complaints import summary as complaints_summary
 from governance.core import db
 from governance.core.periods import bounds
@@ -25,9 +25,9 @@ from governance.evidence.contents import (
     PolicyVersion,
     SignOff,
 )
-from governance.privacy import register as privacy_register
+from governance.privacy import reporting as privacy_register
 from governance.privacy import summary as privacy_summary
-from governance.vetting import register as vetting_register
+from governance.vetting import reporting as vetting_register
 from governance.vetting import summary as vetting_summary
 from governance.vetting.service import Vetting
 

@@ -15,13 +15,36 @@ from typing import Final, Literal, get_args
 
 import msgspec
 
+from governance.complaints.reporting import ComplaintLine, DisputeLine, RefundLine
 from governance.complaints.schemas import ComplaintsSummary
+from governance.core.reporting import ERASED, ReasonLine
+from governance.privacy.reporting import DataRequestLine
 from governance.privacy.schemas import PrivacySummary
+from governance.vetting.reporting import CheckLine, DocumentLine, MentorLine
 from governance.vetting.schemas import ReadinessSummary
 
-# What a reason reads once its data subject was erased (their key destroyed): the decision
-# stays listed, its reasons are gone for good.
-ERASED: Final = "[erased: the data subject's key was destroyed]"
+# The register lines are declared by the domains that print them (evidence reads the
+# domains, never the reverse); named here too, as the parts of a bundle.
+__all__ = [
+    "ERASED",
+    "SECTIONS",
+    "Artifact",
+    "AuditSection",
+    "BundleContents",
+    "CheckLine",
+    "ComplaintLine",
+    "Cover",
+    "DataRequestLine",
+    "DisputeLine",
+    "DocumentLine",
+    "MentorLine",
+    "PolicyVersion",
+    "ReasonLine",
+    "RefundLine",
+    "Section",
+    "SignOff",
+]
+
 
 Section = Literal["summary", "vetting", "complaints", "disputes", "privacy", "audit"]
 SECTIONS: Final[tuple[str, ...]] = get_args(Section)
@@ -40,91 +63,6 @@ class Cover(msgspec.Struct, frozen=True):
     mentor_filter: list[str] | None = None
     # The roles the requester held when asking, as their request's audit entry records them.
     requested_by_roles: list[str] = []
-
-
-class DocumentLine(msgspec.Struct, frozen=True):
-    document_id: str
-    sha256: str
-    size: int
-    media_type: str
-    uploaded_at: datetime
-
-
-class CheckLine(msgspec.Struct, frozen=True):
-    check_id: str
-    check_type: str
-    state: str
-    valid_from: datetime | None
-    expires_at: datetime | None
-    reviewed_by: str | None
-    documents: list[DocumentLine]
-
-
-class MentorLine(msgspec.Struct, frozen=True):
-    mentor_id: str
-    external_id: str
-    jurisdiction: str
-    engagement_type: str
-    status: str
-    status_since: datetime
-    registered_at: datetime
-    first_approved_at: datetime | None
-    checks: list[CheckLine]
-
-
-class ComplaintLine(msgspec.Struct, frozen=True):
-    complaint_id: str
-    category: str
-    severity: str
-    state: str
-    outcome: str | None
-    received_at: datetime
-    acknowledged_at: datetime | None
-    resolved_at: datetime | None
-    resolve_due_at: datetime | None  # the resolve deadline last set, kept once resolved
-    breached: bool
-
-
-class RefundLine(msgspec.Struct, frozen=True):
-    refund_id: str
-    complaint_id: str | None
-    state: str
-    amount_minor: int
-    currency: str
-    created_at: datetime
-    updated_at: datetime
-
-
-class DisputeLine(msgspec.Struct, frozen=True):
-    dispute_id: str
-    attestation_id: str
-    tier: str
-    state: str
-    outcome: str | None
-    opened_at: datetime
-    decide_due_at: datetime | None
-    closed_at: datetime | None
-    breached: bool
-
-
-class DataRequestLine(msgspec.Struct, frozen=True):
-    request_id: str
-    request_type: str
-    state: str
-    received_at: datetime
-    due_at: datetime
-    closed_at: datetime | None
-    on_time: bool | None  # None while open and not yet due
-
-
-class ReasonLine(msgspec.Struct, frozen=True):
-    """One decision a register lists and why it was taken, as its decider wrote it."""
-
-    record_id: str  # the mentor's external id, the check, complaint, refund or dispute id
-    decision: str  # "approve (confirmed)", "waiver granted", "resolved: upheld", "L1: upheld", ...
-    decided_by: str
-    decided_at: datetime | None
-    reasons: str  # plaintext, or ERASED
 
 
 class PolicyVersion(msgspec.Struct, frozen=True):

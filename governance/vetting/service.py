@@ -282,8 +282,9 @@ async def touch(mentor_id: uuid.UUID) -> None:
 
 async def attestations_changed(mentor_ids: Iterable[str]) -> None:
     """Dossiers show each mentor's attestation quality, which moves with their attestations
-    and with other mentors' attestations of the same candidates: the attestation service
-    calls this in its transaction for every mentor whose figures may have changed.
+    and with other mentors' attestations of the same candidates: registered as the
+    attestations' change hook (:mod:`governance.wiring`), it runs in the changing
+    transaction for every mentor whose figures may have changed.
     Ids that are not registered mentors are ignored."""
     wanted = []
     for mentor_id in set(mentor_ids):

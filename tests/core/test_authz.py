@@ -15,6 +15,7 @@ from litestar import Litestar
 from governance.core.authz import Authorizer
 from governance.core.identity import ROLES
 from governance.settings import Settings
+from governance.wiring import record_denial
 
 from ..conftest import AuthHeaders
 
@@ -139,7 +140,7 @@ async def test_route_role_matrix(
 
 
 def test_cached_and_uncached_decisions_agree_everywhere(settings: Settings) -> None:
-    authorizer = Authorizer(settings.effective_policy_dir)
+    authorizer = Authorizer(settings.effective_policy_dir, on_denied=record_denial)
     routes = {row["route"] for row in MATRIX} | {"/api/v1/unknown"}
     methods = ("GET", "POST", "PUT", "PATCH", "DELETE")
     cases = list(itertools.product((*ROLES, "system"), routes, methods, ("self", "other")))
@@ -151,7 +152,7 @@ def test_cached_and_uncached_decisions_agree_everywhere(settings: Settings) -> N
 
 
 def test_no_rule_lets_anyone_write_audit_history(settings: Settings) -> None:
-    rules = Authorizer(settings.effective_policy_dir).policy_rules()
+    rules = Authorizer(settings.effective_policy_dir, on_denied=record_denial).policy_rules()
     assert rules, "the policy must load"
     for role, route, method, _scope in rules:
         if "/audit" in route:
@@ -211,7 +212,7 @@ def _ownership_app(settings: Settings, policy_dir: Path, lookups: list[str]) -> 
     return Litestar(
         route_handlers=[Router(path="/api/v1", route_handlers=[one, many], middleware=[casbin_middleware])],
         on_app_init=[jwt_auth(settings).on_app_init],
-        state=State({"authorizer": Authorizer(policy_dir)}),
+        state=State({"authorizer": Authorizer(policy_dir, on_denied=record_denial)}),
     )
 
 

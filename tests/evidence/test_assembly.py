@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from governance.complaints import register as complaints_register
+from governance.complaints import reporting as complaints_register
 from governance.privacy.summary import answered_on_time
-from governance.vetting import register as vetting_register
+from governance.vetting import reporting as vetting_register
 
 from .conftest import Platform
 

@@ -249,7 +249,7 @@ def test_the_committed_schema_is_the_one_generated_from_the_export_structs() -> 
 
 
 def test_every_registered_module_has_its_place_in_the_document() -> None:
-    from governance.privacy.providers import registry
+    from governance.wiring import subject_registry as registry
 
     registered = {provider.module for provider in registry(None, None).providers}  # type: ignore[arg-type]
     assert registered <= set(exports.ExportModules.__struct_fields__)

@@ -320,9 +320,9 @@ def test_governance_audit_verify_stays_ok_after_an_erasure(settings: Settings) -
         from governance.core.identity import Identity
         from governance.core.storage import object_store
         from governance.privacy import requests
-        from governance.privacy.providers import registry
         from governance.privacy.schemas import DataRequestFiling, RequestTransition
         from governance.privacy.service import Privacy as PrivacyService
+        from governance.wiring import subject_registry as registry
 
         await db.start(settings)
         try:

@@ -16,7 +16,42 @@ from governance.complaints.common import loads
 from governance.complaints.tables import Complaint, Dispute, Refund
 from governance.core.crypto import Keyring, PersonalDataError, SubjectCipher
 from governance.core.periods import bounds
-from governance.evidence.contents import ERASED, ComplaintLine, DisputeLine, ReasonLine, RefundLine
+from governance.core.reporting import ERASED, ReasonLine
+
+
+class ComplaintLine(msgspec.Struct, frozen=True):
+    complaint_id: str
+    category: str
+    severity: str
+    state: str
+    outcome: str | None
+    received_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    resolve_due_at: datetime | None  # the resolve deadline last set, kept once resolved
+    breached: bool
+
+
+class RefundLine(msgspec.Struct, frozen=True):
+    refund_id: str
+    complaint_id: str | None
+    state: str
+    amount_minor: int
+    currency: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class DisputeLine(msgspec.Struct, frozen=True):
+    dispute_id: str
+    attestation_id: str
+    tier: str
+    state: str
+    outcome: str | None
+    opened_at: datetime
+    decide_due_at: datetime | None
+    closed_at: datetime | None
+    breached: bool
 
 
 def _reason(cipher: SubjectCipher | None, sealed: str | None) -> str:

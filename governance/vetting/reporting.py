@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+import msgspec
+
 from governance.core.crypto import Keyring, PersonalDataError, SubjectCipher
 from governance.core.periods import bounds
-from governance.evidence.contents import ERASED, CheckLine, DocumentLine, MentorLine, ReasonLine
+from governance.core.reporting import ERASED, ReasonLine
 from governance.vetting.tables import Check, Decision, Document, Mentor
 
 _MENTOR_COLUMNS = (
@@ -26,6 +28,36 @@ _MENTOR_COLUMNS = (
     Mentor.registered_at,
     Mentor.first_approved_at,
 )
+
+
+class DocumentLine(msgspec.Struct, frozen=True):
+    document_id: str
+    sha256: str
+    size: int
+    media_type: str
+    uploaded_at: datetime
+
+
+class CheckLine(msgspec.Struct, frozen=True):
+    check_id: str
+    check_type: str
+    state: str
+    valid_from: datetime | None
+    expires_at: datetime | None
+    reviewed_by: str | None
+    documents: list[DocumentLine]
+
+
+class MentorLine(msgspec.Struct, frozen=True):
+    mentor_id: str
+    external_id: str
+    jurisdiction: str
+    engagement_type: str
+    status: str
+    status_since: datetime
+    registered_at: datetime
+    first_approved_at: datetime | None
+    checks: list[CheckLine]
 
 
 async def mentors_active(period_start: date, period_end: date, mentor_ids: Sequence[UUID] | None) -> list[MentorLine]:

@@ -5,10 +5,21 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import msgspec
+
 from governance.core.periods import bounds
-from governance.evidence.contents import DataRequestLine
 from governance.privacy.summary import answered_on_time
 from governance.privacy.tables import DataRequest
+
+
+class DataRequestLine(msgspec.Struct, frozen=True):
+    request_id: str
+    request_type: str
+    state: str
+    received_at: datetime
+    due_at: datetime
+    closed_at: datetime | None
+    on_time: bool | None  # None while open and not yet due
 
 
 async def data_requests(period_start: date, period_end: date, now: datetime) -> list[DataRequestLine]:

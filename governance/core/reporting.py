@@ -1,0 +1,26 @@
+"""What every domain's register shares: a decision's reasons as an evidence bundle prints them.
+
+The domains declare their own register lines (``<domain>/reporting.py``); the evidence
+bundle reads them. Only what more than one domain prints lives here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+import msgspec
+
+# What a reason reads once its data subject was erased (their key destroyed): the decision
+# stays listed, its reasons are gone for good.
+ERASED: Final = "[erased: the data subject's key was destroyed]"
+
+
+class ReasonLine(msgspec.Struct, frozen=True):
+    """One decision a register lists and why it was taken, as its decider wrote it."""
+
+    record_id: str  # the mentor's external id, the check, complaint, refund or dispute id
+    decision: str  # "approve (confirmed)", "waiver granted", "resolved: upheld", "L1: upheld", ...
+    decided_by: str
+    decided_at: datetime | None
+    reasons: str  # plaintext, or ERASED
