@@ -21,6 +21,7 @@ from governance.audit.schemas import AuditEntryView
 from governance.complaints.exports import ComplaintsExport
 from governance.core.crypto import Keyring, SubjectCipher, is_sealed
 from governance.core.idempotency import StoredResponse
+from governance.core.shapes import Document
 from governance.core.subjects import ExportRecord, Instant, SubjectData
 from governance.privacy.tables import ConsentReceipt, ConsentRecord, DataRequest, RetentionChoice
 from governance.vetting.exports import VettingExport
@@ -112,7 +113,7 @@ class ExportModules(ExportRecord):
     core: CoreExport
 
 
-class SubjectExport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class SubjectExport(Document):
     """Everything this service holds about one data subject (GDPR Art. 15 and 20).
 
     Personal fields are decrypted (null once unreadable); times are RFC 3339 in UTC; lists
