@@ -8,19 +8,20 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from governance.core.pagination import DEFAULT_LIMIT, Limit
+from governance.core.shapes import View
 
 
-class EntryActor(msgspec.Struct, frozen=True):
+class EntryActor(View):
     sub: str
     roles: list[str]
 
 
-class EntryResource(msgspec.Struct, frozen=True):
+class EntryResource(View):
     type: str
     id: str | None
 
 
-class AuditEntryView(msgspec.Struct, frozen=True):
+class AuditEntryView(View):
     """One audit entry as stored, with its RFC 9162 leaf hash (hex)."""
 
     seq: int
@@ -34,7 +35,7 @@ class AuditEntryView(msgspec.Struct, frozen=True):
     leaf_hash: str
 
 
-class AuditQuery(msgspec.Struct, frozen=True, kw_only=True):
+class AuditQuery(View):
     """Search filters; every given filter must match."""
 
     actor: str | None = None
@@ -48,7 +49,7 @@ class AuditQuery(msgspec.Struct, frozen=True, kw_only=True):
     cursor: str | None = None
 
 
-class Verification(msgspec.Struct, frozen=True):
+class Verification(View):
     """The result of a full verification of the log."""
 
     ok: bool
@@ -62,21 +63,21 @@ class Verification(msgspec.Struct, frozen=True):
     problems: list[str] = []
 
 
-class ExportEntry(msgspec.Struct, frozen=True, tag="entry", tag_field="type"):
+class ExportEntry(View, tag="entry", tag_field="type"):
     seq: int
     entry: AuditEntryView
     leaf_input: str  # base64 of the exact leaf input bytes
     leaf_hash: str  # hex SHA-256(0x00 || leaf input)
 
 
-class ExportCheckpoint(msgspec.Struct, frozen=True, tag="checkpoint", tag_field="type"):
+class ExportCheckpoint(View, tag="checkpoint", tag_field="type"):
     tree_size: int
     root: str
     checkpoint: str  # the C2SP signed note
     verifier_key: str  # <name>+<hex key id>+<base64(0x01 || Ed25519 public key)>
 
 
-class ExportPrefix(msgspec.Struct, frozen=True, tag="prefix", tag_field="type"):
+class ExportPrefix(View, tag="prefix", tag_field="type"):
     """Opens an export that starts at ``tree_size`` instead of 0: what stands for the entries left out."""
 
     tree_size: int  # the entries 0 .. tree_size - 1 are left out

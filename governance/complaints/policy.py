@@ -7,32 +7,39 @@ and ``GET /api/v1/escalation-policy`` is rendered from the same object
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Final, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any, Final, Literal, get_args
+from zoneinfo import ZoneInfo
+
+import msgspec
 
 from governance.complaints import business_hours
 from governance.complaints.business_hours import Calendar
 from governance.complaints.schemas import (
     CATEGORIES,
     SEVERITIES,
+    Category,
     ComplaintTargetsView,
     DisputeTierView,
     EscalationPolicyView,
     ExternalReferralView,
+    Severity,
 )
-from governance.core.durations import Duration, DurationError, parse_duration
+from governance.core import policyfiles
+from governance.core.durations import Duration
+from governance.core.policyfiles import ExactDuration, PolicyShape
 
-WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+FILE_NAME: Final = "sla.toml"
 TIERS: Final = ("L1", "L2", "L3")
 Clock = Literal["business", "calendar"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: Final[tuple[Weekday, ...]] = get_args(Weekday)
 
 
-class PolicyError(ValueError):
-    """``sla.toml`` cannot be used; the message names the key."""
+class PolicyError(policyfiles.PolicyFileError):
+    """``sla.toml`` cannot be used; the message names the file and the key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,152 +97,160 @@ class SlaPolicy:
         return TIERS[index + 1] if index + 1 < len(TIERS) else None
 
 
+Outcome = Literal["upheld", "amended", "revoked"]
+LocalTime = Annotated[str, msgspec.Meta(pattern=r"^\d{1,2}:\d{2}$", description="a local time HH:MM")]
+
+
+class _CalendarEntry(PolicyShape):
+    """``[calendar]`` as written in the file."""
+
+    time_zone: Annotated[ZoneInfo, msgspec.Meta(description="an IANA time zone such as Europe/London")]
+    working_days: Annotated[list[Weekday], msgspec.Meta(min_length=1, description=f"a list of {', '.join(WEEKDAYS)}")]
+    start: LocalTime
+    end: LocalTime
+    holidays: list[Annotated[date, msgspec.Meta(description="a date YYYY-MM-DD")]] = []
+
+
+class _TargetsEntry(PolicyShape):
+    """Complaint targets (``[complaints.targets.<severity>]``, ``[[complaints.override]]``)."""
+
+    clock: Clock
+    acknowledge: ExactDuration
+    first_response: ExactDuration
+    resolve: ExactDuration
+
+
+class _OverrideEntry(_TargetsEntry):
+    category: Category
+    severity: Severity
+
+
+class _SeverityTargets(PolicyShape):
+    low: _TargetsEntry
+    medium: _TargetsEntry
+    high: _TargetsEntry
+    critical: _TargetsEntry
+
+
+class _ComplaintsEntry(PolicyShape):
+    """``[complaints]`` as written in the file."""
+
+    targets: _SeverityTargets
+    final_response_limit: ExactDuration
+    escalate_immediately: Annotated[list[Category], msgspec.Meta(description="a list of categories")] = []
+    override: list[_OverrideEntry] = []
+
+
+class _TierEntry(PolicyShape):
+    """One ``[[disputes.tier]]`` as written in the file."""
+
+    tier: str
+    clock: Clock
+    decide_within: ExactDuration
+    outcomes: Annotated[list[Outcome], msgspec.Meta(min_length=1, description="some of upheld, amended, revoked")]
+    name: str = ""
+    decided_by: str = ""
+    deciders: Annotated[Literal[1, 2], msgspec.Meta(description="1 or 2")] = 1
+    appeal_within: ExactDuration | None = None
+
+
+class _DisputesEntry(PolicyShape):
+    tier: list[_TierEntry] = []
+
+
+class _ExternalEntry(PolicyShape):
+    """One ``[[external]]`` referral as written in the file."""
+
+    name: str = ""
+    when: str = ""
+    contact: str = ""
+    within: str = ""
+
+
+class _SlaFile(PolicyShape):
+    """The whole file as written."""
+
+    calendar: _CalendarEntry
+    severity: dict[Category, Severity]
+    complaints: _ComplaintsEntry
+    disputes: _DisputesEntry
+    external: list[_ExternalEntry] = []
+
+
 def load(path: Path, *, complaint_appeal_window: timedelta) -> SlaPolicy:
-    """Read and validate ``sla.toml``; :class:`PolicyError` names the first bad key."""
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(f"{path}: {exc}") from None
-    return parse(raw, complaint_appeal_window=complaint_appeal_window)
-
-
-def parse(raw: dict[str, Any], *, complaint_appeal_window: timedelta) -> SlaPolicy:
-    calendar = _calendar(_table(raw, "calendar"))
-    severity_table = _table(raw, "severity")
-    severity = {}
-    for category in CATEGORIES:
-        value = severity_table.get(category)
-        if value not in SEVERITIES:
-            raise PolicyError(f"severity.{category}: one of {', '.join(SEVERITIES)}")
-        severity[category] = str(value)
-    complaints = _table(raw, "complaints")
-    targets_table = _table(complaints, "targets", "complaints.")
-    targets = {
-        s: _targets(_table(targets_table, s, "complaints.targets."), f"complaints.targets.{s}") for s in SEVERITIES
-    }
-    overrides = {}
-    for index, item in enumerate(complaints.get("override", [])):
-        where = f"complaints.override[{index}]"
-        if item.get("category") not in CATEGORIES or item.get("severity") not in SEVERITIES:
-            raise PolicyError(f"{where}: needs a known category and severity")
-        overrides[(item["category"], item["severity"])] = _targets(item, where)
-    immediate = complaints.get("escalate_immediately", [])
-    if not isinstance(immediate, list) or not set(immediate) <= set(CATEGORIES):
-        raise PolicyError("complaints.escalate_immediately: a list of categories")
-    tiers = {}
-    for index, item in enumerate(_table(raw, "disputes").get("tier", [])):
-        tier = _tier(item, f"disputes.tier[{index}]")
-        tiers[tier.tier] = tier
-    if tuple(tiers) != TIERS:
-        raise PolicyError(f"disputes.tier: exactly the tiers {', '.join(TIERS)}, in that order")
-    external = tuple(
-        ExternalReferral(
-            name=str(item.get("name", "")),
-            when=str(item.get("when", "")),
-            contact=str(item.get("contact", "")),
-            within=str(item.get("within", "")),
-        )
-        for item in raw.get("external", [])
+    """Read and validate ``sla.toml``; :class:`PolicyError` names the file and the first bad key."""
+    return parse(
+        policyfiles.read(path, error=PolicyError), complaint_appeal_window=complaint_appeal_window, source=str(path)
     )
+
+
+def parse(raw: dict[str, Any], *, complaint_appeal_window: timedelta, source: str = FILE_NAME) -> SlaPolicy:
+    """Validate the decoded TOML document: its shape by msgspec, then the rules across keys."""
+    file = policyfiles.decode(raw, _SlaFile, source=source, error=PolicyError)
+    for category in CATEGORIES:
+        if category not in file.severity:
+            raise PolicyError(f"{source}: severity.{category}: one of {', '.join(SEVERITIES)}")
+    tiers = {entry.tier: _tier(entry) for entry in file.disputes.tier}
+    if tuple(tiers) != TIERS:
+        raise PolicyError(f"{source}: disputes.tier: exactly the tiers {', '.join(TIERS)}, in that order")
+    targets = file.complaints.targets
     return SlaPolicy(
-        calendar=calendar,
-        severity=severity,
-        targets=targets,
-        overrides=overrides,
-        escalate_immediately=frozenset(immediate),
-        final_response_limit=_duration(complaints, "final_response_limit", "complaints."),
+        calendar=_calendar(file.calendar, source),
+        severity={category: str(severity) for category, severity in file.severity.items()},
+        targets={s: _targets(getattr(targets, s)) for s in SEVERITIES},
+        overrides={(item.category, item.severity): _targets(item) for item in file.complaints.override},
+        escalate_immediately=frozenset(file.complaints.escalate_immediately),
+        final_response_limit=file.complaints.final_response_limit.value,
         tiers=tiers,
-        external=external,
+        external=tuple(
+            ExternalReferral(name=e.name, when=e.when, contact=e.contact, within=e.within) for e in file.external
+        ),
         complaint_appeal_window=complaint_appeal_window,
     )
 
 
-def _table(raw: dict[str, Any], key: str, prefix: str = "") -> dict[str, Any]:
-    value = raw.get(key)
-    if not isinstance(value, dict):
-        raise PolicyError(f"{prefix}{key}: a table is required")
-    return value
-
-
-def _duration(raw: dict[str, Any], key: str, prefix: str) -> timedelta:
-    try:
-        value = parse_duration(str(raw[key])).to_timedelta()
-    except KeyError:
-        raise PolicyError(f"{prefix}{key}: required") from None
-    except DurationError as exc:
-        raise PolicyError(f"{prefix}{key}: {exc}") from None
-    return value
-
-
-def _clock(raw: dict[str, Any], where: str) -> Clock:
-    clock = raw.get("clock")
-    if clock == "business":
-        return "business"
-    if clock == "calendar":
-        return "calendar"
-    raise PolicyError(f"{where}.clock: 'business' or 'calendar'")
-
-
-def _targets(raw: dict[str, Any], where: str) -> Targets:
+def _targets(entry: _TargetsEntry) -> Targets:
     return Targets(
-        clock=_clock(raw, where),
-        acknowledge=_duration(raw, "acknowledge", where + "."),
-        first_response=_duration(raw, "first_response", where + "."),
-        resolve=_duration(raw, "resolve", where + "."),
+        clock=entry.clock,
+        acknowledge=entry.acknowledge.value,
+        first_response=entry.first_response.value,
+        resolve=entry.resolve.value,
     )
 
 
-def _tier(raw: dict[str, Any], where: str) -> Tier:
-    outcomes = tuple(raw.get("outcomes", ()))
-    if not outcomes or not set(outcomes) <= {"upheld", "amended", "revoked"}:
-        raise PolicyError(f"{where}.outcomes: some of upheld, amended, revoked")
-    deciders = raw.get("deciders", 1)
-    if deciders not in (1, 2):
-        raise PolicyError(f"{where}.deciders: 1 or 2")
+def _tier(entry: _TierEntry) -> Tier:
     return Tier(
-        tier=str(raw.get("tier")),
-        name=str(raw.get("name", "")),
-        decided_by=str(raw.get("decided_by", "")),
-        deciders=int(deciders),
-        clock=_clock(raw, where),
-        decide_within=_duration(raw, "decide_within", where + "."),
-        appeal_within=_duration(raw, "appeal_within", where + ".") if "appeal_within" in raw else None,
-        outcomes=outcomes,
+        tier=entry.tier,
+        name=entry.name,
+        decided_by=entry.decided_by,
+        deciders=entry.deciders,
+        clock=entry.clock,
+        decide_within=entry.decide_within.value,
+        appeal_within=None if entry.appeal_within is None else entry.appeal_within.value,
+        outcomes=tuple(entry.outcomes),
     )
 
 
-def _minute(text: Any, where: str) -> int:
-    try:
-        hours, minutes = (int(part) for part in str(text).split(":"))
-    except ValueError:
-        raise PolicyError(f"{where}: a local time HH:MM") from None
+def _minute(text: str, where: str) -> int:
+    hours, minutes = (int(part) for part in text.split(":"))
     if not (0 <= hours <= 24 and 0 <= minutes < 60) or hours * 60 + minutes > business_hours.MINUTES_PER_DAY:
-        raise PolicyError(f"{where}: a local time HH:MM")
+        raise PolicyError(f"{where} must be a local time HH:MM")
     return hours * 60 + minutes
 
 
-def _calendar(raw: dict[str, Any]) -> Calendar:
-    try:
-        tz = ZoneInfo(str(raw.get("time_zone")))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise PolicyError("calendar.time_zone: an IANA time zone such as Europe/London") from None
-    days = raw.get("working_days", [])
-    if not isinstance(days, list) or not days or not set(days) <= set(WEEKDAYS):
-        raise PolicyError(f"calendar.working_days: a list of {', '.join(WEEKDAYS)}")
-    try:
-        holidays = frozenset(date.fromisoformat(str(d)) for d in raw.get("holidays", []))
-    except ValueError:
-        raise PolicyError("calendar.holidays: dates YYYY-MM-DD") from None
+def _calendar(entry: _CalendarEntry, source: str) -> Calendar:
     try:
         return Calendar(
-            time_zone=tz,
-            working_days=frozenset(WEEKDAYS.index(d) for d in days),
-            start_minute=_minute(raw.get("start"), "calendar.start"),
-            end_minute=_minute(raw.get("end"), "calendar.end"),
-            holidays=holidays,
+            time_zone=entry.time_zone,
+            working_days=frozenset(WEEKDAYS.index(d) for d in entry.working_days),
+            start_minute=_minute(entry.start, f"{source}: calendar.start"),
+            end_minute=_minute(entry.end, f"{source}: calendar.end"),
+            holidays=frozenset(entry.holidays),
         )
     except ValueError as exc:
-        raise PolicyError(f"calendar: {exc}") from None
+        if isinstance(exc, PolicyError):
+            raise
+        raise PolicyError(f"{source}: calendar: {exc}") from None
 
 
 def _iso(delta: timedelta | None, clock: Clock = "calendar") -> str | None:

@@ -9,6 +9,7 @@ from typing import Annotated, Final, Literal, get_args
 import msgspec
 
 from governance.core import limits
+from governance.core.shapes import Input, View
 
 Category = Literal["session_quality", "mentor_conduct", "safeguarding", "billing", "attestation", "privacy", "other"]
 Severity = Literal["low", "medium", "high", "critical"]
@@ -51,7 +52,7 @@ Score = Annotated[int, msgspec.Meta(ge=0, le=1000)]
 # --- complaints ------------------------------------------------------------------------
 
 
-class ComplaintCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class ComplaintCreate(Input):
     """A new complaint. A mentee files about their own sessions (``complainant_id`` is then
     their own subject); the platform and support agents file on someone's behalf."""
 
@@ -66,7 +67,7 @@ class ComplaintCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     desired_remedy: ShortText | None = None
 
 
-class ComplaintTransition(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class ComplaintTransition(Input):
     """Move a complaint to ``to``. Resolving needs ``outcome`` and ``reasons``."""
 
     to: ComplaintState
@@ -77,14 +78,14 @@ class ComplaintTransition(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
     reasons: Text | None = None
 
 
-class NoteCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class NoteCreate(Input):
     """A note on a complaint; ``to_complainant`` notes are responses the complainant sees."""
 
     body: Text
     to_complainant: bool = False
 
 
-class NoteView(msgspec.Struct, kw_only=True):
+class NoteView(View):
     id: uuid.UUID
     author: str
     author_role: str
@@ -93,7 +94,7 @@ class NoteView(msgspec.Struct, kw_only=True):
     created_at: datetime
 
 
-class ComplaintEventView(msgspec.Struct, kw_only=True):
+class ComplaintEventView(View):
     """One change of state, with who made it and when."""
 
     from_state: str | None
@@ -103,7 +104,7 @@ class ComplaintEventView(msgspec.Struct, kw_only=True):
     reason: str | None
 
 
-class SlaView(msgspec.Struct, kw_only=True):
+class SlaView(View):
     """Where the complaint stands against its targets (``*_due`` is null while met or paused)."""
 
     clock: str
@@ -115,7 +116,7 @@ class SlaView(msgspec.Struct, kw_only=True):
     breaches: list[str]
 
 
-class ComplaintView(msgspec.Struct, kw_only=True):
+class ComplaintView(View):
     id: uuid.UUID
     state: ComplaintState
     version: int
@@ -145,7 +146,7 @@ class ComplaintView(msgspec.Struct, kw_only=True):
     notes: list[NoteView] = []
 
 
-class ComplaintSummary(msgspec.Struct, kw_only=True):
+class ComplaintSummary(View):
     """A complaint in a list (no personal text)."""
 
     id: uuid.UUID
@@ -162,7 +163,7 @@ class ComplaintSummary(msgspec.Struct, kw_only=True):
 # --- refunds ---------------------------------------------------------------------------
 
 
-class PaymentReport(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class PaymentReport(Input):
     """What the mentee paid for a session, as the platform reports it."""
 
     mentee_id: Subject
@@ -170,7 +171,7 @@ class PaymentReport(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     currency: Currency
 
 
-class PaymentView(msgspec.Struct, kw_only=True):
+class PaymentView(View):
     session_id: str
     mentee_id: str
     amount_minor: int
@@ -179,7 +180,7 @@ class PaymentView(msgspec.Struct, kw_only=True):
     reported_at: datetime
 
 
-class RefundCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class RefundCreate(Input):
     """A refund for a session, optionally linked to the complaint that led to it."""
 
     amount_minor: Minor
@@ -189,7 +190,7 @@ class RefundCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     complaint_id: uuid.UUID | None = None
 
 
-class RefundTransition(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class RefundTransition(Input):
     """``approved`` records one approval (two distinct approvers above the threshold) and
     ``denied`` the denial, each with its ``reasons`` (a denial still accepts ``reason``);
     ``issued`` needs ``payment_reference``; ``failed`` needs ``reason``."""
@@ -200,13 +201,13 @@ class RefundTransition(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     reasons: ShortText | None = None
 
 
-class RefundApprovalView(msgspec.Struct, kw_only=True):
+class RefundApprovalView(View):
     approver: str
     reasons: str | None  # null once the mentee was erased
     at: datetime
 
 
-class RefundView(msgspec.Struct, kw_only=True):
+class RefundView(View):
     id: uuid.UUID
     state: RefundState
     version: int
@@ -231,7 +232,7 @@ class RefundView(msgspec.Struct, kw_only=True):
 # --- attestations and disputes ---------------------------------------------------------
 
 
-class AttestationCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class AttestationCreate(Input):
     """An attestation a mentor issued, as the platform records it."""
 
     mentor_id: Subject
@@ -245,7 +246,7 @@ class AttestationCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     session_id: Reference | None = None
 
 
-class StatusChangeView(msgspec.Struct, kw_only=True):
+class StatusChangeView(View):
     status: AttestationStatus
     at: datetime
     version: int
@@ -254,7 +255,7 @@ class StatusChangeView(msgspec.Struct, kw_only=True):
     reason: str | None
 
 
-class AttestationView(msgspec.Struct, kw_only=True):
+class AttestationView(View):
     id: uuid.UUID
     mentor_id: str
     candidate_id: str
@@ -270,7 +271,7 @@ class AttestationView(msgspec.Struct, kw_only=True):
     history: list[StatusChangeView]
 
 
-class AttestationStatusView(msgspec.Struct, kw_only=True):
+class AttestationStatusView(View):
     """What an employer may learn: the status, since when, and whether their token's digest matches."""
 
     status: AttestationStatus
@@ -278,14 +279,14 @@ class AttestationStatusView(msgspec.Struct, kw_only=True):
     digest_matches: bool | None
 
 
-class DisputeCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class DisputeCreate(Input):
     """Open a dispute about an attestation; ``evidence`` holds references (document ids, URLs)."""
 
     reason: Text
     evidence: Annotated[list[Annotated[str, limits.identifier(500)]], msgspec.Meta(max_length=50)] = []
 
 
-class DisputeTransition(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class DisputeTransition(Input):
     """``l2_review``/``l3_review`` escalate or appeal; ``decided`` needs ``outcome`` (``amended``
     needs ``new_score``); ``revoked`` is final and needs two deciders; ``withdrawn`` by the opener.
     Every vote (``decided``, ``revoked``) states its ``reasons``."""
@@ -296,7 +297,7 @@ class DisputeTransition(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     reasons: ShortText | None = None
 
 
-class DisputeVoteView(msgspec.Struct, kw_only=True):
+class DisputeVoteView(View):
     decider: str
     outcome: DisputeOutcome
     new_score: int | None
@@ -304,7 +305,7 @@ class DisputeVoteView(msgspec.Struct, kw_only=True):
     reasons: str | None = None  # null once the candidate was erased
 
 
-class DisputeDecisionView(msgspec.Struct, kw_only=True):
+class DisputeDecisionView(View):
     """A tier's decision as the parties are told it: each agreeing decider's reasons."""
 
     tier: str
@@ -315,7 +316,7 @@ class DisputeDecisionView(msgspec.Struct, kw_only=True):
     decided_at: datetime
 
 
-class DisputeEventView(msgspec.Struct, kw_only=True):
+class DisputeEventView(View):
     from_state: str | None
     to_state: str
     tier: str
@@ -323,7 +324,7 @@ class DisputeEventView(msgspec.Struct, kw_only=True):
     at: datetime
 
 
-class DisputeView(msgspec.Struct, kw_only=True):
+class DisputeView(View):
     id: uuid.UUID
     attestation_id: uuid.UUID
     state: DisputeState
@@ -348,7 +349,7 @@ class DisputeView(msgspec.Struct, kw_only=True):
     history: list[DisputeEventView]
 
 
-class DisputeSummary(msgspec.Struct, kw_only=True):
+class DisputeSummary(View):
     id: uuid.UUID
     attestation_id: uuid.UUID
     state: DisputeState
@@ -359,7 +360,7 @@ class DisputeSummary(msgspec.Struct, kw_only=True):
     opened_at: datetime
 
 
-class AttestationQuality(msgspec.Struct, kw_only=True):
+class AttestationQuality(View):
     """Agreement with other mentors and how this mentor's disputed attestations ended."""
 
     mentor_id: str
@@ -375,7 +376,7 @@ class AttestationQuality(msgspec.Struct, kw_only=True):
 # --- escalation policy -----------------------------------------------------------------
 
 
-class ComplaintTargetsView(msgspec.Struct, kw_only=True):
+class ComplaintTargetsView(View):
     category: str | None  # None: every category without an override
     severity: str
     clock: str
@@ -384,7 +385,7 @@ class ComplaintTargetsView(msgspec.Struct, kw_only=True):
     resolve_within: str
 
 
-class DisputeTierView(msgspec.Struct, kw_only=True):
+class DisputeTierView(View):
     tier: str
     name: str
     decided_by: str
@@ -397,14 +398,14 @@ class DisputeTierView(msgspec.Struct, kw_only=True):
     revocation_needs_two_deciders: bool
 
 
-class ExternalReferralView(msgspec.Struct, kw_only=True):
+class ExternalReferralView(View):
     name: str
     when: str
     contact: str
     within: str
 
 
-class EscalationPolicyView(msgspec.Struct, kw_only=True):
+class EscalationPolicyView(View):
     """How complaints and disputed attestations are handled, who decides, and how long it may take."""
 
     business_hours: str
@@ -424,12 +425,12 @@ class EscalationPolicyView(msgspec.Struct, kw_only=True):
 # --- period summary (the figures an accreditor asks for; evidence bundles print the same) ---
 
 
-class MonthOfComplaints(msgspec.Struct, frozen=True):
+class MonthOfComplaints(View):
     month: str  # "2026-03"
     by_category: dict[str, int]  # every category, zeros included
 
 
-class SlaAttainment(msgspec.Struct, frozen=True):
+class SlaAttainment(View):
     """Of the complaints received in the period whose resolution deadline has passed or that
     were resolved (``judged``), how many were resolved in time (``met``) and how many breached
     any SLA target (``breached``). ``attainment`` is met / judged (``None`` when nothing is judged)."""
@@ -440,20 +441,20 @@ class SlaAttainment(msgspec.Struct, frozen=True):
     attainment: float | None
 
 
-class RefundFigures(msgspec.Struct, frozen=True):
+class RefundFigures(View):
     requested: int
     by_state: dict[str, int]  # every refund state, zeros included
     issued_minor_by_currency: dict[str, int]
 
 
-class DisputeFigures(msgspec.Struct, frozen=True):
+class DisputeFigures(View):
     opened: int
     by_outcome: dict[str, int]  # upheld, amended, revoked, withdrawn, open
     by_tier: dict[str, int]  # highest tier reached: L1, L2, L3
     breached: int
 
 
-class ComplaintsSummary(msgspec.Struct, frozen=True):
+class ComplaintsSummary(View):
     """Complaint, refund and dispute handling over a period (``period_start`` to
     ``period_end``, both inclusive, UTC days), judged at ``as_of``."""
 

@@ -31,6 +31,7 @@ from typing import Annotated, Protocol
 import msgspec
 
 from governance.core.crypto import case_scope
+from governance.core.shapes import Document
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +83,7 @@ class ErasureOutcome:
 Instant = Annotated[datetime, msgspec.Meta(tz=True, extra_json_schema={"format": "date-time"})]
 
 
-class ExportRecord(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class ExportRecord(Document):
     """Base of the typed records of an access export: every field a JSON value of its own
     type (lists and objects nested, never JSON inside a string; times as RFC 3339)."""
 

@@ -9,6 +9,7 @@ from uuid import UUID
 import msgspec
 
 from governance.core import limits
+from governance.core.shapes import Input, View
 from governance.evidence.contents import Artifact, Section
 
 BundleState = Literal["queued", "rendering", "uploading", "ready", "failed"]
@@ -17,7 +18,7 @@ BUNDLE_STATES: Final[tuple[str, ...]] = get_args(BundleState)
 MANIFEST_FORMAT: Final = "governance-evidence-manifest/1"
 
 
-class BundleRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class BundleRequest(Input):
     """A bundle for one period (both days inclusive, UTC)."""
 
     period_start: date
@@ -43,7 +44,7 @@ class BundleRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ) = None
 
 
-class BundleView(msgspec.Struct, frozen=True):
+class BundleView(View):
     """A bundle and its job. ``progress`` runs from 0 to 1; ``failure_reason`` says why a
     bundle failed; the hashes and keys are set once it is ``ready``."""
 
@@ -71,14 +72,14 @@ class BundleView(msgspec.Struct, frozen=True):
     allowed_next: list[BundleState]
 
 
-class ManifestPdf(msgspec.Struct, frozen=True):
+class ManifestPdf(View):
     key: str
     sha256: str
     size: int
     pages: int
 
 
-class ManifestCheckpoint(msgspec.Struct, frozen=True):
+class ManifestCheckpoint(View):
     origin: str
     tree_size: int
     root_hash: str
@@ -86,7 +87,7 @@ class ManifestCheckpoint(msgspec.Struct, frozen=True):
     verifier_key: str
 
 
-class Manifest(msgspec.Struct, frozen=True):
+class Manifest(View):
     """``manifest.json``: what the PDF is and every artifact it vouches for, by SHA-256.
 
     Its own SHA-256, with the PDF's, is written to the audit log when the bundle is ready,

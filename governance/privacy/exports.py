@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
 from importlib import resources
 from typing import Annotated, Any, Final, TypeVar
 
@@ -21,6 +20,7 @@ from governance.audit.schemas import AuditEntryView
 from governance.complaints.exports import ComplaintsExport
 from governance.core.crypto import Keyring, SubjectCipher, is_sealed
 from governance.core.idempotency import StoredResponse
+from governance.core.shapes import Document
 from governance.core.subjects import ExportRecord, Instant, SubjectData
 from governance.privacy.tables import ConsentReceipt, ConsentRecord, DataRequest, RetentionChoice
 from governance.vetting.exports import VettingExport
@@ -112,7 +112,7 @@ class ExportModules(ExportRecord):
     core: CoreExport
 
 
-class SubjectExport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class SubjectExport(Document):
     """Everything this service holds about one data subject (GDPR Art. 15 and 20).
 
     Personal fields are decrypted (null once unreadable); times are RFC 3339 in UTC; lists
@@ -171,10 +171,9 @@ def published_schema() -> str:
     return resources.files("governance.privacy").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
 
 
-def extension_reason_of(row: Mapping[str, Any], cipher: SubjectCipher | None) -> str | None:
-    """Why a request was extended: ciphertext under the mentee's key (None once erased), or
-    text written in clear before reasons were sealed."""
-    stored: str | None = row["extension_reason"]
+def extension_reason_of(stored: str | None, cipher: SubjectCipher | None) -> str | None:
+    """Why a request was extended, from the stored column: ciphertext under the mentee's key
+    (None once erased), or text written in clear before reasons were sealed."""
     if stored is None or not is_sealed(stored):
         return stored
     return cipher.read(stored) if cipher else None
@@ -222,7 +221,7 @@ async def privacy_export(keyring: Keyring, subject: str) -> tuple[PrivacyExport,
                 received_at=r["received_at"],
                 due_at=r["due_at"],
                 extended_at=r["extended_at"],
-                extension_reason=extension_reason_of(r, cipher),
+                extension_reason=extension_reason_of(r["extension_reason"], cipher),
                 rejection_reason=_open(cipher, r["rejection_reason"]),
                 closed_at=r["closed_at"],
                 export_created_at=r["export_created_at"],

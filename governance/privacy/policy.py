@@ -7,24 +7,28 @@ message naming the file and the entry at fault.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Literal, get_args
 
-from governance.core.durations import Duration, DurationError, parse_duration
+import msgspec
+
+from governance.core import policyfiles
+from governance.core.durations import Duration
+from governance.core.policyfiles import IsoDuration, PolicyShape
 
 PRIVACY_FILE = "privacy.toml"
 RETENTION_FILE = "retention.toml"
-LAWFUL_BASES = frozenset(
-    {"consent", "contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interests"}
-)
 
+LawfulBasis = Literal[
+    "consent", "contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interests"
+]
+LAWFUL_BASES = frozenset(get_args(LawfulBasis))
 Default = Literal["opt_in", "opt_out"]
 
 
-class PolicyError(ValueError):
-    """A policy file this service cannot use."""
+class PolicyError(policyfiles.PolicyFileError):
+    """A policy file this service cannot use; the message names the file and the entry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,77 +90,102 @@ class RetentionCategory:
     description: str
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(f"{path}: {exc}") from None
+class _NoticeEntry(PolicyShape):
+    """One ``[[purposes.<name>.notices]]`` as written in the file."""
+
+    version: int
+    text: Annotated[dict[str, str], msgspec.Meta(min_length=1, description="text by language")]
+    published: str = ""
 
 
-def _duration(path: Path, where: str, text: object) -> Duration:
-    try:
-        return parse_duration(str(text))
-    except DurationError as exc:
-        raise PolicyError(f"{path}: {where}: {exc}") from None
+class _PurposeEntry(PolicyShape):
+    """``[purposes.<name>]`` as written in the file."""
+
+    lawful_basis: LawfulBasis
+    default: Default
+    validity: IsoDuration
+    notices: list[_NoticeEntry] = []
+    title: str | None = None
+    sharing: bool = False
+
+
+class _PrivacyFile(PolicyShape):
+    """``privacy.toml`` as written."""
+
+    purposes: dict[str, _PurposeEntry] = {}
+    controller: str = ""
+    controller_contact: str = ""
+    policy_url: str = ""
+    default_jurisdiction: str = "GB"
+    default_language: str = "en"
+
+
+class _CategoryEntry(PolicyShape):
+    """``[categories.<name>]`` of ``retention.toml`` as written."""
+
+    period: IsoDuration
+    starts_from: str = msgspec.field(name="from", default="")
+    mentee_may_shorten: bool = False
+    description: str = ""
+
+
+class _RetentionFile(PolicyShape):
+    """``retention.toml`` as written."""
+
+    categories: dict[str, _CategoryEntry] = {}
 
 
 def load_privacy(path: Path) -> PrivacyPolicy:
-    """Read and validate ``privacy.toml``."""
-    raw = _read(path)
+    """Read and validate ``privacy.toml``: its shape by msgspec, then the notices' versions and languages."""
+    file = policyfiles.decode(
+        policyfiles.read(path, error=PolicyError), _PrivacyFile, source=str(path), error=PolicyError
+    )
     purposes: dict[str, Purpose] = {}
-    for name, spec in (raw.get("purposes") or {}).items():
+    for name, spec in file.purposes.items():
         where = f"purposes.{name}"
-        if spec.get("lawful_basis") not in LAWFUL_BASES:
-            raise PolicyError(f"{path}: {where}.lawful_basis must be one of {sorted(LAWFUL_BASES)}")
-        if spec.get("default") not in ("opt_in", "opt_out"):
-            raise PolicyError(f"{path}: {where}.default must be opt_in or opt_out")
-        notices = []
-        for notice in spec.get("notices") or []:
-            text = notice.get("text") or {}
-            if not isinstance(notice.get("version"), int) or not text:
-                raise PolicyError(f"{path}: {where}.notices: each needs an integer version and text by language")
-            notices.append(
-                Notice(purpose=name, version=notice["version"], published=str(notice.get("published", "")), text=text)
-            )
+        notices = tuple(
+            Notice(purpose=name, version=n.version, published=n.published, text=n.text) for n in spec.notices
+        )
         versions = [n.version for n in notices]
         if not notices or versions != sorted(set(versions)):
             raise PolicyError(f"{path}: {where}.notices: at least one, with increasing versions")
-        if raw.get("default_language", "en") not in notices[-1].text:
+        if file.default_language not in notices[-1].text:
             raise PolicyError(f"{path}: {where}: the current notice has no text in the default language")
         purposes[name] = Purpose(
             name=name,
-            title=str(spec.get("title", name)),
-            lawful_basis=spec["lawful_basis"],
-            default=spec["default"],
-            sharing=bool(spec.get("sharing", False)),
-            validity=_duration(path, f"{where}.validity", spec.get("validity")),
-            notices=tuple(notices),
+            title=name if spec.title is None else spec.title,
+            lawful_basis=spec.lawful_basis,
+            default=spec.default,
+            sharing=spec.sharing,
+            validity=spec.validity.value,
+            notices=notices,
         )
     if not purposes:
         raise PolicyError(f"{path}: no purposes")
     return PrivacyPolicy(
-        controller=str(raw.get("controller", "")),
-        controller_contact=str(raw.get("controller_contact", "")),
-        policy_url=str(raw.get("policy_url", "")),
-        default_jurisdiction=str(raw.get("default_jurisdiction", "GB")),
-        default_language=str(raw.get("default_language", "en")),
+        controller=file.controller,
+        controller_contact=file.controller_contact,
+        policy_url=file.policy_url,
+        default_jurisdiction=file.default_jurisdiction,
+        default_language=file.default_language,
         purposes=purposes,
     )
 
 
 def load_retention(path: Path) -> dict[str, RetentionCategory]:
     """Read and validate ``retention.toml``."""
-    raw = _read(path)
-    categories = {}
-    for name, spec in (raw.get("categories") or {}).items():
-        categories[name] = RetentionCategory(
+    raw = policyfiles.read(path, error=PolicyError)
+    file = policyfiles.decode(raw, _RetentionFile, source=str(path), error=PolicyError)
+    categories = {
+        name: RetentionCategory(
             name=name,
-            period=_duration(path, f"categories.{name}.period", spec.get("period")),
-            starts_from=str(spec.get("from", "")),
-            mentee_may_shorten=bool(spec.get("mentee_may_shorten", False)),
-            description=str(spec.get("description", "")),
+            period=spec.period.value,
+            starts_from=spec.starts_from,
+            mentee_may_shorten=spec.mentee_may_shorten,
+            description=spec.description,
         )
+        for name, spec in file.categories.items()
+    }
     if not categories:
         raise PolicyError(f"{path}: no categories")
     return categories

@@ -30,6 +30,7 @@ from governance.core.durations import Duration, DurationError, parse_duration
 from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
 from governance.core.pagination import Page, by_time
+from governance.core.rows import Row, typed, typed_all
 from governance.core.storage import ObjectMissing
 from governance.core.subjects import Hold
 from governance.core.versioning import check_version, lock_for_update, update_versioned
@@ -44,7 +45,14 @@ from governance.privacy.exports import (
     extension_reason_of,
     part,
 )
-from governance.privacy.schemas import DataRequestFiling, DataRequestView, RequestState, RequestTransition
+from governance.privacy.schemas import (
+    DataRequestFiling,
+    DataRequestView,
+    ReasonCode,
+    RequestState,
+    RequestTransition,
+    RequestType,
+)
 from governance.privacy.service import Privacy, field_error, jsonable
 from governance.privacy.tables import DataRequest
 from governance.vetting.exports import VettingExport
@@ -76,13 +84,35 @@ TRANSITIONS: Final[Mapping[str, Mapping[str, str]]] = {
 }
 
 
-def allowed_moves(row: Mapping[str, Any], requester: bool, now: datetime) -> list[str]:
+class DataRequestRow(Row):
+    """A ``privacy_data_request`` row as this service reads it (see :class:`DataRequest`)."""
+
+    id: uuid.UUID
+    subject: str
+    request_type: RequestType
+    state: RequestState
+    reason_code: ReasonCode | None
+    description: str | None  # ciphertext
+    received_at: datetime
+    due_at: datetime
+    extended_at: datetime | None
+    extension_reason: str | None  # ciphertext, or clear text written before reasons were sealed
+    rejection_reason: str | None  # ciphertext
+    closed_at: datetime | None
+    export_key: str | None
+    export_sha256: str | None
+    certificate: str | None  # JSON
+    version: int
+    last_seq: int
+
+
+def allowed_moves(row: DataRequestRow, requester: bool, now: datetime) -> list[str]:
     """Next states; a requester may only withdraw, staff may make every move. An extension
     must be told before the first month ends, so after that it is no longer offered."""
-    late = now >= ONE_MONTH.add_to(row["received_at"])
+    late = now >= ONE_MONTH.add_to(row.received_at)
     return [
         to
-        for to, who in TRANSITIONS[row["state"]].items()
+        for to, who in TRANSITIONS[row.state].items()
         if (not requester or who == "requester") and not (to == "extended" and late)
     ]
 
@@ -104,34 +134,34 @@ async def _chunks(body: bytes) -> AsyncIterator[bytes]:
     yield body
 
 
-def view(row: Mapping[str, Any], cipher: SubjectCipher | None, now: datetime, requester: bool) -> DataRequestView:
+def view(row: DataRequestRow, cipher: SubjectCipher | None, now: datetime, requester: bool) -> DataRequestView:
     return DataRequestView(
-        id=row["id"],
-        mentee_id=row["subject"],
-        type=row["request_type"],
-        state=row["state"],
-        reason_code=row["reason_code"],
-        description=cipher.read(row["description"]) if cipher else None,
-        received_at=row["received_at"],
-        due_at=row["due_at"],
-        overdue=row["state"] not in TERMINAL and row["due_at"] < now,
-        extended_at=row["extended_at"],
-        extension_reason=extension_reason_of(row, cipher),
-        rejection_reason=cipher.read(row["rejection_reason"]) if cipher else None,
-        closed_at=row["closed_at"],
+        id=row.id,
+        mentee_id=row.subject,
+        type=row.request_type,
+        state=row.state,
+        reason_code=row.reason_code,
+        description=cipher.read(row.description) if cipher else None,
+        received_at=row.received_at,
+        due_at=row.due_at,
+        overdue=row.state not in TERMINAL and row.due_at < now,
+        extended_at=row.extended_at,
+        extension_reason=extension_reason_of(row.extension_reason, cipher),
+        rejection_reason=cipher.read(row.rejection_reason) if cipher else None,
+        closed_at=row.closed_at,
         allowed_next=allowed_moves(row, requester, now),
-        export_available=row["export_key"] is not None,
-        certificate=msgspec.json.decode(row["certificate"]) if row["certificate"] else None,
-        version=row["version"],
-        audit_seq=row["last_seq"],
+        export_available=row.export_key is not None,
+        certificate=msgspec.json.decode(row.certificate) if row.certificate else None,
+        version=row.version,
+        audit_seq=row.last_seq,
     )
 
 
-async def request_row(request_id: uuid.UUID) -> dict[str, Any]:
+async def request_row(request_id: uuid.UUID) -> DataRequestRow:
     row: dict[str, Any] | None = await DataRequest.select().where(DataRequest.id == request_id).first()
     if row is None:
         raise not_found("data request", request_id)
-    return row
+    return typed(row, DataRequestRow)
 
 
 async def request_owner(request_id: uuid.UUID) -> str | None:
@@ -143,8 +173,8 @@ async def request_owner(request_id: uuid.UUID) -> str | None:
 async def get(privacy: Privacy, request_id: uuid.UUID, now: datetime, requester: bool) -> DataRequestView:
     """One request, its description decrypted (null once the mentee was erased)."""
     row = await request_row(request_id)
-    ciphers = await privacy.keyring.readable([row["subject"]])
-    return view(row, ciphers[row["subject"]], now, requester)
+    ciphers = await privacy.keyring.readable([row.subject])
+    return view(row, ciphers[row.subject], now, requester)
 
 
 async def file(
@@ -212,8 +242,9 @@ async def listing(
     elif overdue is False:
         query = query.where(DataRequest.state.is_in(list(TERMINAL)) | (DataRequest.due_at >= now))
     page, next_cursor = await by_time(query, DataRequest.received_at, DataRequest.id, limit=limit, cursor=cursor)
-    ciphers = await privacy.keyring.readable(row["subject"] for row in page)
-    items = [view(row, ciphers[row["subject"]], now, requester) for row in page]
+    rows = typed_all(page, DataRequestRow)
+    ciphers = await privacy.keyring.readable(row.subject for row in rows)
+    items = [view(row, ciphers[row.subject], now, requester) for row in rows]
     return Page(items=items, next_cursor=next_cursor)
 
 
@@ -223,7 +254,7 @@ class _Move:
     details: dict[str, Any]
 
 
-def _extension(row: Mapping[str, Any], move: RequestTransition, now: datetime) -> _Move:
+def _extension(row: DataRequestRow, move: RequestTransition, now: datetime) -> _Move:
     if move.extension is None or move.reason is None:
         field = "extension" if move.extension is None else "reason"
         raise field_error(field, "an extension needs its length (ISO 8601, at most P2M) and a reason", 422)
@@ -231,7 +262,7 @@ def _extension(row: Mapping[str, Any], move: RequestTransition, now: datetime) -
         extra = parse_duration(move.extension)
     except DurationError as exc:
         raise field_error("extension", str(exc)) from None
-    first_due = ONE_MONTH.add_to(row["received_at"])
+    first_due = ONE_MONTH.add_to(row.received_at)
     if extra.add_to(first_due) > LONGEST_EXTENSION.add_to(first_due) or extra.add_to(first_due) <= first_due:
         raise field_error("extension", "more than nothing and at most two months (P2M)", 422)
     due_at = extra.add_to(first_due)
@@ -260,23 +291,23 @@ async def transition(
     409 when its state does not allow the move."""
     row = await request_row(request_id)
     # Checked before an export is written, and again under the row lock below.
-    check_version(row["version"], expected_version)
+    check_version(row.version, expected_version)
     allowed = allowed_moves(row, requester, now)
-    if move.to == "extended" and not requester and move.to in TRANSITIONS[row["state"]] and move.to not in allowed:
+    if move.to == "extended" and not requester and move.to in TRANSITIONS[row.state] and move.to not in allowed:
         raise Problem(
             409,
             "extension-too-late",
             "An extension must be decided and told to the requester before the first month ends",
-            first_due_at=ONE_MONTH.add_to(row["received_at"]).isoformat(),
+            first_due_at=ONE_MONTH.add_to(row.received_at).isoformat(),
             allowed_next=allowed,
         )
     if move.to not in allowed:
         raise Problem(
             409,
             "illegal-transition",
-            f"A {row['state']} request cannot move to {move.to}"
-            + (" by its requester" if requester and move.to in TRANSITIONS[row["state"]] else ""),
-            current=row["state"],
+            f"A {row.state} request cannot move to {move.to}"
+            + (" by its requester" if requester and move.to in TRANSITIONS[row.state] else ""),
+            current=row.state,
             allowed=allowed,
             allowed_next=allowed,
         )
@@ -285,7 +316,7 @@ async def transition(
         planned = _extension(row, move, now)
         # Staff's words about this mentee's request may speak about them: their key, as the description.
         assert move.reason is not None  # _extension refused a move without one
-        sealed = await privacy.keyring.encrypt(row["subject"], move.reason, scope=_scope(request_id))
+        sealed = await privacy.keyring.encrypt(row.subject, move.reason, scope=_scope(request_id))
         planned.changes[DataRequest.extension_reason] = sealed
         planned.details["reasons_sha256"] = sealed_sha256(sealed)
     elif move.to == "rejected":
@@ -294,39 +325,39 @@ async def transition(
         if not move.reason or not move.reason.strip():
             raise field_error("reason", "a rejection tells the requester why, in words", 422)
         # Staff's words about the mentee's request: the mentee's key, as the description.
-        sealed = await privacy.keyring.encrypt(row["subject"], move.reason, scope=_scope(request_id))
+        sealed = await privacy.keyring.encrypt(row.subject, move.reason, scope=_scope(request_id))
         planned = _Move(
             changes={DataRequest.reason_code: move.reason_code, DataRequest.rejection_reason: sealed},
             details={"reason_code": move.reason_code, "reasons_sha256": sealed_sha256(sealed)},
         )
     if move.to in TERMINAL:
         planned.changes[DataRequest.closed_at] = now
-    if move.to == "completed" and row["request_type"] in ("access", "portability"):
+    if move.to == "completed" and row.request_type in ("access", "portability"):
         planned = await _export(privacy, row, planned, now)
     async with db.transaction():
         locked = await lock_for_update(
             DataRequest.select(DataRequest.version).where(DataRequest.id == request_id)
         ).first()
         check_version(locked["version"] if locked else -1, expected_version)
-        if move.to == "completed" and row["request_type"] == "erasure":
+        if move.to == "completed" and row.request_type == "erasure":
             planned = await _erase(privacy, row, planned, now)
         recorded = await audit.record_change(
             actor=actor,
             action=f"privacy.request.{move.to}",
             resource_type="data_request",
             resource_id=str(request_id),
-            details={"mentee_id": row["subject"], "type": row["request_type"], "from": row["state"], **planned.details},
+            details={"mentee_id": row.subject, "type": row.request_type, "from": row.state, **planned.details},
         )
         changes = {**planned.changes, DataRequest.state: move.to, DataRequest.last_seq: recorded.seq}
-        if move.to == "completed" and row["request_type"] == "erasure":
+        if move.to == "completed" and row.request_type == "erasure":
             # Opted out of everything, under the erasure's own audit entry.
             purposes = [privacy.policy.purposes[name] for name in planned.details["consents_withdrawn"]]
-            await consent.withdraw(row["subject"], purposes, actor, now, recorded.seq)
+            await consent.withdraw(row.subject, purposes, actor, now, recorded.seq)
         if DataRequest.certificate in changes:
             certificate = msgspec.json.decode(changes[DataRequest.certificate])
             certificate["audit_seq"] = recorded.seq
             changes[DataRequest.certificate] = msgspec.json.encode(certificate).decode()
-        await update_versioned(DataRequest, request_id, row["version"], changes)
+        await update_versioned(DataRequest, request_id, row.version, changes)
     return await get(privacy, request_id, now, requester)
 
 
@@ -359,13 +390,13 @@ async def build_export(privacy: Privacy, subject: str, request_id: uuid.UUID, no
     )
 
 
-async def _export(privacy: Privacy, row: Mapping[str, Any], planned: _Move, now: datetime) -> _Move:
+async def _export(privacy: Privacy, row: DataRequestRow, planned: _Move, now: datetime) -> _Move:
     # Written before the transaction that completes the request: an export whose completion
     # then fails stays unreferenced under its request's key and is overwritten by a retry.
-    document = await build_export(privacy, row["subject"], row["id"], now)
-    cipher = await privacy.keyring.cipher(row["subject"], create=True)
-    sealed = cipher.seal_segments(msgspec.json.encode(document), _export_context(row["id"]))
-    stored = await privacy.store.put(export_key(row["id"]), sealed)
+    document = await build_export(privacy, row.subject, row.id, now)
+    cipher = await privacy.keyring.cipher(row.subject, create=True)
+    sealed = cipher.seal_segments(msgspec.json.encode(document), _export_context(row.id))
+    stored = await privacy.store.put(export_key(row.id), sealed)
     return _Move(
         changes={
             **planned.changes,
@@ -387,19 +418,19 @@ async def download(privacy: Privacy, request_id: uuid.UUID, actor: Identity) -> 
 
     The recorded SHA-256 is of the sealed file, as the store holds it."""
     row = await request_row(request_id)
-    if row["export_key"] is None:
+    if row.export_key is None:
         raise Problem(404, "no-export", "This request has no export (not completed, not an access request, or expired)")
     try:
-        body = await privacy.store.get(row["export_key"])
+        body = await privacy.store.get(row.export_key)
     except ObjectMissing:
         raise Problem(
             410, "export-gone", "The export file is no longer in storage; file a new access request"
         ) from None
-    if hashlib.sha256(body).hexdigest() != row["export_sha256"]:
+    if hashlib.sha256(body).hexdigest() != row.export_sha256:
         raise Problem(500, "export-altered", "The stored export does not match its recorded hash")
     if is_segmented(body):
-        cipher = await privacy.keyring.cipher(row["subject"])
-        plain = b"".join([part async for part in cipher.open_segments(_chunks(body), _export_context(row["id"]))])
+        cipher = await privacy.keyring.cipher(row.subject)
+        plain = b"".join([part async for part in cipher.open_segments(_chunks(body), _export_context(row.id))])
     else:  # written in clear before exports were sealed; retention and erasure still delete it
         plain = body
     await audit.record_event(
@@ -407,7 +438,7 @@ async def download(privacy: Privacy, request_id: uuid.UUID, actor: Identity) -> 
         action="privacy.export.downloaded",
         resource_type="data_request",
         resource_id=str(request_id),
-        details={"mentee_id": row["subject"], "sha256": row["export_sha256"]},
+        details={"mentee_id": row.subject, "sha256": row.export_sha256},
     )
     return plain
 
@@ -439,14 +470,14 @@ def kept_under_hold(hold: Hold, key_kept: bool) -> dict[str, Any]:
     }
 
 
-async def _erase(privacy: Privacy, row: Mapping[str, Any], planned: _Move, now: datetime) -> _Move:
+async def _erase(privacy: Privacy, row: DataRequestRow, planned: _Move, now: datetime) -> _Move:
     """Shred every key of the subject except those of cases under a legal hold, and let every
     module mark what it keeps (in the caller's transaction).
 
     What a hold keeps is decided by the keys, not by readers remembering to skip rows: each
     case's personal text is sealed under that case's key, and only those keys survive."""
-    subject = row["subject"]
-    holds = [h for h in await privacy.subjects.holds(subject) if h.record_id != str(row["id"])]
+    subject = row.subject
+    holds = [h for h in await privacy.subjects.holds(subject) if h.record_id != str(row.id)]
     shredding = await privacy.keyring.shred(subject, keep={h.scope for h in holds}, now=now)
     kept_scopes = {ref.scope for ref in shredding.kept}
     shredded = bool(shredding)
@@ -455,7 +486,7 @@ async def _erase(privacy: Privacy, row: Mapping[str, Any], planned: _Move, now: 
     certificate = jsonable(
         {
             "certificate": "erasure",
-            "request_id": row["id"],
+            "request_id": row.id,
             "mentee_id": subject,
             "erased_at": now,
             "key_shredded": shredded,

@@ -9,6 +9,7 @@ from uuid import UUID
 import msgspec
 
 from governance.core import limits
+from governance.core.shapes import Input, View
 
 ConsentState = Literal["opt_in", "opt_out"]
 Method = Literal["explicit", "gpc", "default", "expired", "erasure"]
@@ -27,14 +28,14 @@ PurposeName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,79}$", max
 Subject = limits.Identifier
 
 
-class NoticeView(msgspec.Struct, frozen=True):
+class NoticeView(View):
     version: int
     published: str
     text: dict[str, str]
     sha256: dict[str, str]
 
 
-class PurposeView(msgspec.Struct, frozen=True):
+class PurposeView(View):
     """A purpose as published. ``consent_model`` is how consent works (``opt_in``: asked
     first; ``opt_out``: used until refused); ``default`` is the state a mentee is in until
     they choose, in the same words as their preferences (``state`` with method ``default``)."""
@@ -50,7 +51,7 @@ class PurposeView(msgspec.Struct, frozen=True):
     notices: list[NoticeView]
 
 
-class RetentionCategoryView(msgspec.Struct, frozen=True):
+class RetentionCategoryView(View):
     name: str
     period: str
     starts_from: str
@@ -58,7 +59,7 @@ class RetentionCategoryView(msgspec.Struct, frozen=True):
     description: str
 
 
-class Notices(msgspec.Struct, frozen=True):
+class Notices(View):
     """Every purpose with its notices (all versions ever published), and the retention schedule."""
 
     controller: str
@@ -67,7 +68,7 @@ class Notices(msgspec.Struct, frozen=True):
     retention: list[RetentionCategoryView]
 
 
-class PreferencesUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class PreferencesUpdate(Input):
     """A change of preferences: the purposes named are explicit choices.
 
     ``retention`` sets a shorter period (ISO 8601) for categories a mentee may shorten.
@@ -80,7 +81,7 @@ class PreferencesUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     source: Annotated[str, limits.identifier(60)] = "api"
 
 
-class PurposeState(msgspec.Struct, frozen=True):
+class PurposeState(View):
     """Where a purpose stands for one mentee, derived from the consent history."""
 
     purpose: str
@@ -94,13 +95,13 @@ class PurposeState(msgspec.Struct, frozen=True):
     needs_reconsent: bool
 
 
-class Preferences(msgspec.Struct, frozen=True):
+class Preferences(View):
     mentee_id: str
     purposes: list[PurposeState]
     retention: dict[str, str]
 
 
-class ConsentRecordView(msgspec.Struct, frozen=True):
+class ConsentRecordView(View):
     id: UUID
     purpose: str
     state: ConsentState
@@ -116,14 +117,14 @@ class ConsentRecordView(msgspec.Struct, frozen=True):
     audit_seq: int
 
 
-class PreferencesChange(msgspec.Struct, frozen=True):
+class PreferencesChange(View):
     """The answer to a change: the preferences now, and the receipt (null when nothing changed)."""
 
     preferences: Preferences
     receipt: dict[str, Any] | None
 
 
-class Permission(msgspec.Struct, frozen=True):
+class Permission(View):
     """Whether the platform may use a mentee's data for a purpose now, and why."""
 
     mentee_id: str
@@ -135,18 +136,18 @@ class Permission(msgspec.Struct, frozen=True):
     expires_at: datetime | None
 
 
-class Reconsent(msgspec.Struct, frozen=True):
+class Reconsent(View):
     mentee_id: str
     purpose: str
     lapsed_at: datetime
     record_id: UUID
 
 
-class ExpiryRun(msgspec.Struct, frozen=True):
+class ExpiryRun(View):
     lapsed: int
 
 
-class DataRequestFiling(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class DataRequestFiling(Input):
     """A data subject request. ``mentee_id`` is required when the platform files for a mentee."""
 
     type: RequestType
@@ -154,7 +155,7 @@ class DataRequestFiling(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     description: Annotated[str, limits.text(5_000, min_length=0)] | None = None
 
 
-class RequestTransition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class RequestTransition(Input):
     """``extended`` needs ``extension`` and ``reason``; ``rejected`` needs ``reason_code`` and
     ``reason``: the requester is told why, in words as well as by code."""
 
@@ -164,7 +165,7 @@ class RequestTransition(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     reason: Annotated[str, limits.text(2_000)] | None = None
 
 
-class DataRequestView(msgspec.Struct, frozen=True):
+class DataRequestView(View):
     id: UUID
     mentee_id: str
     type: RequestType
@@ -185,7 +186,7 @@ class DataRequestView(msgspec.Struct, frozen=True):
     audit_seq: int
 
 
-class RetentionLine(msgspec.Struct, frozen=True):
+class RetentionLine(View):
     category: str
     module: str
     record_type: str
@@ -195,7 +196,7 @@ class RetentionLine(msgspec.Struct, frozen=True):
     held_by: list[dict[str, str]]
 
 
-class RetentionReport(msgspec.Struct, frozen=True):
+class RetentionReport(View):
     """What retention would delete now (``due``), and what it must keep (``held``) and why."""
 
     generated_at: datetime
@@ -204,7 +205,7 @@ class RetentionReport(msgspec.Struct, frozen=True):
     counts: dict[str, dict[str, int]]
 
 
-class SweepResult(msgspec.Struct, frozen=True):
+class SweepResult(View):
     dry_run: bool
     deleted: dict[str, int]
     held: dict[str, int]
@@ -217,7 +218,7 @@ class SweepResult(msgspec.Struct, frozen=True):
 # --- period summary (the figures an accreditor asks for; evidence bundles print the same) ---
 
 
-class PrivacySummary(msgspec.Struct, frozen=True):
+class PrivacySummary(View):
     """Consent changes and data requests over a period (``period_start`` to ``period_end``,
     both inclusive, UTC days), judged at ``as_of``. No subject appears here, only counts."""
 

@@ -9,15 +9,19 @@ policy. Everything here is pure.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 
-from governance.core.durations import Duration, DurationError, parse_duration
+import msgspec
 
-ENGAGEMENT_TYPES: Final = ("volunteer", "contractor", "employee")
+from governance.core import policyfiles
+from governance.core.durations import Duration
+from governance.core.policyfiles import IsoDuration, PolicyShape
+
+EngagementType = Literal["volunteer", "contractor", "employee"]
+ENGAGEMENT_TYPES: Final = get_args(EngagementType)
 FILE_NAME: Final = "vetting-requirements.toml"
 # Where a pass's validity starts: when it was passed, or the date its evidence bears.
 ValidFrom = Literal["review", "evidence_date"]
@@ -26,7 +30,7 @@ VALID_FROM: Final[tuple[ValidFrom, ...]] = ("review", "evidence_date")
 EVIDENCE_DATE: Final = "issued_on"
 
 
-class RequirementsError(ValueError):
+class RequirementsError(policyfiles.PolicyFileError):
     """The requirements file cannot be used; the message names the entry at fault."""
 
 
@@ -115,125 +119,110 @@ class Requirements:
         ]
 
 
+Text = Annotated[str, msgspec.Meta(min_length=1)]
+Code = Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$", description="an ISO 3166-1 alpha-2 code such as GB")]
+
+
+class _CheckEntry(PolicyShape):
+    """``[checks.<name>]`` as written in the file."""
+
+    title: Text
+    validity: IsoDuration
+    evidence: Text
+    documents: Annotated[int, msgspec.Meta(ge=0, description="a non-negative integer")] = 0
+    details: list[str] = []
+    four_eyes: bool = False
+    valid_from: ValidFrom = "review"
+
+    def __post_init__(self) -> None:
+        # The date must be asked for, so that a pass without it is refused like other missing evidence.
+        if self.valid_from == "evidence_date" and EVIDENCE_DATE not in self.details:
+            raise ValueError(f'valid_from = "evidence_date" needs {EVIDENCE_DATE!r} among its details')
+
+
+class _RuleEntry(PolicyShape):
+    """One ``[[requirements]]`` as written in the file."""
+
+    check: str
+    jurisdictions: Annotated[list[Code], msgspec.Meta(min_length=1, description="a non-empty list")] | None = None
+    engagement_types: (
+        Annotated[list[EngagementType], msgspec.Meta(min_length=1, description="a non-empty list")] | None
+    ) = None
+    count: Annotated[int, msgspec.Meta(ge=1, description="a positive integer")] = 1
+    expect: dict[str, str] = {}
+    validity: IsoDuration | None = None
+
+
+class _RatingsEntry(PolicyShape):
+    """``[ratings]`` as written in the file."""
+
+    version: Text
+    prior_mean: Annotated[float, msgspec.Meta(ge=1, le=5, description="a number from 1 to 5")]
+    prior_weight: Annotated[int, msgspec.Meta(ge=0, description="an integer >= 0")]
+    minimum_count: Annotated[int, msgspec.Meta(ge=1, description="an integer >= 1")]
+    window: IsoDuration
+
+
+class _RequirementsFile(PolicyShape):
+    """The whole file as written."""
+
+    version: Text
+    checks: Annotated[dict[str, _CheckEntry], msgspec.Meta(min_length=1, description="at least one [checks.<type>]")]
+    ratings: _RatingsEntry
+    published: str = ""
+    requirements: list[_RuleEntry] = []
+
+
 def load(path: Path) -> Requirements:
     """Read and validate the requirements file."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RequirementsError(f"{path}: {exc}") from None
-    return parse(raw, source=str(path))
+    return parse(policyfiles.read(path, error=RequirementsError), source=str(path))
 
 
 def parse(raw: Mapping[str, Any], source: str = FILE_NAME) -> Requirements:
-    """Validate the decoded TOML document."""
-    version = _text(raw, "version", source)
-    checks = {name: _check_type(name, spec, source) for name, spec in _table(raw, "checks", source).items()}
+    """Validate the decoded TOML document: its shape by msgspec, then the references between entries."""
+    file = policyfiles.decode(raw, _RequirementsFile, source=source, error=RequirementsError)
+    checks = {
+        name: CheckType(
+            name=name,
+            title=entry.title,
+            validity=entry.validity.value,
+            evidence=entry.evidence,
+            documents=entry.documents,
+            details=tuple(entry.details),
+            four_eyes=entry.four_eyes,
+            valid_from=entry.valid_from,
+        )
+        for name, entry in file.checks.items()
+    }
     rules = []
-    for index, spec in enumerate(raw.get("requirements", [])):
-        where = f"{source}: requirements[{index}]"
-        if not isinstance(spec, dict) or spec.get("check") not in checks:
-            raise RequirementsError(f"{where}: 'check' must name one of {', '.join(sorted(checks))}")
-        engagement = _codes(spec, "engagement_types", where)
-        if engagement is not None and not engagement <= set(ENGAGEMENT_TYPES):
-            raise RequirementsError(f"{where}: engagement_types must be among {', '.join(ENGAGEMENT_TYPES)}")
-        jurisdictions = _codes(spec, "jurisdictions", where)
-        if jurisdictions is not None and not all(len(c) == 2 and c.isupper() for c in jurisdictions):
-            raise RequirementsError(f"{where}: jurisdictions are ISO 3166-1 alpha-2 codes such as GB")
-        count = spec.get("count", 1)
-        if not isinstance(count, int) or count < 1:
-            raise RequirementsError(f"{where}: count must be a positive integer")
-        expect = spec.get("expect", {})
-        if not isinstance(expect, dict) or not all(isinstance(v, str) for v in expect.values()):
-            raise RequirementsError(f"{where}: expect must map detail names to text")
+    for index, rule in enumerate(file.requirements):
+        if rule.check not in checks:
+            raise RequirementsError(
+                f"{source}: requirements[{index}]: 'check' must name one of {', '.join(sorted(checks))}"
+            )
         rules.append(
             _Rule(
-                check=spec["check"],
-                jurisdictions=jurisdictions,
-                engagement_types=engagement,
-                count=count,
-                expect=dict(expect),
-                validity=_duration(spec["validity"], where) if "validity" in spec else None,
+                check=rule.check,
+                jurisdictions=None if rule.jurisdictions is None else frozenset(rule.jurisdictions),
+                engagement_types=None if rule.engagement_types is None else frozenset(rule.engagement_types),
+                count=rule.count,
+                expect=dict(rule.expect),
+                validity=None if rule.validity is None else rule.validity.value,
             )
         )
     if not rules:
         raise RequirementsError(f"{source}: no [[requirements]]")
-    ratings = _table(raw, "ratings", source)
-    where = f"{source}: [ratings]"
-    method = RatingMethod(
-        version=_text(ratings, "version", where),
-        prior_mean=float(ratings.get("prior_mean", 0)),
-        prior_weight=int(ratings.get("prior_weight", -1)),
-        minimum_count=int(ratings.get("minimum_count", -1)),
-        window=_duration(ratings.get("window", ""), where),
-    )
-    if not 1 <= method.prior_mean <= 5 or method.prior_weight < 0 or method.minimum_count < 1:
-        raise RequirementsError(f"{where}: prior_mean in 1..5, prior_weight >= 0 and minimum_count >= 1 are required")
+    ratings = file.ratings
     return Requirements(
-        version=version,
-        published=str(raw.get("published", "")),
+        version=file.version,
+        published=str(file.published),
         checks=checks,
         rules=tuple(rules),
-        ratings=method,
+        ratings=RatingMethod(
+            version=ratings.version,
+            prior_mean=ratings.prior_mean,
+            prior_weight=ratings.prior_weight,
+            minimum_count=ratings.minimum_count,
+            window=ratings.window.value,
+        ),
     )
-
-
-def _check_type(name: str, spec: Any, source: str) -> CheckType:
-    where = f"{source}: [checks.{name}]"
-    if not isinstance(spec, dict):
-        raise RequirementsError(f"{where} must be a table")
-    details = spec.get("details", [])
-    documents = spec.get("documents", 0)
-    if not isinstance(details, list) or not all(isinstance(d, str) for d in details):
-        raise RequirementsError(f"{where}: details must be a list of names")
-    if not isinstance(documents, int) or documents < 0:
-        raise RequirementsError(f"{where}: documents must be a non-negative integer")
-    four_eyes = spec.get("four_eyes", False)
-    if not isinstance(four_eyes, bool):
-        raise RequirementsError(f"{where}: four_eyes must be true or false")
-    valid_from = spec.get("valid_from", "review")
-    if valid_from not in VALID_FROM:
-        raise RequirementsError(f"{where}: valid_from must be one of {', '.join(VALID_FROM)}")
-    # The date must be asked for, so that a pass without it is refused like other missing evidence.
-    if valid_from == "evidence_date" and EVIDENCE_DATE not in details:
-        raise RequirementsError(f'{where}: valid_from = "evidence_date" needs {EVIDENCE_DATE!r} among its details')
-    return CheckType(
-        name=name,
-        title=_text(spec, "title", where),
-        validity=_duration(spec.get("validity", ""), where),
-        evidence=_text(spec, "evidence", where),
-        documents=documents,
-        details=tuple(details),
-        four_eyes=four_eyes,
-        valid_from=valid_from,
-    )
-
-
-def _table(raw: Mapping[str, Any], key: str, source: str) -> dict[str, Any]:
-    value = raw.get(key)
-    if not isinstance(value, dict) or not value:
-        raise RequirementsError(f"{source}: [{key}] is missing")
-    return value
-
-
-def _text(raw: Mapping[str, Any], key: str, where: str) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value:
-        raise RequirementsError(f"{where}: '{key}' is required")
-    return value
-
-
-def _codes(spec: Mapping[str, Any], key: str, where: str) -> frozenset[str] | None:
-    if key not in spec:
-        return None
-    value = spec[key]
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise RequirementsError(f"{where}: {key} must be a non-empty list")
-    return frozenset(value)
-
-
-def _duration(text: Any, where: str) -> Duration:
-    try:
-        duration = parse_duration(str(text))
-    except DurationError as exc:
-        raise RequirementsError(f"{where}: validity/window: {exc}") from None
-    return duration

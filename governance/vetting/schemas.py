@@ -10,6 +10,7 @@ import msgspec
 
 from governance.complaints.schemas import AttestationQuality
 from governance.core import limits
+from governance.core.shapes import Input, View
 from governance.vetting.states import CheckState, DecisionAction, DecisionState, MentorStatus
 
 EngagementType = Literal["volunteer", "contractor", "employee"]
@@ -28,7 +29,7 @@ DetailValue = Annotated[str, limits.text(500, min_length=0)]
 Details = Annotated[dict[DetailName, DetailValue], msgspec.Meta(max_length=50)]
 
 
-class MentorRegistration(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class MentorRegistration(Input):
     """A mentor as the platform registers them."""
 
     external_id: Annotated[str, limits.identifier(description="The platform's own id.")]
@@ -39,7 +40,7 @@ class MentorRegistration(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     specialties: Annotated[list[Text200], msgspec.Meta(max_length=50)] = []
 
 
-class MentorView(msgspec.Struct, frozen=True):
+class MentorView(View):
     """A mentor. ``status`` is derived from confirmed decisions and checks, never typed in.
 
     ``display_name`` and ``email`` are null once the mentor's personal data was erased.
@@ -58,7 +59,7 @@ class MentorView(msgspec.Struct, frozen=True):
     version: int
 
 
-class CheckRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class CheckRecord(Input):
     """A new check of a mentor, started as ``pending``."""
 
     check_type: Annotated[str, limits.identifier(description="A check type of the requirements file.")]
@@ -66,7 +67,7 @@ class CheckRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     notes: LongText | None = None
 
 
-class CheckTransition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class CheckTransition(Input):
     """Move a check to another state.
 
     ``passed`` and ``waived`` start a validity period: from ``valid_from`` (default now)
@@ -84,14 +85,14 @@ class CheckTransition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     details: Details = {}
 
 
-class AuditTrail(msgspec.Struct, frozen=True):
+class AuditTrail(View):
     """Sequence numbers of the audit entries behind a fact (``GET /api/v1/audit/entries/{seq}``)."""
 
     recorded: int
     latest: int | None = None
 
 
-class DocumentView(msgspec.Struct, frozen=True):
+class DocumentView(View):
     """A stored document: SHA-256 of its content as uploaded."""
 
     id: UUID
@@ -105,12 +106,12 @@ class DocumentView(msgspec.Struct, frozen=True):
     audit: AuditTrail
 
 
-class WaiverRequest(msgspec.Struct, frozen=True):
+class WaiverRequest(View):
     requested_by: str
     justification: str | None
 
 
-class CheckView(msgspec.Struct, frozen=True, omit_defaults=True):
+class CheckView(View, omit_defaults=True):
     """One check. ``notes`` are internal: absent when there are none, never shown to the mentor."""
 
     id: UUID
@@ -134,7 +135,7 @@ class CheckView(msgspec.Struct, frozen=True, omit_defaults=True):
     notes: str | None = None
 
 
-class TransitionOutcome(msgspec.Struct, frozen=True):
+class TransitionOutcome(View):
     """What a transition did: moved the check, or (for a first waiver request) awaits a second officer."""
 
     check: CheckView
@@ -142,18 +143,18 @@ class TransitionOutcome(msgspec.Struct, frozen=True):
     message: str
 
 
-class DecisionProposal(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class DecisionProposal(Input):
     action: DecisionAction
     rationale: LongText
 
 
-class DecisionRejection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class DecisionRejection(Input):
     """Why a second officer rejects a proposed decision."""
 
     reasons: LongText
 
 
-class DecisionView(msgspec.Struct, frozen=True):
+class DecisionView(View):
     """A decision: effective only once confirmed by a second compliance officer; a second
     officer may reject it instead (``closing_reasons``), its proposer withdraw it."""
 
@@ -174,7 +175,7 @@ class DecisionView(msgspec.Struct, frozen=True):
     closing_reasons: str | None = None
 
 
-class RequirementView(msgspec.Struct, frozen=True):
+class RequirementView(View):
     check_type: str
     title: str
     count: int
@@ -190,12 +191,12 @@ class RequirementView(msgspec.Struct, frozen=True):
     valid_from: Literal["review", "evidence_date"] = "review"
 
 
-class Gap(msgspec.Struct, frozen=True):
+class Gap(View):
     check_type: str
     reason: str
 
 
-class RatingView(msgspec.Struct, frozen=True):
+class RatingView(View):
     """The published rating: null below the minimum count, with how it was computed."""
 
     rating: float | None
@@ -207,7 +208,7 @@ class RatingView(msgspec.Struct, frozen=True):
     method_url: str = "/api/v1/vetting/ratings/method"
 
 
-class Dossier(msgspec.Struct, frozen=True):
+class Dossier(View):
     """Everything the vetting of one mentor rests on, judged at ``judged_at``."""
 
     mentor: MentorView
@@ -223,7 +224,7 @@ class Dossier(msgspec.Struct, frozen=True):
     allowed_decisions: list[DecisionAction]
 
 
-class RatingReport(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class RatingReport(Input):
     """One session rating, as the platform reports it."""
 
     session_id: limits.Identifier
@@ -232,7 +233,7 @@ class RatingReport(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     session_at: limits.Instant
 
 
-class RatingRecorded(msgspec.Struct, frozen=True):
+class RatingRecorded(View):
     id: UUID
     mentor_id: UUID
     session_id: str
@@ -241,7 +242,7 @@ class RatingRecorded(msgspec.Struct, frozen=True):
     recorded_at: datetime
 
 
-class RatingMethodView(msgspec.Struct, frozen=True):
+class RatingMethodView(View):
     """How published ratings are computed."""
 
     method: Literal["bayesian_average"]
@@ -253,14 +254,14 @@ class RatingMethodView(msgspec.Struct, frozen=True):
     explanation: str
 
 
-class ReminderMark(msgspec.Struct, frozen=True):
+class ReminderMark(View):
     days_before: int
     due_at: datetime
     reached: bool
     announced: bool
 
 
-class ExpiringCheck(msgspec.Struct, frozen=True):
+class ExpiringCheck(View):
     """A check that lapses within the window, and whether a renewal already covers it."""
 
     check_id: UUID
@@ -273,7 +274,7 @@ class ExpiringCheck(msgspec.Struct, frozen=True):
     reminders: list[ReminderMark]
 
 
-class ExpiryRun(msgspec.Struct, frozen=True):
+class ExpiryRun(View):
     """What one run of the expiry job did."""
 
     checks_expired: int
@@ -281,7 +282,7 @@ class ExpiryRun(msgspec.Struct, frozen=True):
     reminders_announced: int
 
 
-class ReadinessSummary(msgspec.Struct, frozen=True):
+class ReadinessSummary(View):
     """Accreditation figures. Active mentors are those approved or lapsed (not suspended or revoked)."""
 
     as_of: datetime

@@ -79,7 +79,7 @@ def _minimal(**overrides: Any) -> dict[str, Any]:
         ({"requirements": []}, "no \\[\\[requirements\\]\\]"),
         (
             {"checks": {"interview": {"title": "I", "validity": "P1Y", "evidence": "e", "four_eyes": "yes"}}},
-            "\\[checks.interview\\]: four_eyes must be true or false",
+            "checks\\.interview\\.four_eyes must be true or false",
         ),
         (
             {"checks": {"interview": {"title": "I", "validity": "P1Y", "evidence": "e", "valid_from": "issue"}}},
