@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from governance.audit import service as audit
-from governance.complaints.common import not_found
 from governance.complaints.schemas import (
     AttestationCreate,
     AttestationQuality,
@@ -29,7 +28,7 @@ from governance.complaints.schemas import (
 )
 from governance.complaints.tables import Attestation, AttestationStatusChange, Dispute
 from governance.core import db
-from governance.core.errors import Problem
+from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
 from governance.core.versioning import lock_for_update, update_versioned
 

@@ -17,17 +17,6 @@ import msgspec
 
 from governance.audit import service as audit
 from governance.complaints import attestations, sla, states
-from governance.complaints.common import (
-    dumps,
-    equal_to,
-    illegal_transition,
-    invalid_body,
-    loads,
-    newest_first,
-    not_found,
-    not_permitted,
-    reveal,
-)
 from governance.complaints.policy import SlaPolicy
 from governance.complaints.schemas import (
     DisputeCreate,
@@ -40,10 +29,11 @@ from governance.complaints.schemas import (
 )
 from governance.complaints.tables import Dispute, DisputeEvent
 from governance.core import db
-from governance.core.crypto import Keyring, case_scope, sealed_sha256
-from governance.core.errors import Problem
+from governance.core.crypto import Keyring, case_scope, reveal, sealed_sha256
+from governance.core.errors import Problem, field_error, illegal_transition, not_found, not_permitted
 from governance.core.identity import SYSTEM, Identity
-from governance.core.pagination import Page
+from governance.core.pagination import Page, equal_to, newest_first
+from governance.core.rows import dumps, loads
 from governance.core.versioning import check_version, lock_for_update, update_versioned
 from governance.core.visibility import may_see
 
@@ -350,17 +340,17 @@ async def _vote(
 ) -> None:
     tier = policy.tiers[row["tier"]]
     if not data.reasons or not data.reasons.strip():
-        raise invalid_body("reasons", "a decision states its reasons")
+        raise field_error("reasons", "a decision states its reasons")
     if target == "revoked":
         outcome = "revoked"
     elif data.outcome is None:
-        raise invalid_body("outcome", "a decision is upheld or amended")
+        raise field_error("outcome", "a decision is upheld or amended")
     else:
         outcome = data.outcome
     if outcome not in tier.outcomes:
-        raise invalid_body("outcome", f"tier {tier.tier} decides one of: {', '.join(tier.outcomes)}")
+        raise field_error("outcome", f"tier {tier.tier} decides one of: {', '.join(tier.outcomes)}")
     if outcome == "amended" and data.new_score is None:
-        raise invalid_body("new_score", "an amended attestation needs its new score")
+        raise field_error("new_score", "an amended attestation needs its new score")
     deciders: dict[str, list[str]] = loads(row["tier_deciders"], {})
     if tier.tier == "L3" and actor.sub in deciders.get("L2", []):
         raise Problem(403, "panel-ineligible", "You decided this dispute at L2; the L3 panel must be two others")

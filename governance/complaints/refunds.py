@@ -15,17 +15,6 @@ from typing import Any, Final
 
 from governance.audit import service as audit
 from governance.complaints import states
-from governance.complaints.common import (
-    dumps,
-    equal_to,
-    illegal_transition,
-    invalid_body,
-    loads,
-    newest_first,
-    not_found,
-    not_permitted,
-    reveal,
-)
 from governance.complaints.schemas import (
     PaymentReport,
     PaymentView,
@@ -36,10 +25,11 @@ from governance.complaints.schemas import (
 )
 from governance.complaints.tables import Complaint, Refund, SessionPayment
 from governance.core import db, idempotency
-from governance.core.crypto import Keyring, case_scope, sealed_sha256
-from governance.core.errors import Problem
+from governance.core.crypto import Keyring, case_scope, reveal, sealed_sha256
+from governance.core.errors import Problem, field_error, illegal_transition, not_found, not_permitted
 from governance.core.identity import Identity
-from governance.core.pagination import Page
+from governance.core.pagination import Page, equal_to, newest_first
+from governance.core.rows import dumps, loads
 from governance.core.versioning import check_version, lock_for_update, update_versioned
 from governance.core.visibility import may_see
 
@@ -141,9 +131,9 @@ async def create(
                 f"The platform has not reported what was paid for session {session_id!r}; nothing to refund yet",
             )
         if complaint_mentee is not None and complaint_mentee != paid["mentee_id"]:
-            raise invalid_body("complaint_id", "the complaint's complainant did not pay for this session")
+            raise field_error("complaint_id", "the complaint's complainant did not pay for this session")
         if data.currency != paid["currency"]:
-            raise invalid_body("currency", f"the session was paid in {paid['currency']}")
+            raise field_error("currency", f"the session was paid in {paid['currency']}")
         left = int(paid["amount_minor"]) - await _counted(session_id)
         if data.amount_minor > left:
             raise Problem(
@@ -210,7 +200,7 @@ def replays(keyring: Keyring, reader: Identity) -> idempotency.Personal:
 async def _session_of(data: RefundCreate) -> tuple[str, str | None]:
     if data.complaint_id is None:
         if data.session_id is None:
-            raise invalid_body("session_id", "name the session, or the complaint about it")
+            raise field_error("session_id", "name the session, or the complaint about it")
         return data.session_id, None
     complaint = (
         await Complaint.select(Complaint.session_id, Complaint.complainant_id)
@@ -218,12 +208,12 @@ async def _session_of(data: RefundCreate) -> tuple[str, str | None]:
         .first()
     )
     if complaint is None:
-        raise invalid_body("complaint_id", "no such complaint")
+        raise field_error("complaint_id", "no such complaint")
     session_id = data.session_id or complaint["session_id"]
     if session_id is None:
-        raise invalid_body("session_id", "the complaint names no session; name it here")
+        raise field_error("session_id", "the complaint names no session; name it here")
     if complaint["session_id"] is not None and session_id != complaint["session_id"]:
-        raise invalid_body("session_id", "the complaint is about another session")
+        raise field_error("session_id", "the complaint is about another session")
     return str(session_id), str(complaint["complainant_id"])
 
 
@@ -363,7 +353,7 @@ async def _transition(
         if target in ("approved", "denied"):
             reasons = data.reasons or (data.reason if target == "denied" else None)
             if not reasons or not reasons.strip():
-                raise invalid_body("reasons", f"a refund is {target} with its reasons")
+                raise field_error("reasons", f"a refund is {target} with its reasons")
             # Staff's words about the mentee's refund: the mentee's key, as the request's reason.
             sealed = await keyring.encrypt(row["mentee_id"], reasons, scope=case_scope(RESOURCE, refund_id))
         if target == "approved":
@@ -405,11 +395,11 @@ async def _transition(
             changes.update(state="denied", denied_by=actor.sub, failure_reason=sealed)
         elif target == "issued":
             if not data.payment_reference:
-                raise invalid_body("payment_reference", "the platform's reference of the payout")
+                raise field_error("payment_reference", "the platform's reference of the payout")
             changes.update(state="issued", payment_reference=data.payment_reference)
         else:
             if not data.reason:
-                raise invalid_body("reason", "why the payout failed")
+                raise field_error("reason", "why the payout failed")
             failure = await keyring.encrypt(row["mentee_id"], data.reason, scope=case_scope(RESOURCE, refund_id))
             changes.update(state="failed", failure_reason=failure)
         await update_versioned(Refund, refund_id, row["version"], changes)

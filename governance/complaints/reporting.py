@@ -12,11 +12,11 @@ from uuid import UUID
 
 import msgspec
 
-from governance.complaints.common import loads
 from governance.complaints.tables import Complaint, Dispute, Refund
 from governance.core.crypto import Keyring, PersonalDataError, SubjectCipher
 from governance.core.periods import bounds
 from governance.core.reporting import ERASED, ReasonLine
+from governance.core.rows import loads
 
 
 class ComplaintLine(msgspec.Struct, frozen=True):

@@ -16,17 +16,6 @@ from piccolo.custom_types import Combinable
 
 from governance.audit import service as audit
 from governance.complaints import sla, states
-from governance.complaints.common import (
-    dumps,
-    equal_to,
-    illegal_transition,
-    invalid_body,
-    loads,
-    newest_first,
-    not_found,
-    not_permitted,
-    reveal,
-)
 from governance.complaints.policy import SlaPolicy
 from governance.complaints.schemas import (
     ComplaintCreate,
@@ -41,10 +30,11 @@ from governance.complaints.schemas import (
 )
 from governance.complaints.tables import Complaint, ComplaintEvent, ComplaintNote
 from governance.core import db
-from governance.core.crypto import Keyring, case_scope, is_sealed
-from governance.core.errors import Problem, invalid_parameter
+from governance.core.crypto import Keyring, case_scope, is_sealed, reveal
+from governance.core.errors import Problem, field_error, illegal_transition, invalid_parameter, not_found, not_permitted
 from governance.core.identity import SYSTEM, Identity
-from governance.core.pagination import Page, decode_cursor, encode_cursor
+from governance.core.pagination import Page, decode_cursor, encode_cursor, equal_to, newest_first
+from governance.core.rows import dumps, loads
 from governance.core.versioning import check_version, lock_for_update, update_versioned
 from governance.core.visibility import may_see
 
@@ -81,9 +71,9 @@ async def file(
     severity = policy.severity[data.category]
     if data.severity is not None and data.severity != severity:
         if "staff" not in kinds:
-            raise invalid_body("severity", "only support agents and compliance officers may override the severity")
+            raise field_error("severity", "only support agents and compliance officers may override the severity")
         if not data.severity_reason:
-            raise invalid_body("severity_reason", "overriding the severity needs a reason")
+            raise field_error("severity_reason", "overriding the severity needs a reason")
         severity = data.severity
     complaint_id = uuid.uuid4()
     targets = policy.targets_for(data.category, severity)
@@ -149,11 +139,11 @@ async def file(
 def _complainant(actor: Identity, data: ComplaintCreate, kinds: set[str]) -> str:
     if kinds & {"staff", "platform"}:
         if data.complainant_id is None:
-            raise invalid_body("complainant_id", "name the complainant (their subject id) when filing for someone")
+            raise field_error("complainant_id", "name the complainant (their subject id) when filing for someone")
         return data.complainant_id
     # A mentee files only for themselves.
     if data.complainant_id not in (None, actor.sub):
-        raise invalid_body("complainant_id", "you can file a complaint only for yourself")
+        raise field_error("complainant_id", "you can file a complaint only for yourself")
     return actor.sub
 
 
@@ -410,13 +400,13 @@ async def transition(
         check_version(row["version"], expected_version)
         kinds = states.complaint_actor_kinds(actor, row["complainant_id"])
         if data.assignee is not None and "staff" not in kinds:
-            raise invalid_body("assignee", "only staff assign complaints")
+            raise field_error("assignee", "only staff assign complaints")
         reasons = None
         if data.to == "resolved":
             if data.outcome is None:
-                raise invalid_body("outcome", "resolving needs an outcome: upheld, partially_upheld or not_upheld")
+                raise field_error("outcome", "resolving needs an outcome: upheld, partially_upheld or not_upheld")
             if not data.reasons:
-                raise invalid_body("reasons", "a final response states its reasons")
+                raise field_error("reasons", "a final response states its reasons")
             reasons = await keyring.encrypt(
                 row["complainant_id"], data.reasons, scope=case_scope(RESOURCE, complaint_id)
             )

@@ -36,7 +36,6 @@ from typing import Any, Final
 
 from piccolo.query.functions.aggregate import Count, Sum
 
-from governance.complaints.common import loads
 from governance.complaints.schemas import (
     CATEGORIES,
     REFUND_STATES,
@@ -49,6 +48,7 @@ from governance.complaints.schemas import (
 from governance.complaints.states import OPEN_COMPLAINT_STATES, OPEN_DISPUTE_STATES
 from governance.complaints.tables import Complaint, Dispute, Refund
 from governance.core import db, periods
+from governance.core.rows import loads
 
 COMPLAINT_OUTCOMES: Final = ("upheld", "partially_upheld", "not_upheld", "withdrawn", "open")
 DISPUTE_OUTCOMES: Final = ("upheld", "amended", "revoked", "withdrawn", "open")

@@ -587,3 +587,13 @@ def sealed_sha256(ciphertext: str) -> str:
     reasons be guessed back from the log after erasure; this one tells nothing once the
     key is shredded, yet any change to the stored value no longer matches the entry."""
     return hashlib.sha256(ciphertext.encode()).hexdigest()
+
+
+async def reveal(keyring: Keyring, subject: str, ciphertext: str | None) -> str | None:
+    """Plaintext of a personal field, or None once the subject's data was erased."""
+    if ciphertext is None:
+        return None
+    try:
+        return await keyring.decrypt(subject, ciphertext)
+    except PersonalDataError:
+        return None

@@ -41,6 +41,32 @@ def not_found(kind: str, ident: object) -> Problem:
     return Problem(404, "not-found", f"No {kind} {ident}")
 
 
+def field_error(field: str, message: str, status: int = 400, source: str = "body") -> Problem:
+    """A 400 (or ``status``) naming the one body field at fault."""
+    return Problem(
+        status,
+        "validation",
+        f"Invalid {source} field {field!r}",
+        errors=[{"field": field, "source": source, "message": message}],
+    )
+
+
+def illegal_transition(kind: str, state: str, target: str, allowed: list[str]) -> Problem:
+    """A 409: the workflow has no such move from this state."""
+    return Problem(
+        409,
+        "illegal-transition",
+        f"A {kind} in state {state!r} cannot move to {target!r}; allowed next states: {', '.join(allowed) or 'none'}",
+        state=state,
+        allowed_next=allowed,
+    )
+
+
+def not_permitted(kind: str, state: str, target: str, why: str) -> Problem:
+    """A 403: the move exists, but not for this caller."""
+    return Problem(403, "transition-not-permitted", f"You may not move this {kind} from {state!r} to {target!r}: {why}")
+
+
 def invalid_parameter(field: str, message: str, source: str = "query") -> Problem:
     """A 400 naming the one parameter at fault, shaped like Litestar's own validation errors."""
     return Problem(

@@ -14,6 +14,9 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 from litestar.params import QueryParameter
+from piccolo.columns import Column
+from piccolo.custom_types import Combinable
+from piccolo.query.methods.select import Select
 
 from governance.core.errors import invalid_parameter
 from governance.core.limits import MAX_CURSOR
@@ -81,3 +84,18 @@ async def by_time(
         return page, None
     last = page[-1]
     return page, encode_cursor({"t": last[at._meta.name].isoformat(), "id": str(last[ident._meta.name])})
+
+
+def equal_to(*pairs: tuple[Column, Any]) -> list[Combinable]:
+    """``column == value`` for every pair whose value was given (filters left out are None)."""
+    return [column == value for column, value in pairs if value is not None]
+
+
+async def newest_first(
+    query: Select[Any], at: Column, id_: Column, where: list[Combinable], limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of ``query`` (filtered by ``where``), newest (``at``, ``id_``) first, and the
+    cursor of the next: keyset pagination, so a page costs the same however deep it is."""
+    for condition in where:
+        query = query.where(condition)
+    return await by_time(query, at, id_, limit=limit, cursor=cursor, newest_first=True)

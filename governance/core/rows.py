@@ -32,3 +32,13 @@ def typed(row: Mapping[str, Any], shape: type[R]) -> R:
 def typed_all(rows: Iterable[Mapping[str, Any]], shape: type[R]) -> list[R]:
     """Every row of a select as ``shape``, in order."""
     return msgspec.convert(list(rows), list[shape])  # type: ignore[valid-type]
+
+
+def dumps(value: Any) -> str:
+    """A value for a JSON text column."""
+    return msgspec.json.encode(value).decode()
+
+
+def loads(text: str | None, default: Any) -> Any:
+    """A JSON text column's value, ``default`` when empty."""
+    return default if not text else msgspec.json.decode(text)

@@ -22,7 +22,7 @@ from governance.audit import service as audit
 from governance.core import cache, db
 from governance.core.cache import FreshCache, Loaded
 from governance.core.durations import DurationError, parse_duration
-from governance.core.errors import invalid_parameter, not_found
+from governance.core.errors import field_error, invalid_parameter, not_found
 from governance.core.identity import SYSTEM, Identity
 from governance.core.pagination import Page, decode_cursor, encode_cursor
 from governance.privacy.policy import Purpose
@@ -38,7 +38,7 @@ from governance.privacy.schemas import (
     PurposeState,
     Reconsent,
 )
-from governance.privacy.service import Privacy, field_error, jsonable
+from governance.privacy.service import Privacy, jsonable
 from governance.privacy.tables import ConsentReceipt, ConsentRecord, RetentionChoice
 
 log = structlog.get_logger("governance.privacy")

@@ -27,7 +27,7 @@ from governance.complaints.exports import ComplaintsExport
 from governance.core import db, idempotency
 from governance.core.crypto import SubjectCipher, case_scope, is_segmented, sealed_sha256
 from governance.core.durations import Duration, DurationError, parse_duration
-from governance.core.errors import Problem, not_found
+from governance.core.errors import Problem, field_error, not_found
 from governance.core.identity import Identity
 from governance.core.pagination import Page, by_time
 from governance.core.rows import Row, typed, typed_all
@@ -53,7 +53,7 @@ from governance.privacy.schemas import (
     RequestTransition,
     RequestType,
 )
-from governance.privacy.service import Privacy, field_error, jsonable
+from governance.privacy.service import Privacy, jsonable
 from governance.privacy.tables import DataRequest
 from governance.vetting.exports import VettingExport
 

@@ -16,7 +16,6 @@ from governance.audit import service as audit
 from governance.core import db
 from governance.core.cache import FreshCache
 from governance.core.crypto import Keyring
-from governance.core.errors import Problem
 from governance.core.identity import SYSTEM
 from governance.core.storage import ObjectStore
 from governance.core.subjects import SubjectRegistry
@@ -150,15 +149,6 @@ async def register_notices(privacy: Privacy, now: datetime) -> int:
                 details={"versions": {n.key: n.sha256 for n in new}},
             )
     return len(new)
-
-
-def field_error(field: str, message: str, status: int = 400, source: str = "body") -> Problem:
-    return Problem(
-        status,
-        "validation",
-        f"Invalid {source} field {field!r}",
-        errors=[{"field": field, "source": source, "message": message}],
-    )
 
 
 def jsonable(value: Any) -> Any:
