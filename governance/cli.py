@@ -135,16 +135,14 @@ class _Governance(click.Group):
     """The command group: user mistakes end in one line on stderr, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from governance.complaints.policy import PolicyError as SlaPolicyError
         from governance.core.durations import DurationError
         from governance.core.errors import Problem
+        from governance.core.policyfiles import PolicyFileError
         from governance.core.storage import ObjectStoreError
-        from governance.privacy.policy import PolicyError as PrivacyPolicyError
-        from governance.vetting.requirements import RequirementsError
 
         try:
             return super().invoke(ctx)
-        except (SlaPolicyError, PrivacyPolicyError, RequirementsError, DurationError) as exc:
+        except (PolicyFileError, DurationError) as exc:
             raise click.ClickException(f"configuration error: {_reason(exc)}") from None
         except Problem as exc:
             raise click.ClickException(_reason(exc.detail)) from None
