@@ -31,6 +31,12 @@ class Api:
         assert response.status_code == 201, response.text
         return dict(response.json())
 
+    async def paid(self, session_id: str, mentee_id: str, amount_minor: int = 50_000) -> None:
+        """The platform reports what the mentee paid for a session: the ceiling for refunds."""
+        body = {"mentee_id": mentee_id, "amount_minor": amount_minor, "currency": "EUR"}
+        response = await self.call("PUT", f"/sessions/{session_id}/payment", "platform", "platform-1", body)
+        assert response.status_code == 200, response.text
+
     async def move(
         self, complaint: dict[str, Any], to: str, role: str = "support_agent", sub: str = "agent-1", **body: Any
     ) -> httpx.Response:

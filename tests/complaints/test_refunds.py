@@ -13,14 +13,7 @@ from .conftest import Api, new_id
 
 
 async def _paid(api: Api, session_id: str, amount: int = 50_000, mentee: str = "mentee-r") -> None:
-    response = await api.call(
-        "PUT",
-        f"/sessions/{session_id}/payment",
-        "platform",
-        "platform-1",
-        {"mentee_id": mentee, "amount_minor": amount, "currency": "EUR"},
-    )
-    assert response.status_code == 200, response.text
+    await api.paid(session_id, mentee, amount)
 
 
 async def _refund(api: Api, body: dict, key: str, role: str = "support_agent", sub: str = "agent-0") -> httpx.Response:

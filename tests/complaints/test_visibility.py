@@ -102,14 +102,7 @@ async def test_parties_to_a_dispute_do_not_see_a_tier_deliberating_and_staff_do(
 
 async def test_a_mentee_does_not_see_a_refund_awaiting_its_second_approver_and_staff_do(api: Api) -> None:
     mentee, session = "mentee-" + new_id(), "s-" + new_id()
-    paid = await api.call(
-        "PUT",
-        f"/sessions/{session}/payment",
-        "platform",
-        "platform-1",
-        {"mentee_id": mentee, "amount_minor": 50_000, "currency": "EUR"},
-    )
-    assert paid.status_code == 200, paid.text
+    await api.paid(session, mentee, 50_000)
     body = {"session_id": session, "amount_minor": 20_000, "currency": "EUR", "reason": "The session never happened"}
     created = await api.call("POST", "/refunds", "support_agent", "agent-0", body, {"Idempotency-Key": new_id()})
     assert created.status_code == 201, created.text

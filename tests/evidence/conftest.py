@@ -149,14 +149,7 @@ async def seed(client: httpx.AsyncClient, auth: AuthHeaders) -> Platform:
     )
     assert resolved.status_code == 200, resolved.text
     session = "s-" + uuid.uuid4().hex[:8]
-    paid = await api.call(
-        "PUT",
-        f"/sessions/{session}/payment",
-        "platform",
-        "platform-1",
-        {"mentee_id": "mentee-seed", "amount_minor": 4_000, "currency": "EUR"},
-    )
-    assert paid.status_code == 200, paid.text
+    await api.paid(session, "mentee-seed", 4_000)
     refund = await api.call(
         "POST",
         "/refunds",

@@ -43,14 +43,7 @@ async def _decisions(client: httpx.AsyncClient, auth: AuthHeaders) -> dict[str, 
         moved = await vetting.move(check["id"], target, sub=sub, justification="Interview held by the partner school")
         assert moved.status_code in {200, 202}, moved.text
     session = "s-" + uuid.uuid4().hex[:8]
-    paid = await api.call(
-        "PUT",
-        f"/sessions/{session}/payment",
-        "platform",
-        "platform-1",
-        {"mentee_id": "mentee-review", "amount_minor": 3_000, "currency": "EUR"},
-    )
-    assert paid.status_code == 200, paid.text
+    await api.paid(session, "mentee-review", 3_000)
     refund = await api.call(
         "POST",
         "/refunds",

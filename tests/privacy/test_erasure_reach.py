@@ -55,14 +55,7 @@ async def test_a_refund_request_replayed_after_the_mentees_erasure_holds_no_reas
 ) -> None:
     mentee = new_mentee()
     session = f"s-{mentee}"
-    paid = await api.call(
-        "PUT",
-        f"/sessions/{session}/payment",
-        "platform",
-        "platform-1",
-        {"mentee_id": mentee, "amount_minor": 5_000, "currency": "EUR"},
-    )
-    assert paid.status_code == 200, paid.text
+    await api.paid(session, mentee, 5_000)
     key = f"refund-{mentee}"
     body = {"session_id": session, "amount_minor": 500, "currency": "EUR", "reason": REASON}
 

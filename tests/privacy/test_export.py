@@ -89,14 +89,7 @@ async def _mentee_with_everything(
     clock.advance(timedelta(days=60))
     await run_scan(client._transport.app.state.sla_policy, clock.now())  # type: ignore[attr-defined]
 
-    paid = await api.call(
-        "PUT",
-        f"/sessions/s-{mentee}/payment",
-        "platform",
-        "platform-1",
-        {"mentee_id": mentee, "amount_minor": 5_000, "currency": "EUR"},
-    )
-    assert paid.status_code == 200, paid.text
+    await api.paid(f"s-{mentee}", mentee, 5_000)
     refund = await api.call(
         "POST",
         "/refunds",

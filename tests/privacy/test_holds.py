@@ -21,14 +21,7 @@ ABOUT_ME = "Please correct my surname, it is Example-Smith"
 
 async def _refund(api: Api, mentee: str) -> dict[str, Any]:
     session = f"s-{mentee}"
-    paid = await api.call(
-        "PUT",
-        f"/sessions/{session}/payment",
-        "platform",
-        "platform-1",
-        {"mentee_id": mentee, "amount_minor": 5_000, "currency": "EUR"},
-    )
-    assert paid.status_code == 200, paid.text
+    await api.paid(session, mentee, 5_000)
     body = {"session_id": session, "amount_minor": 500, "currency": "EUR", "reason": REASON}
     requested = await api.call("POST", "/refunds", "support_agent", "agent-1", body, {"Idempotency-Key": mentee})
     assert requested.status_code == 201, requested.text
