@@ -10,20 +10,20 @@ from typing import Any
 import msgspec
 from litestar import Litestar, Request, Router, get
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.exceptions import ServiceUnavailableException
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.routes import HTTPRoute
 
-from governance import __version__, api_docs
-from governance.audit import service as audit
+from governance import __version__, api_docs, bootstrap
 from governance.audit.policies import record_in_force
-from governance.audit.routes import AuditController
-from governance.complaints import routes as complaint_routes
-from governance.complaints.scan import load_policy, run_scan
+from governance.audit.routes import ROUTES as AUDIT_ROUTES
+from governance.bootstrap import Services
+from governance.complaints.routes import PUBLIC_ROUTES as COMPLAINT_PUBLIC_ROUTES
+from governance.complaints.routes import ROUTES as COMPLAINT_ROUTES
 from governance.core import cache, db, schedule
-from governance.core.authz import Authorizer, casbin_middleware
-from governance.core.clock import Clock, SystemClock
-from governance.core.crypto import Keyring, LocalMasterKey
+from governance.core.authz import casbin_middleware
+from governance.core.clock import Clock
 from governance.core.edge import (
     JSONBodyRequest,
     complete_allow_header,
@@ -36,20 +36,12 @@ from governance.core.errors import exception_handlers, problem_details_plugin
 from governance.core.identity import Identity, jwt_auth
 from governance.core.logging import body_size_limit, configure_logging, request_logging_middleware
 from governance.core.ratelimits import per_client, per_subject
-from governance.core.storage import object_store
 from governance.evidence import worker as evidence_worker
 from governance.evidence.routes import ROUTES as EVIDENCE_ROUTES
-from governance.evidence.service import Evidence
-from governance.privacy import consent as privacy_consent
-from governance.privacy import retention as privacy_retention
 from governance.privacy import service as privacy_service
 from governance.privacy.routes import ROUTES as PRIVACY_ROUTES
 from governance.settings import Settings
-from governance.vetting import expiry as vetting_expiry
-from governance.vetting.dossier import DossierCache
 from governance.vetting.routes import ROUTES as VETTING_ROUTES
-from governance.vetting.service import Vetting
-from governance.wiring import connect_domains, record_denial, subject_registry
 
 
 class Me(msgspec.Struct, frozen=True):
@@ -92,22 +84,36 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     """Build the application for ``settings`` (read from the environment when omitted).
 
     ``clock`` is the time every time-dependent rule reads (the system's by default);
-    tests pass a :class:`~governance.core.clock.ManualClock` to move time.
+    tests pass a :class:`~governance.core.clock.ManualClock` to move time. A convenience
+    over :func:`application` (and uvicorn's factory): the services come from
+    :func:`governance.bootstrap.build`.
     """
     settings = settings or Settings.from_env()
-    clock = clock or SystemClock()
     db.check_engine_matches(settings)
     configure_logging(settings)
-    log_key = audit.load_log_key(settings)
-    keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
-    authorizer = Authorizer(settings.effective_policy_dir, on_denied=record_denial)
-    connect_domains()
-    sla_policy = load_policy(settings)
-    store = object_store(settings)
-    vetting = Vetting.configure(settings, keyring, store)
-    # privacy
-    privacy = privacy_service.Privacy.configure(settings, keyring, store, subject_registry(keyring, store))
-    evidence = Evidence.configure(settings, vetting, log_key, store)
+    return application(bootstrap.build(settings, clock=clock))
+
+
+def dependencies(services: Services) -> dict[str, Provide]:
+    """What a handler may ask for by name, typed: ``vetting: Vetting``, ``log_key: LogKey``, ..."""
+
+    def provide(value: Any) -> Provide:
+        return Provide(lambda: value, sync_to_thread=False, use_cache=True)
+
+    return {
+        "settings": provide(services.settings),
+        "log_key": provide(services.log_key),
+        "vetting": provide(services.vetting),
+        "dossier_cache": provide(services.dossier_cache),
+        "privacy": provide(services.privacy),
+        "complaints": provide(services.complaints),
+        "evidence": provide(services.evidence),
+    }
+
+
+def application(services: Services) -> Litestar:
+    """The application over ``services``: routes, guard, middleware, periodic jobs."""
+    settings, clock, evidence = services.settings, services.clock, services.evidence
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -115,38 +121,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         if settings.is_postgres:
             await cache.start_listening(settings.effective_database_url)
         # privacy: a published notice's text never changes; refuse to serve if it did.
-        await privacy_service.register_notices(privacy, clock.now())
+        await privacy_service.register_notices(services.privacy, clock.now())
         # The policy files this start runs on are in force from now: bundles cite them.
         await record_in_force(evidence.policies, clock.now())
         # Periodic work; each job with an interval of 0 is off (cron runs the CLI instead).
         stop = asyncio.Event()
-        jobs = [
-            (settings.checkpoint_interval, lambda: audit.sign_checkpoint(log_key), "checkpoint", False),
-            (
-                settings.vetting_expiry_interval,
-                lambda: vetting_expiry.run(vetting, clock.now()),
-                "vetting_expiry",
-                True,
-            ),
-            (settings.sla_scan_interval, lambda: run_scan(sla_policy, clock.now()), "sla_scan", False),
-            # privacy
-            (
-                settings.consent_expiry_interval,
-                lambda: privacy_consent.expire(privacy, clock.now()),
-                "consent_expiry",
-                True,
-            ),
-            (
-                settings.retention_sweep_interval,
-                lambda: privacy_retention.sweep(privacy, clock.now(), dry_run=False),
-                "retention_sweep",
-                True,
-            ),
-        ]
         tasks = [
-            asyncio.create_task(schedule.every(interval, work, stop, name=name, at_start=at_start))
-            for interval, work, name, at_start in jobs
-            if interval.total_seconds() > 0
+            asyncio.create_task(schedule.every(job.interval, job.work, stop, name=job.name, at_start=job.at_start))
+            for job in services.jobs
+            if job.enabled
         ]
         if settings.evidence_poll_interval.total_seconds() > 0:
             poll = settings.evidence_poll_interval.total_seconds()
@@ -163,16 +146,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         path="/api/v1",
         route_handlers=[
             me,
-            AuditController,
+            *AUDIT_ROUTES,
             *VETTING_ROUTES,
             *PRIVACY_ROUTES,
             *EVIDENCE_ROUTES,
-            *complaint_routes.GUARDED,
+            *COMPLAINT_ROUTES,
         ],
         middleware=[casbin_middleware, refuse_overlong_parameters],
     )
     trusted = trusted_networks(settings.trusted_proxies)
-    public_api = complaint_routes.public_router(per_client(settings.attestation_status_rate_limit, trusted))
+    public_api = Router(
+        path="/api/v1",
+        route_handlers=COMPLAINT_PUBLIC_ROUTES,
+        middleware=[refuse_overlong_parameters, per_client(settings.attestation_status_rate_limit, trusted)],
+    )
     auth = jwt_auth(settings)
     prometheus = PrometheusConfig(app_name="governance", group_path=True, exclude=["/metrics", "/health"])
 
@@ -191,19 +178,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         plugins=[problem_details_plugin()],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=settings.max_request_body_bytes,
+        dependencies=dependencies(services),
+        # The core's clock and guard read these; the rest is a view for tests that inspect a
+        # running app (handlers receive their services as dependencies, never from here).
         state=State(
             {
-                "settings": settings,
+                "services": services,
                 "clock": clock,
-                "sla_policy": sla_policy,  # complaints (issue 4)
-                "log_key": log_key,
-                "keyring": keyring,
-                "authorizer": authorizer,
-                "object_store": store,
-                "vetting": vetting,
-                "dossier_cache": DossierCache(),
-                # privacy
-                "privacy": privacy,
+                "authorizer": services.authorizer,
+                "settings": settings,
+                "sla_policy": services.complaints.policy,
+                "log_key": services.log_key,
+                "keyring": services.keyring,
+                "object_store": services.store,
+                "vetting": services.vetting,
+                "privacy": services.privacy,
                 "evidence": evidence,
             }
         ),

@@ -13,13 +13,16 @@ import sys
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import click
 import msgspec
 
 from governance.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from governance.bootstrap import Services
 
 T = TypeVar("T")
 
@@ -38,6 +41,13 @@ def _settings(*, existing: bool = True) -> Settings:
     if existing:
         _require_deployment(settings)
     return settings
+
+
+def _services() -> Services:
+    """Everything an existing deployment runs on, built as the service builds it."""
+    from governance import bootstrap
+
+    return bootstrap.build(_settings())
 
 
 def _require_deployment(settings: Settings) -> None:
@@ -346,16 +356,10 @@ def vetting() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 def vetting_expire(as_json: bool) -> None:
     """Expire checks past their validity, lapse their mentors, announce reminders (for cron)."""
-    from governance.core.clock import SystemClock
-    from governance.core.crypto import Keyring, LocalMasterKey
-    from governance.core.storage import object_store
     from governance.vetting import expiry
-    from governance.vetting.service import Vetting
 
-    settings = _settings()
-    keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
-    service = Vetting.configure(settings, keyring, object_store(settings))
-    result = _with_database(settings, lambda: expiry.run(service, SystemClock().now()))
+    services = _services()
+    result = _with_database(services.settings, lambda: expiry.run(services.vetting, services.clock.now()))
     if as_json:
         click.echo(msgspec.json.encode(result).decode())
     else:
@@ -368,17 +372,6 @@ def vetting_expire(as_json: bool) -> None:
 # --- privacy ------------------------------------------------------------------------------
 
 
-def _privacy(settings: Settings) -> Any:
-    from governance.core.crypto import Keyring, LocalMasterKey
-    from governance.core.storage import object_store
-    from governance.privacy.service import Privacy
-    from governance.wiring import subject_registry
-
-    keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
-    store = object_store(settings)
-    return Privacy.configure(settings, keyring, store, subject_registry(keyring, store))
-
-
 @main.group()
 def retention() -> None:
     """Retention of mentee data (policies/retention.toml)."""
@@ -389,12 +382,12 @@ def retention() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def retention_sweep(dry_run: bool, as_json: bool) -> None:
     """Delete or anonymise what is due, except what a legal hold keeps (audited; for cron)."""
-    from governance.core.clock import SystemClock
     from governance.privacy import retention as service
 
-    settings = _settings()
-    privacy = _privacy(settings)
-    result = _with_database(settings, lambda: service.sweep(privacy, SystemClock().now(), dry_run=dry_run))
+    services = _services()
+    result = _with_database(
+        services.settings, lambda: service.sweep(services.privacy, services.clock.now(), dry_run=dry_run)
+    )
     if as_json:
         click.echo(msgspec.json.format(msgspec.json.encode(result)).decode())
         return
@@ -423,29 +416,14 @@ def privacy() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the count as JSON.")
 def privacy_expire(as_json: bool) -> None:
     """Record the lapse of consents past their validity (method expired; for cron)."""
-    from governance.core.clock import SystemClock
     from governance.privacy import consent
 
-    settings = _settings()
-    service = _privacy(settings)
-    result = _with_database(settings, lambda: consent.expire(service, SystemClock().now()))
+    services = _services()
+    result = _with_database(services.settings, lambda: consent.expire(services.privacy, services.clock.now()))
     click.echo(msgspec.json.encode(result).decode() if as_json else f"{result.lapsed} consents lapsed")
 
 
 # --- evidence bundles ---------------------------------------------------------------------
-
-
-def _evidence(settings: Settings) -> Any:
-    from governance.audit import service as audit_service
-    from governance.core.crypto import Keyring, LocalMasterKey
-    from governance.core.storage import object_store
-    from governance.evidence.service import Evidence
-    from governance.vetting.service import Vetting
-
-    keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
-    store = object_store(settings)
-    vetting = Vetting.configure(settings, keyring, store)
-    return Evidence.configure(settings, vetting, audit_service.load_log_key(settings), store)
 
 
 @main.command()
@@ -454,20 +432,18 @@ def worker(poll: float) -> None:
     """Produce queued evidence bundles until interrupted (any number of workers may run)."""
     import signal
 
-    from governance.core.clock import SystemClock
     from governance.evidence import worker as bundle_worker
 
-    settings = _settings()
-    evidence = _evidence(settings)
+    services = _services()
 
     async def work() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await bundle_worker.run(evidence, SystemClock(), stop, poll)
+        await bundle_worker.run(services.evidence, services.clock, stop, poll)
 
-    _with_database(settings, work)
+    _with_database(services.settings, work)
 
 
 @main.group()
@@ -494,15 +470,14 @@ def evidence_export(
     and audited exactly as through the API; the PDF and manifest.json are written locally."""
     import getpass
 
-    from governance.core.clock import SystemClock
     from governance.core.errors import Problem
     from governance.core.identity import Identity
     from governance.evidence import jobs, service
     from governance.evidence.schemas import BundleRequest
     from governance.evidence.worker import worker_name
 
-    settings = _settings()
-    evidence_setup = _evidence(settings)
+    services = _services()
+    evidence_setup = services.evidence
     start, end = period_start.date(), period_end.date()
     try:
         request = msgspec.convert(
@@ -517,7 +492,7 @@ def evidence_export(
     except msgspec.ValidationError as exc:
         raise click.BadParameter(str(exc)) from None
     actor = Identity(sub=requester or f"cli:{getpass.getuser()}", roles=("operator",))
-    clock = SystemClock()
+    clock = services.clock
 
     async def work() -> Any:
         bundle = await service.request(request, actor, clock.now())
@@ -548,7 +523,7 @@ def evidence_export(
         return finished, target, manifest_path
 
     try:
-        finished, target, manifest_path = _with_database(settings, work)
+        finished, target, manifest_path = _with_database(services.settings, work)
     except Problem as exc:
         errors = (exc.extra or {}).get("errors") if isinstance(exc.extra, dict) else None
         reason = "; ".join(f"{e['field']}: {e['message']}" for e in errors) if errors else exc.detail

@@ -15,6 +15,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_304_NOT_MODIFIED
+from litestar.types import ControllerRouterHandler
 
 from governance.audit import service
 from governance.audit.schemas import AuditEntryView, AuditQuery, Verification
@@ -30,6 +31,8 @@ EXPORT_MEDIA_TYPE: Final = "application/x-ndjson"
 
 
 class AuditController(Controller):
+    """The log: search, entries, verification, export; the checkpoint and key, public."""
+
     path = "/audit"
     tags = ("audit",)
 
@@ -69,14 +72,15 @@ class AuditController(Controller):
         return entry
 
     @get("/verify")
-    async def verify(self, request: Request[Any, Any, Any]) -> Verification:
+    async def verify(self, log_key: service.LogKey) -> Verification:
         """Recompute every leaf hash and the root at every signed checkpoint."""
-        return await service.verify(request.app.state.log_key)
+        return await service.verify(log_key)
 
     @get("/export", media_type=EXPORT_MEDIA_TYPE)
     async def export(
         self,
         request: Request[Any, Any, Any],
+        log_key: service.LogKey,
         since_seq: Annotated[
             int,
             QueryParameter(
@@ -90,7 +94,6 @@ class AuditController(Controller):
         """The log as JSON lines under a checkpoint signed now, exactly as `governance audit
         export` writes it, streamed; verify it with `tools/verify_export.py`. Recorded in the
         log (`audit.export.downloaded`)."""
-        log_key = request.app.state.log_key
         try:
             prepared = await service.prepare_export(log_key, since_seq)
         except ValueError as exc:
@@ -110,19 +113,22 @@ class AuditController(Controller):
         )
 
     @get("/checkpoint", media_type="text/plain", exclude_from_auth=True)
-    async def checkpoint(self, request: Request[Any, Any, Any]) -> Response[str]:
+    async def checkpoint(self, request: Request[Any, Any, Any], log_key: service.LogKey) -> Response[str]:
         """The latest signed checkpoint (C2SP tlog-checkpoint signed note). Public, with an
         ``ETag``: ``If-None-Match`` answers 304 while no newer checkpoint is signed."""
-        latest = await service.latest_checkpoint(request.app.state.log_key)
+        latest = await service.latest_checkpoint(log_key)
         if latest is None:
             raise NotFoundException("No checkpoint has been signed yet")
         return _public_text(request, str(latest["note"]), CHECKPOINT_CACHING)
 
     @get("/public-key", media_type="text/plain", exclude_from_auth=True)
-    async def public_key(self, request: Request[Any, Any, Any]) -> Response[str]:
+    async def public_key(self, request: Request[Any, Any, Any], log_key: service.LogKey) -> Response[str]:
         """The signed-note verifier key: ``<name>+<hex key id>+<base64(0x01 || Ed25519 key)>``.
         Public: it is meant to be published."""
-        return _public_text(request, str(request.app.state.log_key.verifier_key) + "\n", PUBLIC_KEY_CACHING)
+        return _public_text(request, str(log_key.verifier_key) + "\n", PUBLIC_KEY_CACHING)
+
+
+ROUTES: list[ControllerRouterHandler] = [AuditController]
 
 
 def _public_text(request: Request[Any, Any, Any], text: str, caching: str) -> Response[str]:

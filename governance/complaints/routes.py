@@ -3,7 +3,7 @@
 Ownership: a mentee reaches their own complaints and refunds, a candidate or mentor the
 disputes and attestations they are party to (``owner_of`` resolvers below); lists
 narrow to the caller's own when :func:`sees_only_own` says so. Public routes (escalation
-policy, attestation status) live in :data:`public_router`, outside the guard.
+policy, attestation status) are :data:`PUBLIC_ROUTES`, outside the guard.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from datetime import date
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, Router, get, post, put
+from litestar import Controller, Request, Response, get, post, put
 from litestar.connection import ASGIConnection
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
-from litestar.types import ControllerRouterHandler, Middleware
+from litestar.types import ControllerRouterHandler
 
 from governance.audit import service as audit
 from governance.complaints import attestations, disputes, policy, refunds, service, summary
-from governance.complaints.policy import SlaPolicy
+from governance.complaints.config import Complaints
 from governance.complaints.schemas import (
     AttestationCreate,
     AttestationQuality,
@@ -52,12 +52,11 @@ from governance.complaints.schemas import (
 from governance.core import idempotency, limits
 from governance.core.authz import sees_only_own
 from governance.core.clock import now_of
-from governance.core.crypto import Keyring
-from governance.core.edge import refuse_overlong_parameters
 from governance.core.identity import Identity
 from governance.core.pagination import DEFAULT_LIMIT, Page
 from governance.core.pagination import CursorParam as Cursor
 from governance.core.pagination import LimitParam as Limit
+from governance.core.ratelimits import LIMITED_PER_CLIENT
 from governance.core.versioning import IF_MATCH, etag_header, expected_version
 
 AnyRequest = Request[Identity, Any, Any]
@@ -66,16 +65,6 @@ PeriodEnd = Annotated[date, QueryParameter(description="Last day of the period (
 IfMatch = Annotated[
     str | None, HeaderParameter(name=IF_MATCH, max_length=64, description='ETag as last read, e.g. "3" (required).')
 ]
-
-
-def _keyring(request: AnyRequest) -> Keyring:
-    keyring: Keyring = request.app.state.keyring
-    return keyring
-
-
-def _policy(request: AnyRequest) -> SlaPolicy:
-    sla_policy: SlaPolicy = request.app.state.sla_policy
-    return sla_policy
 
 
 def _own(request: AnyRequest) -> str | None:
@@ -119,10 +108,12 @@ class ComplaintController(Controller):
     tags = ("complaints",)
 
     @post("/")
-    async def file_complaint(self, request: AnyRequest, data: JSONBody[ComplaintCreate]) -> Response[ComplaintView]:
+    async def file_complaint(
+        self, request: AnyRequest, complaints: Complaints, data: JSONBody[ComplaintCreate]
+    ) -> Response[ComplaintView]:
         """File a complaint; mentees file for themselves. Safeguarding escalates at once."""
         view = await service.file(
-            actor=request.user, data=data, policy=_policy(request), keyring=_keyring(request), now=now_of(request)
+            actor=request.user, data=data, policy=complaints.policy, keyring=complaints.keyring, now=now_of(request)
         )
         return _versioned(view, 201)
 
@@ -167,13 +158,15 @@ class ComplaintController(Controller):
         return await summary.period_summary(period_start, period_end, now_of(request))
 
     @get("/{complaint_id:uuid}", opt={"owner_of": complaint_owner})
-    async def get_complaint(self, request: AnyRequest, complaint_id: FromPath[uuid.UUID]) -> Response[ComplaintView]:
+    async def get_complaint(
+        self, request: AnyRequest, complaints: Complaints, complaint_id: FromPath[uuid.UUID]
+    ) -> Response[ComplaintView]:
         """One complaint: state, SLA standing, history and notes; ``ETag`` for transitions."""
         return _versioned(
             await service.get(
                 complaint_id,
-                keyring=_keyring(request),
-                policy=_policy(request),
+                keyring=complaints.keyring,
+                policy=complaints.policy,
                 reader=request.user,
                 now=now_of(request),
             )
@@ -183,6 +176,7 @@ class ComplaintController(Controller):
     async def transition_complaint(
         self,
         request: AnyRequest,
+        complaints: Complaints,
         complaint_id: FromPath[uuid.UUID],
         data: JSONBody[ComplaintTransition],
         if_match: IfMatch = None,
@@ -194,23 +188,23 @@ class ComplaintController(Controller):
             actor=request.user,
             data=data,
             expected_version=version,
-            policy=_policy(request),
-            keyring=_keyring(request),
+            policy=complaints.policy,
+            keyring=complaints.keyring,
             now=now_of(request),
         )
         return _versioned(view)
 
     @post("/{complaint_id:uuid}/notes", opt={"owner_of": complaint_owner})
     async def add_note(
-        self, request: AnyRequest, complaint_id: FromPath[uuid.UUID], data: JSONBody[NoteCreate]
+        self, request: AnyRequest, complaints: Complaints, complaint_id: FromPath[uuid.UUID], data: JSONBody[NoteCreate]
     ) -> NoteView:
         """Add a note; staff notes ``to_complainant`` are responses."""
         return await service.add_note(
             complaint_id,
             actor=request.user,
             data=data,
-            policy=_policy(request),
-            keyring=_keyring(request),
+            policy=complaints.policy,
+            keyring=complaints.keyring,
             now=now_of(request),
         )
 
@@ -235,18 +229,20 @@ class RefundController(Controller):
     tags = ("refunds",)
 
     @post("/")
-    async def create_refund(self, request: AnyRequest, data: JSONBody[RefundCreate]) -> Response[bytes]:
+    async def create_refund(
+        self, request: AnyRequest, complaints: Complaints, data: JSONBody[RefundCreate]
+    ) -> Response[bytes]:
         """Request a refund. ``Idempotency-Key`` required: a replay returns the first response,
         the same key with another body answers 422."""
         key = idempotency.key_from(request.headers.get(idempotency.HEADER))
-        threshold = request.app.state.settings.refund_four_eyes_threshold_minor
+        threshold = complaints.refund_four_eyes_threshold_minor
 
         async def work() -> tuple[int, RefundView]:
             return await refunds.create(
                 actor=request.user,
                 data=data,
                 threshold_minor=threshold,
-                keyring=_keyring(request),
+                keyring=complaints.keyring,
                 now=now_of(request),
             )
 
@@ -256,7 +252,7 @@ class RefundController(Controller):
             key=key,
             fingerprint=idempotency.fingerprint(data),
             work=work,
-            personal=refunds.replays(_keyring(request), request.user),
+            personal=refunds.replays(complaints.keyring, request.user),
         )
         # A replay after the mentee's erasure shows the refund as it reads now, maybe moved on.
         version = msgspec.json.decode(outcome.body, type=RefundView).version
@@ -266,6 +262,7 @@ class RefundController(Controller):
     async def list_refunds(
         self,
         request: AnyRequest,
+        complaints: Complaints,
         state_filter: Annotated[RefundState | None, QueryParameter(name="state")] = None,
         session_id: Annotated[str | None, limits.query_id("Only refunds of this session.")] = None,
         complaint_id: FromQuery[uuid.UUID | None] = None,
@@ -280,19 +277,22 @@ class RefundController(Controller):
             mentee=_own(request),
             limit=limit,
             cursor=cursor,
-            keyring=_keyring(request),
+            keyring=complaints.keyring,
             reader=request.user,
         )
 
     @get("/{refund_id:uuid}", opt={"owner_of": refund_owner})
-    async def get_refund(self, request: AnyRequest, refund_id: FromPath[uuid.UUID]) -> Response[RefundView]:
+    async def get_refund(
+        self, request: AnyRequest, complaints: Complaints, refund_id: FromPath[uuid.UUID]
+    ) -> Response[RefundView]:
         """One refund with its approvals; ``ETag`` for transitions."""
-        return _versioned(await refunds.get(refund_id, keyring=_keyring(request), reader=request.user))
+        return _versioned(await refunds.get(refund_id, keyring=complaints.keyring, reader=request.user))
 
     @post("/{refund_id:uuid}/transitions", status_code=200)
     async def transition_refund(
         self,
         request: AnyRequest,
+        complaints: Complaints,
         refund_id: FromPath[uuid.UUID],
         data: JSONBody[RefundTransition],
         if_match: IfMatch = None,
@@ -304,7 +304,7 @@ class RefundController(Controller):
             actor=request.user,
             data=data,
             expected_version=version,
-            keyring=_keyring(request),
+            keyring=complaints.keyring,
             now=now_of(request),
         )
         return _versioned(view)
@@ -334,15 +334,19 @@ class AttestationController(Controller):
 
     @post("/{attestation_id:uuid}/disputes", opt={"owner_of": attestation_party})
     async def open_dispute(
-        self, request: AnyRequest, attestation_id: FromPath[uuid.UUID], data: JSONBody[DisputeCreate]
+        self,
+        request: AnyRequest,
+        complaints: Complaints,
+        attestation_id: FromPath[uuid.UUID],
+        data: JSONBody[DisputeCreate],
     ) -> Response[DisputeView]:
         """Open a dispute (L1); the attestation shows ``disputed`` until it is decided."""
         view = await disputes.open_dispute(
             attestation_id,
             actor=request.user,
             data=data,
-            policy=_policy(request),
-            keyring=_keyring(request),
+            policy=complaints.policy,
+            keyring=complaints.keyring,
             now=now_of(request),
         )
         return _versioned(view, 201)
@@ -364,10 +368,12 @@ class DisputeController(Controller):
         return await disputes.search(state=state_filter, party=_own(request), limit=limit, cursor=cursor)
 
     @get("/{dispute_id:uuid}", opt={"owner_of": dispute_party})
-    async def get_dispute(self, request: AnyRequest, dispute_id: FromPath[uuid.UUID]) -> Response[DisputeView]:
+    async def get_dispute(
+        self, request: AnyRequest, complaints: Complaints, dispute_id: FromPath[uuid.UUID]
+    ) -> Response[DisputeView]:
         """One dispute with its tiers, votes and history; ``ETag`` for transitions."""
         view = await disputes.get(
-            dispute_id, keyring=_keyring(request), reader=request.user, policy=_policy(request), now=now_of(request)
+            dispute_id, keyring=complaints.keyring, reader=request.user, policy=complaints.policy, now=now_of(request)
         )
         await audit.record_read(request.user, "dispute.read", "dispute", str(dispute_id))
         return _versioned(view)
@@ -376,6 +382,7 @@ class DisputeController(Controller):
     async def transition_dispute(
         self,
         request: AnyRequest,
+        complaints: Complaints,
         dispute_id: FromPath[uuid.UUID],
         data: JSONBody[DisputeTransition],
         if_match: IfMatch = None,
@@ -387,8 +394,8 @@ class DisputeController(Controller):
             actor=request.user,
             data=data,
             expected_version=version,
-            policy=_policy(request),
-            keyring=_keyring(request),
+            policy=complaints.policy,
+            keyring=complaints.keyring,
             now=now_of(request),
         )
         return _versioned(view)
@@ -400,7 +407,7 @@ async def attestation_quality(mentor_id: Annotated[str, limits.path_id()]) -> At
     return await attestations.quality(mentor_id)
 
 
-GUARDED: list[ControllerRouterHandler] = [
+ROUTES: list[ControllerRouterHandler] = [
     ComplaintController,
     PaymentController,
     RefundController,
@@ -414,34 +421,31 @@ GUARDED: list[ControllerRouterHandler] = [
 
 
 @get("/escalation-policy", exclude_from_auth=True, tags=["public"])
-async def escalation_policy(request: Request[Any, Any, Any]) -> EscalationPolicyView:
+async def escalation_policy(request: Request[Any, Any, Any], complaints: Complaints) -> EscalationPolicyView:
     """How complaints and disputed attestations are handled: tiers, who decides, time limits,
     appeals, and where to go outside the platform. Generated from the configuration the
     workflows run on."""
-    return policy.published(request.app.state.sla_policy)
+    return policy.published(complaints.policy)
 
 
-def public_router(limit: Middleware) -> Router:
-    """The unauthenticated routes; the status check is rate-limited by ``limit``."""
+@get(
+    "/attestations/{attestation_id:uuid}/status",
+    exclude_from_auth=True,
+    opt={LIMITED_PER_CLIENT: True},
+    tags=["public"],
+)
+async def attestation_status(
+    attestation_id: FromPath[uuid.UUID],
+    digest: Annotated[
+        str | None,
+        QueryParameter(
+            pattern=r"^[0-9a-fA-F]{64}$", max_length=64, description="SHA-256 (hex) of the token you were shown."
+        ),
+    ] = None,
+) -> AttestationStatusView:
+    """Verify an attestation: its status, since when, and whether your token's digest matches."""
+    return await attestations.public_status(attestation_id, digest)
 
-    @get(
-        "/attestations/{attestation_id:uuid}/status",
-        exclude_from_auth=True,
-        middleware=[limit],
-        tags=["public"],
-    )
-    async def attestation_status(
-        attestation_id: FromPath[uuid.UUID],
-        digest: Annotated[
-            str | None,
-            QueryParameter(
-                pattern=r"^[0-9a-fA-F]{64}$", max_length=64, description="SHA-256 (hex) of the token you were shown."
-            ),
-        ] = None,
-    ) -> AttestationStatusView:
-        """Verify an attestation: its status, since when, and whether your token's digest matches."""
-        return await attestations.public_status(attestation_id, digest)
 
-    return Router(
-        path="/api/v1", route_handlers=[escalation_policy, attestation_status], middleware=[refuse_overlong_parameters]
-    )
+# Outside the guard; the app counts the status check per client address (LIMITED_PER_CLIENT).
+PUBLIC_ROUTES: list[ControllerRouterHandler] = [escalation_policy, attestation_status]

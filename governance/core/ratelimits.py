@@ -22,6 +22,9 @@ from governance.core.edge import client_address
 
 Networks = Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
 WINDOW_SECONDS: Final = 60.0
+# A public handler marked ``opt={LIMITED_PER_CLIENT: True}`` is counted by :func:`per_client`;
+# the router's other public routes pass through it uncounted.
+LIMITED_PER_CLIENT: Final = "limited_per_client"
 # Past this many keys, windows that have ended are forgotten (addresses are unbounded).
 _PRUNE_AT: Final = 100_000
 
@@ -96,5 +99,13 @@ def per_subject(requests_per_minute: int) -> Callable[[ASGIApp], ASGIApp]:
 
 
 def per_client(requests_per_minute: int, trusted_proxies: Networks) -> Callable[[ASGIApp], ASGIApp]:
-    """A limit on a public route, counted per client address (forwarded only by trusted proxies)."""
-    return _limited(FixedWindow(requests_per_minute), lambda scope: client_address(scope, trusted_proxies))
+    """A limit on the public routes marked :data:`LIMITED_PER_CLIENT`, counted per client
+    address (forwarded only by trusted proxies)."""
+
+    def client(scope: Scope) -> str | None:
+        handler = scope.get("route_handler")
+        if handler is None or not handler.opt.get(LIMITED_PER_CLIENT):
+            return None
+        return client_address(scope, trusted_proxies)
+
+    return _limited(FixedWindow(requests_per_minute), client)

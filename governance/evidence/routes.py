@@ -11,6 +11,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Redirect, Stream
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_303_SEE_OTHER
+from litestar.types import ControllerRouterHandler
 
 from governance.core import idempotency
 from governance.core.clock import now_of
@@ -19,11 +20,6 @@ from governance.core.pagination import CursorParam as Cursor
 from governance.core.pagination import LimitParam as Limit
 from governance.evidence import service
 from governance.evidence.schemas import BundleRequest, BundleState, BundleView
-
-
-def _evidence(request: Request[Any, Any, Any]) -> service.Evidence:
-    evidence: service.Evidence = request.app.state.evidence
-    return evidence
 
 
 class BundleController(Controller):
@@ -37,7 +33,9 @@ class BundleController(Controller):
         status_code=HTTP_202_ACCEPTED,
         responses={HTTP_202_ACCEPTED: ResponseSpec(data_container=BundleView, description="Queued.")},
     )
-    async def request_bundle(self, request: Request[Any, Any, Any], data: JSONBody[BundleRequest]) -> Response[bytes]:
+    async def request_bundle(
+        self, request: Request[Any, Any, Any], evidence: service.Evidence, data: JSONBody[BundleRequest]
+    ) -> Response[bytes]:
         """Ask for a bundle of the period (both days inclusive, UTC). Answers 202 with the bundle,
         ``queued``; follow it at ``/evidence/bundles/{id}`` until ``ready`` or ``failed``.
         An ``Idempotency-Key`` makes a retried request return the first bundle, not a second one."""
@@ -52,7 +50,7 @@ class BundleController(Controller):
             payload=data,
             work=work,
         )
-        _evidence(request).wakeup.set()
+        evidence.wakeup.set()
         return idempotency.to_response(outcome)
 
     @get("/")
@@ -71,16 +69,19 @@ class BundleController(Controller):
         return await service.get(bundle_id)
 
     @post("/{bundle_id:uuid}/retry", status_code=HTTP_202_ACCEPTED)
-    async def retry_bundle(self, request: Request[Any, Any, Any], bundle_id: FromPath[UUID]) -> BundleView:
+    async def retry_bundle(
+        self, request: Request[Any, Any, Any], evidence: service.Evidence, bundle_id: FromPath[UUID]
+    ) -> BundleView:
         """Queue a failed bundle again (409 for any other state). Audited."""
         bundle = await service.retry(bundle_id, request.user, now_of(request))
-        _evidence(request).wakeup.set()
+        evidence.wakeup.set()
         return bundle
 
     @get("/{bundle_id:uuid}/download")
     async def download(
         self,
         request: Request[Any, Any, Any],
+        evidence: service.Evidence,
         bundle_id: FromPath[UUID],
         file: Annotated[
             service.FileName, QueryParameter(description="`pdf` (default) or `manifest` (manifest.json).")
@@ -89,7 +90,7 @@ class BundleController(Controller):
         """The PDF (or ``?file=manifest``) of a ready bundle: a 303 to a short-lived presigned URL
         when bundles are in S3, else the file streamed with its SHA-256 in ``Repr-Digest``.
         Every download is audited."""
-        found = await service.download(_evidence(request), bundle_id, file, request.user)
+        found = await service.download(evidence, bundle_id, file, request.user)
         digest = base64.b64encode(bytes.fromhex(found.sha256)).decode()
         headers = {"Repr-Digest": f"sha-256=:{digest}:", "Cache-Control": "private, no-store"}
         if found.url is not None:
@@ -97,7 +98,7 @@ class BundleController(Controller):
         if found.size is not None:
             headers["Content-Length"] = str(found.size)
         return Stream(
-            _evidence(request).store.stream(found.key),
+            evidence.store.stream(found.key),
             media_type=found.media_type,
             headers={
                 **headers,
@@ -107,4 +108,4 @@ class BundleController(Controller):
         )
 
 
-ROUTES = [BundleController]
+ROUTES: list[ControllerRouterHandler] = [BundleController]

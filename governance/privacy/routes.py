@@ -41,11 +41,6 @@ from governance.privacy.schemas import (
 MenteeId = Annotated[str, limits.path_id("The mentee's id (the platform's).")]
 
 
-def _privacy(request: Request[Any, Any, Any]) -> service.Privacy:
-    privacy: service.Privacy = request.app.state.privacy
-    return privacy
-
-
 def _gpc(request: Request[Any, Any, Any]) -> bool:
     # Global Privacy Control: the header's only defined value is "1".
     return request.headers.get("sec-gpc", "").strip() == "1"
@@ -68,10 +63,10 @@ async def _receipt_owner(connection: Any) -> str | None:
 
 
 @get("/privacy/notices", exclude_from_auth=True, tags=["privacy"])
-async def get_notices(request: Request[Any, Any, Any]) -> Notices:
+async def get_notices(request: Request[Any, Any, Any], privacy: service.Privacy) -> Notices:
     """Every purpose (lawful basis, default, whether it counts as sharing, validity) with all
     published notice versions and their texts by language, and the retention schedule. Public."""
-    return service.notices(_privacy(request))
+    return service.notices(privacy)
 
 
 class PreferencesController(Controller):
@@ -81,27 +76,33 @@ class PreferencesController(Controller):
     tags = ("privacy",)
 
     @get("/preferences", opt={"owner": "mentee_id"})
-    async def read(self, request: Request[Any, Any, Any], mentee_id: MenteeId) -> PreferencesChange:
+    async def read(
+        self, request: Request[Any, Any, Any], privacy: service.Privacy, mentee_id: MenteeId
+    ) -> PreferencesChange:
         """The current preferences, derived from the consent history. A request carrying
         ``Sec-GPC: 1`` first opts the mentee out of every sharing purpose (method ``gpc``)
         and answers with the receipt of that change."""
         if _gpc(request):
             return await consent.change(
-                _privacy(request), mentee_id, PreferencesUpdate(), gpc=True, actor=request.user, now=now_of(request)
+                privacy, mentee_id, PreferencesUpdate(), gpc=True, actor=request.user, now=now_of(request)
             )
-        current = await consent.preferences(_privacy(request), mentee_id, now_of(request))
+        current = await consent.preferences(privacy, mentee_id, now_of(request))
         return PreferencesChange(preferences=current, receipt=None)
 
     @put("/preferences", opt={"owner": "mentee_id"}, status_code=HTTP_200_OK)
     async def change(
-        self, request: Request[Any, Any, Any], mentee_id: MenteeId, data: JSONBody[PreferencesUpdate]
+        self,
+        request: Request[Any, Any, Any],
+        privacy: service.Privacy,
+        mentee_id: MenteeId,
+        data: JSONBody[PreferencesUpdate],
     ) -> PreferencesChange:
         """Change preferences: each purpose named is an explicit choice; ``Sec-GPC: 1`` opts out
         of every sharing purpose the same request does not explicitly opt in to. Every change
         appends to the history and answers with a consent receipt (also at
         ``/privacy/receipts/{id}``)."""
         return await consent.change(
-            _privacy(request), mentee_id, data, gpc=_gpc(request), actor=request.user, now=now_of(request)
+            privacy, mentee_id, data, gpc=_gpc(request), actor=request.user, now=now_of(request)
         )
 
     @get("/preferences/history", opt={"owner": "mentee_id"})
@@ -120,7 +121,7 @@ class PreferencesController(Controller):
         opt={"owner": "mentee_id"},
         responses={HTTP_200_OK: ResponseSpec(data_container=Permission, description="The decision and why.")},
     )
-    async def permission(self, request: Request[Any, Any, Any]) -> ASGIResponse:
+    async def permission(self, request: Request[Any, Any, Any], privacy: service.Privacy) -> ASGIResponse:
         """Whether the mentee's data may be used for ``?purpose=`` now, and the record that says so
         (null: the purpose's default applies). Call it before every share."""
         # Parameters read straight from the request: Litestar's parameter parsing costs a
@@ -128,7 +129,7 @@ class PreferencesController(Controller):
         purpose = _query_value(request.scope["query_string"], b"purpose=")
         if not purpose:
             raise invalid_parameter("purpose", "required: the purpose to check")
-        checked = await consent.answer(_privacy(request), request.path_params["mentee_id"], purpose, now_of(request))
+        checked = await consent.answer(privacy, request.path_params["mentee_id"], purpose, now_of(request))
         # Encoded once per change and sent as is: the platform calls this before every share.
         return ASGIResponse(body=checked.body, media_type="application/json")
 
@@ -146,9 +147,9 @@ async def list_reconsent(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) ->
 
 
 @get("/privacy/retention/report", tags=["privacy"])
-async def retention_report(request: Request[Any, Any, Any]) -> RetentionReport:
+async def retention_report(request: Request[Any, Any, Any], privacy: service.Privacy) -> RetentionReport:
     """What is due for deletion now per category, and what is held by a legal hold, and why."""
-    return await retention.report(_privacy(request), now_of(request))
+    return await retention.report(privacy, now_of(request))
 
 
 @get("/privacy/summary", tags=["privacy"])
@@ -174,18 +175,19 @@ class DataRequestController(Controller):
 
     @post("/")
     async def file(
-        self, request: Request[Any, Any, Any], data: JSONBody[DataRequestFiling]
+        self, request: Request[Any, Any, Any], privacy: service.Privacy, data: JSONBody[DataRequestFiling]
     ) -> Response[DataRequestView]:
         """File a request: a mentee about themself, or the platform for a mentee (``mentee_id``).
         Due one calendar month after receipt; ``ETag`` for transitions."""
         as_mentee = "mentee" in request.user.roles and "platform" not in request.user.roles
-        view = await requests.file(_privacy(request), data, request.user, as_mentee, now_of(request))
+        view = await requests.file(privacy, data, request.user, as_mentee, now_of(request))
         return Response(view, status_code=201, headers=etag_header(view.version))
 
     @get("/", opt={"own_list": True})
     async def list_requests(
         self,
         request: Request[Any, Any, Any],
+        privacy: service.Privacy,
         overdue: Annotated[bool | None, QueryParameter(description="Open past their due date.")] = None,
         # ``state`` is a reserved handler argument name in Litestar; the query key stays ``state``.
         in_state: Annotated[RequestState | None, QueryParameter(name="state", description="Only this state.")] = None,
@@ -196,7 +198,7 @@ class DataRequestController(Controller):
         """Requests in order of receipt; a mentee sees only their own."""
         own = sees_only_own(request)
         return await requests.listing(
-            _privacy(request),
+            privacy,
             subject=request.user.sub if own else mentee_id,
             overdue=overdue,
             state=in_state,
@@ -207,16 +209,19 @@ class DataRequestController(Controller):
         )
 
     @get("/{request_id:uuid}", opt={"owner_of": _request_owner})
-    async def read(self, request: Request[Any, Any, Any], request_id: FromPath[UUID]) -> Response[DataRequestView]:
+    async def read(
+        self, request: Request[Any, Any, Any], privacy: service.Privacy, request_id: FromPath[UUID]
+    ) -> Response[DataRequestView]:
         """One request: state, due date, extension and its reason, certificate of an erasure;
         ``ETag`` for transitions."""
-        view = await requests.get(_privacy(request), request_id, now_of(request), sees_only_own(request))
+        view = await requests.get(privacy, request_id, now_of(request), sees_only_own(request))
         return Response(view, headers=etag_header(view.version))
 
     @post("/{request_id:uuid}/transitions", opt={"owner_of": _request_owner}, status_code=HTTP_200_OK)
     async def transition(
         self,
         request: Request[Any, Any, Any],
+        privacy: service.Privacy,
         request_id: FromPath[UUID],
         data: JSONBody[RequestTransition],
         if_match: IfMatchParam = None,
@@ -228,14 +233,16 @@ class DataRequestController(Controller):
         the allowed ones."""
         version = expected_version(if_match)
         view = await requests.transition(
-            _privacy(request), request_id, data, request.user, sees_only_own(request), now_of(request), version
+            privacy, request_id, data, request.user, sees_only_own(request), now_of(request), version
         )
         return Response(view, headers=etag_header(view.version))
 
     @get("/{request_id:uuid}/export", opt={"owner_of": _request_owner})
-    async def export(self, request: Request[Any, Any, Any], request_id: FromPath[UUID]) -> Response[bytes]:
+    async def export(
+        self, request: Request[Any, Any, Any], privacy: service.Privacy, request_id: FromPath[UUID]
+    ) -> Response[bytes]:
         """The JSON export of a completed access or portability request (each download audited)."""
-        body = await requests.download(_privacy(request), request_id, request.user)
+        body = await requests.download(privacy, request_id, request.user)
         return Response(
             content=body,
             media_type="application/json",

@@ -56,11 +56,6 @@ def _header(request: Request[Any, Any, Any], name: bytes) -> bytes | None:
     return None
 
 
-def _vetting(request: Request[Any, Any, Any]) -> service.Vetting:
-    vetting: service.Vetting = request.app.state.vetting
-    return vetting
-
-
 async def _check_owner(connection: Any) -> str | None:
     return await service.check_owner(connection.path_params["check_id"])
 
@@ -69,10 +64,10 @@ async def _document_owner(connection: Any) -> str | None:
     return await documents.document_owner(connection.path_params["document_id"])
 
 
-async def _check_view(request: Request[Any, Any, Any], check_id: UUID) -> CheckView:
+async def _check_view(request: Request[Any, Any, Any], vetting: service.Vetting, check_id: UUID) -> CheckView:
     """The check as its dossier shows it to staff."""
     row = await service.check_row(check_id)
-    rendered, _, _ = await dossier.build(_vetting(request), row["mentor"], "staff", now_of(request))
+    rendered, _, _ = await dossier.build(vetting, row["mentor"], "staff", now_of(request))
     return next(check for check in rendered.checks if check.id == check_id)
 
 
@@ -92,27 +87,32 @@ class MentorController(Controller):
     tags = ("vetting",)
 
     @post("/")
-    async def register(self, request: Request[Any, Any, Any], data: JSONBody[MentorRegistration]) -> MentorView:
+    async def register(
+        self, request: Request[Any, Any, Any], vetting: service.Vetting, data: JSONBody[MentorRegistration]
+    ) -> MentorView:
         """Register a mentor (the platform). They start ``onboarding``; the answer's ``id``
         is the mentor's id everywhere in this service, including their token's ``sub``."""
-        return await service.register_mentor(_vetting(request), data, request.user, now_of(request))
+        return await service.register_mentor(vetting, data, request.user, now_of(request))
 
     @get("/")
     async def list_mentors(
         self,
         request: Request[Any, Any, Any],
+        vetting: service.Vetting,
         status: Annotated[MentorStatus | None, QueryParameter(description="Only mentors of this status.")] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> Page[MentorView]:
         """Mentors in registration order."""
-        return await service.list_mentors(_vetting(request), status, limit, cursor)
+        return await service.list_mentors(vetting, status, limit, cursor)
 
     @get("/{mentor_id:uuid}", opt={"owner": "mentor_id"})
-    async def get_mentor(self, request: Request[Any, Any, Any], mentor_id: FromPath[UUID]) -> Response[MentorView]:
+    async def get_mentor(
+        self, request: Request[Any, Any, Any], vetting: service.Vetting, mentor_id: FromPath[UUID]
+    ) -> Response[MentorView]:
         """One mentor with their derived status; ``ETag`` their version, which every change to
         them or their dossier moves on."""
-        view = await service.get_mentor(_vetting(request), mentor_id)
+        view = await service.get_mentor(vetting, mentor_id)
         return Response(view, headers=etag_header(view.version))
 
     @get(
@@ -120,7 +120,9 @@ class MentorController(Controller):
         opt={"owner": "mentor_id"},
         responses={200: ResponseSpec(Dossier, description="The dossier, with an ETag")},
     )
-    async def get_dossier(self, request: Request[Any, Any, Any]) -> ASGIResponse:
+    async def get_dossier(
+        self, request: Request[Any, Any, Any], vetting: service.Vetting, dossier_cache: dossier.DossierCache
+    ) -> ASGIResponse:
         """The mentor's dossier: requirements version, every check with its state, expiry
         and documents (SHA-256), decisions, what is missing for approval, the rating and
         the attestation quality. Every fact carries the sequence number of its audit entry.
@@ -130,8 +132,8 @@ class MentorController(Controller):
         # the header straight from the scope, and the rendered bytes go out as they are.
         audience = dossier.audience_of(request.user)
         rendered = await dossier.read(
-            _vetting(request),
-            request.app.state.dossier_cache,
+            vetting,
+            dossier_cache,
             request.path_params["mentor_id"],
             audience,
             now_of(request),
@@ -147,6 +149,7 @@ class MentorController(Controller):
     async def list_checks(
         self,
         request: Request[Any, Any, Any],
+        vetting: service.Vetting,
         mentor_id: FromPath[UUID],
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
@@ -154,33 +157,39 @@ class MentorController(Controller):
         """The mentor's checks, oldest first, as their dossier shows them: the mentor reads their
         own, without internal notes and waivers not yet granted; staff read every mentor's."""
         page = await dossier.checks(
-            _vetting(request), mentor_id, dossier.audience_of(request.user), now_of(request), limit, cursor
+            vetting, mentor_id, dossier.audience_of(request.user), now_of(request), limit, cursor
         )
         await audit.record_read(request.user, "vetting.checks.read", "mentor", str(mentor_id))
         return page
 
     @post("/{mentor_id:uuid}/checks")
     async def record_check(
-        self, request: Request[Any, Any, Any], mentor_id: FromPath[UUID], data: JSONBody[CheckRecord]
+        self,
+        request: Request[Any, Any, Any],
+        vetting: service.Vetting,
+        mentor_id: FromPath[UUID],
+        data: JSONBody[CheckRecord],
     ) -> Response[CheckView]:
         """Record a new check (``pending``) against the current requirements version; ``ETag``
         for its transitions."""
-        check_id = await service.record_check(_vetting(request), mentor_id, data, request.user, now_of(request))
-        return _check_response(await _check_view(request, check_id), 201)
+        check_id = await service.record_check(vetting, mentor_id, data, request.user, now_of(request))
+        return _check_response(await _check_view(request, vetting, check_id), 201)
 
     @post("/{mentor_id:uuid}/decisions", responses={201: ResponseSpec(DecisionView, description="Proposed")})
     async def propose_decision(
-        self, request: Request[Any, Any, Any], mentor_id: FromPath[UUID], data: JSONBody[DecisionProposal]
+        self,
+        request: Request[Any, Any, Any],
+        vetting: service.Vetting,
+        mentor_id: FromPath[UUID],
+        data: JSONBody[DecisionProposal],
     ) -> Response[bytes]:
         """Propose ``approve``, ``suspend``, ``revoke`` or ``reinstate`` with a rationale.
         It takes effect when another compliance officer confirms it. Accepts ``Idempotency-Key``."""
 
         async def work() -> tuple[int, DecisionView]:
-            return 201, await service.propose_decision(
-                _vetting(request), mentor_id, data, request.user, now_of(request)
-            )
+            return 201, await service.propose_decision(vetting, mentor_id, data, request.user, now_of(request))
 
-        return await _once(request, f"vetting.decisions.propose:{mentor_id}", data, work)
+        return await _once(request, vetting, f"vetting.decisions.propose:{mentor_id}", data, work)
 
     @post("/{mentor_id:uuid}/ratings")
     async def record_rating(
@@ -202,11 +211,13 @@ class CheckController(Controller):
     tags = ("vetting",)
 
     @get("/{check_id:uuid}", opt={"owner_of": _check_owner})
-    async def read(self, request: Request[Any, Any, Any], check_id: FromPath[UUID]) -> Response[CheckView]:
+    async def read(
+        self, request: Request[Any, Any, Any], vetting: service.Vetting, check_id: FromPath[UUID]
+    ) -> Response[CheckView]:
         """One check as its mentor's dossier shows it: the mentor reads their own, without
         internal notes and waivers not yet granted; staff read every check. ``ETag`` for
         transitions."""
-        view = await dossier.check(_vetting(request), check_id, dossier.audience_of(request.user), now_of(request))
+        view = await dossier.check(vetting, check_id, dossier.audience_of(request.user), now_of(request))
         await audit.record_read(request.user, "vetting.check.read", "check", str(check_id))
         return _check_response(view)
 
@@ -214,6 +225,7 @@ class CheckController(Controller):
     async def transition(
         self,
         request: Request[Any, Any, Any],
+        vetting: service.Vetting,
         check_id: FromPath[UUID],
         data: JSONBody[CheckTransition],
         if_match: IfMatchParam = None,
@@ -222,9 +234,11 @@ class CheckController(Controller):
         states; a first ``waived`` answers 202 until a second compliance officer grants the waiver."""
         version = expected_version(if_match)
         effective, message = await service.transition_check(
-            _vetting(request), check_id, data, request.user, now_of(request), version
+            vetting, check_id, data, request.user, now_of(request), version
         )
-        outcome = TransitionOutcome(check=await _check_view(request, check_id), effective=effective, message=message)
+        outcome = TransitionOutcome(
+            check=await _check_view(request, vetting, check_id), effective=effective, message=message
+        )
         return Response(
             outcome,
             status_code=HTTP_200_OK if effective else HTTP_202_ACCEPTED,
@@ -235,12 +249,12 @@ class CheckController(Controller):
     async def upload_document(
         self,
         request: Request[Any, Any, Any],
+        vetting: service.Vetting,
         check_id: FromPath[UUID],
         data: Annotated[DocumentUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> DocumentView:
         """Attach evidence to a pending or in-review check (multipart, part ``file``). PDF,
         PNG or JPEG by content (415 otherwise), at most ``GOVERNANCE_MAX_DOCUMENT_BYTES`` (413)."""
-        vetting = _vetting(request)
         content = await data.file.read(vetting.max_document_bytes + 1)
         return await documents.upload(vetting, check_id, data.file.filename, content, request.user, now_of(request))
 
@@ -250,10 +264,12 @@ class DocumentController(Controller):
     tags = ("vetting",)
 
     @get("/{document_id:uuid}", opt={"owner_of": _document_owner})
-    async def download(self, request: Request[Any, Any, Any], document_id: FromPath[UUID]) -> Stream:
+    async def download(
+        self, request: Request[Any, Any, Any], vetting: service.Vetting, document_id: FromPath[UUID]
+    ) -> Stream:
         """The document as uploaded, streamed and authenticated segment by segment; every
         download is audited. ``Repr-Digest`` carries its SHA-256."""
-        found = await documents.download(_vetting(request), document_id, request.user)
+        found = await documents.download(vetting, document_id, request.user)
         digest = base64.b64encode(bytes.fromhex(found.sha256)).decode()
         return Stream(
             found.content,
@@ -269,7 +285,11 @@ class DocumentController(Controller):
 
 
 async def _once(
-    request: Request[Any, Any, Any], scope: str, payload: Any, work: Callable[[], Awaitable[tuple[int, DecisionView]]]
+    request: Request[Any, Any, Any],
+    vetting: service.Vetting,
+    scope: str,
+    payload: Any,
+    work: Callable[[], Awaitable[tuple[int, DecisionView]]],
 ) -> Response[bytes]:
     """A move on a decision, once per ``Idempotency-Key`` (replays sealed under the mentor's key)."""
     return idempotency.to_response(
@@ -279,7 +299,7 @@ async def _once(
             actor=request.user.sub,
             payload=payload,
             work=work,
-            personal=service.decision_replays(_vetting(request)),
+            personal=service.decision_replays(vetting),
         )
     )
 
@@ -289,20 +309,26 @@ class DecisionController(Controller):
     tags = ("vetting",)
 
     @post("/{decision_id:uuid}/confirm", responses={200: ResponseSpec(DecisionView, description="Confirmed")})
-    async def confirm(self, request: Request[Any, Any, Any], decision_id: FromPath[UUID]) -> Response[bytes]:
+    async def confirm(
+        self, request: Request[Any, Any, Any], vetting: service.Vetting, decision_id: FromPath[UUID]
+    ) -> Response[bytes]:
         """Confirm a proposed decision: by a different compliance officer than its proposer
         (403 otherwise, audited). Accepts ``Idempotency-Key``: a retried confirmation returns
         the first answer instead of a 409."""
         await service.refuse_own_confirmation(decision_id, request.user)
 
         async def work() -> tuple[int, DecisionView]:
-            return 200, await service.confirm_decision(_vetting(request), decision_id, request.user, now_of(request))
+            return 200, await service.confirm_decision(vetting, decision_id, request.user, now_of(request))
 
-        return await _once(request, f"vetting.decisions.confirm:{decision_id}", {}, work)
+        return await _once(request, vetting, f"vetting.decisions.confirm:{decision_id}", {}, work)
 
     @post("/{decision_id:uuid}/reject", responses={200: ResponseSpec(DecisionView, description="Rejected")})
     async def reject(
-        self, request: Request[Any, Any, Any], decision_id: FromPath[UUID], data: JSONBody[DecisionRejection]
+        self,
+        request: Request[Any, Any, Any],
+        vetting: service.Vetting,
+        decision_id: FromPath[UUID],
+        data: JSONBody[DecisionRejection],
     ) -> Response[bytes]:
         """Reject a proposed decision, with ``reasons``: by a different compliance officer than
         its proposer (403 otherwise, audited). The mentor's status does not change. Accepts
@@ -311,23 +337,23 @@ class DecisionController(Controller):
 
         async def work() -> tuple[int, DecisionView]:
             return 200, await service.close_decision(
-                _vetting(request), decision_id, "rejected", request.user, now_of(request), data.reasons
+                vetting, decision_id, "rejected", request.user, now_of(request), data.reasons
             )
 
-        return await _once(request, f"vetting.decisions.reject:{decision_id}", data, work)
+        return await _once(request, vetting, f"vetting.decisions.reject:{decision_id}", data, work)
 
     @post("/{decision_id:uuid}/withdraw", responses={200: ResponseSpec(DecisionView, description="Withdrawn")})
-    async def withdraw(self, request: Request[Any, Any, Any], decision_id: FromPath[UUID]) -> Response[bytes]:
+    async def withdraw(
+        self, request: Request[Any, Any, Any], vetting: service.Vetting, decision_id: FromPath[UUID]
+    ) -> Response[bytes]:
         """Withdraw a proposed decision: only its proposer may (403 otherwise, audited).
         Accepts ``Idempotency-Key``."""
         await service.refuse_out_of_turn(decision_id, request.user, "withdrawn")
 
         async def work() -> tuple[int, DecisionView]:
-            return 200, await service.close_decision(
-                _vetting(request), decision_id, "withdrawn", request.user, now_of(request)
-            )
+            return 200, await service.close_decision(vetting, decision_id, "withdrawn", request.user, now_of(request))
 
-        return await _once(request, f"vetting.decisions.withdraw:{decision_id}", {}, work)
+        return await _once(request, vetting, f"vetting.decisions.withdraw:{decision_id}", {}, work)
 
 
 class VettingController(Controller):
@@ -340,6 +366,7 @@ class VettingController(Controller):
     async def list_decisions(
         self,
         request: Request[Any, Any, Any],
+        vetting: service.Vetting,
         decision_state: Annotated[
             DecisionState | None,
             QueryParameter(name="state", description="`proposed` is the queue awaiting a second officer."),
@@ -348,12 +375,13 @@ class VettingController(Controller):
         cursor: Cursor = None,
     ) -> Page[DecisionView]:
         """Decisions, oldest first; ``state=proposed`` is the four-eyes queue."""
-        return await service.list_decisions(_vetting(request), decision_state, limit, cursor)
+        return await service.list_decisions(vetting, decision_state, limit, cursor)
 
     @get("/expiring")
     async def expiring(
         self,
         request: Request[Any, Any, Any],
+        vetting: service.Vetting,
         within: Annotated[str, limits.query_id("ISO 8601 duration, e.g. P30D.")] = "P30D",
     ) -> list[ExpiringCheck]:
         """Passed or waived checks that lapse within ``within``, soonest first, with their
@@ -363,18 +391,18 @@ class VettingController(Controller):
             horizon = parse_duration(within).add_to(now) - now
         except DurationError as exc:
             raise invalid_parameter("within", str(exc)) from None
-        return await expiry.expiring(_vetting(request), horizon, now)
+        return await expiry.expiring(vetting, horizon, now)
 
     @get("/summary")
-    async def readiness_summary(self, request: Request[Any, Any, Any]) -> ReadinessSummary:
+    async def readiness_summary(self, request: Request[Any, Any, Any], vetting: service.Vetting) -> ReadinessSummary:
         """Mentors by status, share of active mentors fully vetted and current, checks
         expiring within 30 days, and the median days from onboarding to approval."""
-        return await summary.readiness(_vetting(request), now_of(request))
+        return await summary.readiness(vetting, now_of(request))
 
     @get("/ratings/method", exclude_from_auth=True)
-    async def rating_method(self, request: Request[Any, Any, Any]) -> RatingMethodView:
+    async def rating_method(self, request: Request[Any, Any, Any], vetting: service.Vetting) -> RatingMethodView:
         """How published mentor ratings are computed (public)."""
-        method = _vetting(request).requirements.ratings
+        method = vetting.requirements.ratings
         return RatingMethodView(
             method="bayesian_average",
             version=method.version,

@@ -15,7 +15,8 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from governance.cli import _evidence, main
+from governance import bootstrap
+from governance.cli import main
 from governance.core import db
 from governance.core.clock import SystemClock
 from governance.core.identity import Identity
@@ -99,7 +100,7 @@ def test_a_worker_process_killed_while_rendering_is_taken_over(settings: Setting
 
     async def recover() -> Any:
         await asyncio.sleep(1.1)  # the dead worker's lease runs out
-        assert await work_once(_evidence(settings), "survivor", SystemClock())
+        assert await work_once(bootstrap.build(settings).evidence, "survivor", SystemClock())
         return await service.get(bundle.id)
 
     done = with_database(settings, recover)

@@ -1,0 +1,29 @@
+"""What the complaint, refund and dispute rules need from the deployment, configured once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from governance.complaints.policy import SlaPolicy
+from governance.complaints.scan import load_policy
+from governance.core.crypto import Keyring
+from governance.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Complaints:
+    """The SLA and escalation policy (``sla.toml``), the keys that seal personal fields,
+    and the refund amount from which a second officer must approve."""
+
+    policy: SlaPolicy
+    keyring: Keyring
+    refund_four_eyes_threshold_minor: int
+
+    @classmethod
+    def configure(cls, settings: Settings, keyring: Keyring) -> Complaints:
+        """Complaints as ``settings`` configure them (``sla.toml`` is read and validated here)."""
+        return cls(
+            policy=load_policy(settings),
+            keyring=keyring,
+            refund_four_eyes_threshold_minor=settings.refund_four_eyes_threshold_minor,
+        )
