@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
 from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Stream
@@ -72,7 +73,7 @@ class AuditController(Controller):
         return entry
 
     @get("/verify")
-    async def verify(self, log_key: service.LogKey) -> Verification:
+    async def verify(self, log_key: NamedDependency[service.LogKey]) -> Verification:
         """Recompute every leaf hash and the root at every signed checkpoint."""
         return await service.verify(log_key)
 
@@ -80,7 +81,7 @@ class AuditController(Controller):
     async def export(
         self,
         request: Request[Any, Any, Any],
-        log_key: service.LogKey,
+        log_key: NamedDependency[service.LogKey],
         since_seq: Annotated[
             int,
             QueryParameter(
@@ -113,7 +114,9 @@ class AuditController(Controller):
         )
 
     @get("/checkpoint", media_type="text/plain", exclude_from_auth=True)
-    async def checkpoint(self, request: Request[Any, Any, Any], log_key: service.LogKey) -> Response[str]:
+    async def checkpoint(
+        self, request: Request[Any, Any, Any], log_key: NamedDependency[service.LogKey]
+    ) -> Response[str]:
         """The latest signed checkpoint (C2SP tlog-checkpoint signed note). Public, with an
         ``ETag``: ``If-None-Match`` answers 304 while no newer checkpoint is signed."""
         latest = await service.latest_checkpoint(log_key)
@@ -122,7 +125,9 @@ class AuditController(Controller):
         return _public_text(request, str(latest["note"]), CHECKPOINT_CACHING)
 
     @get("/public-key", media_type="text/plain", exclude_from_auth=True)
-    async def public_key(self, request: Request[Any, Any, Any], log_key: service.LogKey) -> Response[str]:
+    async def public_key(
+        self, request: Request[Any, Any, Any], log_key: NamedDependency[service.LogKey]
+    ) -> Response[str]:
         """The signed-note verifier key: ``<name>+<hex key id>+<base64(0x01 || Ed25519 key)>``.
         Public: it is meant to be published."""
         return _public_text(request, str(log_key.verifier_key) + "\n", PUBLIC_KEY_CACHING)

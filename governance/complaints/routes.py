@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
@@ -109,7 +110,7 @@ class ComplaintController(Controller):
 
     @post("/")
     async def file_complaint(
-        self, request: AnyRequest, complaints: Complaints, data: JSONBody[ComplaintCreate]
+        self, request: AnyRequest, complaints: NamedDependency[Complaints], data: JSONBody[ComplaintCreate]
     ) -> Response[ComplaintView]:
         """File a complaint; mentees file for themselves. Safeguarding escalates at once."""
         view = await service.file(
@@ -159,7 +160,7 @@ class ComplaintController(Controller):
 
     @get("/{complaint_id:uuid}", opt={"owner_of": complaint_owner})
     async def get_complaint(
-        self, request: AnyRequest, complaints: Complaints, complaint_id: FromPath[uuid.UUID]
+        self, request: AnyRequest, complaints: NamedDependency[Complaints], complaint_id: FromPath[uuid.UUID]
     ) -> Response[ComplaintView]:
         """One complaint: state, SLA standing, history and notes; ``ETag`` for transitions."""
         return _versioned(
@@ -176,7 +177,7 @@ class ComplaintController(Controller):
     async def transition_complaint(
         self,
         request: AnyRequest,
-        complaints: Complaints,
+        complaints: NamedDependency[Complaints],
         complaint_id: FromPath[uuid.UUID],
         data: JSONBody[ComplaintTransition],
         if_match: IfMatch = None,
@@ -196,7 +197,11 @@ class ComplaintController(Controller):
 
     @post("/{complaint_id:uuid}/notes", opt={"owner_of": complaint_owner})
     async def add_note(
-        self, request: AnyRequest, complaints: Complaints, complaint_id: FromPath[uuid.UUID], data: JSONBody[NoteCreate]
+        self,
+        request: AnyRequest,
+        complaints: NamedDependency[Complaints],
+        complaint_id: FromPath[uuid.UUID],
+        data: JSONBody[NoteCreate],
     ) -> NoteView:
         """Add a note; staff notes ``to_complainant`` are responses."""
         return await service.add_note(
@@ -230,7 +235,7 @@ class RefundController(Controller):
 
     @post("/")
     async def create_refund(
-        self, request: AnyRequest, complaints: Complaints, data: JSONBody[RefundCreate]
+        self, request: AnyRequest, complaints: NamedDependency[Complaints], data: JSONBody[RefundCreate]
     ) -> Response[bytes]:
         """Request a refund. ``Idempotency-Key`` required: a replay returns the first response,
         the same key with another body answers 422."""
@@ -262,7 +267,7 @@ class RefundController(Controller):
     async def list_refunds(
         self,
         request: AnyRequest,
-        complaints: Complaints,
+        complaints: NamedDependency[Complaints],
         state_filter: Annotated[RefundState | None, QueryParameter(name="state")] = None,
         session_id: Annotated[str | None, limits.query_id("Only refunds of this session.")] = None,
         complaint_id: FromQuery[uuid.UUID | None] = None,
@@ -283,7 +288,7 @@ class RefundController(Controller):
 
     @get("/{refund_id:uuid}", opt={"owner_of": refund_owner})
     async def get_refund(
-        self, request: AnyRequest, complaints: Complaints, refund_id: FromPath[uuid.UUID]
+        self, request: AnyRequest, complaints: NamedDependency[Complaints], refund_id: FromPath[uuid.UUID]
     ) -> Response[RefundView]:
         """One refund with its approvals; ``ETag`` for transitions."""
         return _versioned(await refunds.get(refund_id, keyring=complaints.keyring, reader=request.user))
@@ -292,7 +297,7 @@ class RefundController(Controller):
     async def transition_refund(
         self,
         request: AnyRequest,
-        complaints: Complaints,
+        complaints: NamedDependency[Complaints],
         refund_id: FromPath[uuid.UUID],
         data: JSONBody[RefundTransition],
         if_match: IfMatch = None,
@@ -336,7 +341,7 @@ class AttestationController(Controller):
     async def open_dispute(
         self,
         request: AnyRequest,
-        complaints: Complaints,
+        complaints: NamedDependency[Complaints],
         attestation_id: FromPath[uuid.UUID],
         data: JSONBody[DisputeCreate],
     ) -> Response[DisputeView]:
@@ -369,7 +374,7 @@ class DisputeController(Controller):
 
     @get("/{dispute_id:uuid}", opt={"owner_of": dispute_party})
     async def get_dispute(
-        self, request: AnyRequest, complaints: Complaints, dispute_id: FromPath[uuid.UUID]
+        self, request: AnyRequest, complaints: NamedDependency[Complaints], dispute_id: FromPath[uuid.UUID]
     ) -> Response[DisputeView]:
         """One dispute with its tiers, votes and history; ``ETag`` for transitions."""
         view = await disputes.get(
@@ -382,7 +387,7 @@ class DisputeController(Controller):
     async def transition_dispute(
         self,
         request: AnyRequest,
-        complaints: Complaints,
+        complaints: NamedDependency[Complaints],
         dispute_id: FromPath[uuid.UUID],
         data: JSONBody[DisputeTransition],
         if_match: IfMatch = None,
@@ -421,7 +426,9 @@ ROUTES: list[ControllerRouterHandler] = [
 
 
 @get("/escalation-policy", exclude_from_auth=True, tags=["public"])
-async def escalation_policy(request: Request[Any, Any, Any], complaints: Complaints) -> EscalationPolicyView:
+async def escalation_policy(
+    request: Request[Any, Any, Any], complaints: NamedDependency[Complaints]
+) -> EscalationPolicyView:
     """How complaints and disputed attestations are handled: tiers, who decides, time limits,
     appeals, and where to go outside the platform. Generated from the configuration the
     workflows run on."""

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Redirect, Stream
@@ -34,7 +35,10 @@ class BundleController(Controller):
         responses={HTTP_202_ACCEPTED: ResponseSpec(data_container=BundleView, description="Queued.")},
     )
     async def request_bundle(
-        self, request: Request[Any, Any, Any], evidence: service.Evidence, data: JSONBody[BundleRequest]
+        self,
+        request: Request[Any, Any, Any],
+        evidence: NamedDependency[service.Evidence],
+        data: JSONBody[BundleRequest],
     ) -> Response[bytes]:
         """Ask for a bundle of the period (both days inclusive, UTC). Answers 202 with the bundle,
         ``queued``; follow it at ``/evidence/bundles/{id}`` until ``ready`` or ``failed``.
@@ -70,7 +74,7 @@ class BundleController(Controller):
 
     @post("/{bundle_id:uuid}/retry", status_code=HTTP_202_ACCEPTED)
     async def retry_bundle(
-        self, request: Request[Any, Any, Any], evidence: service.Evidence, bundle_id: FromPath[UUID]
+        self, request: Request[Any, Any, Any], evidence: NamedDependency[service.Evidence], bundle_id: FromPath[UUID]
     ) -> BundleView:
         """Queue a failed bundle again (409 for any other state). Audited."""
         bundle = await service.retry(bundle_id, request.user, now_of(request))
@@ -81,7 +85,7 @@ class BundleController(Controller):
     async def download(
         self,
         request: Request[Any, Any, Any],
-        evidence: service.Evidence,
+        evidence: NamedDependency[service.Evidence],
         bundle_id: FromPath[UUID],
         file: Annotated[
             service.FileName, QueryParameter(description="`pdf` (default) or `manifest` (manifest.json).")

@@ -8,6 +8,7 @@ from urllib.parse import unquote_plus
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post, put
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response.base import ASGIResponse
@@ -63,7 +64,7 @@ async def _receipt_owner(connection: Any) -> str | None:
 
 
 @get("/privacy/notices", exclude_from_auth=True, tags=["privacy"])
-async def get_notices(request: Request[Any, Any, Any], privacy: service.Privacy) -> Notices:
+async def get_notices(request: Request[Any, Any, Any], privacy: NamedDependency[service.Privacy]) -> Notices:
     """Every purpose (lawful basis, default, whether it counts as sharing, validity) with all
     published notice versions and their texts by language, and the retention schedule. Public."""
     return service.notices(privacy)
@@ -77,7 +78,7 @@ class PreferencesController(Controller):
 
     @get("/preferences", opt={"owner": "mentee_id"})
     async def read(
-        self, request: Request[Any, Any, Any], privacy: service.Privacy, mentee_id: MenteeId
+        self, request: Request[Any, Any, Any], privacy: NamedDependency[service.Privacy], mentee_id: MenteeId
     ) -> PreferencesChange:
         """The current preferences, derived from the consent history. A request carrying
         ``Sec-GPC: 1`` first opts the mentee out of every sharing purpose (method ``gpc``)
@@ -93,7 +94,7 @@ class PreferencesController(Controller):
     async def change(
         self,
         request: Request[Any, Any, Any],
-        privacy: service.Privacy,
+        privacy: NamedDependency[service.Privacy],
         mentee_id: MenteeId,
         data: JSONBody[PreferencesUpdate],
     ) -> PreferencesChange:
@@ -121,7 +122,9 @@ class PreferencesController(Controller):
         opt={"owner": "mentee_id"},
         responses={HTTP_200_OK: ResponseSpec(data_container=Permission, description="The decision and why.")},
     )
-    async def permission(self, request: Request[Any, Any, Any], privacy: service.Privacy) -> ASGIResponse:
+    async def permission(
+        self, request: Request[Any, Any, Any], privacy: NamedDependency[service.Privacy]
+    ) -> ASGIResponse:
         """Whether the mentee's data may be used for ``?purpose=`` now, and the record that says so
         (null: the purpose's default applies). Call it before every share."""
         # Parameters read straight from the request: Litestar's parameter parsing costs a
@@ -147,7 +150,9 @@ async def list_reconsent(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) ->
 
 
 @get("/privacy/retention/report", tags=["privacy"])
-async def retention_report(request: Request[Any, Any, Any], privacy: service.Privacy) -> RetentionReport:
+async def retention_report(
+    request: Request[Any, Any, Any], privacy: NamedDependency[service.Privacy]
+) -> RetentionReport:
     """What is due for deletion now per category, and what is held by a legal hold, and why."""
     return await retention.report(privacy, now_of(request))
 
@@ -175,7 +180,10 @@ class DataRequestController(Controller):
 
     @post("/")
     async def file(
-        self, request: Request[Any, Any, Any], privacy: service.Privacy, data: JSONBody[DataRequestFiling]
+        self,
+        request: Request[Any, Any, Any],
+        privacy: NamedDependency[service.Privacy],
+        data: JSONBody[DataRequestFiling],
     ) -> Response[DataRequestView]:
         """File a request: a mentee about themself, or the platform for a mentee (``mentee_id``).
         Due one calendar month after receipt; ``ETag`` for transitions."""
@@ -187,7 +195,7 @@ class DataRequestController(Controller):
     async def list_requests(
         self,
         request: Request[Any, Any, Any],
-        privacy: service.Privacy,
+        privacy: NamedDependency[service.Privacy],
         overdue: Annotated[bool | None, QueryParameter(description="Open past their due date.")] = None,
         # ``state`` is a reserved handler argument name in Litestar; the query key stays ``state``.
         in_state: Annotated[RequestState | None, QueryParameter(name="state", description="Only this state.")] = None,
@@ -210,7 +218,7 @@ class DataRequestController(Controller):
 
     @get("/{request_id:uuid}", opt={"owner_of": _request_owner})
     async def read(
-        self, request: Request[Any, Any, Any], privacy: service.Privacy, request_id: FromPath[UUID]
+        self, request: Request[Any, Any, Any], privacy: NamedDependency[service.Privacy], request_id: FromPath[UUID]
     ) -> Response[DataRequestView]:
         """One request: state, due date, extension and its reason, certificate of an erasure;
         ``ETag`` for transitions."""
@@ -221,7 +229,7 @@ class DataRequestController(Controller):
     async def transition(
         self,
         request: Request[Any, Any, Any],
-        privacy: service.Privacy,
+        privacy: NamedDependency[service.Privacy],
         request_id: FromPath[UUID],
         data: JSONBody[RequestTransition],
         if_match: IfMatchParam = None,
@@ -239,7 +247,7 @@ class DataRequestController(Controller):
 
     @get("/{request_id:uuid}/export", opt={"owner_of": _request_owner})
     async def export(
-        self, request: Request[Any, Any, Any], privacy: service.Privacy, request_id: FromPath[UUID]
+        self, request: Request[Any, Any, Any], privacy: NamedDependency[service.Privacy], request_id: FromPath[UUID]
     ) -> Response[bytes]:
         """The JSON export of a completed access or portability request (each download audited)."""
         body = await requests.download(privacy, request_id, request.user)

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, FromPath, JSONBody, QueryParameter
@@ -64,7 +65,9 @@ async def _document_owner(connection: Any) -> str | None:
     return await documents.document_owner(connection.path_params["document_id"])
 
 
-async def _check_view(request: Request[Any, Any, Any], vetting: service.Vetting, check_id: UUID) -> CheckView:
+async def _check_view(
+    request: Request[Any, Any, Any], vetting: NamedDependency[service.Vetting], check_id: UUID
+) -> CheckView:
     """The check as its dossier shows it to staff."""
     row = await service.check_row(check_id)
     rendered, _, _ = await dossier.build(vetting, row["mentor"], "staff", now_of(request))
@@ -88,7 +91,10 @@ class MentorController(Controller):
 
     @post("/")
     async def register(
-        self, request: Request[Any, Any, Any], vetting: service.Vetting, data: JSONBody[MentorRegistration]
+        self,
+        request: Request[Any, Any, Any],
+        vetting: NamedDependency[service.Vetting],
+        data: JSONBody[MentorRegistration],
     ) -> MentorView:
         """Register a mentor (the platform). They start ``onboarding``; the answer's ``id``
         is the mentor's id everywhere in this service, including their token's ``sub``."""
@@ -98,7 +104,7 @@ class MentorController(Controller):
     async def list_mentors(
         self,
         request: Request[Any, Any, Any],
-        vetting: service.Vetting,
+        vetting: NamedDependency[service.Vetting],
         status: Annotated[MentorStatus | None, QueryParameter(description="Only mentors of this status.")] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
@@ -108,7 +114,7 @@ class MentorController(Controller):
 
     @get("/{mentor_id:uuid}", opt={"owner": "mentor_id"})
     async def get_mentor(
-        self, request: Request[Any, Any, Any], vetting: service.Vetting, mentor_id: FromPath[UUID]
+        self, request: Request[Any, Any, Any], vetting: NamedDependency[service.Vetting], mentor_id: FromPath[UUID]
     ) -> Response[MentorView]:
         """One mentor with their derived status; ``ETag`` their version, which every change to
         them or their dossier moves on."""
@@ -121,7 +127,10 @@ class MentorController(Controller):
         responses={200: ResponseSpec(Dossier, description="The dossier, with an ETag")},
     )
     async def get_dossier(
-        self, request: Request[Any, Any, Any], vetting: service.Vetting, dossier_cache: dossier.DossierCache
+        self,
+        request: Request[Any, Any, Any],
+        vetting: NamedDependency[service.Vetting],
+        dossier_cache: NamedDependency[dossier.DossierCache],
     ) -> ASGIResponse:
         """The mentor's dossier: requirements version, every check with its state, expiry
         and documents (SHA-256), decisions, what is missing for approval, the rating and
@@ -149,7 +158,7 @@ class MentorController(Controller):
     async def list_checks(
         self,
         request: Request[Any, Any, Any],
-        vetting: service.Vetting,
+        vetting: NamedDependency[service.Vetting],
         mentor_id: FromPath[UUID],
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
@@ -166,7 +175,7 @@ class MentorController(Controller):
     async def record_check(
         self,
         request: Request[Any, Any, Any],
-        vetting: service.Vetting,
+        vetting: NamedDependency[service.Vetting],
         mentor_id: FromPath[UUID],
         data: JSONBody[CheckRecord],
     ) -> Response[CheckView]:
@@ -179,7 +188,7 @@ class MentorController(Controller):
     async def propose_decision(
         self,
         request: Request[Any, Any, Any],
-        vetting: service.Vetting,
+        vetting: NamedDependency[service.Vetting],
         mentor_id: FromPath[UUID],
         data: JSONBody[DecisionProposal],
     ) -> Response[bytes]:
@@ -212,7 +221,7 @@ class CheckController(Controller):
 
     @get("/{check_id:uuid}", opt={"owner_of": _check_owner})
     async def read(
-        self, request: Request[Any, Any, Any], vetting: service.Vetting, check_id: FromPath[UUID]
+        self, request: Request[Any, Any, Any], vetting: NamedDependency[service.Vetting], check_id: FromPath[UUID]
     ) -> Response[CheckView]:
         """One check as its mentor's dossier shows it: the mentor reads their own, without
         internal notes and waivers not yet granted; staff read every check. ``ETag`` for
@@ -225,7 +234,7 @@ class CheckController(Controller):
     async def transition(
         self,
         request: Request[Any, Any, Any],
-        vetting: service.Vetting,
+        vetting: NamedDependency[service.Vetting],
         check_id: FromPath[UUID],
         data: JSONBody[CheckTransition],
         if_match: IfMatchParam = None,
@@ -249,7 +258,7 @@ class CheckController(Controller):
     async def upload_document(
         self,
         request: Request[Any, Any, Any],
-        vetting: service.Vetting,
+        vetting: NamedDependency[service.Vetting],
         check_id: FromPath[UUID],
         data: Annotated[DocumentUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> DocumentView:
@@ -265,7 +274,7 @@ class DocumentController(Controller):
 
     @get("/{document_id:uuid}", opt={"owner_of": _document_owner})
     async def download(
-        self, request: Request[Any, Any, Any], vetting: service.Vetting, document_id: FromPath[UUID]
+        self, request: Request[Any, Any, Any], vetting: NamedDependency[service.Vetting], document_id: FromPath[UUID]
     ) -> Stream:
         """The document as uploaded, streamed and authenticated segment by segment; every
         download is audited. ``Repr-Digest`` carries its SHA-256."""
@@ -286,7 +295,7 @@ class DocumentController(Controller):
 
 async def _once(
     request: Request[Any, Any, Any],
-    vetting: service.Vetting,
+    vetting: NamedDependency[service.Vetting],
     scope: str,
     payload: Any,
     work: Callable[[], Awaitable[tuple[int, DecisionView]]],
@@ -310,7 +319,7 @@ class DecisionController(Controller):
 
     @post("/{decision_id:uuid}/confirm", responses={200: ResponseSpec(DecisionView, description="Confirmed")})
     async def confirm(
-        self, request: Request[Any, Any, Any], vetting: service.Vetting, decision_id: FromPath[UUID]
+        self, request: Request[Any, Any, Any], vetting: NamedDependency[service.Vetting], decision_id: FromPath[UUID]
     ) -> Response[bytes]:
         """Confirm a proposed decision: by a different compliance officer than its proposer
         (403 otherwise, audited). Accepts ``Idempotency-Key``: a retried confirmation returns
@@ -326,7 +335,7 @@ class DecisionController(Controller):
     async def reject(
         self,
         request: Request[Any, Any, Any],
-        vetting: service.Vetting,
+        vetting: NamedDependency[service.Vetting],
         decision_id: FromPath[UUID],
         data: JSONBody[DecisionRejection],
     ) -> Response[bytes]:
@@ -344,7 +353,7 @@ class DecisionController(Controller):
 
     @post("/{decision_id:uuid}/withdraw", responses={200: ResponseSpec(DecisionView, description="Withdrawn")})
     async def withdraw(
-        self, request: Request[Any, Any, Any], vetting: service.Vetting, decision_id: FromPath[UUID]
+        self, request: Request[Any, Any, Any], vetting: NamedDependency[service.Vetting], decision_id: FromPath[UUID]
     ) -> Response[bytes]:
         """Withdraw a proposed decision: only its proposer may (403 otherwise, audited).
         Accepts ``Idempotency-Key``."""
@@ -366,7 +375,7 @@ class VettingController(Controller):
     async def list_decisions(
         self,
         request: Request[Any, Any, Any],
-        vetting: service.Vetting,
+        vetting: NamedDependency[service.Vetting],
         decision_state: Annotated[
             DecisionState | None,
             QueryParameter(name="state", description="`proposed` is the queue awaiting a second officer."),
@@ -381,7 +390,7 @@ class VettingController(Controller):
     async def expiring(
         self,
         request: Request[Any, Any, Any],
-        vetting: service.Vetting,
+        vetting: NamedDependency[service.Vetting],
         within: Annotated[str, limits.query_id("ISO 8601 duration, e.g. P30D.")] = "P30D",
     ) -> list[ExpiringCheck]:
         """Passed or waived checks that lapse within ``within``, soonest first, with their
@@ -394,13 +403,17 @@ class VettingController(Controller):
         return await expiry.expiring(vetting, horizon, now)
 
     @get("/summary")
-    async def readiness_summary(self, request: Request[Any, Any, Any], vetting: service.Vetting) -> ReadinessSummary:
+    async def readiness_summary(
+        self, request: Request[Any, Any, Any], vetting: NamedDependency[service.Vetting]
+    ) -> ReadinessSummary:
         """Mentors by status, share of active mentors fully vetted and current, checks
         expiring within 30 days, and the median days from onboarding to approval."""
         return await summary.readiness(vetting, now_of(request))
 
     @get("/ratings/method", exclude_from_auth=True)
-    async def rating_method(self, request: Request[Any, Any, Any], vetting: service.Vetting) -> RatingMethodView:
+    async def rating_method(
+        self, request: Request[Any, Any, Any], vetting: NamedDependency[service.Vetting]
+    ) -> RatingMethodView:
         """How published mentor ratings are computed (public)."""
         method = vetting.requirements.ratings
         return RatingMethodView(
