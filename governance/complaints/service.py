@@ -1,4 +1,8 @@
-"""Complaints: filing, the ISO 10002 state machine, notes, the SLA clock and breach escalation.
+"""Complaints: filing, reading, and a person's request to move one.
+
+How a complaint moves (the ISO 10002 state machine, the SLA clock, breach escalation)
+is :mod:`~governance.complaints.moves`; notes are :mod:`~governance.complaints.notes`.
+Both are re-exported here, so that callers name one service.
 
 Every change runs in one ``db.transaction()`` with its ``audit.record_change``; audit details
 hold ids and states only (descriptions, reasons and notes are ciphertext under the
@@ -15,7 +19,18 @@ import structlog
 from piccolo.custom_types import Combinable
 
 from governance.audit import service as audit
-from governance.complaints import sla, states
+from governance.complaints import states
+from governance.complaints.moves import (
+    RESOURCE,
+    Move,
+    due_columns,
+    locked,
+    move,
+    next_states,
+    record_event,
+    scan_breaches,
+)
+from governance.complaints.notes import add_note, author_role
 from governance.complaints.policy import SlaPolicy
 from governance.complaints.schemas import (
     ComplaintCreate,
@@ -24,23 +39,21 @@ from governance.complaints.schemas import (
     ComplaintSummary,
     ComplaintTransition,
     ComplaintView,
-    NoteCreate,
     NoteView,
     SlaView,
 )
 from governance.complaints.tables import Complaint, ComplaintEvent, ComplaintNote
 from governance.core import db
 from governance.core.crypto import Keyring, case_scope, is_sealed, reveal
-from governance.core.errors import Problem, field_error, illegal_transition, invalid_parameter, not_found, not_permitted
+from governance.core.errors import field_error, invalid_parameter, not_found
 from governance.core.identity import SYSTEM, Identity
 from governance.core.pagination import Page, decode_cursor, encode_cursor, equal_to, newest_first
-from governance.core.rows import dumps, loads
-from governance.core.versioning import check_version, lock_for_update, update_versioned
+from governance.core.rows import loads
+from governance.core.versioning import check_version
 from governance.core.visibility import may_see
 
 log = structlog.get_logger("governance.complaints")
 
-RESOURCE: Final = "complaint"
 SUMMARY_COLUMNS: Final = (
     Complaint.id,
     Complaint.state,
@@ -52,9 +65,6 @@ SUMMARY_COLUMNS: Final = (
     Complaint.received_at,
     Complaint.next_due_at,
 )
-
-
-# --- filing ----------------------------------------------------------------------------
 
 
 async def file(
@@ -86,7 +96,7 @@ async def file(
         "severity_reason": None,  # staff's words about the complainant: encrypted below
         "complainant_id": complainant,
         "filed_by": actor.sub,
-        "filed_by_role": _role(actor),
+        "filed_by_role": author_role(actor),
         "mentor_id": data.mentor_id,
         "session_id": data.session_id,
         "attestation_id": data.attestation_id,
@@ -105,7 +115,7 @@ async def file(
         "resolved_at": None,
         "sla_paused_at": None,
     }
-    row.update(_due_columns(policy, row))
+    row.update(due_columns(policy, row))
     async with db.transaction():
         # The complaint's own key: a legal hold keeps exactly this case readable after an erasure.
         cipher = await keyring.cipher(complainant, scope=case_scope(RESOURCE, complaint_id), create=True)
@@ -114,7 +124,7 @@ async def file(
         if data.severity_reason and severity != policy.severity[data.category]:
             row["severity_reason"] = cipher.encrypt(data.severity_reason)
         await Complaint.insert(Complaint(**row))
-        await _event(complaint_id, None, "received", actor, now, None)
+        await record_event(complaint_id, None, "received", actor, now, None)
         await audit.record_change(
             actor=actor,
             action="complaint.filed",
@@ -130,8 +140,8 @@ async def file(
             },
         )
         if data.category in policy.escalate_immediately:
-            await _move(
-                await _locked(complaint_id), "escalated", SYSTEM, now, policy, reason=f"{data.category}: immediate"
+            await move(
+                await locked(complaint_id), Move("escalated", SYSTEM, now, reason=f"{data.category}: immediate"), policy
             )
     return await get(complaint_id, keyring=keyring, policy=policy, reader=actor, now=now)
 
@@ -147,19 +157,12 @@ def _complainant(actor: Identity, data: ComplaintCreate, kinds: set[str]) -> str
     return actor.sub
 
 
-def _role(actor: Identity) -> str:
-    return actor.roles[0] if actor.roles else "unknown"
-
-
 async def _event_reason(keyring: Keyring, subject: str, stored: str | None) -> str | None:
     """An event's reason: a person's is ciphertext (None once erased); the system's is
     generated text (an SLA breach, an immediate escalation) and stored as it is."""
     if stored is None or not is_sealed(stored):
         return stored
     return await reveal(keyring, subject, stored)
-
-
-# --- reading ---------------------------------------------------------------------------
 
 
 async def owner(complaint_id: uuid.UUID) -> str | None:
@@ -185,16 +188,6 @@ async def get(
         .order_by(ComplaintNote.created_at)
     )
     return await _view(row, events, notes, keyring, policy, reader, now)
-
-
-def next_states(row: dict[str, Any], policy: SlaPolicy, now: datetime) -> list[str]:
-    """The states this complaint may move to now: the table's, less an appeal once its
-    window has closed. Both the view's ``allowed_next`` and :func:`_move` ask here, so
-    what a reader is offered is what a move is judged by."""
-    allowed = states.allowed_next(states.COMPLAINT_MOVES, row["state"])
-    if row["resolved_at"] is not None and now > row["resolved_at"] + policy.complaint_appeal_window:
-        allowed = [s for s in allowed if s not in states.APPEAL_STATES]
-    return allowed
 
 
 async def _view(
@@ -380,9 +373,6 @@ async def _soonest_due(
     )
 
 
-# --- transitions -----------------------------------------------------------------------
-
-
 async def transition(
     complaint_id: uuid.UUID,
     *,
@@ -396,7 +386,7 @@ async def transition(
     """Move a complaint to ``data.to``: 412 when stale, 409 when the state machine forbids it,
     403 when this actor may not make that move, 400 naming a missing field."""
     async with db.transaction():
-        row = await _locked(complaint_id)
+        row = await locked(complaint_id)
         check_version(row["version"], expected_version)
         kinds = states.complaint_actor_kinds(actor, row["complainant_id"])
         if data.assignee is not None and "staff" not in kinds:
@@ -416,240 +406,29 @@ async def transition(
             if data.reason
             else None
         )
-        await _move(row, data.to, actor, now, policy, kinds=kinds, reason=reason, data=data, reasons=reasons)
+        step = Move(
+            data.to,
+            actor,
+            now,
+            reason=reason,
+            assignee=data.assignee,
+            outcome=data.outcome,
+            remedies=tuple(data.remedies),
+            resolution_reasons=reasons,
+        )
+        await move(row, step, policy)
     return await get(complaint_id, keyring=keyring, policy=policy, reader=actor, now=now)
 
 
-async def _locked(complaint_id: uuid.UUID) -> dict[str, Any]:
-    row = await lock_for_update(Complaint.select().where(Complaint.id == complaint_id)).first()
-    if row is None:
-        raise not_found("complaint", complaint_id)
-    return dict(row)
-
-
-async def _move(
-    row: dict[str, Any],
-    target: str,
-    actor: Identity,
-    now: datetime,
-    policy: SlaPolicy,
-    *,
-    kinds: set[str] | None = None,
-    reason: str | None = None,
-    data: ComplaintTransition | None = None,
-    reasons: str | None = None,
-) -> None:
-    """Apply one transition inside the caller's transaction: row, SLA clock, event, audit."""
-    state = row["state"]
-    allowed = next_states(row, policy, now)
-    if target not in allowed:
-        if target in states.APPEAL_STATES and target in states.COMPLAINT_MOVES[state]:
-            appeal_until = row["resolved_at"] + policy.complaint_appeal_window
-            raise Problem(
-                409,
-                "appeal-window-closed",
-                f"The appeal window closed at {appeal_until.isoformat()}",
-                appeal_until=appeal_until.isoformat(),
-                allowed_next=allowed,
-            )
-        raise illegal_transition("complaint", state, target, allowed)
-    kinds = kinds if kinds is not None else states.complaint_actor_kinds(actor, row["complainant_id"])
-    if not states.permitted(states.COMPLAINT_MOVES, state, target, kinds):
-        who = ", ".join(sorted(states.COMPLAINT_MOVES[state][target]))
-        raise not_permitted("complaint", state, target, f"this move is for: {who}")
-    changes: dict[str, Any] = {"state": target, "updated_at": now}
-    if state == "awaiting_complainant":  # the clock runs again
-        pauses = [*sla.decode_pauses(row["sla_pauses"]), (row["sla_paused_at"], now)]
-        changes.update(sla_paused_at=None, sla_pauses=sla.encode_pauses(pauses))
-    if target == "acknowledged":
-        changes.update(acknowledged_at=now, assignee=row["assignee"] or actor.sub)
-    elif target == "awaiting_complainant":
-        changes.update(sla_paused_at=now, first_response_at=row["first_response_at"] or now)
-    elif target == "resolved":
-        assert data is not None
-        changes.update(
-            resolved_at=now,
-            first_response_at=row["first_response_at"] or now,
-            outcome=data.outcome,
-            remedies=dumps(sorted(set(data.remedies))),
-            resolution_reasons=reasons,
-        )
-    elif target == "closed":
-        changes.update(closed_at=now)
-    elif target == "reopened":
-        # An appeal starts a new resolution clock: earlier breaches must not exempt its targets.
-        changes.update(
-            sla_started_at=now,
-            closed_at=None,
-            outcome=None,
-            remedies="[]",
-            resolution_reasons=None,
-            breaches="[]",
-            breached=False,
-        )
-    if data is not None and data.assignee is not None:
-        changes["assignee"] = data.assignee
-    changes.update(_due_columns(policy, {**row, **changes}))
-    await update_versioned(Complaint, row["id"], row["version"], changes)
-    await _event(row["id"], state, target, actor, now, reason)
-    await audit.record_change(
-        actor=actor,
-        action="complaint.escalated" if target == "escalated" else "complaint.transitioned",
-        resource_type=RESOURCE,
-        resource_id=str(row["id"]),
-        details={
-            "from": state,
-            "to": target,
-            "version": row["version"] + 1,
-            "outcome": changes.get("outcome"),
-            "assignee": changes.get("assignee"),
-        },
-    )
-    row.update(changes, version=row["version"] + 1)
-
-
-def _due_columns(policy: SlaPolicy, row: dict[str, Any]) -> dict[str, Any]:
-    """The SLA columns for a complaint as ``row`` describes it."""
-    if row["state"] not in states.OPEN_COMPLAINT_STATES:
-        dues = sla.Dues()
-    else:
-        met = {
-            kind
-            for kind, column in (("acknowledge", "acknowledged_at"), ("first_response", "first_response_at"))
-            if row[column]
-        }
-        dues = sla.complaint_dues(
-            policy,
-            category=row["category"],
-            severity=row["severity"],
-            received_at=row["received_at"],
-            started_at=row["sla_started_at"],
-            pauses=sla.decode_pauses(row["sla_pauses"]),
-            paused=row["sla_paused_at"] is not None,
-            met=met,
-            breached=loads(row["breaches"], []),
-        )
-    return {
-        "ack_due_at": dues.acknowledge,
-        "response_due_at": dues.first_response,
-        "resolve_due_at": dues.resolve,
-        "resolve_deadline_at": dues.resolve if dues.resolve is not None else row.get("resolve_deadline_at"),
-        "next_due_at": dues.next,
-    }
-
-
-async def _event(
-    complaint_id: uuid.UUID, from_state: str | None, to_state: str, actor: Identity, at: datetime, reason: str | None
-) -> None:
-    await ComplaintEvent.insert(
-        ComplaintEvent(
-            id=uuid.uuid4(),
-            complaint_id=complaint_id,
-            from_state=from_state,
-            to_state=to_state,
-            actor=actor.sub,
-            at=at,
-            reason=reason,
-        )
-    )
-
-
-# --- notes -----------------------------------------------------------------------------
-
-
-async def add_note(
-    complaint_id: uuid.UUID, *, actor: Identity, data: NoteCreate, policy: SlaPolicy, keyring: Keyring, now: datetime
-) -> NoteView:
-    """Add a note. A staff note ``to_complainant`` is a response (meets the first-response
-    target); a note from the complainant while the case awaits them restarts the clock."""
-    owner_id = await owner(complaint_id)
-    if owner_id is None:
-        raise not_found("complaint", complaint_id)
-    note_id = uuid.uuid4()
-    async with db.transaction():
-        row = await _locked(complaint_id)
-        body = await keyring.encrypt(owner_id, data.body, scope=case_scope(RESOURCE, complaint_id))
-        kinds = states.complaint_actor_kinds(actor, row["complainant_id"])
-        to_complainant = data.to_complainant and "staff" in kinds
-        await ComplaintNote.insert(
-            ComplaintNote(
-                id=note_id,
-                complaint_id=complaint_id,
-                author=actor.sub,
-                author_role=_role(actor),
-                to_complainant=to_complainant,
-                body=body,
-                created_at=now,
-            )
-        )
-        await audit.record_change(
-            actor=actor,
-            action="complaint.note_added",
-            resource_type=RESOURCE,
-            resource_id=str(complaint_id),
-            details={"note_id": str(note_id), "to_complainant": to_complainant},
-        )
-        if to_complainant and row["first_response_at"] is None and row["state"] in states.OPEN_COMPLAINT_STATES:
-            changes: dict[str, Any] = {"first_response_at": now, "updated_at": now}
-            changes.update(_due_columns(policy, {**row, **changes}))
-            await update_versioned(Complaint, complaint_id, row["version"], changes)
-        elif "complainant" in kinds and "staff" not in kinds and row["state"] == "awaiting_complainant":
-            await _move(row, "investigating", actor, now, policy, kinds=kinds, reason="the complainant answered")
-    return NoteView(
-        id=note_id,
-        author=actor.sub,
-        author_role=_role(actor),
-        to_complainant=to_complainant,
-        body=data.body,
-        created_at=now,
-    )
-
-
-# --- the SLA scan ----------------------------------------------------------------------
-
-
-async def scan_breaches(policy: SlaPolicy, now: datetime, *, batch: int = 200) -> int:
-    """Flag every complaint whose pending deadline has passed and escalate it (actor ``system``).
-
-    Each complaint changes in its own transaction with its audit entries; a complaint
-    changed meanwhile by someone else is simply looked at again on the next scan.
-    Returns the number of complaints flagged.
-    """
-    flagged = 0
-    while True:
-        due = (
-            await Complaint.select(Complaint.id)
-            .where((Complaint.next_due_at <= now) & Complaint.state.is_in(sorted(states.OPEN_COMPLAINT_STATES)))
-            .order_by(Complaint.next_due_at)
-            .limit(batch)
-        )
-        if not due:
-            return flagged
-        for item in due:
-            flagged += await _flag(item["id"], policy, now)
-        if len(due) < batch:
-            return flagged
-
-
-async def _flag(complaint_id: uuid.UUID, policy: SlaPolicy, now: datetime) -> int:
-    async with db.transaction():
-        row = await _locked(complaint_id)
-        if row["state"] not in states.OPEN_COMPLAINT_STATES or row["next_due_at"] is None or row["next_due_at"] > now:
-            return 0  # changed since the scan read it
-        dues = sla.Dues(row["ack_due_at"], row["response_due_at"], row["resolve_due_at"])
-        kinds = dues.overdue(now)
-        breaches = sorted({*loads(row["breaches"], []), *kinds})
-        changes: dict[str, Any] = {"breached": True, "breaches": dumps(breaches), "updated_at": now}
-        changes.update(_due_columns(policy, {**row, **changes}))
-        await update_versioned(Complaint, complaint_id, row["version"], changes)
-        await audit.record_change(
-            actor=SYSTEM,
-            action="complaint.sla_breached",
-            resource_type=RESOURCE,
-            resource_id=str(complaint_id),
-            details={"missed": kinds, "state": row["state"]},
-        )
-        row.update(changes, version=row["version"] + 1)
-        if row["state"] != "escalated":
-            await _move(row, "escalated", SYSTEM, now, policy, reason="sla breach: " + ", ".join(kinds))
-    return 1
+__all__ = [
+    "RESOURCE",
+    "SUMMARY_COLUMNS",
+    "add_note",
+    "file",
+    "get",
+    "next_states",
+    "owner",
+    "scan_breaches",
+    "search",
+    "transition",
+]

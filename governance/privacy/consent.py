@@ -123,8 +123,8 @@ def purpose_of(privacy: Privacy, name: str, field: str = "purpose", source: str 
     return purpose
 
 
-# --- the fast path ------------------------------------------------------------------------
-
+# The platform asks before every share: answers are cached per mentee and stay fresh
+# while their newest record's sequence number (their version) does not move.
 TOPIC: Final = "consent"
 _VERSION_QUERY: Final = "SELECT MAX(recorded_seq) AS v FROM privacy_consent_record WHERE subject = {}"
 
@@ -259,126 +259,175 @@ async def change(
     every sharing purpose the request does not explicitly opt in to, and that is allowed
     now, is opted out with method ``gpc``.
     """
-    policy = privacy.policy
-    language = update.language or policy.default_language
-    jurisdiction = update.jurisdiction or policy.default_jurisdiction
-    explicit = [
-        _Draft(purpose_of(privacy, name, f"preferences.{name}", "body"), state, "explicit")
-        for name, state in update.preferences.items()
-    ]
-    for draft in explicit:
-        if language not in draft.purpose.current_notice.text:
-            raise field_error("language", f"the notice of {draft.purpose.name} has no {language!r} text")
+    terms = _Change(
+        privacy=privacy,
+        subject=subject,
+        receipt_id=uuid.uuid4(),
+        language=update.language or privacy.policy.default_language,
+        jurisdiction=update.jurisdiction or privacy.policy.default_jurisdiction,
+        source=update.source,
+        actor=actor,
+        now=now,
+    )
+    # Everything the request alone can get wrong is refused before the transaction opens.
+    explicit = _explicit_choices(terms, update)
     chosen = _validate_retention(privacy, update.retention, now)
     async with db.transaction():
-        drafts = list(explicit)
-        if gpc:
-            for purpose in policy.purposes.values():
-                if not purpose.sharing or purpose.name in update.preferences:
-                    continue
-                if derive(purpose, await _latest_in_transaction(subject, purpose.name), now).allowed:
-                    drafts.append(_Draft(purpose, "opt_out", "gpc"))
+        drafts = explicit + (await _gpc_opt_outs(terms, update) if gpc else [])
         if not drafts and not chosen:
             return PreferencesChange(preferences=await preferences(privacy, subject, now), receipt=None)
-        receipt_id = uuid.uuid4()
         records = [(uuid.uuid4(), draft) for draft in drafts]
-        recorded = await audit.record_change(
-            actor=actor,
-            action="privacy.consent.changed",
-            resource_type="consent_receipt",
-            resource_id=str(receipt_id),
-            details={
-                "mentee_id": subject,
-                "gpc": gpc,
-                "records": [
-                    {
-                        "id": str(record_id),
-                        "purpose": d.purpose.name,
-                        "state": d.state,
-                        "method": d.method,
-                        "notice_version": d.purpose.current_notice.version,
-                    }
-                    for record_id, d in records
-                ],
-                "retention": chosen,
-            },
-        )
-        rows = [
-            ConsentRecord(
-                id=record_id,
-                subject=subject,
-                purpose=d.purpose.name,
-                state=d.state,
-                method=d.method,
-                notice_version=d.purpose.current_notice.version,
-                language=language,
-                jurisdiction=jurisdiction,
-                source=update.source,
-                actor=actor.sub,
-                recorded_at=now,
-                expires_at=d.purpose.validity.add_to(now),
-                receipt_id=receipt_id,
-                recorded_seq=recorded.seq,
-            )
-            for record_id, d in records
-        ]
-        if rows:
-            await ConsentRecord.insert(*rows)
-            await announce(subject)
-        if chosen:
-            await RetentionChoice.insert(
-                *(
-                    RetentionChoice(
-                        id=uuid.uuid4(),
-                        subject=subject,
-                        category=category,
-                        period=period,
-                        chosen_at=now,
-                        recorded_seq=recorded.seq,
-                    )
-                    for category, period in chosen.items()
-                )
-            )
-        body = _receipt(privacy, receipt_id, subject, rows, chosen, jurisdiction, language, actor, now, recorded.seq)
-        await ConsentReceipt.insert(
-            ConsentReceipt(
-                id=receipt_id,
-                subject=subject,
-                issued_at=now,
-                body=msgspec.json.encode(body).decode(),
-                recorded_seq=recorded.seq,
-            )
-        )
+        recorded = await _audit_change(terms, records, chosen, gpc)
+        rows = await _append_records(terms, records, recorded.seq)
+        await _keep_retention_choices(terms, chosen, recorded.seq)
+        body = await _issue_receipt(terms, rows, chosen, recorded.seq)
         current = await preferences(privacy, subject, now)
     return PreferencesChange(preferences=current, receipt=body)
 
 
-def _receipt(
-    privacy: Privacy,
-    receipt_id: uuid.UUID,
-    subject: str,
-    rows: list[ConsentRecord],
-    retention: Mapping[str, str],
-    jurisdiction: str,
-    language: str,
-    actor: Identity,
-    now: datetime,
-    seq: int,
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """One change of a mentee's preferences as it is recorded: whose, by whom, when, and
+    under which receipt, language and jurisdiction (every record and the receipt share them)."""
+
+    privacy: Privacy
+    subject: str
+    receipt_id: uuid.UUID
+    language: str
+    jurisdiction: str
+    source: str
+    actor: Identity
+    now: datetime
+
+
+def _explicit_choices(terms: _Change, update: PreferencesUpdate) -> list[_Draft]:
+    """The purposes the request names, each with a notice in the request's language (a
+    receipt binds the notice the mentee read)."""
+    explicit = [
+        _Draft(purpose_of(terms.privacy, name, f"preferences.{name}", "body"), state, "explicit")
+        for name, state in update.preferences.items()
+    ]
+    for draft in explicit:
+        if terms.language not in draft.purpose.current_notice.text:
+            raise field_error("language", f"the notice of {draft.purpose.name} has no {terms.language!r} text")
+    return explicit
+
+
+async def _gpc_opt_outs(terms: _Change, update: PreferencesUpdate) -> list[_Draft]:
+    """The sharing purposes a Global Privacy Control signal opts out of: those allowed now
+    that the request does not name (an explicit choice wins over the signal)."""
+    drafts = []
+    for purpose in terms.privacy.policy.purposes.values():
+        if not purpose.sharing or purpose.name in update.preferences:
+            continue
+        if derive(purpose, await _latest_in_transaction(terms.subject, purpose.name), terms.now).allowed:
+            drafts.append(_Draft(purpose, "opt_out", "gpc"))
+    return drafts
+
+
+async def _audit_change(
+    terms: _Change, records: list[tuple[uuid.UUID, _Draft]], retention: Mapping[str, str], gpc: bool
+) -> audit.Recorded:
+    return await audit.record_change(
+        actor=terms.actor,
+        action="privacy.consent.changed",
+        resource_type="consent_receipt",
+        resource_id=str(terms.receipt_id),
+        details={
+            "mentee_id": terms.subject,
+            "gpc": gpc,
+            "records": [
+                {
+                    "id": str(record_id),
+                    "purpose": d.purpose.name,
+                    "state": d.state,
+                    "method": d.method,
+                    "notice_version": d.purpose.current_notice.version,
+                }
+                for record_id, d in records
+            ],
+            "retention": retention,
+        },
+    )
+
+
+async def _append_records(terms: _Change, records: list[tuple[uuid.UUID, _Draft]], seq: int) -> list[ConsentRecord]:
+    """Append one consent record per choice (valid for the purpose's period from now) and
+    tell every instance's cache."""
+    rows = [
+        ConsentRecord(
+            id=record_id,
+            subject=terms.subject,
+            purpose=d.purpose.name,
+            state=d.state,
+            method=d.method,
+            notice_version=d.purpose.current_notice.version,
+            language=terms.language,
+            jurisdiction=terms.jurisdiction,
+            source=terms.source,
+            actor=terms.actor.sub,
+            recorded_at=terms.now,
+            expires_at=d.purpose.validity.add_to(terms.now),
+            receipt_id=terms.receipt_id,
+            recorded_seq=seq,
+        )
+        for record_id, d in records
+    ]
+    if rows:
+        await ConsentRecord.insert(*rows)
+        await announce(terms.subject)
+    return rows
+
+
+async def _keep_retention_choices(terms: _Change, chosen: Mapping[str, str], seq: int) -> None:
+    if chosen:
+        await RetentionChoice.insert(
+            *(
+                RetentionChoice(
+                    id=uuid.uuid4(),
+                    subject=terms.subject,
+                    category=category,
+                    period=period,
+                    chosen_at=terms.now,
+                    recorded_seq=seq,
+                )
+                for category, period in chosen.items()
+            )
+        )
+
+
+async def _issue_receipt(
+    terms: _Change, rows: list[ConsentRecord], retention: Mapping[str, str], seq: int
 ) -> dict[str, Any]:
+    body = _receipt(terms, rows, retention, seq)
+    await ConsentReceipt.insert(
+        ConsentReceipt(
+            id=terms.receipt_id,
+            subject=terms.subject,
+            issued_at=terms.now,
+            body=msgspec.json.encode(body).decode(),
+            recorded_seq=seq,
+        )
+    )
+    return body
+
+
+def _receipt(terms: _Change, rows: list[ConsentRecord], retention: Mapping[str, str], seq: int) -> dict[str, Any]:
     """A consent receipt with the fields of ISO/IEC TS 27560 and the Kantara receipt (no personal data)."""
-    policy = privacy.policy
+    policy = terms.privacy.policy
+    language = terms.language
     body: dict[str, Any] = jsonable(
         {
             "version": RECEIPT_VERSION,
-            "receipt_id": receipt_id,
-            "consent_timestamp": now,
-            "jurisdiction": jurisdiction,
+            "receipt_id": terms.receipt_id,
+            "consent_timestamp": terms.now,
+            "jurisdiction": terms.jurisdiction,
             "language": language,
             "collection_method": "api",
-            "pii_principal_id": subject,
+            "pii_principal_id": terms.subject,
             "pii_controllers": [{"name": policy.controller, "contact": policy.controller_contact}],
             "policy_url": policy.policy_url,
-            "recorded_by": {"sub": actor.sub, "roles": list(actor.roles)},
+            "recorded_by": {"sub": terms.actor.sub, "roles": list(terms.actor.roles)},
             "purposes": [
                 {
                     "record_id": row.id,
@@ -476,8 +525,7 @@ async def history(subject: str, purpose: str | None, limit: int, cursor: str | N
     return Page(items=items, next_cursor=next_cursor)
 
 
-# --- expiry -------------------------------------------------------------------------------
-
+# A record is current while no newer one of the same mentee and purpose exists.
 _NEWER = (
     "NOT EXISTS (SELECT 1 FROM privacy_consent_record n WHERE n.subject = r.subject "
     "AND n.purpose = r.purpose AND n.recorded_seq > r.recorded_seq)"

@@ -25,8 +25,10 @@ from governance.core.crypto import CiphertextInvalid
 from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
 from governance.core.storage import ObjectMissing
+from governance.vetting.checks import check_row
+from governance.vetting.registry import touch
 from governance.vetting.schemas import AuditTrail, DocumentView
-from governance.vetting.service import Vetting, check_row, touch
+from governance.vetting.service import Vetting
 from governance.vetting.tables import Document
 
 log = structlog.get_logger("governance.vetting")

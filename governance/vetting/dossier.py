@@ -5,7 +5,7 @@ audience (staff, or the mentor without staff's internal items: notes, proposals 
 confirmed, waivers not yet granted; see :func:`audience_of`) in a
 :class:`~governance.core.cache.FreshCache` under the topic ``mentor``: every change to a
 mentor or anything in their dossier bumps the mentor's ``version`` and announces it in
-the same transaction (:func:`governance.vetting.service.touch`). A rendering also
+the same transaction (:func:`governance.vetting.registry.touch`). A rendering also
 carries the instant at which time alone would change it (the next check expiry, a
 rating leaving the window), after which it is rendered anew.
 """
@@ -30,6 +30,9 @@ from governance.core.identity import Identity
 from governance.core.pagination import Page, decode_cursor, encode_cursor
 from governance.core.visibility import is_staff
 from governance.vetting import ratings, states
+from governance.vetting.checks import check_row
+from governance.vetting.decisions import decision_view
+from governance.vetting.registry import DOSSIER_TOPIC, check_facts, gaps_of, mentor_row, mentor_view, requirements_of
 from governance.vetting.schemas import (
     AuditTrail,
     CheckView,
@@ -40,17 +43,7 @@ from governance.vetting.schemas import (
     RequirementView,
     WaiverRequest,
 )
-from governance.vetting.service import (
-    DOSSIER_TOPIC,
-    Vetting,
-    check_facts,
-    check_row,
-    decision_view,
-    gaps_of,
-    mentor_row,
-    mentor_view,
-    requirements_of,
-)
+from governance.vetting.service import Vetting
 from governance.vetting.tables import Check, Decision, Document, Rating
 
 Audience = Literal["staff", "mentor"]
@@ -167,7 +160,7 @@ async def build(
             method_version=published.method_version,
         ),
         attestation_quality=await attestations.quality(str(mentor_id)),
-        # The same judgement :func:`~governance.vetting.service.propose_decision` makes.
+        # The same judgement :func:`~governance.vetting.decisions.propose_decision` makes.
         allowed_decisions=states.allowed_decisions(mentor["status"], requirements_met=not missing),
     )
     return dossier, _stale_at(check_rows, rated, vetting, now), int(mentor["version"])

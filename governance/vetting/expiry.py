@@ -19,8 +19,9 @@ from governance.audit import service as audit
 from governance.core import db
 from governance.core.identity import SYSTEM
 from governance.vetting import states
+from governance.vetting.registry import mentor_row, refresh_status, touch
 from governance.vetting.schemas import ExpiringCheck, ExpiryRun, ReminderMark
-from governance.vetting.service import Vetting, mentor_row, refresh_status, touch
+from governance.vetting.service import Vetting
 from governance.vetting.tables import Check, Mentor
 
 log = structlog.get_logger("governance.vetting")

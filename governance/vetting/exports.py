@@ -15,7 +15,7 @@ import msgspec
 
 from governance.core.crypto import Keyring, SubjectCipher
 from governance.core.subjects import ExportRecord, Instant
-from governance.vetting.service import specialties_of
+from governance.vetting.registry import specialties_of
 from governance.vetting.tables import Check, Decision, Document, Mentor, Rating
 
 

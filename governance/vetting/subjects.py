@@ -17,7 +17,7 @@ from typing import Any
 from governance.core.crypto import Keyring
 from governance.core.subjects import Erased, ErasureOutcome, Hold, Kept, RetentionRecord, SubjectData
 from governance.vetting import exports
-from governance.vetting.service import touch
+from governance.vetting.registry import touch
 from governance.vetting.tables import Check, Decision, Document, Mentor, Rating
 
 EVIDENCE = "accreditation evidence of the mentor's vetting; personal fields unreadable after erasure"

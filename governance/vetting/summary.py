@@ -6,8 +6,9 @@ import statistics
 from datetime import datetime, timedelta
 
 from governance.vetting import states
+from governance.vetting.registry import facts_by_mentor, gaps_of
 from governance.vetting.schemas import ReadinessSummary
-from governance.vetting.service import Vetting, facts_by_mentor, gaps_of
+from governance.vetting.service import Vetting
 from governance.vetting.tables import Check, Mentor
 
 ACTIVE = ("approved", "lapsed")

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from governance.complaints import refunds, service, states
+from governance.complaints.moves import EFFECTS
 from governance.complaints.policy import SlaPolicy
 from governance.complaints.scan import load_policy
 from governance.complaints.schemas import ComplaintCreate, ComplaintTransition, RefundCreate, RefundTransition
@@ -52,6 +53,13 @@ def test_every_state_is_in_the_tables_and_final_states_have_no_moves() -> None:
     for state in states.OPEN_COMPLAINT_STATES - {"escalated"}:
         assert "escalated" in states.COMPLAINT_MOVES[state]
         assert "withdrawn" in states.COMPLAINT_MOVES[state]
+
+
+def test_every_move_effect_names_a_state_a_complaint_can_reach() -> None:
+    # A misspelt key would silently drop what reaching that state records (a resolution's outcome).
+    reachable = {target for targets in states.COMPLAINT_MOVES.values() for target in targets}
+    assert set(EFFECTS) <= reachable
+    assert {"acknowledged", "awaiting_complainant", "resolved", "closed", "reopened"} <= set(EFFECTS)
 
 
 @pytest.fixture
