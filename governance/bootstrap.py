@@ -28,7 +28,7 @@ from governance.settings import Settings
 from governance.vetting import expiry as vetting_expiry
 from governance.vetting.dossier import DossierCache
 from governance.vetting.service import Vetting
-from governance.wiring import connect_domains, record_denial, subject_registry
+from governance.wiring import connect_domains, export_document, record_denial, subject_registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +106,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Se
     complaints = Complaints.configure(settings, keyring)
     store = object_store(settings)
     vetting = Vetting.configure(settings, keyring, store)
-    privacy = Privacy.configure(settings, keyring, store, subject_registry(keyring, store))
+    privacy = Privacy.configure(settings, keyring, store, subject_registry(keyring, store), export_document)
     evidence = Evidence.configure(settings, vetting, log_key, store)
     return Services(
         settings=settings,

@@ -21,7 +21,6 @@ from typing import Any, Final
 from governance.audit import service as audit
 from governance.complaints.schemas import (
     AttestationCreate,
-    AttestationQuality,
     AttestationStatusView,
     AttestationView,
     StatusChangeView,
@@ -30,6 +29,7 @@ from governance.complaints.tables import Attestation, AttestationStatusChange, D
 from governance.core import db
 from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
+from governance.core.reporting import AttestationQuality
 from governance.core.versioning import lock_for_update, update_versioned
 
 RESOURCE: Final = "attestation"

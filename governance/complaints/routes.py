@@ -24,7 +24,6 @@ from governance.complaints import attestations, disputes, policy, refunds, servi
 from governance.complaints.config import Complaints
 from governance.complaints.schemas import (
     AttestationCreate,
-    AttestationQuality,
     AttestationStatusView,
     AttestationView,
     Category,
@@ -58,6 +57,7 @@ from governance.core.pagination import DEFAULT_LIMIT, Page
 from governance.core.pagination import CursorParam as Cursor
 from governance.core.pagination import LimitParam as Limit
 from governance.core.ratelimits import LIMITED_PER_CLIENT
+from governance.core.reporting import AttestationQuality
 from governance.core.versioning import IF_MATCH, etag_header, expected_version
 
 AnyRequest = Request[Identity, Any, Any]

@@ -360,19 +360,6 @@ class DisputeSummary(View):
     opened_at: datetime
 
 
-class AttestationQuality(View):
-    """Agreement with other mentors and how this mentor's disputed attestations ended."""
-
-    mentor_id: str
-    window_days: int
-    comparable_pairs: int
-    pairs_within_one_step: int
-    agreement: float | None
-    disputed_attestations: int
-    amended_or_revoked: int
-    amended_or_revoked_share: float | None
-
-
 # --- escalation policy -----------------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""What every domain's register shares: a decision's reasons as an evidence bundle prints them.
+"""What more than one domain reports: a decision's reasons as an evidence bundle prints
+them, and a mentor's attestation quality (complaints computes it, a vetting dossier shows it).
 
 The domains declare their own register lines (``<domain>/reporting.py``); the evidence
 bundle reads them. Only what more than one domain prints lives here.
@@ -10,6 +11,8 @@ from datetime import datetime
 from typing import Final
 
 import msgspec
+
+from governance.core.shapes import View
 
 # What a reason reads once its data subject was erased (their key destroyed): the decision
 # stays listed, its reasons are gone for good.
@@ -24,3 +27,16 @@ class ReasonLine(msgspec.Struct, frozen=True):
     decided_by: str
     decided_at: datetime | None
     reasons: str  # plaintext, or ERASED
+
+
+class AttestationQuality(View):
+    """Agreement with other mentors and how this mentor's disputed attestations ended."""
+
+    mentor_id: str
+    window_days: int
+    comparable_pairs: int
+    pairs_within_one_step: int
+    agreement: float | None
+    disputed_attestations: int
+    amended_or_revoked: int
+    amended_or_revoked_share: float | None

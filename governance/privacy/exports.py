@@ -9,21 +9,17 @@ documented format cannot drift from what the service writes.
 
 from __future__ import annotations
 
-import json
 import uuid
-from importlib import resources
-from typing import Annotated, Any, Final, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, Final, Protocol
 
 import msgspec
 
 from governance.audit.schemas import AuditEntryView
-from governance.complaints.exports import ComplaintsExport
 from governance.core.crypto import Keyring, SubjectCipher, is_sealed
 from governance.core.idempotency import StoredResponse
-from governance.core.shapes import Document
 from governance.core.subjects import ExportRecord, Instant, SubjectData
 from governance.privacy.tables import ConsentReceipt, ConsentRecord, DataRequest, RetentionChoice
-from governance.vetting.exports import VettingExport
 
 EXPORT_FORMAT: Final = "governance.subject-export/2"
 SCHEMA_ID: Final = "urn:governance:schema:subject-export:2"
@@ -103,72 +99,33 @@ class CoreExport(ExportRecord):
     stored_responses: list[StoredResponse]
 
 
-class ExportModules(ExportRecord):
-    """Each module's records about the subject."""
+class ExportedDocument(Protocol):
+    """What privacy reads of a built document: which modules it holds, and its audit entries."""
 
-    privacy: PrivacyExport
-    vetting: VettingExport
-    complaints: ComplaintsExport
-    core: CoreExport
+    @property
+    def modules(self) -> msgspec.Struct: ...
 
-
-class SubjectExport(Document):
-    """Everything this service holds about one data subject (GDPR Art. 15 and 20).
-
-    Personal fields are decrypted (null once unreadable); times are RFC 3339 in UTC; lists
-    and objects are JSON lists and objects."""
-
-    schema: Annotated[str, msgspec.Meta(description="The `$id` of this document's JSON Schema.")] = msgspec.field(
-        name="$schema"
-    )
-    format: str
-    mentee_id: Annotated[str, msgspec.Meta(description="The data subject (the `sub` of their token).")]
-    request_id: uuid.UUID
-    generated_at: Instant
-    modules: ExportModules
-    audit_entries: Annotated[
-        list[AuditEntryView],
-        msgspec.Meta(description="The audit entries about the subject or their records, or by them, in log order."),
-    ]
+    @property
+    def audit_entries(self) -> list[AuditEntryView]: ...
 
 
-T = TypeVar("T", bound=ExportRecord)
+class ExportDocument(Protocol):
+    """Builds the access export document from every module's records.
 
+    The document names each module's record types, so it is put together where the
+    modules are wired (:func:`governance.wiring.export_document`), not here: privacy
+    gathers the records and stores the document without knowing the others' types."""
 
-def part(parts: list[SubjectData], module: str, kind: type[T]) -> T:
-    """``module``'s records among ``parts``, as the type the document declares for them."""
-    for found in parts:
-        if found.module == module:
-            if not isinstance(found.data, kind):
-                raise TypeError(f"module {module!r} exported {type(found.data).__name__}, not {kind.__name__}")
-            return found.data
-    raise LookupError(f"no subject provider exported module {module!r}")
-
-
-def schema() -> dict[str, Any]:
-    """The export's JSON Schema (draft 2020-12), generated from the Structs above."""
-    generated = msgspec.json.schema(SubjectExport)
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_ID,
-        "title": "Access export of one data subject",
-        "description": (
-            "Everything the governance service holds about one data subject, written when an access or "
-            "portability request is completed. One property per module under `modules`; personal fields "
-            "decrypted (null once unreadable); staff-internal items marked `internal`; times RFC 3339."
-        ),
-        **generated,
-    }
-
-
-def schema_text() -> str:
-    """The schema as committed in the repository and shipped with the package (stable formatting)."""
-    return json.dumps(schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def published_schema() -> str:
-    """The committed schema file, as shipped with the package."""
-    return resources.files("governance.privacy").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    def __call__(
+        self,
+        *,
+        mentee_id: str,
+        request_id: uuid.UUID,
+        generated_at: datetime,
+        parts: list[SubjectData],
+        stored_responses: list[StoredResponse],
+        audit_entries: list[AuditEntryView],
+    ) -> ExportedDocument: ...
 
 
 def extension_reason_of(stored: str | None, cipher: SubjectCipher | None) -> str | None:

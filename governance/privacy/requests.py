@@ -23,7 +23,6 @@ import msgspec
 from governance.audit import service as audit
 from governance.audit.schemas import AuditEntryView
 from governance.audit.tables import AuditEntry
-from governance.complaints.exports import ComplaintsExport
 from governance.core import db, idempotency
 from governance.core.crypto import SubjectCipher, case_scope, is_segmented, sealed_sha256
 from governance.core.durations import Duration, DurationError, parse_duration
@@ -36,14 +35,8 @@ from governance.core.subjects import Hold
 from governance.core.versioning import check_version, lock_for_update, update_versioned
 from governance.privacy import consent
 from governance.privacy.exports import (
-    EXPORT_FORMAT,
-    SCHEMA_ID,
-    CoreExport,
-    ExportModules,
-    PrivacyExport,
-    SubjectExport,
+    ExportedDocument,
     extension_reason_of,
-    part,
 )
 from governance.privacy.schemas import (
     DataRequestFiling,
@@ -55,7 +48,6 @@ from governance.privacy.schemas import (
 )
 from governance.privacy.service import Privacy, jsonable
 from governance.privacy.tables import DataRequest
-from governance.vetting.exports import VettingExport
 
 ONE_MONTH: Final = Duration(months=1)
 LONGEST_EXTENSION: Final = Duration(months=2)
@@ -364,7 +356,7 @@ async def transition(
 # --- access and portability ------------------------------------------------------------------
 
 
-async def build_export(privacy: Privacy, subject: str, request_id: uuid.UUID, now: datetime) -> SubjectExport:
+async def build_export(privacy: Privacy, subject: str, request_id: uuid.UUID, now: datetime) -> ExportedDocument:
     """Everything every module holds about ``subject``, typed, with the audit entries about it
     (the format of :mod:`governance.privacy.exports` and its JSON Schema)."""
     parts = await privacy.subjects.export(subject)
@@ -374,18 +366,12 @@ async def build_export(privacy: Privacy, subject: str, request_id: uuid.UUID, no
         chunk = ids[start : start + 500]
         rows = await AuditEntry.select().where((AuditEntry.actor_sub == subject) | AuditEntry.resource_id.is_in(chunk))
         entries.update((r["seq"], audit.entry_view(r)) for r in rows)
-    return SubjectExport(
-        schema=SCHEMA_ID,
-        format=EXPORT_FORMAT,
+    return privacy.export_document(
         mentee_id=subject,
         request_id=request_id,
         generated_at=now,
-        modules=ExportModules(
-            privacy=part(parts, "privacy", PrivacyExport),
-            vetting=part(parts, "vetting", VettingExport),
-            complaints=part(parts, "complaints", ComplaintsExport),
-            core=CoreExport(stored_responses=await idempotency.stored_for(privacy.keyring, subject)),
-        ),
+        parts=parts,
+        stored_responses=await idempotency.stored_for(privacy.keyring, subject),
         audit_entries=[entries[seq] for seq in sorted(entries)],
     )
 
@@ -407,7 +393,7 @@ async def _export(privacy: Privacy, row: DataRequestRow, planned: _Move, now: da
         details={
             **planned.details,
             "export": {"key": stored.key, "sha256": stored.sha256, "size": stored.size},
-            "modules": sorted(ExportModules.__struct_fields__),
+            "modules": sorted(document.modules.__struct_fields__),
             "audit_entries": len(document.audit_entries),
         },
     )

@@ -19,6 +19,7 @@ from governance.core.crypto import Keyring
 from governance.core.identity import SYSTEM
 from governance.core.storage import ObjectStore
 from governance.core.subjects import SubjectRegistry
+from governance.privacy.exports import ExportDocument
 from governance.privacy.policy import (
     PRIVACY_FILE,
     RETENTION_FILE,
@@ -48,12 +49,21 @@ class Privacy:
     keyring: Keyring
     store: ObjectStore
     subjects: SubjectRegistry
+    # Builds the access export from every module's records (governance.wiring knows their types).
+    export_document: ExportDocument
     sweep_batch: int = 200
     # The permission check's per-process cache (see privacy.consent).
     consent_cache: FreshCache[Any] = field(default_factory=_new_consent_cache)
 
     @classmethod
-    def configure(cls, settings: Settings, keyring: Keyring, store: ObjectStore, subjects: SubjectRegistry) -> Privacy:
+    def configure(
+        cls,
+        settings: Settings,
+        keyring: Keyring,
+        store: ObjectStore,
+        subjects: SubjectRegistry,
+        export_document: ExportDocument,
+    ) -> Privacy:
         """Privacy as ``settings`` configure it (both policy files are read and validated here)."""
 
         policy_dir = settings.effective_policy_dir
@@ -63,6 +73,7 @@ class Privacy:
             keyring=keyring,
             store=store,
             subjects=subjects,
+            export_document=export_document,
             sweep_batch=settings.retention_sweep_batch,
         )
 

@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
 import msgspec
 
-from governance.complaints import attestations
 from governance.core import db
 from governance.core.cache import FreshCache, Loaded
 from governance.core.crypto import SubjectCipher
 from governance.core.errors import invalid_parameter
 from governance.core.identity import Identity
 from governance.core.pagination import Page, decode_cursor, encode_cursor
+from governance.core.reporting import AttestationQuality
 from governance.core.visibility import is_staff
 from governance.vetting import ratings, states
 from governance.vetting.checks import check_row
@@ -72,6 +72,24 @@ class DossierCache:
     def forget(self, mentor_id: uuid.UUID) -> None:
         for cache in self._by_audience.values():
             cache.forget(str(mentor_id))
+
+
+# Where a dossier reads the mentor's attestation quality: complaints computes it, and
+# vetting must not import complaints, so the wiring plugs the reader in at start
+# (:func:`governance.wiring.connect_domains`), as it plugs complaints' change hook.
+AttestationQualityReader = Callable[[str], Awaitable[AttestationQuality]]
+_quality_reader: list[AttestationQualityReader] = []
+
+
+def read_attestation_quality_with(reader: AttestationQualityReader) -> None:
+    """Use ``reader`` for the attestation quality every dossier shows (the last one plugged in)."""
+    _quality_reader[:] = [reader]
+
+
+async def _attestation_quality(mentor_id: str) -> AttestationQuality:
+    if not _quality_reader:
+        raise RuntimeError("no attestation quality reader is connected: start through governance.bootstrap")
+    return await _quality_reader[0](mentor_id)
 
 
 def audience_of(reader: Identity) -> Audience:
@@ -159,7 +177,7 @@ async def build(
             method=ratings.explain(vetting.requirements.ratings),
             method_version=published.method_version,
         ),
-        attestation_quality=await attestations.quality(str(mentor_id)),
+        attestation_quality=await _attestation_quality(str(mentor_id)),
         # The same judgement :func:`~governance.vetting.decisions.propose_decision` makes.
         allowed_decisions=states.allowed_decisions(mentor["status"], requirements_met=not missing),
     )

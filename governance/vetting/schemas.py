@@ -8,8 +8,8 @@ from uuid import UUID
 
 import msgspec
 
-from governance.complaints.schemas import AttestationQuality
 from governance.core import limits
+from governance.core.reporting import AttestationQuality
 from governance.core.shapes import Input, View
 from governance.vetting.states import CheckState, DecisionAction, DecisionState, MentorStatus
 

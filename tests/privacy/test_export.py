@@ -14,6 +14,7 @@ import httpx
 import jsonschema
 import pytest
 
+from governance import wiring
 from governance.complaints.scan import run_scan
 from governance.core.clock import ManualClock
 from governance.privacy import exports
@@ -230,12 +231,12 @@ async def test_the_schema_refuses_json_inside_a_string_and_times_without_an_offs
 
 
 def test_the_committed_schema_is_the_one_generated_from_the_export_structs() -> None:
-    assert SCHEMA_PATH.read_text(encoding="utf-8") == exports.schema_text(), (
-        "regenerate: python -c 'from governance.privacy import exports; "
-        'open("governance/privacy/export.schema.json", "w").write(exports.schema_text())\''
+    assert SCHEMA_PATH.read_text(encoding="utf-8") == wiring.schema_text(), (
+        "regenerate: python -c 'from governance import wiring; "
+        'open("governance/privacy/export.schema.json", "w").write(wiring.schema_text())\''
     )
-    assert exports.published_schema() == exports.schema_text(), "shipped with the package"
-    schema = exports.schema()
+    assert wiring.published_schema() == wiring.schema_text(), "shipped with the package"
+    schema = wiring.schema()
     assert (schema["$id"], schema["title"]) == (exports.SCHEMA_ID, "Access export of one data subject")
     modules = schema["$defs"]["ExportModules"]["properties"]
     assert set(modules) == {"privacy", "vetting", "complaints", "core"}
@@ -245,4 +246,4 @@ def test_every_registered_module_has_its_place_in_the_document() -> None:
     from governance.wiring import subject_registry as registry
 
     registered = {provider.module for provider in registry(None, None).providers}  # type: ignore[arg-type]
-    assert registered <= set(exports.ExportModules.__struct_fields__)
+    assert registered <= set(wiring.ExportModules.__struct_fields__)

@@ -322,13 +322,14 @@ def test_governance_audit_verify_stays_ok_after_an_erasure(settings: Settings) -
         from governance.privacy import requests
         from governance.privacy.schemas import DataRequestFiling, RequestTransition
         from governance.privacy.service import Privacy as PrivacyService
+        from governance.wiring import export_document
         from governance.wiring import subject_registry as registry
 
         await db.start(settings)
         try:
             keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
             store = object_store(settings)
-            service = PrivacyService.configure(settings, keyring, store, registry(keyring, store))
+            service = PrivacyService.configure(settings, keyring, store, registry(keyring, store), export_document)
             now = datetime.now(UTC)
             me = Identity(sub=mentee, roles=("mentee",))
             officer = Identity(sub="officer-a", roles=("compliance_officer",))
