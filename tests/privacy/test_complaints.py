@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from governance.audit import service as audit_service
+from governance.bootstrap import Services
 from governance.complaints.tables import Complaint
 from governance.core.clock import ManualClock
 from governance.privacy import retention
@@ -52,6 +53,7 @@ async def test_an_access_export_holds_the_complaint_and_the_consent_history(
 
 
 async def test_erasure_keeps_the_complaints_non_personal_parts_and_the_log_verifies(
+    services: Services,
     privacy: Privacy,
     api: Api,
     client: httpx.AsyncClient,
@@ -75,7 +77,7 @@ async def test_erasure_keeps_the_complaints_non_personal_parts_and_the_log_verif
     await privacy.complete(other["id"])
     gone = await client.get(f"/api/v1/complaints/{closed['id']}", headers=privacy.auth("support_agent"))
     assert gone.json()["description"] is None, "a closed complaint holds nothing: its text is erased at once"
-    log_key = client._transport.app.state.log_key  # type: ignore[attr-defined]
+    log_key = services.log_key
     assert (await audit_service.verify(log_key)).ok
 
 

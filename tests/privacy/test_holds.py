@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from governance.audit import service as audit_service
+from governance.bootstrap import Services
 from governance.core.clock import ManualClock
 from governance.privacy import retention
 
@@ -35,7 +36,7 @@ async def _read_refund(api: Api, refund: dict[str, Any]) -> httpx.Response:
 
 
 async def test_an_open_refund_stays_readable_through_an_erasure_until_its_hold_ends_and_the_sweep(
-    api: Api, privacy: Privacy, client: httpx.AsyncClient, clock: ManualClock
+    services: Services, api: Api, privacy: Privacy, client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
     mentee = new_mentee()
     refund = await _refund(api, mentee)
@@ -88,7 +89,7 @@ async def test_an_open_refund_stays_readable_through_an_erasure_until_its_hold_e
     assert (after["amount_minor"], after["state"]) == (500, "denied"), "the financial record is kept"
     [ended] = await privacy.audit(action="privacy.erasure.hold_ended", resource_id=refund["id"])
     assert ended["details"]["mentee_id"] == mentee
-    log_key = client._transport.app.state.log_key  # type: ignore[attr-defined]
+    log_key = services.log_key
     assert (await audit_service.verify(log_key)).ok
 
 
