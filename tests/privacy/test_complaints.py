@@ -15,7 +15,6 @@ from governance.privacy import retention
 
 from ..complaints.conftest import Api
 from .conftest import SHARE, Privacy, new_mentee
-from .test_consent import service_of
 
 COMPLAINT = "My mentor shared my CV with a recruiter without asking"
 
@@ -82,6 +81,7 @@ async def test_erasure_keeps_the_complaints_non_personal_parts_and_the_log_verif
 
 
 async def test_a_dry_run_lists_due_and_held_complaints_and_the_sweep_deletes_only_the_due(
+    services: Services,
     privacy: Privacy,
     api: Api,
     client: httpx.AsyncClient,
@@ -92,7 +92,7 @@ async def test_a_dry_run_lists_due_and_held_complaints_and_the_sweep_deletes_onl
     kept = await closed_complaint(api, held)
     still_open = await api.file(sub=held, category="billing", description="Charged twice")
     clock.advance(timedelta(days=6 * 366 + 2))
-    service = service_of(client)
+    service = services.privacy
 
     dry = await retention.sweep(service, clock.now(), dry_run=True)
     assert due["id"] in {line.record_id for line in dry.due}

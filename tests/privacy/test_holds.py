@@ -14,7 +14,6 @@ from governance.privacy import retention
 
 from ..complaints.conftest import Api
 from .conftest import Privacy, new_mentee
-from .test_consent import service_of
 
 REASON = "Jane Example was charged twice: the mentor never joined the call"
 ABOUT_ME = "Please correct my surname, it is Example-Smith"
@@ -61,7 +60,7 @@ async def test_an_open_refund_stays_readable_through_an_erasure_until_its_hold_e
     other = await client.get(f"/api/v1/privacy/requests/{answered['id']}", headers=privacy.officer())
     assert other.json()["description"] is None
     # A sweep while the hold lasts leaves the case's key alone.
-    during = await retention.sweep(service_of(client), clock.now(), dry_run=False)
+    during = await retention.sweep(services.privacy, clock.now(), dry_run=False)
     assert (await _read_refund(api, refund)).json()["reason"] == REASON
     assert not await privacy.audit(action="privacy.erasure.hold_ended", resource_id=refund["id"])
     assert during.dry_run is False
@@ -77,11 +76,11 @@ async def test_an_open_refund_stays_readable_through_an_erasure_until_its_hold_e
     )
     assert denied.status_code == 200, denied.text
     assert denied.json()["reason"] == REASON, "still held until the sweep runs"
-    dry = await retention.sweep(service_of(client), clock.now(), dry_run=True)
+    dry = await retention.sweep(services.privacy, clock.now(), dry_run=True)
     assert dry.held_keys_destroyed >= 1
     assert (await _read_refund(api, refund)).json()["reason"] == REASON, "a dry run destroys nothing"
 
-    swept = await retention.sweep(service_of(client), clock.now(), dry_run=False)
+    swept = await retention.sweep(services.privacy, clock.now(), dry_run=False)
 
     assert swept.held_keys_destroyed >= 1
     after = (await _read_refund(api, refund)).json()
