@@ -179,6 +179,8 @@ class Workload:
     async def vetting(self) -> None:
         mentor = await self.register("m-ada", "Ada Example")
         await self.register("m-bea", "Bea Example")
+        # Spelled out, not imported from the vetting tests: this script is the recipe of a
+        # recorded vector, and must not drift when they change.
         details = {
             "method": "document and video check",
             "level": "enhanced",
