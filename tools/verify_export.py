@@ -1050,6 +1050,8 @@ class _Verifier:
 
 
 def _short(value: Any, limit: int = 80) -> str:
+    if value is _MISSING:
+        return "(absent)"  # a key one side has and the other does not
     text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
