@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export GOVERNANCE_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+# The browser tests drive Debian's Chromium: Playwright's own browser download is unreachable here.
+export CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint test-sqlite test-postgres bench fuzz clean
+.PHONY: run test lint browser test-sqlite test-postgres bench fuzz clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -15,8 +17,22 @@ $(BIN)/python:
 
 # Reinstall only when the project's dependencies change.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,browser]'
 	touch $(STAMP)
+
+# What the browser tests need besides Python packages (the install stamp brings those):
+# Debian's Chromium, installed when missing. Without it they skip, or fail with CI=true.
+browser: $(STAMP)
+	@[ -x $(CHROMIUM) ] || { \
+		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			echo "installing Debian's chromium for the browser tests"; \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+				echo "could not install chromium: the browser tests will skip (and fail with CI=true)" >&2; \
+		else \
+			echo "the browser tests need Chromium at $(CHROMIUM): install it as root ('apt-get install chromium' on" \
+				"Debian or Ubuntu) or set CHROMIUM=/path/to/chromium; until then they skip (and fail with CI=true)" >&2; \
+		fi; \
+	}
 
 run: $(STAMP)
 	$(BIN)/governance migrate
@@ -33,6 +49,9 @@ test-sqlite: $(STAMP)
 
 test-postgres: $(STAMP)
 	GOVERNANCE_TEST_BACKEND=postgres $(BIN)/pytest
+
+# The test runs need the browser (kept apart from their own rules above).
+test-sqlite test-postgres: browser
 
 test: lint test-sqlite test-postgres
 
