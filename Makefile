@@ -61,6 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/vetting.py
 	$(BIN)/python bench/privacy.py
 	$(BIN)/python bench/evidence.py
+	$(BIN)/python bench/web.py
 
 # Schemathesis against the service's own OpenAPI document, once per role (minutes; not part of
 # `make test`). FUZZ_DATABASE_URL=postgresql://... fuzzes on PostgreSQL; see tools/fuzz.py.

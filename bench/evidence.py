@@ -110,7 +110,7 @@ async def seed_platform(args: argparse.Namespace) -> None:
 async def seed_cases(refunds: int, disputes: int, requests: int) -> None:
     """Refunds, disputes and data requests spread over the last year (rows as the services write them)."""
     from governance.complaints.schemas import REFUND_STATES
-    from governance.complaints.tables import Dispute, Refund
+    from governance.complaints.tables import Attestation, Dispute, Refund
     from governance.core import db
     from governance.privacy.tables import DataRequest
 
@@ -132,11 +132,19 @@ async def seed_cases(refunds: int, disputes: int, requests: int) -> None:
         )  # fmt: skip
     for n in range(disputes):
         at = when()
-        tier, state, outcome = (("L1", "l1_review", None), ("L1", "decided", "upheld"), ("L2", "decided", "amended"),
-                                ("L3", "revoked", "revoked"))[n % 4]  # fmt: skip
+        tier, state, outcome, status = (("L1", "l1_review", None, "disputed"), ("L1", "decided", "upheld", "valid"),
+                                        ("L2", "decided", "amended", "amended"),
+                                        ("L3", "revoked", "revoked", "revoked"))[n % 4]  # fmt: skip
+        # Each dispute is about an attestation of its own, in the status the dispute left it.
+        attestation = Attestation(
+            id=uuid.uuid4(), mentor_id=str(uuid.UUID(int=n)), candidate_id=f"cand-{n}", competency="interviewing",
+            score=3, rubric_version="2026.1", session_date=at.date(), token_sha256="0" * 64, status=status,
+            status_since=at, recorded_by="platform", recorded_at=at - timedelta(days=2),
+        )  # fmt: skip
+        rows.append(attestation)
         rows.append(
             Dispute(
-                id=uuid.uuid4(), attestation_id=uuid.uuid4(), state=state, tier=tier, opened_by=f"cand-{n}",
+                id=uuid.uuid4(), attestation_id=attestation.id, state=state, tier=tier, opened_by=f"cand-{n}",
                 opened_as="candidate", candidate_id=f"cand-{n}", mentor_id=str(uuid.UUID(int=n)), reason="too low",
                 outcome=outcome, tier_started_at=at, decide_due_at=at + timedelta(days=10), opened_at=at,
                 closed_at=None if outcome is None else at + timedelta(days=rng.randrange(1, 20)),
@@ -153,7 +161,7 @@ async def seed_cases(refunds: int, disputes: int, requests: int) -> None:
             )
         )  # fmt: skip
     async with db.transaction():
-        for table in (Refund, Dispute, DataRequest):
+        for table in (Refund, Attestation, Dispute, DataRequest):
             batch = [row for row in rows if isinstance(row, table)]
             for start in range(0, len(batch), 500):
                 await table.insert(*batch[start : start + 500])

@@ -1,0 +1,220 @@
+"""Web benchmark: each page next to the JSON route that serves the same data, in the same run.
+
+Run from the repository root::
+
+    .venv/bin/python bench/web.py              # the seeded platform of bench/evidence.py
+    .venv/bin/python bench/web.py --quick      # a small platform, for a figure in seconds
+    .venv/bin/python bench/web.py --mentors 200 --complaints 2000 --per-round 200
+
+1. The platform is seeded as ``bench/evidence.py`` seeds it (its ``seed_platform``), on a
+   fresh SQLite database under a temporary data dir: 1,000 approved mentors with their
+   checks and documents, 10,000 complaints, refunds, disputes, data requests and an audit
+   log of 100,000 entries by default; ``--quick`` or the size options make it smaller.
+2. The real application (``create_app``) is driven in process through ASGI, without a
+   network or an HTTP client in between (``bench/vetting.py``'s ``asgi_get``), so that only
+   the application's own cost is measured. For each pair in :data:`PAIRS`, the page and
+   its JSON route are requested ``--per-round`` times each, one after the other, in
+   ``--repeats`` x 4 rounds that alternate which side goes first; each request is timed.
+
+Per pair it prints renders per second of the page and requests per second of the JSON
+route (medians over the rounds), ``ratio`` (the median over the rounds of page / JSON;
+target >= 50%), and the page's 95th percentile latency over every request (target
+< 50 ms), with the JSON route's beside it.
+
+A pair names the roles whose bearer token both requests carry (none: anonymous), and its
+paths may hold ``{mentor_id}`` and ``{complaint_id}``, filled with a seeded mentor's and
+complaint's ids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from harness import cpu_model, median, out, verdict
+
+P95_TARGET_MS = 50.0
+ROUNDS = 4
+WARM_UP = 20
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A page and the JSON route that serves the same data, requested with the same roles."""
+
+    name: str
+    page: str
+    json: str
+    roles: tuple[str, ...] = ()
+
+
+# The pages measured: each next to the JSON route that serves its data.
+PAIRS: tuple[Pair, ...] = (Pair("API documentation", page="/schema", json="/schema/openapi.json"),)
+
+QUICK = {"mentors": 50, "complaints": 500, "refunds": 150, "disputes": 100, "requests": 100, "entries": 2_000}
+
+
+async def seed(args: argparse.Namespace) -> str:
+    """The platform of bench/evidence.py; the line it prints about itself."""
+    import evidence
+
+    printed = io.StringIO()
+    # Piccolo prints its migrations' progress: keep only the seeder's own summary.
+    with contextlib.redirect_stdout(printed):
+        await evidence.seed_platform(args)
+    return printed.getvalue().strip().splitlines()[-1]
+
+
+async def seeded_ids() -> dict[str, str]:
+    """Ids of one seeded record of each kind, for the pairs' path placeholders."""
+    from governance.complaints.tables import Complaint
+    from governance.vetting.tables import Mentor
+
+    mentor = await Mentor.select(Mentor.id).first()
+    complaint = await Complaint.select(Complaint.id).first()
+    return {
+        "mentor_id": str(mentor["id"]) if mentor else "",
+        "complaint_id": str(complaint["id"]) if complaint else "",
+    }
+
+
+Call = Callable[[], Awaitable[tuple[int, bytes]]]
+
+
+async def timed(call: Call, count: int, path: str) -> tuple[float, list[float]]:
+    """``count`` requests one after another: their rate and each one's seconds. Every answer must be 200."""
+    latencies = []
+    started = time.perf_counter()
+    for _ in range(count):
+        before = time.perf_counter()
+        status, body = await call()
+        latencies.append(time.perf_counter() - before)
+        if status != 200:
+            raise SystemExit(f"GET {path} answered {status}: {body[:300]!r}")
+    return count / (time.perf_counter() - started), latencies
+
+
+def p95_ms(latencies: Sequence[float]) -> float:
+    return 1000 * statistics.quantiles(latencies, n=20, method="inclusive")[-1]
+
+
+async def measure(app: Any, pair: Pair, headers: list[tuple[bytes, bytes]], ids: dict[str, str], args: Any) -> None:
+    from vetting import asgi_get
+
+    page_path, json_path = pair.page.format(**ids), pair.json.format(**ids)
+    page, data = asgi_get(app, page_path, headers), asgi_get(app, json_path, headers)
+    await timed(page, WARM_UP, page_path)
+    await timed(data, WARM_UP, json_path)
+    page_rates, data_rates, ratios = [], [], []
+    page_latencies: list[float] = []
+    data_latencies: list[float] = []
+    for round_ in range(args.repeats * ROUNDS):
+        # Alternate which side goes first, so that neither always runs on a warmer machine.
+        if round_ % 2:
+            data_rate, data_times = await timed(data, args.per_round, json_path)
+            page_rate, page_times = await timed(page, args.per_round, page_path)
+        else:
+            page_rate, page_times = await timed(page, args.per_round, page_path)
+            data_rate, data_times = await timed(data, args.per_round, json_path)
+        page_rates.append(page_rate)
+        data_rates.append(data_rate)
+        ratios.append(100 * page_rate / data_rate)
+        page_latencies += page_times
+        data_latencies += data_times
+    ratio, page_p95 = median(ratios), p95_ms(page_latencies)
+    met = "met" if page_p95 < P95_TARGET_MS else "MISSED"
+    out(pair.name)
+    out(
+        f"  page  {page_path:<40} {median(page_rates):9,.0f} renders/s   "
+        f"p95 {page_p95:7.2f} ms (target < {P95_TARGET_MS:.0f} ms: {met})"
+    )
+    out(f"  json  {json_path:<40} {median(data_rates):9,.0f} requests/s  p95 {p95_ms(data_latencies):7.2f} ms")
+    out(
+        f"  ratio page / json {ratio:5.1f}%  {verdict(ratio)}  "
+        f"(per round: min {min(ratios):.1f}%, max {max(ratios):.1f}%)"
+    )
+
+
+async def run(args: argparse.Namespace) -> None:
+    """Seed, then measure every pair on the application in this process."""
+    from governance.app import create_app
+    from governance.core import db
+    from governance.core.identity import issue_token
+    from governance.settings import Settings
+
+    started = time.perf_counter()
+    seeded = await seed(args)
+    out(f"  platform  {seeded} ({time.perf_counter() - started:.0f}s in all)")
+    out(
+        f"  method    in process through ASGI; {args.per_round:,} requests per side per round, "
+        f"{args.repeats * ROUNDS} rounds alternating page and JSON; rates are MEDIANS"
+    )
+    out()
+    settings = Settings.from_env()
+    app = create_app(settings)
+    await db.start(settings)
+    try:
+        ids = await seeded_ids()
+        for pair in PAIRS:
+            headers = []
+            if pair.roles:
+                token = issue_token(settings, "bench", list(pair.roles), timedelta(hours=2))
+                headers.append((b"authorization", f"Bearer {token}".encode()))
+            await measure(app, pair, headers, ids, args)
+    finally:
+        await db.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a small platform: " + ", ".join(
+        f"{count:,} {name}" for name, count in QUICK.items()))  # fmt: skip
+    parser.add_argument("--mentors", type=int, default=1000)
+    parser.add_argument("--complaints", type=int, default=10_000)
+    parser.add_argument("--refunds", type=int, default=3000)
+    parser.add_argument("--disputes", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=2000, help="data requests seeded")
+    parser.add_argument("--entries", type=int, default=100_000, help="audit log entries")
+    parser.add_argument("--per-round", type=int, default=500, help="requests to each side per round")
+    parser.add_argument("--repeats", type=int, default=3, help="sets of rounds; rates are medians over rounds")
+    args = parser.parse_args(argv)
+    if args.quick:
+        for name, count in QUICK.items():
+            setattr(args, name, min(getattr(args, name), count))
+
+    out("web benchmark: pages next to the JSON routes that serve the same data, in the same run")
+    out(f"  machine   {os.cpu_count()} CPUs ({cpu_model()}), {platform.platform()}")
+    out(f"  python    {platform.python_version()} ({sys.executable}), SQLite database")
+    with tempfile.TemporaryDirectory(prefix="governance-bench-web-") as tmp:
+        # Before anything imports the engine (it reads the environment once); nothing of a
+        # deployment's configuration in this shell may reach the benchmark.
+        for name in [name for name in os.environ if name.startswith("GOVERNANCE_")]:
+            del os.environ[name]
+        os.environ.update(
+            {
+                "GOVERNANCE_DATA_DIR": tmp,
+                "GOVERNANCE_DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
+                "GOVERNANCE_LOG_LEVEL": "WARNING",
+                "GOVERNANCE_CHECKPOINT_INTERVAL": "0",
+                # The per-subject limit stays in the path (its cost is measured) but never refuses.
+                "GOVERNANCE_RATE_LIMIT": str(10**9),
+            }
+        )
+        asyncio.run(run(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
