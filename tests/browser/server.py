@@ -130,16 +130,19 @@ class Server:
                 [*GOVERNANCE, "serve"], env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
+        while not self.ready():
             if self._process.poll() is not None:
                 raise ServerError(f"the server exited with status {self._process.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
+            if time.monotonic() > deadline:
+                raise ServerError(f"the server was not ready within {START_TIMEOUT:.0f}s:\n{self.log()}")
             time.sleep(0.1)
-        raise ServerError(f"the server was not ready within {START_TIMEOUT:.0f}s:\n{self.log()}")
+
+    def ready(self) -> bool:
+        """Whether ``/ready`` answers 200 now."""
+        try:
+            return httpx.get(f"{self.url}/ready", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
 
     def stop(self) -> None:
         """Stop the process as a supervisor would (SIGTERM, then SIGKILL), then remove its data."""
