@@ -51,8 +51,6 @@ CHROMIUM_FLAGS = (
     "--disable-component-update",
     "--disable-sync",
 )
-# Short enough that a missing element fails the test in seconds, not Playwright's 30.
-TIMEOUT_MS = 10_000
 HOW_TO_ENABLE = (
     "`make test` installs both (the `browser` extra and Debian's chromium); by hand: "
     "`pip install -e '.[browser]'` and `apt-get install chromium` (or CHROMIUM=/path/to/chromium)"
@@ -135,7 +133,6 @@ def new_page(server: Server, browser: Browser) -> Iterator[NewPage]:
         options.setdefault("viewport", DESKTOP)
         options.setdefault("locale", "en-GB")
         context = browser.new_context(**options)
-        context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(f"{page.url}: uncaught {error.name}: {error.message}"))
