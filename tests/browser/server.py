@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[2]
 GOVERNANCE = (sys.executable, "-c", "import sys; from governance.cli import main; sys.argv[0] = 'governance'; main()")
 # The server's database is the suite's name with this suffix (never the suite's own).
 DATABASE_SUFFIX = "_server"
-START_TIMEOUT = 60.0
+# The server migrates its database before it answers: on a loaded machine that took half a minute.
+START_TIMEOUT = 120.0
 STOP_TIMEOUT = 10.0
 CLI_TIMEOUT = 60.0
 
