@@ -11,17 +11,21 @@ from tests.browser.server import Server
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
+SWAGGER_UI_TIMEOUT_MS = 90_000
+
 
 def test_the_docs_page_opens_in_chromium_from_the_server(server: Server, page: Page, tmp_path: Path) -> None:
-    page.goto("/schema")
-
-    # Swagger UI builds the page from the OpenAPI document, which it fetches from the server.
-    page.get_by_role("heading", name="governance").first.wait_for()
+    # Swagger UI builds the page in the browser from the whole OpenAPI document, which it
+    # fetches from the server: on a busy machine that took 30 seconds (our pages are light).
+    page.goto("/schema", timeout=SWAGGER_UI_TIMEOUT_MS)
+    page.get_by_role("heading", name="governance").first.wait_for(timeout=SWAGGER_UI_TIMEOUT_MS)
     assert page.title() == "governance: API documentation"
-    # Third-party markup: axe runs on it (the helper works) but the quality bar is for our pages.
-    violations = axe_violations(page)
+    # Third-party markup: axe runs on it (the helper works) but the quality bar is for our pages;
+    # the heading's block only, since the whole document's operations take axe seconds.
+    violations = axe_violations(page, context=".information-container")
     assert isinstance(violations, list)
-    describe(violations)
+    report = describe(violations)
+    assert all(violation["id"] in report and violation["helpUrl"] in report for violation in violations)
     # Smoke pictures stay out of docs/screenshots, which holds the README's.
     written = screenshot(page, "api-docs", narrow=True, directory=tmp_path)
     assert [path.name for path in written] == ["api-docs.png", "api-docs-360.png"]
