@@ -247,10 +247,12 @@ async def seed(app: Any, mentors: int) -> list[uuid.UUID]:
 async def child_main(backend: str, repeats: int, mentors: int, requests: int) -> None:
     from litestar import get
 
-    from governance.app import create_app
+    from governance import bootstrap
+    from governance.app import application
     from governance.cli import run_migrations
     from governance.core import cache, db
     from governance.core.identity import issue_token
+    from governance.core.logging import configure_logging
     from governance.settings import Settings
     from governance.vetting import dossier
 
@@ -262,7 +264,10 @@ async def child_main(backend: str, repeats: int, mentors: int, requests: int) ->
         await run_migrations(settings)
     await db.start(settings)
     try:
-        app = create_app(settings)
+        # The services built here, not by create_app: the breakdown below empties their dossier cache.
+        configure_logging(settings)
+        services = bootstrap.build(settings)
+        app = application(services)
         if settings.is_postgres:
             # What the application's lifespan does: listen for changes, so that cached
             # dossiers are served without a lookup while notices arrive.
@@ -320,7 +325,7 @@ async def child_main(backend: str, repeats: int, mentors: int, requests: int) ->
                 f"min {ratios[0]:.1f}%, median {percent:.1f}%, max {ratios[-1]:.1f}%"
             )
 
-        dossiers = app.state.dossier_cache
+        dossiers = services.dossier_cache
         uncached = []
         for mentor_id in ids[: min(len(ids), 300)]:
             dossiers.forget(mentor_id)
