@@ -70,7 +70,7 @@ async def _check_view(
 ) -> CheckView:
     """The check as its dossier shows it to staff."""
     row = await service.check_row(check_id)
-    rendered, _, _ = await dossier.build(vetting, row["mentor"], "staff", now_of(request))
+    rendered, _, _ = await dossier.build(vetting, row.mentor, "staff", now_of(request))
     return next(check for check in rendered.checks if check.id == check_id)
 
 
