@@ -272,8 +272,8 @@ def audit_checkpoint() -> None:
 
     settings = _settings()
     log_key = service.load_log_key(settings)
-    row = _with_database(settings, lambda: service.sign_checkpoint(log_key))
-    click.echo(row["note"], nl=False)
+    checkpoint = _with_database(settings, lambda: service.sign_checkpoint(log_key))
+    click.echo(checkpoint.note, nl=False)
 
 
 @audit.command("verify")

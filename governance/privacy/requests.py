@@ -22,7 +22,7 @@ import msgspec
 
 from governance.audit import service as audit
 from governance.audit.schemas import AuditEntryView
-from governance.audit.tables import AuditEntry
+from governance.audit.tables import AuditEntry, AuditEntryRow
 from governance.core import db, idempotency
 from governance.core.crypto import SubjectCipher, case_scope, is_segmented, sealed_sha256
 from governance.core.durations import Duration, DurationError, parse_duration
@@ -365,7 +365,7 @@ async def build_export(privacy: Privacy, subject: str, request_id: uuid.UUID, no
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         rows = await AuditEntry.select().where((AuditEntry.actor_sub == subject) | AuditEntry.resource_id.is_in(chunk))
-        entries.update((r["seq"], audit.entry_view(r)) for r in rows)
+        entries.update((row.seq, audit.entry_view(row)) for row in typed_all(rows, AuditEntryRow))
     return privacy.export_document(
         mentee_id=subject,
         request_id=request_id,
