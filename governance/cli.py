@@ -496,7 +496,8 @@ def evidence_export(
 
     async def work() -> Any:
         bundle = await service.request(request, actor, clock.now())
-        row = await jobs.claim(worker_name(), clock.now(), evidence_setup.lease, bundle.id)
+        worker = worker_name()
+        row = await jobs.claim(worker, clock.now(), evidence_setup.lease, bundle.id)
         if row is None:  # pragma: no cover - an in-service worker was quicker
             raise click.ClickException(f"bundle {bundle.id} was taken by another worker; follow it through the API")
         with click.progressbar(length=1000, label=f"bundle {bundle.id}", file=sys.stderr) as bar:
@@ -509,7 +510,7 @@ def evidence_export(
                     bar.update(step)
                     done += step
 
-            await jobs.produce(evidence_setup, row, row["worker"], clock, on_progress=advance)
+            await jobs.produce(evidence_setup, row, worker, clock, on_progress=advance)
         finished = await service.get(bundle.id)
         if finished.state != "ready":
             raise click.ClickException(f"bundle {bundle.id} failed: {finished.failure_reason}")
