@@ -172,9 +172,8 @@ async def _transition_check(
     async with db.transaction():
         check = await check_row(check_id)
         if expected_version is not None:
-            locked = await lock_for_update(Check.select(Check.last_seq).where(Check.id == check_id)).output(
-                as_list=True
-            )
+            versions = lock_for_update(Check.select(Check.last_seq).where(Check.id == check_id))
+            locked = await versions.output(as_list=True)
             check_version(locked[0] if locked else -1, expected_version)
         mentor = await mentor_row(check.mentor)
         state = check.state
