@@ -70,7 +70,7 @@ async def seed_platform(args: argparse.Namespace) -> None:
     import vetting as vetting_bench
     from audit import insert_rows, synthetic_row
 
-    from governance.app import create_app
+    from governance import bootstrap
     from governance.audit import service as audit
     from governance.cli import run_migrations
     from governance.core import db
@@ -78,16 +78,16 @@ async def seed_platform(args: argparse.Namespace) -> None:
 
     settings = Settings.from_env()
     await run_migrations(settings)
-    app = create_app(settings)
+    services = bootstrap.build(settings)
     await db.start(settings)
     try:
         started = time.perf_counter()
-        await vetting_bench.seed(app, args.mentors)
+        await vetting_bench.seed(services.vetting, args.mentors)
         mentors_done = time.perf_counter()
         await complaints_bench.load("sqlite", settings, args.complaints)
         await seed_cases(args.refunds, args.disputes, args.requests)
         cases_done = time.perf_counter()
-        log_key = app.state.log_key
+        log_key = services.log_key
         child = argparse.Namespace(is_postgres=False, raw_pool=None, settings=settings)
         base = datetime.now(UTC) - timedelta(days=300)
         position = await audit.tree_size()
@@ -164,7 +164,7 @@ async def seed_cases(refunds: int, disputes: int, requests: int) -> None:
 
 async def run_job(contents_out: Path) -> None:
     """One bundle of the last 365 days produced by a worker; figures on stdout."""
-    from governance.app import create_app
+    from governance import bootstrap
     from governance.core import db
     from governance.core.clock import SystemClock
     from governance.core.identity import Identity
@@ -173,8 +173,7 @@ async def run_job(contents_out: Path) -> None:
     from governance.settings import Settings
 
     settings = Settings.from_env()
-    app = create_app(settings)
-    evidence = app.state.evidence
+    evidence = bootstrap.build(settings).evidence
     await db.start(settings)
     try:
         now = datetime.now(UTC)

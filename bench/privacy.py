@@ -8,7 +8,7 @@ Run from the repository root::
 
 Each backend's child process loads ``--mentees`` mentees (1,000 by default), each with a
 consent history of a few changes per purpose, straight into the tables. Then it drives
-the real application (``create_app``) in process through ASGI (no network, no HTTP
+the real application (``application(bootstrap.build(settings))``) in process through ASGI (no network, no HTTP
 client), so only the application's own cost is measured:
 
 - ``permission``: ``GET /api/v1/privacy/mentees/{id}/permissions?purpose=...`` with the
@@ -79,12 +79,12 @@ def consent_row(subject: str, purpose: Any, n: int, seq: int, now: datetime) -> 
     )
 
 
-async def seed_mentees(app: Any, mentees: int) -> list[str]:
+async def seed_mentees(privacy: Any, mentees: int) -> list[str]:
     """Mentees with a consent history for every purpose, inserted in bulk."""
     from governance.core import db
     from governance.privacy.tables import ConsentRecord
 
-    purposes = list(app.state.privacy.policy.purposes.values())
+    purposes = list(privacy.policy.purposes.values())
     now = datetime.now(UTC)
     ids = [f"bench-mentee-{n}" for n in range(mentees)]
     seq = 0
@@ -99,12 +99,11 @@ async def seed_mentees(app: Any, mentees: int) -> list[str]:
     return ids
 
 
-async def seed_heavy(app: Any, subject: str, records: int) -> uuid.UUID:
+async def seed_heavy(privacy: Any, subject: str, records: int) -> uuid.UUID:
     """One mentee with ``records`` records, and an erasure request in progress about them."""
     from governance.core import db
     from governance.privacy.tables import ConsentRecord, DataRequest
 
-    privacy = app.state.privacy
     purposes = list(privacy.policy.purposes.values())
     now = datetime.now(UTC)
     cipher = await privacy.keyring.cipher(subject, create=True)
@@ -154,7 +153,8 @@ async def seed_heavy(app: Any, subject: str, records: int) -> uuid.UUID:
 async def child_main(backend: str, repeats: int, mentees: int, requests: int, records: int) -> None:
     from litestar import get
 
-    from governance.app import create_app
+    from governance import bootstrap
+    from governance.app import application
     from governance.audit import service as audit
     from governance.cli import run_migrations
     from governance.core import cache, db
@@ -174,8 +174,9 @@ async def child_main(backend: str, repeats: int, mentees: int, requests: int, re
         await run_migrations(settings)
     await db.start(settings)
     try:
-        app = create_app(settings)
-        privacy = app.state.privacy
+        services = bootstrap.build(settings)
+        app = application(services)
+        privacy = services.privacy
         if settings.is_postgres:
             # What the application's lifespan does: listen for changes, so that cached
             # consent is served without a lookup while notices arrive.
@@ -192,7 +193,7 @@ async def child_main(backend: str, repeats: int, mentees: int, requests: int, re
 
         app.register(bare)
         started = time.perf_counter()
-        ids = await seed_mentees(app, mentees)
+        ids = await seed_mentees(privacy, mentees)
         total = await ConsentRecord.count()
         line(f"seeded     {len(ids):,} mentees, {total:,} consent records in {time.perf_counter() - started:.1f}s")
 
@@ -252,7 +253,7 @@ async def child_main(backend: str, repeats: int, mentees: int, requests: int, re
         certificate: dict[str, Any] = {}
         for n in range(repeats):
             subject = f"bench-heavy-{n}"
-            request_id = await seed_heavy(app, subject, records)
+            request_id = await seed_heavy(privacy, subject, records)
             started = time.perf_counter()
             done = await data_requests.transition(
                 privacy, request_id, RequestTransition(to="completed"), SYSTEM, False, datetime.now(UTC), 2
@@ -267,7 +268,7 @@ async def child_main(backend: str, repeats: int, mentees: int, requests: int, re
             f"(runs {'/'.join(f'{t:.3f}' for t in times)}; kept {kept:,} records, "
             f"{sum(e['count'] for e in certificate['erased']):,} personal fields shredded)"
         )
-        verified = await audit.verify(app.state.log_key)
+        verified = await audit.verify(services.log_key)
         line(
             f"verify     audit log after the erasures: {'OK' if verified.ok else 'FAILED'} ({verified.size:,} entries)"
         )

@@ -8,7 +8,7 @@ Run from the repository root::
 Each backend's child process loads ``--mentors`` mentors (1,000 by default), each with
 every check their requirements name (passed, with encrypted details), documents, an
 approval decision and ratings, straight into the tables. Then it drives the real
-application (``create_app``) in process through ASGI, without a network or an HTTP
+application (``application(bootstrap.build(settings))``) in process through ASGI, without a network or an HTTP
 client in between, so that only the application's own cost is measured:
 
 - ``dossier``: ``GET /api/v1/mentors/{id}/dossier`` with a compliance officer's bearer
@@ -110,12 +110,11 @@ async def requests_per_second(calls: Sequence[Callable[[], Awaitable[tuple[int, 
 # --- seeding ------------------------------------------------------------------------------
 
 
-async def seed(app: Any, mentors: int) -> list[uuid.UUID]:
+async def seed(vetting: Any, mentors: int) -> list[uuid.UUID]:
     """Mentors with everything a vetted dossier holds, inserted in bulk."""
     from governance.core import db
     from governance.vetting.tables import Check, Decision, Document, Mentor, Rating
 
-    vetting = app.state.vetting
     requirements = vetting.requirements
     now = datetime.now(UTC)
     ids: list[uuid.UUID] = []
@@ -252,7 +251,6 @@ async def child_main(backend: str, repeats: int, mentors: int, requests: int) ->
     from governance.cli import run_migrations
     from governance.core import cache, db
     from governance.core.identity import issue_token
-    from governance.core.logging import configure_logging
     from governance.settings import Settings
     from governance.vetting import dossier
 
@@ -264,8 +262,6 @@ async def child_main(backend: str, repeats: int, mentors: int, requests: int) ->
         await run_migrations(settings)
     await db.start(settings)
     try:
-        # The services built here, not by create_app: the breakdown below empties their dossier cache.
-        configure_logging(settings)
         services = bootstrap.build(settings)
         app = application(services)
         if settings.is_postgres:
@@ -283,7 +279,7 @@ async def child_main(backend: str, repeats: int, mentors: int, requests: int) ->
 
         app.register(bare)
         started = time.perf_counter()
-        ids = await seed(app, mentors)
+        ids = await seed(services.vetting, mentors)
         line(f"seeded     {len(ids):,} mentors in {time.perf_counter() - started:.1f}s")
 
         token = issue_token(settings, "officer-bench", ["compliance_officer"], timedelta(hours=2))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import msgspec
 from litestar import Litestar, Request, Router, get
-from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import ServiceUnavailableException
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
@@ -21,7 +21,7 @@ from governance.audit.routes import ROUTES as AUDIT_ROUTES
 from governance.bootstrap import Services
 from governance.complaints.routes import PUBLIC_ROUTES as COMPLAINT_PUBLIC_ROUTES
 from governance.complaints.routes import ROUTES as COMPLAINT_ROUTES
-from governance.core import cache, db, schedule
+from governance.core import authz, cache, db, schedule
 from governance.core.authz import casbin_middleware
 from governance.core.clock import Clock
 from governance.core.edge import (
@@ -100,7 +100,17 @@ def dependencies(services: Services) -> dict[str, Provide]:
     def provide(value: Any) -> Provide:
         return Provide(lambda: value, sync_to_thread=False, use_cache=True)
 
+    def now() -> datetime:
+        return services.clock.now()
+
+    def restricted_to(request: Request[Identity, Any, Any]) -> str | None:
+        return authz.restricted_to(services.authorizer, request)
+
     return {
+        # The instant by the services' clock (a test moves a ManualClock), read per request.
+        "now": Provide(now, sync_to_thread=False),
+        # For ``own_list`` routes: the caller's sub when they may list only their own records.
+        "restricted_to": Provide(restricted_to, sync_to_thread=False),
         "settings": provide(services.settings),
         "log_key": provide(services.log_key),
         "vetting": provide(services.vetting),
@@ -152,7 +162,7 @@ def application(services: Services) -> Litestar:
             *EVIDENCE_ROUTES,
             *COMPLAINT_ROUTES,
         ],
-        middleware=[casbin_middleware, refuse_overlong_parameters],
+        middleware=[casbin_middleware(services.authorizer), refuse_overlong_parameters],
     )
     trusted = trusted_networks(settings.trusted_proxies)
     public_api = Router(
@@ -179,23 +189,6 @@ def application(services: Services) -> Litestar:
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=settings.max_request_body_bytes,
         dependencies=dependencies(services),
-        # The core's clock and guard read these; the rest is a view for tests that inspect a
-        # running app (handlers receive their services as dependencies, never from here).
-        state=State(
-            {
-                "services": services,
-                "clock": clock,
-                "authorizer": services.authorizer,
-                "settings": settings,
-                "sla_policy": services.complaints.policy,
-                "log_key": services.log_key,
-                "keyring": services.keyring,
-                "object_store": services.store,
-                "vetting": services.vetting,
-                "privacy": services.privacy,
-                "evidence": evidence,
-            }
-        ),
         openapi_config=api_docs.openapi_config(__version__),
         logging_config=None,
         debug=False,

@@ -40,6 +40,10 @@ def _settings(*, existing: bool = True) -> Settings:
         raise click.ClickException(f"configuration error: {exc}") from None
     if existing:
         _require_deployment(settings)
+    # Logs go to stderr, as the service's do: stdout carries a command's answer (``--json``).
+    from governance.core.logging import configure_logging
+
+    configure_logging(settings)
     return settings
 
 

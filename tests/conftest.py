@@ -37,7 +37,9 @@ import hypothesis  # noqa: E402
 import pytest  # noqa: E402
 from litestar import Litestar  # noqa: E402
 
-from governance.app import create_app  # noqa: E402
+from governance import bootstrap  # noqa: E402
+from governance.app import application  # noqa: E402
+from governance.bootstrap import Services  # noqa: E402
 from governance.cli import run_migrations  # noqa: E402
 from governance.core import db  # noqa: E402
 from governance.core.clock import ManualClock  # noqa: E402
@@ -105,13 +107,19 @@ def clock(module_clock: ManualClock) -> ManualClock:
 
 
 @pytest.fixture(scope="module")
-def app(settings: Settings, module_clock: ManualClock) -> Litestar:
+def services(settings: Settings, module_clock: ManualClock) -> Services:
+    """What the application of this module runs on (its vetting, privacy, keyring, ...)."""
+    return bootstrap.build(settings, clock=module_clock)
+
+
+@pytest.fixture(scope="module")
+def app(services: Services) -> Litestar:
     """One application per test module: building it costs more than most tests do.
 
     Requests hold no state in it between tests (the database does; the lifespan and its
     background jobs do not run under the test transport).
     """
-    return create_app(settings, clock=module_clock)
+    return application(services)
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
 """One wiring point: the app, the CLI and the worker run on the Services that bootstrap builds.
 
-Handlers receive their services as typed dependencies: an application whose ``app.state``
-holds nothing but what the core's clock and guard read still answers from the very
-objects it was given.
+Handlers receive their services as typed dependencies, never from ``app.state``: the
+application keeps nothing there, and answers from the very objects it was given.
 """
 
 from __future__ import annotations
@@ -17,10 +16,6 @@ from governance import bootstrap
 from governance.app import application
 from governance.core.clock import ManualClock
 from governance.settings import Settings
-
-# What the core reads from the application state (the clock, the Casbin guard); the rest
-# is there only as a view for tests, and no handler may depend on it.
-READ_BY_THE_CORE = {"clock", "authorizer"}
 
 
 def test_the_services_are_built_once_and_cannot_be_swapped(settings: Settings) -> None:
@@ -43,8 +38,7 @@ def test_the_services_are_built_once_and_cannot_be_swapped(settings: Settings) -
 async def test_handlers_answer_from_their_injected_services_not_from_app_state(database: Settings) -> None:
     services = bootstrap.build(database)
     app = application(services)
-    for key in set(app.state.dict()) - READ_BY_THE_CORE:
-        del app.state[key]
+    assert app.state.dict() == {}, "nothing is handed to handlers by string"
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         key = await client.get("/api/v1/audit/public-key")

@@ -2,14 +2,14 @@
 
 Ownership: a mentee reaches their own complaints and refunds, a candidate or mentor the
 disputes and attestations they are party to (``owner_of`` resolvers below); lists
-narrow to the caller's own when :func:`sees_only_own` says so. Public routes (escalation
+narrow to the caller's own when the ``restricted_to`` dependency says so. Public routes (escalation
 policy, attestation status) are :data:`PUBLIC_ROUTES`, outside the guard.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -50,8 +50,6 @@ from governance.complaints.schemas import (
     RefundView,
 )
 from governance.core import idempotency, limits
-from governance.core.authz import sees_only_own
-from governance.core.clock import now_of
 from governance.core.identity import Identity
 from governance.core.pagination import DEFAULT_LIMIT, Page
 from governance.core.pagination import CursorParam as Cursor
@@ -66,11 +64,6 @@ PeriodEnd = Annotated[date, QueryParameter(description="Last day of the period (
 IfMatch = Annotated[
     str | None, HeaderParameter(name=IF_MATCH, max_length=64, description='ETag as last read, e.g. "3" (required).')
 ]
-
-
-def _own(request: AnyRequest) -> str | None:
-    """The caller's sub when they may list only their own records."""
-    return request.user.sub if sees_only_own(request) else None
 
 
 def _versioned(view: Any, status_code: int = 200) -> Response[Any]:
@@ -110,17 +103,22 @@ class ComplaintController(Controller):
 
     @post("/")
     async def file_complaint(
-        self, request: AnyRequest, complaints: NamedDependency[Complaints], data: JSONBody[ComplaintCreate]
+        self,
+        now: NamedDependency[datetime],
+        request: AnyRequest,
+        complaints: NamedDependency[Complaints],
+        data: JSONBody[ComplaintCreate],
     ) -> Response[ComplaintView]:
         """File a complaint; mentees file for themselves. Safeguarding escalates at once."""
         view = await service.file(
-            actor=request.user, data=data, policy=complaints.policy, keyring=complaints.keyring, now=now_of(request)
+            actor=request.user, data=data, policy=complaints.policy, keyring=complaints.keyring, now=now
         )
         return _versioned(view, 201)
 
     @get("/", opt={"own_list": True})
     async def list_complaints(
         self,
+        restricted_to: NamedDependency[str | None],
         request: AnyRequest,
         state_filter: Annotated[ComplaintState | None, QueryParameter(name="state")] = None,
         category: FromQuery[Category | None] = None,
@@ -143,7 +141,7 @@ class ComplaintController(Controller):
             category=category,
             assignee=assignee,
             breached=breached,
-            complainant=_own(request),
+            complainant=restricted_to,
             sort=sort,
             limit=limit,
             cursor=cursor,
@@ -151,16 +149,20 @@ class ComplaintController(Controller):
 
     @get("/summary")
     async def period_summary(
-        self, request: AnyRequest, period_start: PeriodStart, period_end: PeriodEnd
+        self, now: NamedDependency[datetime], request: AnyRequest, period_start: PeriodStart, period_end: PeriodEnd
     ) -> ComplaintsSummary:
         """Complaints received in the period by category, outcome and month, SLA attainment,
         refunds requested and issued, and disputes opened by outcome and highest tier,
         judged now. 400 when the period ends before it starts or lasts over three years."""
-        return await summary.period_summary(period_start, period_end, now_of(request))
+        return await summary.period_summary(period_start, period_end, now)
 
     @get("/{complaint_id:uuid}", opt={"owner_of": complaint_owner})
     async def get_complaint(
-        self, request: AnyRequest, complaints: NamedDependency[Complaints], complaint_id: FromPath[uuid.UUID]
+        self,
+        now: NamedDependency[datetime],
+        request: AnyRequest,
+        complaints: NamedDependency[Complaints],
+        complaint_id: FromPath[uuid.UUID],
     ) -> Response[ComplaintView]:
         """One complaint: state, SLA standing, history and notes; ``ETag`` for transitions."""
         return _versioned(
@@ -169,13 +171,14 @@ class ComplaintController(Controller):
                 keyring=complaints.keyring,
                 policy=complaints.policy,
                 reader=request.user,
-                now=now_of(request),
+                now=now,
             )
         )
 
     @post("/{complaint_id:uuid}/transitions", opt={"owner_of": complaint_owner}, status_code=200)
     async def transition_complaint(
         self,
+        now: NamedDependency[datetime],
         request: AnyRequest,
         complaints: NamedDependency[Complaints],
         complaint_id: FromPath[uuid.UUID],
@@ -191,13 +194,14 @@ class ComplaintController(Controller):
             expected_version=version,
             policy=complaints.policy,
             keyring=complaints.keyring,
-            now=now_of(request),
+            now=now,
         )
         return _versioned(view)
 
     @post("/{complaint_id:uuid}/notes", opt={"owner_of": complaint_owner})
     async def add_note(
         self,
+        now: NamedDependency[datetime],
         request: AnyRequest,
         complaints: NamedDependency[Complaints],
         complaint_id: FromPath[uuid.UUID],
@@ -210,7 +214,7 @@ class ComplaintController(Controller):
             data=data,
             policy=complaints.policy,
             keyring=complaints.keyring,
-            now=now_of(request),
+            now=now,
         )
 
 
@@ -223,10 +227,14 @@ class PaymentController(Controller):
 
     @put("/{session_id:str}/payment")
     async def report_payment(
-        self, request: AnyRequest, session_id: Annotated[str, limits.path_id()], data: JSONBody[PaymentReport]
+        self,
+        now: NamedDependency[datetime],
+        request: AnyRequest,
+        session_id: Annotated[str, limits.path_id()],
+        data: JSONBody[PaymentReport],
     ) -> PaymentView:
         """The platform reports what the mentee paid for a session (once)."""
-        return await refunds.report_payment(session_id, actor=request.user, data=data, now=now_of(request))
+        return await refunds.report_payment(session_id, actor=request.user, data=data, now=now)
 
 
 class RefundController(Controller):
@@ -235,7 +243,11 @@ class RefundController(Controller):
 
     @post("/")
     async def create_refund(
-        self, request: AnyRequest, complaints: NamedDependency[Complaints], data: JSONBody[RefundCreate]
+        self,
+        now: NamedDependency[datetime],
+        request: AnyRequest,
+        complaints: NamedDependency[Complaints],
+        data: JSONBody[RefundCreate],
     ) -> Response[bytes]:
         """Request a refund. ``Idempotency-Key`` required: a replay returns the first response,
         the same key with another body answers 422."""
@@ -248,7 +260,7 @@ class RefundController(Controller):
                 data=data,
                 threshold_minor=threshold,
                 keyring=complaints.keyring,
-                now=now_of(request),
+                now=now,
             )
 
         outcome = await idempotency.once(
@@ -266,6 +278,7 @@ class RefundController(Controller):
     @get("/", opt={"own_list": True})
     async def list_refunds(
         self,
+        restricted_to: NamedDependency[str | None],
         request: AnyRequest,
         complaints: NamedDependency[Complaints],
         state_filter: Annotated[RefundState | None, QueryParameter(name="state")] = None,
@@ -279,7 +292,7 @@ class RefundController(Controller):
             state=state_filter,
             session_id=session_id,
             complaint_id=complaint_id,
-            mentee=_own(request),
+            mentee=restricted_to,
             limit=limit,
             cursor=cursor,
             keyring=complaints.keyring,
@@ -296,6 +309,7 @@ class RefundController(Controller):
     @post("/{refund_id:uuid}/transitions", status_code=200)
     async def transition_refund(
         self,
+        now: NamedDependency[datetime],
         request: AnyRequest,
         complaints: NamedDependency[Complaints],
         refund_id: FromPath[uuid.UUID],
@@ -310,7 +324,7 @@ class RefundController(Controller):
             data=data,
             expected_version=version,
             keyring=complaints.keyring,
-            now=now_of(request),
+            now=now,
         )
         return _versioned(view)
 
@@ -323,9 +337,11 @@ class AttestationController(Controller):
     tags = ("attestations",)
 
     @post("/")
-    async def record_attestation(self, request: AnyRequest, data: JSONBody[AttestationCreate]) -> AttestationView:
+    async def record_attestation(
+        self, now: NamedDependency[datetime], request: AnyRequest, data: JSONBody[AttestationCreate]
+    ) -> AttestationView:
         """The platform records an attestation a mentor issued."""
-        return await attestations.record(actor=request.user, data=data, now=now_of(request))
+        return await attestations.record(actor=request.user, data=data, now=now)
 
     @get("/{attestation_id:uuid}", opt={"owner_of": attestation_party})
     async def get_attestation(
@@ -340,6 +356,7 @@ class AttestationController(Controller):
     @post("/{attestation_id:uuid}/disputes", opt={"owner_of": attestation_party})
     async def open_dispute(
         self,
+        now: NamedDependency[datetime],
         request: AnyRequest,
         complaints: NamedDependency[Complaints],
         attestation_id: FromPath[uuid.UUID],
@@ -352,7 +369,7 @@ class AttestationController(Controller):
             data=data,
             policy=complaints.policy,
             keyring=complaints.keyring,
-            now=now_of(request),
+            now=now,
         )
         return _versioned(view, 201)
 
@@ -364,21 +381,26 @@ class DisputeController(Controller):
     @get("/", opt={"own_list": True})
     async def list_disputes(
         self,
+        restricted_to: NamedDependency[str | None],
         request: AnyRequest,
         state_filter: Annotated[DisputeState | None, QueryParameter(name="state")] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> Page[DisputeSummary]:
         """Disputes, newest first (candidates and mentors: those they are party to)."""
-        return await disputes.search(state=state_filter, party=_own(request), limit=limit, cursor=cursor)
+        return await disputes.search(state=state_filter, party=restricted_to, limit=limit, cursor=cursor)
 
     @get("/{dispute_id:uuid}", opt={"owner_of": dispute_party})
     async def get_dispute(
-        self, request: AnyRequest, complaints: NamedDependency[Complaints], dispute_id: FromPath[uuid.UUID]
+        self,
+        now: NamedDependency[datetime],
+        request: AnyRequest,
+        complaints: NamedDependency[Complaints],
+        dispute_id: FromPath[uuid.UUID],
     ) -> Response[DisputeView]:
         """One dispute with its tiers, votes and history; ``ETag`` for transitions."""
         view = await disputes.get(
-            dispute_id, keyring=complaints.keyring, reader=request.user, policy=complaints.policy, now=now_of(request)
+            dispute_id, keyring=complaints.keyring, reader=request.user, policy=complaints.policy, now=now
         )
         await audit.record_read(request.user, "dispute.read", "dispute", str(dispute_id))
         return _versioned(view)
@@ -386,6 +408,7 @@ class DisputeController(Controller):
     @post("/{dispute_id:uuid}/transitions", opt={"owner_of": dispute_party}, status_code=200)
     async def transition_dispute(
         self,
+        now: NamedDependency[datetime],
         request: AnyRequest,
         complaints: NamedDependency[Complaints],
         dispute_id: FromPath[uuid.UUID],
@@ -401,7 +424,7 @@ class DisputeController(Controller):
             expected_version=version,
             policy=complaints.policy,
             keyring=complaints.keyring,
-            now=now_of(request),
+            now=now,
         )
         return _versioned(view)
 

@@ -1,15 +1,15 @@
 """The service's clock, injectable so that time-dependent rules can be tested.
 
 Expiry, SLAs and retention all ask "what time is it?"; they ask the application's
-clock (``app.state.clock``) rather than the system, so a test can move time forward
-and watch a check lapse or a deadline pass. Services take ``now`` as a parameter;
-routes and scheduled jobs read it from the clock.
+clock (``Services.clock``; handlers ask for the ``now`` dependency) rather than the
+system, so a test can move time forward and watch a check lapse or a deadline pass.
+Services take ``now`` as a parameter; routes and scheduled jobs read it from the clock.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 
 class Clock(Protocol):
@@ -43,12 +43,6 @@ class ManualClock:
 
     def set(self, instant: datetime) -> None:
         self._now = _utc(instant)
-
-
-def now_of(connection: Any) -> datetime:
-    """The current instant by the application's clock (for routes: ``now_of(request)``)."""
-    clock: Clock = connection.app.state.clock
-    return clock.now()
 
 
 def _utc(instant: datetime) -> datetime:

@@ -53,6 +53,8 @@ def configure_logging(settings: Settings) -> None:
     # statement with its parameters at DEBUG (subjects, ciphertexts, wrapped keys).
     logging.getLogger("casbin").setLevel(logging.WARNING)
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    # Piccolo announces the database version at INFO on every first query.
+    logging.getLogger("piccolo").setLevel(logging.WARNING)
     # uvicorn's own access log would print raw paths; ours prints route templates.
     logging.getLogger("uvicorn.access").disabled = True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -15,7 +16,6 @@ from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_303_SEE_OTHER
 from litestar.types import ControllerRouterHandler
 
 from governance.core import idempotency
-from governance.core.clock import now_of
 from governance.core.pagination import DEFAULT_LIMIT, Page
 from governance.core.pagination import CursorParam as Cursor
 from governance.core.pagination import LimitParam as Limit
@@ -36,6 +36,7 @@ class BundleController(Controller):
     )
     async def request_bundle(
         self,
+        now: NamedDependency[datetime],
         request: Request[Any, Any, Any],
         evidence: NamedDependency[service.Evidence],
         data: JSONBody[BundleRequest],
@@ -45,7 +46,7 @@ class BundleController(Controller):
         An ``Idempotency-Key`` makes a retried request return the first bundle, not a second one."""
 
         async def work() -> tuple[int, BundleView]:
-            return HTTP_202_ACCEPTED, await service.request(data, request.user, now_of(request))
+            return HTTP_202_ACCEPTED, await service.request(data, request.user, now)
 
         outcome = await idempotency.accept(
             header=request.headers.get(idempotency.HEADER),
@@ -74,10 +75,14 @@ class BundleController(Controller):
 
     @post("/{bundle_id:uuid}/retry", status_code=HTTP_202_ACCEPTED)
     async def retry_bundle(
-        self, request: Request[Any, Any, Any], evidence: NamedDependency[service.Evidence], bundle_id: FromPath[UUID]
+        self,
+        now: NamedDependency[datetime],
+        request: Request[Any, Any, Any],
+        evidence: NamedDependency[service.Evidence],
+        bundle_id: FromPath[UUID],
     ) -> BundleView:
         """Queue a failed bundle again (409 for any other state). Audited."""
-        bundle = await service.retry(bundle_id, request.user, now_of(request))
+        bundle = await service.retry(bundle_id, request.user, now)
         evidence.wakeup.set()
         return bundle
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
 from uuid import UUID
@@ -16,8 +16,6 @@ from litestar.status_codes import HTTP_200_OK
 from litestar.types import ControllerRouterHandler
 
 from governance.core import limits
-from governance.core.authz import sees_only_own
-from governance.core.clock import now_of
 from governance.core.errors import invalid_parameter
 from governance.core.pagination import DEFAULT_LIMIT, Page
 from governance.core.pagination import CursorParam as Cursor
@@ -78,21 +76,24 @@ class PreferencesController(Controller):
 
     @get("/preferences", opt={"owner": "mentee_id"})
     async def read(
-        self, request: Request[Any, Any, Any], privacy: NamedDependency[service.Privacy], mentee_id: MenteeId
+        self,
+        now: NamedDependency[datetime],
+        request: Request[Any, Any, Any],
+        privacy: NamedDependency[service.Privacy],
+        mentee_id: MenteeId,
     ) -> PreferencesChange:
         """The current preferences, derived from the consent history. A request carrying
         ``Sec-GPC: 1`` first opts the mentee out of every sharing purpose (method ``gpc``)
         and answers with the receipt of that change."""
         if _gpc(request):
-            return await consent.change(
-                privacy, mentee_id, PreferencesUpdate(), gpc=True, actor=request.user, now=now_of(request)
-            )
-        current = await consent.preferences(privacy, mentee_id, now_of(request))
+            return await consent.change(privacy, mentee_id, PreferencesUpdate(), gpc=True, actor=request.user, now=now)
+        current = await consent.preferences(privacy, mentee_id, now)
         return PreferencesChange(preferences=current, receipt=None)
 
     @put("/preferences", opt={"owner": "mentee_id"}, status_code=HTTP_200_OK)
     async def change(
         self,
+        now: NamedDependency[datetime],
         request: Request[Any, Any, Any],
         privacy: NamedDependency[service.Privacy],
         mentee_id: MenteeId,
@@ -102,9 +103,7 @@ class PreferencesController(Controller):
         of every sharing purpose the same request does not explicitly opt in to. Every change
         appends to the history and answers with a consent receipt (also at
         ``/privacy/receipts/{id}``)."""
-        return await consent.change(
-            privacy, mentee_id, data, gpc=_gpc(request), actor=request.user, now=now_of(request)
-        )
+        return await consent.change(privacy, mentee_id, data, gpc=_gpc(request), actor=request.user, now=now)
 
     @get("/preferences/history", opt={"owner": "mentee_id"})
     async def history(
@@ -123,7 +122,7 @@ class PreferencesController(Controller):
         responses={HTTP_200_OK: ResponseSpec(data_container=Permission, description="The decision and why.")},
     )
     async def permission(
-        self, request: Request[Any, Any, Any], privacy: NamedDependency[service.Privacy]
+        self, now: NamedDependency[datetime], request: Request[Any, Any, Any], privacy: NamedDependency[service.Privacy]
     ) -> ASGIResponse:
         """Whether the mentee's data may be used for ``?purpose=`` now, and the record that says so
         (null: the purpose's default applies). Call it before every share."""
@@ -132,7 +131,7 @@ class PreferencesController(Controller):
         purpose = _query_value(request.scope["query_string"], b"purpose=")
         if not purpose:
             raise invalid_parameter("purpose", "required: the purpose to check")
-        checked = await consent.answer(privacy, request.path_params["mentee_id"], purpose, now_of(request))
+        checked = await consent.answer(privacy, request.path_params["mentee_id"], purpose, now)
         # Encoded once per change and sent as is: the platform calls this before every share.
         return ASGIResponse(body=checked.body, media_type="application/json")
 
@@ -151,14 +150,15 @@ async def list_reconsent(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) ->
 
 @get("/privacy/retention/report", tags=["privacy"])
 async def retention_report(
-    request: Request[Any, Any, Any], privacy: NamedDependency[service.Privacy]
+    now: NamedDependency[datetime], request: Request[Any, Any, Any], privacy: NamedDependency[service.Privacy]
 ) -> RetentionReport:
     """What is due for deletion now per category, and what is held by a legal hold, and why."""
-    return await retention.report(privacy, now_of(request))
+    return await retention.report(privacy, now)
 
 
 @get("/privacy/summary", tags=["privacy"])
 async def period_summary(
+    now: NamedDependency[datetime],
     request: Request[Any, Any, Any],
     period_start: Annotated[date, QueryParameter(description="First day of the period (UTC), e.g. 2026-01-01.")],
     period_end: Annotated[
@@ -169,7 +169,7 @@ async def period_summary(
     type, answered (completed or rejected), answered on time (extensions count), and still
     open past their due date now. Counts only. 400 when the period ends before it starts or
     lasts over three years."""
-    return await summary.period_summary(period_start, period_end, now_of(request))
+    return await summary.period_summary(period_start, period_end, now)
 
 
 class DataRequestController(Controller):
@@ -181,6 +181,7 @@ class DataRequestController(Controller):
     @post("/")
     async def file(
         self,
+        now: NamedDependency[datetime],
         request: Request[Any, Any, Any],
         privacy: NamedDependency[service.Privacy],
         data: JSONBody[DataRequestFiling],
@@ -188,12 +189,14 @@ class DataRequestController(Controller):
         """File a request: a mentee about themself, or the platform for a mentee (``mentee_id``).
         Due one calendar month after receipt; ``ETag`` for transitions."""
         as_mentee = "mentee" in request.user.roles and "platform" not in request.user.roles
-        view = await requests.file(privacy, data, request.user, as_mentee, now_of(request))
+        view = await requests.file(privacy, data, request.user, as_mentee, now)
         return Response(view, status_code=201, headers=etag_header(view.version))
 
     @get("/", opt={"own_list": True})
     async def list_requests(
         self,
+        now: NamedDependency[datetime],
+        restricted_to: NamedDependency[str | None],
         request: Request[Any, Any, Any],
         privacy: NamedDependency[service.Privacy],
         overdue: Annotated[bool | None, QueryParameter(description="Open past their due date.")] = None,
@@ -204,30 +207,36 @@ class DataRequestController(Controller):
         cursor: Cursor = None,
     ) -> Page[DataRequestView]:
         """Requests in order of receipt; a mentee sees only their own."""
-        own = sees_only_own(request)
         return await requests.listing(
             privacy,
-            subject=request.user.sub if own else mentee_id,
+            subject=restricted_to or mentee_id,
             overdue=overdue,
             state=in_state,
             limit=limit,
             cursor=cursor,
-            now=now_of(request),
-            requester=own,
+            now=now,
+            requester=restricted_to is not None,
         )
 
     @get("/{request_id:uuid}", opt={"owner_of": _request_owner})
     async def read(
-        self, request: Request[Any, Any, Any], privacy: NamedDependency[service.Privacy], request_id: FromPath[UUID]
+        self,
+        now: NamedDependency[datetime],
+        restricted_to: NamedDependency[str | None],
+        request: Request[Any, Any, Any],
+        privacy: NamedDependency[service.Privacy],
+        request_id: FromPath[UUID],
     ) -> Response[DataRequestView]:
         """One request: state, due date, extension and its reason, certificate of an erasure;
         ``ETag`` for transitions."""
-        view = await requests.get(privacy, request_id, now_of(request), sees_only_own(request))
+        view = await requests.get(privacy, request_id, now, restricted_to is not None)
         return Response(view, headers=etag_header(view.version))
 
     @post("/{request_id:uuid}/transitions", opt={"owner_of": _request_owner}, status_code=HTTP_200_OK)
     async def transition(
         self,
+        now: NamedDependency[datetime],
+        restricted_to: NamedDependency[str | None],
         request: Request[Any, Any, Any],
         privacy: NamedDependency[service.Privacy],
         request_id: FromPath[UUID],
@@ -241,7 +250,7 @@ class DataRequestController(Controller):
         the allowed ones."""
         version = expected_version(if_match)
         view = await requests.transition(
-            privacy, request_id, data, request.user, sees_only_own(request), now_of(request), version
+            privacy, request_id, data, request.user, restricted_to is not None, now, version
         )
         return Response(view, headers=etag_header(view.version))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
@@ -21,7 +22,6 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_304_NOT_M
 
 from governance.audit import service as audit
 from governance.core import idempotency, limits
-from governance.core.clock import now_of
 from governance.core.durations import DurationError, parse_duration
 from governance.core.errors import invalid_parameter
 from governance.core.pagination import DEFAULT_LIMIT, Page
@@ -65,12 +65,10 @@ async def _document_owner(connection: Any) -> str | None:
     return await documents.document_owner(connection.path_params["document_id"])
 
 
-async def _check_view(
-    request: Request[Any, Any, Any], vetting: NamedDependency[service.Vetting], check_id: UUID
-) -> CheckView:
+async def _check_view(vetting: service.Vetting, check_id: UUID, now: datetime) -> CheckView:
     """The check as its dossier shows it to staff."""
     row = await service.check_row(check_id)
-    rendered, _, _ = await dossier.build(vetting, row.mentor, "staff", now_of(request))
+    rendered, _, _ = await dossier.build(vetting, row.mentor, "staff", now)
     return next(check for check in rendered.checks if check.id == check_id)
 
 
@@ -92,13 +90,14 @@ class MentorController(Controller):
     @post("/")
     async def register(
         self,
+        now: NamedDependency[datetime],
         request: Request[Any, Any, Any],
         vetting: NamedDependency[service.Vetting],
         data: JSONBody[MentorRegistration],
     ) -> MentorView:
         """Register a mentor (the platform). They start ``onboarding``; the answer's ``id``
         is the mentor's id everywhere in this service, including their token's ``sub``."""
-        return await service.register_mentor(vetting, data, request.user, now_of(request))
+        return await service.register_mentor(vetting, data, request.user, now)
 
     @get("/")
     async def list_mentors(
@@ -128,6 +127,7 @@ class MentorController(Controller):
     )
     async def get_dossier(
         self,
+        now: NamedDependency[datetime],
         request: Request[Any, Any, Any],
         vetting: NamedDependency[service.Vetting],
         dossier_cache: NamedDependency[dossier.DossierCache],
@@ -145,7 +145,7 @@ class MentorController(Controller):
             dossier_cache,
             request.path_params["mentor_id"],
             audience,
-            now_of(request),
+            now,
         )
         mentor_id = str(request.path_params["mentor_id"])
         await audit.record_read(request.user, "vetting.dossier.read", "mentor", mentor_id)
@@ -157,6 +157,7 @@ class MentorController(Controller):
     @get("/{mentor_id:uuid}/checks", opt={"owner": "mentor_id"})
     async def list_checks(
         self,
+        now: NamedDependency[datetime],
         request: Request[Any, Any, Any],
         vetting: NamedDependency[service.Vetting],
         mentor_id: FromPath[UUID],
@@ -165,15 +166,14 @@ class MentorController(Controller):
     ) -> Page[CheckView]:
         """The mentor's checks, oldest first, as their dossier shows them: the mentor reads their
         own, without internal notes and waivers not yet granted; staff read every mentor's."""
-        page = await dossier.checks(
-            vetting, mentor_id, dossier.audience_of(request.user), now_of(request), limit, cursor
-        )
+        page = await dossier.checks(vetting, mentor_id, dossier.audience_of(request.user), now, limit, cursor)
         await audit.record_read(request.user, "vetting.checks.read", "mentor", str(mentor_id))
         return page
 
     @post("/{mentor_id:uuid}/checks")
     async def record_check(
         self,
+        now: NamedDependency[datetime],
         request: Request[Any, Any, Any],
         vetting: NamedDependency[service.Vetting],
         mentor_id: FromPath[UUID],
@@ -181,12 +181,13 @@ class MentorController(Controller):
     ) -> Response[CheckView]:
         """Record a new check (``pending``) against the current requirements version; ``ETag``
         for its transitions."""
-        check_id = await service.record_check(vetting, mentor_id, data, request.user, now_of(request))
-        return _check_response(await _check_view(request, vetting, check_id), 201)
+        check_id = await service.record_check(vetting, mentor_id, data, request.user, now)
+        return _check_response(await _check_view(vetting, check_id, now), 201)
 
     @post("/{mentor_id:uuid}/decisions", responses={201: ResponseSpec(DecisionView, description="Proposed")})
     async def propose_decision(
         self,
+        now: NamedDependency[datetime],
         request: Request[Any, Any, Any],
         vetting: NamedDependency[service.Vetting],
         mentor_id: FromPath[UUID],
@@ -196,16 +197,20 @@ class MentorController(Controller):
         It takes effect when another compliance officer confirms it. Accepts ``Idempotency-Key``."""
 
         async def work() -> tuple[int, DecisionView]:
-            return 201, await service.propose_decision(vetting, mentor_id, data, request.user, now_of(request))
+            return 201, await service.propose_decision(vetting, mentor_id, data, request.user, now)
 
         return await _once(request, vetting, f"vetting.decisions.propose:{mentor_id}", data, work)
 
     @post("/{mentor_id:uuid}/ratings")
     async def record_rating(
-        self, request: Request[Any, Any, Any], mentor_id: FromPath[UUID], data: JSONBody[RatingReport]
+        self,
+        now: NamedDependency[datetime],
+        request: Request[Any, Any, Any],
+        mentor_id: FromPath[UUID],
+        data: JSONBody[RatingReport],
     ) -> RatingRecorded:
         """Report one session rating (1 to 5), once per session (the platform)."""
-        return await service.record_rating(mentor_id, data, request.user, now_of(request))
+        return await service.record_rating(mentor_id, data, request.user, now)
 
 
 @dataclass
@@ -221,18 +226,23 @@ class CheckController(Controller):
 
     @get("/{check_id:uuid}", opt={"owner_of": _check_owner})
     async def read(
-        self, request: Request[Any, Any, Any], vetting: NamedDependency[service.Vetting], check_id: FromPath[UUID]
+        self,
+        now: NamedDependency[datetime],
+        request: Request[Any, Any, Any],
+        vetting: NamedDependency[service.Vetting],
+        check_id: FromPath[UUID],
     ) -> Response[CheckView]:
         """One check as its mentor's dossier shows it: the mentor reads their own, without
         internal notes and waivers not yet granted; staff read every check. ``ETag`` for
         transitions."""
-        view = await dossier.check(vetting, check_id, dossier.audience_of(request.user), now_of(request))
+        view = await dossier.check(vetting, check_id, dossier.audience_of(request.user), now)
         await audit.record_read(request.user, "vetting.check.read", "check", str(check_id))
         return _check_response(view)
 
     @post("/{check_id:uuid}/transitions", status_code=HTTP_200_OK)
     async def transition(
         self,
+        now: NamedDependency[datetime],
         request: Request[Any, Any, Any],
         vetting: NamedDependency[service.Vetting],
         check_id: FromPath[UUID],
@@ -242,11 +252,9 @@ class CheckController(Controller):
         """Move a check (``If-Match`` required). An illegal move answers 409 with the allowed next
         states; a first ``waived`` answers 202 until a second compliance officer grants the waiver."""
         version = expected_version(if_match)
-        effective, message = await service.transition_check(
-            vetting, check_id, data, request.user, now_of(request), version
-        )
+        effective, message = await service.transition_check(vetting, check_id, data, request.user, now, version)
         outcome = TransitionOutcome(
-            check=await _check_view(request, vetting, check_id), effective=effective, message=message
+            check=await _check_view(vetting, check_id, now), effective=effective, message=message
         )
         return Response(
             outcome,
@@ -257,6 +265,7 @@ class CheckController(Controller):
     @post("/{check_id:uuid}/documents", opt={"owner_of": _check_owner})
     async def upload_document(
         self,
+        now: NamedDependency[datetime],
         request: Request[Any, Any, Any],
         vetting: NamedDependency[service.Vetting],
         check_id: FromPath[UUID],
@@ -265,7 +274,7 @@ class CheckController(Controller):
         """Attach evidence to a pending or in-review check (multipart, part ``file``). PDF,
         PNG or JPEG by content (415 otherwise), at most ``GOVERNANCE_MAX_DOCUMENT_BYTES`` (413)."""
         content = await data.file.read(vetting.max_document_bytes + 1)
-        return await documents.upload(vetting, check_id, data.file.filename, content, request.user, now_of(request))
+        return await documents.upload(vetting, check_id, data.file.filename, content, request.user, now)
 
 
 class DocumentController(Controller):
@@ -319,7 +328,11 @@ class DecisionController(Controller):
 
     @post("/{decision_id:uuid}/confirm", responses={200: ResponseSpec(DecisionView, description="Confirmed")})
     async def confirm(
-        self, request: Request[Any, Any, Any], vetting: NamedDependency[service.Vetting], decision_id: FromPath[UUID]
+        self,
+        now: NamedDependency[datetime],
+        request: Request[Any, Any, Any],
+        vetting: NamedDependency[service.Vetting],
+        decision_id: FromPath[UUID],
     ) -> Response[bytes]:
         """Confirm a proposed decision: by a different compliance officer than its proposer
         (403 otherwise, audited). Accepts ``Idempotency-Key``: a retried confirmation returns
@@ -327,13 +340,14 @@ class DecisionController(Controller):
         await service.refuse_own_confirmation(decision_id, request.user)
 
         async def work() -> tuple[int, DecisionView]:
-            return 200, await service.confirm_decision(vetting, decision_id, request.user, now_of(request))
+            return 200, await service.confirm_decision(vetting, decision_id, request.user, now)
 
         return await _once(request, vetting, f"vetting.decisions.confirm:{decision_id}", {}, work)
 
     @post("/{decision_id:uuid}/reject", responses={200: ResponseSpec(DecisionView, description="Rejected")})
     async def reject(
         self,
+        now: NamedDependency[datetime],
         request: Request[Any, Any, Any],
         vetting: NamedDependency[service.Vetting],
         decision_id: FromPath[UUID],
@@ -345,22 +359,24 @@ class DecisionController(Controller):
         await service.refuse_out_of_turn(decision_id, request.user, "rejected")
 
         async def work() -> tuple[int, DecisionView]:
-            return 200, await service.close_decision(
-                vetting, decision_id, "rejected", request.user, now_of(request), data.reasons
-            )
+            return 200, await service.close_decision(vetting, decision_id, "rejected", request.user, now, data.reasons)
 
         return await _once(request, vetting, f"vetting.decisions.reject:{decision_id}", data, work)
 
     @post("/{decision_id:uuid}/withdraw", responses={200: ResponseSpec(DecisionView, description="Withdrawn")})
     async def withdraw(
-        self, request: Request[Any, Any, Any], vetting: NamedDependency[service.Vetting], decision_id: FromPath[UUID]
+        self,
+        now: NamedDependency[datetime],
+        request: Request[Any, Any, Any],
+        vetting: NamedDependency[service.Vetting],
+        decision_id: FromPath[UUID],
     ) -> Response[bytes]:
         """Withdraw a proposed decision: only its proposer may (403 otherwise, audited).
         Accepts ``Idempotency-Key``."""
         await service.refuse_out_of_turn(decision_id, request.user, "withdrawn")
 
         async def work() -> tuple[int, DecisionView]:
-            return 200, await service.close_decision(vetting, decision_id, "withdrawn", request.user, now_of(request))
+            return 200, await service.close_decision(vetting, decision_id, "withdrawn", request.user, now)
 
         return await _once(request, vetting, f"vetting.decisions.withdraw:{decision_id}", {}, work)
 
@@ -389,13 +405,14 @@ class VettingController(Controller):
     @get("/expiring")
     async def expiring(
         self,
+        now: NamedDependency[datetime],
         request: Request[Any, Any, Any],
         vetting: NamedDependency[service.Vetting],
         within: Annotated[str, limits.query_id("ISO 8601 duration, e.g. P30D.")] = "P30D",
     ) -> list[ExpiringCheck]:
         """Passed or waived checks that lapse within ``within``, soonest first, with their
         reminder marks (30, 7, 1 and 0 days before) and whether a renewal already covers them."""
-        now = now_of(request)
+        now = now
         try:
             horizon = parse_duration(within).add_to(now) - now
         except DurationError as exc:
@@ -404,11 +421,11 @@ class VettingController(Controller):
 
     @get("/summary")
     async def readiness_summary(
-        self, request: Request[Any, Any, Any], vetting: NamedDependency[service.Vetting]
+        self, now: NamedDependency[datetime], request: Request[Any, Any, Any], vetting: NamedDependency[service.Vetting]
     ) -> ReadinessSummary:
         """Mentors by status, share of active mentors fully vetted and current, checks
         expiring within 30 days, and the median days from onboarding to approval."""
-        return await summary.readiness(vetting, now_of(request))
+        return await summary.readiness(vetting, now)
 
     @get("/ratings/method", exclude_from_auth=True)
     async def rating_method(

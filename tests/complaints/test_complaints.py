@@ -7,6 +7,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from governance.bootstrap import Services
 from governance.core.clock import ManualClock
 
 from ..conftest import AuthHeaders
@@ -173,12 +174,12 @@ async def test_safeguarding_escalates_at_once_as_system(api: Api, client: httpx.
 
 
 async def test_a_missed_deadline_flags_and_escalates_once(
-    api: Api, client: httpx.AsyncClient, auth: AuthHeaders, clock: ManualClock
+    services: Services, api: Api, client: httpx.AsyncClient, auth: AuthHeaders, clock: ManualClock
 ) -> None:
     from governance.complaints.scan import run_scan
 
     filed = await api.file(sub="mentee-breach", category="other")
-    policy = client._transport.app.state.sla_policy  # type: ignore[attr-defined]
+    policy = services.complaints.policy
     await run_scan(policy, clock.now())
     assert (await api.call("GET", f"/complaints/{filed['id']}", "support_agent", "a")).json()["sla"][
         "breached"

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from governance.bootstrap import Services
 from governance.core.clock import ManualClock
 
 from .conftest import Api, new_id
@@ -239,7 +240,7 @@ async def test_the_agreement_score(api: Api) -> None:
     assert (await api.call("GET", f"/mentors/{mentor}/attestation-quality", "mentor", other)).status_code == 403
 
 
-async def test_every_tier_decision_carries_its_reasons(api: Api, client: httpx.AsyncClient) -> None:
+async def test_every_tier_decision_carries_its_reasons(services: Services, api: Api, client: httpx.AsyncClient) -> None:
     from governance.complaints.tables import Dispute
     from governance.core.crypto import Keyring
 
@@ -283,7 +284,7 @@ async def test_every_tier_decision_carries_its_reasons(api: Api, client: httpx.A
     assert second.status_code == 200 and final["state"] == "revoked"
     assert final["decisions"][1]["reasons"] == ["the token was forged", "forged, says the issuer"]
     # Erasing the candidate shreds the reasons with everything else of theirs.
-    keyring: Keyring = client._transport.app.state.keyring  # type: ignore[attr-defined]
+    keyring: Keyring = services.keyring
     assert await keyring.shred(candidate)
     erased = (await api.call("GET", f"/disputes/{dispute['id']}", "support_agent", "agent-2")).json()
     assert [d["reasons"] for d in erased["decisions"]] == [[None], [None, None]]

@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from governance.app import create_app
+from governance import bootstrap
+from governance.app import application
+from governance.bootstrap import Services
 from governance.core.clock import ManualClock
 from governance.evidence.service import Evidence
 from governance.evidence.tables import EvidenceBundle
@@ -31,15 +33,11 @@ OFFICER = "officer-e"
 class Bundles:
     """Drives the bundle API as a compliance officer and an auditor would."""
 
-    def __init__(self, client: httpx.AsyncClient, auth: AuthHeaders, clock: ManualClock) -> None:
+    def __init__(self, client: httpx.AsyncClient, auth: AuthHeaders, clock: ManualClock, evidence: Evidence) -> None:
         self.client = client
+        self.evidence = evidence
         self.auth = auth
         self.clock = clock
-
-    @property
-    def evidence(self) -> Evidence:
-        evidence: Evidence = self.client._transport.app.state.evidence  # type: ignore[attr-defined]
-        return evidence
 
     def body(self, **overrides: Any) -> dict[str, Any]:
         today = self.clock.now().date()
@@ -98,8 +96,10 @@ async def quiet_queue(database: Settings) -> None:
 
 
 @pytest.fixture
-def bundles(client: httpx.AsyncClient, auth: AuthHeaders, clock: ManualClock, quiet_queue: None) -> Bundles:
-    return Bundles(client, auth, clock)
+def bundles(
+    client: httpx.AsyncClient, auth: AuthHeaders, clock: ManualClock, services: Services, quiet_queue: None
+) -> Bundles:
+    return Bundles(client, auth, clock, services.evidence)
 
 
 def sha256(data: bytes) -> str:
@@ -204,6 +204,7 @@ async def bundles_in_s3(
     database: Settings, locked_bucket: Settings, clock: ManualClock, auth: AuthHeaders, quiet_queue: None
 ) -> AsyncIterator[Bundles]:
     """Bundles stored in an S3 bucket with Object Lock (moto, over real HTTP)."""
-    transport = httpx.ASGITransport(app=create_app(locked_bucket, clock=clock))
+    services = bootstrap.build(locked_bucket, clock=clock)
+    transport = httpx.ASGITransport(app=application(services))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield Bundles(client, auth, clock)
+        yield Bundles(client, auth, clock, services.evidence)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from governance.audit import service as audit_service
+from governance.bootstrap import Services
 from governance.core.storage import ObjectStoreError
 from governance.evidence import jobs
 from governance.evidence.registers import percent
@@ -27,7 +28,7 @@ from .conftest import Bundles, Platform, pdf_text, sha256
 
 
 async def test_a_bundle_binds_its_pdf_and_manifest_into_the_log(
-    bundles: Bundles, platform: Platform, client: httpx.AsyncClient
+    services: Services, bundles: Bundles, platform: Platform, client: httpx.AsyncClient
 ) -> None:
     asked = await bundles.ask()
     assert asked.status_code == 202, asked.text
@@ -73,7 +74,7 @@ async def test_a_bundle_binds_its_pdf_and_manifest_into_the_log(
     downloads = [e for e in entries if e["action"] == "evidence.bundle.downloaded"]
     assert [(d["details"]["file"], d["actor"]["sub"]) for d in downloads] == [("pdf", "tester"), ("manifest", "tester")]
     # The ready entry is in the tree an auditor verifies.
-    verified = await audit_service.verify(client._transport.app.state.log_key)  # type: ignore[attr-defined]
+    verified = await audit_service.verify(services.log_key)  # type: ignore[attr-defined]
     assert verified.ok and verified.size > ready_entry["seq"]
     assert pdf_text(pdf.content)[0].count(bundle["id"]) >= 1
 

@@ -15,7 +15,8 @@ import msgspec
 import pytest
 from botocore.exceptions import ClientError
 
-from governance.app import create_app
+from governance import bootstrap
+from governance.app import application
 from governance.core.clock import ManualClock
 from governance.core.storage import S3ObjectStore
 from governance.settings import Settings
@@ -94,9 +95,10 @@ async def test_s3_stopping_mid_way_fails_the_bundle_and_a_retry_succeeds(
     database: Settings, outage: tuple[Settings, Any], clock: ManualClock, auth: AuthHeaders, quiet_queue: None
 ) -> None:
     settings, (server, restart) = outage
-    transport = httpx.ASGITransport(app=create_app(settings, clock=clock))
+    services = bootstrap.build(settings, clock=clock)
+    transport = httpx.ASGITransport(app=application(services))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        in_s3 = Bundles(client, auth, clock)
+        in_s3 = Bundles(client, auth, clock, services.evidence)
         store = in_s3.evidence.store
         assert isinstance(store, S3ObjectStore)
         real_put = store.put_file

@@ -8,13 +8,13 @@ from typing import Any
 import httpx
 
 from governance.audit import service as audit_service
+from governance.bootstrap import Services
 from governance.complaints.tables import Complaint
 from governance.core.clock import ManualClock
 from governance.privacy import retention
 
 from ..complaints.conftest import Api
 from .conftest import SHARE, Privacy, new_mentee
-from .test_consent import service_of
 
 COMPLAINT = "My mentor shared my CV with a recruiter without asking"
 
@@ -52,6 +52,7 @@ async def test_an_access_export_holds_the_complaint_and_the_consent_history(
 
 
 async def test_erasure_keeps_the_complaints_non_personal_parts_and_the_log_verifies(
+    services: Services,
     privacy: Privacy,
     api: Api,
     client: httpx.AsyncClient,
@@ -75,11 +76,12 @@ async def test_erasure_keeps_the_complaints_non_personal_parts_and_the_log_verif
     await privacy.complete(other["id"])
     gone = await client.get(f"/api/v1/complaints/{closed['id']}", headers=privacy.auth("support_agent"))
     assert gone.json()["description"] is None, "a closed complaint holds nothing: its text is erased at once"
-    log_key = client._transport.app.state.log_key  # type: ignore[attr-defined]
+    log_key = services.log_key
     assert (await audit_service.verify(log_key)).ok
 
 
 async def test_a_dry_run_lists_due_and_held_complaints_and_the_sweep_deletes_only_the_due(
+    services: Services,
     privacy: Privacy,
     api: Api,
     client: httpx.AsyncClient,
@@ -90,7 +92,7 @@ async def test_a_dry_run_lists_due_and_held_complaints_and_the_sweep_deletes_onl
     kept = await closed_complaint(api, held)
     still_open = await api.file(sub=held, category="billing", description="Charged twice")
     clock.advance(timedelta(days=6 * 366 + 2))
-    service = service_of(client)
+    service = services.privacy
 
     dry = await retention.sweep(service, clock.now(), dry_run=True)
     assert due["id"] in {line.record_id for line in dry.due}

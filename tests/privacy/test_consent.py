@@ -10,20 +10,16 @@ import httpx
 import pytest
 from piccolo.querystring import QueryString
 
+from governance.bootstrap import Services
 from governance.core import db
 from governance.core.clock import ManualClock
 from governance.privacy import consent
 from governance.privacy.policy import Notice, PolicyError
-from governance.privacy.service import Privacy as PrivacyService
 from governance.privacy.service import register_notices
 from governance.privacy.tables import ConsentRecord
 
 from ..conftest import AuthHeaders
 from .conftest import ANALYTICS, RECRUITERS, SHARE, Privacy, new_mentee
-
-
-def service_of(client: httpx.AsyncClient) -> PrivacyService:
-    return client._transport.app.state.privacy  # type: ignore[attr-defined,no-any-return]
 
 
 async def test_notices_are_public_with_purposes_and_versions(client: httpx.AsyncClient) -> None:
@@ -169,7 +165,7 @@ async def test_unknown_purposes_and_languages_are_named(privacy: Privacy, client
 
 
 async def test_a_consent_past_its_validity_lapses_to_the_default_and_is_listed_for_reconsent(
-    privacy: Privacy, client: httpx.AsyncClient, clock: ManualClock
+    services: Services, privacy: Privacy, client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
     mentee = new_mentee()
     await privacy.choose(mentee, **{SHARE: "opt_in", ANALYTICS: "opt_out"})
@@ -179,7 +175,7 @@ async def test_a_consent_past_its_validity_lapses_to_the_default_and_is_listed_f
     assert (lapsed["allowed"], lapsed["method"]) == (False, "expired")
     assert (await privacy.permission(mentee, ANALYTICS))["allowed"] is True  # back to its opt_out default
 
-    assert (await consent.expire(service_of(client), clock.now())).lapsed >= 2
+    assert (await consent.expire(services.privacy, clock.now())).lapsed >= 2
     history = await privacy.history(mentee)
     assert {(h["purpose"], h["method"], h["state"]) for h in history[-2:]} == {
         (SHARE, "expired", "opt_out"),
@@ -189,7 +185,7 @@ async def test_a_consent_past_its_validity_lapses_to_the_default_and_is_listed_f
     assert {(r["mentee_id"], r["purpose"]) for r in listed.json()["items"]} >= {(mentee, SHARE), (mentee, ANALYTICS)}
     prefs = await client.get(f"/api/v1/privacy/mentees/{mentee}/preferences", headers=privacy.mentee(mentee))
     assert {p["purpose"] for p in prefs.json()["preferences"]["purposes"] if p["needs_reconsent"]} == {SHARE, ANALYTICS}
-    assert (await consent.expire(service_of(client), clock.now())).lapsed == 0
+    assert (await consent.expire(services.privacy, clock.now())).lapsed == 0
 
     await privacy.choose(mentee, **{SHARE: "opt_in"})
     listed = await client.get("/api/v1/privacy/reconsent", params={"limit": "500"}, headers=privacy.platform())
@@ -212,9 +208,9 @@ async def test_consent_history_is_append_only_in_the_database(privacy: Privacy, 
 
 
 async def test_a_published_notice_text_cannot_change(
-    client: httpx.AsyncClient, clock: ManualClock, auth: AuthHeaders
+    services: Services, client: httpx.AsyncClient, clock: ManualClock, auth: AuthHeaders
 ) -> None:
-    service = service_of(client)
+    service = services.privacy
     await register_notices(service, clock.now())
     assert await register_notices(service, clock.now()) == 0
     purpose = service.policy.purposes[SHARE]

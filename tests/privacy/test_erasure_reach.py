@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from governance.bootstrap import Services
 from governance.complaints.tables import Complaint, ComplaintEvent, Dispute
 from governance.core.crypto import SubjectErased
 from governance.core.tables import IdempotencyKey
@@ -147,7 +148,7 @@ async def test_vetting_decisions_replayed_after_the_mentors_erasure_hold_no_rati
 
 
 async def test_an_export_file_is_stored_under_the_mentees_key_and_a_surviving_copy_cannot_be_read(
-    privacy: Privacy, client: httpx.AsyncClient
+    services: Services, privacy: Privacy, client: httpx.AsyncClient
 ) -> None:
     mentee = new_mentee()
     access = await privacy.file(mentee, "access", DESCRIPTION)
@@ -156,15 +157,14 @@ async def test_an_export_file_is_stored_under_the_mentees_key_and_a_surviving_co
     assert download.status_code == 200
     [request] = download.json()["modules"]["privacy"]["data_requests"]
     assert request["description"] == DESCRIPTION
-    state = client._transport.app.state  # type: ignore[attr-defined]
-    stored = await state.privacy.store.get(f"privacy/exports/{access['id']}.json")
+    stored = await services.privacy.store.get(f"privacy/exports/{access['id']}.json")
     assert DESCRIPTION.encode() not in stored
     assert mentee.encode() not in stored, "the file as stored is ciphertext, not JSON"
 
     await _erase(privacy, client, mentee)
 
     # A copy that outlives the deletion (an object version, a backup) is sealed under a shredded key.
-    cipher = await state.keyring.cipher(mentee)
+    cipher = await services.keyring.cipher(mentee)
 
     async def surviving_copy() -> AsyncIterator[bytes]:
         yield stored

@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 from governance import wiring
+from governance.bootstrap import Services
 from governance.complaints.scan import run_scan
 from governance.core.clock import ManualClock
 from governance.privacy import exports
@@ -73,7 +74,7 @@ async def _note(api: Api, complaint: dict[str, Any], role: str, sub: str, body: 
 
 
 async def _mentee_with_everything(
-    privacy: Privacy, api: Api, client: httpx.AsyncClient, clock: ManualClock
+    privacy: Privacy, api: Api, client: httpx.AsyncClient, clock: ManualClock, services: Services
 ) -> tuple[str, dict[str, Any]]:
     """A mentee with consent changes, a retention choice, a complaint paused and breached with
     every kind of note, a paid session and a refund, a disputed attestation and a rejected request."""
@@ -88,7 +89,7 @@ async def _mentee_with_everything(
     await _note(api, complaint, "support_agent", "agent-1", TO_ME, to_me=True)
     await _note(api, complaint, "support_agent", "agent-1", INTERNAL)
     clock.advance(timedelta(days=60))
-    await run_scan(client._transport.app.state.sla_policy, clock.now())  # type: ignore[attr-defined]
+    await run_scan(services.complaints.policy, clock.now())
 
     await api.paid(f"s-{mentee}", mentee, 5_000)
     refund = await api.call(
@@ -124,9 +125,9 @@ async def _mentee_with_everything(
 
 
 async def test_a_mentees_export_holds_every_record_typed_and_validates_against_the_committed_schema(
-    privacy: Privacy, api: Api, client: httpx.AsyncClient, clock: ManualClock
+    services: Services, privacy: Privacy, api: Api, client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
-    mentee, made = await _mentee_with_everything(privacy, api, client, clock)
+    mentee, made = await _mentee_with_everything(privacy, api, client, clock, services)
     export = await _download(privacy, client, mentee)
 
     assert _errors(export) == []
@@ -210,6 +211,7 @@ async def test_a_mentors_export_validates_and_holds_their_vetting_file(
     ],
 )
 async def test_the_schema_refuses_json_inside_a_string_and_times_without_an_offset(
+    services: Services,
     privacy: Privacy,
     api: Api,
     client: httpx.AsyncClient,
@@ -217,7 +219,7 @@ async def test_the_schema_refuses_json_inside_a_string_and_times_without_an_offs
     path: tuple[Any, ...],
     as_text: bool,
 ) -> None:
-    mentee, _ = await _mentee_with_everything(privacy, api, client, clock)
+    mentee, _ = await _mentee_with_everything(privacy, api, client, clock, services)
     export = await _download(privacy, client, mentee)
     broken = copy.deepcopy(export)
     holder = broken

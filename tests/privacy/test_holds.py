@@ -8,12 +8,12 @@ from typing import Any
 import httpx
 
 from governance.audit import service as audit_service
+from governance.bootstrap import Services
 from governance.core.clock import ManualClock
 from governance.privacy import retention
 
 from ..complaints.conftest import Api
 from .conftest import Privacy, new_mentee
-from .test_consent import service_of
 
 REASON = "Jane Example was charged twice: the mentor never joined the call"
 ABOUT_ME = "Please correct my surname, it is Example-Smith"
@@ -35,7 +35,7 @@ async def _read_refund(api: Api, refund: dict[str, Any]) -> httpx.Response:
 
 
 async def test_an_open_refund_stays_readable_through_an_erasure_until_its_hold_ends_and_the_sweep(
-    api: Api, privacy: Privacy, client: httpx.AsyncClient, clock: ManualClock
+    services: Services, api: Api, privacy: Privacy, client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
     mentee = new_mentee()
     refund = await _refund(api, mentee)
@@ -60,7 +60,7 @@ async def test_an_open_refund_stays_readable_through_an_erasure_until_its_hold_e
     other = await client.get(f"/api/v1/privacy/requests/{answered['id']}", headers=privacy.officer())
     assert other.json()["description"] is None
     # A sweep while the hold lasts leaves the case's key alone.
-    during = await retention.sweep(service_of(client), clock.now(), dry_run=False)
+    during = await retention.sweep(services.privacy, clock.now(), dry_run=False)
     assert (await _read_refund(api, refund)).json()["reason"] == REASON
     assert not await privacy.audit(action="privacy.erasure.hold_ended", resource_id=refund["id"])
     assert during.dry_run is False
@@ -76,11 +76,11 @@ async def test_an_open_refund_stays_readable_through_an_erasure_until_its_hold_e
     )
     assert denied.status_code == 200, denied.text
     assert denied.json()["reason"] == REASON, "still held until the sweep runs"
-    dry = await retention.sweep(service_of(client), clock.now(), dry_run=True)
+    dry = await retention.sweep(services.privacy, clock.now(), dry_run=True)
     assert dry.held_keys_destroyed >= 1
     assert (await _read_refund(api, refund)).json()["reason"] == REASON, "a dry run destroys nothing"
 
-    swept = await retention.sweep(service_of(client), clock.now(), dry_run=False)
+    swept = await retention.sweep(services.privacy, clock.now(), dry_run=False)
 
     assert swept.held_keys_destroyed >= 1
     after = (await _read_refund(api, refund)).json()
@@ -88,7 +88,7 @@ async def test_an_open_refund_stays_readable_through_an_erasure_until_its_hold_e
     assert (after["amount_minor"], after["state"]) == (500, "denied"), "the financial record is kept"
     [ended] = await privacy.audit(action="privacy.erasure.hold_ended", resource_id=refund["id"])
     assert ended["details"]["mentee_id"] == mentee
-    log_key = client._transport.app.state.log_key  # type: ignore[attr-defined]
+    log_key = services.log_key
     assert (await audit_service.verify(log_key)).ok
 
 

@@ -10,6 +10,7 @@ import httpx
 from click.testing import CliRunner
 
 from governance.audit import service as audit_service
+from governance.bootstrap import Services
 from governance.cli import main
 from governance.core.clock import ManualClock
 from governance.core.durations import parse_duration
@@ -236,7 +237,7 @@ async def test_an_export_lists_the_ratings_a_mentee_gave(
 
 
 async def test_erasure_shreds_personal_fields_gives_a_certificate_and_the_log_still_verifies(
-    privacy: Privacy, client: httpx.AsyncClient
+    services: Services, privacy: Privacy, client: httpx.AsyncClient
 ) -> None:
     mentee = new_mentee()
     await privacy.choose(mentee, **{SHARE: "opt_in"})
@@ -263,7 +264,7 @@ async def test_erasure_shreds_personal_fields_gives_a_certificate_and_the_log_st
     [entry] = await privacy.audit(action="privacy.request.completed", resource_id=erasure["id"])
     assert entry["details"]["key_shredded"] is True
     assert certificate["audit_seq"] == entry["seq"]
-    log_key = client._transport.app.state.log_key  # type: ignore[attr-defined]
+    log_key = services.log_key
     assert (await audit_service.verify(log_key)).ok
 
 

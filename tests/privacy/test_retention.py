@@ -9,6 +9,7 @@ import httpx
 import msgspec
 from click.testing import CliRunner
 
+from governance.bootstrap import Services
 from governance.cli import main
 from governance.core import db
 from governance.core.clock import ManualClock
@@ -17,7 +18,6 @@ from governance.privacy.tables import DataRequest
 from governance.settings import Settings
 
 from .conftest import Privacy, new_mentee
-from .test_consent import service_of
 
 
 async def closed_request(privacy: Privacy, mentee: str) -> str:
@@ -27,13 +27,13 @@ async def closed_request(privacy: Privacy, mentee: str) -> str:
 
 
 async def test_a_dry_run_lists_due_and_held_and_the_sweep_deletes_only_the_due(
-    privacy: Privacy, client: httpx.AsyncClient, clock: ManualClock
+    services: Services, privacy: Privacy, client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
     free, held = new_mentee(), new_mentee()
     due_id = await closed_request(privacy, free)
     held_id = await closed_request(privacy, held)
     open_request = await privacy.file(held, "access")  # an open case about the subject: a legal hold
-    service = service_of(client)
+    service = services.privacy
     clock.advance(timedelta(days=3 * 366))
 
     report = await client.get("/api/v1/privacy/retention/report", headers=privacy.officer())
@@ -66,7 +66,7 @@ async def test_a_dry_run_lists_due_and_held_and_the_sweep_deletes_only_the_due(
 
 
 async def test_exports_go_after_their_period_or_the_shorter_one_the_mentee_chose(
-    privacy: Privacy, client: httpx.AsyncClient, clock: ManualClock
+    services: Services, privacy: Privacy, client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
     patient, hasty = new_mentee(), new_mentee()
     assert (await privacy.put(hasty, retention={"data_exports": "P7D"})).status_code == 200
@@ -76,7 +76,7 @@ async def test_exports_go_after_their_period_or_the_shorter_one_the_mentee_chose
         await privacy.complete(filed["id"])
         requests[mentee] = filed["id"]
     clock.advance(timedelta(days=8))
-    await retention.sweep(service_of(client), clock.now(), dry_run=False)
+    await retention.sweep(services.privacy, clock.now(), dry_run=False)
 
     async def available(mentee: str) -> bool:
         read = await client.get(f"/api/v1/privacy/requests/{requests[mentee]}", headers=privacy.mentee(mentee))
@@ -85,7 +85,7 @@ async def test_exports_go_after_their_period_or_the_shorter_one_the_mentee_chose
     assert not await available(hasty)
     assert await available(patient)
     clock.advance(timedelta(days=30))
-    await retention.sweep(service_of(client), clock.now(), dry_run=False)
+    await retention.sweep(services.privacy, clock.now(), dry_run=False)
     assert not await available(patient)
     gone = await client.get(f"/api/v1/privacy/requests/{requests[patient]}/export", headers=privacy.mentee(patient))
     assert gone.status_code == 404

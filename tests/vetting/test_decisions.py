@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import httpx
 
+from governance.bootstrap import Services
 from governance.core.clock import ManualClock
 from governance.vetting import expiry
 from governance.vetting.service import Vetting as VettingService
@@ -64,10 +65,10 @@ async def test_a_newer_proposal_supersedes_an_unconfirmed_one(vetting: Vetting, 
 
 
 async def test_a_lapsed_mentor_is_approved_again_by_renewal(
-    vetting: Vetting, client: httpx.AsyncClient, clock: ManualClock
+    services: Services, vetting: Vetting, client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
     mentor = await vetting.approved_mentor(ext(), jurisdiction="FR", engagement="volunteer")
-    service: VettingService = client._transport.app.state.vetting  # type: ignore[attr-defined]
+    service: VettingService = services.vetting
     clock.advance(timedelta(days=366))
     await expiry.run(service, clock.now())
     assert await _status(client, vetting, mentor["id"]) == "lapsed"

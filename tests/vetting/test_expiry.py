@@ -11,6 +11,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from governance.bootstrap import Services
 from governance.cli import main
 from governance.core import db
 from governance.core.clock import ManualClock
@@ -42,7 +43,7 @@ def test_reminder_marks_fall_30_7_1_and_0_days_before() -> None:
 
 
 async def test_expiring_lists_what_lapses_soon_and_the_job_announces_reminders(
-    vetting: Vetting, client: httpx.AsyncClient, clock: ManualClock
+    services: Services, vetting: Vetting, client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
     mentor = await vetting.register(ext(), jurisdiction="FR", engagement="volunteer")
     soon = clock.now() + timedelta(days=20)
@@ -63,7 +64,7 @@ async def test_expiring_lists_what_lapses_soon_and_the_job_announces_reminders(
     wider = (await client.get(url, params={"within": "P2Y"}, headers=vetting.officer())).json()
     assert later["id"] in {item["check_id"] for item in wider}
 
-    service: VettingService = client._transport.app.state.vetting  # type: ignore[attr-defined]
+    service: VettingService = services.vetting
     first = await expiry.run(service, clock.now())
     assert first.reminders_announced >= 1
     again = await expiry.run(service, clock.now())

@@ -12,7 +12,10 @@ import msgspec
 import pytest
 from litestar.exceptions import LitestarException
 
+from governance import bootstrap
+from governance.app import application
 from governance.audit import service as audit_service
+from governance.bootstrap import Services
 from governance.core.cache import COMMIT_CHECK_SECONDS
 from governance.core.clock import ManualClock
 from governance.settings import Settings
@@ -100,12 +103,12 @@ async def test_every_fact_in_the_dossier_points_at_its_audit_entry(vetting: Vett
 
 
 async def test_documents_are_checked_by_content_and_rejections_store_nothing(
-    vetting: Vetting, client: httpx.AsyncClient, data_dir: object
+    services: Services, vetting: Vetting, client: httpx.AsyncClient, data_dir: object
 ) -> None:
     mentor = await vetting.register(ext())
     check = await vetting.record(mentor["id"], "identity_verification")
     documents_before = await vetting.audit(action="vetting.document.uploaded")
-    objects = client._transport.app.state.object_store.root  # type: ignore[attr-defined]
+    objects = services.store.root  # type: ignore[attr-defined]
     files_before = sorted(p for p in objects.rglob("*") if p.is_file())
 
     renamed = await vetting.upload(check["id"], b"just some text, not a PDF\n", "passport.pdf")
@@ -148,10 +151,8 @@ async def test_documents_are_checked_by_content_and_rejections_store_nothing(
 async def test_a_document_over_the_limit_answers_413_and_stores_nothing(
     database: Settings, clock: ManualClock, auth: AuthHeaders
 ) -> None:
-    from governance.app import create_app
-
     small = msgspec.structs.replace(database, max_document_bytes=1024)
-    transport = httpx.ASGITransport(app=create_app(small, clock=clock))
+    transport = httpx.ASGITransport(app=application(bootstrap.build(small, clock=clock)))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         vetting = Vetting(client, auth)
         mentor = await vetting.register(ext())
@@ -195,12 +196,12 @@ async def test_dossier_etag_and_conditional_reads(vetting: Vetting, client: http
 
 
 async def test_moving_the_clock_past_expiry_lapses_the_mentor(
-    vetting: Vetting, client: httpx.AsyncClient, clock: ManualClock
+    services: Services, vetting: Vetting, client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
     mentor = await vetting.approved_mentor(ext())
     dossier = await vetting.dossier(mentor["id"])
     soonest = min(c["expires_at"] for c in dossier["checks"])
-    service: VettingService = client._transport.app.state.vetting  # type: ignore[attr-defined]
+    service: VettingService = services.vetting
 
     clock.advance(timedelta(days=366))
     # Before the job runs the dossier already says the check is no longer current.
@@ -217,7 +218,7 @@ async def test_moving_the_clock_past_expiry_lapses_the_mentor(
     entries = await vetting.audit(action="vetting.mentor.status_changed", resource_id=mentor["id"])
     assert entries[-1]["actor"] == {"sub": "system", "roles": ["system"]}
     assert entries[-1]["details"]["to"] == "lapsed"
-    assert (await audit_service.verify(client._transport.app.state.log_key)).ok  # type: ignore[attr-defined]
+    assert (await audit_service.verify(services.log_key)).ok  # type: ignore[attr-defined]
 
     # A second run finds nothing left to do.
     again = await expiry.run(service, clock.now())
@@ -227,17 +228,17 @@ async def test_moving_the_clock_past_expiry_lapses_the_mentor(
 async def test_documents_go_to_s3_when_a_bucket_is_configured(
     database: Settings, s3_bucket: Settings, clock: ManualClock, auth: AuthHeaders
 ) -> None:
-    from governance.app import create_app
-
-    app = create_app(s3_bucket, clock=clock)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+    services = bootstrap.build(s3_bucket, clock=clock)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=application(services)), base_url="http://testserver"
+    ) as client:
         vetting = Vetting(client, auth)
         mentor = await vetting.register(ext())
         check = await vetting.record(mentor["id"], "identity_verification")
         uploaded = await vetting.upload(check["id"], PDF)
         assert uploaded.status_code == 201
         sha256 = uploaded.json()["sha256"]
-        store = app.state.object_store
+        store = services.store
         key = f"vetting/documents/{mentor['id']}/{sha256}"
         head = store._client.head_object(Bucket=s3_bucket.s3_bucket, Key=key, ChecksumMode="ENABLED")
         assert head["ServerSideEncryption"] == "AES256"
@@ -265,13 +266,13 @@ async def test_a_change_made_by_another_process_reaches_the_cached_dossier(
 
 
 async def test_a_document_altered_in_storage_is_refused_and_audited(
-    vetting: Vetting, client: httpx.AsyncClient
+    services: Services, vetting: Vetting, client: httpx.AsyncClient
 ) -> None:
     mentor = await vetting.register(ext())
     check = await vetting.record(mentor["id"], "identity_verification")
     big = PDF + bytes(200_000)  # several segments
     document = (await vetting.upload(check["id"], big)).json()
-    store = client._transport.app.state.object_store  # type: ignore[attr-defined]
+    store = services.store
     path = store.root / "vetting" / "documents" / mentor["id"] / document["sha256"]
     sealed = bytearray(path.read_bytes())
     sealed[-40] ^= 0xFF  # inside the last segment
