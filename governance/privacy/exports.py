@@ -18,9 +18,16 @@ import msgspec
 from governance.audit.schemas import AuditEntryView
 from governance.core.crypto import Keyring, SubjectCipher, is_sealed
 from governance.core.idempotency import StoredResponse
-from governance.core.rows import Row, typed_all
+from governance.core.rows import typed_all
 from governance.core.subjects import ExportRecord, Instant, SubjectData
-from governance.privacy.tables import ConsentReceipt, ConsentRecord, DataRequest, DataRequestRow, RetentionChoice
+from governance.privacy.tables import (
+    ConsentReceipt,
+    ConsentReceiptRow,
+    ConsentRecord,
+    DataRequest,
+    DataRequestRow,
+    RetentionChoice,
+)
 
 EXPORT_FORMAT: Final = "governance.subject-export/2"
 SCHEMA_ID: Final = "urn:governance:schema:subject-export:2"
@@ -141,19 +148,12 @@ def _open(cipher: SubjectCipher | None, value: str | None) -> str | None:
     return cipher.read(value) if cipher else None
 
 
-class _Receipt(Row):
-    id: uuid.UUID
-    issued_at: datetime
-    body: str  # JSON
-    recorded_seq: int
-
-
 async def privacy_export(keyring: Keyring, subject: str) -> tuple[PrivacyExport, list[str]]:
     """Privacy's own records about ``subject``, and their ids."""
     records = await ConsentRecord.select().where(ConsentRecord.subject == subject).order_by(ConsentRecord.recorded_seq)
     receipts = typed_all(
         await ConsentReceipt.select().where(ConsentReceipt.subject == subject).order_by(ConsentReceipt.recorded_seq),
-        _Receipt,
+        ConsentReceiptRow,
     )
     choices = (
         await RetentionChoice.select().where(RetentionChoice.subject == subject).order_by(RetentionChoice.recorded_seq)

@@ -6,8 +6,8 @@ never stored apart from it. Data requests are working records with a state machi
 their only personal field (the requester's description) is ciphertext under the
 subject's key.
 
-Beside a table read by several services, its row as they read it (a
-:class:`~governance.core.rows.Row`).
+Beside a table, its row as the services read it (a :class:`~governance.core.rows.Row`);
+rows only one service reads in part are declared where it reads them.
 """
 
 from __future__ import annotations
@@ -61,6 +61,15 @@ class ConsentReceipt(Table, tablename="privacy_consent_receipt"):
     issued_at = Timestamptz()
     body = Text()
     recorded_seq = BigInt()
+
+
+class ConsentReceiptRow(Row):
+    """A ``privacy_consent_receipt`` row (see :class:`ConsentReceipt`)."""
+
+    id: uuid.UUID
+    issued_at: datetime
+    body: str  # JSON
+    recorded_seq: int
 
 
 class RetentionChoice(Table, tablename="privacy_retention_choice"):
