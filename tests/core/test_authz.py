@@ -183,7 +183,7 @@ def _ownership_app(settings: Settings, policy_dir: Path, lookups: list[str]) -> 
     from litestar import Request, Router, get
     from litestar.params import FromPath
 
-    from governance.core.authz import casbin_middleware, sees_only_own
+    from governance.core.authz import casbin_middleware, restricted_to
     from governance.core.identity import jwt_auth
 
     owners = {"rec-1": "mentee-1", "rec-2": "mentee-2"}
@@ -197,8 +197,8 @@ def _ownership_app(settings: Settings, policy_dir: Path, lookups: list[str]) -> 
         return {"id": record_id}
 
     @get("/records", opt={"own_list": True})
-    async def many(request: Request[Any, Any, Any]) -> dict[str, bool]:
-        return {"only_own": sees_only_own(request)}
+    async def many(request: Request[Any, Any, Any]) -> dict[str, str | None]:
+        return {"restricted_to": restricted_to(authorizer, request)}
 
     (policy_dir / "model.conf").write_text((POLICIES / "model.conf").read_text())
     (policy_dir / "policy.csv").write_text(
@@ -207,12 +207,10 @@ def _ownership_app(settings: Settings, policy_dir: Path, lookups: list[str]) -> 
         "p, support_agent, /api/v1/records/{record_id}, GET, any\n"
         "p, support_agent, /api/v1/records, GET, any\n"
     )
-    from litestar.datastructures import State
-
+    authorizer = Authorizer(policy_dir, on_denied=record_denial)
     return Litestar(
-        route_handlers=[Router(path="/api/v1", route_handlers=[one, many], middleware=[casbin_middleware])],
+        route_handlers=[Router(path="/api/v1", route_handlers=[one, many], middleware=[casbin_middleware(authorizer)])],
         on_app_init=[jwt_auth(settings).on_app_init],
-        state=State({"authorizer": Authorizer(policy_dir, on_denied=record_denial)}),
     )
 
 
@@ -240,6 +238,6 @@ async def test_own_list_tells_the_handler_to_narrow(database: Settings, auth: Au
         mentee = await http.get("/api/v1/records", headers=auth("mentee", sub="mentee-1"))
         staff = await http.get("/api/v1/records", headers=auth("support_agent"))
         nobody = await http.get("/api/v1/records", headers=auth("auditor"))
-    assert mentee.json() == {"only_own": True}
-    assert staff.json() == {"only_own": False}
+    assert mentee.json() == {"restricted_to": "mentee-1"}
+    assert staff.json() == {"restricted_to": None}
     assert nobody.status_code == 403
