@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 
 class _Superseded(Row):
+    """A proposal a newer one took the place of."""
+
     id: uuid.UUID
 
 
