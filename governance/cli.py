@@ -276,8 +276,8 @@ def audit_checkpoint() -> None:
 
     settings = _settings()
     log_key = service.load_log_key(settings)
-    row = _with_database(settings, lambda: service.sign_checkpoint(log_key))
-    click.echo(row["note"], nl=False)
+    checkpoint = _with_database(settings, lambda: service.sign_checkpoint(log_key))
+    click.echo(checkpoint.note, nl=False)
 
 
 @audit.command("verify")
@@ -500,7 +500,8 @@ def evidence_export(
 
     async def work() -> Any:
         bundle = await service.request(request, actor, clock.now())
-        row = await jobs.claim(worker_name(), clock.now(), evidence_setup.lease, bundle.id)
+        worker = worker_name()
+        row = await jobs.claim(worker, clock.now(), evidence_setup.lease, bundle.id)
         if row is None:  # pragma: no cover - an in-service worker was quicker
             raise click.ClickException(f"bundle {bundle.id} was taken by another worker; follow it through the API")
         with click.progressbar(length=1000, label=f"bundle {bundle.id}", file=sys.stderr) as bar:
@@ -513,7 +514,7 @@ def evidence_export(
                     bar.update(step)
                     done += step
 
-            await jobs.produce(evidence_setup, row, row["worker"], clock, on_progress=advance)
+            await jobs.produce(evidence_setup, row, worker, clock, on_progress=advance)
         finished = await service.get(bundle.id)
         if finished.state != "ready":
             raise click.ClickException(f"bundle {bundle.id} failed: {finished.failure_reason}")

@@ -13,6 +13,9 @@ the blank separator line). Only the Ed25519 signature type (0x01) is supported.
 Parsing is deliberately strict and every rejection of untrusted input is a
 :class:`NoteError` (a ``ValueError``), so callers can treat "not a valid,
 correctly signed note" as a single failure mode.
+
+In this order: strict decoding helpers, verifier and signer keys, signed notes, and the
+checkpoint body carried by a note.
 """
 
 from __future__ import annotations
@@ -67,9 +70,6 @@ _HEX_KEY_ID_RE: Final = re.compile(r"[0-9a-f]{8}")
 
 class NoteError(ValueError):
     """A note, checkpoint or verifier key is malformed or not validly signed."""
-
-
-# --------------------------------------------------------------------------- helpers
 
 
 def _b64decode(text: str, what: str) -> bytes:
@@ -128,9 +128,6 @@ def key_id(name: str, public_key: bytes) -> int:
     """
     digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ALG_ED25519]) + public_key).digest()
     return int.from_bytes(digest[:_KEY_ID_SIZE], "big")
-
-
-# --------------------------------------------------------------------------- keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,9 +250,6 @@ class Signer:
         return f"Signer(name={self._name!r}, key_id={self.key_id:08x})"
 
 
-# --------------------------------------------------------------------------- notes
-
-
 @dataclass(frozen=True, slots=True)
 class _Signature:
     name: str
@@ -328,9 +322,6 @@ def open_note(note: str | bytes, verifier: VerifierKey) -> str:
     if not verified:
         raise NoteError(f"no signature from key {verifier.name}+{verifier.key_id:08x}")
     return text
-
-
-# --------------------------------------------------------------------------- checkpoints
 
 
 @dataclass(frozen=True, slots=True)

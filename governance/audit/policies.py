@@ -17,12 +17,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
+
+import msgspec
 
 from governance.audit.service import record_change
 from governance.audit.tables import PolicyVersion
 from governance.core import db
 from governance.core.identity import SYSTEM
+from governance.core.rows import Row, typed_all
 
 # The policy files whose rules decisions are taken under (the access policy is not one:
 # it decides who may reach a route, and every denial is in the log already).
@@ -94,27 +97,44 @@ async def record_in_force(policies: list[LoadedPolicy], now: datetime) -> list[s
     return changed
 
 
+class _Digest(Row):
+    name: str
+    sha256: str
+
+
 async def _latest_digests() -> dict[str, str]:
     rows = await PolicyVersion.select(PolicyVersion.name, PolicyVersion.sha256, PolicyVersion.in_force_from).order_by(
         PolicyVersion.in_force_from
     )
-    return {row["name"]: row["sha256"] for row in rows}
+    return {row.name: row.sha256 for row in typed_all(rows, _Digest)}
 
 
-async def in_force(start: datetime, end: datetime) -> list[dict[str, Any]]:
+class VersionInForce(Row):
+    """A policy version (see :class:`PolicyVersion`) and until when it was in force: the next
+    version's start, or None while it is current."""
+
+    name: str
+    label: str | None
+    sha256: str
+    size: int
+    text: str
+    in_force_from: datetime
+    in_force_until: datetime | None = None
+
+
+async def in_force(start: datetime, end: datetime) -> list[VersionInForce]:
     """Every policy version in force at some time in ``[start, end)``, by file then time.
 
-    Each row has ``in_force_until`` (the next version's start, or None while current).
     A version that came into force before ``start`` counts when it was still in force then.
     """
     rows = await PolicyVersion.select().order_by(PolicyVersion.name).order_by(PolicyVersion.in_force_from)
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        grouped.setdefault(row["name"], []).append(row)
-    found: list[dict[str, Any]] = []
+    grouped: dict[str, list[VersionInForce]] = {}
+    for row in typed_all(rows, VersionInForce):
+        grouped.setdefault(row.name, []).append(row)
+    found: list[VersionInForce] = []
     for versions in grouped.values():
         for index, row in enumerate(versions):
-            until = versions[index + 1]["in_force_from"] if index + 1 < len(versions) else None
-            if row["in_force_from"] < end and (until is None or until > start):
-                found.append({**row, "in_force_until": until})
+            until = versions[index + 1].in_force_from if index + 1 < len(versions) else None
+            if row.in_force_from < end and (until is None or until > start):
+                found.append(msgspec.structs.replace(row, in_force_until=until))
     return found

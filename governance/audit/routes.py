@@ -122,7 +122,7 @@ class AuditController(Controller):
         latest = await service.latest_checkpoint(log_key)
         if latest is None:
             raise NotFoundException("No checkpoint has been signed yet")
-        return _public_text(request, str(latest["note"]), CHECKPOINT_CACHING)
+        return _public_text(request, latest.note, CHECKPOINT_CACHING)
 
     @get("/public-key", media_type="text/plain", exclude_from_auth=True)
     async def public_key(

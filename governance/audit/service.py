@@ -5,8 +5,12 @@ transaction (the entry commits with the change it describes or not at all, and i
 to run without one); ``record_event`` records what stands alone (denials, audited reads,
 downloads), group-committed outside any transaction.
 Sequence numbers come from a single locked head row, which makes them dense and strictly
-increasing under concurrent writers on both engines. Verification itself lives in
-:mod:`governance.audit.verification`.
+increasing under concurrent writers on both engines.
+
+Then, in this order: signed checkpoints of the tree (:func:`sign_checkpoint`, which
+continues from the latest genuine one), verification (which itself lives in
+:mod:`governance.audit.verification`), search of the entries, and the export an auditor
+verifies offline (:func:`prepare_export`).
 """
 
 from __future__ import annotations
@@ -40,13 +44,14 @@ from governance.audit.schemas import (
     ExportPrefix,
     Verification,
 )
-from governance.audit.tables import AuditCheckpoint, AuditEntry
+from governance.audit.tables import AuditCheckpoint, AuditEntry, AuditEntryRow, CheckpointRow
 from governance.core import db
 from governance.core.context import request_id_var
 from governance.core.crypto import read_or_create_secret
 from governance.core.errors import invalid_parameter
 from governance.core.identity import Identity
 from governance.core.pagination import Page, decode_cursor, encode_cursor
+from governance.core.rows import Row, typed, typed_all
 from governance.settings import Settings
 
 T = TypeVar("T")
@@ -348,10 +353,7 @@ async def tree_size() -> int:
     return int(rows[0]["next_seq"])
 
 
-# --- checkpoints -----------------------------------------------------------------------
-
-
-async def latest_checkpoint(log_key: LogKey) -> dict[str, Any] | None:
+async def latest_checkpoint(log_key: LogKey) -> CheckpointRow | None:
     """The newest checkpoint this deployment's key really signed, within the log's size.
 
     Rows are only appended, but anyone who can write to the database can append a forged
@@ -359,27 +361,27 @@ async def latest_checkpoint(log_key: LogKey) -> dict[str, Any] | None:
     """
     size = await tree_size()
     rows = await AuditCheckpoint.select().order_by(AuditCheckpoint.tree_size, ascending=False).limit(50)
-    for row in rows:
-        if row["tree_size"] <= size and _genuine(row, log_key):
+    for row in typed_all(rows, CheckpointRow):
+        if row.tree_size <= size and _genuine(row, log_key):
             return row
     return None
 
 
-def _genuine(row: Mapping[str, Any], log_key: LogKey) -> bool:
+def _genuine(row: CheckpointRow, log_key: LogKey) -> bool:
     """Signed by our key, for this size and root, with a compact range that folds to that root."""
     try:
-        signed = note.parse_checkpoint(note.open_note(row["note"], log_key.signer.verifier))
-        resumed = merkle.TreeBuilder.from_compact_range(row["tree_size"], bytes(row["compact_range"]))
+        signed = note.parse_checkpoint(note.open_note(row.note, log_key.signer.verifier))
+        resumed = merkle.TreeBuilder.from_compact_range(row.tree_size, row.compact_range)
     except ValueError:  # NoteError is a ValueError
         return False
     return (
         signed.origin == log_key.origin
-        and signed.size == row["tree_size"]
+        and signed.size == row.tree_size
         and hmac.compare_digest(signed.root, resumed.root())
     )
 
 
-async def sign_checkpoint(log_key: LogKey) -> dict[str, Any]:
+async def sign_checkpoint(log_key: LogKey) -> CheckpointRow:
     """Sign a checkpoint of the log as it stands; returns the latest one when nothing grew.
 
     The tree continues from the latest genuine checkpoint's compact range, so the cost is
@@ -388,30 +390,40 @@ async def sign_checkpoint(log_key: LogKey) -> dict[str, Any]:
     """
     previous = await latest_checkpoint(log_key)
     size = await tree_size()
-    if previous is not None and previous["tree_size"] >= size:
+    if previous is not None and previous.tree_size >= size:
         return previous
     if previous is None:
         builder = merkle.TreeBuilder()
     else:
-        builder = merkle.TreeBuilder.from_compact_range(previous["tree_size"], bytes(previous["compact_range"]))
+        builder = merkle.TreeBuilder.from_compact_range(previous.tree_size, previous.compact_range)
     async for batch in _leaf_hash_batches(builder.size, size):
         builder.extend(batch)
     root = builder.root()
-    row = {
-        "tree_size": size,
-        "root_hash": root,
-        "note": log_key.signer.sign_note(note.checkpoint_body(log_key.origin, size, root)),
-        "key_id": f"{log_key.signer.key_id:08x}",
-        "signed_at": datetime.now(UTC),
-        "compact_range": builder.compact_range(),
-    }
+    checkpoint = CheckpointRow(
+        tree_size=size,
+        root_hash=root,
+        note=log_key.signer.sign_note(note.checkpoint_body(log_key.origin, size, root)),
+        key_id=f"{log_key.signer.key_id:08x}",
+        signed_at=datetime.now(UTC),
+        compact_range=builder.compact_range(),
+    )
     async with db.transaction():
         await AuditCheckpoint.raw(
             "INSERT INTO audit_checkpoint (tree_size, root_hash, note, key_id, signed_at, compact_range) "
             "VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (tree_size) DO NOTHING",
-            *row.values(),
+            checkpoint.tree_size,
+            checkpoint.root_hash,
+            checkpoint.note,
+            checkpoint.key_id,
+            checkpoint.signed_at,
+            checkpoint.compact_range,
         )
-    return row
+    return checkpoint
+
+
+class _LeafHash(Row):
+    seq: int
+    leaf_hash: bytes
 
 
 async def _leaf_hash_batches(start: int, stop: int) -> AsyncIterator[list[bytes]]:
@@ -425,14 +437,12 @@ async def _leaf_hash_batches(start: int, stop: int) -> AsyncIterator[list[bytes]
         )
         if not rows:
             raise RuntimeError(f"audit entries from {position} are missing; run `governance audit verify`")
-        for offset, row in enumerate(rows):
-            if row["seq"] != position + offset:
+        leaves = typed_all(rows, _LeafHash)
+        for offset, leaf in enumerate(leaves):
+            if leaf.seq != position + offset:
                 raise RuntimeError(f"audit entry {position + offset} is missing; run `governance audit verify`")
-        position += len(rows)
-        yield [bytes(row["leaf_hash"]) for row in rows]
-
-
-# --- verification ----------------------------------------------------------------------
+        position += len(leaves)
+        yield [leaf.leaf_hash for leaf in leaves]
 
 
 async def verify(log_key: LogKey) -> Verification:
@@ -440,35 +450,17 @@ async def verify(log_key: LogKey) -> Verification:
     return await verification.verify(log_key.signer.verifier)
 
 
-async def _entry_batches(stop: int, after: int = -1) -> AsyncIterator[list[dict[str, Any]]]:
-    last = after
-    while True:
-        rows = await AuditEntry.raw(
-            f"SELECT {verification.COLUMNS} FROM audit_entry WHERE seq > {{}} AND seq < {{}} "  # noqa: S608
-            f"ORDER BY seq LIMIT {verification.BATCH}",
-            last,
-            stop,
-        )
-        if not rows:
-            return
-        last = rows[-1]["seq"]
-        yield rows
-
-
-# --- search ----------------------------------------------------------------------------
-
-
-def entry_view(row: Mapping[str, Any]) -> AuditEntryView:
+def entry_view(row: AuditEntryRow) -> AuditEntryView:
     return AuditEntryView(
-        seq=row["seq"],
-        time=normalise_time(row["recorded_at"]),
-        actor=EntryActor(sub=row["actor_sub"], roles=msgspec.json.decode(row["actor_roles"])),
-        action=row["action"],
-        resource=EntryResource(type=row["resource_type"], id=row["resource_id"]),
-        request_id=row["request_id"],
-        outcome=row["outcome"],
-        details=msgspec.json.decode(row["details"]),
-        leaf_hash=bytes(row["leaf_hash"]).hex(),
+        seq=row.seq,
+        time=normalise_time(row.recorded_at),
+        actor=EntryActor(sub=row.actor_sub, roles=msgspec.json.decode(row.actor_roles)),
+        action=row.action,
+        resource=EntryResource(type=row.resource_type, id=row.resource_id),
+        request_id=row.request_id,
+        outcome=row.outcome,
+        details=msgspec.json.decode(row.details),
+        leaf_hash=row.leaf_hash.hex(),
     )
 
 
@@ -499,7 +491,7 @@ async def search(query: AuditQuery) -> Page[AuditEntryView]:
     for condition in where:
         select = select.where(condition)
     rows = await select
-    items = [entry_view(row) for row in rows[: query.limit]]
+    items = [entry_view(row) for row in typed_all(rows[: query.limit], AuditEntryRow)]
     next_cursor = encode_cursor({"seq": items[-1].seq}) if len(rows) > query.limit else None
     return Page(items=items, next_cursor=next_cursor)
 
@@ -512,15 +504,29 @@ async def history(resource_type: str, resource_id: str) -> list[AuditEntryView]:
         .where((AuditEntry.resource_type == resource_type) & (AuditEntry.resource_id == resource_id))
         .order_by(AuditEntry.seq)
     )
-    return [entry_view(row) for row in rows]
+    return [entry_view(row) for row in typed_all(rows, AuditEntryRow)]
 
 
 async def get_entry(seq: int) -> AuditEntryView | None:
     row = await AuditEntry.select().where(AuditEntry.seq == seq).first()
-    return entry_view(row) if row else None
+    return entry_view(typed(row, AuditEntryRow)) if row else None
 
 
-# --- export ----------------------------------------------------------------------------
+async def _entry_batches(stop: int, after: int = -1) -> AsyncIterator[list[dict[str, Any]]]:
+    """The entries after ``after`` and before ``stop``, in batches, as stored: the columns
+    :func:`~governance.audit.leaf.stored_leaf_input` re-derives a leaf from."""
+    last = after
+    while True:
+        rows = await AuditEntry.raw(
+            f"SELECT {verification.COLUMNS} FROM audit_entry WHERE seq > {{}} AND seq < {{}} "  # noqa: S608
+            f"ORDER BY seq LIMIT {verification.BATCH}",
+            last,
+            stop,
+        )
+        if not rows:
+            return
+        last = rows[-1]["seq"]
+        yield rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -535,17 +541,17 @@ class Export:
     """
 
     since_seq: int
-    checkpoint: Mapping[str, Any]
+    checkpoint: CheckpointRow
     verifier_key: str
     prefix: ExportPrefix | None
 
     @property
     def tree_size(self) -> int:
-        return int(self.checkpoint["tree_size"])
+        return self.checkpoint.tree_size
 
     @property
     def root(self) -> str:
-        return bytes(self.checkpoint["root_hash"]).hex()
+        return self.checkpoint.root_hash.hex()
 
     async def lines(self) -> AsyncIterator[bytes]:
         """The JSON lines, one chunk per batch of entries, so memory stays bounded."""
@@ -554,19 +560,20 @@ class Export:
             yield encoder.encode(self.prefix) + b"\n"
         async for rows in _entry_batches(self.tree_size, after=self.since_seq - 1):
             chunk = bytearray()
-            for row in rows:
+            # The leaf input from the columns as stored, by the function verification uses.
+            for stored, row in zip(rows, typed_all(rows, AuditEntryRow), strict=True):
                 line = ExportEntry(
-                    seq=row["seq"],
+                    seq=row.seq,
                     entry=entry_view(row),
-                    leaf_input=base64.b64encode(stored_leaf_input(row)).decode(),
-                    leaf_hash=bytes(row["leaf_hash"]).hex(),
+                    leaf_input=base64.b64encode(stored_leaf_input(stored)).decode(),
+                    leaf_hash=row.leaf_hash.hex(),
                 )
                 chunk += encoder.encode(line) + b"\n"
             yield bytes(chunk)
         closing = ExportCheckpoint(
             tree_size=self.tree_size,
             root=self.root,
-            checkpoint=self.checkpoint["note"],
+            checkpoint=self.checkpoint.note,
             verifier_key=self.verifier_key,
         )
         yield encoder.encode(closing) + b"\n"
@@ -578,7 +585,7 @@ async def prepare_export(log_key: LogKey, since_seq: int = 0) -> Export:
     ValueError when ``since_seq`` lies beyond the signed tree (nothing there to export).
     """
     checkpoint = await sign_checkpoint(log_key)
-    size = int(checkpoint["tree_size"])
+    size = checkpoint.tree_size
     if not 0 <= since_seq <= size:
         raise ValueError(f"since_seq {since_seq} is beyond the log's {size} entries")
     prefix = None
@@ -602,9 +609,9 @@ async def _builder_at(log_key: LogKey, size: int) -> merkle.TreeBuilder:
         .limit(50)
     )
     builder = merkle.TreeBuilder()
-    for row in rows:
+    for row in typed_all(rows, CheckpointRow):
         if _genuine(row, log_key):
-            builder = merkle.TreeBuilder.from_compact_range(row["tree_size"], bytes(row["compact_range"]))
+            builder = merkle.TreeBuilder.from_compact_range(row.tree_size, row.compact_range)
             break
     async for batch in _leaf_hash_batches(builder.size, size):
         builder.extend(batch)

@@ -1,7 +1,16 @@
-"""Audit tables. All are append-only: database triggers refuse UPDATE and DELETE."""
+"""Audit tables. All are append-only: database triggers refuse UPDATE and DELETE.
+
+Beside a table, its row as the services read it (a :class:`~governance.core.rows.Row`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
 
 from piccolo.columns import UUID, BigInt, Bytea, Text, Timestamptz, Varchar
 from piccolo.table import Table
+
+from governance.core.rows import Row
 
 
 class AuditEntry(Table, tablename="audit_entry"):
@@ -18,6 +27,22 @@ class AuditEntry(Table, tablename="audit_entry"):
     outcome = Varchar(length=20)
     details = Text()  # canonical JSON object, never plaintext personal data
     leaf_hash = Bytea()
+
+
+class AuditEntryRow(Row):
+    """An ``audit_entry`` row (see :class:`AuditEntry`)."""
+
+    seq: int
+    recorded_at: datetime
+    actor_sub: str
+    actor_roles: str  # canonical JSON array
+    action: str
+    resource_type: str
+    resource_id: str | None
+    request_id: str | None
+    outcome: str
+    details: str  # canonical JSON object
+    leaf_hash: bytes
 
 
 class AuditHead(Table, tablename="audit_head"):
@@ -42,6 +67,17 @@ class AuditCheckpoint(Table, tablename="audit_checkpoint"):
     # Hashes of the complete subtrees covering [0, tree_size): lets the next checkpoint
     # continue from here instead of rehashing the whole log. Verification ignores it.
     compact_range = Bytea()
+
+
+class CheckpointRow(Row):
+    """An ``audit_checkpoint`` row (see :class:`AuditCheckpoint`): a signed checkpoint."""
+
+    tree_size: int
+    root_hash: bytes
+    note: str  # the signed note (C2SP tlog-checkpoint)
+    key_id: str
+    signed_at: datetime
+    compact_range: bytes
 
 
 class PolicyVersion(Table, tablename="audit_policy_version"):

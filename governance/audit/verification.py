@@ -22,6 +22,7 @@ from governance.audit import merkle, note
 from governance.audit.leaf import details_are_canonical, roles_are_canonical, stored_leaf_input
 from governance.audit.schemas import Verification
 from governance.core import db
+from governance.core.rows import Row, typed_all
 
 BATCH: Final = 5000
 COLUMNS: Final = (
@@ -33,13 +34,25 @@ BEYOND_HEAD_SQL: Final = "SELECT count(*) FROM audit_entry WHERE seq >= {}"
 CHECKPOINTS_SQL: Final = "SELECT tree_size, note FROM audit_checkpoint ORDER BY tree_size"
 
 
+class _Signed(Row):
+    """A stored checkpoint as verification reads it: the size it claims and its signed note."""
+
+    tree_size: int
+    note: str
+
+
 class VerificationPass:
-    """One streaming pass: every leaf recomputed, the root compared at every checkpoint."""
+    """One streaming pass: every leaf recomputed, the root compared at every checkpoint.
+
+    Entries come as the bare driver reads them (a mapping of the columns per row): at
+    hundreds of thousands of rows, a conversion each would cost as much as the hashing.
+    """
 
     def __init__(self, verifier: note.VerifierKey, checkpoints: Sequence[Mapping[str, Any]]) -> None:
         self.verifier = verifier
         self.builder = merkle.TreeBuilder()
-        self.pending = sorted(checkpoints, key=lambda c: int(c["tree_size"]))
+        signed = typed_all((dict(row) for row in checkpoints), _Signed)
+        self.pending = sorted(signed, key=lambda c: c.tree_size)
         self.checked = 0
         self.first_bad_seq: int | None = None
         self.first_bad_checkpoint: int | None = None
@@ -69,20 +82,20 @@ class VerificationPass:
                 # shape keeps one leaf input from standing for two different rows.
                 self.bad_seq(seq, f"entry {seq} holds non-canonical roles or details (edited)")
             builder.append(computed)
-            if pending and pending[0]["tree_size"] == builder.size:
+            if pending and pending[0].tree_size == builder.size:
                 self.checkpoints_due()
         return True
 
     def checkpoints_due(self) -> None:
         """Check every checkpoint signed at the size the tree has now (size 0 included)."""
-        while self.pending and self.pending[0]["tree_size"] == self.builder.size:
+        while self.pending and self.pending[0].tree_size == self.builder.size:
             self.checkpoint(self.pending.pop(0))
 
-    def checkpoint(self, row: Mapping[str, Any]) -> None:
-        size = int(row["tree_size"])
+    def checkpoint(self, stored: _Signed) -> None:
+        size = stored.tree_size
         self.checked += 1
         try:
-            signed = note.parse_checkpoint(note.open_note(row["note"], self.verifier))
+            signed = note.parse_checkpoint(note.open_note(stored.note, self.verifier))
         except note.NoteError as exc:
             self.bad_checkpoint(size, f"checkpoint at size {size}: {exc}")
             return
@@ -105,9 +118,9 @@ class VerificationPass:
             self.bad_seq(head, f"{beyond_head} entries are stored at or after the sequence head {head}")
         if self.first_bad_seq is None and self.builder.size < head:
             self.bad_seq(self.builder.size, f"entries {self.builder.size} to {head - 1} are missing")
-        for row in self.pending:  # checkpoints beyond the entries: the log was truncated
+        for stored in self.pending:  # checkpoints beyond the entries: the log was truncated
             self.checked += 1
-            size = int(row["tree_size"])
+            size = stored.tree_size
             self.bad_checkpoint(size, f"checkpoint at size {size} is beyond the {self.builder.size} stored entries")
             if self.first_bad_seq is None:
                 self.first_bad_seq = self.builder.size

@@ -58,19 +58,18 @@ def verify_steps(origin: str, tree_size: int) -> list[str]:
 
 async def audit_section(log_key: audit.LogKey) -> tuple[AuditSection, Artifact]:
     """A checkpoint signed now, so the bundle names a tree that covers everything it reports."""
-    row = await audit.sign_checkpoint(log_key)
-    note_text: str = row["note"]
+    checkpoint = await audit.sign_checkpoint(log_key)
     section = AuditSection(
-        checkpoint=note_text,
+        checkpoint=checkpoint.note,
         origin=log_key.origin,
-        tree_size=row["tree_size"],
-        root_hash=base64.b64encode(bytes(row["root_hash"])).decode(),
+        tree_size=checkpoint.tree_size,
+        root_hash=base64.b64encode(checkpoint.root_hash).decode(),
         verifier_key=log_key.verifier_key,
-        verify_steps=verify_steps(log_key.origin, row["tree_size"]),
+        verify_steps=verify_steps(log_key.origin, checkpoint.tree_size),
     )
-    raw = note_text.encode()
+    raw = checkpoint.note.encode()
     artifact = Artifact(
-        name=f"checkpoint {row['tree_size']}",
+        name=f"checkpoint {checkpoint.tree_size}",
         kind="checkpoint",
         sha256=hashlib.sha256(raw).hexdigest(),
         size=len(raw),
@@ -83,15 +82,15 @@ async def policies_in_force(period_start: date, period_end: date) -> list[Policy
     start, end = bounds(period_start, period_end)
     return [
         PolicyVersion(
-            name=row["name"],
-            label=row["label"],
-            sha256=row["sha256"],
-            size=row["size"],
-            in_force_from=row["in_force_from"],
-            in_force_until=row["in_force_until"],
-            text=row["text"],
+            name=version.name,
+            label=version.label,
+            sha256=version.sha256,
+            size=version.size,
+            in_force_from=version.in_force_from,
+            in_force_until=version.in_force_until,
+            text=version.text,
         )
-        for row in await audit_policies.in_force(start, end)
+        for version in await audit_policies.in_force(start, end)
     ]
 
 

@@ -29,6 +29,7 @@ from governance.audit.policies import record_in_force
 from governance.core import db
 from governance.core.clock import Clock
 from governance.core.identity import SYSTEM
+from governance.core.rows import typed
 from governance.core.storage import ChecksumMismatch, ObjectStoreError, StoredObject
 from governance.core.versioning import lock_for_update
 from governance.evidence import assembly, states
@@ -36,7 +37,7 @@ from governance.evidence.contents import BundleContents
 from governance.evidence.render import RenderFailed, RenderResult, render_in_subprocess
 from governance.evidence.schemas import MANIFEST_FORMAT, Manifest, ManifestCheckpoint, ManifestPdf
 from governance.evidence.service import FILES, RESOURCE, Evidence, object_key
-from governance.evidence.tables import EvidenceBundle
+from governance.evidence.tables import BundleRow, EvidenceBundle
 
 log = structlog.get_logger("governance.evidence.jobs")
 
@@ -50,9 +51,7 @@ class LeaseLost(RuntimeError):
     """Another worker took the job over (this one was presumed dead); stop without writing."""
 
 
-async def claim(
-    worker: str, now: datetime, lease: timedelta, bundle_id: uuid.UUID | None = None
-) -> dict[str, Any] | None:
+async def claim(worker: str, now: datetime, lease: timedelta, bundle_id: uuid.UUID | None = None) -> BundleRow | None:
     """Take the oldest queued bundle, or one whose worker's lease ran out, for ``worker``
     (only ``bundle_id`` when given: the CLI produces the bundle it just asked for).
 
@@ -78,11 +77,11 @@ async def claim(
             rows = await query
             if not rows:
                 return None
-            row = rows[0]
-            recovered = row["state"] in states.WORKING
-            if recovered and row["attempts"] >= states.MAX_ATTEMPTS:
+            row = typed(rows[0], BundleRow)
+            recovered = row.state in states.WORKING
+            if recovered and row.attempts >= states.MAX_ATTEMPTS:
                 reason = (
-                    f"the worker stopped {row['attempts']} times while the bundle was {row['state']} "
+                    f"the worker stopped {row.attempts} times while the bundle was {row.state} "
                     "(killed or out of memory?); see the worker's logs, then retry"
                 )
                 await _set_failed(row, reason, now)
@@ -93,22 +92,30 @@ async def claim(
                     EvidenceBundle.progress: 0.0,
                     EvidenceBundle.worker: worker,
                     EvidenceBundle.lease_until: now + lease,
-                    EvidenceBundle.attempts: row["attempts"] + 1,
+                    EvidenceBundle.attempts: row.attempts + 1,
                     EvidenceBundle.failure_reason: None,
                     EvidenceBundle.updated_at: now,
                 }
-            ).where(EvidenceBundle.id == row["id"])
-            details: dict[str, Any] = {"attempt": row["attempts"] + 1, "worker": worker}
+            ).where(EvidenceBundle.id == row.id)
+            details: dict[str, Any] = {"attempt": row.attempts + 1, "worker": worker}
             if recovered:
-                details["taken_over_from"] = {"worker": row["worker"], "state": row["state"]}
+                details["taken_over_from"] = {"worker": row.worker, "state": row.state}
             await audit.record_change(
                 actor=SYSTEM,
                 action="evidence.bundle.rendering",
                 resource_type=RESOURCE,
-                resource_id=str(row["id"]),
+                resource_id=str(row.id),
                 details=details,
             )
-            return {**row, "state": "rendering", "worker": worker, "attempts": row["attempts"] + 1}
+            return msgspec.structs.replace(
+                row,
+                state="rendering",
+                progress=0.0,
+                worker=worker,
+                attempts=row.attempts + 1,
+                failure_reason=None,
+                updated_at=now,
+            )
 
 
 async def heartbeat(bundle_id: uuid.UUID, worker: str, progress: float, now: datetime, lease: timedelta) -> bool:
@@ -130,8 +137,8 @@ async def heartbeat(bundle_id: uuid.UUID, worker: str, progress: float, now: dat
     )
     if updated:
         return True
-    row = await EvidenceBundle.select(EvidenceBundle.worker).where(EvidenceBundle.id == bundle_id).first()
-    return row is not None and row["worker"] == worker
+    holder = EvidenceBundle.select(EvidenceBundle.worker).where(EvidenceBundle.id == bundle_id)
+    return await holder.output(as_list=True) == [worker]
 
 
 async def _advance(
@@ -145,11 +152,11 @@ async def _advance(
     """Move the job this worker holds to ``target``, with its audit entry, in one transaction."""
     async with db.transaction():
         rows = await lock_for_update(EvidenceBundle.select().where(EvidenceBundle.id == bundle_id))
-        row = rows[0]
-        if row["worker"] != worker or row["state"] not in states.WORKING:
-            raise LeaseLost(f"bundle {bundle_id} is now {row['state']} with worker {row['worker']}")
-        if not states.may_move(row["state"], target):  # pragma: no cover - the job's steps are fixed
-            raise RuntimeError(f"bundle job cannot move from {row['state']} to {target}")
+        row = typed(rows[0], BundleRow)
+        if row.worker != worker or row.state not in states.WORKING:
+            raise LeaseLost(f"bundle {bundle_id} is now {row.state} with worker {row.worker}")
+        if not states.may_move(row.state, target):  # pragma: no cover - the job's steps are fixed
+            raise RuntimeError(f"bundle job cannot move from {row.state} to {target}")
         await EvidenceBundle.update(
             {EvidenceBundle.state: target, EvidenceBundle.updated_at: now, **(values or {})}
         ).where(EvidenceBundle.id == bundle_id)
@@ -162,7 +169,7 @@ async def _advance(
         )
 
 
-async def _set_failed(row: dict[str, Any], reason: str, now: datetime) -> None:
+async def _set_failed(row: BundleRow, reason: str, now: datetime) -> None:
     await EvidenceBundle.update(
         {
             EvidenceBundle.state: "failed",
@@ -170,13 +177,13 @@ async def _set_failed(row: dict[str, Any], reason: str, now: datetime) -> None:
             EvidenceBundle.lease_until: None,
             EvidenceBundle.updated_at: now,
         }
-    ).where(EvidenceBundle.id == row["id"])
+    ).where(EvidenceBundle.id == row.id)
     await audit.record_change(
         actor=SYSTEM,
         action="evidence.bundle.failed",
         resource_type=RESOURCE,
-        resource_id=str(row["id"]),
-        details={"reason": reason, "attempt": row["attempts"]},
+        resource_id=str(row.id),
+        details={"reason": reason, "attempt": row.attempts},
     )
 
 
@@ -184,8 +191,9 @@ async def fail(bundle_id: uuid.UUID, worker: str, reason: str, now: datetime) ->
     """Mark the job failed with ``reason`` (unless another worker took it over meanwhile)."""
     async with db.transaction():
         rows = await lock_for_update(EvidenceBundle.select().where(EvidenceBundle.id == bundle_id))
-        if rows and rows[0]["worker"] == worker and rows[0]["state"] in states.WORKING:
-            await _set_failed(rows[0], reason, now)
+        row = typed(rows[0], BundleRow) if rows else None
+        if row is not None and row.worker == worker and row.state in states.WORKING:
+            await _set_failed(row, reason, now)
 
 
 def manifest_of(contents: BundleContents, rendered: RenderResult) -> Manifest:
@@ -219,7 +227,7 @@ def manifest_of(contents: BundleContents, rendered: RenderResult) -> Manifest:
     )
 
 
-async def gather(evidence: Evidence, row: dict[str, Any], now: datetime) -> BundleContents:
+async def gather(evidence: Evidence, row: BundleRow, now: datetime) -> BundleContents:
     """The contents of the bundle ``row`` asks for, judged at ``now``.
 
     First the policy files this process runs on are recorded as in force, if they changed
@@ -227,14 +235,14 @@ async def gather(evidence: Evidence, row: dict[str, Any], now: datetime) -> Bund
     """
     await record_in_force(evidence.policies, now)
     return await assembly.gather(
-        bundle_id=row["id"],
-        title=row["title"],
-        period_start=row["period_start"],
-        period_end=row["period_end"],
-        sections=msgspec.json.decode(row["sections"]),
-        mentor_ids=[uuid.UUID(m) for m in msgspec.json.decode(row["mentor_ids"])] if row["mentor_ids"] else None,
-        requested_by=row["requested_by"],
-        requested_at=row["requested_at"],
+        bundle_id=row.id,
+        title=row.title,
+        period_start=row.period_start,
+        period_end=row.period_end,
+        sections=msgspec.json.decode(row.sections),
+        mentor_ids=[uuid.UUID(m) for m in msgspec.json.decode(row.mentor_ids)] if row.mentor_ids else None,
+        requested_by=row.requested_by,
+        requested_at=row.requested_at,
         vetting=evidence.vetting,
         log_key=evidence.log_key,
         now=now,
@@ -309,7 +317,7 @@ async def _under_lease(
 
 async def produce(
     evidence: Evidence,
-    row: dict[str, Any],
+    row: BundleRow,
     worker: str,
     clock: Clock,
     on_progress: Callable[[float], None] | None = None,
@@ -319,12 +327,12 @@ async def produce(
     A failure the job can name (rendering, storage, checksum) fails the bundle with that
     reason; cancellation (the worker stopping or dying) leaves it for the next claim.
     """
-    bundle_id: uuid.UUID = row["id"]
+    bundle_id = row.id
     # One directory per attempt: a renderer orphaned by a dead worker may still be writing
     # into the last one. What earlier attempts left behind goes.
     for stale in evidence.work_dir.glob(f"{bundle_id}-*"):
         shutil.rmtree(stale, ignore_errors=True)
-    work_dir = evidence.work_dir / f"{bundle_id}-{row['attempts']}"
+    work_dir = evidence.work_dir / f"{bundle_id}-{row.attempts}"
     work_dir.mkdir(parents=True)
     progress = _Progress(on_change=on_progress)
     try:
@@ -347,9 +355,9 @@ async def produce(
 
 
 async def _produce(
-    evidence: Evidence, row: dict[str, Any], worker: str, clock: Clock, work_dir: Path, progress: _Progress
+    evidence: Evidence, row: BundleRow, worker: str, clock: Clock, work_dir: Path, progress: _Progress
 ) -> None:
-    bundle_id: uuid.UUID = row["id"]
+    bundle_id = row.id
     contents = await gather(evidence, row, clock.now())
     progress.value = GATHERED
 

@@ -6,6 +6,10 @@ shared by every cell (only line, background and span commands per table), plain 
 (no Paragraph per cell), and rows formatted only when their page is laid out. So
 reportlab never splits a table (splitting re-wraps the rest, again and again) and only
 one page's table exists at a time, whatever the size of the register.
+
+In this order: the formats of figures (shares, money, times), the geometry and cell
+styles every register table shares, the registers themselves and the ``Rows`` flowable
+that lays them out, and the render's :class:`Progress`.
 """
 
 from __future__ import annotations
@@ -33,8 +37,6 @@ from governance.evidence.contents import (
     ReasonLine,
     RefundLine,
 )
-
-# --- formatting --------------------------------------------------------------------------
 
 NONE: Final = "—"
 # ISO 4217 minor-unit exponents that are not 2.
@@ -92,8 +94,6 @@ def _text(value: str | None) -> str:
     return NONE if value is None else value
 
 
-# --- table geometry and cell styles -----------------------------------------------------
-
 ROW: Final = 10.5  # register row height
 FONT, BOLD, MONO = "Helvetica", "Helvetica-Bold", "Courier"
 RULE: Final = colors.HexColor("#c8c8c8")
@@ -112,9 +112,6 @@ def _cell(font: str, size: float = 7.0) -> CellStyle:
 # Shared by every cell of every register table. Tables get only line, background and
 # span commands, which do not touch cell styles, so sharing them is safe.
 BODY_CELL, BOLD_CELL, MONO_CELL, HEAD_CELL = _cell(FONT), _cell(BOLD), _cell(MONO, 6.5), _cell(BOLD, 6.5)
-
-
-# --- registers ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,9 +465,6 @@ class Rows(Flowable):  # type: ignore[misc]
         table.wrapOn(self.canv, self.width, ROW * (1 + self._rows()))
         table.drawOn(self.canv, 0, 0)
         self.progress.advance(self._rows())
-
-
-# --- progress ----------------------------------------------------------------------------
 
 
 @dataclass

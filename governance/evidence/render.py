@@ -17,6 +17,9 @@ and nothing of a finished page is kept beyond what reportlab keeps anyway (unlik
 Large registers cost little memory and time: see ``registers`` (one page-sized table
 at a time). Numbers are printed as they are: counts as plain integers, shares with
 ``registers.percent``, money with ``registers.money``.
+
+In this order: page geometry and paragraph styles, the document (its flowables, the
+story of every section, :func:`render`), and the child process's entry point (:func:`main`).
 """
 
 from __future__ import annotations
@@ -102,8 +105,6 @@ class RenderFailed(Exception):
         self.stderr = stderr
 
 
-# --- page geometry and styles ------------------------------------------------------------
-
 PORTRAIT: Final = A4
 LANDSCAPE: Final = landscape(A4)
 MARGIN: Final = 36.0
@@ -148,9 +149,6 @@ _STYLES: Final = {
 }
 # Characters of a policy text's line in the portrait frame at 6.5 pt Courier (3.9 pt each).
 POLICY_LINE: Final = 130
-
-
-# --- the document ------------------------------------------------------------------------
 
 
 class _Heading(Paragraph):  # type: ignore[misc]
@@ -708,9 +706,6 @@ def _canvas_with_date(stamp: str) -> Callable[..., Canvas]:
         return canv
 
     return make
-
-
-# --- the child process -------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:

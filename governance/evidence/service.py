@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, Literal, cast
+from typing import Final, Literal, cast
 
 import msgspec
 
@@ -23,6 +23,7 @@ from governance.core.durations import Duration
 from governance.core.errors import Problem, invalid_parameter, not_found
 from governance.core.identity import Identity
 from governance.core.pagination import Page, by_time
+from governance.core.rows import typed, typed_all
 from governance.core.storage import ObjectStore, ObjectStoreError
 from governance.core.versioning import lock_for_update
 from governance.evidence import states
@@ -32,7 +33,7 @@ from governance.evidence.schemas import (
     BundleState,
     BundleView,
 )
-from governance.evidence.tables import EvidenceBundle
+from governance.evidence.tables import BundleRow, EvidenceBundle
 from governance.settings import Settings
 from governance.vetting import service as vetting_service
 from governance.vetting.service import Vetting
@@ -81,30 +82,30 @@ def object_key(bundle_id: uuid.UUID | str, file: str) -> str:
     return f"evidence/{bundle_id}/{FILES[file][0]}"
 
 
-def view(row: dict[str, Any]) -> BundleView:
+def view(row: BundleRow) -> BundleView:
     return BundleView(
-        id=row["id"],
-        state=row["state"],
-        progress=round(float(row["progress"]), 3),
-        title=row["title"],
-        period_start=row["period_start"],
-        period_end=row["period_end"],
-        sections=msgspec.json.decode(row["sections"]),
-        mentor_ids=msgspec.json.decode(row["mentor_ids"]) if row["mentor_ids"] else None,
-        requested_by=row["requested_by"],
-        requested_at=row["requested_at"],
-        updated_at=row["updated_at"],
-        attempts=row["attempts"],
-        failure_reason=row["failure_reason"],
-        pdf_sha256=row["pdf_sha256"],
-        pdf_size=row["pdf_size"],
-        pages=row["pages"],
-        manifest_sha256=row["manifest_sha256"],
-        checkpoint_size=row["checkpoint_size"],
-        retain_until=row["retain_until"],
-        object_lock=bool(row["object_lock"]),
-        ready_at=row["ready_at"],
-        allowed_next=cast(list[BundleState], states.allowed_next(row["state"])),
+        id=row.id,
+        state=row.state,
+        progress=round(row.progress, 3),
+        title=row.title,
+        period_start=row.period_start,
+        period_end=row.period_end,
+        sections=msgspec.json.decode(row.sections),
+        mentor_ids=msgspec.json.decode(row.mentor_ids) if row.mentor_ids else None,
+        requested_by=row.requested_by,
+        requested_at=row.requested_at,
+        updated_at=row.updated_at,
+        attempts=row.attempts,
+        failure_reason=row.failure_reason,
+        pdf_sha256=row.pdf_sha256,
+        pdf_size=row.pdf_size,
+        pages=row.pages,
+        manifest_sha256=row.manifest_sha256,
+        checkpoint_size=row.checkpoint_size,
+        retain_until=row.retain_until,
+        object_lock=row.object_lock,
+        ready_at=row.ready_at,
+        allowed_next=cast(list[BundleState], states.allowed_next(row.state)),
     )
 
 
@@ -162,11 +163,11 @@ async def request(data: BundleRequest, actor: Identity, now: datetime) -> Bundle
     return await get(bundle_id)
 
 
-async def _row(bundle_id: uuid.UUID) -> dict[str, Any]:
-    row: dict[str, Any] | None = await EvidenceBundle.select().where(EvidenceBundle.id == bundle_id).first()
+async def _row(bundle_id: uuid.UUID) -> BundleRow:
+    row = await EvidenceBundle.select().where(EvidenceBundle.id == bundle_id).first()
     if row is None:
         raise not_found("evidence bundle", bundle_id)
-    return row
+    return typed(row, BundleRow)
 
 
 async def get(bundle_id: uuid.UUID) -> BundleView:
@@ -182,7 +183,7 @@ async def listing(state: BundleState | None, limit: int, cursor: str | None) -> 
     rows, next_cursor = await by_time(
         query, EvidenceBundle.requested_at, EvidenceBundle.id, limit=limit, cursor=cursor, newest_first=True
     )
-    return Page(items=[view(row) for row in rows], next_cursor=next_cursor)
+    return Page(items=[view(row) for row in typed_all(rows, BundleRow)], next_cursor=next_cursor)
 
 
 async def retry(bundle_id: uuid.UUID, actor: Identity, now: datetime) -> BundleView:
@@ -191,14 +192,14 @@ async def retry(bundle_id: uuid.UUID, actor: Identity, now: datetime) -> BundleV
         rows = await lock_for_update(EvidenceBundle.select().where(EvidenceBundle.id == bundle_id))
         if not rows:
             raise not_found("evidence bundle", bundle_id)
-        row = rows[0]
-        if "queued" not in states.allowed_next(row["state"]):
+        row = typed(rows[0], BundleRow)
+        if "queued" not in states.allowed_next(row.state):
             raise Problem(
                 409,
                 "illegal-transition",
-                f"A bundle in state {row['state']!r} cannot be retried; only a failed one can",
-                state=row["state"],
-                allowed_next=states.allowed_next(row["state"]),
+                f"A bundle in state {row.state!r} cannot be retried; only a failed one can",
+                state=row.state,
+                allowed_next=states.allowed_next(row.state),
             )
         await EvidenceBundle.update(
             {
@@ -215,12 +216,9 @@ async def retry(bundle_id: uuid.UUID, actor: Identity, now: datetime) -> BundleV
             action="evidence.bundle.retried",
             resource_type=RESOURCE,
             resource_id=str(bundle_id),
-            details={"failure_reason": row["failure_reason"]},
+            details={"failure_reason": row.failure_reason},
         )
     return await get(bundle_id)
-
-
-# --- downloads -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,24 +240,27 @@ async def download(evidence: Evidence, bundle_id: uuid.UUID, file: FileName, act
     when the file is gone from a local store (nothing to stream).
     """
     row = await _row(bundle_id)
-    if row["state"] != "ready":
+    if row.state != "ready":
         raise Problem(
             409,
             "bundle-not-ready",
-            f"The bundle is {row['state']}; it can be downloaded once ready",
-            state=row["state"],
+            f"The bundle is {row.state}; it can be downloaded once ready",
+            state=row.state,
         )
-    key: str = row[f"{file}_key"]
+    key, version, sha256 = (
+        (row.pdf_key, row.pdf_version, row.pdf_sha256)
+        if file == "pdf"
+        else (row.manifest_key, row.manifest_version, row.manifest_sha256)
+    )
+    if key is None or sha256 is None:  # pragma: no cover - set in the transaction that makes it ready
+        raise RuntimeError(f"bundle {bundle_id} is ready without its {file}")
     filename = f"evidence-{bundle_id}-{FILES[file][0]}"
     try:
-        url = await evidence.store.presigned_url(
-            key, expires_in=LINK_SECONDS, filename=filename, version_id=row[f"{file}_version"]
-        )
+        url = await evidence.store.presigned_url(key, expires_in=LINK_SECONDS, filename=filename, version_id=version)
         if url is None and not await evidence.store.exists(key):
             raise Problem(410, "bundle-file-missing", f"The bundle's {FILES[file][0]} is no longer in the store")
     except ObjectStoreError as exc:
         raise Problem(503, "object-store-unavailable", f"The evidence store cannot be reached: {exc}") from exc
-    sha256: str = row[f"{file}_sha256"]
     await audit.record_event(
         actor=actor,
         action="evidence.bundle.downloaded",
@@ -272,6 +273,6 @@ async def download(evidence: Evidence, bundle_id: uuid.UUID, file: FileName, act
         filename=filename,
         media_type=FILES[file][1],
         sha256=sha256,
-        size=row["pdf_size"] if file == "pdf" else None,
+        size=row.pdf_size if file == "pdf" else None,
         url=url,
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import date, datetime
+
 from piccolo.columns import (
     UUID,
     BigInt,
@@ -14,6 +17,9 @@ from piccolo.columns import (
     Varchar,
 )
 from piccolo.table import Table
+
+from governance.core.rows import Row
+from governance.evidence.schemas import BundleState
 
 
 class EvidenceBundle(Table, tablename="evidence_bundle"):
@@ -52,3 +58,34 @@ class EvidenceBundle(Table, tablename="evidence_bundle"):
     object_lock = Boolean(default=False)
     ready_at = Timestamptz(null=True, default=None)
     updated_at = Timestamptz()
+
+
+class BundleRow(Row):
+    """An ``evidence_bundle`` row as the service and the job read it (see :class:`EvidenceBundle`)."""
+
+    id: uuid.UUID
+    title: str
+    period_start: date
+    period_end: date
+    sections: str  # JSON array
+    mentor_ids: str | None  # JSON array, or null for every mentor
+    requested_by: str
+    requested_at: datetime
+    state: BundleState
+    progress: float
+    attempts: int
+    worker: str | None
+    failure_reason: str | None
+    pdf_key: str | None
+    pdf_sha256: str | None
+    pdf_size: int | None
+    pdf_version: str | None
+    pages: int | None
+    manifest_key: str | None
+    manifest_sha256: str | None
+    manifest_version: str | None
+    checkpoint_size: int | None
+    retain_until: datetime | None
+    object_lock: bool
+    ready_at: datetime | None
+    updated_at: datetime

@@ -32,7 +32,7 @@ async def work_once(evidence: Evidence, worker: str, clock: Clock) -> bool:
     row = await jobs.claim(worker, clock.now(), evidence.lease)
     if row is None:
         return False
-    log.info("evidence_bundle_claimed", bundle_id=str(row["id"]), attempt=row["attempts"], worker=worker)
+    log.info("evidence_bundle_claimed", bundle_id=str(row.id), attempt=row.attempts, worker=worker)
     await jobs.produce(evidence, row, worker, clock)
     return True
 

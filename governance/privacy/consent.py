@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import msgspec
 import structlog
@@ -25,6 +25,7 @@ from governance.core.durations import DurationError, parse_duration
 from governance.core.errors import field_error, invalid_parameter, not_found
 from governance.core.identity import SYSTEM, Identity
 from governance.core.pagination import Page, decode_cursor, encode_cursor
+from governance.core.rows import Row, typed, typed_all
 from governance.privacy.policy import Purpose
 from governance.privacy.schemas import (
     ConsentRecordView,
@@ -51,18 +52,37 @@ LATEST_QUERY: Final = (
 BATCH: Final = 200
 
 
-def _uuid(value: Any) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+class Choice(Row):
+    """The latest consent record of a mentee and purpose, as the current view reads it. Read
+    on the fast path too, through the bare driver (SQLite gives ids and times as text)."""
+
+    id: uuid.UUID
+    state: ConsentState
+    method: Method
+    notice_version: int | None
+    recorded_at: datetime
+    expires_at: datetime | None
 
 
-def _instant(value: Any) -> datetime | None:
-    # The fast path reads raw driver values: SQLite gives text.
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
+class ConsentRecordRow(Row):
+    """A ``privacy_consent_record`` row (see :class:`~governance.privacy.tables.ConsentRecord`)."""
+
+    id: uuid.UUID
+    purpose: str
+    state: ConsentState
+    method: Method
+    notice_version: int | None
+    language: str | None
+    jurisdiction: str
+    source: str
+    actor: str
+    recorded_at: datetime
+    expires_at: datetime | None
+    receipt_id: uuid.UUID | None
+    recorded_seq: int
 
 
-def derive(purpose: Purpose, latest: Mapping[str, Any] | None, now: datetime) -> PurposeState:
+def derive(purpose: Purpose, latest: Choice | None, now: datetime) -> PurposeState:
     """Where a purpose stands, from its latest record (or none) at ``now``."""
     if latest is None:
         state = purpose.default_state
@@ -77,30 +97,31 @@ def derive(purpose: Purpose, latest: Mapping[str, Any] | None, now: datetime) ->
             expires_at=None,
             needs_reconsent=False,
         )
-    expires_at = _instant(latest["expires_at"])
+    expires_at = latest.expires_at
     lapsed = expires_at is not None and expires_at <= now
-    method = cast(Method, "expired" if lapsed else latest["method"])
-    state = purpose.default_state if lapsed else cast(ConsentState, latest["state"])
+    method: Method = "expired" if lapsed else latest.method
+    state = purpose.default_state if lapsed else latest.state
     return PurposeState(
         purpose=purpose.name,
         allowed=state == "opt_in",
         state=state,
         method=method,
-        record_id=_uuid(latest["id"]),
-        notice_version=latest["notice_version"],
-        recorded_at=_instant(latest["recorded_at"]),
+        record_id=latest.id,
+        notice_version=latest.notice_version,
+        recorded_at=latest.recorded_at,
         expires_at=None if lapsed else expires_at,
         needs_reconsent=method == "expired",
     )
 
 
-async def _latest(subject: str, purpose: str) -> dict[str, Any] | None:
-    return await db.fetch_row(LATEST_QUERY, subject, purpose)
+async def _latest(subject: str, purpose: str) -> Choice | None:
+    row = await db.fetch_row(LATEST_QUERY, subject, purpose)
+    return typed(row, Choice) if row else None
 
 
-async def _latest_in_transaction(subject: str, purpose: str) -> dict[str, Any] | None:
+async def _latest_in_transaction(subject: str, purpose: str) -> Choice | None:
     # Inside a write transaction: through Piccolo, so that the read sees this transaction.
-    row: dict[str, Any] | None = (
+    row = (
         await ConsentRecord.select(
             ConsentRecord.id,
             ConsentRecord.state,
@@ -113,7 +134,7 @@ async def _latest_in_transaction(subject: str, purpose: str) -> dict[str, Any] |
         .order_by(ConsentRecord.recorded_seq, ascending=False)
         .first()
     )
-    return row
+    return typed(row, Choice) if row else None
 
 
 def purpose_of(privacy: Privacy, name: str, field: str = "purpose", source: str = "query") -> Purpose:
@@ -199,13 +220,18 @@ async def permission(privacy: Privacy, subject: str, purpose_name: str, now: dat
     return (await answer(privacy, subject, purpose_name, now)).permission
 
 
+class _Shortened(Row):
+    category: str
+    period: str  # ISO 8601 duration
+
+
 async def retention_choices(subject: str) -> dict[str, str]:
     rows = (
         await RetentionChoice.select(RetentionChoice.category, RetentionChoice.period)
         .where(RetentionChoice.subject == subject)
         .order_by(RetentionChoice.recorded_seq)
     )
-    return {row["category"]: row["period"] for row in rows}
+    return {choice.category: choice.period for choice in typed_all(rows, _Shortened)}
 
 
 async def preferences(privacy: Privacy, subject: str, now: datetime) -> Preferences:
@@ -459,33 +485,37 @@ def _receipt(terms: _Change, rows: list[ConsentRecord], retention: Mapping[str, 
 
 async def receipt(receipt_id: uuid.UUID) -> dict[str, Any]:
     """A receipt as it was issued."""
-    row = await ConsentReceipt.select(ConsentReceipt.body).where(ConsentReceipt.id == receipt_id).first()
-    if row is None:
+    bodies = (
+        await ConsentReceipt.select(ConsentReceipt.body).where(ConsentReceipt.id == receipt_id).output(as_list=True)
+    )
+    if not bodies:
         raise not_found("consent receipt", receipt_id)
-    body: dict[str, Any] = msgspec.json.decode(row["body"])
+    body: dict[str, Any] = msgspec.json.decode(bodies[0])
     return body
 
 
 async def receipt_owner(receipt_id: uuid.UUID) -> str | None:
-    row = await ConsentReceipt.select(ConsentReceipt.subject).where(ConsentReceipt.id == receipt_id).first()
-    return str(row["subject"]) if row else None
+    subjects = (
+        await ConsentReceipt.select(ConsentReceipt.subject).where(ConsentReceipt.id == receipt_id).output(as_list=True)
+    )
+    return str(subjects[0]) if subjects else None
 
 
-def record_view(row: Mapping[str, Any]) -> ConsentRecordView:
+def record_view(row: ConsentRecordRow) -> ConsentRecordView:
     return ConsentRecordView(
-        id=row["id"],
-        purpose=row["purpose"],
-        state=row["state"],
-        method=row["method"],
-        notice_version=row["notice_version"],
-        language=row["language"],
-        jurisdiction=row["jurisdiction"],
-        source=row["source"],
-        actor=row["actor"],
-        recorded_at=row["recorded_at"],
-        expires_at=row["expires_at"],
-        receipt_id=row["receipt_id"],
-        audit_seq=row["recorded_seq"],
+        id=row.id,
+        purpose=row.purpose,
+        state=row.state,
+        method=row.method,
+        notice_version=row.notice_version,
+        language=row.language,
+        jurisdiction=row.jurisdiction,
+        source=row.source,
+        actor=row.actor,
+        recorded_at=row.recorded_at,
+        expires_at=row.expires_at,
+        receipt_id=row.receipt_id,
+        audit_seq=row.recorded_seq,
     )
 
 
@@ -520,7 +550,7 @@ async def history(subject: str, purpose: str | None, limit: int, cursor: str | N
             | ((ConsentRecord.recorded_seq == after[0]) & (ConsentRecord.id > uuid.UUID(after[1])))
         )
     rows = await query
-    items = [record_view(row) for row in rows[:limit]]
+    items = [record_view(row) for row in typed_all(rows[:limit], ConsentRecordRow)]
     next_cursor = encode_cursor({"seq": items[-1].audit_seq, "id": str(items[-1].id)}) if len(rows) > limit else None
     return Page(items=items, next_cursor=next_cursor)
 
@@ -553,8 +583,8 @@ async def expire(privacy: Privacy, now: datetime) -> ExpiryRun:
         )
         if not due:
             break
-        for row in due:
-            lapsed += await _lapse(privacy.policy.purposes[row["purpose"]], row, now)
+        for row in typed_all(due, _Lapsing):
+            lapsed += await _lapse(privacy.policy.purposes[row.purpose], row, now)
         if len(due) < BATCH:
             break
     if lapsed:
@@ -562,10 +592,18 @@ async def expire(privacy: Privacy, now: datetime) -> ExpiryRun:
     return ExpiryRun(lapsed=lapsed)
 
 
-async def _lapse(purpose: Purpose, row: Mapping[str, Any], now: datetime) -> int:
+class _Lapsing(Row):
+    """A choice past its validity that no newer one replaced."""
+
+    id: uuid.UUID
+    subject: str
+    purpose: str
+
+
+async def _lapse(purpose: Purpose, row: _Lapsing, now: datetime) -> int:
     async with db.transaction():
-        latest = await _latest_in_transaction(row["subject"], purpose.name)
-        if latest is None or _uuid(latest["id"]) != _uuid(row["id"]):
+        latest = await _latest_in_transaction(row.subject, purpose.name)
+        if latest is None or latest.id != row.id:
             return 0  # a newer choice arrived meanwhile
         record_id = uuid.uuid4()
         recorded = await audit.record_change(
@@ -574,16 +612,16 @@ async def _lapse(purpose: Purpose, row: Mapping[str, Any], now: datetime) -> int
             resource_type="consent_record",
             resource_id=str(record_id),
             details={
-                "mentee_id": row["subject"],
+                "mentee_id": row.subject,
                 "purpose": purpose.name,
-                "lapsed_record_id": str(row["id"]),
+                "lapsed_record_id": str(row.id),
                 "state": purpose.default_state,
             },
         )
         await ConsentRecord.insert(
             ConsentRecord(
                 id=record_id,
-                subject=row["subject"],
+                subject=row.subject,
                 purpose=purpose.name,
                 state=purpose.default_state,
                 method="expired",
@@ -598,7 +636,7 @@ async def _lapse(purpose: Purpose, row: Mapping[str, Any], now: datetime) -> int
                 recorded_seq=recorded.seq,
             )
         )
-        await announce(row["subject"])
+        await announce(row.subject)
     return 1
 
 
@@ -641,6 +679,16 @@ async def withdraw(
     await announce(subject)
 
 
+class _Lapsed(Row):
+    """A lapse (method ``expired``) the mentee has not answered with a new choice."""
+
+    id: uuid.UUID
+    subject: str
+    purpose: str
+    recorded_at: datetime
+    recorded_seq: int
+
+
 async def reconsent(limit: int, cursor: str | None) -> Page[Reconsent]:
     """Mentees whose choice lapsed and who have not chosen again: ask them again."""
     after = _position(cursor)
@@ -655,18 +703,11 @@ async def reconsent(limit: int, cursor: str | None) -> Page[Reconsent]:
         *args,
         limit + 1,
     )
+    lapsed = typed_all(rows, _Lapsed)
     items = [
-        Reconsent(
-            mentee_id=row["subject"],
-            purpose=row["purpose"],
-            lapsed_at=_instant(row["recorded_at"]) or datetime.min,
-            record_id=_uuid(row["id"]),
-        )
-        for row in rows[:limit]
+        Reconsent(mentee_id=row.subject, purpose=row.purpose, lapsed_at=row.recorded_at, record_id=row.id)
+        for row in lapsed[:limit]
     ]
-    next_cursor = (
-        encode_cursor({"seq": int(rows[limit - 1]["recorded_seq"]), "id": str(rows[limit - 1]["id"])})
-        if len(rows) > limit
-        else None
-    )
+    last = lapsed[limit - 1] if len(lapsed) > limit else None
+    next_cursor = encode_cursor({"seq": last.recorded_seq, "id": str(last.id)}) if last else None
     return Page(items=items, next_cursor=next_cursor)

@@ -18,8 +18,16 @@ import msgspec
 from governance.audit.schemas import AuditEntryView
 from governance.core.crypto import Keyring, SubjectCipher, is_sealed
 from governance.core.idempotency import StoredResponse
+from governance.core.rows import typed_all
 from governance.core.subjects import ExportRecord, Instant, SubjectData
-from governance.privacy.tables import ConsentReceipt, ConsentRecord, DataRequest, RetentionChoice
+from governance.privacy.tables import (
+    ConsentReceipt,
+    ConsentReceiptRow,
+    ConsentRecord,
+    DataRequest,
+    DataRequestRow,
+    RetentionChoice,
+)
 
 EXPORT_FORMAT: Final = "governance.subject-export/2"
 SCHEMA_ID: Final = "urn:governance:schema:subject-export:2"
@@ -143,13 +151,17 @@ def _open(cipher: SubjectCipher | None, value: str | None) -> str | None:
 async def privacy_export(keyring: Keyring, subject: str) -> tuple[PrivacyExport, list[str]]:
     """Privacy's own records about ``subject``, and their ids."""
     records = await ConsentRecord.select().where(ConsentRecord.subject == subject).order_by(ConsentRecord.recorded_seq)
-    receipts = (
-        await ConsentReceipt.select().where(ConsentReceipt.subject == subject).order_by(ConsentReceipt.recorded_seq)
+    receipts = typed_all(
+        await ConsentReceipt.select().where(ConsentReceipt.subject == subject).order_by(ConsentReceipt.recorded_seq),
+        ConsentReceiptRow,
     )
     choices = (
         await RetentionChoice.select().where(RetentionChoice.subject == subject).order_by(RetentionChoice.recorded_seq)
     )
-    requests = await DataRequest.select().where(DataRequest.subject == subject).order_by(DataRequest.received_at)
+    requests = typed_all(
+        await DataRequest.select().where(DataRequest.subject == subject).order_by(DataRequest.received_at),
+        DataRequestRow,
+    )
     cipher = (await keyring.readable([subject]))[subject]
     part = PrivacyExport(
         consent_history=[
@@ -157,10 +169,7 @@ async def privacy_export(keyring: Keyring, subject: str) -> tuple[PrivacyExport,
         ],
         consent_receipts=[
             ConsentReceiptExport(
-                id=r["id"],
-                issued_at=r["issued_at"],
-                receipt=msgspec.json.decode(r["body"]),
-                recorded_seq=r["recorded_seq"],
+                id=r.id, issued_at=r.issued_at, receipt=msgspec.json.decode(r.body), recorded_seq=r.recorded_seq
             )
             for r in receipts
         ],
@@ -169,24 +178,28 @@ async def privacy_export(keyring: Keyring, subject: str) -> tuple[PrivacyExport,
         ],
         data_requests=[
             DataRequestExport(
-                id=r["id"],
-                type=r["request_type"],
-                state=r["state"],
-                reason_code=r["reason_code"],
-                description=_open(cipher, r["description"]),
-                filed_by=r["filed_by"],
-                received_at=r["received_at"],
-                due_at=r["due_at"],
-                extended_at=r["extended_at"],
-                extension_reason=extension_reason_of(r["extension_reason"], cipher),
-                rejection_reason=_open(cipher, r["rejection_reason"]),
-                closed_at=r["closed_at"],
-                export_created_at=r["export_created_at"],
-                export_sha256=r["export_sha256"],
-                erased_at=r["erased_at"],
-                certificate=msgspec.json.decode(r["certificate"]) if r["certificate"] else None,
+                id=r.id,
+                type=r.request_type,
+                state=r.state,
+                reason_code=r.reason_code,
+                description=_open(cipher, r.description),
+                filed_by=r.filed_by,
+                received_at=r.received_at,
+                due_at=r.due_at,
+                extended_at=r.extended_at,
+                extension_reason=extension_reason_of(r.extension_reason, cipher),
+                rejection_reason=_open(cipher, r.rejection_reason),
+                closed_at=r.closed_at,
+                export_created_at=r.export_created_at,
+                export_sha256=r.export_sha256,
+                erased_at=r.erased_at,
+                certificate=msgspec.json.decode(r.certificate) if r.certificate else None,
             )
             for r in requests
         ],
     )
-    return part, [str(r["id"]) for r in (*records, *receipts, *choices, *requests)]
+    ids = [str(record.id) for record in part.consent_history]
+    ids += [str(receipt.id) for receipt in part.consent_receipts]
+    ids += [str(choice.id) for choice in part.retention_choices]
+    ids += [str(request.id) for request in part.data_requests]
+    return part, ids

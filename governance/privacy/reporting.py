@@ -3,12 +3,14 @@ dates, and whether the answer came in time; never who asked or what they wrote."
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 
 import msgspec
 
 from governance.core.periods import bounds
-from governance.privacy.summary import answered_on_time
+from governance.core.rows import typed_all
+from governance.privacy.summary import RequestStanding, answered_on_time
 from governance.privacy.tables import DataRequest
 
 
@@ -20,6 +22,11 @@ class DataRequestLine(msgspec.Struct, frozen=True):
     due_at: datetime
     closed_at: datetime | None
     on_time: bool | None  # None while open and not yet due
+
+
+class _Received(RequestStanding):
+    id: uuid.UUID
+    received_at: datetime
 
 
 async def data_requests(period_start: date, period_end: date, now: datetime) -> list[DataRequestLine]:
@@ -40,13 +47,13 @@ async def data_requests(period_start: date, period_end: date, now: datetime) -> 
     )
     return [
         DataRequestLine(
-            request_id=str(row["id"]),
-            request_type=row["request_type"],
-            state=row["state"],
-            received_at=row["received_at"],
-            due_at=row["due_at"],
-            closed_at=row["closed_at"],
-            on_time=answered_on_time(row["state"], row["due_at"], row["closed_at"], now),
+            request_id=str(row.id),
+            request_type=row.request_type,
+            state=row.state,
+            received_at=row.received_at,
+            due_at=row.due_at,
+            closed_at=row.closed_at,
+            on_time=answered_on_time(row.state, row.due_at, row.closed_at, now),
         )
-        for row in rows
+        for row in typed_all(rows, _Received)
     ]

@@ -22,14 +22,14 @@ import msgspec
 
 from governance.audit import service as audit
 from governance.audit.schemas import AuditEntryView
-from governance.audit.tables import AuditEntry
+from governance.audit.tables import AuditEntry, AuditEntryRow
 from governance.core import db, idempotency
 from governance.core.crypto import SubjectCipher, case_scope, is_segmented, sealed_sha256
 from governance.core.durations import Duration, DurationError, parse_duration
 from governance.core.errors import Problem, field_error, not_found
 from governance.core.identity import Identity
 from governance.core.pagination import Page, by_time
-from governance.core.rows import Row, typed, typed_all
+from governance.core.rows import typed, typed_all
 from governance.core.storage import ObjectMissing
 from governance.core.subjects import Hold
 from governance.core.versioning import check_version, lock_for_update, update_versioned
@@ -41,13 +41,11 @@ from governance.privacy.exports import (
 from governance.privacy.schemas import (
     DataRequestFiling,
     DataRequestView,
-    ReasonCode,
     RequestState,
     RequestTransition,
-    RequestType,
 )
 from governance.privacy.service import Privacy, jsonable
-from governance.privacy.tables import DataRequest
+from governance.privacy.tables import DataRequest, DataRequestRow
 
 ONE_MONTH: Final = Duration(months=1)
 LONGEST_EXTENSION: Final = Duration(months=2)
@@ -74,28 +72,6 @@ TRANSITIONS: Final[Mapping[str, Mapping[str, str]]] = {
     "rejected": {},
     "withdrawn": {},
 }
-
-
-class DataRequestRow(Row):
-    """A ``privacy_data_request`` row as this service reads it (see :class:`DataRequest`)."""
-
-    id: uuid.UUID
-    subject: str
-    request_type: RequestType
-    state: RequestState
-    reason_code: ReasonCode | None
-    description: str | None  # ciphertext
-    received_at: datetime
-    due_at: datetime
-    extended_at: datetime | None
-    extension_reason: str | None  # ciphertext, or clear text written before reasons were sealed
-    rejection_reason: str | None  # ciphertext
-    closed_at: datetime | None
-    export_key: str | None
-    export_sha256: str | None
-    certificate: str | None  # JSON
-    version: int
-    last_seq: int
 
 
 def allowed_moves(row: DataRequestRow, requester: bool, now: datetime) -> list[str]:
@@ -158,8 +134,8 @@ async def request_row(request_id: uuid.UUID) -> DataRequestRow:
 
 async def request_owner(request_id: uuid.UUID) -> str | None:
     """The mentee a request is about (for the guard's ownership check)."""
-    row = await DataRequest.select(DataRequest.subject).where(DataRequest.id == request_id).first()
-    return str(row["subject"]) if row else None
+    subjects = await DataRequest.select(DataRequest.subject).where(DataRequest.id == request_id).output(as_list=True)
+    return str(subjects[0]) if subjects else None
 
 
 async def get(privacy: Privacy, request_id: uuid.UUID, now: datetime, requester: bool) -> DataRequestView:
@@ -327,10 +303,9 @@ async def transition(
     if move.to == "completed" and row.request_type in ("access", "portability"):
         planned = await _export(privacy, row, planned, now)
     async with db.transaction():
-        locked = await lock_for_update(
-            DataRequest.select(DataRequest.version).where(DataRequest.id == request_id)
-        ).first()
-        check_version(locked["version"] if locked else -1, expected_version)
+        versions = lock_for_update(DataRequest.select(DataRequest.version).where(DataRequest.id == request_id))
+        locked = await versions.output(as_list=True)
+        check_version(locked[0] if locked else -1, expected_version)
         if move.to == "completed" and row.request_type == "erasure":
             planned = await _erase(privacy, row, planned, now)
         recorded = await audit.record_change(
@@ -353,9 +328,6 @@ async def transition(
     return await get(privacy, request_id, now, requester)
 
 
-# --- access and portability ------------------------------------------------------------------
-
-
 async def build_export(privacy: Privacy, subject: str, request_id: uuid.UUID, now: datetime) -> ExportedDocument:
     """Everything every module holds about ``subject``, typed, with the audit entries about it
     (the format of :mod:`governance.privacy.exports` and its JSON Schema)."""
@@ -365,7 +337,7 @@ async def build_export(privacy: Privacy, subject: str, request_id: uuid.UUID, no
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         rows = await AuditEntry.select().where((AuditEntry.actor_sub == subject) | AuditEntry.resource_id.is_in(chunk))
-        entries.update((r["seq"], audit.entry_view(r)) for r in rows)
+        entries.update((row.seq, audit.entry_view(row)) for row in typed_all(rows, AuditEntryRow))
     return privacy.export_document(
         mentee_id=subject,
         request_id=request_id,
@@ -427,9 +399,6 @@ async def download(privacy: Privacy, request_id: uuid.UUID, actor: Identity) -> 
         details={"mentee_id": row.subject, "sha256": row.export_sha256},
     )
     return plain
-
-
-# --- erasure ------------------------------------------------------------------------------
 
 
 UNTIL_CLOSED: Final = "until the case closes"

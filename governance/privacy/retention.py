@@ -23,6 +23,7 @@ from governance.core import db
 from governance.core.crypto import HeldKey
 from governance.core.durations import Duration, parse_duration
 from governance.core.identity import SYSTEM, Identity
+from governance.core.rows import Row, typed_all
 from governance.core.subjects import Hold, RetentionRecord, SubjectProvider
 from governance.privacy.schemas import RetentionLine, RetentionReport, SweepResult
 from governance.privacy.service import Privacy
@@ -33,13 +34,18 @@ log = structlog.get_logger("governance.privacy")
 SCAN_LIMIT: Final = 100_000
 
 
+class _Chosen(Row):
+    subject: str
+    period: str  # ISO 8601 duration
+
+
 async def _choices(category: str) -> dict[str, Duration]:
     rows = (
         await RetentionChoice.select(RetentionChoice.subject, RetentionChoice.period)
         .where(RetentionChoice.category == category)
         .order_by(RetentionChoice.recorded_seq)
     )
-    return {row["subject"]: parse_duration(row["period"]) for row in rows}  # the latest wins
+    return {row.subject: parse_duration(row.period) for row in typed_all(rows, _Chosen)}  # the latest wins
 
 
 def _line(record: RetentionRecord, due_at: datetime, holds: list[Hold]) -> RetentionLine:

@@ -215,9 +215,7 @@ class SweepResult(View):
     held_keys_destroyed: int = 0
 
 
-# --- period summary (the figures an accreditor asks for; evidence bundles print the same) ---
-
-
+# The figures an accreditor asks for first; evidence bundles print the same.
 class PrivacySummary(View):
     """Consent changes and data requests over a period (``period_start`` to ``period_end``,
     both inclusive, UTC days), judged at ``as_of``. No subject appears here, only counts."""

@@ -17,6 +17,7 @@ from governance.core import db
 from governance.core.cache import FreshCache
 from governance.core.crypto import Keyring
 from governance.core.identity import SYSTEM
+from governance.core.rows import Row, typed_all
 from governance.core.storage import ObjectStore
 from governance.core.subjects import SubjectRegistry
 from governance.privacy.exports import ExportDocument
@@ -120,6 +121,13 @@ def notices(privacy: Privacy) -> Notices:
     )
 
 
+class _Published(Row):
+    """A notice version as first seen: ``purpose:version:language`` and its text's SHA-256."""
+
+    key: str
+    sha256: str
+
+
 async def register_notices(privacy: Privacy, now: datetime) -> int:
     """Remember the hash of every notice version on first sight; refuse a changed published text.
 
@@ -136,9 +144,8 @@ async def register_notices(privacy: Privacy, now: datetime) -> int:
         if not db.is_sqlite():
             # Instances starting together: one registers, the others then see its rows.
             await NoticeVersion.raw("SELECT pg_advisory_xact_lock(hashtext('privacy_notice_version'))")
-        seen = {
-            row["key"]: row["sha256"] for row in await NoticeVersion.select(NoticeVersion.key, NoticeVersion.sha256)
-        }
+        published = await NoticeVersion.select(NoticeVersion.key, NoticeVersion.sha256)
+        seen = {notice.key: notice.sha256 for notice in typed_all(published, _Published)}
         changed = sorted(key for key, (*_, digest) in wanted.items() if key in seen and seen[key] != digest)
         if changed:
             raise PolicyError(

@@ -8,12 +8,30 @@ from datetime import datetime
 from typing import Final
 
 from governance.core.crypto import SEALED_PREFIXES, Keyring
+from governance.core.rows import Row, typed_all
 from governance.core.storage import ObjectStore
 from governance.core.subjects import Erased, ErasureOutcome, Hold, Kept, RetentionRecord, SubjectData
 from governance.privacy import exports
 from governance.privacy.tables import ConsentReceipt, ConsentRecord, DataRequest
 
 TERMINAL: Final = ("completed", "rejected", "withdrawn")
+
+
+class _Open(Row):
+    id: uuid.UUID
+    request_type: str
+
+
+class _Closed(Row):
+    id: uuid.UUID
+    subject: str
+    closed_at: datetime
+
+
+class _Exported(Row):
+    id: uuid.UUID
+    subject: str
+    export_created_at: datetime
 
 
 class PrivacySubjects:
@@ -35,8 +53,8 @@ class PrivacySubjects:
             (DataRequest.subject == subject) & DataRequest.state.not_in(list(TERMINAL))
         )
         return [
-            Hold(self.module, "data_request", str(r["id"]), f"open {r['request_type']} request about the subject")
-            for r in rows
+            Hold(self.module, "data_request", str(r.id), f"open {r.request_type} request about the subject")
+            for r in typed_all(rows, _Open)
         ]
 
     async def on_erasure(self, subject: str, now: datetime) -> ErasureOutcome:
@@ -53,11 +71,13 @@ class PrivacySubjects:
         consents = await ConsentRecord.count().where(ConsentRecord.subject == subject)
         receipts = await ConsentReceipt.count().where(ConsentReceipt.subject == subject)
         # Export files are plaintext copies: they go with the key.
-        exports = await DataRequest.select(DataRequest.export_key).where(
-            (DataRequest.subject == subject) & DataRequest.export_key.is_not_null()
+        exports = (
+            await DataRequest.select(DataRequest.export_key)
+            .where((DataRequest.subject == subject) & DataRequest.export_key.is_not_null())
+            .output(as_list=True)
         )
-        for row in exports:
-            await self._store.delete(row["export_key"])
+        for key in exports:
+            await self._store.delete(key)
         await DataRequest.update(
             {DataRequest.erased_at: now, DataRequest.export_key: None, DataRequest.export_sha256: None}
         ).where(DataRequest.subject == subject)
@@ -97,8 +117,8 @@ class PrivacySubjects:
                 .limit(limit)
             )
             return [
-                RetentionRecord(self.module, category, "data_request", str(r["id"]), r["subject"], r["closed_at"])
-                for r in rows
+                RetentionRecord(self.module, category, "data_request", str(r.id), r.subject, r.closed_at)
+                for r in typed_all(rows, _Closed)
             ]
         if category == "data_exports":
             rows = (
@@ -108,8 +128,8 @@ class PrivacySubjects:
                 .limit(limit)
             )
             return [
-                RetentionRecord(self.module, category, "export", str(r["id"]), r["subject"], r["export_created_at"])
-                for r in rows
+                RetentionRecord(self.module, category, "export", str(r.id), r.subject, r.export_created_at)
+                for r in typed_all(rows, _Exported)
             ]
         return []
 
@@ -117,11 +137,13 @@ class PrivacySubjects:
         ids = [uuid.UUID(r.record_id) for r in records]
         if not ids:
             return 0
-        exports = await DataRequest.select(DataRequest.export_key).where(
-            DataRequest.id.is_in(ids) & DataRequest.export_key.is_not_null()
+        exports = (
+            await DataRequest.select(DataRequest.export_key)
+            .where(DataRequest.id.is_in(ids) & DataRequest.export_key.is_not_null())
+            .output(as_list=True)
         )
-        for row in exports:
-            await self._store.delete(row["export_key"])  # deleting a missing object is not an error
+        for key in exports:
+            await self._store.delete(key)  # deleting a missing object is not an error
         if records[0].category == "data_request_records":
             deleted = await DataRequest.delete().where(DataRequest.id.is_in(ids)).returning(DataRequest.id)
         else:

@@ -16,15 +16,16 @@ verification, in progress or extended) whose ``due_at`` has passed at ``now`` is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, Final, get_args
+from typing import Final, get_args
 
 from piccolo.query.functions.aggregate import Count
 
 from governance.core import periods
+from governance.core.rows import Row, typed_all
 from governance.privacy.requests import TERMINAL
-from governance.privacy.schemas import ConsentState, Method, PrivacySummary, RequestType
+from governance.privacy.schemas import ConsentState, Method, PrivacySummary, RequestState, RequestType
 from governance.privacy.tables import ConsentRecord, DataRequest
 
 CONSENT_STATES: Final[tuple[str, ...]] = get_args(ConsentState)
@@ -33,17 +34,33 @@ REQUEST_TYPES: Final[tuple[str, ...]] = get_args(RequestType)
 ANSWERED: Final = frozenset({"completed", "rejected"})
 
 
-def tally_consent(groups: Iterable[Mapping[str, Any]]) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+class ConsentChanges(Row):
+    """How many consent records of one purpose, state and method a period holds."""
+
+    purpose: str
+    state: ConsentState
+    method: Method
+    count: int
+
+
+class RequestStanding(Row):
+    """What a data request's standing turns on: its type, state, due date and when it closed."""
+
+    request_type: RequestType
+    state: RequestState
+    due_at: datetime
+    closed_at: datetime | None
+
+
+def tally_consent(groups: Iterable[ConsentChanges]) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
     """Consent changes by purpose (``{"opt_in": n, "opt_out": n}``, purposes that changed in
-    the period, by name) and by method (every method, zeros included), from
-    ``(purpose, state, method, count)`` groups."""
+    the period, by name) and by method (every method, zeros included)."""
     by_purpose: dict[str, dict[str, int]] = {}
     by_method = dict.fromkeys(METHODS, 0)
     for group in groups:
-        count = int(group["count"])
-        states = by_purpose.setdefault(group["purpose"], dict.fromkeys(CONSENT_STATES, 0))
-        states[group["state"]] = states.get(group["state"], 0) + count
-        by_method[group["method"]] = by_method.get(group["method"], 0) + count
+        states = by_purpose.setdefault(group.purpose, dict.fromkeys(CONSENT_STATES, 0))
+        states[group.state] = states.get(group.state, 0) + group.count
+        by_method[group.method] = by_method.get(group.method, 0) + group.count
     return dict(sorted(by_purpose.items())), by_method
 
 
@@ -58,15 +75,15 @@ def answered_on_time(state: str, due_at: datetime, closed_at: datetime | None, n
     return False if due_at < now else None
 
 
-def tally_requests(rows: Iterable[Mapping[str, Any]], now: datetime) -> tuple[int, dict[str, int], int, int, int]:
+def tally_requests(rows: Iterable[RequestStanding], now: datetime) -> tuple[int, dict[str, int], int, int, int]:
     """``(received, by_type, closed, answered_on_time, open_overdue)`` in one pass (see the module doc)."""
     received = closed = on_time = overdue = 0
     by_type = dict.fromkeys(REQUEST_TYPES, 0)
     for row in rows:
         received += 1
-        by_type[row["request_type"]] = by_type.get(row["request_type"], 0) + 1
-        standing = answered_on_time(row["state"], row["due_at"], row["closed_at"], now)
-        if row["state"] in ANSWERED:
+        by_type[row.request_type] = by_type.get(row.request_type, 0) + 1
+        standing = answered_on_time(row.state, row.due_at, row.closed_at, now)
+        if row.state in ANSWERED:
             closed += 1
             on_time += standing is True
         elif standing is False:
@@ -87,11 +104,11 @@ async def period_summary(period_start: date, period_end: date, now: datetime) ->
         .where((ConsentRecord.recorded_at >= since) & (ConsentRecord.recorded_at < until))
         .group_by(ConsentRecord.purpose, ConsentRecord.state, ConsentRecord.method)
     )
-    by_purpose, by_method = tally_consent(consent_groups)
+    by_purpose, by_method = tally_consent(typed_all(consent_groups, ConsentChanges))
     requests = await DataRequest.select(
         DataRequest.request_type, DataRequest.state, DataRequest.due_at, DataRequest.closed_at
     ).where((DataRequest.received_at >= since) & (DataRequest.received_at < until))
-    received, by_type, closed, on_time, overdue = tally_requests(requests, now)
+    received, by_type, closed, on_time, overdue = tally_requests(typed_all(requests, RequestStanding), now)
     return PrivacySummary(
         period_start=period_start,
         period_end=period_end,

@@ -5,10 +5,21 @@ DELETE, as on the audit tables): the current preferences are derived from the hi
 never stored apart from it. Data requests are working records with a state machine;
 their only personal field (the requester's description) is ciphertext under the
 subject's key.
+
+Beside a table, its row as the services read it (a :class:`~governance.core.rows.Row`);
+rows only one service reads in part are declared where it reads them.
 """
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
 
 from piccolo.columns import UUID, BigInt, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
+
+from governance.core.rows import Row
+from governance.privacy.schemas import ReasonCode, RequestState, RequestType
 
 
 class NoticeVersion(Table, tablename="privacy_notice_version"):
@@ -52,6 +63,15 @@ class ConsentReceipt(Table, tablename="privacy_consent_receipt"):
     recorded_seq = BigInt()
 
 
+class ConsentReceiptRow(Row):
+    """A ``privacy_consent_receipt`` row (see :class:`ConsentReceipt`)."""
+
+    id: uuid.UUID
+    issued_at: datetime
+    body: str  # JSON
+    recorded_seq: int
+
+
 class RetentionChoice(Table, tablename="privacy_retention_choice"):
     """A mentee's shorter retention period for a category (the latest one counts)."""
 
@@ -86,3 +106,28 @@ class DataRequest(Table, tablename="privacy_data_request"):
     erased_at = Timestamptz(null=True, default=None)
     version = BigInt(default=1)
     last_seq = BigInt()
+
+
+class DataRequestRow(Row):
+    """A ``privacy_data_request`` row (see :class:`DataRequest`)."""
+
+    id: uuid.UUID
+    subject: str
+    request_type: RequestType
+    state: RequestState
+    reason_code: ReasonCode | None
+    description: str | None  # ciphertext
+    filed_by: str
+    received_at: datetime
+    due_at: datetime
+    extended_at: datetime | None
+    extension_reason: str | None  # ciphertext, or clear text written before reasons were sealed
+    rejection_reason: str | None  # ciphertext
+    closed_at: datetime | None
+    export_key: str | None
+    export_sha256: str | None
+    export_created_at: datetime | None
+    certificate: str | None  # JSON
+    erased_at: datetime | None
+    version: int
+    last_seq: int

@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -22,12 +22,13 @@ from governance.core import db
 from governance.core.crypto import SubjectCipher, sealed_sha256
 from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
+from governance.core.rows import typed
 from governance.core.versioning import check_version, lock_for_update
 from governance.vetting import states
 from governance.vetting.registry import check_details, mentor_row, refresh_status, requirements_of, touch
 from governance.vetting.requirements import EVIDENCE_DATE, CheckType, Requirement
 from governance.vetting.schemas import CheckRecord, CheckTransition
-from governance.vetting.tables import Check, Document
+from governance.vetting.tables import Check, CheckRow, Document, MentorProfile
 
 if TYPE_CHECKING:
     from governance.vetting.service import Vetting
@@ -51,7 +52,7 @@ async def record_check(
     check_id = uuid.uuid4()
     async with db.transaction():
         mentor = await mentor_row(mentor_id)
-        if mentor["status"] == "revoked":
+        if mentor.status == "revoked":
             raise Problem(409, "mentor-revoked", "This mentor was revoked; revocation is final (register anew)")
         cipher = await vetting.keyring.cipher(str(mentor_id), create=True)
         recorded = await audit.record_change(
@@ -86,17 +87,17 @@ async def record_check(
     return check_id
 
 
-async def check_row(check_id: uuid.UUID) -> dict[str, Any]:
+async def check_row(check_id: uuid.UUID) -> CheckRow:
     row = await Check.select().where(Check.id == check_id).first()
     if row is None:
         raise not_found("check", check_id)
-    return row
+    return typed(row, CheckRow)
 
 
 async def check_owner(check_id: uuid.UUID) -> str | None:
     """The mentor (token subject) a check belongs to."""
-    row = await Check.select(Check.mentor).where(Check.id == check_id).first()
-    return str(row["mentor"]) if row else None
+    mentors = await Check.select(Check.mentor).where(Check.id == check_id).output(as_list=True)
+    return str(mentors[0]) if mentors else None
 
 
 async def transition_check(
@@ -122,37 +123,37 @@ async def transition_check(
     )
 
 
-def _not_independent(check: Mapping[str, Any], involvement: list[str]) -> audit.Refusal:
+def _not_independent(check: CheckRow, involvement: list[str]) -> audit.Refusal:
     """A pass the four-eyes rule refuses, naming what the officer already did to the check."""
     did = " and ".join(involvement)
     return audit.Refusal(
         Problem(
             403,
             "four-eyes",
-            f"A {check['check_type']} check must be passed by another compliance officer than the one "
+            f"A {check.check_type} check must be passed by another compliance officer than the one "
             f"who attached its evidence or moved it to review: you {did}",
             involvement=involvement,
         ),
         action="vetting.check.pass_refused",
         resource_type="check",
-        resource_id=str(check["id"]),
+        resource_id=str(check.id),
         details={
-            "mentor_id": str(check["mentor"]),
-            "check_type": check["check_type"],
+            "mentor_id": str(check.mentor),
+            "check_type": check.check_type,
             "reason": f"four eyes: the passing officer {did}",
             "involvement": involvement,
         },
     )
 
 
-async def _involvement(check: Mapping[str, Any], actor: Identity, move: CheckTransition) -> list[str]:
+async def _involvement(check: CheckRow, actor: Identity, move: CheckTransition) -> list[str]:
     """What ``actor`` did to the check that makes them no second pair of eyes on it, in
     words: judged from the audit log (who recorded details, who moved it to review) and
     the documents' uploaders, so that every fact behind a refusal is in the log too."""
     did: list[str] = []
-    if await Document.exists().where((Document.check == check["id"]) & (Document.uploaded_by == actor.sub)):
+    if await Document.exists().where((Document.check == check.id) & (Document.uploaded_by == actor.sub)):
         did.append("uploaded a document")
-    entries = [e for e in await audit.history("check", str(check["id"])) if e.actor.sub == actor.sub]
+    entries = [e for e in await audit.history("check", str(check.id)) if e.actor.sub == actor.sub]
     if move.details or any(e.details.get("detail_names") for e in entries):
         did.append("recorded details")
     if any(e.action == "vetting.check.transitioned" and e.details.get("to") == "in_review" for e in entries):
@@ -171,10 +172,11 @@ async def _transition_check(
     async with db.transaction():
         check = await check_row(check_id)
         if expected_version is not None:
-            locked = await lock_for_update(Check.select(Check.last_seq).where(Check.id == check_id)).first()
-            check_version(locked["last_seq"] if locked else -1, expected_version)
-        mentor = await mentor_row(check["mentor"])
-        state = cast(states.CheckState, check["state"])
+            versions = lock_for_update(Check.select(Check.last_seq).where(Check.id == check_id))
+            locked = await versions.output(as_list=True)
+            check_version(locked[0] if locked else -1, expected_version)
+        mentor = await mentor_row(check.mentor)
+        state = check.state
         allowed = states.allowed_check_moves(state, "officer")
         if move.to not in allowed:
             raise Problem(
@@ -186,9 +188,9 @@ async def _transition_check(
                 allowed=list(allowed),
                 allowed_next=list(allowed),
             )
-        cipher = await vetting.keyring.cipher(str(mentor["id"]), create=True)
-        details = {**check_details(check["details"], cipher), **move.details}
-        requirement = _requirement_for(vetting, mentor, check["check_type"])
+        cipher = await vetting.keyring.cipher(str(mentor.id), create=True)
+        details = {**check_details(check.details, cipher), **move.details}
+        requirement = _requirement_for(vetting, mentor, check.check_type)
         changes: dict[Any, Any] = {}
         if move.details:
             changes[Check.details] = cipher.encrypt(msgspec.json.encode(details).decode())
@@ -198,12 +200,12 @@ async def _transition_check(
         if move.to == "waived":
             effective, message = _waiver(check, move, actor, changes, cipher)
         if move.to == "passed":
-            if _check_type(vetting, check["check_type"]).four_eyes:
+            if _check_type(vetting, check.check_type).four_eyes:
                 involvement = await _involvement(check, actor, move)
                 if involvement:
                     raise _not_independent(check, involvement)
             attached = await Document.count().where(Document.check == check_id)
-            _require_evidence(vetting, check["check_type"], details, attached)
+            _require_evidence(vetting, check.check_type, details, attached)
         # Checked whenever the date is given, so that a wrong one is refused as it is recorded.
         evidence_date = _evidence_date(requirement.check, details if move.to == "passed" else move.details, now)
         if effective:
@@ -225,15 +227,15 @@ async def _transition_check(
                 changes.update({Check.reviewed_by: actor.sub, Check.reviewed_at: now})
             if move.to != "waived":
                 changes[Check.waiver_requested_by] = None
-        justification = (changes.get(Check.justification) or check["justification"]) if move.to == "waived" else None
+        justification = (changes.get(Check.justification) or check.justification) if move.to == "waived" else None
         recorded = await audit.record_change(
             actor=actor,
             action="vetting.check.transitioned" if effective else "vetting.check.waiver_requested",
             resource_type="check",
             resource_id=str(check_id),
             details={
-                "mentor_id": str(mentor["id"]),
-                "check_type": check["check_type"],
+                "mentor_id": str(mentor.id),
+                "check_type": check.check_type,
                 "from": state,
                 "to": move.to if effective else state,
                 "expires_at": changes[Check.expires_at].isoformat() if Check.expires_at in changes else None,
@@ -250,7 +252,7 @@ async def _transition_check(
     return effective, message
 
 
-def _requirement_for(vetting: Vetting, mentor: Mapping[str, Any], check_type: str) -> Requirement:
+def _requirement_for(vetting: Vetting, mentor: MentorProfile, check_type: str) -> Requirement:
     for requirement in requirements_of(vetting, mentor):
         if requirement.check.name == check_type:
             return requirement
@@ -271,9 +273,9 @@ def _check_type(vetting: Vetting, check_type: str) -> CheckType:
 
 
 def _waiver(
-    check: Mapping[str, Any], move: CheckTransition, actor: Identity, changes: dict[Any, Any], cipher: SubjectCipher
+    check: CheckRow, move: CheckTransition, actor: Identity, changes: dict[Any, Any], cipher: SubjectCipher
 ) -> tuple[bool, str]:
-    requested_by = check["waiver_requested_by"]
+    requested_by = check.waiver_requested_by
     if requested_by is None:
         if not move.justification:
             raise Problem(

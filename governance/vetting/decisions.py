@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Literal, cast
+from typing import TYPE_CHECKING, Final, Literal
 
 from governance.audit import service as audit
 from governance.core import db, idempotency
@@ -18,13 +18,27 @@ from governance.core.crypto import SubjectCipher, sealed_sha256
 from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
 from governance.core.pagination import Page, decode_cursor, encode_cursor
+from governance.core.rows import Row, typed, typed_all
 from governance.vetting import states
 from governance.vetting.registry import check_facts, gaps_of, mentor_row, refresh_status, touch
 from governance.vetting.schemas import AuditTrail, DecisionProposal, DecisionView
-from governance.vetting.tables import Decision, Mentor
+from governance.vetting.tables import Decision, DecisionRow, Mentor, MentorProfile
 
 if TYPE_CHECKING:
     from governance.vetting.service import Vetting
+
+
+class _Superseded(Row):
+    """A proposal a newer one took the place of."""
+
+    id: uuid.UUID
+
+
+class _Proposer(Row):
+    """Whose proposal a decision is, and about which mentor."""
+
+    proposed_by: str
+    mentor: uuid.UUID
 
 
 async def propose_decision(
@@ -54,7 +68,7 @@ async def propose_decision(
                 "mentor_id": str(mentor_id),
                 "decision": proposal.action,
                 "requirements_version": vetting.requirements.version,
-                "supersedes": [str(row["id"]) for row in superseded],
+                "supersedes": [str(row.id) for row in typed_all(superseded, _Superseded)],
                 "reasons_sha256": sealed_sha256(rationale),
             },
         )
@@ -75,11 +89,13 @@ async def propose_decision(
     return await get_decision(vetting, decision_id)
 
 
-async def _decision_allowed(vetting: Vetting, mentor: Mapping[str, Any], action: str, now: datetime) -> None:
-    status = cast(states.MentorStatus, mentor["status"])
-    sources, _ = states.DECISIONS[cast(states.DecisionAction, action)]
-    cipher = (await vetting.keyring.readable([str(mentor["id"])]))[str(mentor["id"])]
-    missing = gaps_of(vetting, mentor, await check_facts(mentor["id"], cipher), now)
+async def _decision_allowed(
+    vetting: Vetting, mentor: MentorProfile, action: states.DecisionAction, now: datetime
+) -> None:
+    status = mentor.status
+    sources, _ = states.DECISIONS[action]
+    cipher = (await vetting.keyring.readable([str(mentor.id)]))[str(mentor.id)]
+    missing = gaps_of(vetting, mentor, await check_facts(mentor.id, cipher), now)
     # What the dossier offers as ``allowed_decisions``, judged the same way.
     allowed = states.allowed_decisions(status, requirements_met=not missing)
     if status not in sources:
@@ -116,11 +132,12 @@ async def refuse_out_of_turn(decision_id: uuid.UUID, actor: Identity, target: st
     """403, audited, when :data:`~governance.vetting.states.DECISION_MOVES` does not give
     this move to ``actor``: confirming or rejecting one's own proposal, or withdrawing
     another officer's. Call it outside any transaction, so the entry stays."""
-    decision = await Decision.select(Decision.proposed_by, Decision.mentor).where(Decision.id == decision_id).first()
-    if decision is None:
+    row = await Decision.select(Decision.proposed_by, Decision.mentor).where(Decision.id == decision_id).first()
+    if row is None:
         raise not_found("decision", decision_id)
+    decision = typed(row, _Proposer)
     mover = states.DECISION_MOVES["proposed"][target]
-    own = decision["proposed_by"] == actor.sub
+    own = decision.proposed_by == actor.sub
     if own == (mover == "proposer"):
         return
     verb = _VERBS[target]
@@ -131,7 +148,7 @@ async def refuse_out_of_turn(decision_id: uuid.UUID, actor: Identity, target: st
         resource_id=str(decision_id),
         outcome="denied",
         details={
-            "mentor_id": str(decision["mentor"]),
+            "mentor_id": str(decision.mentor),
             "reason": f"proposer cannot {verb}" if own else f"only the proposer may {verb}",
         },
     )
@@ -152,18 +169,16 @@ async def close_decision(
     proposer). Nothing about the mentor changes; the proposal stays on record, closed.
     Call :func:`refuse_out_of_turn` first, outside the transaction."""
     async with db.transaction():
-        decision = await Decision.select().where(Decision.id == decision_id).first()
-        if decision is None:
-            raise not_found("decision", decision_id)
-        allowed = states.allowed_decision_moves(decision["state"])
+        decision = await decision_row(decision_id)
+        allowed = states.allowed_decision_moves(decision.state)
         if target not in allowed:
             raise Problem(
                 409,
                 "decision-closed",
-                f"This decision is {decision['state']}, no longer a proposal",
+                f"This decision is {decision.state}, no longer a proposal",
                 allowed_next=allowed,
             )
-        mentor_id = decision["mentor"]
+        mentor_id = decision.mentor
         # The reasons judge the mentor's case: their key, as the proposal's rationale.
         sealed = (await vetting.keyring.cipher(str(mentor_id), create=True)).encrypt(reasons) if reasons else None
         recorded = await audit.record_change(
@@ -173,9 +188,9 @@ async def close_decision(
             resource_id=str(decision_id),
             details={
                 "mentor_id": str(mentor_id),
-                "decision": decision["action"],
-                "proposed_by": decision["proposed_by"],
-                "proposed_seq": decision["proposed_seq"],
+                "decision": decision.action,
+                "proposed_by": decision.proposed_by,
+                "proposed_seq": decision.proposed_seq,
                 **({"reasons_sha256": sealed_sha256(sealed)} if sealed else {}),
             },
         )
@@ -201,30 +216,28 @@ async def close_decision(
 async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Identity, now: datetime) -> DecisionView:
     """Make a proposed decision effective. The proposer may not confirm their own (403)."""
     await refuse_own_confirmation(decision_id, actor)
-    decision = await Decision.select().where(Decision.id == decision_id).first()
-    if decision is None:  # pragma: no cover - refuse_own_confirmation has answered 404
-        raise not_found("decision", decision_id)
+    decision = await decision_row(decision_id)
     async with db.transaction():
-        if "confirmed" not in states.allowed_decision_moves(decision["state"]):
+        if "confirmed" not in states.allowed_decision_moves(decision.state):
             raise Problem(
                 409,
                 "decision-closed",
-                f"This decision is {decision['state']}, not awaiting confirmation",
-                allowed_next=states.allowed_decision_moves(decision["state"]),
+                f"This decision is {decision.state}, not awaiting confirmation",
+                allowed_next=states.allowed_decision_moves(decision.state),
             )
-        mentor = await mentor_row(decision["mentor"])
-        await _decision_allowed(vetting, mentor, decision["action"], now)
+        mentor = await mentor_row(decision.mentor)
+        await _decision_allowed(vetting, mentor, decision.action, now)
         recorded = await audit.record_change(
             actor=actor,
             action="vetting.decision.confirmed",
             resource_type="decision",
             resource_id=str(decision_id),
             details={
-                "mentor_id": str(mentor["id"]),
-                "decision": decision["action"],
-                "proposed_by": decision["proposed_by"],
-                "proposed_seq": decision["proposed_seq"],
-                "reasons_sha256": sealed_sha256(decision["rationale"]),
+                "mentor_id": str(mentor.id),
+                "decision": decision.action,
+                "proposed_by": decision.proposed_by,
+                "proposed_seq": decision.proposed_seq,
+                "reasons_sha256": sealed_sha256(decision.rationale),
             },
         )
         confirmed = (
@@ -241,32 +254,32 @@ async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Iden
         )
         if not confirmed:
             raise Problem(409, "decision-closed", "This decision was confirmed or superseded meanwhile")
-        _, standing = states.DECISIONS[decision["action"]]
+        _, standing = states.DECISIONS[decision.action]
         await refresh_status(
-            vetting, mentor, actor, now, cause=f"decision {decision_id} {decision['action']}", standing=standing
+            vetting, mentor, actor, now, cause=f"decision {decision_id} {decision.action}", standing=standing
         )
-        if decision["action"] == "approve" and mentor["first_approved_at"] is None:
-            await Mentor.update({Mentor.first_approved_at: now}).where(Mentor.id == mentor["id"])
+        if decision.action == "approve" and mentor.first_approved_at is None:
+            await Mentor.update({Mentor.first_approved_at: now}).where(Mentor.id == mentor.id)
     return await get_decision(vetting, decision_id)
 
 
-def decision_view(row: Mapping[str, Any], cipher: SubjectCipher | None) -> DecisionView:
+def decision_view(row: DecisionRow, cipher: SubjectCipher | None) -> DecisionView:
     return DecisionView(
-        id=row["id"],
-        mentor_id=row["mentor"],
-        action=row["action"],
-        state=row["state"],
-        rationale=cipher.read(row["rationale"]) if cipher else None,
-        requirements_version=row["requirements_version"],
-        proposed_by=row["proposed_by"],
-        proposed_at=row["proposed_at"],
-        confirmed_by=row["confirmed_by"],
-        confirmed_at=row["confirmed_at"],
-        audit=_trail(row["proposed_seq"], row["confirmed_seq"] or row["closed_seq"]),
-        allowed_next=states.allowed_decision_moves(row["state"]),
-        closed_by=row["closed_by"],
-        closed_at=row["closed_at"],
-        closing_reasons=cipher.read(row["closing_reasons"]) if cipher else None,
+        id=row.id,
+        mentor_id=row.mentor,
+        action=row.action,
+        state=row.state,
+        rationale=cipher.read(row.rationale) if cipher else None,
+        requirements_version=row.requirements_version,
+        proposed_by=row.proposed_by,
+        proposed_at=row.proposed_at,
+        confirmed_by=row.confirmed_by,
+        confirmed_at=row.confirmed_at,
+        audit=_trail(row.proposed_seq, row.confirmed_seq or row.closed_seq),
+        allowed_next=states.allowed_decision_moves(row.state),
+        closed_by=row.closed_by,
+        closed_at=row.closed_at,
+        closing_reasons=cipher.read(row.closing_reasons) if cipher else None,
     )
 
 
@@ -289,12 +302,17 @@ def _trail(recorded: int, latest: int | None) -> AuditTrail:
     return AuditTrail(recorded=recorded, latest=latest)
 
 
-async def get_decision(vetting: Vetting, decision_id: uuid.UUID) -> DecisionView:
+async def decision_row(decision_id: uuid.UUID) -> DecisionRow:
     row = await Decision.select().where(Decision.id == decision_id).first()
     if row is None:
         raise not_found("decision", decision_id)
-    ciphers = await vetting.keyring.readable([str(row["mentor"])])
-    return decision_view(row, ciphers[str(row["mentor"])])
+    return typed(row, DecisionRow)
+
+
+async def get_decision(vetting: Vetting, decision_id: uuid.UUID) -> DecisionView:
+    row = await decision_row(decision_id)
+    ciphers = await vetting.keyring.readable([str(row.mentor)])
+    return decision_view(row, ciphers[str(row.mentor)])
 
 
 async def list_decisions(vetting: Vetting, state: str | None, limit: int, cursor: str | None) -> Page[DecisionView]:
@@ -308,8 +326,8 @@ async def list_decisions(vetting: Vetting, state: str | None, limit: int, cursor
             raise Problem(400, "validation", "Invalid query parameter 'cursor'")
         query = query.where(Decision.proposed_seq > after)
     rows = await query
-    page = rows[:limit]
-    ciphers = await vetting.keyring.readable(str(row["mentor"]) for row in page)
-    items = [decision_view(row, ciphers[str(row["mentor"])]) for row in page]
-    next_cursor = encode_cursor({"seq": page[-1]["proposed_seq"]}) if len(rows) > limit else None
+    page = typed_all(rows[:limit], DecisionRow)
+    ciphers = await vetting.keyring.readable(str(row.mentor) for row in page)
+    items = [decision_view(row, ciphers[str(row.mentor)]) for row in page]
+    next_cursor = encode_cursor({"seq": page[-1].proposed_seq}) if len(rows) > limit else None
     return Page(items=items, next_cursor=next_cursor)

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 import structlog
 
@@ -24,12 +24,13 @@ from governance.core import db
 from governance.core.crypto import CiphertextInvalid
 from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
+from governance.core.rows import typed
 from governance.core.storage import ObjectMissing
 from governance.vetting.checks import check_row
 from governance.vetting.registry import touch
 from governance.vetting.schemas import AuditTrail, DocumentView
 from governance.vetting.service import Vetting
-from governance.vetting.tables import Document
+from governance.vetting.tables import CheckRow, Document, DocumentRow
 
 log = structlog.get_logger("governance.vetting")
 
@@ -90,14 +91,16 @@ async def upload(
         )
     check = await check_row(check_id)
     _require_open(check)
-    mentor_id: uuid.UUID = check["mentor"]
+    mentor_id = check.mentor
     sha256 = hashlib.sha256(content).hexdigest()
     existing = (
-        await Document.select(Document.id).where((Document.check == check_id) & (Document.sha256 == sha256)).first()
+        await Document.select(Document.id)
+        .where((Document.check == check_id) & (Document.sha256 == sha256))
+        .output(as_list=True)
     )
-    if existing is not None:
+    if existing:
         raise Problem(
-            409, "duplicate-document", "This document is attached to the check already", document_id=str(existing["id"])
+            409, "duplicate-document", "This document is attached to the check already", document_id=str(existing[0])
         )
     cipher = await vetting.keyring.cipher(str(mentor_id), create=True)
     key = object_key(mentor_id, sha256)
@@ -153,17 +156,17 @@ async def upload(
     )
 
 
-def _require_open(check: dict[str, Any]) -> None:
-    if check["state"] not in OPEN_STATES:
+def _require_open(check: CheckRow) -> None:
+    if check.state not in OPEN_STATES:
         raise Problem(
-            409, "check-closed", f"Evidence can be added to a pending or in_review check, not to a {check['state']} one"
+            409, "check-closed", f"Evidence can be added to a pending or in_review check, not to a {check.state} one"
         )
 
 
 async def document_owner(document_id: uuid.UUID) -> str | None:
     """The mentor (token subject) a document belongs to."""
-    row = await Document.select(Document.mentor).where(Document.id == document_id).first()
-    return str(row["mentor"]) if row else None
+    mentors = await Document.select(Document.mentor).where(Document.id == document_id).output(as_list=True)
+    return str(mentors[0]) if mentors else None
 
 
 async def download(vetting: Vetting, document_id: uuid.UUID, actor: Identity) -> Download:
@@ -172,11 +175,12 @@ async def download(vetting: Vetting, document_id: uuid.UUID, actor: Identity) ->
     Each segment is authenticated as it is decrypted: one that was altered, moved or cut
     ends the stream and leaves a ``vetting.document.corrupted`` entry.
     """
-    row = await Document.select().where(Document.id == document_id).first()
-    if row is None:
+    found = await Document.select().where(Document.id == document_id).first()
+    if found is None:
         raise not_found("document", document_id)
-    cipher = await vetting.keyring.cipher(str(row["mentor"]))
-    details = {"mentor_id": str(row["mentor"]), "sha256": row["sha256"]}
+    row = typed(found, DocumentRow)
+    cipher = await vetting.keyring.cipher(str(row.mentor))
+    details = {"mentor_id": str(row.mentor), "sha256": row.sha256}
     await audit.record_event(
         actor=actor,
         action="vetting.document.downloaded",
@@ -187,9 +191,7 @@ async def download(vetting: Vetting, document_id: uuid.UUID, actor: Identity) ->
 
     async def content() -> AsyncIterator[bytes]:
         try:
-            async for plaintext in cipher.open_segments(
-                vetting.store.stream(row["object_key"]), row["sha256"].encode()
-            ):
+            async for plaintext in cipher.open_segments(vetting.store.stream(row.object_key), row.sha256.encode()):
                 yield plaintext
         except (CiphertextInvalid, ObjectMissing) as exc:
             log.error("document_corrupted", document_id=str(document_id), error=str(exc))
@@ -205,8 +207,8 @@ async def download(vetting: Vetting, document_id: uuid.UUID, actor: Identity) ->
 
     return Download(
         content=content(),
-        size=row["size"],
-        media_type=row["media_type"],
-        filename=cipher.decrypt(row["filename"]),
-        sha256=row["sha256"],
+        size=row.size,
+        media_type=row.media_type,
+        filename=cipher.decrypt(row.filename),
+        sha256=row.sha256,
     )

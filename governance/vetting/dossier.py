@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import msgspec
 
@@ -28,6 +28,7 @@ from governance.core.errors import invalid_parameter
 from governance.core.identity import Identity
 from governance.core.pagination import Page, decode_cursor, encode_cursor
 from governance.core.reporting import AttestationQuality
+from governance.core.rows import Row, typed_all
 from governance.core.visibility import is_staff
 from governance.vetting import ratings, states
 from governance.vetting.checks import check_row
@@ -44,7 +45,7 @@ from governance.vetting.schemas import (
     WaiverRequest,
 )
 from governance.vetting.service import Vetting
-from governance.vetting.tables import Check, Decision, Document, Rating
+from governance.vetting.tables import Check, CheckRow, Decision, DecisionRow, Document, DocumentRow, Rating
 
 Audience = Literal["staff", "mentor"]
 CACHE_SIZE: Final = 4096
@@ -127,15 +128,19 @@ async def build(
     """Render the dossier; also returns when time alone will change it, and the version read."""
     mentor = await mentor_row(mentor_id)
     cipher = (await vetting.keyring.readable([str(mentor_id)]))[str(mentor_id)]
-    check_rows = await Check.select().where(Check.mentor == mentor_id).order_by(Check.recorded_seq)
-    document_rows = await Document.select().where(Document.mentor == mentor_id).order_by(Document.uploaded_seq)
-    decision_rows = await Decision.select().where(Decision.mentor == mentor_id).order_by(Decision.proposed_seq)
-    rating_rows = await Rating.select(Rating.session_at, Rating.score).where(Rating.mentor == mentor_id)
+    check_rows = typed_all(await Check.select().where(Check.mentor == mentor_id).order_by(Check.recorded_seq), CheckRow)
+    document_rows = typed_all(
+        await Document.select().where(Document.mentor == mentor_id).order_by(Document.uploaded_seq), DocumentRow
+    )
+    decision_rows = typed_all(
+        await Decision.select().where(Decision.mentor == mentor_id).order_by(Decision.proposed_seq), DecisionRow
+    )
+    rating_rows = typed_all(
+        await Rating.select(Rating.session_at, Rating.score).where(Rating.mentor == mentor_id), _Scored
+    )
 
-    documents: dict[uuid.UUID, list[DocumentView]] = {}
-    for row in document_rows:
-        documents.setdefault(row["check"], []).append(_document_view(row, cipher))
-    checks = [_check_view(row, cipher, documents.get(row["id"], []), audience, now) for row in check_rows]
+    documents = _documents_by_check(document_rows, cipher)
+    checks = [_check_view(row, cipher, documents.get(row.id, []), audience, now) for row in check_rows]
     facts = await check_facts(mentor_id, cipher)
     missing = gaps_of(vetting, mentor, facts, now)
     failing = {gap.check_type for gap in missing}
@@ -155,7 +160,7 @@ async def build(
         )
         for r in requirements_of(vetting, mentor)
     ]
-    rated = [(row["session_at"], row["score"]) for row in rating_rows]
+    rated = [(row.session_at, row.score) for row in rating_rows]
     published = ratings.published_rating(vetting.requirements.ratings, rated, now)
     dossier = Dossier(
         mentor=mentor_view(mentor, cipher),
@@ -167,7 +172,7 @@ async def build(
         checks=checks,
         # Until a second officer confirms it, a proposal is deliberation among staff.
         decisions=[
-            decision_view(row, cipher) for row in decision_rows if audience == "staff" or row["state"] == "confirmed"
+            decision_view(row, cipher) for row in decision_rows if audience == "staff" or row.state == "confirmed"
         ],
         rating=RatingView(
             rating=published.rating,
@@ -179,9 +184,9 @@ async def build(
         ),
         attestation_quality=await _attestation_quality(str(mentor_id)),
         # The same judgement :func:`~governance.vetting.decisions.propose_decision` makes.
-        allowed_decisions=states.allowed_decisions(mentor["status"], requirements_met=not missing),
+        allowed_decisions=states.allowed_decisions(mentor.status, requirements_met=not missing),
     )
-    return dossier, _stale_at(check_rows, rated, vetting, now), int(mentor["version"])
+    return dossier, _stale_at(check_rows, rated, vetting, now), mentor.version
 
 
 async def checks(
@@ -198,60 +203,74 @@ async def checks(
             raise invalid_parameter("cursor", "not a cursor of this list")
         query = query.where(Check.recorded_seq > after)
     rows = await query.order_by(Check.recorded_seq).limit(limit + 1)
-    page = rows[:limit]
-    next_cursor = encode_cursor({"seq": page[-1]["recorded_seq"]}) if len(rows) > limit else None
+    page = typed_all(rows[:limit], CheckRow)
+    next_cursor = encode_cursor({"seq": page[-1].recorded_seq}) if len(rows) > limit else None
     return Page(items=await _rendered_checks(vetting, mentor_id, page, audience, now), next_cursor=next_cursor)
 
 
 async def check(vetting: Vetting, check_id: uuid.UUID, audience: Audience, now: datetime) -> CheckView:
     """One check as its mentor's dossier shows it to ``audience`` (404 when unknown)."""
     row = await check_row(check_id)
-    (view,) = await _rendered_checks(vetting, row["mentor"], [row], audience, now)
+    (view,) = await _rendered_checks(vetting, row.mentor, [row], audience, now)
     return view
 
 
 async def _rendered_checks(
-    vetting: Vetting, mentor_id: uuid.UUID, rows: list[dict[str, Any]], audience: Audience, now: datetime
+    vetting: Vetting, mentor_id: uuid.UUID, rows: list[CheckRow], audience: Audience, now: datetime
 ) -> list[CheckView]:
     # One rendering for the dossier and these routes, so that what a reader sees cannot differ.
     if not rows:
         return []
     cipher = (await vetting.keyring.readable([str(mentor_id)]))[str(mentor_id)]
     document_rows = (
-        await Document.select().where(Document.check.is_in([row["id"] for row in rows])).order_by(Document.uploaded_seq)
+        await Document.select().where(Document.check.is_in([row.id for row in rows])).order_by(Document.uploaded_seq)
     )
+    documents = _documents_by_check(typed_all(document_rows, DocumentRow), cipher)
+    return [_check_view(row, cipher, documents.get(row.id, []), audience, now) for row in rows]
+
+
+class _Scored(Row):
+    """A rating as the published rating counts it: when the session was, and its score."""
+
+    session_at: datetime
+    score: int
+
+
+def _documents_by_check(
+    rows: Sequence[DocumentRow], cipher: SubjectCipher | None
+) -> dict[uuid.UUID, list[DocumentView]]:
     documents: dict[uuid.UUID, list[DocumentView]] = {}
-    for document in document_rows:
-        documents.setdefault(document["check"], []).append(_document_view(document, cipher))
-    return [_check_view(row, cipher, documents.get(row["id"], []), audience, now) for row in rows]
+    for row in rows:
+        documents.setdefault(row.check, []).append(_document_view(row, cipher))
+    return documents
 
 
 def _stale_at(
-    check_rows: list[dict[str, Any]], rated: list[tuple[datetime, int]], vetting: Vetting, now: datetime
+    check_rows: list[CheckRow], rated: list[tuple[datetime, int]], vetting: Vetting, now: datetime
 ) -> datetime | None:
     window = vetting.requirements.ratings.window
-    moments = [row["expires_at"] for row in check_rows if row["expires_at"] is not None and row["expires_at"] > now]
+    moments = [row.expires_at for row in check_rows if row.expires_at is not None and row.expires_at > now]
     moments += [window.add_to(at) for at, _ in rated if window.add_to(at) > now]
     moments += [at for at, _ in rated if at > now]
     return min(moments, default=None)
 
 
-def _document_view(row: Mapping[str, Any], cipher: SubjectCipher | None) -> DocumentView:
+def _document_view(row: DocumentRow, cipher: SubjectCipher | None) -> DocumentView:
     return DocumentView(
-        id=row["id"],
-        check_id=row["check"],
-        sha256=row["sha256"],
-        size=row["size"],
-        media_type=row["media_type"],
-        filename=cipher.read(row["filename"]) if cipher else None,
-        uploaded_by=row["uploaded_by"],
-        uploaded_at=row["uploaded_at"],
-        audit=AuditTrail(recorded=row["uploaded_seq"]),
+        id=row.id,
+        check_id=row.check,
+        sha256=row.sha256,
+        size=row.size,
+        media_type=row.media_type,
+        filename=cipher.read(row.filename) if cipher else None,
+        uploaded_by=row.uploaded_by,
+        uploaded_at=row.uploaded_at,
+        audit=AuditTrail(recorded=row.uploaded_seq),
     )
 
 
 def _check_view(
-    row: Mapping[str, Any],
+    row: CheckRow,
     cipher: SubjectCipher | None,
     documents: list[DocumentView],
     audience: Audience,
@@ -259,34 +278,32 @@ def _check_view(
 ) -> CheckView:
     waiver = None
     # A waiver asked for and not yet granted (the check is still in review) is deliberation among staff.
-    if row["waiver_requested_by"] is not None and (audience == "staff" or row["state"] != "in_review"):
-        justification = row["justification"]
+    if row.waiver_requested_by is not None and (audience == "staff" or row.state != "in_review"):
         waiver = WaiverRequest(
-            requested_by=row["waiver_requested_by"],
-            justification=cipher.read(justification) if cipher else None,
+            requested_by=row.waiver_requested_by,
+            justification=cipher.read(row.justification) if cipher else None,
         )
     notes = None
-    if audience == "staff" and cipher is not None and row["notes"]:
-        notes = cipher.read(row["notes"])
-    state: states.CheckState = row["state"]
+    if audience == "staff" and cipher is not None and row.notes:
+        notes = cipher.read(row.notes)
     return CheckView(
-        id=row["id"],
-        mentor_id=row["mentor"],
-        check_type=row["check_type"],
-        state=state,
-        state_since=row["state_since"],
-        current=state in states.SATISFYING and (row["expires_at"] is None or row["expires_at"] > now),
-        requirements_version=row["requirements_version"],
-        details=msgspec.json.decode(opened) if cipher and (opened := cipher.read(row["details"])) else None,
-        recorded_by=row["recorded_by"],
-        recorded_at=row["recorded_at"],
-        reviewed_by=row["reviewed_by"],
-        reviewed_at=row["reviewed_at"],
-        valid_from=row["valid_from"],
-        expires_at=row["expires_at"],
-        audit=AuditTrail(recorded=row["recorded_seq"], latest=row["last_seq"]),
+        id=row.id,
+        mentor_id=row.mentor,
+        check_type=row.check_type,
+        state=row.state,
+        state_since=row.state_since,
+        current=row.state in states.SATISFYING and (row.expires_at is None or row.expires_at > now),
+        requirements_version=row.requirements_version,
+        details=msgspec.json.decode(opened) if cipher and (opened := cipher.read(row.details)) else None,
+        recorded_by=row.recorded_by,
+        recorded_at=row.recorded_at,
+        reviewed_by=row.reviewed_by,
+        reviewed_at=row.reviewed_at,
+        valid_from=row.valid_from,
+        expires_at=row.expires_at,
+        audit=AuditTrail(recorded=row.recorded_seq, latest=row.last_seq),
         documents=documents,
         waiver_request=waiver,
-        allowed_next=states.allowed_check_moves(state, "officer"),
+        allowed_next=states.allowed_check_moves(row.state, "officer"),
         notes=notes,
     )

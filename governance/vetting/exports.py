@@ -14,9 +14,21 @@ from typing import Annotated, Any
 import msgspec
 
 from governance.core.crypto import Keyring, SubjectCipher
+from governance.core.rows import typed, typed_all
 from governance.core.subjects import ExportRecord, Instant
 from governance.vetting.registry import specialties_of
-from governance.vetting.tables import Check, Decision, Document, Mentor, Rating
+from governance.vetting.tables import (
+    Check,
+    CheckRow,
+    Decision,
+    DecisionRow,
+    Document,
+    DocumentRow,
+    Mentor,
+    MentorRow,
+    Rating,
+    RatingRow,
+)
 
 
 class RatingGiven(ExportRecord):
@@ -134,114 +146,120 @@ def _mentor_id(subject: str) -> uuid.UUID | None:
         return None
 
 
-def _check(c: dict[str, Any], cipher: SubjectCipher | None) -> CheckRecord:
-    details = _open(cipher, c["details"])
+def _check(c: CheckRow, cipher: SubjectCipher | None) -> CheckRecord:
+    details = _open(cipher, c.details)
     return CheckRecord(
-        id=c["id"],
-        check_type=c["check_type"],
-        state=c["state"],
-        requirements_version=c["requirements_version"],
+        id=c.id,
+        check_type=c.check_type,
+        state=c.state,
+        requirements_version=c.requirements_version,
         details=msgspec.json.decode(details) if details else None,
-        notes=_open(cipher, c["notes"]),
-        justification=_open(cipher, c["justification"]),
-        recorded_by=c["recorded_by"],
-        recorded_at=c["recorded_at"],
-        reviewed_by=c["reviewed_by"],
-        reviewed_at=c["reviewed_at"],
-        waiver_requested_by=c["waiver_requested_by"],
-        valid_from=c["valid_from"],
-        expires_at=c["expires_at"],
-        reminders_sent=msgspec.json.decode(c["reminders_sent"] or "[]"),
-        state_since=c["state_since"],
+        notes=_open(cipher, c.notes),
+        justification=_open(cipher, c.justification),
+        recorded_by=c.recorded_by,
+        recorded_at=c.recorded_at,
+        reviewed_by=c.reviewed_by,
+        reviewed_at=c.reviewed_at,
+        waiver_requested_by=c.waiver_requested_by,
+        valid_from=c.valid_from,
+        expires_at=c.expires_at,
+        reminders_sent=msgspec.json.decode(c.reminders_sent or "[]"),
+        state_since=c.state_since,
     )
 
 
 async def export(keyring: Keyring, subject: str) -> tuple[VettingExport, list[str]]:
     """Everything the vetting module holds about ``subject``, and the ids of those records."""
-    given = await Rating.select().where(Rating.mentee_id == subject).order_by(Rating.session_at)
-    ids = [str(r["id"]) for r in given]
+    given = typed_all(await Rating.select().where(Rating.mentee_id == subject).order_by(Rating.session_at), RatingRow)
+    ids = [str(r.id) for r in given]
     ratings_given = [
         RatingGiven(
-            id=r["id"],
-            mentor_id=r["mentor"],
-            session_id=r["session_id"],
-            score=r["score"],
-            session_at=r["session_at"],
-            recorded_at=r["recorded_at"],
+            id=r.id,
+            mentor_id=r.mentor,
+            session_id=r.session_id,
+            score=r.score,
+            session_at=r.session_at,
+            recorded_at=r.recorded_at,
         )
         for r in given
     ]
     mentor_id = _mentor_id(subject)
-    mentor = None if mentor_id is None else await Mentor.select().where(Mentor.id == mentor_id).first()
-    if mentor is None:
+    found = None if mentor_id is None else await Mentor.select().where(Mentor.id == mentor_id).first()
+    if found is None:
         empty = VettingExport(
             ratings_given=ratings_given, mentor=None, checks=[], decisions=[], documents=[], ratings_received=[]
         )
         return empty, ids
+    mentor = typed(found, MentorRow)
     cipher = (await keyring.readable([subject]))[subject]
-    checks = await Check.select().where(Check.mentor == mentor["id"]).order_by(Check.recorded_at)
-    decisions = await Decision.select().where(Decision.mentor == mentor["id"]).order_by(Decision.proposed_at)
-    documents = await Document.select().where(Document.mentor == mentor["id"]).order_by(Document.uploaded_at)
-    received = await Rating.select().where(Rating.mentor == mentor["id"]).order_by(Rating.session_at)
+    checks = typed_all(await Check.select().where(Check.mentor == mentor.id).order_by(Check.recorded_at), CheckRow)
+    decisions = typed_all(
+        await Decision.select().where(Decision.mentor == mentor.id).order_by(Decision.proposed_at), DecisionRow
+    )
+    documents = typed_all(
+        await Document.select().where(Document.mentor == mentor.id).order_by(Document.uploaded_at), DocumentRow
+    )
+    received = typed_all(await Rating.select().where(Rating.mentor == mentor.id).order_by(Rating.session_at), RatingRow)
     part = VettingExport(
         ratings_given=ratings_given,
         mentor=MentorRecord(
-            id=mentor["id"],
-            external_id=mentor["external_id"],
-            display_name=_open(cipher, mentor["display_name"]),
-            email=_open(cipher, mentor["email"]),
-            jurisdiction=mentor["jurisdiction"],
+            id=mentor.id,
+            external_id=mentor.external_id,
+            display_name=_open(cipher, mentor.display_name),
+            email=_open(cipher, mentor.email),
+            jurisdiction=mentor.jurisdiction,
             specialties=specialties_of(mentor, cipher),
-            engagement_type=mentor["engagement_type"],
-            standing=mentor["standing"],
-            status=mentor["status"],
-            status_since=mentor["status_since"],
-            registered_at=mentor["registered_at"],
-            registered_by=mentor["registered_by"],
-            first_approved_at=mentor["first_approved_at"],
-            version=mentor["version"],
+            engagement_type=mentor.engagement_type,
+            standing=mentor.standing,
+            status=mentor.status,
+            status_since=mentor.status_since,
+            registered_at=mentor.registered_at,
+            registered_by=mentor.registered_by,
+            first_approved_at=mentor.first_approved_at,
+            version=mentor.version,
         ),
         checks=[_check(c, cipher) for c in checks],
         decisions=[
             DecisionRecord(
-                id=d["id"],
-                action=d["action"],
-                state=d["state"],
-                requirements_version=d["requirements_version"],
-                rationale=_open(cipher, d["rationale"]),
-                proposed_by=d["proposed_by"],
-                proposed_at=d["proposed_at"],
-                confirmed_by=d["confirmed_by"],
-                confirmed_at=d["confirmed_at"],
-                closed_by=d["closed_by"],
-                closed_at=d["closed_at"],
-                closing_reasons=_open(cipher, d["closing_reasons"]),
+                id=d.id,
+                action=d.action,
+                state=d.state,
+                requirements_version=d.requirements_version,
+                rationale=_open(cipher, d.rationale),
+                proposed_by=d.proposed_by,
+                proposed_at=d.proposed_at,
+                confirmed_by=d.confirmed_by,
+                confirmed_at=d.confirmed_at,
+                closed_by=d.closed_by,
+                closed_at=d.closed_at,
+                closing_reasons=_open(cipher, d.closing_reasons),
             )
             for d in decisions
         ],
         documents=[
             DocumentRecord(
-                id=d["id"],
-                check_id=d["check"],
-                filename=_open(cipher, d["filename"]),
-                sha256=d["sha256"],
-                size=d["size"],
-                media_type=d["media_type"],
-                uploaded_by=d["uploaded_by"],
-                uploaded_at=d["uploaded_at"],
+                id=d.id,
+                check_id=d.check,
+                filename=_open(cipher, d.filename),
+                sha256=d.sha256,
+                size=d.size,
+                media_type=d.media_type,
+                uploaded_by=d.uploaded_by,
+                uploaded_at=d.uploaded_at,
             )
             for d in documents
         ],
         ratings_received=[
             RatingReceived(
-                id=r["id"],
-                session_id=r["session_id"],
-                score=r["score"],
-                session_at=r["session_at"],
-                recorded_at=r["recorded_at"],
+                id=r.id,
+                session_id=r.session_id,
+                score=r.score,
+                session_at=r.session_at,
+                recorded_at=r.recorded_at,
             )
             for r in received
         ],
     )
-    ids += [str(mentor["id"]), *(str(r["id"]) for r in (*checks, *decisions, *documents))]
+    ids += [str(mentor.id), *(str(c.id) for c in checks), *(str(d.id) for d in decisions)]
+    ids += [str(d.id) for d in documents]
     return part, ids

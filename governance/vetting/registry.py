@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -23,11 +24,12 @@ from governance.core.crypto import SubjectCipher
 from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
 from governance.core.pagination import Page, by_time
+from governance.core.rows import Row, typed, typed_all
 from governance.core.versioning import bump_version
 from governance.vetting import states
 from governance.vetting.requirements import Requirement
 from governance.vetting.schemas import MentorRegistration, MentorView
-from governance.vetting.tables import Check, Document, Mentor
+from governance.vetting.tables import Check, Document, Mentor, MentorProfile, MentorRow
 
 if TYPE_CHECKING:
     from governance.vetting.service import Vetting
@@ -40,12 +42,12 @@ DOSSIER_TOPIC = "mentor"
 async def register_mentor(vetting: Vetting, data: MentorRegistration, actor: Identity, now: datetime) -> MentorView:
     """Register a mentor; they start ``onboarding``. Name, email and specialties are stored encrypted."""
     if await Mentor.exists().where(Mentor.external_id == data.external_id):
-        existing = await Mentor.select(Mentor.id).where(Mentor.external_id == data.external_id).first()
+        existing = await Mentor.select(Mentor.id).where(Mentor.external_id == data.external_id).output(as_list=True)
         raise Problem(
             409,
             "already-registered",
             f"A mentor with external_id {data.external_id!r} is already registered",
-            mentor_id=str(existing["id"]) if existing else None,
+            mentor_id=str(existing[0]) if existing else None,
         )
     mentor_id = uuid.uuid4()
     try:
@@ -96,37 +98,37 @@ async def _insert_mentor(
         )
 
 
-def mentor_view(row: Mapping[str, Any], cipher: SubjectCipher | None) -> MentorView:
+def mentor_view(row: MentorRow, cipher: SubjectCipher | None) -> MentorView:
     return MentorView(
-        id=row["id"],
-        external_id=row["external_id"],
-        display_name=cipher.read(row["display_name"]) if cipher else None,
-        email=cipher.read(row["email"]) if cipher else None,
-        jurisdiction=row["jurisdiction"],
-        engagement_type=row["engagement_type"],
+        id=row.id,
+        external_id=row.external_id,
+        display_name=cipher.read(row.display_name) if cipher else None,
+        email=cipher.read(row.email) if cipher else None,
+        jurisdiction=row.jurisdiction,
+        engagement_type=row.engagement_type,
         specialties=specialties_of(row, cipher),
-        status=row["status"],
-        status_since=row["status_since"],
-        registered_at=row["registered_at"],
-        version=row["version"],
+        status=row.status,
+        status_since=row.status_since,
+        registered_at=row.registered_at,
+        version=row.version,
     )
 
 
-def specialties_of(row: Mapping[str, Any], cipher: SubjectCipher | None) -> list[str]:
+def specialties_of(row: MentorRow, cipher: SubjectCipher | None) -> list[str]:
     """The mentor's specialties: ciphertext under their key (empty once erased), or a JSON
     list written in clear before they were sealed."""
-    stored: str = row["specialties"]
+    stored = row.specialties
     if stored.startswith("["):
         return cast(list[str], msgspec.json.decode(stored))
     opened = cipher.read(stored) if cipher else None
     return cast(list[str], msgspec.json.decode(opened)) if opened else []
 
 
-async def mentor_row(mentor_id: uuid.UUID) -> dict[str, Any]:
+async def mentor_row(mentor_id: uuid.UUID) -> MentorRow:
     row = await Mentor.select().where(Mentor.id == mentor_id).first()
     if row is None:
         raise not_found("mentor", mentor_id)
-    return row
+    return typed(row, MentorRow)
 
 
 async def unknown_mentors(mentor_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
@@ -134,7 +136,7 @@ async def unknown_mentors(mentor_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
     wanted = list(dict.fromkeys(mentor_ids))
     if not wanted:
         return []
-    known = {row["id"] for row in await Mentor.select(Mentor.id).where(Mentor.id.is_in(wanted))}
+    known = set(await Mentor.select(Mentor.id).where(Mentor.id.is_in(wanted)).output(as_list=True))
     return [mentor_id for mentor_id in wanted if mentor_id not in known]
 
 
@@ -151,18 +153,30 @@ async def list_mentors(vetting: Vetting, status: str | None, limit: int, cursor:
     if status is not None:
         query = query.where(Mentor.status == status)
     page, next_cursor = await by_time(query, Mentor.registered_at, Mentor.id, limit=limit, cursor=cursor)
-    ciphers = await vetting.keyring.readable(str(row["id"]) for row in page)
-    items = [mentor_view(row, ciphers[str(row["id"])]) for row in page]
+    rows = typed_all(page, MentorRow)
+    ciphers = await vetting.keyring.readable(str(row.id) for row in rows)
+    items = [mentor_view(row, ciphers[str(row.id)]) for row in rows]
     return Page(items=items, next_cursor=next_cursor)
 
 
-def requirements_of(vetting: Vetting, mentor: Mapping[str, Any]) -> list[Requirement]:
-    return vetting.requirements.for_mentor(mentor["jurisdiction"], mentor["engagement_type"])
+def requirements_of(vetting: Vetting, mentor: MentorProfile) -> list[Requirement]:
+    return vetting.requirements.for_mentor(mentor.jurisdiction, mentor.engagement_type)
 
 
 async def check_facts(mentor_id: uuid.UUID, cipher: SubjectCipher | None) -> list[states.CheckFacts]:
     """What the approval rules need about every check of a mentor."""
     return (await facts_by_mentor([mentor_id], {str(mentor_id): cipher})).get(mentor_id, [])
+
+
+class _JudgedCheck(Row):
+    """What the approval rules read of a check (its documents are counted apart)."""
+
+    id: uuid.UUID
+    mentor: uuid.UUID
+    check_type: str
+    state: states.CheckState
+    expires_at: datetime | None
+    details: str  # ciphertext
 
 
 async def facts_by_mentor(
@@ -174,18 +188,17 @@ async def facts_by_mentor(
     rows = await Check.select(
         Check.id, Check.mentor, Check.check_type, Check.state, Check.expires_at, Check.details
     ).where(Check.mentor.is_in(mentor_ids))
-    counts: dict[uuid.UUID, int] = {}
-    for row in await Document.select(Document.check).where(Document.mentor.is_in(mentor_ids)):
-        counts[row["check"]] = counts.get(row["check"], 0) + 1
+    documents = Document.select(Document.check).where(Document.mentor.is_in(mentor_ids))
+    counts = Counter(await documents.output(as_list=True))
     found: dict[uuid.UUID, list[states.CheckFacts]] = {}
-    for row in rows:
-        found.setdefault(row["mentor"], []).append(
+    for row in typed_all(rows, _JudgedCheck):
+        found.setdefault(row.mentor, []).append(
             states.CheckFacts(
-                check_type=row["check_type"],
-                state=row["state"],
-                expires_at=row["expires_at"],
-                details=check_details(row["details"], ciphers.get(str(row["mentor"]))),
-                documents=counts.get(row["id"], 0),
+                check_type=row.check_type,
+                state=row.state,
+                expires_at=row.expires_at,
+                details=check_details(row.details, ciphers.get(str(row.mentor))),
+                documents=counts.get(row.id, 0),
             )
         )
     return found
@@ -197,9 +210,7 @@ def check_details(ciphertext: str, cipher: SubjectCipher | None) -> dict[str, st
     return cast(dict[str, str], msgspec.json.decode(opened)) if opened else {}
 
 
-def gaps_of(
-    vetting: Vetting, mentor: Mapping[str, Any], facts: list[states.CheckFacts], now: datetime
-) -> list[states.Gap]:
+def gaps_of(vetting: Vetting, mentor: MentorProfile, facts: list[states.CheckFacts], now: datetime) -> list[states.Gap]:
     return states.gaps(
         ((r.check.name, r.count, r.expect) for r in requirements_of(vetting, mentor)),
         facts,
@@ -208,29 +219,34 @@ def gaps_of(
 
 
 async def refresh_status(
-    vetting: Vetting, mentor: Mapping[str, Any], actor: Identity, now: datetime, cause: str, standing: str | None = None
-) -> str:
+    vetting: Vetting,
+    mentor: MentorRow,
+    actor: Identity,
+    now: datetime,
+    cause: str,
+    standing: states.Standing | None = None,
+) -> states.MentorStatus:
     """Recompute the mentor's status (in the caller's transaction); audit and store a change.
 
     Also bumps the mentor's version: every caller has just changed the dossier.
     """
-    standing = standing or mentor["standing"]
-    cipher = (await vetting.keyring.readable([str(mentor["id"])]))[str(mentor["id"])]
-    facts = await check_facts(mentor["id"], cipher)
+    standing = standing or mentor.standing
+    cipher = (await vetting.keyring.readable([str(mentor.id)]))[str(mentor.id)]
+    facts = await check_facts(mentor.id, cipher)
     met = not gaps_of(vetting, mentor, facts, now)
-    status = states.derive_status(cast(states.Standing, standing), met)
+    status = states.derive_status(standing, met)
     changes: dict[Any, Any] = {Mentor.standing: standing}
-    if status != mentor["status"]:
+    if status != mentor.status:
         changes.update({Mentor.status: status, Mentor.status_since: now})
         await audit.record_change(
             actor=actor,
             action="vetting.mentor.status_changed",
             resource_type="mentor",
-            resource_id=str(mentor["id"]),
-            details={"from": mentor["status"], "to": status, "cause": cause},
+            resource_id=str(mentor.id),
+            details={"from": mentor.status, "to": status, "cause": cause},
         )
-    await Mentor.update(changes).where(Mentor.id == mentor["id"])
-    await touch(mentor["id"])
+    await Mentor.update(changes).where(Mentor.id == mentor.id)
+    await touch(mentor.id)
     return status
 
 
@@ -253,5 +269,5 @@ async def attestations_changed(mentor_ids: Iterable[str]) -> None:
             wanted.append(uuid.UUID(mentor_id))
     if not wanted:
         return
-    for row in await Mentor.select(Mentor.id).where(Mentor.id.is_in(wanted)):
-        await touch(row["id"])
+    for mentor_id in await Mentor.select(Mentor.id).where(Mentor.id.is_in(wanted)).output(as_list=True):
+        await touch(mentor_id)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -16,7 +15,9 @@ import msgspec
 from governance.core.crypto import Keyring, PersonalDataError, SubjectCipher
 from governance.core.periods import bounds
 from governance.core.reporting import ERASED, ReasonLine
-from governance.vetting.tables import Check, Decision, Document, Mentor
+from governance.core.rows import Row, typed_all
+from governance.vetting.states import CheckState
+from governance.vetting.tables import Check, Decision, DecisionRow, Document, Mentor, MentorProfile
 
 _MENTOR_COLUMNS = (
     Mentor.id,
@@ -28,6 +29,48 @@ _MENTOR_COLUMNS = (
     Mentor.registered_at,
     Mentor.first_approved_at,
 )
+
+
+class _Registered(MentorProfile):
+    """A mentor as the register lists them: no name, no e-mail address."""
+
+    external_id: str
+    status_since: datetime
+    registered_at: datetime
+    first_approved_at: datetime | None
+
+
+class _RegisteredCheck(Row):
+    id: UUID
+    mentor: UUID
+    check_type: str
+    state: CheckState
+    valid_from: datetime | None
+    expires_at: datetime | None
+    reviewed_by: str | None
+
+
+class _RegisteredDocument(Row):
+    id: UUID
+    check: UUID
+    sha256: str
+    size: int
+    media_type: str
+    uploaded_at: datetime
+
+
+class _Waiver(Row):
+    """A check whose waiver was asked for, with the justification (ciphertext) and who decided."""
+
+    id: UUID
+    mentor: UUID
+    check_type: str
+    state: CheckState
+    justification: str
+    waiver_requested_by: str | None
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    recorded_at: datetime
 
 
 class DocumentLine(msgspec.Struct, frozen=True):
@@ -74,7 +117,7 @@ async def mentors_active(period_start: date, period_end: date, mentor_ids: Seque
     )
     if mentor_ids:
         query = query.where(Mentor.id.is_in(list(mentor_ids)))
-    mentors = [m for m in await query if not (m["status"] == "revoked" and m["status_since"] < start)]
+    mentors = [m for m in typed_all(await query, _Registered) if not (m.status == "revoked" and m.status_since < start)]
     return await _lines(mentors)
 
 
@@ -95,19 +138,19 @@ async def mentors_never_approved(
     )
     if mentor_ids:
         query = query.where(Mentor.id.is_in(list(mentor_ids)))
-    return await _lines(list(await query))
+    return await _lines(typed_all(await query, _Registered))
 
 
-async def _lines(mentors: list[dict[str, Any]]) -> list[MentorLine]:
+async def _lines(mentors: list[_Registered]) -> list[MentorLine]:
     if not mentors:
         return []
-    checks_of: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-    documents_of: dict[Any, list[DocumentLine]] = defaultdict(list)
-    ids = [m["id"] for m in mentors]
+    checks_of: dict[UUID, list[_RegisteredCheck]] = defaultdict(list)
+    documents_of: dict[UUID, list[DocumentLine]] = defaultdict(list)
+    ids = [m.id for m in mentors]
     # In slices: an IN list of thousands of ids is too long for SQLite's parameter limit.
     for offset in range(0, len(ids), 500):
         some = ids[offset : offset + 500]
-        for check in (
+        checks = (
             await Check.select(
                 Check.id,
                 Check.mentor,
@@ -119,45 +162,47 @@ async def _lines(mentors: list[dict[str, Any]]) -> list[MentorLine]:
             )
             .where(Check.mentor.is_in(some))
             .order_by(Check.recorded_at)
-        ):
-            checks_of[check["mentor"]].append(check)
-        for document in (
+        )
+        for check in typed_all(checks, _RegisteredCheck):
+            checks_of[check.mentor].append(check)
+        documents = (
             await Document.select(
                 Document.id, Document.check, Document.sha256, Document.size, Document.media_type, Document.uploaded_at
             )
             .where(Document.mentor.is_in(some))
             .order_by(Document.uploaded_at)
-        ):
-            documents_of[document["check"]].append(
+        )
+        for document in typed_all(documents, _RegisteredDocument):
+            documents_of[document.check].append(
                 DocumentLine(
-                    document_id=str(document["id"]),
-                    sha256=document["sha256"],
-                    size=document["size"],
-                    media_type=document["media_type"],
-                    uploaded_at=document["uploaded_at"],
+                    document_id=str(document.id),
+                    sha256=document.sha256,
+                    size=document.size,
+                    media_type=document.media_type,
+                    uploaded_at=document.uploaded_at,
                 )
             )
     return [
         MentorLine(
-            mentor_id=str(m["id"]),
-            external_id=m["external_id"],
-            jurisdiction=m["jurisdiction"],
-            engagement_type=m["engagement_type"],
-            status=m["status"],
-            status_since=m["status_since"],
-            registered_at=m["registered_at"],
-            first_approved_at=m["first_approved_at"],
+            mentor_id=str(m.id),
+            external_id=m.external_id,
+            jurisdiction=m.jurisdiction,
+            engagement_type=m.engagement_type,
+            status=m.status,
+            status_since=m.status_since,
+            registered_at=m.registered_at,
+            first_approved_at=m.first_approved_at,
             checks=[
                 CheckLine(
-                    check_id=str(c["id"]),
-                    check_type=c["check_type"],
-                    state=c["state"],
-                    valid_from=c["valid_from"],
-                    expires_at=c["expires_at"],
-                    reviewed_by=c["reviewed_by"],
-                    documents=documents_of.get(c["id"], []),
+                    check_id=str(c.id),
+                    check_type=c.check_type,
+                    state=c.state,
+                    valid_from=c.valid_from,
+                    expires_at=c.expires_at,
+                    reviewed_by=c.reviewed_by,
+                    documents=documents_of.get(c.id, []),
                 )
-                for c in checks_of.get(m["id"], [])
+                for c in checks_of.get(m.id, [])
             ],
         )
         for m in mentors
@@ -189,11 +234,11 @@ async def decision_reasons(mentors: Sequence[MentorLine], period_end: date, keyr
     if not by_id:
         return []
     ids = list(by_id)
-    decisions: list[dict[str, Any]] = []
-    waivers: list[dict[str, Any]] = []
+    decisions: list[DecisionRow] = []
+    waivers: list[_Waiver] = []
     for offset in range(0, len(ids), 500):
         some = ids[offset : offset + 500]
-        decisions.extend(
+        decided = (
             await Decision.select()
             .where(
                 Decision.mentor.is_in(some)
@@ -202,7 +247,8 @@ async def decision_reasons(mentors: Sequence[MentorLine], period_end: date, keyr
             )
             .order_by(Decision.proposed_at)
         )
-        waivers.extend(
+        decisions.extend(typed_all(decided, DecisionRow))
+        waived = (
             await Check.select(
                 Check.id,
                 Check.mentor,
@@ -217,25 +263,22 @@ async def decision_reasons(mentors: Sequence[MentorLine], period_end: date, keyr
             .where(Check.mentor.is_in(some) & Check.justification.is_not_null() & (Check.recorded_at < end))
             .order_by(Check.recorded_at)
         )
+        waivers.extend(typed_all(waived, _Waiver))
     ciphers = await keyring.readable(str(m) for m in ids)
     lines: dict[UUID, list[ReasonLine]] = {m: [] for m in ids}
     for row in decisions:
-        mentor_id = UUID(str(row["mentor"]))
+        mentor_id = row.mentor
         cipher = ciphers.get(str(mentor_id))
-        rationale = _reason(cipher, row["rationale"]) or ""
-        if row["state"] == "confirmed":
-            decision, by, at = (
-                f"{row['action']}: confirmed",
-                f"{row['proposed_by']}, {row['confirmed_by']}",
-                row["confirmed_at"],
-            )
-        elif row["state"] == "rejected":
-            by = f"{row['proposed_by']} (proposed), {row['closed_by']} (rejected)"
-            decision, at = f"{row['action']}: proposal rejected", row["closed_at"]
-            rejection = _reason(cipher, row["closing_reasons"])
+        rationale = _reason(cipher, row.rationale) or ""
+        if row.state == "confirmed":
+            decision, by, at = f"{row.action}: confirmed", f"{row.proposed_by}, {row.confirmed_by}", row.confirmed_at
+        elif row.state == "rejected":
+            by = f"{row.proposed_by} (proposed), {row.closed_by} (rejected)"
+            decision, at = f"{row.action}: proposal rejected", row.closed_at
+            rejection = _reason(cipher, row.closing_reasons)
             rationale = f"Proposed because: {rationale} Rejected because: {rejection or ''}".strip()
         else:
-            decision, by, at = f"{row['action']}: proposed, not yet confirmed", row["proposed_by"], row["proposed_at"]
+            decision, by, at = f"{row.action}: proposed, not yet confirmed", row.proposed_by, row.proposed_at
         lines[mentor_id].append(
             ReasonLine(
                 record_id=by_id[mentor_id].external_id,
@@ -245,15 +288,14 @@ async def decision_reasons(mentors: Sequence[MentorLine], period_end: date, keyr
                 reasons=rationale,
             )
         )
-    for row in waivers:
-        mentor_id = UUID(str(row["mentor"]))
-        lines[mentor_id].append(
+    for waiver in waivers:
+        lines[waiver.mentor].append(
             ReasonLine(
-                record_id=f"{by_id[mentor_id].external_id} {row['check_type']}",
-                decision=f"waiver justification (check now {row['state']})",
-                decided_by=row["reviewed_by"] or row["waiver_requested_by"] or "",
-                decided_at=row["reviewed_at"] or row["recorded_at"],
-                reasons=_reason(ciphers.get(str(mentor_id)), row["justification"]) or "",
+                record_id=f"{by_id[waiver.mentor].external_id} {waiver.check_type}",
+                decision=f"waiver justification (check now {waiver.state})",
+                decided_by=waiver.reviewed_by or waiver.waiver_requested_by or "",
+                decided_at=waiver.reviewed_at or waiver.recorded_at,
+                reasons=_reason(ciphers.get(str(waiver.mentor)), waiver.justification) or "",
             )
         )
     return [line for mentor_id in ids for line in lines[mentor_id]]

@@ -68,7 +68,7 @@ async def _document_owner(connection: Any) -> str | None:
 async def _check_view(vetting: service.Vetting, check_id: UUID, now: datetime) -> CheckView:
     """The check as its dossier shows it to staff."""
     row = await service.check_row(check_id)
-    rendered, _, _ = await dossier.build(vetting, row["mentor"], "staff", now)
+    rendered, _, _ = await dossier.build(vetting, row.mentor, "staff", now)
     return next(check for check in rendered.checks if check.id == check_id)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from governance.core.crypto import Keyring
 from governance.core.subjects import Erased, ErasureOutcome, Hold, Kept, RetentionRecord, SubjectData
@@ -39,12 +38,12 @@ class VettingSubjects:
     def __init__(self, keyring: Keyring) -> None:
         self._keyring = keyring
 
-    async def _mentor(self, subject: str) -> dict[str, Any] | None:
+    async def _registered(self, subject: str) -> uuid.UUID | None:
+        """The subject's id, when they are a registered mentor."""
         mentor_id = _mentor_id(subject)
-        if mentor_id is None:
+        if mentor_id is None or not await Mentor.exists().where(Mentor.id == mentor_id):
             return None
-        row: dict[str, Any] | None = await Mentor.select().where(Mentor.id == mentor_id).first()
-        return row
+        return mentor_id
 
     async def export(self, subject: str) -> SubjectData:
         data, resource_ids = await exports.export(self._keyring, subject)
@@ -59,17 +58,17 @@ class VettingSubjects:
         given = await Rating.count().where(Rating.mentee_id == subject)
         if given:
             kept.append(Kept(self.module, "rating", given, "session ratings of mentors; no personal fields"))
-        mentor = await self._mentor(subject)
-        if mentor is not None:
+        mentor_id = await self._registered(subject)
+        if mentor_id is not None:
             # Specialties were kept in clear before they were sealed: they go now.
             await Mentor.update({Mentor.specialties: "[]"}).where(
-                (Mentor.id == mentor["id"]) & Mentor.specialties.like("[%")
+                (Mentor.id == mentor_id) & Mentor.specialties.like("[%")
             )
             # Bump the version and tell every instance: cached dossiers are rendered anew.
-            await touch(mentor["id"])
-            checks = await Check.count().where(Check.mentor == mentor["id"])
-            decisions = await Decision.count().where(Decision.mentor == mentor["id"])
-            documents = await Document.count().where(Document.mentor == mentor["id"])
+            await touch(mentor_id)
+            checks = await Check.count().where(Check.mentor == mentor_id)
+            decisions = await Decision.count().where(Decision.mentor == mentor_id)
+            documents = await Document.count().where(Document.mentor == mentor_id)
             erased += [
                 Erased(self.module, "mentor.display_name,email,specialties", 1, "crypto-shredded"),
                 Erased(self.module, "check.details,notes,justification", checks, "crypto-shredded"),

@@ -5,13 +5,21 @@ from __future__ import annotations
 import statistics
 from datetime import datetime, timedelta
 
+from governance.core.rows import typed_all
 from governance.vetting import states
 from governance.vetting.registry import facts_by_mentor, gaps_of
 from governance.vetting.schemas import ReadinessSummary
 from governance.vetting.service import Vetting
-from governance.vetting.tables import Check, Mentor
+from governance.vetting.tables import Check, Mentor, MentorProfile
 
 ACTIVE = ("approved", "lapsed")
+
+
+class _Onboarded(MentorProfile):
+    """A mentor with when they registered and when they were first approved (None: not yet)."""
+
+    registered_at: datetime
+    first_approved_at: datetime | None
 
 
 async def readiness(vetting: Vetting, now: datetime) -> ReadinessSummary:
@@ -21,7 +29,7 @@ async def readiness(vetting: Vetting, now: datetime) -> ReadinessSummary:
     Judged at ``now`` from the checks themselves, so a check that ran out since the last
     expiry run already counts as not current.
     """
-    mentors = await Mentor.select(
+    selected = await Mentor.select(
         Mentor.id,
         Mentor.status,
         Mentor.jurisdiction,
@@ -29,22 +37,23 @@ async def readiness(vetting: Vetting, now: datetime) -> ReadinessSummary:
         Mentor.registered_at,
         Mentor.first_approved_at,
     )
+    mentors = typed_all(selected, _Onboarded)
     by_status: dict[str, int] = dict.fromkeys(states.MENTOR_STATUSES, 0)
     for mentor in mentors:
-        by_status[mentor["status"]] += 1
-    active = [m for m in mentors if m["status"] in ACTIVE]
-    ciphers = await vetting.keyring.readable(str(m["id"]) for m in active)
-    facts = await facts_by_mentor([m["id"] for m in active], ciphers)
-    current = sum(1 for m in active if not gaps_of(vetting, m, facts.get(m["id"], []), now))
+        by_status[mentor.status] += 1
+    active = [m for m in mentors if m.status in ACTIVE]
+    ciphers = await vetting.keyring.readable(str(m.id) for m in active)
+    facts = await facts_by_mentor([m.id for m in active], ciphers)
+    current = sum(1 for m in active if not gaps_of(vetting, m, facts.get(m.id, []), now))
     expiring = await Check.count().where(
         Check.state.is_in(list(states.SATISFYING))
         & (Check.expires_at > now)
         & (Check.expires_at <= now + timedelta(days=30))
     )
     waits = [
-        (m["first_approved_at"] - m["registered_at"]).total_seconds() / 86400
+        (m.first_approved_at - m.registered_at).total_seconds() / 86400
         for m in mentors
-        if m["first_approved_at"] is not None
+        if m.first_approved_at is not None
     ]
     return ReadinessSummary(
         as_of=now,

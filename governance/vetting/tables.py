@@ -5,7 +5,15 @@ the mentor it describes.
 
 Each row that states a fact keeps the sequence number of the audit entry that recorded
 it (``*_seq``), so every line of a dossier points at its entry in the verifiable log.
+
+Beside each table, its row as the services read it (a :class:`~governance.core.rows.Row`):
+the columns they read, typed, so that mypy checks every use.
 """
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
 
 from piccolo.columns import (
     UUID,
@@ -18,6 +26,9 @@ from piccolo.columns import (
 )
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
+
+from governance.core.rows import Row
+from governance.vetting.states import CheckState, DecisionAction, DecisionState, MentorStatus, Standing
 
 
 class Mentor(Table, tablename="vetting_mentor"):
@@ -40,6 +51,30 @@ class Mentor(Table, tablename="vetting_mentor"):
     # Bumped by every change to the mentor or anything in their dossier (ETag, caching).
     version = BigInt(default=1)
     registered_seq = BigInt()
+
+
+class MentorProfile(Row):
+    """What a mentor's requirements and status turn on: who they are, where, and how engaged."""
+
+    id: uuid.UUID
+    status: MentorStatus
+    jurisdiction: str
+    engagement_type: str
+
+
+class MentorRow(MentorProfile):
+    """A ``vetting_mentor`` row (see :class:`Mentor`)."""
+
+    external_id: str
+    display_name: str  # ciphertext
+    email: str  # ciphertext
+    specialties: str  # ciphertext, or a JSON array written in clear before specialties were sealed
+    standing: Standing
+    status_since: datetime
+    registered_at: datetime
+    registered_by: str
+    first_approved_at: datetime | None
+    version: int
 
 
 class Check(Table, tablename="vetting_check"):
@@ -68,6 +103,30 @@ class Check(Table, tablename="vetting_check"):
     last_seq = BigInt()
 
 
+class CheckRow(Row):
+    """A ``vetting_check`` row (see :class:`Check`)."""
+
+    id: uuid.UUID
+    mentor: uuid.UUID
+    check_type: str
+    state: CheckState
+    requirements_version: str
+    details: str  # ciphertext of a JSON object
+    notes: str | None  # ciphertext
+    justification: str | None  # ciphertext
+    recorded_by: str
+    recorded_at: datetime
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    waiver_requested_by: str | None
+    valid_from: datetime | None
+    expires_at: datetime | None
+    reminders_sent: str  # JSON array of days before expiry
+    state_since: datetime
+    recorded_seq: int
+    last_seq: int
+
+
 class Document(Table, tablename="vetting_document"):
     """Evidence for a check: stored encrypted under a content-addressed key."""
 
@@ -82,6 +141,22 @@ class Document(Table, tablename="vetting_document"):
     uploaded_by = Varchar(length=200)
     uploaded_at = Timestamptz()
     uploaded_seq = BigInt()
+
+
+class DocumentRow(Row):
+    """A ``vetting_document`` row (see :class:`Document`)."""
+
+    id: uuid.UUID
+    check: uuid.UUID
+    mentor: uuid.UUID
+    object_key: str
+    sha256: str
+    size: int
+    media_type: str
+    filename: str  # ciphertext
+    uploaded_by: str
+    uploaded_at: datetime
+    uploaded_seq: int
 
 
 class Decision(Table, tablename="vetting_decision"):
@@ -109,6 +184,27 @@ class Decision(Table, tablename="vetting_decision"):
     closing_reasons = Text(null=True, default=None)
 
 
+class DecisionRow(Row):
+    """A ``vetting_decision`` row (see :class:`Decision`)."""
+
+    id: uuid.UUID
+    mentor: uuid.UUID
+    action: DecisionAction
+    rationale: str  # ciphertext
+    state: DecisionState
+    requirements_version: str
+    proposed_by: str
+    proposed_at: datetime
+    proposed_seq: int
+    confirmed_by: str | None
+    confirmed_at: datetime | None
+    confirmed_seq: int | None
+    closed_by: str | None
+    closed_at: datetime | None
+    closed_seq: int | None
+    closing_reasons: str | None  # ciphertext
+
+
 class Rating(Table, tablename="vetting_rating"):
     """One session rating as reported by the platform (one per session)."""
 
@@ -120,3 +216,14 @@ class Rating(Table, tablename="vetting_rating"):
     session_at = Timestamptz()
     recorded_at = Timestamptz()
     recorded_seq = BigInt()
+
+
+class RatingRow(Row):
+    """A ``vetting_rating`` row (see :class:`Rating`), without the rater's id."""
+
+    id: uuid.UUID
+    mentor: uuid.UUID
+    session_id: str
+    score: int
+    session_at: datetime
+    recorded_at: datetime

@@ -59,7 +59,8 @@ async def test_the_checkpoint_needs_no_token_and_is_revalidated(client: httpx.As
     first = await client.get("/api/v1/audit/checkpoint")
     assert first.status_code == 200
     assert first.headers["cache-control"] == "public, no-cache"
-    assert first.text == (await service.latest_checkpoint(log_key) or {})["note"]
+    latest = await service.latest_checkpoint(log_key)
+    assert latest is not None and first.text == latest.note
     same = await client.get("/api/v1/audit/checkpoint", headers={"If-None-Match": first.headers["etag"]})
     assert same.status_code == 304
 

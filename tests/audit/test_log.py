@@ -196,13 +196,13 @@ async def test_a_checkpoint_is_a_signed_note_over_the_whole_log(database: Settin
     log_key = service.load_log_key(database)
     await _record(3)
     checkpoint = await service.sign_checkpoint(log_key)
-    signed = note.verify_checkpoint(checkpoint["note"], log_key.verifier_key)
+    signed = note.verify_checkpoint(checkpoint.note, log_key.verifier_key)
     assert signed.origin == database.log_origin
-    assert signed.size == await service.tree_size() == checkpoint["tree_size"]
+    assert signed.size == await service.tree_size() == checkpoint.tree_size
     leaves = [bytes(r["leaf_hash"]) for r in await sql("SELECT leaf_hash FROM audit_entry ORDER BY seq")]
     assert signed.root == merkle.root(leaves)
     again = await service.sign_checkpoint(log_key)
-    assert again["tree_size"] == checkpoint["tree_size"], "nothing grew: no new checkpoint"
+    assert again.tree_size == checkpoint.tree_size, "nothing grew: no new checkpoint"
 
 
 # --- tampering ---------------------------------------------------------------------------
@@ -476,12 +476,12 @@ async def test_checkpoints_are_signed_automatically_while_the_log_grows(database
         target = await service.tree_size()
         for _ in range(100):
             latest = await service.latest_checkpoint(log_key)
-            if latest is not None and latest["tree_size"] >= target:
+            if latest is not None and latest.tree_size >= target:
                 break
             await asyncio.sleep(0.05)
         assert latest is not None
-        assert latest["tree_size"] >= target
-        note.verify_checkpoint(latest["note"], log_key.verifier_key)
+        assert latest.tree_size >= target
+        note.verify_checkpoint(latest.note, log_key.verifier_key)
     finally:
         stop.set()
         await signer
@@ -578,11 +578,11 @@ async def test_a_forged_checkpoint_row_is_neither_served_nor_built_on(database: 
     try:
         latest = await service.latest_checkpoint(log_key)
         assert latest is not None
-        assert latest["tree_size"] == genuine["tree_size"]
+        assert latest.tree_size == genuine.tree_size
         await _record()
         signed = await service.sign_checkpoint(log_key)
-        assert signed["tree_size"] == await service.tree_size()
-        note.verify_checkpoint(signed["note"], log_key.verifier_key)
+        assert signed.tree_size == await service.tree_size()
+        note.verify_checkpoint(signed.note, log_key.verifier_key)
     finally:
         async with triggers_disabled():
             await sql("DELETE FROM audit_checkpoint WHERE tree_size = {}", forged_size)

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from governance.core.rows import Row, typed, typed_all
-from governance.privacy.requests import DataRequestRow
+from governance.privacy.tables import DataRequestRow
 
 
 class _Case(Row):
@@ -47,6 +47,7 @@ def test_a_data_request_row_refuses_a_state_the_workflow_does_not_know() -> None
         "state": "lost",
         "reason_code": None,
         "description": None,
+        "filed_by": "mentee-1",
         "received_at": datetime(2026, 11, 1, tzinfo=UTC),
         "due_at": datetime(2026, 12, 1, tzinfo=UTC),
         "extended_at": None,
@@ -55,7 +56,9 @@ def test_a_data_request_row_refuses_a_state_the_workflow_does_not_know() -> None
         "closed_at": None,
         "export_key": None,
         "export_sha256": None,
+        "export_created_at": None,
         "certificate": None,
+        "erased_at": None,
         "version": 1,
         "last_seq": 7,
     }

@@ -217,7 +217,7 @@ async def test_a_worker_that_died_is_taken_over_after_its_lease(bundles: Bundles
     queued = await bundles.queued(sections=["audit"])
     lease = bundles.evidence.lease
     claimed = await jobs.claim("dead-worker", bundles.clock.now(), lease, uuid.UUID(queued["id"]))
-    assert claimed is not None and str(claimed["id"]) == queued["id"]
+    assert claimed is not None and str(claimed.id) == queued["id"]
     # The dead worker never comes back; while its lease runs, nobody else touches the bundle.
     assert not await bundles.work("worker-2")
     assert (await bundles.get(queued["id"]))["state"] == "rendering"

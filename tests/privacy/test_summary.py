@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from governance.core import periods
 from governance.core.clock import ManualClock
 from governance.core.errors import Problem
+from governance.core.rows import typed_all
 from governance.privacy import summary
 
 from .conftest import ANALYTICS, RECRUITERS, SHARE, Privacy, new_mentee
@@ -217,7 +218,7 @@ def request_rows(draw: st.DrawFn) -> dict[str, Any]:
 
 @given(st.lists(request_rows(), max_size=50), instants)
 def test_the_request_tally_adds_up(rows: list[dict[str, Any]], now: datetime) -> None:
-    received, by_type, closed, on_time, overdue = summary.tally_requests(rows, now)
+    received, by_type, closed, on_time, overdue = summary.tally_requests(typed_all(rows, summary.RequestStanding), now)
     assert received == len(rows) == sum(by_type.values())
     withdrawn = sum(row["state"] == "withdrawn" for row in rows)
     assert on_time <= closed <= received - withdrawn
@@ -241,7 +242,7 @@ def test_the_request_tally_adds_up(rows: list[dict[str, Any]], now: datetime) ->
     )
 )
 def test_the_consent_tally_adds_up(groups: list[dict[str, Any]]) -> None:
-    by_purpose, by_method = summary.tally_consent(groups)
+    by_purpose, by_method = summary.tally_consent(typed_all(groups, summary.ConsentChanges))
     total = sum(group["count"] for group in groups)
     assert sum(by_method.values()) == total == sum(sum(states.values()) for states in by_purpose.values())
     assert set(by_method) == METHODS

@@ -146,7 +146,7 @@ def test_the_cron_command_expires_what_is_due(settings: Settings) -> None:
     async def state() -> str:
         await db.start(settings)
         try:
-            return str((await service.check_row(uuid.UUID(check_id)))["state"])
+            return (await service.check_row(uuid.UUID(check_id))).state
         finally:
             await db.stop()
 
