@@ -228,26 +228,29 @@ async def _evidence(keyring: Keyring, candidate: str, stored: str) -> list[str]:
     return list(loads(await reveal(keyring, candidate, stored), []))
 
 
+# A dispute list reads these columns straight into its items (named as the item names them).
+SUMMARY_COLUMNS: Final = (
+    Dispute.id,
+    Dispute.attestation_id,
+    Dispute.state,
+    Dispute.tier,
+    Dispute.candidate_id,
+    Dispute.mentor_id,
+    Dispute.decide_due_at.as_alias("decide_due"),
+    Dispute.opened_at,
+)
+_SUMMARIES: Final = list[DisputeSummary]
+
+
 async def search(*, state: str | None, party: str | None, limit: int, cursor: str | None) -> Page[DisputeSummary]:
     """Disputes, newest first; ``party`` keeps those where that subject is candidate, mentor or opener."""
     where = equal_to((Dispute.state, state))
     if party is not None:
         where.append((Dispute.candidate_id == party) | (Dispute.mentor_id == party) | (Dispute.opened_by == party))
-    rows, next_cursor = await newest_first(Dispute.select(), Dispute.opened_at, Dispute.id, where, limit, cursor)
-    items = [
-        DisputeSummary(
-            id=r.id,
-            attestation_id=r.attestation_id,
-            state=r.state,
-            tier=r.tier,
-            candidate_id=r.candidate_id,
-            mentor_id=r.mentor_id,
-            decide_due=r.decide_due_at,
-            opened_at=r.opened_at,
-        )
-        for r in typed_all(rows, DisputeRow)
-    ]
-    return Page(items=items, next_cursor=next_cursor)
+    rows, next_cursor = await newest_first(
+        Dispute.select(*SUMMARY_COLUMNS), Dispute.opened_at, Dispute.id, where, limit, cursor
+    )
+    return Page(items=msgspec.convert(rows, _SUMMARIES), next_cursor=next_cursor)
 
 
 async def transition(

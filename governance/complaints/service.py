@@ -15,6 +15,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Final
 
+import msgspec
 import structlog
 from msgspec.structs import asdict
 from piccolo.custom_types import Combinable
@@ -36,16 +37,13 @@ from governance.complaints.moves import (
 from governance.complaints.notes import add_note, author_role
 from governance.complaints.rows import ComplaintEventRow, ComplaintNoteRow, ComplaintRow
 from governance.complaints.schemas import (
-    Category,
     ComplaintCreate,
     ComplaintEventView,
     ComplaintSort,
-    ComplaintState,
     ComplaintSummary,
     ComplaintTransition,
     ComplaintView,
     NoteView,
-    Severity,
     SlaView,
 )
 from governance.complaints.tables import Complaint, ComplaintEvent, ComplaintNote
@@ -60,6 +58,8 @@ from governance.core.visibility import may_see
 
 log = structlog.get_logger("governance.complaints")
 
+# The support queue reads these columns straight into its items (named as the item names
+# them): one conversion per row, which keeps the busiest list as fast as a bare select.
 SUMMARY_COLUMNS: Final = (
     Complaint.id,
     Complaint.state,
@@ -69,22 +69,14 @@ SUMMARY_COLUMNS: Final = (
     Complaint.assignee,
     Complaint.breached,
     Complaint.received_at,
-    Complaint.next_due_at,
+    Complaint.next_due_at.as_alias("next_due"),
 )
+_SUMMARIES: Final = list[ComplaintSummary]
 
 
-class SummaryRow(Row):
-    """The :data:`SUMMARY_COLUMNS` of a complaint: what the support queue lists."""
-
-    id: uuid.UUID
-    state: ComplaintState
-    category: Category
-    severity: Severity
-    complainant_id: str
-    assignee: str | None
-    breached: bool
-    received_at: datetime
-    next_due_at: datetime | None
+def _summaries(rows: list[dict[str, Any]]) -> list[ComplaintSummary]:
+    """Rows of :data:`SUMMARY_COLUMNS` as the queue's items."""
+    return msgspec.convert(rows, _SUMMARIES)
 
 
 async def file(complaints: Complaints, *, actor: Identity, data: ComplaintCreate, now: datetime) -> ComplaintView:
@@ -331,7 +323,7 @@ async def search(
         (Complaint.complainant_id, complainant),
     )
     if sort == "due":
-        rows, next_cursor = await _soonest_due(where, limit, cursor)
+        items, next_cursor = await _soonest_due(where, limit, cursor)
     else:
         if cursor is not None and "sort" in decode_cursor(cursor):
             # A position in another order would silently skip or repeat complaints.
@@ -339,25 +331,13 @@ async def search(
         page, next_cursor = await newest_first(
             Complaint.select(*SUMMARY_COLUMNS), Complaint.received_at, Complaint.id, where, limit, cursor
         )
-        rows = typed_all(page, SummaryRow)
-    items = [
-        ComplaintSummary(
-            id=r.id,
-            state=r.state,
-            category=r.category,
-            severity=r.severity,
-            complainant_id=r.complainant_id,
-            assignee=r.assignee,
-            breached=r.breached,
-            received_at=r.received_at,
-            next_due=r.next_due_at,
-        )
-        for r in rows
-    ]
+        items = _summaries(page)
     return Page(items=items, next_cursor=next_cursor)
 
 
-async def _soonest_due(where: list[Combinable], limit: int, cursor: str | None) -> tuple[list[SummaryRow], str | None]:
+async def _soonest_due(
+    where: list[Combinable], limit: int, cursor: str | None
+) -> tuple[list[ComplaintSummary], str | None]:
     """One page of the support queue by SLA deadline, and the cursor of the next.
 
     Complaints with a pending deadline come first, soonest (so overdue ones) first; then
@@ -386,17 +366,17 @@ async def _soonest_due(where: list[Combinable], limit: int, cursor: str | None) 
             query = query.where(condition)
         return query
 
-    rows: list[SummaryRow] = []
+    rows: list[ComplaintSummary] = []
     if after is None or after[0] is not None:
         dated = filtered(Complaint.select(*SUMMARY_COLUMNS).where(due.is_not_null()))
         if after is not None:
             dated = dated.where((due > after[0]) | ((due == after[0]) & (ident > after[2])))
-        rows = typed_all(await dated.order_by(due).order_by(ident).limit(limit + 1), SummaryRow)
+        rows = _summaries(await dated.order_by(due).order_by(ident).limit(limit + 1))
     if len(rows) <= limit:
         undated = filtered(Complaint.select(*SUMMARY_COLUMNS).where(due.is_null()))
         if after is not None and after[0] is None:
             undated = undated.where((received > after[1]) | ((received == after[1]) & (ident > after[2])))
-        rows += typed_all(await undated.order_by(received).order_by(ident).limit(limit + 1 - len(rows)), SummaryRow)
+        rows += _summaries(await undated.order_by(received).order_by(ident).limit(limit + 1 - len(rows)))
     page = rows[:limit]
     if len(rows) <= limit:
         return page, None
@@ -404,7 +384,7 @@ async def _soonest_due(where: list[Combinable], limit: int, cursor: str | None) 
     return page, encode_cursor(
         {
             "sort": "due",
-            "due": None if last.next_due_at is None else last.next_due_at.isoformat(),
+            "due": None if last.next_due is None else last.next_due.isoformat(),
             "received": last.received_at.isoformat(),
             "id": str(last.id),
         }
