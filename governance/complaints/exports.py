@@ -21,6 +21,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
 import msgspec
+from msgspec.structs import asdict
 
 from governance.complaints.rows import (
     AttestationRow,
@@ -460,22 +461,9 @@ def _dispute(
 
 
 def _attestation(a: AttestationRow, changes: list[AttestationStatusRow]) -> AttestationRecord:
+    # The record is the row, every column of it, with its history.
     return AttestationRecord(
-        id=a.id,
-        mentor_id=a.mentor_id,
-        candidate_id=a.candidate_id,
-        competency=a.competency,
-        score=a.score,
-        rubric_version=a.rubric_version,
-        session_id=a.session_id,
-        session_date=a.session_date,
-        token_sha256=a.token_sha256,
-        status=a.status,
-        status_since=a.status_since,
-        status_before_dispute=a.status_before_dispute,
-        version=a.version,
-        recorded_by=a.recorded_by,
-        recorded_at=a.recorded_at,
+        **asdict(a),
         status_history=[
             AttestationStatusRecord(
                 status=s.status,

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Final
+from typing import Any, Final, TypeVar
 from uuid import UUID
 
 import msgspec
+from piccolo.table import Table
 
 from governance.complaints.tables import Complaint, Dispute, Refund
 from governance.core.crypto import Keyring, PersonalDataError, SubjectCipher
@@ -93,8 +94,25 @@ class _DisputeEntry(Row):
     breached: bool
 
 
-class _Resolution(Row):
+class _Record(Row):
+    """A record read back by id (:func:`_by_id`)."""
+
     id: UUID
+
+
+R = TypeVar("R", bound=_Record)
+
+
+async def _by_id(table: type[Table], columns: Sequence[Any], ids: list[UUID], shape: type[R]) -> dict[str, R]:
+    """``columns`` of the records ``ids`` of ``table``, as ``shape``, by id (``BATCH`` ids a query)."""
+    found: dict[str, R] = {}
+    for offset in range(0, len(ids), BATCH):
+        batch = await table.select(*columns).where(table._meta.primary_key.is_in(ids[offset : offset + BATCH]))
+        found.update((str(row.id), row) for row in typed_all(batch, shape))
+    return found
+
+
+class _Resolution(_Record):
     complainant_id: str
     outcome: str | None
     resolution_reasons: str | None  # ciphertext
@@ -102,8 +120,7 @@ class _Resolution(Row):
     assignee: str | None
 
 
-class _RefundDecision(Row):
-    id: UUID
+class _RefundDecision(_Record):
     mentee_id: str
     state: str
     approvals: str  # JSON list of {approver, reasons (ciphertext), at}
@@ -112,8 +129,7 @@ class _RefundDecision(Row):
     updated_at: datetime
 
 
-class _DisputeDecisions(Row):
-    id: UUID
+class _DisputeDecisions(_Record):
     candidate_id: str
     decisions: str  # JSON list of {tier, outcome, new_score, deciders, reasons (ciphertext), at}
 
@@ -246,37 +262,33 @@ async def complaint_reasons(
     """Why each listed complaint was resolved as it was, and why each listed refund was
     approved, denied or failed, in the registers' order."""
     lines: list[ReasonLine] = []
-    resolved = [UUID(c.complaint_id) for c in complaints if c.outcome is not None]
-    rows: dict[str, _Resolution] = {}
-    for offset in range(0, len(resolved), BATCH):
-        for row in typed_all(
-            await Complaint.select(
-                Complaint.id,
-                Complaint.complainant_id,
-                Complaint.outcome,
-                Complaint.resolution_reasons,
-                Complaint.resolved_at,
-                Complaint.assignee,
-            ).where(Complaint.id.is_in(resolved[offset : offset + BATCH])),
-            _Resolution,
-        ):
-            rows[str(row.id)] = row
-    refund_rows: dict[str, _RefundDecision] = {}
-    listed = [UUID(r.refund_id) for r in refunds]
-    for offset in range(0, len(listed), BATCH):
-        for decided in typed_all(
-            await Refund.select(
-                Refund.id,
-                Refund.mentee_id,
-                Refund.state,
-                Refund.approvals,
-                Refund.denied_by,
-                Refund.failure_reason,
-                Refund.updated_at,
-            ).where(Refund.id.is_in(listed[offset : offset + BATCH])),
-            _RefundDecision,
-        ):
-            refund_rows[str(decided.id)] = decided
+    rows = await _by_id(
+        Complaint,
+        (
+            Complaint.id,
+            Complaint.complainant_id,
+            Complaint.outcome,
+            Complaint.resolution_reasons,
+            Complaint.resolved_at,
+            Complaint.assignee,
+        ),
+        [UUID(c.complaint_id) for c in complaints if c.outcome is not None],
+        _Resolution,
+    )
+    refund_rows = await _by_id(
+        Refund,
+        (
+            Refund.id,
+            Refund.mentee_id,
+            Refund.state,
+            Refund.approvals,
+            Refund.denied_by,
+            Refund.failure_reason,
+            Refund.updated_at,
+        ),
+        [UUID(r.refund_id) for r in refunds],
+        _RefundDecision,
+    )
     ciphers = await keyring.readable(
         [row.complainant_id for row in rows.values()] + [row.mentee_id for row in refund_rows.values()]
     )
@@ -323,16 +335,12 @@ async def complaint_reasons(
 
 async def dispute_reasons(disputes: Sequence[DisputeLine], keyring: Keyring) -> list[ReasonLine]:
     """Why each tier of each listed dispute decided as it did (every decider's reasons), in order."""
-    listed = [UUID(d.dispute_id) for d in disputes]
-    rows: dict[str, _DisputeDecisions] = {}
-    for offset in range(0, len(listed), BATCH):
-        for row in typed_all(
-            await Dispute.select(Dispute.id, Dispute.candidate_id, Dispute.decisions).where(
-                Dispute.id.is_in(listed[offset : offset + BATCH])
-            ),
-            _DisputeDecisions,
-        ):
-            rows[str(row.id)] = row
+    rows = await _by_id(
+        Dispute,
+        (Dispute.id, Dispute.candidate_id, Dispute.decisions),
+        [UUID(d.dispute_id) for d in disputes],
+        _DisputeDecisions,
+    )
     ciphers = await keyring.readable(row.candidate_id for row in rows.values())
     lines: list[ReasonLine] = []
     for dispute in disputes:

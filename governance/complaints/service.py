@@ -98,53 +98,39 @@ async def file(complaints: Complaints, *, actor: Identity, data: ComplaintCreate
         severity = data.severity
     complaint_id = uuid.uuid4()
     targets = policy.targets_for(data.category, severity)
-    row = ComplaintRow(
+    # Every column not named here starts at the table's default: nothing met, paused or breached yet.
+    new = Complaint(
         id=complaint_id,
         state="received",
         version=1,
         category=data.category,
         severity=severity,
-        severity_reason=None,  # staff's words about the complainant: encrypted below
         complainant_id=complainant,
         filed_by=actor.sub,
         filed_by_role=author_role(actor),
         mentor_id=data.mentor_id,
         session_id=data.session_id,
         attestation_id=data.attestation_id,
-        description="",  # encrypted below, in the transaction (it may create the key)
-        desired_remedy=None,
-        assignee=None,
-        outcome=None,
-        remedies="[]",
-        resolution_reasons=None,
         received_at=now,
         sla_started_at=now,
-        acknowledged_at=None,
-        first_response_at=None,
-        resolved_at=None,
-        closed_at=None,
         updated_at=now,
         sla_clock=targets.clock,
-        sla_paused_at=None,
-        sla_pauses="[]",
-        ack_due_at=None,
-        response_due_at=None,
-        resolve_due_at=None,
-        resolve_deadline_at=None,
-        next_due_at=None,
-        breached=False,
-        breaches="[]",
     )
+    row = typed(new.to_dict(), ComplaintRow)
     row = changed(row, due_columns(policy, row))
     async with db.transaction():
         # The complaint's own key: a legal hold keeps exactly this case readable after an erasure.
         cipher = await complaints.keyring.cipher(complainant, scope=case_scope(RESOURCE, complaint_id), create=True)
-        sealed: dict[str, Any] = {
+        # The complainant's words, and staff's reason for overriding the severity: sealed alike.
+        sealed = {
             "description": cipher.encrypt(data.description),
             "desired_remedy": cipher.encrypt(data.desired_remedy) if data.desired_remedy else None,
+            "severity_reason": (
+                cipher.encrypt(data.severity_reason)
+                if data.severity_reason and severity != policy.severity[data.category]
+                else None
+            ),
         }
-        if data.severity_reason and severity != policy.severity[data.category]:
-            sealed["severity_reason"] = cipher.encrypt(data.severity_reason)
         await Complaint.insert(Complaint(**asdict(changed(row, sealed))))
         await record_event(complaint_id, None, "received", actor, now, None)
         await audit.record_change(
