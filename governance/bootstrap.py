@@ -75,7 +75,7 @@ class Services:
                 lambda: vetting_expiry.run(self.vetting, clock.now()),
                 at_start=True,
             ),
-            Job("sla_scan", settings.sla_scan_interval, lambda: run_scan(self.complaints.policy, clock.now())),
+            Job("sla_scan", settings.sla_scan_interval, lambda: run_scan(self.complaints, clock.now())),
             Job(
                 "consent_expiry",
                 settings.consent_expiry_interval,

@@ -339,15 +339,19 @@ def complaints_sla_scan() -> None:
     """Flag and escalate every complaint and dispute tier past its SLA deadline (for cron)."""
     from datetime import UTC, datetime
 
+    from governance.complaints.config import Complaints
     from governance.complaints.policy import PolicyError
-    from governance.complaints.scan import load_policy, run_scan
+    from governance.complaints.scan import run_scan
+    from governance.core.crypto import Keyring, LocalMasterKey
 
     settings = _settings()
+    # Only what the scan needs, not the whole service: a broken sla.toml is named before anything else.
+    keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
     try:
-        policy = load_policy(settings)
+        complaints = Complaints.configure(settings, keyring)
     except PolicyError as exc:
         raise click.ClickException(f"SLA policy error: {exc}") from None
-    result = _with_database(settings, lambda: run_scan(policy, datetime.now(UTC)))
+    result = _with_database(settings, lambda: run_scan(complaints, datetime.now(UTC)))
     click.echo(f"flagged {result.complaints_flagged} complaints and {result.disputes_flagged} disputes")
 
 

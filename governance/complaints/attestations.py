@@ -15,12 +15,14 @@ from __future__ import annotations
 import hmac
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from governance.audit import service as audit
+from governance.complaints.rows import AttestationRow, AttestationStatusRow
 from governance.complaints.schemas import (
     AttestationCreate,
+    AttestationStatus,
     AttestationStatusView,
     AttestationView,
     StatusChangeView,
@@ -30,6 +32,7 @@ from governance.core import db
 from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
 from governance.core.reporting import AttestationQuality
+from governance.core.rows import Row, typed, typed_all
 from governance.core.versioning import lock_for_update, update_versioned
 
 RESOURCE: Final = "attestation"
@@ -89,74 +92,91 @@ async def _insert(attestation_id: uuid.UUID, *, actor: Identity, data: Attestati
 
 
 async def get(attestation_id: uuid.UUID) -> AttestationView:
-    row = await Attestation.select().where(Attestation.id == attestation_id).first()
-    if row is None:
+    found = await Attestation.select().where(Attestation.id == attestation_id).first()
+    if found is None:
         raise not_found("attestation", attestation_id)
-    changes = (
+    row = typed(found, AttestationRow)
+    changes = typed_all(
         await AttestationStatusChange.select()
         .where(AttestationStatusChange.attestation_id == attestation_id)
-        .order_by(AttestationStatusChange.at)
+        .order_by(AttestationStatusChange.at),
+        AttestationStatusRow,
     )
     return AttestationView(
-        id=row["id"],
-        mentor_id=row["mentor_id"],
-        candidate_id=row["candidate_id"],
-        competency=row["competency"],
-        score=row["score"],
-        rubric_version=row["rubric_version"],
-        session_id=row["session_id"],
-        session_date=row["session_date"],
-        token_sha256=row["token_sha256"],
-        status=row["status"],
-        status_since=row["status_since"],
-        version=row["version"],
+        id=row.id,
+        mentor_id=row.mentor_id,
+        candidate_id=row.candidate_id,
+        competency=row.competency,
+        score=row.score,
+        rubric_version=row.rubric_version,
+        session_id=row.session_id,
+        session_date=row.session_date,
+        token_sha256=row.token_sha256,
+        status=row.status,
+        status_since=row.status_since,
+        version=row.version,
         history=[
             StatusChangeView(
-                status=c["status"],
-                at=c["at"],
-                version=c["version"],
-                score=c["score"],
-                dispute_id=c["dispute_id"],
-                reason=c["reason"],
+                status=c.status,
+                at=c.at,
+                version=c.version,
+                score=c.score,
+                dispute_id=c.dispute_id,
+                reason=c.reason,
             )
             for c in changes
         ],
     )
 
 
+class _Parties(Row):
+    mentor_id: str
+    candidate_id: str
+
+
 async def parties(attestation_id: uuid.UUID) -> tuple[str, str] | None:
     """``(mentor_id, candidate_id)`` of an attestation, or None when there is none."""
-    row = (
+    found = (
         await Attestation.select(Attestation.mentor_id, Attestation.candidate_id)
         .where(Attestation.id == attestation_id)
         .first()
     )
-    return None if row is None else (str(row["mentor_id"]), str(row["candidate_id"]))
+    if found is None:
+        return None
+    row = typed(found, _Parties)
+    return row.mentor_id, row.candidate_id
+
+
+class _PublicStatus(Row):
+    status: AttestationStatus
+    status_since: datetime
+    token_sha256: str
 
 
 async def public_status(attestation_id: uuid.UUID, digest: str | None) -> AttestationStatusView:
     """Status, since when, and whether ``digest`` (SHA-256 hex of the token) matches; nothing else."""
-    row = (
+    found = (
         await Attestation.select(Attestation.status, Attestation.status_since, Attestation.token_sha256)
         .where(Attestation.id == attestation_id)
         .first()
     )
-    if row is None:
+    if found is None:
         raise not_found("attestation", attestation_id)
-    matches = None if digest is None else hmac.compare_digest(digest.lower(), str(row["token_sha256"]))
-    return AttestationStatusView(status=row["status"], since=row["status_since"], digest_matches=matches)
+    row = typed(found, _PublicStatus)
+    matches = None if digest is None else hmac.compare_digest(digest.lower(), row.token_sha256)
+    return AttestationStatusView(status=row.status, since=row.status_since, digest_matches=matches)
 
 
-async def locked(attestation_id: uuid.UUID) -> dict[str, Any]:
+async def locked(attestation_id: uuid.UUID) -> AttestationRow:
     row = await lock_for_update(Attestation.select().where(Attestation.id == attestation_id)).first()
     if row is None:
         raise not_found("attestation", attestation_id)
-    return dict(row)
+    return typed(row, AttestationRow)
 
 
 async def change_status(
-    row: dict[str, Any],
-    status: str,
+    row: AttestationRow,
+    status: AttestationStatus,
     *,
     actor: Identity,
     now: datetime,
@@ -168,36 +188,34 @@ async def change_status(
 
     ``amended`` sets the new score and a new version. A revoked attestation never changes.
     """
-    if row["status"] == "revoked":
+    if row.status == "revoked":
         raise Problem(409, "attestation-revoked", "A revoked attestation is final")
     changes: dict[Any, Any] = {"status": status, "status_since": now}
-    version, score = row["version"], row["score"]
+    version, score = row.version, row.score
     if status == "disputed":
-        changes["status_before_dispute"] = row["status"]
+        changes["status_before_dispute"] = row.status
     if status == "amended" and new_score is not None:
         # A new score is a new version of the attestation; a status alone is not.
         version, score = version + 1, new_score
         changes["score"] = score
-        await update_versioned(Attestation, row["id"], row["version"], changes)
-        changes["version"] = version
+        await update_versioned(Attestation, row.id, row.version, changes)
     else:
-        await Attestation.update(changes).where(Attestation.id == row["id"])
-    await _history(row["id"], status, now, version, score, dispute_id, reason)
+        await Attestation.update(changes).where(Attestation.id == row.id)
+    await _history(row.id, status, now, version, score, dispute_id, reason)
     await audit.record_change(
         actor=actor,
         action="attestation.status_changed",
         resource_type=RESOURCE,
-        resource_id=str(row["id"]),
+        resource_id=str(row.id),
         details={
-            "from": row["status"],
+            "from": row.status,
             "to": status,
             "version": version,
             "score": score,
             "dispute_id": str(dispute_id),
         },
     )
-    row.update(changes)
-    await _quality_may_have_changed(row["candidate_id"])
+    await _quality_may_have_changed(row.candidate_id)
 
 
 # Awaited in the changing transaction with the ids of every mentor whose attestation
@@ -217,9 +235,13 @@ async def _quality_may_have_changed(candidate_id: str) -> None:
     if not _listeners:
         return
     rows = await Attestation.select(Attestation.mentor_id).where(Attestation.candidate_id == candidate_id)
-    mentor_ids = [row["mentor_id"] for row in rows]
+    mentor_ids = [row.mentor_id for row in typed_all(rows, _Mentor)]
     for listener in _listeners:
         await listener(mentor_ids)
+
+
+class _Mentor(Row):
+    mentor_id: str
 
 
 async def _history(
@@ -245,6 +267,30 @@ async def _history(
     )
 
 
+_ASSESSMENT_COLUMNS: Final = (
+    Attestation.candidate_id,
+    Attestation.competency,
+    Attestation.rubric_version,
+    Attestation.session_date,
+    Attestation.score,
+)
+
+
+class _Assessment(Row):
+    """What :func:`quality` compares between two mentors' attestations."""
+
+    candidate_id: str
+    competency: str
+    rubric_version: str
+    session_date: date
+    score: int
+
+
+class _Decided(Row):
+    attestation_id: uuid.UUID
+    outcome: str | None
+
+
 async def quality(mentor_id: str) -> AttestationQuality:
     """How a mentor's scores agree with other mentors', and how their disputed attestations ended.
 
@@ -254,28 +300,39 @@ async def quality(mentor_id: str) -> AttestationQuality:
     rubric step apart. Revoked attestations take no part. Disputes: among the mentor's
     attestations whose disputes were decided, the share amended or revoked.
     """
-    mine = await Attestation.select().where((Attestation.mentor_id == mentor_id) & (Attestation.status != "revoked"))
-    pairs = within = 0
-    candidates = sorted({str(a["candidate_id"]) for a in mine})
-    if candidates:
-        others = await Attestation.select().where(
-            Attestation.candidate_id.is_in(candidates)
-            & (Attestation.mentor_id != mentor_id)
-            & (Attestation.status != "revoked")
-        )
-        by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-        for other in others:
-            by_key.setdefault((other["candidate_id"], other["competency"], other["rubric_version"]), []).append(other)
-        for a in mine:
-            for b in by_key.get((a["candidate_id"], a["competency"], a["rubric_version"]), []):
-                if abs(a["session_date"] - b["session_date"]) <= AGREEMENT_WINDOW:
-                    pairs += 1
-                    within += abs(a["score"] - b["score"]) <= 1
-    decided = await Dispute.select(Dispute.attestation_id, Dispute.outcome).where(
-        (Dispute.mentor_id == mentor_id) & Dispute.state.is_in(["decided", "revoked"])
+    mine = typed_all(
+        await Attestation.select(*_ASSESSMENT_COLUMNS).where(
+            (Attestation.mentor_id == mentor_id) & (Attestation.status != "revoked")
+        ),
+        _Assessment,
     )
-    disputed = {d["attestation_id"] for d in decided}
-    changed = {d["attestation_id"] for d in decided if d["outcome"] in ("amended", "revoked")}
+    pairs = within = 0
+    candidates = sorted({a.candidate_id for a in mine})
+    if candidates:
+        others = typed_all(
+            await Attestation.select(*_ASSESSMENT_COLUMNS).where(
+                Attestation.candidate_id.is_in(candidates)
+                & (Attestation.mentor_id != mentor_id)
+                & (Attestation.status != "revoked")
+            ),
+            _Assessment,
+        )
+        by_key: dict[tuple[str, str, str], list[_Assessment]] = {}
+        for other in others:
+            by_key.setdefault((other.candidate_id, other.competency, other.rubric_version), []).append(other)
+        for a in mine:
+            for b in by_key.get((a.candidate_id, a.competency, a.rubric_version), []):
+                if abs(a.session_date - b.session_date) <= AGREEMENT_WINDOW:
+                    pairs += 1
+                    within += abs(a.score - b.score) <= 1
+    decided = typed_all(
+        await Dispute.select(Dispute.attestation_id, Dispute.outcome).where(
+            (Dispute.mentor_id == mentor_id) & Dispute.state.is_in(["decided", "revoked"])
+        ),
+        _Decided,
+    )
+    disputed = {d.attestation_id for d in decided}
+    changed = {d.attestation_id for d in decided if d.outcome in ("amended", "revoked")}
     return AttestationQuality(
         mentor_id=mentor_id,
         window_days=AGREEMENT_WINDOW.days,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from governance.complaints.policy import SlaPolicy
-from governance.complaints.scan import load_policy
+from governance.complaints.policy import SlaPolicy, load
 from governance.core.crypto import Keyring
 from governance.settings import Settings
 
@@ -27,3 +26,8 @@ class Complaints:
             keyring=keyring,
             refund_four_eyes_threshold_minor=settings.refund_four_eyes_threshold_minor,
         )
+
+
+def load_policy(settings: Settings) -> SlaPolicy:
+    """``sla.toml`` from the policy directory, with the appeal window from settings."""
+    return load(settings.effective_policy_dir / "sla.toml", complaint_appeal_window=settings.complaint_appeal_window)

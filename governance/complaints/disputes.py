@@ -17,11 +17,15 @@ import msgspec
 
 from governance.audit import service as audit
 from governance.complaints import attestations, sla, states
+from governance.complaints.config import Complaints
 from governance.complaints.policy import SlaPolicy
+from governance.complaints.rows import AttestationRow, DisputeEventRow, DisputeRow, RecordId
 from governance.complaints.schemas import (
+    AttestationStatus,
     DisputeCreate,
     DisputeDecisionView,
     DisputeEventView,
+    DisputeState,
     DisputeSummary,
     DisputeTransition,
     DisputeView,
@@ -33,7 +37,7 @@ from governance.core.crypto import Keyring, case_scope, reveal, sealed_sha256
 from governance.core.errors import Problem, field_error, illegal_transition, not_found, not_permitted
 from governance.core.identity import SYSTEM, Identity
 from governance.core.pagination import Page, equal_to, newest_first
-from governance.core.rows import dumps, loads
+from governance.core.rows import Row, dumps, loads, typed, typed_all
 from governance.core.versioning import check_version, lock_for_update, update_versioned
 from governance.core.visibility import may_see
 
@@ -53,32 +57,32 @@ def opened_as(actor: Identity, mentor_id: str, candidate_id: str) -> str | None:
     return None
 
 
-def actor_kinds(actor: Identity, row: dict[str, Any]) -> set[str]:
+def actor_kinds(actor: Identity, row: DisputeRow) -> set[str]:
     kinds = states.staff_kinds(actor)
-    if actor.sub in (row["candidate_id"], row["mentor_id"]) or "platform" in actor.roles:
+    if actor.sub in (row.candidate_id, row.mentor_id) or "platform" in actor.roles:
         kinds.add("party")
-    if actor.sub == row["opened_by"]:
+    if actor.sub == row.opened_by:
         kinds.add("opener")
     return kinds
 
 
 async def open_dispute(
+    complaints: Complaints,
     attestation_id: uuid.UUID,
     *,
     actor: Identity,
     data: DisputeCreate,
-    policy: SlaPolicy,
-    keyring: Keyring,
     now: datetime,
 ) -> DisputeView:
     """Open a dispute at L1; the attestation becomes ``disputed``. 409 when it is revoked or
     already under dispute."""
+    keyring = complaints.keyring
     async with db.transaction():
         attestation = await attestations.locked(attestation_id)
-        capacity = opened_as(actor, attestation["mentor_id"], attestation["candidate_id"])
+        capacity = opened_as(actor, attestation.mentor_id, attestation.candidate_id)
         if capacity is None:
             raise Problem(403, "not-a-party", "Only the candidate, the mentor, the platform or support open disputes")
-        if attestation["status"] == "revoked":
+        if attestation.status == "revoked":
             raise Problem(409, "attestation-revoked", "A revoked attestation is final and cannot be disputed")
         current = (
             await Dispute.select(Dispute.id)
@@ -87,7 +91,10 @@ async def open_dispute(
         )
         if current is not None:
             raise Problem(
-                409, "dispute-open", "This attestation is already under dispute", dispute_id=str(current["id"])
+                409,
+                "dispute-open",
+                "This attestation is already under dispute",
+                dispute_id=str(typed(current, RecordId).id),
             )
         dispute_id = uuid.uuid4()
         await Dispute.insert(
@@ -99,19 +106,19 @@ async def open_dispute(
                 version=1,
                 opened_by=actor.sub,
                 opened_as=capacity,
-                candidate_id=attestation["candidate_id"],
-                mentor_id=attestation["mentor_id"],
+                candidate_id=attestation.candidate_id,
+                mentor_id=attestation.mentor_id,
                 # The reason speaks about the candidate's attestation: their data, their key.
                 reason=await keyring.encrypt(
-                    attestation["candidate_id"], data.reason, scope=case_scope(RESOURCE, dispute_id)
+                    attestation.candidate_id, data.reason, scope=case_scope(RESOURCE, dispute_id)
                 ),
                 evidence=await keyring.encrypt(
-                    attestation["candidate_id"], dumps(data.evidence), scope=case_scope(RESOURCE, dispute_id)
+                    attestation.candidate_id, dumps(data.evidence), scope=case_scope(RESOURCE, dispute_id)
                 ),
                 votes="[]",
                 tier_deciders="{}",
                 tier_started_at=now,
-                decide_due_at=sla.tier_due(policy, "L1", now),
+                decide_due_at=sla.tier_due(complaints.policy, "L1", now),
                 opened_at=now,
             )
         )
@@ -126,61 +133,68 @@ async def open_dispute(
         await attestations.change_status(
             attestation, "disputed", actor=actor, now=now, dispute_id=dispute_id, reason="dispute opened"
         )
-    return await get(dispute_id, keyring=keyring, reader=actor, policy=policy, now=now)
+    return await get(complaints, dispute_id, reader=actor, now=now)
 
 
-# --- reading ---------------------------------------------------------------------------
+class _Parties(Row):
+    candidate_id: str
+    mentor_id: str
+    opened_by: str
 
 
 async def owner(dispute_id: uuid.UUID, caller: str) -> str | None:
     """``caller`` when they are the dispute's candidate, mentor or opener; else its candidate."""
-    row = (
+    found = (
         await Dispute.select(Dispute.candidate_id, Dispute.mentor_id, Dispute.opened_by)
         .where(Dispute.id == dispute_id)
         .first()
     )
-    if row is None:
+    if found is None:
         return None
-    if caller in (row["candidate_id"], row["mentor_id"], row["opened_by"]):
+    row = typed(found, _Parties)
+    if caller in (row.candidate_id, row.mentor_id, row.opened_by):
         return caller
-    return str(row["candidate_id"])
+    return row.candidate_id
 
 
-async def get(
-    dispute_id: uuid.UUID, *, keyring: Keyring, reader: Identity, policy: SlaPolicy, now: datetime
-) -> DisputeView:
+async def get(complaints: Complaints, dispute_id: uuid.UUID, *, reader: Identity, now: datetime) -> DisputeView:
     """One dispute as ``reader`` may see it: the votes of a tier are the deciders' own
     deliberation, shown to staff only (:mod:`governance.core.visibility`). ``allowed_next``
     is judged at ``now`` by the rules :func:`transition` applies."""
-    row = await Dispute.select().where(Dispute.id == dispute_id).first()
-    if row is None:
+    keyring = complaints.keyring
+    found = await Dispute.select().where(Dispute.id == dispute_id).first()
+    if found is None:
         raise not_found("dispute", dispute_id)
-    events = await DisputeEvent.select().where(DisputeEvent.dispute_id == dispute_id).order_by(DisputeEvent.at)
+    row = typed(found, DisputeRow)
+    events = typed_all(
+        await DisputeEvent.select().where(DisputeEvent.dispute_id == dispute_id).order_by(DisputeEvent.at),
+        DisputeEventRow,
+    )
     return DisputeView(
-        id=row["id"],
-        attestation_id=row["attestation_id"],
-        state=row["state"],
-        tier=row["tier"],
-        version=row["version"],
-        opened_by=row["opened_by"],
-        opened_as=row["opened_as"],
-        candidate_id=row["candidate_id"],
-        mentor_id=row["mentor_id"],
-        reason=await reveal(keyring, row["candidate_id"], row["reason"]),
-        evidence=await _evidence(keyring, row["candidate_id"], row["evidence"]),
-        outcome=row["outcome"],
-        new_score=row["new_score"],
-        decide_due=row["decide_due_at"],
-        appeal_until=row["appeal_until"],
+        id=row.id,
+        attestation_id=row.attestation_id,
+        state=row.state,
+        tier=row.tier,
+        version=row.version,
+        opened_by=row.opened_by,
+        opened_as=row.opened_as,
+        candidate_id=row.candidate_id,
+        mentor_id=row.mentor_id,
+        reason=await reveal(keyring, row.candidate_id, row.reason),
+        evidence=await _evidence(keyring, row.candidate_id, row.evidence),
+        outcome=row.outcome,
+        new_score=row.new_score,
+        decide_due=row.decide_due_at,
+        appeal_until=row.appeal_until,
         votes=[
             DisputeVoteView(
                 decider=vote["decider"],
                 outcome=vote["outcome"],
                 new_score=vote["new_score"],
                 at=msgspec.convert(vote["at"], datetime),
-                reasons=await reveal(keyring, row["candidate_id"], vote.get("reasons")),
+                reasons=await reveal(keyring, row.candidate_id, vote.get("reasons")),
             )
-            for vote in loads(row["votes"], [])
+            for vote in loads(row.votes, [])
             if may_see(reader, internal=True, author=vote["decider"])
         ],
         # A tier's decision, once taken, is addressed to the parties: its reasons with it.
@@ -190,19 +204,17 @@ async def get(
                 outcome=decision["outcome"],
                 new_score=decision["new_score"],
                 deciders=decision["deciders"],
-                reasons=[await reveal(keyring, row["candidate_id"], sealed) for sealed in decision["reasons"]],
+                reasons=[await reveal(keyring, row.candidate_id, sealed) for sealed in decision["reasons"]],
                 decided_at=msgspec.convert(decision["at"], datetime),
             )
-            for decision in loads(row["decisions"], [])
+            for decision in loads(row.decisions, [])
         ],
-        tier_deciders=loads(row["tier_deciders"], {}),
-        opened_at=row["opened_at"],
-        closed_at=row["closed_at"],
-        allowed_next=_allowed(policy, row, now),
+        tier_deciders=loads(row.tier_deciders, {}),
+        opened_at=row.opened_at,
+        closed_at=row.closed_at,
+        allowed_next=_allowed(complaints.policy, row.state, row.tier, row.appeal_until, now),
         history=[
-            DisputeEventView(
-                from_state=e["from_state"], to_state=e["to_state"], tier=e["tier"], actor=e["actor"], at=e["at"]
-            )
+            DisputeEventView(from_state=e.from_state, to_state=e.to_state, tier=e.tier, actor=e.actor, at=e.at)
             for e in events
         ],
     )
@@ -216,58 +228,58 @@ async def _evidence(keyring: Keyring, candidate: str, stored: str) -> list[str]:
     return list(loads(await reveal(keyring, candidate, stored), []))
 
 
+# A dispute list reads these columns straight into its items (named as the item names them).
+SUMMARY_COLUMNS: Final = (
+    Dispute.id,
+    Dispute.attestation_id,
+    Dispute.state,
+    Dispute.tier,
+    Dispute.candidate_id,
+    Dispute.mentor_id,
+    Dispute.decide_due_at.as_alias("decide_due"),
+    Dispute.opened_at,
+)
+_SUMMARIES: Final = list[DisputeSummary]
+
+
 async def search(*, state: str | None, party: str | None, limit: int, cursor: str | None) -> Page[DisputeSummary]:
     """Disputes, newest first; ``party`` keeps those where that subject is candidate, mentor or opener."""
     where = equal_to((Dispute.state, state))
     if party is not None:
         where.append((Dispute.candidate_id == party) | (Dispute.mentor_id == party) | (Dispute.opened_by == party))
-    rows, next_cursor = await newest_first(Dispute.select(), Dispute.opened_at, Dispute.id, where, limit, cursor)
-    items = [
-        DisputeSummary(
-            id=r["id"],
-            attestation_id=r["attestation_id"],
-            state=r["state"],
-            tier=r["tier"],
-            candidate_id=r["candidate_id"],
-            mentor_id=r["mentor_id"],
-            decide_due=r["decide_due_at"],
-            opened_at=r["opened_at"],
-        )
-        for r in rows
-    ]
-    return Page(items=items, next_cursor=next_cursor)
-
-
-# --- transitions -----------------------------------------------------------------------
+    rows, next_cursor = await newest_first(
+        Dispute.select(*SUMMARY_COLUMNS), Dispute.opened_at, Dispute.id, where, limit, cursor
+    )
+    return Page(items=msgspec.convert(rows, _SUMMARIES), next_cursor=next_cursor)
 
 
 async def transition(
+    complaints: Complaints,
     dispute_id: uuid.UUID,
     *,
     actor: Identity,
     data: DisputeTransition,
     expected_version: int,
-    policy: SlaPolicy,
-    keyring: Keyring,
     now: datetime,
 ) -> DisputeView:
     """Escalate or appeal to the next tier, decide (a vote until enough deciders agree),
     revoke (final, four eyes), or withdraw."""
+    policy = complaints.policy
     async with db.transaction():
-        row = await lock_for_update(Dispute.select().where(Dispute.id == dispute_id)).first()
-        if row is None:
+        found = await lock_for_update(Dispute.select().where(Dispute.id == dispute_id)).first()
+        if found is None:
             raise not_found("dispute", dispute_id)
-        row = dict(row)
-        check_version(row["version"], expected_version)
-        state, target = row["state"], data.to
-        allowed = _allowed(policy, row, now)
+        row = typed(found, DisputeRow)
+        check_version(row.version, expected_version)
+        state, target = row.state, data.to
+        allowed = _allowed(policy, state, row.tier, row.appeal_until, now)
         if target not in allowed:
-            if state == "decided" and target in _allowed(policy, row, None):
+            if state == "decided" and target in _allowed(policy, state, row.tier, row.appeal_until, None):
                 raise Problem(
                     409,
                     "appeal-window-closed",
                     "The time to appeal this decision has passed",
-                    appeal_until=row["appeal_until"].isoformat() if row["appeal_until"] else None,
+                    appeal_until=row.appeal_until.isoformat() if row.appeal_until else None,
                     allowed_next=allowed,
                 )
             raise illegal_transition("dispute", state, target, allowed)
@@ -275,30 +287,33 @@ async def transition(
         if not states.permitted(states.DISPUTE_MOVES, state, target, kinds):
             who = ", ".join(sorted(states.DISPUTE_MOVES[state][target]))
             raise not_permitted("dispute", state, target, f"this move is for: {who}")
-        attestation = await attestations.locked(row["attestation_id"])
+        attestation = await attestations.locked(row.attestation_id)
         if target in ("l2_review", "l3_review"):
             await _next_tier(row, target, actor, now, policy, attestation)
         elif target == "withdrawn":
             await _close(row, "withdrawn", None, None, actor, now, policy, attestation)
         else:
-            await _vote(row, target, data, actor, now, policy, attestation, keyring)
-    return await get(dispute_id, keyring=keyring, reader=actor, policy=policy, now=now)
+            await _vote(row, target, data, actor, now, policy, attestation, complaints.keyring)
+    return await get(complaints, dispute_id, reader=actor, now=now)
 
 
-def _allowed(policy: SlaPolicy, row: dict[str, Any], now: datetime | None) -> list[str]:
-    """The next states of this dispute: the table, narrowed by its tier and, at ``now``,
-    by its appeal window (``None``: regardless of the window). The view's ``allowed_next``
-    and :func:`transition` both ask here, so the one never offers what the other refuses."""
-    nxt = policy.next_tier(row["tier"])
+def _allowed(
+    policy: SlaPolicy, state: str, tier: str, appeal_until: datetime | None, now: datetime | None
+) -> list[str]:
+    """The next states of a dispute in ``state`` at ``tier``: the table, narrowed by its tier
+    and, at ``now``, by its appeal window (``None``: regardless of the window). The view's
+    ``allowed_next`` and :func:`transition` both ask here, so the one never offers what the
+    other refuses."""
+    nxt = policy.next_tier(tier)
     appeal_to = states.REVIEW_STATE_OF_TIER.get(nxt) if nxt else None
-    appeal_open = now is None or (row.get("appeal_until") is not None and now <= row["appeal_until"])
+    appeal_open = now is None or (appeal_until is not None and now <= appeal_until)
     allowed = []
-    for target in states.allowed_next(states.DISPUTE_MOVES, row["state"]):
+    for target in states.allowed_next(states.DISPUTE_MOVES, state):
         if target in states.TIER_OF_REVIEW_STATE and target != appeal_to:
             continue  # only ever to the next tier
-        if row["state"] == "decided" and not appeal_open:
+        if state == "decided" and not appeal_open:
             continue
-        outcomes = set(policy.tiers[row["tier"]].outcomes)
+        outcomes = set(policy.tiers[tier].outcomes)
         if target == "revoked" and "revoked" not in outcomes:
             continue
         if target == "decided" and not {"upheld", "amended"} & outcomes:
@@ -308,7 +323,7 @@ def _allowed(policy: SlaPolicy, row: dict[str, Any], now: datetime | None) -> li
 
 
 async def _next_tier(
-    row: dict[str, Any], target: str, actor: Identity, now: datetime, policy: SlaPolicy, attestation: dict[str, Any]
+    row: DisputeRow, target: str, actor: Identity, now: datetime, policy: SlaPolicy, attestation: AttestationRow
 ) -> None:
     tier = states.TIER_OF_REVIEW_STATE[target]
     changes = {
@@ -321,24 +336,24 @@ async def _next_tier(
         "appeal_until": None,
         "closed_at": None,
     }
-    await _apply(row, changes, actor, now, "dispute.escalated" if row["state"] != "decided" else "dispute.appealed")
-    if attestation["status"] != "disputed":
+    await _apply(row, changes, actor, now, "dispute.escalated" if row.state != "decided" else "dispute.appealed")
+    if attestation.status != "disputed":
         await attestations.change_status(
-            attestation, "disputed", actor=actor, now=now, dispute_id=row["id"], reason=f"appealed to {tier}"
+            attestation, "disputed", actor=actor, now=now, dispute_id=row.id, reason=f"appealed to {tier}"
         )
 
 
 async def _vote(
-    row: dict[str, Any],
+    row: DisputeRow,
     target: str,
     data: DisputeTransition,
     actor: Identity,
     now: datetime,
     policy: SlaPolicy,
-    attestation: dict[str, Any],
+    attestation: AttestationRow,
     keyring: Keyring,
 ) -> None:
-    tier = policy.tiers[row["tier"]]
+    tier = policy.tiers[row.tier]
     if not data.reasons or not data.reasons.strip():
         raise field_error("reasons", "a decision states its reasons")
     if target == "revoked":
@@ -351,13 +366,13 @@ async def _vote(
         raise field_error("outcome", f"tier {tier.tier} decides one of: {', '.join(tier.outcomes)}")
     if outcome == "amended" and data.new_score is None:
         raise field_error("new_score", "an amended attestation needs its new score")
-    deciders: dict[str, list[str]] = loads(row["tier_deciders"], {})
+    deciders: dict[str, list[str]] = loads(row.tier_deciders, {})
     if tier.tier == "L3" and actor.sub in deciders.get("L2", []):
         raise Problem(403, "panel-ineligible", "You decided this dispute at L2; the L3 panel must be two others")
     new_score = data.new_score if outcome == "amended" else None
     # The reasons may speak about the candidate: their key, like the dispute's own reason.
-    reasons = await keyring.encrypt(row["candidate_id"], data.reasons, scope=case_scope(RESOURCE, row["id"]))
-    votes = [v for v in loads(row["votes"], []) if v["decider"] != actor.sub]
+    reasons = await keyring.encrypt(row.candidate_id, data.reasons, scope=case_scope(RESOURCE, row.id))
+    votes = [v for v in loads(row.votes, []) if v["decider"] != actor.sub]
     vote = {"decider": actor.sub, "outcome": outcome, "new_score": new_score, "at": now.isoformat()}
     votes.append({**vote, "reasons": reasons})
     agreed = [v for v in votes if v["outcome"] == outcome and v["new_score"] == new_score]
@@ -369,7 +384,6 @@ async def _vote(
         )
         return
     deciders[tier.tier] = agreeing
-    row["votes"] = dumps(votes)
     decision = {
         "tier": tier.tier,
         "outcome": outcome,
@@ -387,27 +401,29 @@ async def _vote(
         now,
         policy,
         attestation,
+        votes=dumps(votes),
         deciders=deciders,
-        decisions=dumps([*loads(row["decisions"], []), decision]),
+        decisions=dumps([*loads(row.decisions, []), decision]),
         reasons=reasons,
     )
 
 
 async def _close(
-    row: dict[str, Any],
+    row: DisputeRow,
     final: str,
     outcome: str | None,
     new_score: int | None,
     actor: Identity,
     now: datetime,
     policy: SlaPolicy,
-    attestation: dict[str, Any],
+    attestation: AttestationRow,
     *,
+    votes: str | None = None,
     deciders: dict[str, list[str]] | None = None,
     decisions: str | None = None,
     reasons: str | None = None,
 ) -> None:
-    tier = policy.tiers[row["tier"]]
+    tier = policy.tiers[row.tier]
     appeal_until = None
     if final == "decided" and tier.appeal_within is not None and policy.next_tier(tier.tier):
         appeal_until = now + tier.appeal_within
@@ -415,7 +431,7 @@ async def _close(
         "state": final,
         "outcome": outcome,
         "new_score": new_score,
-        "votes": row["votes"],
+        "votes": row.votes if votes is None else votes,
         "decide_due_at": None,
         "appeal_until": appeal_until,
         "closed_at": now,
@@ -426,19 +442,20 @@ async def _close(
         changes["decisions"] = decisions
     action = {"withdrawn": "dispute.withdrawn", "revoked": "dispute.revoked"}.get(final, "dispute.decided")
     await _apply(row, changes, actor, now, action, outcome=outcome, reasons=reasons)
+    status: AttestationStatus
     if outcome == "revoked":
         status, score = "revoked", None
     elif outcome == "amended":
         status, score = "amended", new_score
     else:  # upheld or withdrawn: the attestation stands as it was before the dispute
-        status, score = attestation["status_before_dispute"] or "valid", None
+        status, score = attestation.status_before_dispute or "valid", None
     await attestations.change_status(
-        attestation, status, actor=actor, now=now, dispute_id=row["id"], reason=f"dispute {final}", new_score=score
+        attestation, status, actor=actor, now=now, dispute_id=row.id, reason=f"dispute {final}", new_score=score
     )
 
 
 async def _apply(
-    row: dict[str, Any],
+    row: DisputeRow,
     changes: dict[str, Any],
     actor: Identity,
     now: datetime,
@@ -446,26 +463,25 @@ async def _apply(
     outcome: str | None = None,
     reasons: str | None = None,
 ) -> None:
-    await update_versioned(Dispute, row["id"], row["version"], changes)
+    await update_versioned(Dispute, row.id, row.version, changes)
     bound = {} if reasons is None else {"reasons_sha256": sealed_sha256(reasons)}
-    to_state = changes.get("state", row["state"])
-    if to_state != row["state"]:
-        await _event(row["id"], row["state"], to_state, changes.get("tier", row["tier"]), actor, now)
+    to_state = changes.get("state", row.state)
+    if to_state != row.state:
+        await _event(row.id, row.state, to_state, changes.get("tier", row.tier), actor, now)
     await audit.record_change(
         actor=actor,
         action=action,
         resource_type=RESOURCE,
-        resource_id=str(row["id"]),
+        resource_id=str(row.id),
         details={
-            "from": row["state"],
+            "from": row.state,
             "to": to_state,
-            "tier": changes.get("tier", row["tier"]),
+            "tier": changes.get("tier", row.tier),
             "outcome": outcome,
-            "version": row["version"] + 1,
+            "version": row.version + 1,
             **bound,
         },
     )
-    row.update(changes, version=row["version"] + 1)
 
 
 async def _event(
@@ -484,6 +500,13 @@ async def _event(
     )
 
 
+class _Overdue(Row):
+    id: uuid.UUID
+    version: int
+    tier: str
+    state: DisputeState
+
+
 async def scan_breaches(now: datetime) -> int:
     """Flag open disputes whose tier decision is overdue (actor ``system``, audited)."""
     rows = await Dispute.select(Dispute.id, Dispute.version, Dispute.tier, Dispute.state).where(
@@ -492,11 +515,11 @@ async def scan_breaches(now: datetime) -> int:
         & Dispute.state.is_in(sorted(states.OPEN_DISPUTE_STATES))
     )
     flagged = 0
-    for item in rows:
+    for item in typed_all(rows, _Overdue):
         async with db.transaction():
             changed = (
                 await Dispute.update({Dispute.breached: True})
-                .where((Dispute.id == item["id"]) & (Dispute.version == item["version"]))
+                .where((Dispute.id == item.id) & (Dispute.version == item.version))
                 .returning(Dispute.id)
             )
             if changed:
@@ -504,8 +527,8 @@ async def scan_breaches(now: datetime) -> int:
                     actor=SYSTEM,
                     action="dispute.sla_breached",
                     resource_type=RESOURCE,
-                    resource_id=str(item["id"]),
-                    details={"tier": item["tier"], "state": item["state"]},
+                    resource_id=str(item.id),
+                    details={"tier": item.tier, "state": item.state},
                 )
                 flagged += 1
     return flagged

@@ -16,11 +16,24 @@ learns which items their case views do not show them, and why.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
+from msgspec.structs import asdict
 
+from governance.complaints.rows import (
+    AttestationRow,
+    AttestationStatusRow,
+    ComplaintEventRow,
+    ComplaintNoteRow,
+    ComplaintRow,
+    DisputeEventRow,
+    DisputeRow,
+    RefundRow,
+    SessionPaymentRow,
+)
 from governance.complaints.tables import (
     Attestation,
     AttestationStatusChange,
@@ -34,6 +47,7 @@ from governance.complaints.tables import (
 )
 from governance.core.crypto import Keyring, SubjectCipher, is_sealed
 from governance.core.identity import SYSTEM, Identity
+from governance.core.rows import typed_all
 from governance.core.subjects import ExportRecord, Instant
 from governance.core.visibility import may_see
 
@@ -283,97 +297,97 @@ def _json(stored: str | None, default: Any) -> Any:
 
 
 def _complaint(
-    c: dict[str, Any],
-    events: list[dict[str, Any]],
-    notes: list[dict[str, Any]],
+    c: ComplaintRow,
+    events: list[ComplaintEventRow],
+    notes: list[ComplaintNoteRow],
     cipher: SubjectCipher | None,
     reader: Identity,
 ) -> ComplaintRecord:
     pauses = [
         SlaPause(started_at=msgspec.convert(a, datetime), ended_at=msgspec.convert(b, datetime | None))
-        for a, b in _json(c["sla_pauses"], [])
+        for a, b in _json(c.sla_pauses, [])
     ]
     return ComplaintRecord(
-        id=c["id"],
-        state=c["state"],
-        version=c["version"],
-        category=c["category"],
-        severity=c["severity"],
-        severity_reason=_text(cipher, c["severity_reason"]),
-        complainant_id=c["complainant_id"],
-        filed_by=c["filed_by"],
-        filed_by_role=c["filed_by_role"],
-        mentor_id=c["mentor_id"],
-        session_id=c["session_id"],
-        attestation_id=c["attestation_id"],
-        description=_text(cipher, c["description"]),
-        desired_remedy=_text(cipher, c["desired_remedy"]),
-        assignee=c["assignee"],
-        outcome=c["outcome"],
-        remedies=_json(c["remedies"], []),
-        resolution_reasons=_text(cipher, c["resolution_reasons"]),
-        received_at=c["received_at"],
-        sla_started_at=c["sla_started_at"],
-        acknowledged_at=c["acknowledged_at"],
-        first_response_at=c["first_response_at"],
-        resolved_at=c["resolved_at"],
-        closed_at=c["closed_at"],
-        updated_at=c["updated_at"],
+        id=c.id,
+        state=c.state,
+        version=c.version,
+        category=c.category,
+        severity=c.severity,
+        severity_reason=_text(cipher, c.severity_reason),
+        complainant_id=c.complainant_id,
+        filed_by=c.filed_by,
+        filed_by_role=c.filed_by_role,
+        mentor_id=c.mentor_id,
+        session_id=c.session_id,
+        attestation_id=c.attestation_id,
+        description=_text(cipher, c.description),
+        desired_remedy=_text(cipher, c.desired_remedy),
+        assignee=c.assignee,
+        outcome=c.outcome,
+        remedies=_json(c.remedies, []),
+        resolution_reasons=_text(cipher, c.resolution_reasons),
+        received_at=c.received_at,
+        sla_started_at=c.sla_started_at,
+        acknowledged_at=c.acknowledged_at,
+        first_response_at=c.first_response_at,
+        resolved_at=c.resolved_at,
+        closed_at=c.closed_at,
+        updated_at=c.updated_at,
         sla=ComplaintSla(
-            clock=c["sla_clock"],
-            paused_at=c["sla_paused_at"],
+            clock=c.sla_clock,
+            paused_at=c.sla_paused_at,
             pauses=pauses,
-            acknowledge_due_at=c["ack_due_at"],
-            first_response_due_at=c["response_due_at"],
-            resolve_due_at=c["resolve_due_at"],
-            next_due_at=c["next_due_at"],
-            breached=bool(c["breached"]),
-            breaches=_json(c["breaches"], []),
+            acknowledge_due_at=c.ack_due_at,
+            first_response_due_at=c.response_due_at,
+            resolve_due_at=c.resolve_due_at,
+            next_due_at=c.next_due_at,
+            breached=c.breached,
+            breaches=_json(c.breaches, []),
         ),
         history=[
             ComplaintEventRecord(
-                id=e["id"],
-                from_state=e["from_state"],
-                to_state=e["to_state"],
-                actor=e["actor"],
-                at=e["at"],
-                reason=_text(cipher, e["reason"]),
+                id=e.id,
+                from_state=e.from_state,
+                to_state=e.to_state,
+                actor=e.actor,
+                at=e.at,
+                reason=_text(cipher, e.reason),
                 # The system's reasons are addressed to everyone; a person's are internal to staff.
-                internal=not may_see(reader, internal=e["actor"] != SYSTEM.sub, author=e["actor"]),
+                internal=not may_see(reader, internal=e.actor != SYSTEM.sub, author=e.actor),
             )
             for e in events
         ],
         notes=[
             ComplaintNoteRecord(
-                id=n["id"],
-                author=n["author"],
-                author_role=n["author_role"],
-                to_complainant=bool(n["to_complainant"]),
-                internal=not may_see(reader, internal=not n["to_complainant"], author=n["author"]),
-                body=_text(cipher, n["body"]),
-                created_at=n["created_at"],
+                id=n.id,
+                author=n.author,
+                author_role=n.author_role,
+                to_complainant=n.to_complainant,
+                internal=not may_see(reader, internal=not n.to_complainant, author=n.author),
+                body=_text(cipher, n.body),
+                created_at=n.created_at,
             )
             for n in notes
         ],
     )
 
 
-def _refund(r: dict[str, Any], cipher: SubjectCipher | None, reader: Identity) -> RefundRecord:
+def _refund(r: RefundRow, cipher: SubjectCipher | None, reader: Identity) -> RefundRecord:
     # Approvals recorded while the refund awaits its second approver are staff's own.
-    pending = r["state"] == "requested"
+    pending = r.state == "requested"
     return RefundRecord(
-        id=r["id"],
-        state=r["state"],
-        version=r["version"],
-        session_id=r["session_id"],
-        complaint_id=r["complaint_id"],
-        mentee_id=r["mentee_id"],
-        amount_minor=r["amount_minor"],
-        currency=r["currency"],
-        reason=_text(cipher, r["reason"]),
-        requested_by=r["requested_by"],
-        approvals_needed=r["approvals_needed"],
-        approved_by=_json(r["approved_by"], []),
+        id=r.id,
+        state=r.state,
+        version=r.version,
+        session_id=r.session_id,
+        complaint_id=r.complaint_id,
+        mentee_id=r.mentee_id,
+        amount_minor=r.amount_minor,
+        currency=r.currency,
+        reason=_text(cipher, r.reason),
+        requested_by=r.requested_by,
+        approvals_needed=r.approvals_needed,
+        approved_by=_json(r.approved_by, []),
         approvals=[
             RefundApprovalRecord(
                 approver=a["approver"],
@@ -381,35 +395,35 @@ def _refund(r: dict[str, Any], cipher: SubjectCipher | None, reader: Identity) -
                 at=msgspec.convert(a["at"], datetime),
                 internal=not may_see(reader, internal=pending, author=a["approver"]),
             )
-            for a in _json(r["approvals"], [])
+            for a in _json(r.approvals, [])
         ],
-        denied_by=r["denied_by"],
-        payment_reference=r["payment_reference"],
-        failure_reason=_text(cipher, r["failure_reason"]),
-        created_at=r["created_at"],
-        updated_at=r["updated_at"],
+        denied_by=r.denied_by,
+        payment_reference=r.payment_reference,
+        failure_reason=_text(cipher, r.failure_reason),
+        created_at=r.created_at,
+        updated_at=r.updated_at,
     )
 
 
 def _dispute(
-    d: dict[str, Any], events: list[dict[str, Any]], cipher: SubjectCipher | None, reader: Identity
+    d: DisputeRow, events: list[DisputeEventRow], cipher: SubjectCipher | None, reader: Identity
 ) -> DisputeRecord:
     # ``cipher`` is the candidate's: the dispute's text is sealed under their key.
-    evidence = d["evidence"]
+    evidence = d.evidence
     return DisputeRecord(
-        id=d["id"],
-        attestation_id=d["attestation_id"],
-        state=d["state"],
-        tier=d["tier"],
-        version=d["version"],
-        opened_by=d["opened_by"],
-        opened_as=d["opened_as"],
-        candidate_id=d["candidate_id"],
-        mentor_id=d["mentor_id"],
-        reason=_text(cipher, d["reason"]),
+        id=d.id,
+        attestation_id=d.attestation_id,
+        state=d.state,
+        tier=d.tier,
+        version=d.version,
+        opened_by=d.opened_by,
+        opened_as=d.opened_as,
+        candidate_id=d.candidate_id,
+        mentor_id=d.mentor_id,
+        reason=_text(cipher, d.reason),
         evidence=_json(evidence if evidence.startswith("[") else _text(cipher, evidence), []),
-        outcome=d["outcome"],
-        new_score=d["new_score"],
+        outcome=d.outcome,
+        new_score=d.new_score,
         votes=[
             DisputeVoteRecord(
                 decider=v["decider"],
@@ -419,7 +433,7 @@ def _dispute(
                 at=msgspec.convert(v["at"], datetime),
                 internal=not may_see(reader, internal=True, author=v["decider"]),
             )
-            for v in _json(d["votes"], [])
+            for v in _json(d.votes, [])
         ],
         decisions=[
             DisputeDecisionRecord(
@@ -430,116 +444,132 @@ def _dispute(
                 reasons=[_text(cipher, sealed) for sealed in x["reasons"]],
                 decided_at=msgspec.convert(x["at"], datetime),
             )
-            for x in _json(d["decisions"], [])
+            for x in _json(d.decisions, [])
         ],
-        tier_deciders=_json(d["tier_deciders"], {}),
-        tier_started_at=d["tier_started_at"],
-        decide_due_at=d["decide_due_at"],
-        breached=bool(d["breached"]),
-        appeal_until=d["appeal_until"],
-        opened_at=d["opened_at"],
-        closed_at=d["closed_at"],
+        tier_deciders=_json(d.tier_deciders, {}),
+        tier_started_at=d.tier_started_at,
+        decide_due_at=d.decide_due_at,
+        breached=d.breached,
+        appeal_until=d.appeal_until,
+        opened_at=d.opened_at,
+        closed_at=d.closed_at,
         history=[
-            DisputeEventRecord(
-                from_state=e["from_state"], to_state=e["to_state"], tier=e["tier"], actor=e["actor"], at=e["at"]
-            )
+            DisputeEventRecord(from_state=e.from_state, to_state=e.to_state, tier=e.tier, actor=e.actor, at=e.at)
             for e in events
         ],
     )
 
 
-def _attestation(a: dict[str, Any], changes: list[dict[str, Any]]) -> AttestationRecord:
+def _attestation(a: AttestationRow, changes: list[AttestationStatusRow]) -> AttestationRecord:
+    # The record is the row, every column of it, with its history.
     return AttestationRecord(
-        **{f: a[f] for f in AttestationRecord.__struct_fields__ if f != "status_history"},
+        **asdict(a),
         status_history=[
             AttestationStatusRecord(
-                status=s["status"],
-                at=s["at"],
-                version=s["version"],
-                score=s["score"],
-                dispute_id=s["dispute_id"],
-                reason=s["reason"],
+                status=s.status,
+                at=s.at,
+                version=s.version,
+                score=s.score,
+                dispute_id=s.dispute_id,
+                reason=s.reason,
             )
             for s in changes
         ],
     )
 
 
-def _by(rows: list[dict[str, Any]], key: str) -> dict[Any, list[dict[str, Any]]]:
-    grouped: dict[Any, list[dict[str, Any]]] = {}
+K = TypeVar("K")
+R = TypeVar("R")
+
+
+def _by(rows: list[R], key: Callable[[R], K]) -> dict[K, list[R]]:
+    grouped: dict[K, list[R]] = {}
     for row in rows:
-        grouped.setdefault(row[key], []).append(row)
+        grouped.setdefault(key(row), []).append(row)
     return grouped
 
 
 async def export(keyring: Keyring, subject: str) -> tuple[ComplaintsExport, list[str]]:
     """Everything the complaints module holds about ``subject``, and the ids of those records."""
     reader = Identity(sub=subject, roles=("mentee",))
-    complaints = await Complaint.select().where(Complaint.complainant_id == subject).order_by(Complaint.received_at)
-    ids = [c["id"] for c in complaints]
-    events = (
+    complaints = typed_all(
+        await Complaint.select().where(Complaint.complainant_id == subject).order_by(Complaint.received_at),
+        ComplaintRow,
+    )
+    ids = [c.id for c in complaints]
+    events = typed_all(
         await ComplaintEvent.select().where(ComplaintEvent.complaint_id.is_in(ids)).order_by(ComplaintEvent.at)
         if ids
-        else []
+        else [],
+        ComplaintEventRow,
     )
-    notes = (
+    notes = typed_all(
         await ComplaintNote.select().where(ComplaintNote.complaint_id.is_in(ids)).order_by(ComplaintNote.created_at)
         if ids
-        else []
+        else [],
+        ComplaintNoteRow,
     )
-    payments = (
-        await SessionPayment.select().where(SessionPayment.mentee_id == subject).order_by(SessionPayment.reported_at)
+    payments = typed_all(
+        await SessionPayment.select().where(SessionPayment.mentee_id == subject).order_by(SessionPayment.reported_at),
+        SessionPaymentRow,
     )
-    refunds = await Refund.select().where(Refund.mentee_id == subject).order_by(Refund.created_at)
-    attestations = (
+    refunds = typed_all(await Refund.select().where(Refund.mentee_id == subject).order_by(Refund.created_at), RefundRow)
+    attestations = typed_all(
         await Attestation.select()
         .where((Attestation.candidate_id == subject) | (Attestation.mentor_id == subject))
-        .order_by(Attestation.recorded_at)
+        .order_by(Attestation.recorded_at),
+        AttestationRow,
     )
-    attestation_ids = [a["id"] for a in attestations]
-    changes = (
+    attestation_ids = [a.id for a in attestations]
+    changes = typed_all(
         await AttestationStatusChange.select()
         .where(AttestationStatusChange.attestation_id.is_in(attestation_ids))
         .order_by(AttestationStatusChange.at)
         if attestation_ids
-        else []
+        else [],
+        AttestationStatusRow,
     )
-    disputes = (
+    disputes = typed_all(
         await Dispute.select()
         .where((Dispute.candidate_id == subject) | (Dispute.mentor_id == subject))
-        .order_by(Dispute.opened_at)
+        .order_by(Dispute.opened_at),
+        DisputeRow,
     )
-    dispute_ids = [d["id"] for d in disputes]
-    dispute_events = (
+    dispute_ids = [d.id for d in disputes]
+    dispute_events = typed_all(
         await DisputeEvent.select().where(DisputeEvent.dispute_id.is_in(dispute_ids)).order_by(DisputeEvent.at)
         if dispute_ids
-        else []
+        else [],
+        DisputeEventRow,
     )
     # A mentor reads the disputes about their attestations as a party: their text is under the candidate's key.
-    ciphers = await keyring.readable([subject, *(d["candidate_id"] for d in disputes)])
+    ciphers = await keyring.readable([subject, *(d.candidate_id for d in disputes)])
     cipher = ciphers[subject]
-    events_of, notes_of = _by(events, "complaint_id"), _by(notes, "complaint_id")
-    changes_of, dispute_events_of = _by(changes, "attestation_id"), _by(dispute_events, "dispute_id")
+    events_of = _by(events, lambda e: e.complaint_id)
+    notes_of = _by(notes, lambda n: n.complaint_id)
+    changes_of = _by(changes, lambda c: c.attestation_id)
+    dispute_events_of = _by(dispute_events, lambda e: e.dispute_id)
     part = ComplaintsExport(
-        complaints=[
-            _complaint(c, events_of.get(c["id"], []), notes_of.get(c["id"], []), cipher, reader) for c in complaints
-        ],
+        complaints=[_complaint(c, events_of.get(c.id, []), notes_of.get(c.id, []), cipher, reader) for c in complaints],
         session_payments=[
             SessionPaymentRecord(
-                session_id=p["session_id"],
-                amount_minor=p["amount_minor"],
-                currency=p["currency"],
-                reported_by=p["reported_by"],
-                reported_at=p["reported_at"],
+                session_id=p.session_id,
+                amount_minor=p.amount_minor,
+                currency=p.currency,
+                reported_by=p.reported_by,
+                reported_at=p.reported_at,
             )
             for p in payments
         ],
         refunds=[_refund(r, cipher, reader) for r in refunds],
-        attestations=[_attestation(a, changes_of.get(a["id"], [])) for a in attestations],
-        disputes=[
-            _dispute(d, dispute_events_of.get(d["id"], []), ciphers[d["candidate_id"]], reader) for d in disputes
-        ],
+        attestations=[_attestation(a, changes_of.get(a.id, [])) for a in attestations],
+        disputes=[_dispute(d, dispute_events_of.get(d.id, []), ciphers[d.candidate_id], reader) for d in disputes],
     )
-    resource_ids = [str(x["id"]) for x in (*complaints, *refunds, *attestations, *disputes)]
-    resource_ids += [str(p["session_id"]) for p in payments]
+    records: list[ComplaintRow | RefundRow | AttestationRow | DisputeRow] = [
+        *complaints,
+        *refunds,
+        *attestations,
+        *disputes,
+    ]
+    resource_ids = [str(record.id) for record in records] + [p.session_id for p in payments]
     return part, resource_ids

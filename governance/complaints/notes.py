@@ -13,26 +13,26 @@ from typing import Any
 
 from governance.audit import service as audit
 from governance.complaints import states
-from governance.complaints.moves import RESOURCE, Move, due_columns, locked, move
-from governance.complaints.policy import SlaPolicy
+from governance.complaints.config import Complaints
+from governance.complaints.moves import RESOURCE, Move, changed, due_columns, locked, move
 from governance.complaints.schemas import NoteCreate, NoteView
 from governance.complaints.tables import Complaint, ComplaintNote
 from governance.core import db
-from governance.core.crypto import Keyring, case_scope
+from governance.core.crypto import case_scope
 from governance.core.identity import Identity
 from governance.core.versioning import update_versioned
 
 
 async def add_note(
-    complaint_id: uuid.UUID, *, actor: Identity, data: NoteCreate, policy: SlaPolicy, keyring: Keyring, now: datetime
+    complaints: Complaints, complaint_id: uuid.UUID, *, actor: Identity, data: NoteCreate, now: datetime
 ) -> NoteView:
     """Add a note. A staff note ``to_complainant`` is a response (meets the first-response
     target); a note from the complainant while the case awaits them restarts the clock."""
     note_id = uuid.uuid4()
     async with db.transaction():
         row = await locked(complaint_id)
-        body = await keyring.encrypt(row["complainant_id"], data.body, scope=case_scope(RESOURCE, complaint_id))
-        kinds = states.complaint_actor_kinds(actor, row["complainant_id"])
+        body = await complaints.keyring.encrypt(row.complainant_id, data.body, scope=case_scope(RESOURCE, complaint_id))
+        kinds = states.complaint_actor_kinds(actor, row.complainant_id)
         to_complainant = data.to_complainant and "staff" in kinds
         await ComplaintNote.insert(
             ComplaintNote(
@@ -52,12 +52,12 @@ async def add_note(
             resource_id=str(complaint_id),
             details={"note_id": str(note_id), "to_complainant": to_complainant},
         )
-        if to_complainant and row["first_response_at"] is None and row["state"] in states.OPEN_COMPLAINT_STATES:
+        if to_complainant and row.first_response_at is None and row.state in states.OPEN_COMPLAINT_STATES:
             changes: dict[str, Any] = {"first_response_at": now, "updated_at": now}
-            changes.update(due_columns(policy, {**row, **changes}))
-            await update_versioned(Complaint, complaint_id, row["version"], changes)
-        elif "complainant" in kinds and "staff" not in kinds and row["state"] == "awaiting_complainant":
-            await move(row, Move("investigating", actor, now, reason="the complainant answered"), policy)
+            changes.update(due_columns(complaints.policy, changed(row, changes)))
+            await update_versioned(Complaint, complaint_id, row.version, changes)
+        elif "complainant" in kinds and "staff" not in kinds and row.state == "awaiting_complainant":
+            await move(row, Move("investigating", actor, now, reason="the complainant answered"), complaints.policy)
     return NoteView(
         id=note_id,
         author=actor.sub,

@@ -77,7 +77,7 @@ class ExternalReferral:
 @dataclass(frozen=True, slots=True)
 class SlaPolicy:
     calendar: Calendar
-    severity: dict[str, str]
+    severity: dict[str, Severity]
     targets: dict[str, Targets]  # by severity
     overrides: dict[tuple[str, str], Targets]  # by (category, severity)
     escalate_immediately: frozenset[str]
@@ -171,7 +171,7 @@ class _SlaFile(PolicyShape):
     """The whole file as written."""
 
     calendar: _CalendarEntry
-    severity: dict[Category, Severity]
+    severity: dict[str, Severity]
     complaints: _ComplaintsEntry
     disputes: _DisputesEntry
     external: list[_ExternalEntry] = []
@@ -196,7 +196,7 @@ def parse(raw: dict[str, Any], *, complaint_appeal_window: timedelta, source: st
     targets = file.complaints.targets
     return SlaPolicy(
         calendar=_calendar(file.calendar, source),
-        severity={category: str(severity) for category, severity in file.severity.items()},
+        severity={str(category): severity for category, severity in file.severity.items()},
         targets={s: _targets(getattr(targets, s)) for s in SEVERITIES},
         overrides={(item.category, item.severity): _targets(item) for item in file.complaints.override},
         escalate_immediately=frozenset(file.complaints.escalate_immediately),

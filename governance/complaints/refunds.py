@@ -15,6 +15,8 @@ from typing import Any, Final
 
 from governance.audit import service as audit
 from governance.complaints import states
+from governance.complaints.config import Complaints
+from governance.complaints.rows import RefundRow, SessionPaymentRow
 from governance.complaints.schemas import (
     PaymentReport,
     PaymentView,
@@ -25,20 +27,17 @@ from governance.complaints.schemas import (
 )
 from governance.complaints.tables import Complaint, Refund, SessionPayment
 from governance.core import db, idempotency
-from governance.core.crypto import Keyring, case_scope, reveal, sealed_sha256
+from governance.core.crypto import case_scope, reveal, sealed_sha256
 from governance.core.errors import Problem, field_error, illegal_transition, not_found, not_permitted
 from governance.core.identity import Identity
 from governance.core.pagination import Page, equal_to, newest_first
-from governance.core.rows import dumps, loads
+from governance.core.rows import Row, dumps, loads, typed, typed_all
 from governance.core.versioning import check_version, lock_for_update, update_versioned
 from governance.core.visibility import may_see
 
 RESOURCE: Final = "refund"
 # Refunds that count against what was paid.
 COUNTING: Final = ("requested", "approved", "issued")
-
-
-# --- payments --------------------------------------------------------------------------
 
 
 async def report_payment(session_id: str, *, actor: Identity, data: PaymentReport, now: datetime) -> PaymentView:
@@ -55,9 +54,9 @@ async def report_payment(session_id: str, *, actor: Identity, data: PaymentRepor
 
 async def _report_payment(session_id: str, *, actor: Identity, data: PaymentReport, now: datetime) -> PaymentView:
     async with db.transaction():
-        existing = await lock_for_update(SessionPayment.select().where(SessionPayment.session_id == session_id)).first()
+        existing = await _payment_locked(session_id)
         if existing is not None:
-            same = (existing["mentee_id"], existing["amount_minor"], existing["currency"]) == (
+            same = (existing.mentee_id, existing.amount_minor, existing.currency) == (
                 data.mentee_id,
                 data.amount_minor,
                 data.currency,
@@ -89,32 +88,40 @@ async def _report_payment(session_id: str, *, actor: Identity, data: PaymentRepo
     return await payment(session_id)
 
 
+async def _payment_locked(session_id: str) -> SessionPaymentRow | None:
+    """The payment reported for a session, locked for the caller's transaction."""
+    row = await lock_for_update(SessionPayment.select().where(SessionPayment.session_id == session_id)).first()
+    return None if row is None else typed(row, SessionPaymentRow)
+
+
 async def payment(session_id: str) -> PaymentView:
-    row = await SessionPayment.select().where(SessionPayment.session_id == session_id).first()
-    if row is None:
+    found = await SessionPayment.select().where(SessionPayment.session_id == session_id).first()
+    if found is None:
         raise Problem(404, "not-found", f"No payment was reported for session {session_id!r}")
+    row = typed(found, SessionPaymentRow)
     return PaymentView(
         session_id=session_id,
-        mentee_id=row["mentee_id"],
-        amount_minor=row["amount_minor"],
-        currency=row["currency"],
+        mentee_id=row.mentee_id,
+        amount_minor=row.amount_minor,
+        currency=row.currency,
         refunded_minor=await _counted(session_id),
-        reported_at=row["reported_at"],
+        reported_at=row.reported_at,
     )
+
+
+class _Amount(Row):
+    amount_minor: int
 
 
 async def _counted(session_id: str) -> int:
     rows = await Refund.select(Refund.amount_minor).where(
         (Refund.session_id == session_id) & Refund.state.is_in(list(COUNTING))
     )
-    return sum(int(r["amount_minor"]) for r in rows)
-
-
-# --- creating --------------------------------------------------------------------------
+    return sum(r.amount_minor for r in typed_all(rows, _Amount))
 
 
 async def create(
-    *, actor: Identity, data: RefundCreate, threshold_minor: int, keyring: Keyring, now: datetime
+    complaints: Complaints, *, actor: Identity, data: RefundCreate, now: datetime
 ) -> tuple[int, RefundView]:
     """Request a refund (run it through ``idempotency.once``); returns ``(201, view)``.
 
@@ -123,18 +130,18 @@ async def create(
     """
     async with db.transaction():
         session_id, complaint_mentee = await _session_of(data)
-        paid = await lock_for_update(SessionPayment.select().where(SessionPayment.session_id == session_id)).first()
+        paid = await _payment_locked(session_id)
         if paid is None:
             raise Problem(
                 409,
                 "payment-unknown",
                 f"The platform has not reported what was paid for session {session_id!r}; nothing to refund yet",
             )
-        if complaint_mentee is not None and complaint_mentee != paid["mentee_id"]:
+        if complaint_mentee is not None and complaint_mentee != paid.mentee_id:
             raise field_error("complaint_id", "the complaint's complainant did not pay for this session")
-        if data.currency != paid["currency"]:
-            raise field_error("currency", f"the session was paid in {paid['currency']}")
-        left = int(paid["amount_minor"]) - await _counted(session_id)
+        if data.currency != paid.currency:
+            raise field_error("currency", f"the session was paid in {paid.currency}")
+        left = paid.amount_minor - await _counted(session_id)
         if data.amount_minor > left:
             raise Problem(
                 400,
@@ -150,7 +157,7 @@ async def create(
                 refundable_minor=left,
             )
         refund_id = uuid.uuid4()
-        needed = 2 if data.amount_minor > threshold_minor else 1
+        needed = 2 if data.amount_minor > complaints.refund_four_eyes_threshold_minor else 1
         await Refund.insert(
             Refund(
                 id=refund_id,
@@ -158,10 +165,12 @@ async def create(
                 version=1,
                 session_id=session_id,
                 complaint_id=data.complaint_id,
-                mentee_id=paid["mentee_id"],
+                mentee_id=paid.mentee_id,
                 amount_minor=data.amount_minor,
                 currency=data.currency,
-                reason=await keyring.encrypt(paid["mentee_id"], data.reason, scope=case_scope(RESOURCE, refund_id)),
+                reason=await complaints.keyring.encrypt(
+                    paid.mentee_id, data.reason, scope=case_scope(RESOURCE, refund_id)
+                ),
                 requested_by=actor.sub,
                 approvals_needed=needed,
                 approved_by="[]",
@@ -182,19 +191,27 @@ async def create(
                 "approvals_needed": needed,
             },
         )
-        return 201, await get(refund_id, keyring=keyring, reader=actor)
+        return 201, await get(complaints, refund_id, reader=actor)
 
 
-def replays(keyring: Keyring, reader: Identity) -> idempotency.Personal:
+def replays(complaints: Complaints, reader: Identity) -> idempotency.Personal:
     """How a refund request's stored response is kept: sealed under the mentee's key, and
     once they were erased a replay shows the refund as it reads now (no reason) to ``reader``."""
 
     async def reread(refund_id: str) -> RefundView:
-        return await get(uuid.UUID(refund_id), keyring=keyring, reader=reader)
+        return await get(complaints, uuid.UUID(refund_id), reader=reader)
 
     return idempotency.Personal(
-        keyring=keyring, subject=lambda view: str(view.mentee_id), record=lambda view: str(view.id), reread=reread
+        keyring=complaints.keyring,
+        subject=lambda view: str(view.mentee_id),
+        record=lambda view: str(view.id),
+        reread=reread,
     )
+
+
+class _Session(Row):
+    session_id: str | None
+    complainant_id: str
 
 
 async def _session_of(data: RefundCreate) -> tuple[str, str | None]:
@@ -202,75 +219,79 @@ async def _session_of(data: RefundCreate) -> tuple[str, str | None]:
         if data.session_id is None:
             raise field_error("session_id", "name the session, or the complaint about it")
         return data.session_id, None
-    complaint = (
+    found = (
         await Complaint.select(Complaint.session_id, Complaint.complainant_id)
         .where(Complaint.id == data.complaint_id)
         .first()
     )
-    if complaint is None:
+    if found is None:
         raise field_error("complaint_id", "no such complaint")
-    session_id = data.session_id or complaint["session_id"]
+    complaint = typed(found, _Session)
+    session_id = data.session_id or complaint.session_id
     if session_id is None:
         raise field_error("session_id", "the complaint names no session; name it here")
-    if complaint["session_id"] is not None and session_id != complaint["session_id"]:
+    if complaint.session_id is not None and session_id != complaint.session_id:
         raise field_error("session_id", "the complaint is about another session")
-    return str(session_id), str(complaint["complainant_id"])
+    return session_id, complaint.complainant_id
 
 
-# --- reading ---------------------------------------------------------------------------
+class _Mentee(Row):
+    mentee_id: str
 
 
 async def owner(refund_id: uuid.UUID) -> str | None:
     row = await Refund.select(Refund.mentee_id).where(Refund.id == refund_id).first()
-    return None if row is None else str(row["mentee_id"])
+    return None if row is None else typed(row, _Mentee).mentee_id
 
 
-async def get(refund_id: uuid.UUID, *, keyring: Keyring, reader: Identity) -> RefundView:
+async def get(complaints: Complaints, refund_id: uuid.UUID, *, reader: Identity) -> RefundView:
     """One refund as ``reader`` may see it: approvals recorded while a second approver is
     still awaited are staff's deliberation (:mod:`governance.core.visibility`)."""
     row = await Refund.select().where(Refund.id == refund_id).first()
     if row is None:
         raise not_found("refund", refund_id)
-    return await _view(row, keyring, reader)
+    return await _view(complaints, typed(row, RefundRow), reader)
 
 
-async def _view(row: dict[str, Any], keyring: Keyring, reader: Identity) -> RefundView:
+async def _view(complaints: Complaints, row: RefundRow, reader: Identity) -> RefundView:
+    keyring = complaints.keyring
+    # Approvals recorded while the refund awaits its second approver are staff's own.
+    pending = row.state == "requested"
     return RefundView(
-        id=row["id"],
-        state=row["state"],
-        version=row["version"],
-        session_id=row["session_id"],
-        complaint_id=row["complaint_id"],
-        mentee_id=row["mentee_id"],
-        amount_minor=row["amount_minor"],
-        currency=row["currency"],
-        reason=await reveal(keyring, row["mentee_id"], row["reason"]),
-        requested_by=row["requested_by"],
-        approvals_needed=row["approvals_needed"],
+        id=row.id,
+        state=row.state,
+        version=row.version,
+        session_id=row.session_id,
+        complaint_id=row.complaint_id,
+        mentee_id=row.mentee_id,
+        amount_minor=row.amount_minor,
+        currency=row.currency,
+        reason=await reveal(keyring, row.mentee_id, row.reason),
+        requested_by=row.requested_by,
+        approvals_needed=row.approvals_needed,
         approved_by=[
-            approver
-            for approver in loads(row["approved_by"], [])
-            if may_see(reader, internal=row["state"] == "requested", author=approver)
+            approver for approver in loads(row.approved_by, []) if may_see(reader, internal=pending, author=approver)
         ],
         approvals=[
             RefundApprovalView(
                 approver=approval["approver"],
-                reasons=await reveal(keyring, row["mentee_id"], approval["reasons"]),
+                reasons=await reveal(keyring, row.mentee_id, approval["reasons"]),
                 at=datetime.fromisoformat(approval["at"]),
             )
-            for approval in loads(row["approvals"], [])
-            if may_see(reader, internal=row["state"] == "requested", author=approval["approver"])
+            for approval in loads(row.approvals, [])
+            if may_see(reader, internal=pending, author=approval["approver"])
         ],
-        denied_by=row["denied_by"],
-        payment_reference=row["payment_reference"],
-        failure_reason=await reveal(keyring, row["mentee_id"], row["failure_reason"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        allowed_next=states.allowed_next(states.REFUND_MOVES, row["state"]),
+        denied_by=row.denied_by,
+        payment_reference=row.payment_reference,
+        failure_reason=await reveal(keyring, row.mentee_id, row.failure_reason),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        allowed_next=states.allowed_next(states.REFUND_MOVES, row.state),
     )
 
 
 async def search(
+    complaints: Complaints,
     *,
     state: str | None,
     session_id: str | None,
@@ -278,7 +299,6 @@ async def search(
     mentee: str | None,
     limit: int,
     cursor: str | None,
-    keyring: Keyring,
     reader: Identity,
 ) -> Page[RefundView]:
     """Refunds matching every filter, newest first, as ``reader`` may see them."""
@@ -289,19 +309,16 @@ async def search(
         (Refund.mentee_id, mentee),
     )
     rows, next_cursor = await newest_first(Refund.select(), Refund.created_at, Refund.id, where, limit, cursor)
-    return Page(items=[await _view(r, keyring, reader) for r in rows], next_cursor=next_cursor)
-
-
-# --- transitions -----------------------------------------------------------------------
+    return Page(items=[await _view(complaints, r, reader) for r in typed_all(rows, RefundRow)], next_cursor=next_cursor)
 
 
 async def transition(
+    complaints: Complaints,
     refund_id: uuid.UUID,
     *,
     actor: Identity,
     data: RefundTransition,
     expected_version: int,
-    keyring: Keyring,
     now: datetime,
 ) -> RefundView:
     """Approve (one approval; a second, different approver above the threshold), deny, or
@@ -312,7 +329,7 @@ async def transition(
     """
     return await audit.recording_refusals(
         actor,
-        _transition(refund_id, actor=actor, data=data, expected_version=expected_version, keyring=keyring, now=now),
+        _transition(complaints, refund_id, actor=actor, data=data, expected_version=expected_version, now=now),
     )
 
 
@@ -327,20 +344,22 @@ def _refused(refund_id: uuid.UUID, problem: Problem, reason: str, requested_by: 
 
 
 async def _transition(
+    complaints: Complaints,
     refund_id: uuid.UUID,
     *,
     actor: Identity,
     data: RefundTransition,
     expected_version: int,
-    keyring: Keyring,
     now: datetime,
 ) -> RefundView:
+    keyring = complaints.keyring
     async with db.transaction():
-        row = await lock_for_update(Refund.select().where(Refund.id == refund_id)).first()
-        if row is None:
+        found = await lock_for_update(Refund.select().where(Refund.id == refund_id)).first()
+        if found is None:
             raise not_found("refund", refund_id)
-        check_version(row["version"], expected_version)
-        state, target = row["state"], data.to
+        row = typed(found, RefundRow)
+        check_version(row.version, expected_version)
+        state, target = row.state, data.to
         allowed = states.allowed_next(states.REFUND_MOVES, state)
         if target not in allowed:
             raise illegal_transition("refund", state, target, allowed)
@@ -355,21 +374,21 @@ async def _transition(
             if not reasons or not reasons.strip():
                 raise field_error("reasons", f"a refund is {target} with its reasons")
             # Staff's words about the mentee's refund: the mentee's key, as the request's reason.
-            sealed = await keyring.encrypt(row["mentee_id"], reasons, scope=case_scope(RESOURCE, refund_id))
+            sealed = await keyring.encrypt(row.mentee_id, reasons, scope=case_scope(RESOURCE, refund_id))
         if target == "approved":
-            approvers: list[str] = loads(row["approved_by"], [])
-            if actor.sub == row["requested_by"]:
+            approvers: list[str] = loads(row.approved_by, [])
+            if actor.sub == row.requested_by:
                 raise _refused(
                     refund_id,
                     Problem(
                         403,
                         "four-eyes",
                         "You requested this refund; another member of staff must approve it",
-                        requested_by=row["requested_by"],
+                        requested_by=row.requested_by,
                         approved_by=approvers,
                     ),
                     "requester cannot approve",
-                    row["requested_by"],
+                    row.requested_by,
                 )
             if actor.sub in approvers:
                 raise _refused(
@@ -377,17 +396,17 @@ async def _transition(
                     Problem(
                         403,
                         "four-eyes",
-                        f"You already approved this refund; {row['approvals_needed']} different approvers are needed",
+                        f"You already approved this refund; {row.approvals_needed} different approvers are needed",
                         approved_by=approvers,
                     ),
                     "approver cannot approve twice",
-                    row["requested_by"],
+                    row.requested_by,
                 )
             approvers.append(actor.sub)
             changes["approved_by"] = dumps(approvers)
             approval = {"approver": actor.sub, "reasons": sealed, "at": now.isoformat()}
-            changes["approvals"] = dumps([*loads(row["approvals"], []), approval])
-            if len(approvers) >= row["approvals_needed"]:
+            changes["approvals"] = dumps([*loads(row.approvals, []), approval])
+            if len(approvers) >= row.approvals_needed:
                 changes["state"] = "approved"
             else:
                 action = "refund.approval_recorded"
@@ -400,9 +419,9 @@ async def _transition(
         else:
             if not data.reason:
                 raise field_error("reason", "why the payout failed")
-            failure = await keyring.encrypt(row["mentee_id"], data.reason, scope=case_scope(RESOURCE, refund_id))
+            failure = await keyring.encrypt(row.mentee_id, data.reason, scope=case_scope(RESOURCE, refund_id))
             changes.update(state="failed", failure_reason=failure)
-        await update_versioned(Refund, refund_id, row["version"], changes)
+        await update_versioned(Refund, refund_id, row.version, changes)
         await audit.record_change(
             actor=actor,
             action=action,
@@ -411,11 +430,11 @@ async def _transition(
             details={
                 "from": state,
                 "to": changes.get("state", state),
-                "version": row["version"] + 1,
-                "approvals": len(loads(changes.get("approved_by", row["approved_by"]), [])),
-                "approvals_needed": row["approvals_needed"],
+                "version": row.version + 1,
+                "approvals": len(loads(changes.get("approved_by", row.approved_by), [])),
+                "approvals_needed": row.approvals_needed,
                 "payment_reference": changes.get("payment_reference"),
                 **({} if sealed is None else {"reasons_sha256": sealed_sha256(sealed)}),
             },
         )
-    return await get(refund_id, keyring=keyring, reader=actor)
+    return await get(complaints, refund_id, reader=actor)

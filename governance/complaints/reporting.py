@@ -7,16 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final, TypeVar
 from uuid import UUID
 
 import msgspec
+from piccolo.table import Table
 
 from governance.complaints.tables import Complaint, Dispute, Refund
 from governance.core.crypto import Keyring, PersonalDataError, SubjectCipher
 from governance.core.periods import bounds
 from governance.core.reporting import ERASED, ReasonLine
-from governance.core.rows import loads
+from governance.core.rows import Row, loads, typed_all
+
+# Ids per ``IN (...)`` when the reasons of listed records are read back.
+BATCH: Final = 500
 
 
 class ComplaintLine(msgspec.Struct, frozen=True):
@@ -52,6 +56,82 @@ class DisputeLine(msgspec.Struct, frozen=True):
     decide_due_at: datetime | None
     closed_at: datetime | None
     breached: bool
+
+
+class _ComplaintEntry(Row):
+    id: UUID
+    category: str
+    severity: str
+    state: str
+    outcome: str | None
+    received_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    resolve_due_at: datetime | None
+    resolve_deadline_at: datetime | None
+    breached: bool
+
+
+class _RefundEntry(Row):
+    id: UUID
+    complaint_id: UUID | None
+    state: str
+    amount_minor: int
+    currency: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class _DisputeEntry(Row):
+    id: UUID
+    attestation_id: UUID
+    tier: str
+    state: str
+    outcome: str | None
+    opened_at: datetime
+    decide_due_at: datetime | None
+    closed_at: datetime | None
+    breached: bool
+
+
+class _Record(Row):
+    """A record read back by id (:func:`_by_id`)."""
+
+    id: UUID
+
+
+R = TypeVar("R", bound=_Record)
+
+
+async def _by_id(table: type[Table], columns: Sequence[Any], ids: list[UUID], shape: type[R]) -> dict[str, R]:
+    """``columns`` of the records ``ids`` of ``table``, as ``shape``, by id (``BATCH`` ids a query)."""
+    found: dict[str, R] = {}
+    for offset in range(0, len(ids), BATCH):
+        batch = await table.select(*columns).where(table._meta.primary_key.is_in(ids[offset : offset + BATCH]))
+        found.update((str(row.id), row) for row in typed_all(batch, shape))
+    return found
+
+
+class _Resolution(_Record):
+    complainant_id: str
+    outcome: str | None
+    resolution_reasons: str | None  # ciphertext
+    resolved_at: datetime | None
+    assignee: str | None
+
+
+class _RefundDecision(_Record):
+    mentee_id: str
+    state: str
+    approvals: str  # JSON list of {approver, reasons (ciphertext), at}
+    denied_by: str | None
+    failure_reason: str | None  # ciphertext
+    updated_at: datetime
+
+
+class _DisputeDecisions(_Record):
+    candidate_id: str
+    decisions: str  # JSON list of {tier, outcome, new_score, deciders, reasons (ciphertext), at}
 
 
 def _reason(cipher: SubjectCipher | None, sealed: str | None) -> str:
@@ -94,31 +174,22 @@ async def complaints_received(
         query = query.where(Complaint.mentor_id.is_in([str(m) for m in mentor_ids]))
     complaints = [
         ComplaintLine(
-            complaint_id=str(row["id"]),
-            category=row["category"],
-            severity=row["severity"],
-            state=row["state"],
-            outcome=row["outcome"],
-            received_at=row["received_at"],
-            acknowledged_at=row["acknowledged_at"],
-            resolved_at=row["resolved_at"],
-            resolve_due_at=row["resolve_deadline_at"] or row["resolve_due_at"],
-            breached=bool(row["breached"]),
+            complaint_id=str(row.id),
+            category=row.category,
+            severity=row.severity,
+            state=row.state,
+            outcome=row.outcome,
+            received_at=row.received_at,
+            acknowledged_at=row.acknowledged_at,
+            resolved_at=row.resolved_at,
+            resolve_due_at=row.resolve_deadline_at or row.resolve_due_at,
+            breached=row.breached,
         )
-        for row in await query
+        for row in typed_all(await query, _ComplaintEntry)
     ]
     listed = {line.complaint_id for line in complaints}
-    refunds = [
-        RefundLine(
-            refund_id=str(row["id"]),
-            complaint_id=str(row["complaint_id"]) if row["complaint_id"] else None,
-            state=row["state"],
-            amount_minor=row["amount_minor"],
-            currency=row["currency"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
-        for row in await Refund.select(
+    refund_rows = typed_all(
+        await Refund.select(
             Refund.id,
             Refund.complaint_id,
             Refund.state,
@@ -129,8 +200,21 @@ async def complaints_received(
         )
         .where((Refund.created_at >= start) & (Refund.created_at < end))
         .order_by(Refund.created_at)
-        .order_by(Refund.id)
-        if not mentor_ids or (row["complaint_id"] and str(row["complaint_id"]) in listed)
+        .order_by(Refund.id),
+        _RefundEntry,
+    )
+    refunds = [
+        RefundLine(
+            refund_id=str(row.id),
+            complaint_id=str(row.complaint_id) if row.complaint_id else None,
+            state=row.state,
+            amount_minor=row.amount_minor,
+            currency=row.currency,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+        for row in refund_rows
+        if not mentor_ids or (row.complaint_id and str(row.complaint_id) in listed)
     ]
     return complaints, refunds
 
@@ -158,17 +242,17 @@ async def disputes_opened(period_start: date, period_end: date, mentor_ids: Sequ
         query = query.where(Dispute.mentor_id.is_in([str(m) for m in mentor_ids]))
     return [
         DisputeLine(
-            dispute_id=str(row["id"]),
-            attestation_id=str(row["attestation_id"]),
-            tier=row["tier"],
-            state=row["state"],
-            outcome=row["outcome"],
-            opened_at=row["opened_at"],
-            decide_due_at=row["decide_due_at"],
-            closed_at=row["closed_at"],
-            breached=bool(row["breached"]),
+            dispute_id=str(row.id),
+            attestation_id=str(row.attestation_id),
+            tier=row.tier,
+            state=row.state,
+            outcome=row.outcome,
+            opened_at=row.opened_at,
+            decide_due_at=row.decide_due_at,
+            closed_at=row.closed_at,
+            breached=row.breached,
         )
-        for row in await query
+        for row in typed_all(await query, _DisputeEntry)
     ]
 
 
@@ -178,22 +262,22 @@ async def complaint_reasons(
     """Why each listed complaint was resolved as it was, and why each listed refund was
     approved, denied or failed, in the registers' order."""
     lines: list[ReasonLine] = []
-    resolved = [UUID(c.complaint_id) for c in complaints if c.outcome is not None]
-    rows: dict[str, dict[str, Any]] = {}
-    for offset in range(0, len(resolved), 500):
-        for row in await Complaint.select(
+    rows = await _by_id(
+        Complaint,
+        (
             Complaint.id,
             Complaint.complainant_id,
             Complaint.outcome,
             Complaint.resolution_reasons,
             Complaint.resolved_at,
             Complaint.assignee,
-        ).where(Complaint.id.is_in(resolved[offset : offset + 500])):
-            rows[str(row["id"])] = row
-    refund_rows: dict[str, dict[str, Any]] = {}
-    listed = [UUID(r.refund_id) for r in refunds]
-    for offset in range(0, len(listed), 500):
-        for row in await Refund.select(
+        ),
+        [UUID(c.complaint_id) for c in complaints if c.outcome is not None],
+        _Resolution,
+    )
+    refund_rows = await _by_id(
+        Refund,
+        (
             Refund.id,
             Refund.mentee_id,
             Refund.state,
@@ -201,30 +285,32 @@ async def complaint_reasons(
             Refund.denied_by,
             Refund.failure_reason,
             Refund.updated_at,
-        ).where(Refund.id.is_in(listed[offset : offset + 500])):
-            refund_rows[str(row["id"])] = row
+        ),
+        [UUID(r.refund_id) for r in refunds],
+        _RefundDecision,
+    )
     ciphers = await keyring.readable(
-        [row["complainant_id"] for row in rows.values()] + [row["mentee_id"] for row in refund_rows.values()]
+        [row.complainant_id for row in rows.values()] + [row.mentee_id for row in refund_rows.values()]
     )
     for complaint in complaints:
         resolution = rows.get(complaint.complaint_id)
-        if resolution is None or resolution["resolution_reasons"] is None:
+        if resolution is None or resolution.resolution_reasons is None:
             continue
         lines.append(
             ReasonLine(
                 record_id=complaint.complaint_id,
-                decision=f"complaint resolved: {resolution['outcome']}",
-                decided_by=resolution["assignee"] or "",
-                decided_at=resolution["resolved_at"],
-                reasons=_reason(ciphers.get(resolution["complainant_id"]), resolution["resolution_reasons"]),
+                decision=f"complaint resolved: {resolution.outcome}",
+                decided_by=resolution.assignee or "",
+                decided_at=resolution.resolved_at,
+                reasons=_reason(ciphers.get(resolution.complainant_id), resolution.resolution_reasons),
             )
         )
     for refund in refunds:
-        decided = refund_rows.get(refund.refund_id)
-        if decided is None:
+        found = refund_rows.get(refund.refund_id)
+        if found is None:
             continue
-        cipher = ciphers.get(decided["mentee_id"])
-        for approval in loads(decided["approvals"], []):
+        cipher = ciphers.get(found.mentee_id)
+        for approval in loads(found.approvals, []):
             lines.append(
                 ReasonLine(
                     record_id=refund.refund_id,
@@ -234,14 +320,14 @@ async def complaint_reasons(
                     reasons=_reason(cipher, approval.get("reasons")),
                 )
             )
-        if decided["state"] in ("denied", "failed") and decided["failure_reason"]:
+        if found.state in ("denied", "failed") and found.failure_reason:
             lines.append(
                 ReasonLine(
                     record_id=refund.refund_id,
-                    decision="refund denied" if decided["state"] == "denied" else "payout failed",
-                    decided_by=decided["denied_by"] or "",
-                    decided_at=decided["updated_at"],
-                    reasons=_reason(cipher, decided["failure_reason"]),
+                    decision="refund denied" if found.state == "denied" else "payout failed",
+                    decided_by=found.denied_by or "",
+                    decided_at=found.updated_at,
+                    reasons=_reason(cipher, found.failure_reason),
                 )
             )
     return lines
@@ -249,21 +335,20 @@ async def complaint_reasons(
 
 async def dispute_reasons(disputes: Sequence[DisputeLine], keyring: Keyring) -> list[ReasonLine]:
     """Why each tier of each listed dispute decided as it did (every decider's reasons), in order."""
-    listed = [UUID(d.dispute_id) for d in disputes]
-    rows: dict[str, dict[str, Any]] = {}
-    for offset in range(0, len(listed), 500):
-        for row in await Dispute.select(Dispute.id, Dispute.candidate_id, Dispute.decisions).where(
-            Dispute.id.is_in(listed[offset : offset + 500])
-        ):
-            rows[str(row["id"])] = row
-    ciphers = await keyring.readable(row["candidate_id"] for row in rows.values())
+    rows = await _by_id(
+        Dispute,
+        (Dispute.id, Dispute.candidate_id, Dispute.decisions),
+        [UUID(d.dispute_id) for d in disputes],
+        _DisputeDecisions,
+    )
+    ciphers = await keyring.readable(row.candidate_id for row in rows.values())
     lines: list[ReasonLine] = []
     for dispute in disputes:
         found = rows.get(dispute.dispute_id)
         if found is None:
             continue
-        cipher = ciphers.get(found["candidate_id"])
-        for decision in loads(found["decisions"], []):
+        cipher = ciphers.get(found.candidate_id)
+        for decision in loads(found.decisions, []):
             score = "" if decision.get("new_score") is None else f", new score {decision['new_score']}"
             reasons = [_reason(cipher, sealed) for sealed in decision.get("reasons", [])]
             lines.append(

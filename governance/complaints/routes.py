@@ -70,7 +70,7 @@ def _versioned(view: Any, status_code: int = 200) -> Response[Any]:
     return Response(content=view, status_code=status_code, headers=etag_header(view.version))
 
 
-# --- ownership resolvers (used by the guard only for own-scoped roles) -----------------
+# The guard asks the resolvers below only for own-scoped roles (mentees, mentors).
 
 
 async def complaint_owner(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -94,9 +94,6 @@ async def dispute_party(connection: ASGIConnection[Any, Any, Any, Any]) -> str |
     return await disputes.owner(connection.path_params["dispute_id"], str(connection.user.sub))
 
 
-# --- complaints ------------------------------------------------------------------------
-
-
 class ComplaintController(Controller):
     path = "/complaints"
     tags = ("complaints",)
@@ -110,9 +107,7 @@ class ComplaintController(Controller):
         data: JSONBody[ComplaintCreate],
     ) -> Response[ComplaintView]:
         """File a complaint; mentees file for themselves. Safeguarding escalates at once."""
-        view = await service.file(
-            actor=request.user, data=data, policy=complaints.policy, keyring=complaints.keyring, now=now
-        )
+        view = await service.file(complaints, actor=request.user, data=data, now=now)
         return _versioned(view, 201)
 
     @get("/", opt={"own_list": True})
@@ -165,15 +160,7 @@ class ComplaintController(Controller):
         complaint_id: FromPath[uuid.UUID],
     ) -> Response[ComplaintView]:
         """One complaint: state, SLA standing, history and notes; ``ETag`` for transitions."""
-        return _versioned(
-            await service.get(
-                complaint_id,
-                keyring=complaints.keyring,
-                policy=complaints.policy,
-                reader=request.user,
-                now=now,
-            )
-        )
+        return _versioned(await service.get(complaints, complaint_id, reader=request.user, now=now))
 
     @post("/{complaint_id:uuid}/transitions", opt={"owner_of": complaint_owner}, status_code=200)
     async def transition_complaint(
@@ -188,13 +175,7 @@ class ComplaintController(Controller):
         """Move a complaint (``If-Match`` required): 409 lists the allowed next states."""
         version = expected_version(if_match)
         view = await service.transition(
-            complaint_id,
-            actor=request.user,
-            data=data,
-            expected_version=version,
-            policy=complaints.policy,
-            keyring=complaints.keyring,
-            now=now,
+            complaints, complaint_id, actor=request.user, data=data, expected_version=version, now=now
         )
         return _versioned(view)
 
@@ -208,17 +189,7 @@ class ComplaintController(Controller):
         data: JSONBody[NoteCreate],
     ) -> NoteView:
         """Add a note; staff notes ``to_complainant`` are responses."""
-        return await service.add_note(
-            complaint_id,
-            actor=request.user,
-            data=data,
-            policy=complaints.policy,
-            keyring=complaints.keyring,
-            now=now,
-        )
-
-
-# --- payments and refunds --------------------------------------------------------------
+        return await service.add_note(complaints, complaint_id, actor=request.user, data=data, now=now)
 
 
 class PaymentController(Controller):
@@ -252,16 +223,9 @@ class RefundController(Controller):
         """Request a refund. ``Idempotency-Key`` required: a replay returns the first response,
         the same key with another body answers 422."""
         key = idempotency.key_from(request.headers.get(idempotency.HEADER))
-        threshold = complaints.refund_four_eyes_threshold_minor
 
         async def work() -> tuple[int, RefundView]:
-            return await refunds.create(
-                actor=request.user,
-                data=data,
-                threshold_minor=threshold,
-                keyring=complaints.keyring,
-                now=now,
-            )
+            return await refunds.create(complaints, actor=request.user, data=data, now=now)
 
         outcome = await idempotency.once(
             scope="refunds.create",
@@ -269,7 +233,7 @@ class RefundController(Controller):
             key=key,
             fingerprint=idempotency.fingerprint(data),
             work=work,
-            personal=refunds.replays(complaints.keyring, request.user),
+            personal=refunds.replays(complaints, request.user),
         )
         # A replay after the mentee's erasure shows the refund as it reads now, maybe moved on.
         version = msgspec.json.decode(outcome.body, type=RefundView).version
@@ -289,13 +253,13 @@ class RefundController(Controller):
     ) -> Page[RefundView]:
         """Refunds, newest first (mentees: their own)."""
         return await refunds.search(
+            complaints,
             state=state_filter,
             session_id=session_id,
             complaint_id=complaint_id,
             mentee=restricted_to,
             limit=limit,
             cursor=cursor,
-            keyring=complaints.keyring,
             reader=request.user,
         )
 
@@ -304,7 +268,7 @@ class RefundController(Controller):
         self, request: AnyRequest, complaints: NamedDependency[Complaints], refund_id: FromPath[uuid.UUID]
     ) -> Response[RefundView]:
         """One refund with its approvals; ``ETag`` for transitions."""
-        return _versioned(await refunds.get(refund_id, keyring=complaints.keyring, reader=request.user))
+        return _versioned(await refunds.get(complaints, refund_id, reader=request.user))
 
     @post("/{refund_id:uuid}/transitions", status_code=200)
     async def transition_refund(
@@ -319,17 +283,9 @@ class RefundController(Controller):
         """Approve (four eyes above the threshold), deny, or report the payout (``If-Match`` required)."""
         version = expected_version(if_match)
         view = await refunds.transition(
-            refund_id,
-            actor=request.user,
-            data=data,
-            expected_version=version,
-            keyring=complaints.keyring,
-            now=now,
+            complaints, refund_id, actor=request.user, data=data, expected_version=version, now=now
         )
         return _versioned(view)
-
-
-# --- attestations and disputes ---------------------------------------------------------
 
 
 class AttestationController(Controller):
@@ -363,14 +319,7 @@ class AttestationController(Controller):
         data: JSONBody[DisputeCreate],
     ) -> Response[DisputeView]:
         """Open a dispute (L1); the attestation shows ``disputed`` until it is decided."""
-        view = await disputes.open_dispute(
-            attestation_id,
-            actor=request.user,
-            data=data,
-            policy=complaints.policy,
-            keyring=complaints.keyring,
-            now=now,
-        )
+        view = await disputes.open_dispute(complaints, attestation_id, actor=request.user, data=data, now=now)
         return _versioned(view, 201)
 
 
@@ -399,9 +348,7 @@ class DisputeController(Controller):
         dispute_id: FromPath[uuid.UUID],
     ) -> Response[DisputeView]:
         """One dispute with its tiers, votes and history; ``ETag`` for transitions."""
-        view = await disputes.get(
-            dispute_id, keyring=complaints.keyring, reader=request.user, policy=complaints.policy, now=now
-        )
+        view = await disputes.get(complaints, dispute_id, reader=request.user, now=now)
         await audit.record_read(request.user, "dispute.read", "dispute", str(dispute_id))
         return _versioned(view)
 
@@ -418,13 +365,7 @@ class DisputeController(Controller):
         """Escalate or appeal to the next tier, decide, revoke (four eyes) or withdraw (``If-Match`` required)."""
         version = expected_version(if_match)
         view = await disputes.transition(
-            dispute_id,
-            actor=request.user,
-            data=data,
-            expected_version=version,
-            policy=complaints.policy,
-            keyring=complaints.keyring,
-            now=now,
+            complaints, dispute_id, actor=request.user, data=data, expected_version=version, now=now
         )
         return _versioned(view)
 
@@ -443,9 +384,6 @@ ROUTES: list[ControllerRouterHandler] = [
     DisputeController,
     attestation_quality,
 ]
-
-
-# --- public ----------------------------------------------------------------------------
 
 
 @get("/escalation-policy", exclude_from_auth=True, tags=["public"])

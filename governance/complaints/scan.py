@@ -13,8 +13,7 @@ from datetime import datetime
 import structlog
 
 from governance.complaints import disputes, service
-from governance.complaints.policy import SlaPolicy, load
-from governance.settings import Settings
+from governance.complaints.config import Complaints
 
 log = structlog.get_logger("governance.complaints.scan")
 
@@ -25,15 +24,10 @@ class ScanResult:
     disputes_flagged: int
 
 
-def load_policy(settings: Settings) -> SlaPolicy:
-    """``sla.toml`` from the policy directory, with the appeal window from settings."""
-    return load(settings.effective_policy_dir / "sla.toml", complaint_appeal_window=settings.complaint_appeal_window)
-
-
-async def run_scan(policy: SlaPolicy, now: datetime) -> ScanResult:
+async def run_scan(complaints: Complaints, now: datetime) -> ScanResult:
     """One pass over everything overdue at ``now``."""
     result = ScanResult(
-        complaints_flagged=await service.scan_breaches(policy, now),
+        complaints_flagged=await service.scan_breaches(complaints, now),
         disputes_flagged=await disputes.scan_breaches(now),
     )
     if result.complaints_flagged or result.disputes_flagged:

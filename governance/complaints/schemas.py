@@ -1,4 +1,6 @@
-"""API shapes of complaints, refunds, attestations, disputes and the escalation policy."""
+"""API shapes, in this order: complaints, payments and refunds, attestations and disputes,
+the published escalation policy, and the period summary (the figures an accreditor asks
+for first; evidence bundles print the same)."""
 
 from __future__ import annotations
 
@@ -47,9 +49,6 @@ Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", max_length=3, desc
 Minor = Annotated[int, msgspec.Meta(ge=1, le=10**12, description="Amount in minor units (cents)")]
 Sha256Hex = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$", max_length=64, description="SHA-256, lowercase hex")]
 Score = Annotated[int, msgspec.Meta(ge=0, le=1000)]
-
-
-# --- complaints ------------------------------------------------------------------------
 
 
 class ComplaintCreate(Input):
@@ -160,9 +159,6 @@ class ComplaintSummary(View):
     next_due: datetime | None
 
 
-# --- refunds ---------------------------------------------------------------------------
-
-
 class PaymentReport(Input):
     """What the mentee paid for a session, as the platform reports it."""
 
@@ -227,9 +223,6 @@ class RefundView(View):
     created_at: datetime
     updated_at: datetime
     allowed_next: list[str]
-
-
-# --- attestations and disputes ---------------------------------------------------------
 
 
 class AttestationCreate(Input):
@@ -360,9 +353,6 @@ class DisputeSummary(View):
     opened_at: datetime
 
 
-# --- escalation policy -----------------------------------------------------------------
-
-
 class ComplaintTargetsView(View):
     category: str | None  # None: every category without an override
     severity: str
@@ -407,9 +397,6 @@ class EscalationPolicyView(View):
     complaint_outcomes: list[str]
     dispute_tiers: list[DisputeTierView]
     external: list[ExternalReferralView]
-
-
-# --- period summary (the figures an accreditor asks for; evidence bundles print the same) ---
 
 
 class MonthOfComplaints(View):

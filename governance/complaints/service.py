@@ -15,14 +15,18 @@ import uuid
 from datetime import datetime
 from typing import Any, Final
 
+import msgspec
 import structlog
+from msgspec.structs import asdict
 from piccolo.custom_types import Combinable
 
 from governance.audit import service as audit
 from governance.complaints import states
+from governance.complaints.config import Complaints
 from governance.complaints.moves import (
     RESOURCE,
     Move,
+    changed,
     due_columns,
     locked,
     move,
@@ -31,7 +35,7 @@ from governance.complaints.moves import (
     scan_breaches,
 )
 from governance.complaints.notes import add_note, author_role
-from governance.complaints.policy import SlaPolicy
+from governance.complaints.rows import ComplaintEventRow, ComplaintNoteRow, ComplaintRow
 from governance.complaints.schemas import (
     ComplaintCreate,
     ComplaintEventView,
@@ -48,12 +52,14 @@ from governance.core.crypto import Keyring, case_scope, is_sealed, reveal
 from governance.core.errors import field_error, invalid_parameter, not_found
 from governance.core.identity import SYSTEM, Identity
 from governance.core.pagination import Page, decode_cursor, encode_cursor, equal_to, newest_first
-from governance.core.rows import loads
+from governance.core.rows import Row, loads, typed, typed_all
 from governance.core.versioning import check_version
 from governance.core.visibility import may_see
 
 log = structlog.get_logger("governance.complaints")
 
+# The support queue reads these columns straight into its items (named as the item names
+# them): one conversion per row, which keeps the busiest list as fast as a bare select.
 SUMMARY_COLUMNS: Final = (
     Complaint.id,
     Complaint.state,
@@ -63,19 +69,24 @@ SUMMARY_COLUMNS: Final = (
     Complaint.assignee,
     Complaint.breached,
     Complaint.received_at,
-    Complaint.next_due_at,
+    Complaint.next_due_at.as_alias("next_due"),
 )
+_SUMMARIES: Final = list[ComplaintSummary]
 
 
-async def file(
-    *, actor: Identity, data: ComplaintCreate, policy: SlaPolicy, keyring: Keyring, now: datetime
-) -> ComplaintView:
+def _summaries(rows: list[dict[str, Any]]) -> list[ComplaintSummary]:
+    """Rows of :data:`SUMMARY_COLUMNS` as the queue's items."""
+    return msgspec.convert(rows, _SUMMARIES)
+
+
+async def file(complaints: Complaints, *, actor: Identity, data: ComplaintCreate, now: datetime) -> ComplaintView:
     """File a complaint. Mentees file for themselves; others name the complainant.
 
     The severity comes from the category unless staff override it with a reason. A
     category the policy escalates at once (safeguarding) is escalated by ``system`` in the
     same transaction.
     """
+    policy = complaints.policy
     kinds = states.staff_kinds(actor)
     complainant = _complainant(actor, data, kinds)
     severity = policy.severity[data.category]
@@ -87,43 +98,40 @@ async def file(
         severity = data.severity
     complaint_id = uuid.uuid4()
     targets = policy.targets_for(data.category, severity)
-    row: dict[str, Any] = {
-        "id": complaint_id,
-        "state": "received",
-        "version": 1,
-        "category": data.category,
-        "severity": severity,
-        "severity_reason": None,  # staff's words about the complainant: encrypted below
-        "complainant_id": complainant,
-        "filed_by": actor.sub,
-        "filed_by_role": author_role(actor),
-        "mentor_id": data.mentor_id,
-        "session_id": data.session_id,
-        "attestation_id": data.attestation_id,
-        "description": None,  # encrypted below, in the transaction (it may create the key)
-        "desired_remedy": None,
-        "received_at": now,
-        "sla_started_at": now,
-        "updated_at": now,
-        "sla_clock": targets.clock,
-        "sla_pauses": "[]",
-        "breached": False,
-        "breaches": "[]",
-        "remedies": "[]",
-        "acknowledged_at": None,
-        "first_response_at": None,
-        "resolved_at": None,
-        "sla_paused_at": None,
-    }
-    row.update(due_columns(policy, row))
+    # Every column not named here starts at the table's default: nothing met, paused or breached yet.
+    new = Complaint(
+        id=complaint_id,
+        state="received",
+        version=1,
+        category=data.category,
+        severity=severity,
+        complainant_id=complainant,
+        filed_by=actor.sub,
+        filed_by_role=author_role(actor),
+        mentor_id=data.mentor_id,
+        session_id=data.session_id,
+        attestation_id=data.attestation_id,
+        received_at=now,
+        sla_started_at=now,
+        updated_at=now,
+        sla_clock=targets.clock,
+    )
+    row = typed(new.to_dict(), ComplaintRow)
+    row = changed(row, due_columns(policy, row))
     async with db.transaction():
         # The complaint's own key: a legal hold keeps exactly this case readable after an erasure.
-        cipher = await keyring.cipher(complainant, scope=case_scope(RESOURCE, complaint_id), create=True)
-        row["description"] = cipher.encrypt(data.description)
-        row["desired_remedy"] = cipher.encrypt(data.desired_remedy) if data.desired_remedy else None
-        if data.severity_reason and severity != policy.severity[data.category]:
-            row["severity_reason"] = cipher.encrypt(data.severity_reason)
-        await Complaint.insert(Complaint(**row))
+        cipher = await complaints.keyring.cipher(complainant, scope=case_scope(RESOURCE, complaint_id), create=True)
+        # The complainant's words, and staff's reason for overriding the severity: sealed alike.
+        sealed = {
+            "description": cipher.encrypt(data.description),
+            "desired_remedy": cipher.encrypt(data.desired_remedy) if data.desired_remedy else None,
+            "severity_reason": (
+                cipher.encrypt(data.severity_reason)
+                if data.severity_reason and severity != policy.severity[data.category]
+                else None
+            ),
+        }
+        await Complaint.insert(Complaint(**asdict(changed(row, sealed))))
         await record_event(complaint_id, None, "received", actor, now, None)
         await audit.record_change(
             actor=actor,
@@ -143,7 +151,7 @@ async def file(
             await move(
                 await locked(complaint_id), Move("escalated", SYSTEM, now, reason=f"{data.category}: immediate"), policy
             )
-    return await get(complaint_id, keyring=keyring, policy=policy, reader=actor, now=now)
+    return await get(complaints, complaint_id, reader=actor, now=now)
 
 
 def _complainant(actor: Identity, data: ComplaintCreate, kinds: set[str]) -> str:
@@ -168,16 +176,18 @@ async def _event_reason(keyring: Keyring, subject: str, stored: str | None) -> s
 async def owner(complaint_id: uuid.UUID) -> str | None:
     """The complainant of a complaint (None when there is no such complaint)."""
     row = await Complaint.select(Complaint.complainant_id).where(Complaint.id == complaint_id).first()
-    return None if row is None else str(row["complainant_id"])
+    return None if row is None else typed(row, _Complainant).complainant_id
 
 
-async def get(
-    complaint_id: uuid.UUID, *, keyring: Keyring, policy: SlaPolicy, reader: Identity, now: datetime
-) -> ComplaintView:
+class _Complainant(Row):
+    complainant_id: str
+
+
+async def get(complaints: Complaints, complaint_id: uuid.UUID, *, reader: Identity, now: datetime) -> ComplaintView:
     """One complaint with its SLA standing, history and notes (personal text decrypted), as
     ``reader`` may see it: internal notes and reasons only for staff (:mod:`governance.core.visibility`)."""
-    row = await Complaint.select().where(Complaint.id == complaint_id).first()
-    if row is None:
+    found = await Complaint.select().where(Complaint.id == complaint_id).first()
+    if found is None:
         raise not_found("complaint", complaint_id)
     events = (
         await ComplaintEvent.select().where(ComplaintEvent.complaint_id == complaint_id).order_by(ComplaintEvent.at)
@@ -187,70 +197,77 @@ async def get(
         .where(ComplaintNote.complaint_id == complaint_id)
         .order_by(ComplaintNote.created_at)
     )
-    return await _view(row, events, notes, keyring, policy, reader, now)
+    return await _view(
+        complaints,
+        typed(found, ComplaintRow),
+        typed_all(events, ComplaintEventRow),
+        typed_all(notes, ComplaintNoteRow),
+        reader,
+        now,
+    )
 
 
 async def _view(
-    row: dict[str, Any],
-    events: list[dict[str, Any]],
-    notes: list[dict[str, Any]],
-    keyring: Keyring,
-    policy: SlaPolicy,
+    complaints: Complaints,
+    row: ComplaintRow,
+    events: list[ComplaintEventRow],
+    notes: list[ComplaintNoteRow],
     reader: Identity,
     now: datetime,
 ) -> ComplaintView:
-    subject = row["complainant_id"]
-    resolved_at = row["resolved_at"]
+    keyring, policy = complaints.keyring, complaints.policy
+    subject = row.complainant_id
+    resolved_at = row.resolved_at
     appeal_until = (
-        resolved_at + policy.complaint_appeal_window if resolved_at and row["state"] in {"resolved", "closed"} else None
+        resolved_at + policy.complaint_appeal_window if resolved_at and row.state in {"resolved", "closed"} else None
     )
     return ComplaintView(
-        id=row["id"],
-        state=row["state"],
-        version=row["version"],
-        category=row["category"],
-        severity=row["severity"],
+        id=row.id,
+        state=row.state,
+        version=row.version,
+        category=row.category,
+        severity=row.severity,
         severity_reason=(
-            await reveal(keyring, subject, row["severity_reason"]) if may_see(reader, internal=True) else None
+            await reveal(keyring, subject, row.severity_reason) if may_see(reader, internal=True) else None
         ),
         complainant_id=subject,
-        filed_by=row["filed_by"],
-        mentor_id=row["mentor_id"],
-        session_id=row["session_id"],
-        attestation_id=row["attestation_id"],
-        description=await reveal(keyring, subject, row["description"]),
-        desired_remedy=await reveal(keyring, subject, row["desired_remedy"]),
-        assignee=row["assignee"],
-        outcome=row["outcome"],
-        remedies=loads(row["remedies"], []),
-        resolution_reasons=await reveal(keyring, subject, row["resolution_reasons"]),
-        received_at=row["received_at"],
-        acknowledged_at=row["acknowledged_at"],
-        first_response_at=row["first_response_at"],
+        filed_by=row.filed_by,
+        mentor_id=row.mentor_id,
+        session_id=row.session_id,
+        attestation_id=row.attestation_id,
+        description=await reveal(keyring, subject, row.description),
+        desired_remedy=await reveal(keyring, subject, row.desired_remedy),
+        assignee=row.assignee,
+        outcome=row.outcome,
+        remedies=loads(row.remedies, []),
+        resolution_reasons=await reveal(keyring, subject, row.resolution_reasons),
+        received_at=row.received_at,
+        acknowledged_at=row.acknowledged_at,
+        first_response_at=row.first_response_at,
         resolved_at=resolved_at,
-        closed_at=row["closed_at"],
+        closed_at=row.closed_at,
         appeal_until=appeal_until,
         sla=SlaView(
-            clock=row["sla_clock"],
-            paused=row["sla_paused_at"] is not None,
-            acknowledge_due=row["ack_due_at"],
-            first_response_due=row["response_due_at"],
-            resolve_due=row["resolve_due_at"],
-            breached=bool(row["breached"]),
-            breaches=loads(row["breaches"], []),
+            clock=row.sla_clock,
+            paused=row.sla_paused_at is not None,
+            acknowledge_due=row.ack_due_at,
+            first_response_due=row.response_due_at,
+            resolve_due=row.resolve_due_at,
+            breached=row.breached,
+            breaches=loads(row.breaches, []),
         ),
         allowed_next=next_states(row, policy, now),
         history=[
             ComplaintEventView(
-                from_state=e["from_state"],
-                to_state=e["to_state"],
-                actor=e["actor"],
-                at=e["at"],
+                from_state=e.from_state,
+                to_state=e.to_state,
+                actor=e.actor,
+                at=e.at,
                 # The system's reasons are generated and addressed to everyone; a person's are
                 # their own and staff's are internal.
                 reason=(
-                    await _event_reason(keyring, subject, e["reason"])
-                    if may_see(reader, internal=e["actor"] != SYSTEM.sub, author=e["actor"])
+                    await _event_reason(keyring, subject, e.reason)
+                    if may_see(reader, internal=e.actor != SYSTEM.sub, author=e.actor)
                     else None
                 ),
             )
@@ -258,15 +275,15 @@ async def _view(
         ],
         notes=[
             NoteView(
-                id=n["id"],
-                author=n["author"],
-                author_role=n["author_role"],
-                to_complainant=bool(n["to_complainant"]),
-                body=await reveal(keyring, subject, n["body"]),
-                created_at=n["created_at"],
+                id=n.id,
+                author=n.author,
+                author_role=n.author_role,
+                to_complainant=n.to_complainant,
+                body=await reveal(keyring, subject, n.body),
+                created_at=n.created_at,
             )
             for n in notes
-            if may_see(reader, internal=not n["to_complainant"], author=n["author"])
+            if may_see(reader, internal=not n.to_complainant, author=n.author)
         ],
     )
 
@@ -292,34 +309,21 @@ async def search(
         (Complaint.complainant_id, complainant),
     )
     if sort == "due":
-        rows, next_cursor = await _soonest_due(where, limit, cursor)
+        items, next_cursor = await _soonest_due(where, limit, cursor)
     else:
         if cursor is not None and "sort" in decode_cursor(cursor):
             # A position in another order would silently skip or repeat complaints.
             raise invalid_parameter("cursor", "a cursor of another sort order: start again without it")
-        rows, next_cursor = await newest_first(
+        page, next_cursor = await newest_first(
             Complaint.select(*SUMMARY_COLUMNS), Complaint.received_at, Complaint.id, where, limit, cursor
         )
-    items = [
-        ComplaintSummary(
-            id=r["id"],
-            state=r["state"],
-            category=r["category"],
-            severity=r["severity"],
-            complainant_id=r["complainant_id"],
-            assignee=r["assignee"],
-            breached=bool(r["breached"]),
-            received_at=r["received_at"],
-            next_due=r["next_due_at"],
-        )
-        for r in rows
-    ]
+        items = _summaries(page)
     return Page(items=items, next_cursor=next_cursor)
 
 
 async def _soonest_due(
     where: list[Combinable], limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[ComplaintSummary], str | None]:
     """One page of the support queue by SLA deadline, and the cursor of the next.
 
     Complaints with a pending deadline come first, soonest (so overdue ones) first; then
@@ -348,17 +352,17 @@ async def _soonest_due(
             query = query.where(condition)
         return query
 
-    rows: list[dict[str, Any]] = []
+    rows: list[ComplaintSummary] = []
     if after is None or after[0] is not None:
         dated = filtered(Complaint.select(*SUMMARY_COLUMNS).where(due.is_not_null()))
         if after is not None:
             dated = dated.where((due > after[0]) | ((due == after[0]) & (ident > after[2])))
-        rows = list(await dated.order_by(due).order_by(ident).limit(limit + 1))
+        rows = _summaries(await dated.order_by(due).order_by(ident).limit(limit + 1))
     if len(rows) <= limit:
         undated = filtered(Complaint.select(*SUMMARY_COLUMNS).where(due.is_null()))
         if after is not None and after[0] is None:
             undated = undated.where((received > after[1]) | ((received == after[1]) & (ident > after[2])))
-        rows += await undated.order_by(received).order_by(ident).limit(limit + 1 - len(rows))
+        rows += _summaries(await undated.order_by(received).order_by(ident).limit(limit + 1 - len(rows)))
     page = rows[:limit]
     if len(rows) <= limit:
         return page, None
@@ -366,29 +370,29 @@ async def _soonest_due(
     return page, encode_cursor(
         {
             "sort": "due",
-            "due": None if last["next_due_at"] is None else last["next_due_at"].isoformat(),
-            "received": last["received_at"].isoformat(),
-            "id": str(last["id"]),
+            "due": None if last.next_due is None else last.next_due.isoformat(),
+            "received": last.received_at.isoformat(),
+            "id": str(last.id),
         }
     )
 
 
 async def transition(
+    complaints: Complaints,
     complaint_id: uuid.UUID,
     *,
     actor: Identity,
     data: ComplaintTransition,
     expected_version: int,
-    policy: SlaPolicy,
-    keyring: Keyring,
     now: datetime,
 ) -> ComplaintView:
     """Move a complaint to ``data.to``: 412 when stale, 409 when the state machine forbids it,
     403 when this actor may not make that move, 400 naming a missing field."""
+    keyring = complaints.keyring
     async with db.transaction():
         row = await locked(complaint_id)
-        check_version(row["version"], expected_version)
-        kinds = states.complaint_actor_kinds(actor, row["complainant_id"])
+        check_version(row.version, expected_version)
+        kinds = states.complaint_actor_kinds(actor, row.complainant_id)
         if data.assignee is not None and "staff" not in kinds:
             raise field_error("assignee", "only staff assign complaints")
         reasons = None
@@ -397,12 +401,10 @@ async def transition(
                 raise field_error("outcome", "resolving needs an outcome: upheld, partially_upheld or not_upheld")
             if not data.reasons:
                 raise field_error("reasons", "a final response states its reasons")
-            reasons = await keyring.encrypt(
-                row["complainant_id"], data.reasons, scope=case_scope(RESOURCE, complaint_id)
-            )
+            reasons = await keyring.encrypt(row.complainant_id, data.reasons, scope=case_scope(RESOURCE, complaint_id))
         # A person's reason for a move may speak about the complainant: their key, like notes.
         reason = (
-            await keyring.encrypt(row["complainant_id"], data.reason, scope=case_scope(RESOURCE, complaint_id))
+            await keyring.encrypt(row.complainant_id, data.reason, scope=case_scope(RESOURCE, complaint_id))
             if data.reason
             else None
         )
@@ -416,8 +418,8 @@ async def transition(
             remedies=tuple(data.remedies),
             resolution_reasons=reasons,
         )
-        await move(row, step, policy)
-    return await get(complaint_id, keyring=keyring, policy=policy, reader=actor, now=now)
+        await move(row, step, complaints.policy)
+    return await get(complaints, complaint_id, reader=actor, now=now)
 
 
 __all__ = [

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Final
 
 from governance.complaints import exports
+from governance.complaints.rows import RecordId
 from governance.complaints.states import OPEN_COMPLAINT_STATES
 from governance.complaints.tables import (
     Attestation,
@@ -31,6 +32,7 @@ from governance.complaints.tables import (
 )
 from governance.core.crypto import SEALED_PREFIXES, Keyring
 from governance.core.identity import SYSTEM
+from governance.core.rows import Row, typed_all
 from governance.core.subjects import Erased, ErasureOutcome, Hold, Kept, RetentionRecord, SubjectData
 
 CATEGORY: Final = "complaint_files"
@@ -53,7 +55,10 @@ async def _clear_unsealed(subject: str) -> None:
         & Complaint.severity_reason.not_like(legacy)
         & Complaint.severity_reason.not_like(sealed)
     )
-    ids = [row["id"] for row in await Complaint.select(Complaint.id).where(Complaint.complainant_id == subject)]
+    ids = [
+        row.id
+        for row in typed_all(await Complaint.select(Complaint.id).where(Complaint.complainant_id == subject), RecordId)
+    ]
     if ids:
         await ComplaintEvent.update({ComplaintEvent.reason: None}).where(
             ComplaintEvent.complaint_id.is_in(ids)
@@ -64,6 +69,22 @@ async def _clear_unsealed(subject: str) -> None:
     await Dispute.update({Dispute.evidence: "[]"}).where(
         (Dispute.candidate_id == subject) & Dispute.evidence.like("[%") & (Dispute.evidence != "[]")
     )
+
+
+class _Case(Row):
+    """A case that may hold an erasure back: which, and in what state."""
+
+    id: uuid.UUID
+    state: str
+
+
+class _Closed(Row):
+    """A closed complaint whose retention period may have ended."""
+
+    id: uuid.UUID
+    complainant_id: str
+    closed_at: datetime | None
+    updated_at: datetime
 
 
 class ComplaintSubjects:
@@ -80,25 +101,26 @@ class ComplaintSubjects:
         return SubjectData(module=self.module, data=data, resource_ids=resource_ids)
 
     async def holds(self, subject: str) -> list[Hold]:
-        found = [
-            Hold(self.module, "complaint", str(c["id"]), f"open complaint ({c['state']})")
-            for c in await Complaint.select(Complaint.id, Complaint.state).where(
-                (Complaint.complainant_id == subject) & Complaint.state.is_in(sorted(HOLDING_COMPLAINT_STATES))
-            )
+        complaints = await Complaint.select(Complaint.id, Complaint.state).where(
+            (Complaint.complainant_id == subject) & Complaint.state.is_in(sorted(HOLDING_COMPLAINT_STATES))
+        )
+        disputes = await Dispute.select(Dispute.id, Dispute.state).where(
+            ((Dispute.candidate_id == subject) | (Dispute.mentor_id == subject)) & Dispute.closed_at.is_null()
+        )
+        refunds = await Refund.select(Refund.id, Refund.state).where(
+            (Refund.mentee_id == subject) & Refund.state.is_in(list(OPEN_REFUND_STATES))
+        )
+        return [
+            *(
+                Hold(self.module, "complaint", str(c.id), f"open complaint ({c.state})")
+                for c in typed_all(complaints, _Case)
+            ),
+            *(Hold(self.module, "dispute", str(d.id), f"open dispute ({d.state})") for d in typed_all(disputes, _Case)),
+            *(
+                Hold(self.module, "refund", str(r.id), f"refund in progress ({r.state})")
+                for r in typed_all(refunds, _Case)
+            ),
         ]
-        found += [
-            Hold(self.module, "dispute", str(d["id"]), f"open dispute ({d['state']})")
-            for d in await Dispute.select(Dispute.id, Dispute.state).where(
-                ((Dispute.candidate_id == subject) | (Dispute.mentor_id == subject)) & Dispute.closed_at.is_null()
-            )
-        ]
-        found += [
-            Hold(self.module, "refund", str(r["id"]), f"refund in progress ({r['state']})")
-            for r in await Refund.select(Refund.id, Refund.state).where(
-                (Refund.mentee_id == subject) & Refund.state.is_in(list(OPEN_REFUND_STATES))
-            )
-        ]
-        return found
 
     async def on_erasure(self, subject: str, now: datetime) -> ErasureOutcome:
         await _clear_unsealed(subject)
@@ -108,7 +130,10 @@ class ComplaintSubjects:
         attestations = await Attestation.count().where(Attestation.candidate_id == subject)
         # Cases under a hold kept their key (the certificate lists them): not erased yet.
         held = dict.fromkeys(("complaint", "refund", "dispute"), 0)
-        candidate_of = {str(d["id"]) for d in await Dispute.select(Dispute.id).where(Dispute.candidate_id == subject)}
+        candidate_of = {
+            str(d.id)
+            for d in typed_all(await Dispute.select(Dispute.id).where(Dispute.candidate_id == subject), RecordId)
+        }
         for hold in await self.holds(subject):
             # A mentor's hold on a dispute keeps the candidate's key, not theirs.
             if hold.record_type != "dispute" or hold.record_id in candidate_of:
@@ -159,9 +184,9 @@ class ComplaintSubjects:
         )
         return [
             RetentionRecord(
-                self.module, category, "complaint", str(r["id"]), r["complainant_id"], r["closed_at"] or r["updated_at"]
+                self.module, category, "complaint", str(r.id), r.complainant_id, r.closed_at or r.updated_at
             )
-            for r in rows
+            for r in typed_all(rows, _Closed)
         ]
 
     async def dispose(self, records: Sequence[RetentionRecord], now: datetime) -> int:

@@ -30,9 +30,10 @@ the flag, like an appeal clears a complaint's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import decimal
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, Final
+from typing import Final
 
 from piccolo.query.functions.aggregate import Count, Sum
 
@@ -48,7 +49,7 @@ from governance.complaints.schemas import (
 from governance.complaints.states import OPEN_COMPLAINT_STATES, OPEN_DISPUTE_STATES
 from governance.complaints.tables import Complaint, Dispute, Refund
 from governance.core import db, periods
-from governance.core.rows import loads
+from governance.core.rows import Row, loads, typed_all
 
 COMPLAINT_OUTCOMES: Final = ("upheld", "partially_upheld", "not_upheld", "withdrawn", "open")
 DISPUTE_OUTCOMES: Final = ("upheld", "amended", "revoked", "withdrawn", "open")
@@ -73,7 +74,44 @@ MONTH_SQL: Final = {
 DISPUTE_COLUMNS: Final = (Dispute.state, Dispute.outcome, Dispute.tier, Dispute.breached, Dispute.decide_due_at)
 
 
-# --- pure counting ---------------------------------------------------------------------
+class Standing(Row):
+    """What :func:`sla_standing` reads of a complaint."""
+
+    state: str
+    breached: bool
+    breaches: str  # JSON list
+    resolve_due_at: datetime | None
+    next_due_at: datetime | None
+
+
+class ComplaintGroup(Row):
+    """One group of :func:`complaint_groups`: how many complaints share these values."""
+
+    category: str
+    state: str
+    outcome: str | None
+    month: str  # YYYY-MM, UTC
+    standing: str  # met, breached or unjudged
+    count: int
+
+
+class RefundGroup(Row):
+    """Refunds of one state and currency: how many, and their amount (a SQL sum)."""
+
+    state: str
+    currency: str
+    count: int
+    amount: int | decimal.Decimal | None
+
+
+class DisputeTally(Row):
+    """The :data:`DISPUTE_COLUMNS` of a dispute."""
+
+    state: str
+    outcome: str | None
+    tier: str
+    breached: bool
+    decide_due_at: datetime | None
 
 
 def complaint_outcome(state: str, outcome: str | None) -> str:
@@ -84,23 +122,23 @@ def complaint_outcome(state: str, outcome: str | None) -> str:
     return outcome if outcome in COMPLAINT_OUTCOMES else "open"
 
 
-def sla_standing(row: Mapping[str, Any], now: datetime) -> str | None:
+def sla_standing(row: Standing, now: datetime) -> str | None:
     """``met``, ``breached``, or None when the complaint is not judged yet (see the module doc)."""
-    state = row["state"]
+    state = row.state
     is_open = state in OPEN_COMPLAINT_STATES
-    overdue = is_open and row["next_due_at"] is not None and row["next_due_at"] <= now
+    overdue = is_open and row.next_due_at is not None and row.next_due_at <= now
     judged = (
         state in RESOLVED
-        or "resolve" in loads(row["breaches"], [])
-        or (is_open and row["resolve_due_at"] is not None and row["resolve_due_at"] <= now)
+        or "resolve" in loads(row.breaches, [])
+        or (is_open and row.resolve_due_at is not None and row.resolve_due_at <= now)
     )
     if not judged:
         return None
-    return "breached" if row["breached"] or overdue else "met"
+    return "breached" if row.breached or overdue else "met"
 
 
 def tally_complaints(
-    groups: Iterable[Mapping[str, Any]], months: list[str]
+    groups: Iterable[ComplaintGroup], months: list[str]
 ) -> tuple[int, dict[str, int], dict[str, int], list[MonthOfComplaints], SlaAttainment]:
     """Received, by category, by outcome, per month (every month of ``months``) and SLA
     attainment, from ``(category, state, outcome, month, standing, count)`` groups
@@ -111,26 +149,26 @@ def tally_complaints(
     by_outcome = dict.fromkeys(COMPLAINT_OUTCOMES, 0)
     per_month = {month: dict.fromkeys(CATEGORIES, 0) for month in months}
     for group in groups:
-        count, category = int(group["count"]), group["category"]
+        count, category = group.count, group.category
         received += count
         by_category[category] = by_category.get(category, 0) + count
-        by_outcome[complaint_outcome(group["state"], group["outcome"])] += count
-        month = per_month[group["month"]]
+        by_outcome[complaint_outcome(group.state, group.outcome)] += count
+        month = per_month[group.month]
         month[category] = month.get(category, 0) + count
-        if group["standing"] != "unjudged":
+        if group.standing != "unjudged":
             judged += count
-            breached += count if group["standing"] == "breached" else 0
+            breached += count if group.standing == "breached" else 0
     met = judged - breached
     sla = SlaAttainment(judged=judged, met=met, breached=breached, attainment=periods.share(met, judged))
     per_month_list = [MonthOfComplaints(month=month, by_category=counts) for month, counts in per_month.items()]
     return received, by_category, by_outcome, per_month_list, sla
 
 
-async def complaint_groups(since: datetime, until: datetime, now: datetime) -> list[dict[str, Any]]:
+async def complaint_groups(since: datetime, until: datetime, now: datetime) -> list[ComplaintGroup]:
     """Complaints received in ``[since, until)`` grouped by category, state, outcome, UTC
     month and SLA standing at ``now``, with their count (one query)."""
     month = MONTH_SQL["sqlite" if db.is_sqlite() else "postgres"]
-    rows: list[dict[str, Any]] = await Complaint.raw(
+    rows = await Complaint.raw(
         # Only constants are formatted into the text; values are bound.
         f"SELECT category, state, outcome, {month} AS month, {STANDING_SQL} AS standing, "  # noqa: S608
         "COUNT(*) AS count FROM complaint WHERE received_at >= {} AND received_at < {} "
@@ -140,18 +178,18 @@ async def complaint_groups(since: datetime, until: datetime, now: datetime) -> l
         since,
         until,
     )
-    return rows
+    return typed_all(rows, ComplaintGroup)
 
 
-def tally_refunds(groups: Iterable[Mapping[str, Any]]) -> RefundFigures:
+def tally_refunds(groups: Iterable[RefundGroup]) -> RefundFigures:
     """Refund figures from ``(state, currency, count, amount)`` groups: every state, zeros
     included, and the amounts of issued refunds per currency."""
     by_state = dict.fromkeys(REFUND_STATES, 0)
     issued: dict[str, int] = {}
     for group in groups:
-        by_state[group["state"]] = by_state.get(group["state"], 0) + int(group["count"])
-        if group["state"] == "issued":
-            issued[group["currency"]] = issued.get(group["currency"], 0) + int(group["amount"] or 0)
+        by_state[group.state] = by_state.get(group.state, 0) + group.count
+        if group.state == "issued":
+            issued[group.currency] = issued.get(group.currency, 0) + int(group.amount or 0)
     return RefundFigures(
         requested=sum(by_state.values()), by_state=by_state, issued_minor_by_currency=dict(sorted(issued.items()))
     )
@@ -167,22 +205,19 @@ def dispute_outcome(state: str, outcome: str | None) -> str:
     return outcome if outcome in DISPUTE_OUTCOMES else "open"
 
 
-def tally_disputes(rows: Iterable[Mapping[str, Any]], now: datetime) -> DisputeFigures:
+def tally_disputes(rows: Iterable[DisputeTally], now: datetime) -> DisputeFigures:
     """Disputes opened, by outcome, by highest tier reached, and how many breached a tier's limit."""
     by_outcome = dict.fromkeys(DISPUTE_OUTCOMES, 0)
     by_tier = dict.fromkeys(TIERS, 0)
     opened = breached = 0
     for row in rows:
         opened += 1
-        by_outcome[dispute_outcome(row["state"], row["outcome"])] += 1
-        by_tier[row["tier"]] = by_tier.get(row["tier"], 0) + 1
-        due = row["decide_due_at"]
-        overdue = row["state"] in OPEN_DISPUTE_STATES and due is not None and due <= now
-        breached += bool(row["breached"]) or overdue
+        by_outcome[dispute_outcome(row.state, row.outcome)] += 1
+        by_tier[row.tier] = by_tier.get(row.tier, 0) + 1
+        due = row.decide_due_at
+        overdue = row.state in OPEN_DISPUTE_STATES and due is not None and due <= now
+        breached += row.breached or overdue
     return DisputeFigures(opened=opened, by_outcome=by_outcome, by_tier=by_tier, breached=breached)
-
-
-# --- the summary -----------------------------------------------------------------------
 
 
 async def period_summary(period_start: date, period_end: date, now: datetime) -> ComplaintsSummary:
@@ -211,6 +246,6 @@ async def period_summary(period_start: date, period_end: date, now: datetime) ->
         by_outcome=by_outcome,
         per_month=per_month,
         sla=sla,
-        refunds=tally_refunds(refund_groups),
-        disputes=tally_disputes(disputes, now),
+        refunds=tally_refunds(typed_all(refund_groups, RefundGroup)),
+        disputes=tally_disputes(typed_all(disputes, DisputeTally), now),
     )

@@ -4,6 +4,7 @@ lists is accepted from a caller who may make it, every other move is refused wit
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -12,8 +13,7 @@ from typing import Any
 import pytest
 
 from governance.complaints import attestations, disputes, refunds, service, states
-from governance.complaints.policy import SlaPolicy
-from governance.complaints.scan import load_policy
+from governance.complaints.config import Complaints
 from governance.complaints.schemas import (
     AttestationCreate,
     ComplaintCreate,
@@ -42,13 +42,8 @@ KINDS |= {"system": {"system"}, "platform": {"platform"}}
 
 
 @pytest.fixture
-def policy(settings: Settings) -> SlaPolicy:
-    return load_policy(settings)
-
-
-@pytest.fixture
-def keyring(settings: Settings) -> Keyring:
-    return Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
+def complaints(settings: Settings) -> Complaints:
+    return Complaints.configure(settings, Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file)))
 
 
 async def _status(call: Any) -> int:
@@ -59,16 +54,16 @@ async def _status(call: Any) -> int:
     return 200
 
 
-async def test_complaints_allowed_next_tells_the_truth(database: Settings, policy: SlaPolicy, keyring: Keyring) -> None:
+async def test_complaints_allowed_next_tells_the_truth(database: Settings, complaints: Complaints) -> None:
     start = datetime.now(UTC)
 
     async def fresh() -> dict[str, Any]:
         data = ComplaintCreate(category="other", description="d")
-        filed = await service.file(actor=COMPLAINANT, data=data, policy=policy, keyring=keyring, now=start)
+        filed = await service.file(complaints, actor=COMPLAINANT, data=data, now=start)
         return {"id": filed.id, "now": start}
 
     async def view(r: dict[str, Any]) -> Any:
-        return await service.get(r["id"], keyring=keyring, policy=policy, reader=OFFICER, now=r["now"])
+        return await service.get(complaints, r["id"], reader=OFFICER, now=r["now"])
 
     async def read(r: dict[str, Any]) -> tuple[Any, list[str]]:
         current = await view(r)
@@ -79,19 +74,13 @@ async def test_complaints_allowed_next_tells_the_truth(database: Settings, polic
         data = ComplaintTransition(to=target, outcome="upheld", reasons="r")  # type: ignore[arg-type]
         return await _status(
             service.transition(
-                r["id"],
-                actor=caller,
-                data=data,
-                expected_version=current.version,
-                policy=policy,
-                keyring=keyring,
-                now=r["now"],
+                complaints, r["id"], actor=caller, data=data, expected_version=current.version, now=r["now"]
             )
         )
 
     async def move(r: dict[str, Any], target: str) -> int:
         if target == LATER:
-            r["now"] = start + policy.complaint_appeal_window + timedelta(days=1)
+            r["now"] = start + complaints.policy.complaint_appeal_window + timedelta(days=1)
             return 200
         who = states.COMPLAINT_MOVES[(await view(r)).state][target]
         caller = next(CALLERS[name] for name, kinds in KINDS.items() if kinds & who)
@@ -112,8 +101,9 @@ async def test_complaints_allowed_next_tells_the_truth(database: Settings, polic
     assert seen[("resolved", True)] == ["closed"], "no appeal once its window has closed"
 
 
-async def test_refunds_allowed_next_tells_the_truth(database: Settings, keyring: Keyring) -> None:
+async def test_refunds_allowed_next_tells_the_truth(database: Settings, complaints: Complaints) -> None:
     now = datetime.now(UTC)
+    complaints = dataclasses.replace(complaints, refund_four_eyes_threshold_minor=1_000)
     # Another agent asks for the refund: its requester may never approve it (four eyes).
     requester = Identity(sub="agent-walk-requester", roles=("support_agent",))
 
@@ -125,24 +115,23 @@ async def test_refunds_allowed_next_tells_the_truth(database: Settings, keyring:
             )
         )
         _, created = await refunds.create(
+            complaints,
             actor=requester,
             data=RefundCreate(session_id=session, amount_minor=10, currency="EUR", reason="r"),
-            threshold_minor=1_000,
-            keyring=keyring,
             now=now,
         )
         return created.id
 
     async def read(refund_id: uuid.UUID) -> tuple[Any, list[str]]:
-        current = await refunds.get(refund_id, keyring=keyring, reader=OFFICER)
+        current = await refunds.get(complaints, refund_id, reader=OFFICER)
         return current.state, current.allowed_next
 
     async def attempt(refund_id: uuid.UUID, target: str, caller: Identity) -> int:
-        current = await refunds.get(refund_id, keyring=keyring, reader=OFFICER)
+        current = await refunds.get(complaints, refund_id, reader=OFFICER)
         data = RefundTransition(to=target, reason="r", payment_reference="ref", reasons="r")  # type: ignore[arg-type]
         return await _status(
             refunds.transition(
-                refund_id, actor=caller, data=data, expected_version=current.version, keyring=keyring, now=now
+                complaints, refund_id, actor=caller, data=data, expected_version=current.version, now=now
             )
         )
 
@@ -174,7 +163,7 @@ DECIDERS = {
 }
 
 
-async def test_disputes_allowed_next_tells_the_truth(database: Settings, policy: SlaPolicy, keyring: Keyring) -> None:
+async def test_disputes_allowed_next_tells_the_truth(database: Settings, complaints: Complaints) -> None:
     start = datetime.now(UTC)
     candidate = Identity(sub=f"cand-{uuid.uuid4()}", roles=("mentee",))
 
@@ -194,17 +183,12 @@ async def test_disputes_allowed_next_tells_the_truth(database: Settings, policy:
             now=start,
         )
         opened = await disputes.open_dispute(
-            attested.id,
-            actor=candidate,
-            data=DisputeCreate(reason="wrong"),
-            policy=policy,
-            keyring=keyring,
-            now=start,
+            complaints, attested.id, actor=candidate, data=DisputeCreate(reason="wrong"), now=start
         )
         return {"id": opened.id, "now": start}
 
     async def view(r: dict[str, Any]) -> Any:
-        return await disputes.get(r["id"], keyring=keyring, reader=OFFICER, policy=policy, now=r["now"])
+        return await disputes.get(complaints, r["id"], reader=OFFICER, now=r["now"])
 
     async def read(r: dict[str, Any]) -> tuple[Any, list[str]]:
         current = await view(r)
@@ -215,13 +199,7 @@ async def test_disputes_allowed_next_tells_the_truth(database: Settings, policy:
         data = DisputeTransition(to=target, outcome="upheld", reasons="r")  # type: ignore[arg-type]
         try:
             after = await disputes.transition(
-                r["id"],
-                actor=caller,
-                data=data,
-                expected_version=current.version,
-                policy=policy,
-                keyring=keyring,
-                now=r["now"],
+                complaints, r["id"], actor=caller, data=data, expected_version=current.version, now=r["now"]
             )
         except Problem as problem:
             return problem.status_code, current

@@ -179,14 +179,14 @@ async def test_a_missed_deadline_flags_and_escalates_once(
     from governance.complaints.scan import run_scan
 
     filed = await api.file(sub="mentee-breach", category="other")
-    policy = services.complaints.policy
-    await run_scan(policy, clock.now())
+    complaints = services.complaints
+    await run_scan(complaints, clock.now())
     assert (await api.call("GET", f"/complaints/{filed['id']}", "support_agent", "a")).json()["sla"][
         "breached"
     ] is False
     clock.advance(timedelta(days=10))  # past the two-working-day acknowledgement target, whatever the weekday
-    first = await run_scan(policy, clock.now())
-    again = await run_scan(policy, clock.now())
+    first = await run_scan(complaints, clock.now())
+    again = await run_scan(complaints, clock.now())
     assert first.complaints_flagged >= 1
     after = (await api.call("GET", f"/complaints/{filed['id']}", "support_agent", "a")).json()
     assert after["state"] == "escalated"

@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from governance.audit.tables import AuditEntry
 from governance.complaints import attestations, disputes, service
-from governance.complaints.scan import load_policy, run_scan
+from governance.complaints.config import Complaints
+from governance.complaints.scan import run_scan
 from governance.complaints.schemas import AttestationCreate, ComplaintCreate, DisputeCreate
 from governance.complaints.tables import Complaint, Dispute
 from governance.core import schedule
@@ -20,9 +21,12 @@ from governance.settings import Settings
 PLATFORM = Identity(sub="platform-scan", roles=("platform",))
 
 
+def _complaints(settings: Settings) -> Complaints:
+    return Complaints.configure(settings, Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file)))
+
+
 async def test_an_overdue_dispute_tier_is_flagged_once(database: Settings) -> None:
-    policy = load_policy(database)
-    keyring = Keyring(LocalMasterKey.load_or_create(database.effective_master_key_file))
+    complaints = _complaints(database)
     now = datetime.now(UTC)
     attestation = await attestations.record(
         actor=PLATFORM,
@@ -38,13 +42,13 @@ async def test_an_overdue_dispute_tier_is_flagged_once(database: Settings) -> No
         now=now,
     )
     dispute = await disputes.open_dispute(
-        attestation.id, actor=PLATFORM, data=DisputeCreate(reason="employer"), policy=policy, keyring=keyring, now=now
+        complaints, attestation.id, actor=PLATFORM, data=DisputeCreate(reason="employer"), now=now
     )
     assert dispute.decide_due is not None
-    assert (await run_scan(policy, dispute.decide_due - timedelta(seconds=1))).disputes_flagged == 0
+    assert (await run_scan(complaints, dispute.decide_due - timedelta(seconds=1))).disputes_flagged == 0
     later = dispute.decide_due + timedelta(seconds=1)
-    assert (await run_scan(policy, later)).disputes_flagged >= 1
-    assert (await run_scan(policy, later)).disputes_flagged == 0
+    assert (await run_scan(complaints, later)).disputes_flagged >= 1
+    assert (await run_scan(complaints, later)).disputes_flagged == 0
     assert await Dispute.select(Dispute.breached).where(Dispute.id == dispute.id).first() == {"breached": True}
     assert (
         await AuditEntry.count().where(
@@ -55,20 +59,18 @@ async def test_an_overdue_dispute_tier_is_flagged_once(database: Settings) -> No
 
 
 async def test_the_in_process_task_flags_breaches_by_the_applications_clock(database: Settings) -> None:
-    policy = load_policy(database)
-    keyring = Keyring(LocalMasterKey.load_or_create(database.effective_master_key_file))
+    complaints = _complaints(database)
     clock = ManualClock(datetime.now(UTC))
     filed = await service.file(
+        complaints,
         actor=Identity(sub="mentee-task", roles=("mentee",)),
         data=ComplaintCreate(category="other", description="d"),
-        policy=policy,
-        keyring=keyring,
         now=clock.now(),
     )
     clock.advance(timedelta(days=30))
     stop = asyncio.Event()
     task = asyncio.create_task(
-        schedule.every(timedelta(milliseconds=10), lambda: run_scan(policy, clock.now()), stop, name="sla_scan")
+        schedule.every(timedelta(milliseconds=10), lambda: run_scan(complaints, clock.now()), stop, name="sla_scan")
     )
     try:
         for _ in range(500):  # bounded: the task runs every 10 ms

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import UTC, datetime
 from typing import Any
@@ -9,9 +10,8 @@ from typing import Any
 import pytest
 
 from governance.complaints import refunds, service, states
+from governance.complaints.config import Complaints, load_policy
 from governance.complaints.moves import EFFECTS
-from governance.complaints.policy import SlaPolicy
-from governance.complaints.scan import load_policy
 from governance.complaints.schemas import ComplaintCreate, ComplaintTransition, RefundCreate, RefundTransition
 from governance.complaints.tables import Complaint, Refund, SessionPayment
 from governance.core.crypto import Keyring, LocalMasterKey
@@ -63,22 +63,14 @@ def test_every_move_effect_names_a_state_a_complaint_can_reach() -> None:
 
 
 @pytest.fixture
-def policy(settings: Settings) -> SlaPolicy:
-    return load_policy(settings)
+def complaints(settings: Settings) -> Complaints:
+    keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
+    return dataclasses.replace(Complaints.configure(settings, keyring), refund_four_eyes_threshold_minor=1_000)
 
 
-@pytest.fixture
-def keyring(settings: Settings) -> Keyring:
-    return Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
-
-
-async def _complaint_in(state: str, policy: SlaPolicy, keyring: Keyring, now: datetime) -> Any:
+async def _complaint_in(state: str, complaints: Complaints, now: datetime) -> Any:
     filed = await service.file(
-        actor=COMPLAINANT,
-        data=ComplaintCreate(category="other", description="d"),
-        policy=policy,
-        keyring=keyring,
-        now=now,
+        complaints, actor=COMPLAINANT, data=ComplaintCreate(category="other", description="d"), now=now
     )
     await Complaint.update(
         {
@@ -92,18 +84,18 @@ async def _complaint_in(state: str, policy: SlaPolicy, keyring: Keyring, now: da
 
 @pytest.mark.parametrize(("source", "target"), list(itertools.product(states.COMPLAINT_STATES, repeat=2)))
 async def test_complaint_moves_follow_the_table(
-    database: Settings, policy: SlaPolicy, keyring: Keyring, source: str, target: str
+    database: Settings, complaints: Complaints, source: str, target: str
 ) -> None:
     now = datetime.now(UTC)
     for name, actor in ACTORS.items():
-        complaint_id = await _complaint_in(source, policy, keyring, now)
+        complaint_id = await _complaint_in(source, complaints, now)
         data = ComplaintTransition(to=target, outcome="upheld", reasons="r")  # type: ignore[arg-type]
         allowed = target in states.COMPLAINT_MOVES[source]
         permitted = bool(states.COMPLAINT_MOVES[source].get(target, frozenset()) & KINDS[name])
         refused: int | None = None
         try:
             view = await service.transition(
-                complaint_id, actor=actor, data=data, expected_version=1, policy=policy, keyring=keyring, now=now
+                complaints, complaint_id, actor=actor, data=data, expected_version=1, now=now
             )
         except Problem as problem:
             refused = problem.status_code
@@ -119,7 +111,7 @@ async def test_complaint_moves_follow_the_table(
 REQUESTER = Identity(sub="agent-requesting", roles=("support_agent",))
 
 
-async def _refund_in(state: str, keyring: Keyring, now: datetime, n: int) -> Any:
+async def _refund_in(state: str, complaints: Complaints, now: datetime, n: int) -> Any:
     session = f"s-states-{state}-{n}-{now.timestamp()}"
     await SessionPayment.insert(
         SessionPayment(
@@ -127,10 +119,9 @@ async def _refund_in(state: str, keyring: Keyring, now: datetime, n: int) -> Any
         )
     )
     _, view = await refunds.create(
+        complaints,
         actor=REQUESTER,  # none of ACTORS: a requester never approves their own refund
         data=RefundCreate(session_id=session, amount_minor=10, currency="EUR", reason="r"),
-        threshold_minor=1_000,
-        keyring=keyring,
         now=now,
     )
     await Refund.update({Refund.state: state}).where(Refund.id == view.id)
@@ -142,18 +133,18 @@ async def _refund_in(state: str, keyring: Keyring, now: datetime, n: int) -> Any
     # "requested" is not a target clients can name (the schema refuses it).
     [(s, t) for s, t in itertools.product(states.REFUND_STATES, repeat=2) if t != "requested"],
 )
-async def test_refund_moves_follow_the_table(database: Settings, keyring: Keyring, source: str, target: str) -> None:
+async def test_refund_moves_follow_the_table(
+    database: Settings, complaints: Complaints, source: str, target: str
+) -> None:
     now = datetime.now(UTC)
     for n, (name, actor) in enumerate(ACTORS.items()):
-        refund_id = await _refund_in(source, keyring, now, n)
+        refund_id = await _refund_in(source, complaints, now, n)
         data = RefundTransition(to=target, reason="r", payment_reference="ref", reasons="r")  # type: ignore[arg-type]
         allowed = target in states.REFUND_MOVES[source]
         permitted = bool(states.REFUND_MOVES[source].get(target, frozenset()) & KINDS[name])
         refused: int | None = None
         try:
-            view = await refunds.transition(
-                refund_id, actor=actor, data=data, expected_version=1, keyring=keyring, now=now
-            )
+            view = await refunds.transition(complaints, refund_id, actor=actor, data=data, expected_version=1, now=now)
         except Problem as problem:
             refused = problem.status_code
         if allowed and permitted:
@@ -170,13 +161,13 @@ def test_dispute_tiers_only_ever_move_to_the_next_tier(settings: Settings) -> No
 
     policy = load_policy(settings)
     for state, tier in itertools.product(states.DISPUTE_STATES, ("L1", "L2", "L3")):
-        allowed = _allowed(policy, {"state": state, "tier": tier}, None)
+        allowed = _allowed(policy, state, tier, None, None)
         assert set(allowed) <= set(states.DISPUTE_MOVES[state])
         reviews = {s for s in allowed if s in states.TIER_OF_REVIEW_STATE}
         nxt = policy.next_tier(tier)
         assert reviews <= ({states.REVIEW_STATE_OF_TIER[nxt]} if nxt else set()), (state, tier)
         if "revoked" in allowed:
             assert "revoked" in policy.tiers[tier].outcomes
-    assert _allowed(policy, {"state": "l1_review", "tier": "L1"}, None) == ["decided", "l2_review", "withdrawn"]
-    assert _allowed(policy, {"state": "l3_review", "tier": "L3"}, None) == ["decided", "revoked", "withdrawn"]
-    assert _allowed(policy, {"state": "decided", "tier": "L3"}, None) == []
+    assert _allowed(policy, "l1_review", "L1", None, None) == ["decided", "l2_review", "withdrawn"]
+    assert _allowed(policy, "l3_review", "L3", None, None) == ["decided", "revoked", "withdrawn"]
+    assert _allowed(policy, "decided", "L3", None, None) == []

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -26,6 +27,7 @@ from governance.complaints.schemas import CATEGORIES, COMPLAINT_STATES, DISPUTE_
 from governance.complaints.tables import Complaint
 from governance.core import periods
 from governance.core.clock import ManualClock
+from governance.core.rows import typed, typed_all
 from governance.settings import Settings
 
 from .conftest import Api, new_id
@@ -129,7 +131,7 @@ async def _dispute(api: Api, *steps: tuple[str, str, str, dict[str, Any]]) -> di
 async def test_the_period_summary_counts_what_an_accreditor_checks(
     services: Services, api: Api, client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
-    policy = services.complaints.policy
+    complaints = services.complaints
 
     # A second before the period: counted nowhere.
     clock.set(at(2019, 1, 31, 23, 59, 59))
@@ -251,7 +253,7 @@ async def test_the_period_summary_counts_what_an_accreditor_checks(
     }
 
     # The scan flags what it finds overdue; the figures do not move.
-    await run_scan(policy, clock.now())
+    await run_scan(complaints, clock.now())
     after_scan = (await _summary(api)).json()
     assert after_scan["sla"] == figures["sla"]
     assert after_scan["disputes"] == figures["disputes"]
@@ -266,7 +268,7 @@ async def test_the_period_summary_counts_what_an_accreditor_checks(
     assert later["sla"] == {"judged": 6, "met": 3, "breached": 3, "attainment": 0.5}
     assert later["disputes"]["breached"] == 2
     assert later["complaints_received"] == 7 and later["refunds"] == figures["refunds"]
-    await run_scan(policy, clock.now())  # leaves nothing of 2019 pending for later tests
+    await run_scan(complaints, clock.now())  # leaves nothing of 2019 pending for later tests
     assert (await _summary(api)).json()["sla"] == later["sla"]
 
     # One day: only what arrived on that day.
@@ -359,6 +361,11 @@ def complaint_rows(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+def standing(row: dict[str, Any], now: datetime) -> str | None:
+    """:func:`summary.sla_standing` of a row written as a dict."""
+    return summary.sla_standing(typed(row, summary.Standing), now)
+
+
 def reference_groups(rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
     """What the summary's GROUP BY must answer for ``rows``, computed row by row in Python."""
     counted = Counter(
@@ -367,7 +374,7 @@ def reference_groups(rows: list[dict[str, Any]], now: datetime) -> list[dict[str
             row["state"],
             row["outcome"],
             periods.month_of(row["received_at"]),
-            summary.sla_standing(row, now) or "unjudged",
+            standing(row, now) or "unjudged",
         )
         for row in rows
     )
@@ -378,7 +385,8 @@ def reference_groups(rows: list[dict[str, Any]], now: datetime) -> list[dict[str
 @given(st.lists(complaint_rows(), max_size=60), instants)
 def test_the_complaint_tally_adds_up(rows: list[dict[str, Any]], now: datetime) -> None:
     months = periods.months(date(2018, 1, 1), date(2021, 12, 31))
-    received, by_category, by_outcome, per_month, sla = summary.tally_complaints(reference_groups(rows, now), months)
+    groups = typed_all(reference_groups(rows, now), summary.ComplaintGroup)
+    received, by_category, by_outcome, per_month, sla = summary.tally_complaints(groups, months)
     assert received == sum(by_category.values()) == sum(by_outcome.values()) == len(rows)
     assert list(by_category) == list(CATEGORIES)
     assert [m.month for m in per_month] == months
@@ -389,7 +397,7 @@ def test_the_complaint_tally_adds_up(rows: list[dict[str, Any]], now: datetime) 
     assert by_outcome["withdrawn"] == sum(row["state"] == "withdrawn" for row in rows)
     # A paused complaint (no pending deadline) that never breached its resolve target is not judged.
     paused = [r for r in rows if r["state"] == "awaiting_complainant" and r["resolve_due_at"] is None]
-    assert all(summary.sla_standing({**r, "breaches": "[]"}, now) is None for r in paused)
+    assert all(standing({**r, "breaches": "[]"}, now) is None for r in paused)
 
 
 async def test_the_database_groups_complaints_as_the_rule_in_python_says(database: Settings) -> None:
@@ -437,7 +445,7 @@ async def test_the_database_groups_complaints_as_the_rule_in_python_says(databas
     for start in range(0, len(records), 500):  # PostgreSQL binds at most 32767 values per query
         await Complaint.insert(*records[start : start + 500])
     since, until = periods.bounds(date(2012, 1, 1), date(2012, 6, 30))
-    found = await summary.complaint_groups(since, until, now)
+    found = [msgspec.structs.asdict(group) for group in await summary.complaint_groups(since, until, now)]
 
     def key(group: dict[str, Any]) -> tuple[str, ...]:
         return tuple(str(group[name]) for name in ("category", "state", "outcome", "month", "standing", "count"))
@@ -445,7 +453,7 @@ async def test_the_database_groups_complaints_as_the_rule_in_python_says(databas
     assert sorted(map(key, found)) == sorted(map(key, reference_groups(rows, now)))
     whole = await summary.period_summary(date(2012, 1, 1), date(2012, 6, 30), now)
     assert whole.complaints_received == len(rows)
-    assert whole.sla.judged == sum(summary.sla_standing(row, now) is not None for row in rows)
+    assert whole.sla.judged == sum(standing(row, now) is not None for row in rows)
 
 
 @given(st.sampled_from(COMPLAINT_STATES), st.sampled_from([None, "upheld", "partially_upheld", "not_upheld"]))
@@ -467,12 +475,10 @@ def test_an_overdue_open_complaint_is_breached_before_the_scan_flags_it() -> Non
         "resolve_due_at": now - timedelta(hours=1),
         "next_due_at": now - timedelta(hours=1),
     }
-    assert summary.sla_standing(row, now) == "breached"
-    assert summary.sla_standing({**row, "resolve_due_at": now + timedelta(seconds=1)}, now) is None
-    assert summary.sla_standing({**row, "state": "resolved", "resolve_due_at": None, "next_due_at": None}, now) == "met"
-    assert summary.sla_standing({**row, "state": "withdrawn", "breached": True, "breaches": '["resolve"]'}, now) == (
-        "breached"
-    )
+    assert standing(row, now) == "breached"
+    assert standing({**row, "resolve_due_at": now + timedelta(seconds=1)}, now) is None
+    assert standing({**row, "state": "resolved", "resolve_due_at": None, "next_due_at": None}, now) == "met"
+    assert standing({**row, "state": "withdrawn", "breached": True, "breaches": '["resolve"]'}, now) == "breached"
 
 
 @st.composite
@@ -491,7 +497,7 @@ def dispute_rows(draw: st.DrawFn) -> dict[str, Any]:
 
 @given(st.lists(dispute_rows(), max_size=40), instants)
 def test_the_dispute_tally_adds_up(rows: list[dict[str, Any]], now: datetime) -> None:
-    figures = summary.tally_disputes(rows, now)
+    figures = summary.tally_disputes(typed_all(rows, summary.DisputeTally), now)
     assert figures.opened == len(rows) == sum(figures.by_outcome.values()) == sum(figures.by_tier.values())
     assert set(figures.by_outcome) == set(summary.DISPUTE_OUTCOMES)
     assert figures.by_outcome["open"] == sum(r["state"] in ("l1_review", "l2_review", "l3_review") for r in rows)
@@ -512,7 +518,7 @@ def test_the_dispute_tally_adds_up(rows: list[dict[str, Any]], now: datetime) ->
     )
 )
 def test_the_refund_tally_adds_up(groups: list[dict[str, Any]]) -> None:
-    figures = summary.tally_refunds(groups)
+    figures = summary.tally_refunds(typed_all(groups, summary.RefundGroup))
     assert figures.requested == sum(g["count"] for g in groups)
     assert sum(figures.issued_minor_by_currency.values()) == sum(g["amount"] for g in groups if g["state"] == "issued")
     assert list(figures.by_state) == ["requested", "approved", "denied", "issued", "failed"]

@@ -89,7 +89,7 @@ async def _mentee_with_everything(
     await _note(api, complaint, "support_agent", "agent-1", TO_ME, to_me=True)
     await _note(api, complaint, "support_agent", "agent-1", INTERNAL)
     clock.advance(timedelta(days=60))
-    await run_scan(services.complaints.policy, clock.now())
+    await run_scan(services.complaints, clock.now())
 
     await api.paid(f"s-{mentee}", mentee, 5_000)
     refund = await api.call(
