@@ -34,7 +34,11 @@ test-sqlite: $(STAMP)
 test-postgres: $(STAMP)
 	GOVERNANCE_TEST_BACKEND=postgres $(BIN)/pytest
 
-test: lint test-sqlite test-postgres
+# The two backends' suites run at once (one core each; each run has its own data directory,
+# database and ports). Each one's output is printed whole when it ends; either failing fails
+# `make test`, and --keep-going lets the other finish and report.
+test: lint
+	@$(MAKE) --no-print-directory --jobs=2 --keep-going --output-sync=target test-sqlite test-postgres
 
 bench: $(STAMP)
 	$(BIN)/python bench/audit.py
