@@ -53,7 +53,11 @@ test-postgres: $(STAMP)
 # The test runs need the browser (kept apart from their own rules above).
 test-sqlite test-postgres: browser
 
-test: lint test-sqlite test-postgres
+# The two backends' suites run at once (one core each; each run has its own data directory,
+# database and ports). Each one's output is printed whole when it ends; either failing fails
+# `make test`, and --keep-going lets the other finish and report.
+test: lint
+	@$(MAKE) --no-print-directory --jobs=2 --keep-going --output-sync=target test-sqlite test-postgres
 
 bench: $(STAMP)
 	$(BIN)/python bench/audit.py

@@ -11,6 +11,9 @@ from hypothesis import strategies as st
 
 from governance.complaints.business_hours import Calendar, deadline, elapsed, working_intervals
 
+# Hypothesis's default count per property (six properties share the strategies below, so each
+# zone, daylight-saving change and pause shape comes up many times over in every run).
+EXAMPLES = 100
 ZONES = ["UTC", "Europe/London", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "Pacific/Chatham"]
 LO = datetime(2026, 1, 1, tzinfo=UTC)
 HI = datetime(2027, 12, 31, tzinfo=UTC)
@@ -56,7 +59,7 @@ def _inside_working_time(cal: Calendar, instant: datetime) -> bool:
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(calendars(), instants, budgets, pauses())
 def test_the_deadline_is_exactly_the_budget_away(cal: Calendar, start: datetime, budget: timedelta, ps: list) -> None:
     due = deadline(cal, start, budget, ps)
@@ -69,7 +72,7 @@ def test_the_deadline_is_exactly_the_budget_away(cal: Calendar, start: datetime,
         assert _inside_working_time(cal, due)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(calendars(), instants, instants, instants, pauses())
 def test_elapsed_adds_up_and_never_exceeds_wall_time(
     cal: Calendar, a: datetime, b: datetime, c: datetime, ps: list
@@ -79,7 +82,7 @@ def test_elapsed_adds_up_and_never_exceeds_wall_time(
     assert timedelta(0) <= elapsed(cal, a, c, ps) <= elapsed(cal, a, c) <= c - a
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(calendars(), instants, instants, instants, st.integers(1, 30 * 24 * 60))
 def test_a_pause_removes_exactly_the_counted_time_inside_it(
     cal: Calendar, a: datetime, c: datetime, p: datetime, minutes: int
@@ -90,7 +93,7 @@ def test_a_pause_removes_exactly_the_counted_time_inside_it(
     assert elapsed(cal, a, c, [(p, q)]) == elapsed(cal, a, c) - inside
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(calendars(), instants, budgets, instants)
 def test_an_open_pause_stops_the_clock_until_further_notice(
     cal: Calendar, start: datetime, budget: timedelta, paused_at: datetime
@@ -104,7 +107,7 @@ def test_an_open_pause_stops_the_clock_until_further_notice(
         assert due == unpaused  # reached before the pause began
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(calendars(), instants, budgets, st.dates(date(2026, 1, 1), date(2027, 12, 31)))
 def test_a_holiday_never_brings_a_deadline_forward_and_counts_nothing(
     cal: Calendar, start: datetime, budget: timedelta, holiday: date
@@ -128,7 +131,7 @@ def test_a_holiday_never_brings_a_deadline_forward_and_counts_nothing(
             )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(st.sampled_from(ZONES), st.dates(date(2026, 1, 1), date(2027, 12, 31)))
 def test_a_working_day_counts_its_wall_clock_hours_across_daylight_saving_changes(zone: str, day: date) -> None:
     tz = ZoneInfo(zone)

@@ -5,6 +5,7 @@ the export's Structs."""
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -43,7 +44,9 @@ FORMATS = jsonschema.FormatChecker()
 FORMATS.checks("date-time", raises=ValueError)(lambda value: not isinstance(value, str) or _rfc3339(value))
 
 
+@functools.cache
 def _validator() -> jsonschema.Draft202012Validator:
+    """The committed schema, checked against the metaschema once (that check costs more than a validation)."""
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema, format_checker=FORMATS)
