@@ -24,12 +24,16 @@ from governance.core.pagination import CursorParam as Cursor
 from governance.core.pagination import LimitParam as Limit
 from governance.core.versioning import IfMatchParam, etag_header, expected_version
 from governance.privacy import consent, requests, retention, service, summary
+from governance.web import sessions as web_sessions
+from governance.web.config import Web
 from governance.privacy.schemas import (
     ConsentRecordView,
     DataRequestFiling,
     DataRequestView,
     Notices,
     Permission,
+    PortalSession,
+    PortalSessionRequest,
     PreferencesChange,
     PreferencesUpdate,
     PrivacySummary,
@@ -258,6 +262,17 @@ class DataRequestController(Controller):
         )
 
 
+@post("/privacy/portal-sessions", tags=["privacy"])
+async def open_portal_session(
+    request: Request[Any, Any, Any], web: NamedDependency[Web], data: JSONBody[PortalSessionRequest]
+) -> Response[PortalSession]:
+    """A single-use link, valid a few minutes, that signs one mentee in to their privacy pages
+    (as Stripe's customer portal works); the pages link back to ``return_url``, which must
+    fall under ``GOVERNANCE_PORTAL_RETURN_URLS`` (422 otherwise). Send the mentee to ``url``."""
+    link = await web_sessions.issue_portal_link(web, data.mentee_id, data.return_url, request.user, now_of(request))
+    return Response(PortalSession(url=link.url, expires_at=link.expires_at), status_code=201)
+
+
 ROUTES: list[ControllerRouterHandler] = [
     get_notices,
     PreferencesController,
@@ -266,4 +281,5 @@ ROUTES: list[ControllerRouterHandler] = [
     retention_report,
     period_summary,
     DataRequestController,
+    open_portal_session,
 ]
