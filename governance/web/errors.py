@@ -113,10 +113,14 @@ class ErrorPages:
 
     def handlers(self) -> dict[Any, Callable[..., Response[Any]]]:
         """The pages router's handlers: every error status, and anything unexpected."""
+        # A function, not the bound method: Litestar deep-copies what a router holds.
+        def page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+            return self.page(request, exc)
+
         handlers: dict[Any, Callable[..., Response[Any]]] = {
-            status.value: self.page for status in HTTPStatus if status >= 400
+            status.value: page for status in HTTPStatus if status >= 400
         }
-        handlers.update({Exception: self.page, HTTPException: self.page, SubjectErased: self.page})
+        handlers.update({Exception: page, HTTPException: page, SubjectErased: page})
         return handlers
 
 

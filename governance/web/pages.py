@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 from litestar.types import ControllerRouterHandler
 
@@ -64,7 +64,7 @@ async def home(request: Request[Any, Any, Any]) -> Response[Any]:
 @get("/sign-in", exclude_from_auth=True)
 async def sign_in_form(
     request: Request[Any, Any, Any],
-    after: Annotated[str | None, QueryParameter(query="next", max_length=2000)] = None,
+    after: Annotated[str | None, QueryParameter(name="next", max_length=2000)] = None,
 ) -> Response[Any]:
     """The sign-in page: paste a token from the identity provider."""
     return render(request, "web/sign_in.html", {"form": blank({"next": local_path(after)})})
@@ -104,7 +104,7 @@ def _link_refused(request: Request[Any, Any, Any], look: sessions.LinkLook) -> R
 
 
 @get("/sign-in/link/{secret:str}", exclude_from_auth=True)
-async def link_page(request: Request[Any, Any, Any], secret: str) -> Response[Any]:
+async def link_page(request: Request[Any, Any, Any], secret: FromPath[str]) -> Response[Any]:
     """A sign-in link: a page with a "Continue" button (opening the page uses nothing up)."""
     look = await sessions.look_up_link(secret, now_of(request))
     if look.state != "valid":
@@ -113,7 +113,7 @@ async def link_page(request: Request[Any, Any, Any], secret: str) -> Response[An
 
 
 @post("/sign-in/link/{secret:str}", exclude_from_auth=True)
-async def redeem_link(request: Request[Any, Any, Any], web: NamedDependency[Web], secret: str) -> Response[Any]:
+async def redeem_link(request: Request[Any, Any, Any], web: NamedDependency[Web], secret: FromPath[str]) -> Response[Any]:
     """Use a sign-in link (once): a session cookie, then home."""
     try:
         session = await sessions.redeem_link(
@@ -131,6 +131,7 @@ async def sign_out(request: Request[Any, Any, Any], web: NamedDependency[Web]) -
     session = page.session
     assert session is not None  # the shell lets no signed-out request reach this page
     await sessions.sign_out(session, now_of(request))
+    page.session, page.navigation = None, []  # the answer is already a signed-out page
     secure = is_secure(web, request.scope)
     answer = render(request, "web/signed_out.html", {"return_url": session.return_url, "was_portal": session.is_portal})
     answer.set_cookie(cookie(CookieNames.over(secure).session, "", secure=secure, max_age=0))

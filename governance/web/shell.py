@@ -18,7 +18,7 @@ Every answer on a page path carries the security headers and ``Cache-Control: no
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -90,17 +90,18 @@ class Shell(InitPluginProtocol):
     ) -> None:
         self.web, self.authorizer, self.clock = web, authorizer, clock
         self.errors = ErrorPages(web)
+        # Litestar deep-copies what a router holds; a plain function (not a bound method)
+        # is kept as is, so the middleware reads this shell's clock, not a copy of it.
+        page_middleware = self._page_middleware_factory()
         self.router = Router(
             path="/",
             route_handlers=list(pages),
             middleware=[
-                self.page_middleware,
-                per_subject(web.rate_limit),
+                page_middleware,
+                *([per_subject(web.rate_limit)] if web.rate_limit else []),
                 casbin_middleware,
                 refuse_overlong_parameters,
-            ]
-            if web.rate_limit
-            else [self.page_middleware, casbin_middleware, refuse_overlong_parameters],
+            ],
             exception_handlers=self.errors.handlers(),
             request_class=HTMXRequest,
             include_in_schema=False,
@@ -131,6 +132,9 @@ class Shell(InitPluginProtocol):
         for unrouted in (NotFoundException, MethodNotAllowedException):
             app_config.exception_handlers[unrouted] = self.errors.unrouted(problem)
         return app_config
+
+    def _page_middleware_factory(self) -> Callable[[ASGIApp], ASGIApp]:
+        return lambda app: self.page_middleware(app)
 
     def page_middleware(self, app: ASGIApp) -> ASGIApp:
         """Session, language, CSRF and navigation for every page request (module docstring)."""
