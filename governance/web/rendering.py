@@ -15,7 +15,7 @@ Autoescaping is on; ``_()`` and ``{% trans %}`` translate into the request's lan
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -181,15 +181,17 @@ def render(
     )
 
 
-def language_links(web: Web, current: i18n.Language, path: str, query: Mapping[str, str]) -> list[LanguageLink]:
+def language_links(
+    web: Web, current: i18n.Language, path: str, query: Sequence[tuple[str, str]]
+) -> list[LanguageLink]:
     """The switch: every language, each a link to this page in it (``?lang=``)."""
-    kept = {name: value for name, value in query.items() if name != "lang"}
+    kept = [(name, value) for name, value in query if name != "lang"]
     return [
         LanguageLink(
             tag=language.tag,
             html_lang=language.html_lang,
             name=language.name,
-            href=f"{path}?{urlencode({**kept, 'lang': language.tag})}",
+            href=f"{path}?{urlencode([*kept, ('lang', language.tag)])}",
             current=language.tag == current.tag,
         )
         for language in web.catalogs.languages.values()

@@ -160,7 +160,7 @@ class Shell(InitPluginProtocol):
                 web=self.web,
                 session=session,
                 language=language,
-                languages=language_links(self.web, language, request.url.path, request.query_params.dict()),
+                languages=language_links(self.web, language, request.url.path, request.query_params.multi_items()),
                 csrf_token=csrf_token(binding),
                 navigation=self._navigation_for(session, request.url.path),
                 cookies=cookies,
