@@ -91,7 +91,9 @@ class Services:
                 lambda: privacy_retention.sweep(self.privacy, clock.now(), dry_run=False),
                 at_start=True,
             ),
-            Job("session_sweep", settings.session_sweep_interval, lambda: web_sessions.purge(clock.now()), at_start=True),
+            Job(
+                "session_sweep", settings.session_sweep_interval, lambda: web_sessions.purge(clock.now()), at_start=True
+            ),
         ]
 
 

@@ -184,7 +184,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise SettingsError(f"{PREFIX}{name.upper()}: must be longer than zero")
         if self.public_url and not _is_http_url(self.public_url):
             raise SettingsError(
-                f"{PREFIX}PUBLIC_URL: {self.public_url!r} is not an absolute http or https URL without query or fragment"
+                f"{PREFIX}PUBLIC_URL: {self.public_url!r} is not an absolute http or https URL "
+                "without credentials, query or fragment"
             )
         for prefix in self.portal_return_urls:
             if not _is_http_url(prefix):

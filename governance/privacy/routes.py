@@ -24,8 +24,6 @@ from governance.core.pagination import CursorParam as Cursor
 from governance.core.pagination import LimitParam as Limit
 from governance.core.versioning import IfMatchParam, etag_header, expected_version
 from governance.privacy import consent, requests, retention, service, summary
-from governance.web import sessions as web_sessions
-from governance.web.config import Web
 from governance.privacy.schemas import (
     ConsentRecordView,
     DataRequestFiling,
@@ -42,6 +40,8 @@ from governance.privacy.schemas import (
     RequestTransition,
     RetentionReport,
 )
+from governance.web import sessions as web_sessions
+from governance.web.config import Web
 
 MenteeId = Annotated[str, limits.path_id("The mentee's id (the platform's).")]
 

@@ -241,9 +241,7 @@ class PortalSessionRequest(Input):
     mentee_id: Annotated[str, limits.identifier(description="The mentee's id (the platform's).")]
     return_url: Annotated[
         str,
-        limits.identifier(
-            2000, description="Where the portal's back link leads; under GOVERNANCE_PORTAL_RETURN_URLS."
-        ),
+        limits.identifier(2000, description="Where the portal's back link leads; under GOVERNANCE_PORTAL_RETURN_URLS."),
     ]
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from litestar.security.jwt import Token, JWTAuth
+from litestar.security.jwt import JWTAuth, Token
 
 from governance.core.identity import Identity, jwt_auth, verify_bearer_token
 from governance.settings import Settings

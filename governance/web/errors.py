@@ -94,9 +94,7 @@ class ErrorPages:
             None, request.cookies.get(i18n.LANGUAGE_COOKIE), request.headers.get("accept-language")
         )
         i18n.activate(language)
-        state[PAGE_STATE] = PageContext(
-            web=self.web, session=None, language=language, languages=[], csrf_token=""
-        )
+        state[PAGE_STATE] = PageContext(web=self.web, session=None, language=language, languages=[], csrf_token="")
 
     def unrouted(
         self, problem: Callable[[Request[Any, Any, Any], Any], Response[Any]] | None
@@ -113,6 +111,7 @@ class ErrorPages:
 
     def handlers(self) -> dict[Any, Callable[..., Response[Any]]]:
         """The pages router's handlers: every error status, and anything unexpected."""
+
         # A function, not the bound method: Litestar deep-copies what a router holds.
         def page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
             return self.page(request, exc)

@@ -152,12 +152,12 @@ def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
 _ = gettext
 
 
-def N_(message: str) -> str:  # noqa: N802 - the name gettext's extractors look for
+def N_(message: str) -> str:
     """Mark ``message`` for translation where it is declared; it is translated where shown."""
     return message
 
 
-def format_datetime(value: datetime | None, format: str = "medium") -> str:  # noqa: A002 - Babel's name
+def format_datetime(value: datetime | None, format: str = "medium") -> str:
     """An instant for people, in the current language (UTC, said so)."""
     if value is None:
         return ""
@@ -166,7 +166,7 @@ def format_datetime(value: datetime | None, format: str = "medium") -> str:  # n
     return f"{dates.format_datetime(value, format=format, tzinfo=UTC, locale=active().tag)} UTC"
 
 
-def format_date(value: datetime | None, format: str = "medium") -> str:  # noqa: A002 - Babel's name
+def format_date(value: datetime | None, format: str = "medium") -> str:
     """A day for people, in the current language."""
     if value is None:
         return ""

@@ -10,7 +10,6 @@ way in ends in a session cookie and an audit entry; every refusal is recorded to
 from __future__ import annotations
 
 from typing import Annotated, Any, Final
-from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
@@ -113,12 +112,12 @@ async def link_page(request: Request[Any, Any, Any], secret: FromPath[str]) -> R
 
 
 @post("/sign-in/link/{secret:str}", exclude_from_auth=True)
-async def redeem_link(request: Request[Any, Any, Any], web: NamedDependency[Web], secret: FromPath[str]) -> Response[Any]:
+async def redeem_link(
+    request: Request[Any, Any, Any], web: NamedDependency[Web], secret: FromPath[str]
+) -> Response[Any]:
     """Use a sign-in link (once): a session cookie, then home."""
     try:
-        session = await sessions.redeem_link(
-            web, secret, now_of(request), replacing=page_context(request).session
-        )
+        session = await sessions.redeem_link(web, secret, now_of(request), replacing=page_context(request).session)
     except sessions.LinkRefused as refused:
         return _link_refused(request, refused.look)
     return _signed_in(request, web, session, "/")
@@ -136,11 +135,6 @@ async def sign_out(request: Request[Any, Any, Any], web: NamedDependency[Web]) -
     answer = render(request, "web/signed_out.html", {"return_url": session.return_url, "was_portal": session.is_portal})
     answer.set_cookie(cookie(CookieNames.over(secure).session, "", secure=secure, max_age=0))
     return answer
-
-
-def sign_in_path(after: str) -> str:
-    """The sign-in page that sends the person on to ``after`` once signed in."""
-    return "/sign-in?" + urlencode({"next": local_path(after)})
 
 
 PAGES: list[ControllerRouterHandler] = [home, sign_in_form, sign_in, link_page, redeem_link, sign_out]

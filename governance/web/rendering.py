@@ -15,7 +15,7 @@ Autoescaping is on; ``_()`` and ``{% trans %}`` translate into the request's lan
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -163,7 +163,8 @@ def render(
     """Answer ``request`` with ``template``: the whole page, or for an HTMX request only
     its ``fragment`` block (``content`` unless named). The template sees ``context``, the
     ``request`` and the shell's ``page`` (user, navigation, language, CSRF token)."""
-    engine: JinjaTemplateEngine = request.app.template_engine
+    engine = request.app.template_engine
+    assert isinstance(engine, JinjaTemplateEngine), "the shell configures a Jinja template engine"
     compiled = engine.get_template(template)
     variables: dict[str, Any] = {**(context or {}), "request": request, "page": page_context(request)}
     # The macros, bound to this request (the CSRF token), for the page and for a fragment alike.
@@ -181,9 +182,7 @@ def render(
     )
 
 
-def language_links(
-    web: Web, current: i18n.Language, path: str, query: Sequence[tuple[str, str]]
-) -> list[LanguageLink]:
+def language_links(web: Web, current: i18n.Language, path: str, query: Iterable[tuple[str, str]]) -> list[LanguageLink]:
     """The switch: every language, each a link to this page in it (``?lang=``)."""
     kept = [(name, value) for name, value in query if name != "lang"]
     return [

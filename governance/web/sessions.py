@@ -18,7 +18,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
@@ -94,14 +94,14 @@ async def find(secret: str | None, now: datetime) -> Session | None:
     found = await db.fetch_row(_FIND, digest(secret))
     if found is None:
         return None
-    row = msgspec_row(found)
+    row = _session_row(found)
     identity = _identity(row.subject, row.roles)
     if row.revoked_at is not None or row.expires_at <= now or identity is None:
         return None
     return Session(row.id, identity, row.kind, row.expires_at, row.return_url, secret)
 
 
-def msgspec_row(found: dict[str, Any]) -> _SessionRow:
+def _session_row(found: dict[str, Any]) -> _SessionRow:
     # SQLite's fast path answers instants and ids as text.
     return typed(
         {
@@ -127,6 +127,31 @@ def _identity(subject: str, roles: str) -> Identity | None:
 
 def _roles(identity: Identity) -> str:
     return ",".join(identity.roles)
+
+
+def _columns(
+    secret: str, identity: Identity, kind: Kind, return_url: str | None, now: datetime, expires_at: datetime
+) -> dict[str, Any]:
+    """What a session and a link both keep: the secret's hash, whom it signs in, how, until when."""
+    return {
+        "secret_sha256": digest(secret),
+        "subject": identity.sub,
+        "roles": _roles(identity),
+        "kind": kind,
+        "return_url": return_url,
+        "created_at": now,
+        "expires_at": expires_at,
+    }
+
+
+def _terms(identity: Identity, kind: Kind, expires_at: datetime, return_url: str | None) -> dict[str, Any]:
+    """What their audit entries say of them (no secret, and of the return URL its origin only)."""
+    return {
+        "kind": kind,
+        "roles": list(identity.roles),
+        "expires_at": expires_at.isoformat(),
+        "return_origin": _origin(return_url),
+    }
 
 
 def _origin(url: str | None) -> str | None:
@@ -175,30 +200,13 @@ async def _open(
     expires_at = now + lifetime if not_after is None else min(now + lifetime, not_after)
     secret = new_secret()
     session_id = uuid.uuid4()
-    await WebSession.insert(
-        WebSession(
-            id=session_id,
-            secret_sha256=digest(secret),
-            subject=identity.sub,
-            roles=_roles(identity),
-            kind=kind,
-            return_url=return_url,
-            created_at=now,
-            expires_at=expires_at,
-        )
-    )
+    await WebSession.insert(WebSession(id=session_id, **_columns(secret, identity, kind, return_url, now, expires_at)))
     await audit.record_change(
         actor=identity,
         action="web.session.signed_in",
         resource_type="web_session",
         resource_id=str(session_id),
-        details={
-            "kind": kind,
-            "method": method,
-            "roles": list(identity.roles),
-            "expires_at": expires_at.isoformat(),
-            "return_origin": _origin(return_url),
-        },
+        details={**_terms(identity, kind, expires_at, return_url), "method": method},
     )
     return Session(session_id, identity, kind, expires_at, return_url, secret)
 
@@ -262,15 +270,7 @@ async def issue_link(
     async with db.transaction():
         await SignInLink.insert(
             SignInLink(
-                id=link_id,
-                secret_sha256=digest(secret),
-                subject=identity.sub,
-                roles=_roles(identity),
-                kind=kind,
-                return_url=return_url,
-                issued_by=issued_by.sub,
-                created_at=now,
-                expires_at=expires_at,
+                id=link_id, issued_by=issued_by.sub, **_columns(secret, identity, kind, return_url, now, expires_at)
             )
         )
         await audit.record_change(
@@ -278,13 +278,7 @@ async def issue_link(
             action="web.sign_in_link.issued",
             resource_type="web_sign_in_link",
             resource_id=str(link_id),
-            details={
-                "kind": kind,
-                "subject": identity.sub,
-                "roles": list(identity.roles),
-                "expires_at": expires_at.isoformat(),
-                "return_origin": _origin(return_url),
-            },
+            details={**_terms(identity, kind, expires_at, return_url), "subject": identity.sub},
         )
     return IssuedLink(link_id, f"{web.public_url}/sign-in/link/{secret}", expires_at)
 
@@ -382,10 +376,10 @@ class Purge:
     links: int
 
 
-async def purge(now: datetime, *, grace: timedelta = timedelta(0)) -> Purge:
+async def purge(now: datetime) -> Purge:
     """Delete sessions that expired or were signed out, and links used or expired (audited
     when anything was deleted). Run by the service's session sweep job."""
-    cutoff = now - grace
+    cutoff = now
     async with db.transaction():
         sessions = await (
             WebSession.delete()

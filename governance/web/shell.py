@@ -192,7 +192,8 @@ class Shell(InitPluginProtocol):
         return [
             NavLink(route, label, current=route == path)
             for route, label in self.navigation
-            if self.authorizer.allows(roles, route, "GET", "other") or self.authorizer.allows(roles, route, "GET", "self")
+            if self.authorizer.allows(roles, route, "GET", "other")
+            or self.authorizer.allows(roles, route, "GET", "self")
         ]
 
 

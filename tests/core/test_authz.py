@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import itertools
-from datetime import UTC, datetime
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 

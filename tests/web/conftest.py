@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -17,7 +17,6 @@ from governance.core.identity import Identity
 from governance.settings import Settings
 from governance.web import sessions
 from governance.web.config import Web
-from governance.web.security import csrf_token
 
 from ..conftest import AuthHeaders
 
@@ -84,9 +83,3 @@ def entries(app: Litestar, auth: AuthHeaders) -> Entries:
         return items
 
     return find
-
-
-@pytest.fixture
-async def browser(client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
-    """The test client, as a browser: it keeps cookies and never follows redirects by itself."""
-    yield client

@@ -99,7 +99,9 @@ async def test_the_platform_opens_a_portal_session_for_one_mentee(
     assert set(answer) == {"url", "expires_at"}
     assert answer["url"].startswith(f"{web.public_url}/sign-in/link/")
     [issued] = [
-        e for e in await entries("web.sign_in_link.issued", actor="platform-1") if e["details"]["subject"] == "mentee-portal-1"
+        e
+        for e in await entries("web.sign_in_link.issued", actor="platform-1")
+        if e["details"]["subject"] == "mentee-portal-1"
     ]
     assert issued["details"]["kind"] == "portal"
     assert issued["details"]["return_origin"] == "https://platform.example"
@@ -128,7 +130,9 @@ async def test_the_platform_opens_a_portal_session_for_one_mentee(
 async def test_a_used_portal_link_says_to_go_back_to_the_platform(
     client: httpx.AsyncClient, auth: AuthHeaders, web: Web
 ) -> None:
-    created = await client.post("/api/v1/privacy/portal-sessions", json=portal_body("mentee-portal-3"), headers=auth("platform"))
+    created = await client.post(
+        "/api/v1/privacy/portal-sessions", json=portal_body("mentee-portal-3"), headers=auth("platform")
+    )
     path = created.json()["url"].removeprefix(web.public_url)
     page = await client.get(path)
     assert (await client.post(path, data={"_csrf_token": csrf_of(page)})).status_code == 303

@@ -28,7 +28,7 @@ from governance.web.forms import decode_form
 from governance.web.rendering import STATIC_DIR, static_url
 from governance.web.security import local_path
 
-from .conftest import SESSION, Entries, SignIn, csrf_of
+from .conftest import Entries, SignIn
 
 STATIC = Path(STATIC_DIR)
 
@@ -95,7 +95,7 @@ def test_the_vendored_htmx_is_the_one_its_readme_names() -> None:
         digest, name = line.split()
         assert hashlib.sha256((STATIC / name).read_bytes()).hexdigest() == digest, name
     assert "htmx.org@2.0.11" in (STATIC / "README.md").read_text()
-    assert "version:\"2.0.11\"" in (STATIC / "htmx.min.js").read_text().replace(" ", "")
+    assert 'version:"2.0.11"' in (STATIC / "htmx.min.js").read_text().replace(" ", "")
 
 
 async def test_cookies_are_secure_and_host_prefixed_when_the_service_is_public_over_https(
@@ -171,7 +171,7 @@ class Filing(Input):
     subject: Annotated[str, limits.identifier(20)]
     details: Annotated[str, limits.text(50)]
     count: Annotated[int, msgspec.Meta(ge=1, le=5)] = 1
-    tags: list[Annotated[str, limits.identifier(10)]] = []
+    tags: list[Annotated[str, limits.identifier(10)]] = msgspec.field(default_factory=list)
 
 
 def test_a_form_decodes_into_its_input_with_every_error_beside_its_field() -> None:

@@ -50,9 +50,7 @@ async def test_a_token_from_the_identity_provider_opens_a_session_and_it_is_audi
 ) -> None:
     form = await client.get("/sign-in")
     token = auth("compliance_officer", sub="officer-sign-in")["Authorization"].removeprefix("Bearer ")
-    signed = await client.post(
-        "/sign-in", data={"_csrf_token": csrf_of(form), "token": token, "next": "/privacy?x=1"}
-    )
+    signed = await client.post("/sign-in", data={"_csrf_token": csrf_of(form), "token": token, "next": "/privacy?x=1"})
     assert (signed.status_code, signed.headers["location"]) == (303, "/privacy?x=1")
     cookie = next(c for c in signed.headers.get_list("set-cookie") if c.startswith(f"{SESSION}="))
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Max-Age=" in cookie
