@@ -88,6 +88,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     portal_session_lifetime: timedelta = timedelta(minutes=30)
     sign_in_link_lifetime: timedelta = timedelta(minutes=5)
     session_sweep_interval: timedelta = timedelta(hours=1)
+    # Sign-in attempts (token or link) per minute per client address: each failure is an
+    # audit entry that anyone can cause, so their rate is bounded.
+    sign_in_rate_limit: PositiveInt = 30
     # URL prefixes a mentee portal session may send the mentee back to (none by default).
     portal_return_urls: tuple[str, ...] = ()
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from litestar.security.jwt import JWTAuth, Token
 
+from governance.core.edge import trusted_networks
 from governance.core.identity import Identity, jwt_auth, verify_bearer_token
 from governance.settings import Settings
 from governance.web.i18n import Catalogs
@@ -72,6 +74,11 @@ class Web:
     bearer: BearerVerifier
     # Requests per minute per signed-in subject (0: no limit), as on the API.
     rate_limit: int
+    # Sign-in attempts per minute per client address, and whose X-Forwarded-For says which.
+    sign_in_rate_limit: int
+    # IPv4Network | IPv6Network each: declared Any, as Litestar validates an injected
+    # dataclass with msgspec, which cannot check a union of two such classes.
+    trusted_proxies: tuple[Any, ...]
     catalogs: Catalogs = field(default_factory=Catalogs)
 
     @classmethod
@@ -84,6 +91,8 @@ class Web:
             return_urls=tuple(ReturnUrlPrefix.parse(url) for url in settings.portal_return_urls),
             bearer=BearerVerifier(jwt_auth(settings)),
             rate_limit=settings.rate_limit,
+            sign_in_rate_limit=settings.sign_in_rate_limit,
+            trusted_proxies=trusted_networks(settings.trusted_proxies),
         )
 
     @property

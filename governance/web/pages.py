@@ -19,6 +19,7 @@ from litestar.types import ControllerRouterHandler
 
 from governance.core.clock import now_of
 from governance.core.limits import identifier, text
+from governance.core.ratelimits import LIMITED_PER_CLIENT
 from governance.core.shapes import Input
 from governance.web import sessions
 from governance.web.config import Web
@@ -69,7 +70,7 @@ async def sign_in_form(
     return render(request, "web/sign_in.html", {"form": blank({"next": local_path(after)})})
 
 
-@post("/sign-in", exclude_from_auth=True)
+@post("/sign-in", exclude_from_auth=True, opt={LIMITED_PER_CLIENT: True})
 async def sign_in(request: Request[Any, Any, Any], web: NamedDependency[Web]) -> Response[Any]:
     """Sign in with a bearer token: a session cookie, then the page that asked (``next``, a
     path on this service only)."""
@@ -111,7 +112,7 @@ async def link_page(request: Request[Any, Any, Any], secret: FromPath[str]) -> R
     return render(request, "web/link.html", {"look": look})
 
 
-@post("/sign-in/link/{secret:str}", exclude_from_auth=True)
+@post("/sign-in/link/{secret:str}", exclude_from_auth=True, opt={LIMITED_PER_CLIENT: True})
 async def redeem_link(
     request: Request[Any, Any, Any], web: NamedDependency[Web], secret: FromPath[str]
 ) -> Response[Any]:

@@ -8,7 +8,8 @@ every domain's ``PAGES`` (and the shell's own). Each page request then passes, i
    (asking the Casbin authorizer), and refuses a signed-out visitor on a page that needs
    a session (401, which the error pages turn into a redirect to sign-in) and a
    state-changing request without its CSRF token (403);
-2. the rate limit per signed-in subject, as on the API;
+2. the rate limits: sign-in attempts per client address (``GOVERNANCE_SIGN_IN_RATE_LIMIT``),
+   everything else per signed-in subject, as on the API;
 3. the same Casbin guard as ``/api/v1``, on the page's route template (denials audited);
 4. the page handler, which calls services and answers :func:`~governance.web.rendering.render`.
 
@@ -37,7 +38,7 @@ from litestar.types import ASGIApp, ControllerRouterHandler, Message, Receive, S
 from governance.core.authz import Authorizer, casbin_middleware
 from governance.core.clock import Clock
 from governance.core.edge import refuse_overlong_parameters
-from governance.core.ratelimits import per_subject
+from governance.core.ratelimits import per_client, per_subject
 from governance.web import i18n, sessions
 from governance.web.config import Web
 from governance.web.errors import NOT_PAGES, ErrorPages
@@ -98,6 +99,7 @@ class Shell(InitPluginProtocol):
             route_handlers=list(pages),
             middleware=[
                 page_middleware,
+                per_client(web.sign_in_rate_limit, web.trusted_proxies),
                 *([per_subject(web.rate_limit)] if web.rate_limit else []),
                 casbin_middleware,
                 refuse_overlong_parameters,

@@ -27,8 +27,10 @@ CSRF_VALUE = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 @pytest.fixture(scope="module")
 def portal_settings(settings: Settings) -> Settings:
-    """The test settings with one portal return URL prefix allowed."""
-    return msgspec.structs.replace(settings, portal_return_urls=("https://platform.example/account",))
+    """The test settings with one portal return URL prefix allowed (and room for many sign-ins)."""
+    return msgspec.structs.replace(
+        settings, portal_return_urls=("https://platform.example/account",), sign_in_rate_limit=1000
+    )
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import msgspec
 import pytest
 
+from governance.app import create_app
 from governance.core.clock import ManualClock
 from governance.settings import Settings
 from governance.web import sessions
@@ -215,3 +217,18 @@ async def test_a_bearer_token_does_not_open_the_pages_and_a_session_does_not_ope
     api = await client.get("/api/v1/me")
     assert api.status_code == 401
     assert api.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_sign_in_attempts_are_limited_per_client_address(
+    settings: Settings, module_clock: ManualClock, database: Settings
+) -> None:
+    app = create_app(msgspec.structs.replace(settings, sign_in_rate_limit=2), clock=module_clock)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+        form = await http.get("/sign-in")
+        answers = [
+            await http.post("/sign-in", data={"_csrf_token": csrf_of(form), "token": "eyJ.bad"}) for _ in range(3)
+        ]
+        assert [a.status_code for a in answers] == [422, 422, 429]
+        assert "Too many requests" in answers[-1].text
+        assert int(answers[-1].headers["retry-after"]) > 0
+        assert (await http.get("/sign-in")).status_code == 200, "reading the page is not an attempt"
