@@ -57,7 +57,7 @@ messages: $(STAMP)
 	$(BIN)/pybabel extract --mapping-file babel.cfg --keywords N_ --keywords gettext --keywords ngettext:1,2 \
 		--project governance --no-location --sort-output --omit-header --output-file $(LOCALE)/messages.pot governance
 	$(BIN)/pybabel update --input-file $(LOCALE)/messages.pot --output-dir $(LOCALE) --domain messages \
-		--no-fuzzy-matching --ignore-obsolete
+		--no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
