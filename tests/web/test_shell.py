@@ -214,3 +214,28 @@ def test_a_form_decodes_into_its_input_with_every_error_beside_its_field() -> No
 )
 def test_local_path_allows_only_paths_on_this_service(target: str | None, expected: str) -> None:
     assert local_path(target) == expected
+
+
+async def test_an_unexpected_failure_is_a_500_page_that_keeps_its_internals(
+    web: Web, clock: ManualClock, database: Settings
+) -> None:
+    policies = database.effective_policy_dir
+    from litestar import Litestar, get
+    from litestar.datastructures import State
+
+    from governance.core.authz import Authorizer
+    from governance.web.shell import Shell
+    from governance.wiring import record_denial
+
+    @get("/boom", exclude_from_auth=True)
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    authorizer = Authorizer(policies, on_denied=record_denial)
+    app = Litestar(plugins=[Shell(web, authorizer, clock, pages=[boom])], state=State({"authorizer": authorizer}))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        failed = await http.get("/boom")
+    assert failed.status_code == 500
+    assert "Something went wrong on our side" in failed.text and "Nothing was changed" in failed.text
+    assert "secret internals" not in failed.text
+    assert failed.headers["content-security-policy"].startswith("default-src")
