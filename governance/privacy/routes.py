@@ -266,9 +266,10 @@ class DataRequestController(Controller):
 async def open_portal_session(
     request: Request[Any, Any, Any], web: NamedDependency[Web], data: JSONBody[PortalSessionRequest]
 ) -> Response[PortalSession]:
-    """A single-use link, valid a few minutes, that signs one mentee in to their privacy pages
-    (as Stripe's customer portal works); the pages link back to ``return_url``, which must
-    fall under ``GOVERNANCE_PORTAL_RETURN_URLS`` (422 otherwise). Send the mentee to ``url``."""
+    """A single-use link, valid a few minutes, that signs one mentee in to their privacy pages.
+
+    As Stripe's customer portal works: send the mentee to ``url``. The pages link back to
+    ``return_url``, which must fall under ``GOVERNANCE_PORTAL_RETURN_URLS`` (422 otherwise)."""
     link = await web_sessions.issue_portal_link(web, data.mentee_id, data.return_url, request.user, now_of(request))
     return Response(PortalSession(url=link.url, expires_at=link.expires_at), status_code=201)
 
