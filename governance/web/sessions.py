@@ -70,13 +70,18 @@ class Session:
         return self.kind == PORTAL
 
 
-class _SessionRow(Row):
+class _Grant(Row):
+    """What a session row and a link row both say: whom they sign in, how, until when."""
+
     id: uuid.UUID
     subject: str
     roles: str
     kind: Kind
     return_url: str | None
     expires_at: datetime
+
+
+class _SessionRow(_Grant):
     revoked_at: datetime | None
 
 
@@ -286,13 +291,7 @@ async def issue_link(
 LinkState = Literal["valid", "used", "expired", "unknown"]
 
 
-class _LinkRow(Row):
-    id: uuid.UUID
-    subject: str
-    roles: str
-    kind: Kind
-    return_url: str | None
-    expires_at: datetime
+class _LinkRow(_Grant):
     used_at: datetime | None
 
 
