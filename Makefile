@@ -7,7 +7,7 @@ export GOVERNANCE_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 # The browser tests drive Debian's Chromium: Playwright's own browser download is unreachable here.
 export CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint browser test-sqlite test-postgres bench fuzz clean
+.PHONY: run test lint browser test-sqlite test-postgres bench fuzz messages clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -72,6 +72,16 @@ bench: $(STAMP)
 fuzz: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
 	$(BIN)/python tools/fuzz.py
+
+# The pages' translation catalogs: extract every string the pages show, update each
+# language's catalog under governance/web/locale (a new language: pybabel init -l <code>).
+# The service reads the .po files as they are: nothing to compile.
+LOCALE := governance/web/locale
+messages: $(STAMP)
+	$(BIN)/pybabel extract --mapping-file babel.cfg --keywords N_ --keywords gettext --keywords ngettext:1,2 \
+		--project governance --no-location --sort-output --omit-header --output-file $(LOCALE)/messages.pot governance
+	$(BIN)/pybabel update --input-file $(LOCALE)/messages.pot --output-dir $(LOCALE) --domain messages \
+		--no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -39,9 +39,12 @@ from governance.core.ratelimits import per_client, per_subject
 from governance.evidence import worker as evidence_worker
 from governance.evidence.routes import ROUTES as EVIDENCE_ROUTES
 from governance.privacy import service as privacy_service
+from governance.privacy.pages import PAGES as PRIVACY_PAGES
 from governance.privacy.routes import ROUTES as PRIVACY_ROUTES
 from governance.settings import Settings
 from governance.vetting.routes import ROUTES as VETTING_ROUTES
+from governance.web.pages import PAGES as WEB_PAGES
+from governance.web.shell import Shell
 
 
 class Me(msgspec.Struct, frozen=True):
@@ -118,6 +121,7 @@ def dependencies(services: Services) -> dict[str, Provide]:
         "privacy": provide(services.privacy),
         "complaints": provide(services.complaints),
         "evidence": provide(services.evidence),
+        "web": provide(services.web),
     }
 
 
@@ -185,7 +189,11 @@ def application(services: Services) -> Litestar:
             *([per_subject(settings.rate_limit)] if settings.rate_limit else []),
         ],
         request_class=JSONBodyRequest,
-        plugins=[problem_details_plugin()],
+        plugins=[
+            problem_details_plugin(),
+            # The pages: every domain's PAGES, behind the same guard, with their own errors.
+            Shell(services.web, services.authorizer, clock, pages=[*WEB_PAGES, *PRIVACY_PAGES]),
+        ],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=settings.max_request_body_bytes,
         dependencies=dependencies(services),

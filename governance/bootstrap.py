@@ -28,6 +28,8 @@ from governance.settings import Settings
 from governance.vetting import expiry as vetting_expiry
 from governance.vetting.dossier import DossierCache
 from governance.vetting.service import Vetting
+from governance.web import sessions as web_sessions
+from governance.web.config import Web
 from governance.wiring import connect_domains, export_document, record_denial, subject_registry
 
 
@@ -60,6 +62,7 @@ class Services:
     privacy: Privacy
     complaints: Complaints
     evidence: Evidence
+    web: Web
     # Rendered dossiers, per process (kept fresh by the mentor's version).
     dossier_cache: DossierCache = field(default_factory=DossierCache)
 
@@ -87,6 +90,9 @@ class Services:
                 settings.retention_sweep_interval,
                 lambda: privacy_retention.sweep(self.privacy, clock.now(), dry_run=False),
                 at_start=True,
+            ),
+            Job(
+                "session_sweep", settings.session_sweep_interval, lambda: web_sessions.purge(clock.now()), at_start=True
             ),
         ]
 
@@ -119,4 +125,5 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Se
         privacy=privacy,
         complaints=complaints,
         evidence=evidence,
+        web=Web.configure(settings),
     )

@@ -264,6 +264,31 @@ def token_issue(sub: str, roles: tuple[str, ...], ttl: str) -> None:
         raise click.BadParameter(str(exc)) from None
 
 
+@token.command("link")
+@click.option("--sub", required=True, help="The subject the link signs in.")
+@click.option("--role", "roles", required=True, multiple=True, help="A role; repeat for several.")
+def token_link(sub: str, roles: tuple[str, ...]) -> None:
+    """Print a one-time sign-in link for the pages (single use, valid GOVERNANCE_SIGN_IN_LINK_LIFETIME)."""
+    from governance.core.identity import ROLES, SYSTEM, Identity, valid_subject
+    from governance.web import sessions
+
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise click.BadParameter(f"unknown role(s) {', '.join(unknown)}; known roles: {', '.join(ROLES)}")
+    if not valid_subject(sub):
+        raise click.BadParameter("a subject is 1 to 200 printable characters", param_hint="--sub")
+    services = _services()
+    identity = Identity(sub=sub, roles=tuple(dict.fromkeys(roles)))
+    link = _with_database(
+        services.settings,
+        lambda: sessions.issue_link(
+            services.web, identity, services.clock.now(), kind=sessions.STAFF, issued_by=SYSTEM
+        ),
+    )
+    click.echo(link.url)
+    click.echo(f"single use, valid until {link.expires_at.isoformat()}", err=True)
+
+
 @main.group()
 def audit() -> None:
     """The tamper-evident audit log."""

@@ -20,5 +20,6 @@ APP_REGISTRY = AppRegistry(
         # privacy
         "governance.privacy.piccolo_app",
         "governance.evidence.piccolo_app",
+        "governance.web.piccolo_app",
     ]
 )

@@ -81,11 +81,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # How long stored bundles are retained (S3 Object Lock, COMPLIANCE mode). A
     # calendar duration (years count as years), hence not a timedelta.
     evidence_retention: Duration = Duration(years=6)
+    # Pages: the address people reach the service at (links the service prints, Secure
+    # cookies when https); empty: http://<host>:<port>, where `serve` listens.
+    public_url: str = ""
+    session_lifetime: timedelta = timedelta(hours=8)
+    portal_session_lifetime: timedelta = timedelta(minutes=30)
+    sign_in_link_lifetime: timedelta = timedelta(minutes=5)
+    session_sweep_interval: timedelta = timedelta(hours=1)
+    # Sign-in attempts (token or link) per minute per client address: each failure is an
+    # audit entry that anyone can cause, so their rate is bounded.
+    sign_in_rate_limit: PositiveInt = 30
+    # URL prefixes a mentee portal session may send the mentee back to (none by default).
+    portal_return_urls: tuple[str, ...] = ()
 
     # Derived locations: the embedded defaults all sit under data_dir.
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'governance.sqlite3'}"
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def is_postgres(self) -> bool:
@@ -166,6 +182,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 ipaddress.ip_network(proxy, strict=False)
             except ValueError:
                 raise SettingsError(f"{PREFIX}TRUSTED_PROXIES: {proxy!r} is not an IP address or CIDR range") from None
+        for name in ("session_lifetime", "portal_session_lifetime", "sign_in_link_lifetime"):
+            if getattr(self, name) <= timedelta(0):
+                raise SettingsError(f"{PREFIX}{name.upper()}: must be longer than zero")
+        if self.public_url and not _is_http_url(self.public_url):
+            raise SettingsError(
+                f"{PREFIX}PUBLIC_URL: {self.public_url!r} is not an absolute http or https URL "
+                "without credentials, query or fragment"
+            )
+        for prefix in self.portal_return_urls:
+            if not _is_http_url(prefix):
+                raise SettingsError(
+                    f"{PREFIX}PORTAL_RETURN_URLS: {prefix!r} is not an absolute http or https URL "
+                    "without credentials, query or fragment"
+                )
         if self.max_document_bytes > self.max_request_body_bytes:
             raise SettingsError(
                 f"{PREFIX}MAX_DOCUMENT_BYTES: larger than {PREFIX}MAX_REQUEST_BODY_BYTES, so it could never be reached"
@@ -194,14 +224,37 @@ DURATION_FIELDS = (
     "sla_scan_interval",
     "evidence_poll_interval",
     "evidence_lease",
+    # pages
+    "session_lifetime",
+    "portal_session_lifetime",
+    "sign_in_link_lifetime",
+    "session_sweep_interval",
 )
 
 # ISO 8601 durations that may have years and months (``P6Y``): kept as a Duration.
 CALENDAR_DURATION_FIELDS = ("evidence_retention",)
 
 
+def _is_http_url(value: str) -> bool:
+    """An absolute http(s) URL naming a host, without credentials, query or fragment."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return False
+    return (
+        parts.scheme in {"http", "https"}
+        and bool(parts.hostname)
+        and "@" not in parts.netloc
+        and not parts.query
+        and not parts.fragment
+        and "\\" not in value
+        and not any(ord(c) < 0x21 or ord(c) == 0x7F for c in value)
+    )
+
+
 def _parse_special(name: str, value: str) -> Any:
-    if name == "trusted_proxies":
+    if name in {"trusted_proxies", "portal_return_urls"}:
         return [entry.strip() for entry in value.split(",") if entry.strip()]
     if name in DURATION_FIELDS:
         try:

@@ -32,6 +32,7 @@ def test_the_services_are_built_once_and_cannot_be_swapped(settings: Settings) -
         "sla_scan",
         "consent_expiry",
         "retention_sweep",
+        "session_sweep",
     ]
 
 

@@ -34,8 +34,10 @@ ALGORITHM: Final = "HS256"
 MAX_SUBJECT_LENGTH: Final = MAX_IDENTIFIER
 _SUBJECT = re.compile(PRINTABLE)
 
-# Paths outside the API that answer without a token.
+# Paths outside the API that answer without a token. The pages (every other path outside
+# ``/api/``) authenticate with a session cookie instead (governance.web), never a bearer token.
 PUBLIC_PATHS: Final = ["^/health$", "^/ready$", "^/schema", "^/metrics$"]
+PAGE_PATHS: Final = "^/(?:$|(?!api/)[a-z])"  # every page path starts with a lowercase word
 
 
 class Identity(msgspec.Struct, frozen=True):
@@ -83,6 +85,10 @@ def valid_subject(sub: object) -> bool:
 
 
 async def _identity_from_token(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Identity | None:
+    return _identity_of(token)
+
+
+def _identity_of(token: Token) -> Identity | None:
     # Answered 401: a token whose claims we could not store, show or authorize identifies nobody.
     if not valid_subject(token.sub):
         return None
@@ -170,6 +176,28 @@ def _hashable(value: str | Sequence[str] | None) -> str | tuple[str, ...] | None
     return value if value is None or isinstance(value, str) else tuple(value)
 
 
+def verify_bearer_token(auth: JWTAuth[Identity, Token], encoded_token: str) -> tuple[Identity, datetime] | None:
+    """``encoded_token`` verified exactly as the API verifies a bearer token (``auth`` is
+    :func:`jwt_auth`'s: the same key, algorithm, issuer, required claims, and the same
+    checks of ``sub`` and ``roles``): who it names and when it expires, or None."""
+    try:
+        token = auth.token_cls.decode(
+            encoded_token=encoded_token,
+            secret=auth.token_secret,
+            algorithm=auth.algorithm,
+            audience=auth.accepted_audiences,
+            issuer=auth.accepted_issuers,
+            require_claims=auth.require_claims,
+            verify_exp=auth.verify_expiry,
+            verify_nbf=auth.verify_not_before,
+            strict_audience=auth.strict_audience,
+        )
+    except NotAuthorizedException:
+        return None
+    identity = _identity_of(token)
+    return (identity, token.exp) if identity is not None else None
+
+
 def jwt_auth(settings: Settings) -> JWTAuth[Identity, Token]:
     """Litestar's JWT middleware, configured for this deployment."""
     return JWTAuth[Identity, Token](
@@ -180,6 +208,6 @@ def jwt_auth(settings: Settings) -> JWTAuth[Identity, Token]:
         algorithm=ALGORITHM,
         accepted_issuers=[settings.jwt_issuer],
         require_claims=["exp", "sub"],
-        exclude=PUBLIC_PATHS,
+        exclude=[*PUBLIC_PATHS, PAGE_PATHS],
         description="Bearer JWT with claims sub, roles (list) and exp; see `governance token issue`.",
     )

@@ -28,6 +28,8 @@ from governance.privacy.schemas import (
     DataRequestView,
     Notices,
     Permission,
+    PortalSession,
+    PortalSessionRequest,
     PreferencesChange,
     PreferencesUpdate,
     PrivacySummary,
@@ -36,6 +38,8 @@ from governance.privacy.schemas import (
     RequestTransition,
     RetentionReport,
 )
+from governance.web import sessions as web_sessions
+from governance.web.config import Web
 
 MenteeId = Annotated[str, limits.path_id("The mentee's id (the platform's).")]
 
@@ -267,6 +271,18 @@ class DataRequestController(Controller):
         )
 
 
+@post("/privacy/portal-sessions", tags=["privacy"])
+async def open_portal_session(
+    request: Request[Any, Any, Any], web: NamedDependency[Web], data: JSONBody[PortalSessionRequest]
+) -> Response[PortalSession]:
+    """A single-use link, valid a few minutes, that signs one mentee in to their privacy pages.
+
+    As Stripe's customer portal works: send the mentee to ``url``. The pages link back to
+    ``return_url``, which must fall under ``GOVERNANCE_PORTAL_RETURN_URLS`` (422 otherwise)."""
+    link = await web_sessions.issue_portal_link(web, data.mentee_id, data.return_url, request.user, now_of(request))
+    return Response(PortalSession(url=link.url, expires_at=link.expires_at), status_code=201)
+
+
 ROUTES: list[ControllerRouterHandler] = [
     get_notices,
     PreferencesController,
@@ -275,4 +291,5 @@ ROUTES: list[ControllerRouterHandler] = [
     retention_report,
     period_summary,
     DataRequestController,
+    open_portal_session,
 ]

@@ -231,3 +231,20 @@ class PrivacySummary(View):
     data_requests_answered_on_time: int  # closed on or before their due date (extensions count)
     share_answered_on_time: float | None  # answered on time / closed
     data_requests_open_overdue: int
+
+
+class PortalSessionRequest(Input):
+    """The platform asks for a portal link for one mentee, and says where to send them back."""
+
+    mentee_id: Annotated[str, limits.identifier(description="The mentee's id (the platform's).")]
+    return_url: Annotated[
+        str,
+        limits.identifier(2000, description="Where the portal's back link leads; under GOVERNANCE_PORTAL_RETURN_URLS."),
+    ]
+
+
+class PortalSession(View):
+    """A single-use link that signs the mentee in to their privacy pages, and its expiry."""
+
+    url: str
+    expires_at: datetime

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,11 @@ import pytest
 from litestar import Litestar
 
 from governance.core.authz import Authorizer
-from governance.core.identity import ROLES
+from governance.core.identity import ROLES, Identity
 from governance.settings import Settings
+from governance.web import sessions
+from governance.web.config import Web
+from governance.web.security import csrf_token
 from governance.wiring import record_denial
 
 from ..conftest import AuthHeaders
@@ -26,23 +30,28 @@ PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
 SAMPLE_BY_TYPE = {"int": "999999999", "uuid": "00000000-0000-4000-8000-000000000001"}
 
 
-def api_routes(app: Litestar) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
-    """(method, template) -> (typed path, handler opt) of every guarded /api/v1 route served."""
+def guarded_routes(app: Litestar) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+    """(method, template) -> (typed path, handler opt) of every guarded route served: the
+    /api/v1 routes and the pages (public routes and static files have no matrix row)."""
     found = {}
     for route in app.routes:
-        if not route.path.startswith("/api/v1"):
-            continue
         for method, handler in route.route_handler_map.items():  # type: ignore[attr-defined]
             if method in {"OPTIONS", "HEAD"} or handler[0].opt.get("exclude_from_auth"):
                 continue  # public routes answer without a token; they have no matrix row
+            if route.path.startswith(("/schema", "/metrics", "/health", "/ready")):
+                continue  # operations and docs, outside the guard
             template = re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path)
             found[(method, template)] = (route.path, handler[0].opt)
     return found
 
 
+def is_page(route: str) -> bool:
+    return not route.startswith("/api/")
+
+
 @pytest.fixture(scope="module")
 def served(app: Litestar) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
-    return api_routes(app)
+    return guarded_routes(app)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +90,7 @@ def expected_when_reached(operations: dict[str, Any], method: str, template: str
 
 def test_the_matrix_covers_exactly_the_served_routes(served: dict[tuple[str, str], Any]) -> None:
     listed = {(row["method"], row["route"]) for row in MATRIX}
-    assert set(served) == listed, "policies/matrix.csv must list every /api/v1 route, and only those"
+    assert set(served) == listed, "policies/matrix.csv must list every guarded route (API and pages), and only those"
 
 
 def test_the_matrix_names_every_role() -> None:
@@ -107,7 +116,11 @@ def _subjects(typed_path: str, owner_param: str | None) -> tuple[str, str]:
     return "caller-1", "someone-else"
 
 
-@pytest.mark.parametrize(("row", "role"), list(itertools.product(MATRIX, ROLES)))
+API_MATRIX = [row for row in MATRIX if not is_page(row["route"])]
+PAGE_MATRIX = [row for row in MATRIX if is_page(row["route"])]
+
+
+@pytest.mark.parametrize(("row", "role"), list(itertools.product(API_MATRIX, ROLES)))
 async def test_route_role_matrix(
     client: httpx.AsyncClient,
     served: dict[tuple[str, str], tuple[str, dict[str, Any]]],
@@ -137,6 +150,39 @@ async def test_route_role_matrix(
     if expected == "own" and "owner" in opt:
         own = await client.request(method, _sample_path(typed, opt["owner"], caller), headers=headers)
         assert own.status_code == reached, f"{role} should reach its own {route}: {own.text}"
+
+
+@pytest.mark.parametrize(("row", "role"), list(itertools.product(PAGE_MATRIX, ROLES)))
+async def test_page_role_matrix(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    served: dict[tuple[str, str], tuple[str, dict[str, Any]]],
+    row: dict[str, str],
+    role: str,
+) -> None:
+    """Pages, signed in through a session of each role: allowed roles reach the page (a page,
+    or a redirect to another page of this service), denied ones get the 403 page."""
+    method, route = row["method"], row["route"]
+    typed, opt = served[(method, route)]
+    session = await sessions.open_session(
+        Web.configure(settings),
+        Identity(sub=f"{role}-matrix", roles=(role,)),
+        datetime.now(UTC),
+        kind=sessions.STAFF,
+        method="token",
+    )
+    client.cookies.set("governance-session", session.secret)
+    response = await client.request(
+        method,
+        _sample_path(typed, opt.get("owner"), f"{role}-matrix"),
+        headers={"X-CSRF-Token": csrf_token(session.secret)},
+    )
+    if row[role] == "allow":
+        assert response.status_code in {200, 303}, f"{role} should reach {method} {route}: {response.text}"
+        assert response.headers.get("location", "/").startswith("/")
+        return
+    assert response.status_code == 403, f"{role} must not reach {method} {route}"
+    assert response.headers["content-type"].startswith("text/html")
 
 
 def test_cached_and_uncached_decisions_agree_everywhere(settings: Settings) -> None:

@@ -1,0 +1,197 @@
+"""Templates and the one render helper every page uses.
+
+Templates are Jinja, found by name ``<room>/<file>``: ``web/layout.html`` is
+``governance/web/templates/layout.html``, ``privacy/landing.html`` is
+``governance/privacy/templates/landing.html`` (each domain keeps its templates next to its
+pages). A page's template extends ``web/layout.html`` and fills its ``title`` and
+``content`` blocks; :func:`render` sends the whole page to a browser and only the
+``content`` block (or the block a page names) to an HTMX request, so one template serves
+both, and every page works without scripts.
+
+Autoescaping is on; ``_()`` and ``{% trans %}`` translate into the request's language
+(:mod:`governance.web.i18n`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlencode, urlsplit
+
+from jinja2 import Environment, FileSystemLoader, PrefixLoader, StrictUndefined, select_autoescape
+from litestar import Request, Response
+from litestar.datastructures import Cookie
+from litestar.enums import MediaType
+from litestar.plugins.htmx import HTMXDetails
+from litestar.plugins.jinja import JinjaTemplateEngine
+
+from governance.core.identity import Identity
+from governance.web import i18n
+from governance.web.config import Web
+from governance.web.sessions import Session
+
+PRODUCT: Final = "Governance"
+GOVERNANCE_DIR: Final = Path(__file__).resolve().parents[1]
+STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
+STATIC_PATH: Final = "/static"
+# Where the shell keeps the request's page context, in the request's state.
+PAGE_STATE: Final = "governance_page"
+FORMS: Final = "web/forms.html"
+
+
+@dataclass(frozen=True, slots=True)
+class NavLink:
+    """One entry of the navigation, as shown to one person."""
+
+    path: str
+    label: str
+    current: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageLink:
+    """One entry of the language switch."""
+
+    tag: str
+    html_lang: str
+    name: str
+    href: str
+    current: bool
+
+
+@dataclass(slots=True)
+class PageContext:
+    """What the layout needs about the request: who is signed in, what they may reach, the
+    language, the CSRF token, and cookies to set with the answer. Built by the shell's
+    middleware for every page request; templates read it as ``page``."""
+
+    web: Web
+    session: Session | None
+    language: i18n.Language
+    languages: list[LanguageLink]
+    csrf_token: str
+    navigation: list[NavLink] = field(default_factory=list)
+    cookies: list[Cookie] = field(default_factory=list)
+
+    @property
+    def user(self) -> Identity | None:
+        return self.session.identity if self.session else None
+
+    @property
+    def product(self) -> str:
+        return PRODUCT
+
+    @property
+    def return_url(self) -> str | None:
+        """Where a mentee sent by the platform goes back to (portal sessions only)."""
+        return self.session.return_url if self.session else None
+
+    @property
+    def return_host(self) -> str | None:
+        return urlsplit(self.return_url).hostname if self.return_url else None
+
+
+def environment() -> Environment:
+    """The Jinja environment of every page: each room's ``templates/`` under its name."""
+    rooms = {folder.parent.name: FileSystemLoader(folder) for folder in sorted(GOVERNANCE_DIR.glob("*/templates"))}
+    env = Environment(
+        loader=PrefixLoader(rooms),
+        autoescape=select_autoescape(default=True),
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
+        gettext=lambda message, **variables: i18n.gettext(message, **variables),
+        ngettext=lambda singular, plural, n, **variables: i18n.ngettext(singular, plural, n, **variables),
+        newstyle=True,
+    )
+    env.globals["static"] = static_url
+    env.filters["datetime"] = i18n.format_datetime
+    env.filters["date"] = i18n.format_date
+    return env
+
+
+def template_engine() -> JinjaTemplateEngine:
+    """The environment as Litestar's template engine (``TemplateConfig(instance=...)``)."""
+    return JinjaTemplateEngine.from_environment(environment())
+
+
+@cache
+def static_url(name: str) -> str:
+    """The URL of a file in ``governance/web/static``, versioned by its content so that it
+    can be cached for a year and still change with a release."""
+    path = (STATIC_DIR / name).resolve()
+    if not path.is_relative_to(STATIC_DIR) or not path.is_file():
+        raise ValueError(f"no static file {name!r}")
+    version = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return f"{STATIC_PATH}/{name}?{urlencode({'v': version})}"
+
+
+def page_context(request: Request[Any, Any, Any]) -> PageContext:
+    """The page context the shell built for ``request``."""
+    context: PageContext = page_state(request.scope)[PAGE_STATE]
+    return context
+
+
+def page_state(scope: Any) -> dict[str, Any]:
+    """Where the shell keeps what it knows of a request (the scope's state, shared by every layer)."""
+    state: dict[str, Any] = scope.setdefault("state", {})
+    return state
+
+
+def is_fragment_request(request: Request[Any, Any, Any]) -> bool:
+    """An HTMX request that swaps part of a page (not a boosted link or a history restore)."""
+    htmx = HTMXDetails(request)
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render(
+    request: Request[Any, Any, Any],
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    fragment: str = "content",
+    headers: Mapping[str, str] | None = None,
+) -> Response[str]:
+    """Answer ``request`` with ``template``: the whole page, or for an HTMX request only
+    its ``fragment`` block (``content`` unless named). The template sees ``context``, the
+    ``request`` and the shell's ``page`` (user, navigation, language, CSRF token)."""
+    engine = request.app.template_engine
+    assert isinstance(engine, JinjaTemplateEngine), "the shell configures a Jinja template engine"
+    compiled = engine.get_template(template)
+    variables: dict[str, Any] = {**(context or {}), "request": request, "page": page_context(request)}
+    # The macros, bound to this request (the CSRF token), for the page and for a fragment alike.
+    variables["forms"] = engine.engine.get_template(FORMS).make_module(variables)
+    if is_fragment_request(request):
+        block = compiled.blocks[fragment]
+        body = "".join(block(compiled.new_context(variables)))
+    else:
+        body = compiled.render(variables)
+    return Response(
+        body,
+        status_code=status_code,
+        media_type=MediaType.HTML,
+        headers={"Vary": "HX-Request", **(headers or {})},
+    )
+
+
+def language_links(web: Web, current: i18n.Language, path: str, query: Iterable[tuple[str, str]]) -> list[LanguageLink]:
+    """The switch: every language, each a link to this page in it (``?lang=``)."""
+    kept = [(name, value) for name, value in query if name != "lang"]
+    return [
+        LanguageLink(
+            tag=language.tag,
+            html_lang=language.html_lang,
+            name=language.name,
+            href=f"{path}?{urlencode([*kept, ('lang', language.tag)])}",
+            current=language.tag == current.tag,
+        )
+        for language in web.catalogs.languages.values()
+    ]
