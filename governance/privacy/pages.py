@@ -7,13 +7,13 @@ language. The preference centre grows from here.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.types import ControllerRouterHandler
 
-from governance.core.clock import now_of
 from governance.privacy import consent
 from governance.privacy.service import Privacy
 from governance.web import i18n
@@ -22,10 +22,12 @@ from governance.web.rendering import render
 
 
 @get("/privacy", opt={"navigation": N_("Your privacy")})
-async def your_privacy(request: Request[Any, Any, Any], privacy: NamedDependency[Privacy]) -> Response[Any]:
+async def your_privacy(
+    now: NamedDependency[datetime], request: Request[Any, Any, Any], privacy: NamedDependency[Privacy]
+) -> Response[Any]:
     """The signed-in mentee's purposes: allowed or not, since when, by which choice, and the
     notice that explains each, in the page's language (the service's own records only)."""
-    current = await consent.preferences(privacy, request.user.sub, now_of(request))
+    current = await consent.preferences(privacy, request.user.sub, now)
     language = i18n.active().tag
     purposes = []
     for state in current.purposes:

@@ -273,13 +273,16 @@ class DataRequestController(Controller):
 
 @post("/privacy/portal-sessions", tags=["privacy"])
 async def open_portal_session(
-    request: Request[Any, Any, Any], web: NamedDependency[Web], data: JSONBody[PortalSessionRequest]
+    now: NamedDependency[datetime],
+    request: Request[Any, Any, Any],
+    web: NamedDependency[Web],
+    data: JSONBody[PortalSessionRequest],
 ) -> Response[PortalSession]:
     """A single-use link, valid a few minutes, that signs one mentee in to their privacy pages.
 
     As Stripe's customer portal works: send the mentee to ``url``. The pages link back to
     ``return_url``, which must fall under ``GOVERNANCE_PORTAL_RETURN_URLS`` (422 otherwise)."""
-    link = await web_sessions.issue_portal_link(web, data.mentee_id, data.return_url, request.user, now_of(request))
+    link = await web_sessions.issue_portal_link(web, data.mentee_id, data.return_url, request.user, now)
     return Response(PortalSession(url=link.url, expires_at=link.expires_at), status_code=201)
 
 

@@ -9,6 +9,7 @@ way in ends in a session cookie and an audit entry; every refusal is recorded to
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Final
 
 from litestar import Request, Response, get, post
@@ -17,7 +18,6 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 from litestar.types import ControllerRouterHandler
 
-from governance.core.clock import now_of
 from governance.core.limits import identifier, text
 from governance.core.ratelimits import LIMITED_PER_CLIENT
 from governance.core.shapes import Input
@@ -42,9 +42,11 @@ class TokenSignIn(Input):
     next: Annotated[str, text(2000)] = "/"
 
 
-def _signed_in(request: Request[Any, Any, Any], web: Web, session: sessions.Session, target: str) -> Response[Any]:
+def _signed_in(
+    request: Request[Any, Any, Any], web: Web, session: sessions.Session, target: str, now: datetime
+) -> Response[Any]:
     secure = is_secure(web, request.scope)
-    lifetime = int((session.expires_at - now_of(request)).total_seconds())
+    lifetime = int((session.expires_at - now).total_seconds())
     answer: Response[Any] = Redirect(target, status_code=303)
     answer.set_cookie(cookie(CookieNames.over(secure).session, session.secret, secure=secure, max_age=lifetime))
     return answer
@@ -71,7 +73,9 @@ async def sign_in_form(
 
 
 @post("/sign-in", exclude_from_auth=True, opt={LIMITED_PER_CLIENT: True})
-async def sign_in(request: Request[Any, Any, Any], web: NamedDependency[Web]) -> Response[Any]:
+async def sign_in(
+    now: NamedDependency[datetime], request: Request[Any, Any, Any], web: NamedDependency[Web]
+) -> Response[Any]:
     """Sign in with a bearer token: a session cookie, then the page that asked (``next``, a
     path on this service only)."""
     form = await read_form(request, TokenSignIn)
@@ -89,13 +93,13 @@ async def sign_in(request: Request[Any, Any, Any], web: NamedDependency[Web]) ->
     session = await sessions.open_session(
         web,
         identity,
-        now_of(request),
+        now,
         kind=sessions.STAFF,
         method="token",
         not_after=expires,
         replacing=page_context(request).session,
     )
-    return _signed_in(request, web, session, local_path(form.data.next))
+    return _signed_in(request, web, session, local_path(form.data.next), now)
 
 
 def _link_refused(request: Request[Any, Any, Any], look: sessions.LinkLook) -> Response[Any]:
@@ -104,9 +108,11 @@ def _link_refused(request: Request[Any, Any, Any], look: sessions.LinkLook) -> R
 
 
 @get("/sign-in/link/{secret:str}", exclude_from_auth=True)
-async def link_page(request: Request[Any, Any, Any], secret: FromPath[str]) -> Response[Any]:
+async def link_page(
+    now: NamedDependency[datetime], request: Request[Any, Any, Any], secret: FromPath[str]
+) -> Response[Any]:
     """A sign-in link: a page with a "Continue" button (opening the page uses nothing up)."""
-    look = await sessions.look_up_link(secret, now_of(request))
+    look = await sessions.look_up_link(secret, now)
     if look.state != "valid":
         return _link_refused(request, look)
     return render(request, "web/link.html", {"look": look})
@@ -114,23 +120,25 @@ async def link_page(request: Request[Any, Any, Any], secret: FromPath[str]) -> R
 
 @post("/sign-in/link/{secret:str}", exclude_from_auth=True, opt={LIMITED_PER_CLIENT: True})
 async def redeem_link(
-    request: Request[Any, Any, Any], web: NamedDependency[Web], secret: FromPath[str]
+    now: NamedDependency[datetime], request: Request[Any, Any, Any], web: NamedDependency[Web], secret: FromPath[str]
 ) -> Response[Any]:
     """Use a sign-in link (once): a session cookie, then home."""
     try:
-        session = await sessions.redeem_link(web, secret, now_of(request), replacing=page_context(request).session)
+        session = await sessions.redeem_link(web, secret, now, replacing=page_context(request).session)
     except sessions.LinkRefused as refused:
         return _link_refused(request, refused.look)
-    return _signed_in(request, web, session, "/")
+    return _signed_in(request, web, session, "/", now)
 
 
 @post("/sign-out", status_code=200)
-async def sign_out(request: Request[Any, Any, Any], web: NamedDependency[Web]) -> Response[Any]:
+async def sign_out(
+    now: NamedDependency[datetime], request: Request[Any, Any, Any], web: NamedDependency[Web]
+) -> Response[Any]:
     """Sign out: the session is revoked on the server, the cookie forgotten."""
     page = page_context(request)
     session = page.session
     assert session is not None  # the shell lets no signed-out request reach this page
-    await sessions.sign_out(session, now_of(request))
+    await sessions.sign_out(session, now)
     page.session, page.navigation = None, []  # the answer is already a signed-out page
     secure = is_secure(web, request.scope)
     answer = render(request, "web/signed_out.html", {"return_url": session.return_url, "was_portal": session.is_portal})

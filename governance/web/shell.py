@@ -101,7 +101,7 @@ class Shell(InitPluginProtocol):
                 page_middleware,
                 per_client(web.sign_in_rate_limit, web.trusted_proxies),
                 *([per_subject(web.rate_limit)] if web.rate_limit else []),
-                casbin_middleware,
+                casbin_middleware(authorizer),
                 refuse_overlong_parameters,
             ],
             exception_handlers=self.errors.handlers(),
