@@ -66,19 +66,28 @@ def pytest_report_header() -> str:
     return f"governance backend: {BACKEND} ({os.environ['GOVERNANCE_DATABASE_URL']})"
 
 
+# The fixtures through which a test reaches the backend under test: the suite's settings
+# (itself, or through ``database``, ``client``, ``app``) and a served process's (tests/browser).
+BACKEND_FIXTURES = frozenset({"settings", "server"})
+
+
+def _uses_backend(item: pytest.Item) -> bool:
+    return not BACKEND_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On PostgreSQL, only the tests that use the database.
 
-    A test that asks for no ``settings`` (itself, or through ``database``, ``client``, ``app``)
-    never reaches the engine: it runs the same code on either backend, and the SQLite run of
-    ``make test`` has run it. The PostgreSQL run lists them as deselected.
+    A test that asks for none of ``BACKEND_FIXTURES`` never reaches the engine: it runs the
+    same code on either backend, and the SQLite run of ``make test`` has run it. The
+    PostgreSQL run lists them as deselected.
     """
     if BACKEND != "postgres":
         return
-    backend_free = [item for item in items if "settings" not in getattr(item, "fixturenames", ())]
+    backend_free = [item for item in items if not _uses_backend(item)]
     if backend_free:
         config.hook.pytest_deselected(items=backend_free)
-        items[:] = [item for item in items if "settings" in getattr(item, "fixturenames", ())]
+        items[:] = [item for item in items if _uses_backend(item)]
 
 
 def pytest_unconfigure() -> None:

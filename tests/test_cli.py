@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -250,9 +251,16 @@ def test_migrate_sets_up_a_deployment_the_other_commands_accept(tmp_path: Path) 
     assert verified.returncode == 0, verified.stderr
 
 
-def test_a_database_without_its_migrations_is_refused_in_one_line(tmp_path: Path) -> None:
-    env = {"GOVERNANCE_DATA_DIR": str(tmp_path / "var")}
-    assert _cli(env, "migrate").returncode == 0
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory as `governance migrate` leaves it, made once: tests copy it, not remake it."""
+    var = tmp_path_factory.mktemp("deployment") / "var"
+    assert _cli({"GOVERNANCE_DATA_DIR": str(var)}, "migrate").returncode == 0
+    return var
+
+
+def test_a_database_without_its_migrations_is_refused_in_one_line(tmp_path: Path, deployment: Path) -> None:
+    env = {"GOVERNANCE_DATA_DIR": str(shutil.copytree(deployment, tmp_path / "var"))}
     (tmp_path / "var" / "governance.sqlite3").unlink()
     sqlite3.connect(tmp_path / "var" / "governance.sqlite3").close()  # an empty database
     for args in (["audit", "verify"], ["evidence", "export", "--from", "2026-01-01", "--to", "2026-01-31"]):
@@ -261,9 +269,8 @@ def test_a_database_without_its_migrations_is_refused_in_one_line(tmp_path: Path
         assert "governance migrate" in _one_line(done.stderr)
 
 
-def test_an_unreachable_database_is_one_line_without_its_password(tmp_path: Path) -> None:
-    env = {"GOVERNANCE_DATA_DIR": str(tmp_path / "var")}
-    assert _cli(env, "migrate").returncode == 0
+def test_an_unreachable_database_is_one_line_without_its_password(tmp_path: Path, deployment: Path) -> None:
+    env = {"GOVERNANCE_DATA_DIR": str(shutil.copytree(deployment, tmp_path / "var"))}
     env["GOVERNANCE_DATABASE_URL"] = f"postgresql://governance:s3cret@127.0.0.1:{_free_port()}/governance"
     for args in (["audit", "verify"], ["migrate"]):
         done = _cli(env, *args)
