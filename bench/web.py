@@ -21,9 +21,11 @@ route (medians over the rounds), ``ratio`` (the median over the rounds of page /
 target >= 50%), and the page's 95th percentile latency over every request (target
 < 50 ms), with the JSON route's beside it.
 
-A pair names the roles whose bearer token both requests carry (none: anonymous), and its
-paths may hold ``{mentor_id}`` and ``{complaint_id}``, filled with a seeded mentor's and
-complaint's ids.
+A pair names who asks (``roles`` and ``sub``; no roles: anonymous): the page is requested
+with a session cookie opened for them (as a browser that signed in), the JSON route with a
+bearer token for the same subject and roles (as an API client). Its paths may hold
+``{mentor_id}``, ``{complaint_id}`` and ``{mentee_id}``, filled with a seeded mentor's,
+complaint's and mentee's ids (``sub="{mentee_id}"`` asks as that mentee).
 """
 
 from __future__ import annotations
@@ -58,10 +60,20 @@ class Pair:
     page: str
     json: str
     roles: tuple[str, ...] = ()
+    sub: str = "bench"
 
 
 # The pages measured: each next to the JSON route that serves its data.
-PAIRS: tuple[Pair, ...] = (Pair("API documentation", page="/schema", json="/schema/openapi.json"),)
+PAIRS: tuple[Pair, ...] = (
+    Pair("API documentation", page="/schema", json="/schema/openapi.json"),
+    Pair(
+        "Mentee preference centre",
+        page="/privacy",
+        json="/api/v1/privacy/mentees/{mentee_id}/preferences",
+        roles=("mentee",),
+        sub="{mentee_id}",
+    ),
+)
 
 QUICK = {"mentors": 50, "complaints": 500, "refunds": 150, "disputes": 100, "requests": 100, "entries": 2_000}
 
@@ -83,10 +95,11 @@ async def seeded_ids() -> dict[str, str]:
     from governance.vetting.tables import Mentor
 
     mentor = await Mentor.select(Mentor.id).first()
-    complaint = await Complaint.select(Complaint.id).first()
+    complaint = await Complaint.select(Complaint.id, Complaint.complainant_id).first()
     return {
         "mentor_id": str(mentor["id"]) if mentor else "",
         "complaint_id": str(complaint["id"]) if complaint else "",
+        "mentee_id": str(complaint["complainant_id"]) if complaint else "",
     }
 
 
@@ -110,11 +123,16 @@ def p95_ms(latencies: Sequence[float]) -> float:
     return 1000 * statistics.quantiles(latencies, n=20, method="inclusive")[-1]
 
 
-async def measure(app: Any, pair: Pair, headers: list[tuple[bytes, bytes]], ids: dict[str, str], args: Any) -> None:
+Headers = list[tuple[bytes, bytes]]
+
+
+async def measure(
+    app: Any, pair: Pair, page_headers: Headers, json_headers: Headers, ids: dict[str, str], args: Any
+) -> None:
     from vetting import asgi_get
 
     page_path, json_path = pair.page.format(**ids), pair.json.format(**ids)
-    page, data = asgi_get(app, page_path, headers), asgi_get(app, json_path, headers)
+    page, data = asgi_get(app, page_path, page_headers), asgi_get(app, json_path, json_headers)
     await timed(page, WARM_UP, page_path)
     await timed(data, WARM_UP, json_path)
     page_rates, data_rates, ratios = [], [], []
@@ -151,8 +169,12 @@ async def run(args: argparse.Namespace) -> None:
     """Seed, then measure every pair on the application in this process."""
     from governance.app import create_app
     from governance.core import db
-    from governance.core.identity import issue_token
+    from governance.core.clock import SystemClock
+    from governance.core.identity import Identity, issue_token
     from governance.settings import Settings
+    from governance.web import sessions
+    from governance.web.config import Web
+    from governance.web.shell import CookieNames
 
     started = time.perf_counter()
     seeded = await seed(args)
@@ -163,16 +185,26 @@ async def run(args: argparse.Namespace) -> None:
     )
     out()
     settings = Settings.from_env()
-    app = create_app(settings)
+    clock = SystemClock()
+    app = create_app(settings, clock=clock)
+    web = Web.configure(settings)
     await db.start(settings)
     try:
         ids = await seeded_ids()
         for pair in PAIRS:
-            headers = []
+            page_headers: Headers = []
+            json_headers: Headers = []
             if pair.roles:
-                token = issue_token(settings, "bench", list(pair.roles), timedelta(hours=2))
-                headers.append((b"authorization", f"Bearer {token}".encode()))
-            await measure(app, pair, headers, ids, args)
+                sub = pair.sub.format(**ids)
+                token = issue_token(settings, sub, list(pair.roles), timedelta(hours=2))
+                json_headers.append((b"authorization", f"Bearer {token}".encode()))
+                kind = sessions.PORTAL if pair.roles == ("mentee",) else sessions.STAFF
+                session = await sessions.open_session(
+                    web, Identity(sub=sub, roles=pair.roles), clock.now(), kind=kind, method="token"
+                )
+                cookie_name = CookieNames.over(secure=False).session
+                page_headers.append((b"cookie", f"{cookie_name}={session.secret}".encode()))
+            await measure(app, pair, page_headers, json_headers, ids, args)
     finally:
         await db.stop()
 
