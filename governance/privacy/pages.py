@@ -248,6 +248,8 @@ async def _centre(
             "shortenable": [name for name, category in privacy.retention.items() if category.mentee_may_shorten],
         },
         status_code=status_code,
+        # A refused switch sent by htmx answers the whole centre: in place of the page's main, not of the row.
+        headers={"HX-Retarget": "#main", "HX-Reswap": "innerHTML"} if is_fragment_request(request) else None,
     )
 
 

@@ -133,6 +133,16 @@ async def test_a_bad_switch_comes_back_with_the_message_and_changes_nothing(
     assert await privacy.history(mentee) == []
 
 
+async def test_a_bad_switch_sent_by_htmx_replaces_the_main_not_the_row(
+    client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    await sign_in("mentee", sub=new_mentee())
+    answer = await _switch(client, "no_such_purpose", "opt_out", **{"HX-Request": "true"})
+    assert answer.status_code == 422
+    assert (answer.headers["hx-retarget"], answer.headers["hx-reswap"]) == ("#main", "innerHTML")
+    assert "<h1>Your privacy</h1>" in answer.text and "<html" not in answer.text
+
+
 async def test_a_forged_csrf_token_is_refused_and_changes_nothing(
     client: httpx.AsyncClient, sign_in: SignIn, privacy: Privacy
 ) -> None:
