@@ -578,17 +578,22 @@ async def read_copy(
     and audited as one)."""
     view = await _own_request(privacy, request_id, request.user.sub, now)
     document = json.loads(await requests.download(privacy, request_id, request.user))
-    modules = document.get("modules", {}) if isinstance(document, dict) else {}
+    entries = [{**entry, "time": _instant(entry.get("time"))} for entry in document.get("audit_entries", [])]
     return render(
         request,
         "privacy/copy.html",
         {
             "data_request": view,
-            "generated_at": document.get("generated_at"),
-            "modules": modules,
-            "audit_entries": document.get("audit_entries", []),
+            "generated_at": _instant(document.get("generated_at")),
+            "modules": document.get("modules", {}),
+            "audit_entries": entries,
         },
     )
+
+
+def _instant(text: Any) -> datetime | None:
+    # The export writes instants as RFC 3339 text; the page shows them in the reader's language.
+    return datetime.fromisoformat(text) if isinstance(text, str) else None
 
 
 @get("/privacy/notices", exclude_from_auth=True)

@@ -48,8 +48,12 @@ def test_a_mentee_switches_a_purpose_off_sees_the_receipt_and_the_api_reports_it
     screenshot(page, "preference-centre", narrow=True)
 
     page.get_by_role("switch", name=ANALYTICS).click()
-    receipt = page.get_by_role("status").filter(has_text="Recorded: Product analytics is now not allowed.")
-    receipt.wait_for(timeout=WAIT_MS)
+    # The page's live region says it (screen readers announce it), and the purpose shows its receipt.
+    said = page.locator("#switch-status")
+    said.filter(has_text="Recorded: Product analytics is now not allowed.").wait_for(state="attached", timeout=WAIT_MS)
+    assert said.get_attribute("role") == "status"
+    receipt = page.locator("#purpose-product_analytics .purpose__receipt")
+    assert "Recorded: Product analytics is now not allowed." in receipt.inner_text()
     # htmx swapped only that purpose: the page did not reload, the switch says off and keeps focus.
     assert page.url.endswith("/privacy")
     assert _switch_checked(page, ANALYTICS) == "false"
@@ -131,3 +135,13 @@ def test_the_privacy_notices_are_public(new_page: NewPage) -> None:
     french.goto("/privacy/notices")
     assert "Nous partageons les attestations" in french.inner_text("main")
     assert_accessible(french)
+
+
+def test_without_scripts_the_switch_still_records_and_shows_the_receipt(server: Server, new_page: NewPage) -> None:
+    page = new_page(java_script_enabled=False)
+    _arrive(server, page, f"mentee-{uuid.uuid4().hex[:8]}")
+    page.get_by_role("switch", name="Marketing").click()
+    page.wait_for_url(re.compile(r"/privacy\?receipt=[0-9a-f-]{36}#purpose-marketing$"))
+    recorded = page.locator("#receipt")
+    assert "Your change is recorded" in recorded.inner_text() and "Marketing: allowed" in recorded.inner_text()
+    assert _switch_checked(page, "Marketing") == "true"

@@ -97,6 +97,9 @@ async def test_with_htmx_only_the_purpose_is_answered_with_its_receipt(
     assert answer.text.strip().startswith(f'<section class="purpose" id="purpose-{MARKETING}"')
     assert re.search(rf'aria-checked="true"\s+aria-labelledby="purpose-{MARKETING}-title"', answer.text)
     assert "Recorded: Marketing is now allowed." in answer.text
+    # Said again out of band into the page's live region, which exists before the swap.
+    assert re.search(r'<div id="switch-status"[^>]*role="status" hx-swap-oob="true">Recorded: Marketing', answer.text)
+    assert '<div id="switch-status" class="visually-hidden" role="status"></div>' in (await client.get("/privacy")).text
     assert RECEIPT_LINK.search(answer.text)
 
 
