@@ -477,3 +477,38 @@ async def _erase(privacy: Privacy, row: DataRequestRow, planned: _Move, now: dat
             "consents_withdrawn": withdrawn,
         },
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ErasurePreview:
+    """What an erasure of the subject would do if it were carried out now: the consents it
+    withdraws, the cases whose legal hold keeps their personal text readable (and until
+    when), and any erasure request already open."""
+
+    holds: list[Hold]
+    consents_withdrawn: list[str]
+    open_erasure: uuid.UUID | None
+    not_reached: str = NOT_REACHED
+
+
+async def erasure_preview(privacy: Privacy, subject: str, now: datetime) -> ErasurePreview:
+    """Read only: the confirmation a mentee reads before asking for erasure (the same holds
+    and consents :func:`_erase` acts on)."""
+    holds = await privacy.subjects.holds(subject)
+    open_ids = (
+        await DataRequest.select(DataRequest.id)
+        .where(
+            (DataRequest.subject == subject)
+            & (DataRequest.request_type == "erasure")
+            & DataRequest.state.not_in(list(TERMINAL))
+        )
+        .order_by(DataRequest.received_at)
+        .output(as_list=True)
+    )
+    open_erasure = uuid.UUID(str(open_ids[0])) if open_ids else None
+    return ErasurePreview(
+        # The erasure's own request is no hold on its own erasure (as in _erase).
+        holds=[h for h in holds if open_erasure is None or h.record_id != str(open_erasure)],
+        consents_withdrawn=[purpose.name for purpose in await consent.allowed_purposes(privacy, subject, now)],
+        open_erasure=open_erasure,
+    )

@@ -56,6 +56,8 @@ HOW_TO_ENABLE = (
     "`pip install -e '.[browser]'` and `apt-get install chromium` (or CHROMIUM=/path/to/chromium)"
 )
 NewPage = Callable[..., "Page"]
+# Where the platform's portal links may send a mentee back to (GOVERNANCE_PORTAL_RETURN_URLS).
+PORTAL_RETURN_PREFIX = "https://platform.example/account"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -94,7 +96,11 @@ def browser_available() -> None:
 @pytest.fixture(scope="session")
 def server(browser_available: None) -> Iterator[Server]:
     """``governance serve`` in its own process, data directory and database, ready."""
-    running = Server(postgres_url=server_database_url(PG_URL) if BACKEND == "postgres" else None)
+    running = Server(
+        postgres_url=server_database_url(PG_URL) if BACKEND == "postgres" else None,
+        # Mentees arrive through portal links the platform asks for; they must lead back somewhere.
+        settings={"GOVERNANCE_PORTAL_RETURN_URLS": PORTAL_RETURN_PREFIX},
+    )
     try:
         running.start()
         yield running

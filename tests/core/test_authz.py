@@ -178,7 +178,10 @@ async def test_page_role_matrix(
         headers={"X-CSRF-Token": csrf_token(session.secret)},
     )
     if row[role] == "allow":
-        assert response.status_code in {200, 303}, f"{role} should reach {method} {route}: {response.text}"
+        # Past the guard, the bare request names no record (404 where the path names one)
+        # and sends an empty form (422 where the form needs a field).
+        reached = {200, 303} | ({404} if "{" in route else set()) | ({422} if method == "POST" else set())
+        assert response.status_code in reached, f"{role} should reach {method} {route}: {response.text}"
         assert response.headers.get("location", "/").startswith("/")
         return
     assert response.status_code == 403, f"{role} must not reach {method} {route}"
