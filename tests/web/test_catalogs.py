@@ -26,20 +26,33 @@ def extracted() -> set[str]:
     return found
 
 
-def test_the_template_is_current_with_the_code() -> None:
+def singular(message_id: str | tuple[str, ...]) -> str:
+    """A catalog's key for a message: a plural one is known by its singular."""
+    return message_id if isinstance(message_id, str) else message_id[0]
+
+
+def template_ids() -> set[str]:
     with (LOCALE_DIR / "messages.pot").open("rb") as pot:
-        template = {message.id for message in read_po(pot) if message.id}
-    assert extracted() == template, "run `make messages` and translate the new entries"
+        return {singular(message.id) for message in read_po(pot) if message.id}
+
+
+def translated(string: str | tuple[str, ...]) -> bool:
+    """Whether every form of a translation is there (a plural one has one per plural form)."""
+    forms = (string,) if isinstance(string, str) else tuple(string)
+    return bool(forms) and all(forms)
+
+
+def test_the_template_is_current_with_the_code() -> None:
+    assert extracted() == template_ids(), "run `make messages` and translate the new entries"
 
 
 def test_every_language_translates_every_string() -> None:
-    with (LOCALE_DIR / "messages.pot").open("rb") as pot:
-        template = {message.id for message in read_po(pot) if message.id}
+    template = template_ids()
     for language in Catalogs().languages.values():
         if language.tag == "en":
             continue
         catalog_file = LOCALE_DIR / language.tag / "LC_MESSAGES" / "messages.po"
         with catalog_file.open("rb") as po:
             catalog = read_po(po)
-        untranslated = sorted(m for m in template if not (catalog.get(m) and catalog.get(m).string))
+        untranslated = sorted(m for m in template if not ((found := catalog.get(m)) and translated(found.string)))
         assert not untranslated, f"{language.tag}: untranslated {untranslated}"
