@@ -98,5 +98,5 @@ class ConsistencyProof(View):
     """RFC 9162 §2.1.4: the hashes proving the tree of ``from`` leaves is a prefix of the tree of ``to``."""
 
     from_: int = msgspec.field(name="from")
-    to: int = 0
-    hashes: list[str] = msgspec.field(default_factory=list)
+    to: int
+    hashes: list[str]

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from governance.audit import merkle, note, service, verification
 from governance.audit.leaf import stored_leaf_input
 from governance.audit.schemas import Verification
-from governance.audit.tables import AuditEntry
+from governance.audit.tables import AuditEntry, CheckpointRow
 from governance.core.identity import Identity
 from governance.settings import Settings
 
@@ -67,6 +69,36 @@ async def test_each_checkpoint_is_numbered_and_linked_to_the_one_before(database
     # The checkpoint stays a plain three-line tlog-checkpoint; the link is a note of its own.
     checkpoint = note.verify_checkpoint(str(stored[-1]["note"]), log_key.verifier_key)
     assert checkpoint.extensions == ()
+    assert (await service.verify(log_key)).ok
+
+
+async def test_concurrent_signers_number_checkpoints_without_gaps(
+    database: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signers take turns (an advisory lock on PostgreSQL, the write lock on SQLite): a signer
+    that starts while another is between reading the latest checkpoint and storing its own
+    links to the other's, not to the same predecessor under the same number."""
+    log_key = service.load_log_key(database)
+    number_after = service._next_number
+    inside = asyncio.Event()
+
+    async def slow_first_signer(previous: CheckpointRow | None, key: service.LogKey) -> int:
+        if not inside.is_set():
+            inside.set()
+            await asyncio.sleep(0.3)
+        return await number_after(previous, key)
+
+    monkeypatch.setattr(service, "_next_number", slow_first_signer)
+    await _record(1)
+    first = asyncio.create_task(service.sign_checkpoint(log_key))
+    await inside.wait()
+    await _record(2)
+    second = asyncio.create_task(service.sign_checkpoint(log_key))
+    signed = await asyncio.gather(first, second)
+    assert signed[0].tree_size < signed[1].tree_size
+    links = [verification.open_link(c.link, log_key.signer.verifier) for c in signed]
+    assert links[1].number == links[0].number + 1
+    assert links[1].previous == verification.note_digest(signed[0].note)
     assert (await service.verify(log_key)).ok
 
 
