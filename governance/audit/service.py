@@ -7,10 +7,12 @@ downloads), group-committed outside any transaction.
 Sequence numbers come from a single locked head row, which makes them dense and strictly
 increasing under concurrent writers on both engines.
 
-Then, in this order: signed checkpoints of the tree (:func:`sign_checkpoint`, which
-continues from the latest genuine one), verification (which itself lives in
-:mod:`governance.audit.verification`), search of the entries, and the export an auditor
-verifies offline (:func:`prepare_export`).
+Then, in this order: signed checkpoints of the tree (:func:`sign_checkpoint`, which first
+integrates the stored tree nodes of :mod:`governance.audit.tree_store`, and numbers and
+links each checkpoint to the one before), verification (which itself lives in
+:mod:`governance.audit.verification`; :func:`verify_since` adds a checkpoint kept outside
+the database), search of the entries, and the export an auditor verifies offline
+(:func:`prepare_export`). Proofs and tiles are in :mod:`governance.audit.proofs`.
 """
 
 from __future__ import annotations
@@ -386,7 +388,7 @@ def _genuine(row: CheckpointRow, log_key: LogKey) -> bool:
 _SIGNING_LOCK: Final = 0x61756469  # "audi"
 
 
-def link_number(link: str, verifier: note.VerifierKey) -> int | None:
+def _link_number(link: str, verifier: note.VerifierKey) -> int | None:
     """The number a stored link signs; None when there is none or it is not ours."""
     try:
         return verification.open_link(link, verifier).number if link else None
@@ -451,7 +453,7 @@ async def _next_number(previous: CheckpointRow | None, log_key: LogKey) -> int:
     began is numbered by its place among the stored ones (verification counts the same way)."""
     if previous is None:
         return 0
-    number = link_number(previous.link, log_key.signer.verifier)
+    number = _link_number(previous.link, log_key.signer.verifier)
     if number is not None:
         return number + 1
     rows = await AuditCheckpoint.raw(
@@ -605,7 +607,7 @@ async def prepare_export(log_key: LogKey, since_seq: int = 0) -> Export:
         raise ValueError(f"since_seq {since_seq} is beyond the log's {size} entries")
     prefix = None
     if since_seq > 0:
-        builder = await _builder_at(log_key, since_seq)
+        builder = await _builder_at(since_seq)
         stack = builder.compact_range()
         prefix = ExportPrefix(
             tree_size=since_seq,
@@ -615,7 +617,7 @@ async def prepare_export(log_key: LogKey, since_seq: int = 0) -> Export:
     return Export(since_seq=since_seq, checkpoint=checkpoint, verifier_key=log_key.verifier_key, prefix=prefix)
 
 
-async def _builder_at(log_key: LogKey, size: int) -> merkle.TreeBuilder:
+async def _builder_at(size: int) -> merkle.TreeBuilder:
     """The tree of the first ``size`` entries, from the stored nodes (integrated up to the
     checkpoint just signed, which is at least ``size``)."""
     return merkle.TreeBuilder.from_compact_range(size, b"".join(await tree_store.cover_hashes(0, size)))

@@ -64,8 +64,8 @@ class AuditCheckpoint(Table, tablename="audit_checkpoint"):
     note = Text()
     key_id = Varchar(length=8)
     signed_at = Timestamptz()
-    # Hashes of the complete subtrees covering [0, tree_size): lets the next checkpoint
-    # continue from here instead of rehashing the whole log. Verification ignores it.
+    # Hashes of the complete subtrees covering [0, tree_size) (the same as the stored tree
+    # nodes of audit_tree_node there): folds to the root. Verification ignores it.
     compact_range = Bytea()
     # A note signed by the same key that numbers this checkpoint and names the one before
     # it (empty on checkpoints signed before numbering began): see service.link_body.
