@@ -18,6 +18,7 @@ from litestar.routes import HTTPRoute
 from governance import __version__, api_docs, bootstrap
 from governance.audit.policies import record_in_force
 from governance.audit.routes import ROUTES as AUDIT_ROUTES
+from governance.audit.routes import TLOG_ROUTES
 from governance.bootstrap import Services
 from governance.complaints.routes import PUBLIC_ROUTES as COMPLAINT_PUBLIC_ROUTES
 from governance.complaints.routes import ROUTES as COMPLAINT_ROUTES
@@ -168,6 +169,12 @@ def application(services: Services) -> Litestar:
         ],
         middleware=[casbin_middleware(services.authorizer), refuse_overlong_parameters],
     )
+    # The log as tlog-tiles, outside /api/v1 where such clients expect it; same guard.
+    tlog = Router(
+        path="/",
+        route_handlers=TLOG_ROUTES,
+        middleware=[casbin_middleware(services.authorizer), refuse_overlong_parameters],
+    )
     trusted = trusted_networks(settings.trusted_proxies)
     public_api = Router(
         path="/api/v1",
@@ -178,7 +185,7 @@ def application(services: Services) -> Litestar:
     prometheus = PrometheusConfig(app_name="governance", group_path=True, exclude=["/metrics", "/health"])
 
     app = Litestar(
-        route_handlers=[health, ready, Metrics, api, public_api],
+        route_handlers=[health, ready, Metrics, api, public_api, tlog],
         lifespan=[lifespan],
         on_app_init=[auth.on_app_init],
         # After authentication (Litestar puts it first), before the Casbin guard: a control

@@ -307,13 +307,31 @@ def audit_checkpoint() -> None:
 
 @audit.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def audit_verify(as_json: bool) -> None:
-    """Recompute every leaf hash and every checkpoint root; exit 1 when the log does not verify."""
-    from governance.audit import service
+@click.option(
+    "--since",
+    "since",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A checkpoint saved earlier (from /tlog/checkpoint): prove that today's log extends it.",
+)
+def audit_verify(as_json: bool, since: Path | None) -> None:
+    """Recompute every leaf hash and every checkpoint root, check that the checkpoints are
+    numbered without gaps, and with --since that the log extends a checkpoint saved
+    earlier; exit 1 when the log does not verify."""
+    from governance.audit import note, service
 
     settings = _settings()
     log_key = service.load_log_key(settings)
-    result = _with_database(settings, lambda: service.verify(log_key))
+    if since is None:
+        result = _with_database(settings, lambda: service.verify(log_key))
+    else:
+        try:
+            saved = since.read_text(encoding="utf-8")
+            note.verify_checkpoint(saved, log_key.signer.verifier, expected_origin=log_key.origin)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise click.BadParameter(
+                f"not a checkpoint signed by this log's key: {exc}", param_hint="--since"
+            ) from None
+        result = _with_database(settings, lambda: service.verify_since(log_key, saved))
     if as_json:
         click.echo(msgspec.json.format(msgspec.json.encode(result)).decode())
     else:

@@ -94,6 +94,31 @@ def test_checkpoint_then_verify(settings: Settings, some_entries: None) -> None:
     assert result["first_bad_seq"] is None
 
 
+def test_verify_since_a_saved_checkpoint(settings: Settings, some_entries: None, tmp_path: Path) -> None:
+    """The auditor keeps today's checkpoint and proves next time that the log extends it."""
+    code, checkpoint, _ = run("audit", "checkpoint")
+    assert code == 0
+    saved = tmp_path / "checkpoint.txt"
+    saved.write_text(checkpoint, encoding="utf-8")
+    code, out, _ = run("audit", "verify", "--since", str(saved), "--json")
+    assert code == 0, out
+    assert json.loads(out)["ok"] is True
+
+    key = service.load_log_key(settings)
+    body = note.parse_checkpoint(note.open_note(checkpoint, key.signer.verifier))
+    ahead = key.signer.sign_note(note.checkpoint_body(body.origin, body.size + 10**6, body.root))
+    saved.write_text(ahead, encoding="utf-8")  # a checkpoint the log never reached: truncated
+    code, out, _ = run("audit", "verify", "--since", str(saved))
+    assert code == 1
+    assert "FAILED" in out and "truncated" in out
+
+    saved.write_text(checkpoint.replace("\n\n", "\n\n\u2014 x AAAA\n", 1)[:-5], encoding="utf-8")
+    code, out, err = run("audit", "verify", "--since", str(saved))
+    assert code == 2
+    assert "not a checkpoint signed by this log's key" in err
+    assert out == ""
+
+
 def test_an_export_verifies_offline_and_a_tampered_one_does_not(
     settings: Settings, some_entries: None, tmp_path: Path
 ) -> None:

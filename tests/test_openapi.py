@@ -38,6 +38,8 @@ PUBLIC = {
     "GET /api/v1/privacy/notices",
     "GET /api/v1/audit/public-key",
     "GET /api/v1/audit/checkpoint",
+    "GET /tlog/checkpoint",
+    "GET /tlog/tile/{level}/{index}",
 }
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import Final
+from typing import Final, Self
 
 __all__ = [
     "EMPTY_ROOT",
@@ -126,7 +126,7 @@ class TreeBuilder:
         self._size = 0
 
     @classmethod
-    def from_compact_range(cls, size: int, hashes: bytes) -> TreeBuilder:
+    def from_compact_range(cls, size: int, hashes: bytes) -> Self:
         """Resume from :meth:`compact_range` output, e.g. as stored with a checkpoint."""
         count = bin(size).count("1")
         if size < 0 or len(hashes) != count * HASH_SIZE:

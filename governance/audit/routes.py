@@ -7,8 +7,9 @@ a channel of their choosing and compares checkpoints over time, with or without 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
@@ -18,10 +19,10 @@ from litestar.response import Stream
 from litestar.status_codes import HTTP_304_NOT_MODIFIED
 from litestar.types import ControllerRouterHandler
 
-from governance.audit import service
-from governance.audit.schemas import AuditEntryView, AuditQuery, Verification
+from governance.audit import proofs, service, tree, tree_store
+from governance.audit.schemas import AuditEntryView, AuditQuery, ConsistencyProof, InclusionProof, Verification
 from governance.core import limits
-from governance.core.errors import invalid_parameter
+from governance.core.errors import Problem, invalid_parameter
 from governance.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page
 
 # The checkpoint changes whenever the log grows: caches must ask again every time (a 304
@@ -29,6 +30,9 @@ from governance.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, P
 CHECKPOINT_CACHING: Final = "public, no-cache"
 PUBLIC_KEY_CACHING: Final = "public, max-age=3600"
 EXPORT_MEDIA_TYPE: Final = "application/x-ndjson"
+T = TypeVar("T")
+# Tree sizes given as text (`from`, `to`): documented for clients, enforced by _tree_size.
+TREE_SIZE: Final[dict[str, Any]] = {"schema_extra": {"maxLength": 19, "pattern": "^[0-9]+$"}}
 
 
 class AuditController(Controller):
@@ -71,6 +75,52 @@ class AuditController(Controller):
         if entry is None:
             raise NotFoundException(f"No audit entry with sequence number {seq}")
         return entry
+
+    @get("/entries/{seq:int}/proof", media_type="text/plain")
+    async def entry_proof(
+        self, seq: Annotated[int, PathParameter(ge=0, le=2**63 - 1)], log_key: NamedDependency[service.LogKey]
+    ) -> Response[str]:
+        """The entry's inclusion in the latest checkpoint as a `c2sp.org/tlog-proof@v1` file:
+        the proof hashes and the signed checkpoint, verifiable offline with the verifier key."""
+        try:
+            text = await proofs.entry_proof(log_key, seq)
+        except tree_store.MissingNodes as exc:
+            raise _not_integrated(exc) from None
+        if text is None:
+            raise NotFoundException(f"No audit entry with sequence number {seq}")
+        disposition = f'attachment; filename="audit-entry-{seq}.tlog-proof"'
+        return Response(content=text, media_type="text/plain", headers={"Content-Disposition": disposition})
+
+    @get("/proofs/inclusion")
+    async def inclusion_proof(
+        self,
+        log_key: NamedDependency[service.LogKey],
+        index: Annotated[int, QueryParameter(ge=0, le=2**63 - 1, description="The entry's sequence number.")],
+        tree_size: Annotated[
+            int, QueryParameter(ge=1, le=2**63 - 1, description="A tree size up to the latest checkpoint's.")
+        ],
+    ) -> InclusionProof:
+        """RFC 9162 §2.1.3 inclusion proof of entry `index` in the tree of `tree_size` entries
+        (hashes base64, leaf side first)."""
+        return await _proof(proofs.inclusion(log_key, index, tree_size))
+
+    @get("/proofs/consistency")
+    async def consistency_proof(
+        self,
+        log_key: NamedDependency[service.LogKey],
+        first: Annotated[
+            str, QueryParameter(name="from", description="The earlier tree size (1 or more).", **TREE_SIZE)
+        ],
+        second: Annotated[
+            str,
+            QueryParameter(name="to", description="The later tree size, up to the latest checkpoint's.", **TREE_SIZE),
+        ],
+    ) -> ConsistencyProof:
+        """RFC 9162 §2.1.4 consistency proof that the tree of `from` entries is a prefix of the
+        tree of `to` (hashes base64)."""
+        # Parsed here, not by Litestar: its refusal would name the Python parameters, and a
+        # client sent `from` and `to`.
+        return await _proof(proofs.consistency(log_key, _tree_size("from", first), _tree_size("to", second)))
 
     @get("/verify")
     async def verify(self, log_key: NamedDependency[service.LogKey]) -> Verification:
@@ -133,7 +183,113 @@ class AuditController(Controller):
         return _public_text(request, str(log_key.verifier_key) + "\n", PUBLIC_KEY_CACHING)
 
 
+# A full tile never changes: a year, and no revalidation. A partial one is replaced by a
+# wider one as the log grows: a few seconds, like the checkpoint it goes with.
+FULL_TILE_CACHING: Final = "public, max-age=31536000, immutable"
+PARTIAL_TILE_CACHING: Final = "public, max-age=5"
+TILE_MEDIA_TYPE: Final = "application/octet-stream"
+
+
+class TlogController(Controller):
+    """The log as c2sp.org/tlog-tiles: the checkpoint and the hash tiles are public (they
+    reveal nothing personal); entry bundles are the entries, for auditors and compliance
+    officers only. A client such as the transparency-dev tools follows the log from these."""
+
+    path = "/tlog"
+    tags = ("audit",)
+
+    @get("/checkpoint", media_type="text/plain; charset=utf-8", exclude_from_auth=True)
+    async def checkpoint(
+        self, request: Request[Any, Any, Any], log_key: NamedDependency[service.LogKey]
+    ) -> Response[str]:
+        """The latest signed checkpoint (the one tiles are served for). Public."""
+        latest = await service.latest_checkpoint(log_key)
+        if latest is None:
+            raise NotFoundException("No checkpoint has been signed yet")
+        return _public_text(request, latest.note, CHECKPOINT_CACHING)
+
+    @get("/tile/{level:int}/{index:path}", media_type=TILE_MEDIA_TYPE, exclude_from_auth=True)
+    async def hash_tile(
+        self,
+        level: Annotated[int, PathParameter(description="The tile level, 0 to 63.")],
+        index: Annotated[str, PathParameter(description="The tile index, `x001/x234/067`, then `.p/<W>` if partial.")],
+        log_key: NamedDependency[service.LogKey],
+    ) -> Response[bytes]:
+        """Tile `index` (`x001/x234/067`, `.p/<W>` for a partial tile) of tile level `level`:
+        256 consecutive tree hashes at height 8 × `level`. Public."""
+        number, width = _tile_address(index)
+        return _tile(await _tile_or_404(proofs.hash_tile(log_key, level, number, width)))
+
+    @get("/tile/entries/{index:path}", media_type=TILE_MEDIA_TYPE)
+    async def entry_bundle(
+        self,
+        index: Annotated[
+            str, PathParameter(description="The bundle index, `x001/x234/067`, then `.p/<W>` if partial.")
+        ],
+        log_key: NamedDependency[service.LogKey],
+    ) -> Response[bytes]:
+        """Entry bundle `index`: the exact leaf inputs of 256 entries (fewer in a partial
+        bundle), each behind its big-endian uint16 length."""
+        number, width = _tile_address(index)
+        return _tile(await _tile_or_404(proofs.entry_bundle(log_key, number, width)))
+
+
 ROUTES: list[ControllerRouterHandler] = [AuditController]
+TLOG_ROUTES: list[ControllerRouterHandler] = [TlogController]
+
+
+def _tile_address(path: str) -> tuple[int, int | None]:
+    """(index, width) from `x001/x234/067[.p/<W>]`; any other spelling is a 404, like a
+    file that does not exist."""
+    path = path.lstrip("/")
+    main, partial, width = path.partition(".p/")
+    try:
+        number = tree.parse_tile_index(main)
+    except ValueError:
+        raise NotFoundException("No such tile") from None
+    if not partial:
+        return number, None
+    if not width.isdigit() or width != str(int(width)) or not 1 <= int(width) <= proofs.TILE_WIDTH - 1:
+        raise NotFoundException("No such tile: a partial tile is 1 to 255 wide")
+    return number, int(width)
+
+
+async def _tile_or_404(work: Awaitable[proofs.Tile]) -> proofs.Tile:
+    try:
+        return await work
+    except (proofs.ProofRefused, proofs.NotYetSigned) as exc:
+        raise NotFoundException(f"No such tile: {exc}") from None
+    except tree_store.MissingNodes as exc:
+        raise _not_integrated(exc) from None
+    except proofs.EntryTooLong as exc:
+        raise Problem(422, "entry-too-long", str(exc)) from None
+
+
+def _tile(tile: proofs.Tile) -> Response[bytes]:
+    caching = FULL_TILE_CACHING if tile.full else PARTIAL_TILE_CACHING
+    return Response(content=tile.data, media_type=TILE_MEDIA_TYPE, headers={"Cache-Control": caching})
+
+
+async def _proof(work: Awaitable[T]) -> T:
+    try:
+        return await work
+    except proofs.ProofRefused as exc:
+        raise invalid_parameter(exc.field, str(exc)) from None
+    except proofs.NotYetSigned as exc:
+        raise NotFoundException(str(exc)) from None
+    except tree_store.MissingNodes as exc:
+        raise _not_integrated(exc) from None
+
+
+def _tree_size(field: str, text: str) -> int:
+    if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) > 2**63 - 1:
+        raise invalid_parameter(field, f"{field} must be a tree size (a whole number)")
+    return int(text)
+
+
+def _not_integrated(exc: Exception) -> Problem:
+    # The nodes come with the next checkpoint (the first one after an upgrade backfills them).
+    return Problem(503, "not-integrated", f"The log's tree is not integrated that far yet: {exc}")
 
 
 def _public_text(request: Request[Any, Any, Any], text: str, caching: str) -> Response[str]:

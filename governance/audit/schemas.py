@@ -83,3 +83,20 @@ class ExportPrefix(View, tag="prefix", tag_field="type"):
     tree_size: int  # the entries 0 .. tree_size - 1 are left out
     root: str  # hex Merkle root of those entries: equal to the root of a checkpoint of that size
     compact_range: list[str]  # hex roots of the complete subtrees covering them, left (largest) first
+
+
+class InclusionProof(View):
+    """RFC 9162 §2.1.3: the hashes from the leaf's sibling up to the root's child (base64)."""
+
+    index: int
+    tree_size: int
+    leaf_hash: str
+    hashes: list[str]
+
+
+class ConsistencyProof(View):
+    """RFC 9162 §2.1.4: the hashes proving the tree of ``from`` leaves is a prefix of the tree of ``to``."""
+
+    from_: int = msgspec.field(name="from")
+    to: int
+    hashes: list[str]

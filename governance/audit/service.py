@@ -7,10 +7,12 @@ downloads), group-committed outside any transaction.
 Sequence numbers come from a single locked head row, which makes them dense and strictly
 increasing under concurrent writers on both engines.
 
-Then, in this order: signed checkpoints of the tree (:func:`sign_checkpoint`, which
-continues from the latest genuine one), verification (which itself lives in
-:mod:`governance.audit.verification`), search of the entries, and the export an auditor
-verifies offline (:func:`prepare_export`).
+Then, in this order: signed checkpoints of the tree (:func:`sign_checkpoint`, which first
+integrates the stored tree nodes of :mod:`governance.audit.tree_store`, and numbers and
+links each checkpoint to the one before), verification (which itself lives in
+:mod:`governance.audit.verification`; :func:`verify_since` adds a checkpoint kept outside
+the database), search of the entries, and the export an auditor verifies offline
+(:func:`prepare_export`). Proofs and tiles are in :mod:`governance.audit.proofs`.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from piccolo.columns.combination import WhereRaw
 from piccolo.custom_types import Combinable
 
-from governance.audit import merkle, note, verification
+from governance.audit import merkle, note, tree, tree_store, verification
 from governance.audit.leaf import canonical_json, leaf_input, normalise_time, stored_leaf_input
 from governance.audit.schemas import (
     AuditEntryView,
@@ -51,7 +53,7 @@ from governance.core.crypto import read_or_create_secret
 from governance.core.errors import invalid_parameter
 from governance.core.identity import Identity
 from governance.core.pagination import Page, decode_cursor, encode_cursor
-from governance.core.rows import Row, typed, typed_all
+from governance.core.rows import typed, typed_all
 from governance.settings import Settings
 
 T = TypeVar("T")
@@ -381,68 +383,83 @@ def _genuine(row: CheckpointRow, log_key: LogKey) -> bool:
     )
 
 
+# Checkpoints are signed one at a time across instances: each is numbered after, and
+# linked to, the one before it.
+_SIGNING_LOCK: Final = 0x61756469  # "audi"
+
+
+def _link_number(link: str, verifier: note.VerifierKey) -> int | None:
+    """The number a stored link signs; None when there is none or it is not ours."""
+    try:
+        return verification.open_link(link, verifier).number if link else None
+    except note.NoteError:
+        return None
+
+
 async def sign_checkpoint(log_key: LogKey) -> CheckpointRow:
     """Sign a checkpoint of the log as it stands; returns the latest one when nothing grew.
 
-    The tree continues from the latest genuine checkpoint's compact range, so the cost is
-    proportional to the entries added since. Concurrent signers (several instances)
-    settle on one row per size through the primary key.
+    First the tree nodes are integrated up to the log's size (in batches, outside the
+    signing transaction), then the root is folded from ``O(log n)`` of them. Signers on
+    several instances take turns (an advisory lock on PostgreSQL, SQLite's write lock),
+    so each checkpoint is numbered and linked to exactly the one signed before it.
     """
-    previous = await latest_checkpoint(log_key)
     size = await tree_size()
-    if previous is not None and previous.tree_size >= size:
-        return previous
-    if previous is None:
-        builder = merkle.TreeBuilder()
-    else:
-        builder = merkle.TreeBuilder.from_compact_range(previous.tree_size, previous.compact_range)
-    async for batch in _leaf_hash_batches(builder.size, size):
-        builder.extend(batch)
-    root = builder.root()
-    checkpoint = CheckpointRow(
-        tree_size=size,
-        root_hash=root,
-        note=log_key.signer.sign_note(note.checkpoint_body(log_key.origin, size, root)),
-        key_id=f"{log_key.signer.key_id:08x}",
-        signed_at=datetime.now(UTC),
-        compact_range=builder.compact_range(),
-    )
+    await tree_store.integrate(size)
     async with db.transaction():
+        if not db.is_sqlite():
+            await AuditCheckpoint.raw("SELECT pg_advisory_xact_lock({})", _SIGNING_LOCK)
+        previous = await latest_checkpoint(log_key)
+        if previous is not None and previous.tree_size >= size:
+            return previous
+        if previous is not None and await tree_store.root(previous.tree_size) != previous.root_hash:
+            raise RuntimeError(
+                f"the stored tree disagrees with the checkpoint at size {previous.tree_size}; "
+                "run `governance audit verify`"
+            )
+        stack = await tree_store.cover_hashes(0, size) if size else []
+        builder = merkle.TreeBuilder.from_compact_range(size, b"".join(stack))
+        root = builder.root()
+        signed = log_key.signer.sign_note(note.checkpoint_body(log_key.origin, size, root))
+        number = await _next_number(previous, log_key)
+        link = log_key.signer.sign_note(
+            verification.link_body(number, size, signed, previous.note if previous else None)
+        )
+        checkpoint = CheckpointRow(
+            tree_size=size,
+            root_hash=root,
+            note=signed,
+            key_id=f"{log_key.signer.key_id:08x}",
+            signed_at=datetime.now(UTC),
+            compact_range=builder.compact_range(),
+            link=link,
+        )
         await AuditCheckpoint.raw(
-            "INSERT INTO audit_checkpoint (tree_size, root_hash, note, key_id, signed_at, compact_range) "
-            "VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (tree_size) DO NOTHING",
+            "INSERT INTO audit_checkpoint (tree_size, root_hash, note, key_id, signed_at, compact_range, link) "
+            "VALUES ({}, {}, {}, {}, {}, {}, {}) ON CONFLICT (tree_size) DO NOTHING",
             checkpoint.tree_size,
             checkpoint.root_hash,
             checkpoint.note,
             checkpoint.key_id,
             checkpoint.signed_at,
             checkpoint.compact_range,
+            checkpoint.link,
         )
     return checkpoint
 
 
-class _LeafHash(Row):
-    seq: int
-    leaf_hash: bytes
-
-
-async def _leaf_hash_batches(start: int, stop: int) -> AsyncIterator[list[bytes]]:
-    position = start
-    while position < stop:
-        rows = await AuditEntry.raw(
-            "SELECT seq, leaf_hash FROM audit_entry WHERE seq >= {} AND seq < {} ORDER BY seq LIMIT {}",
-            position,
-            stop,
-            verification.BATCH,
-        )
-        if not rows:
-            raise RuntimeError(f"audit entries from {position} are missing; run `governance audit verify`")
-        leaves = typed_all(rows, _LeafHash)
-        for offset, leaf in enumerate(leaves):
-            if leaf.seq != position + offset:
-                raise RuntimeError(f"audit entry {position + offset} is missing; run `governance audit verify`")
-        position += len(leaves)
-        yield [leaf.leaf_hash for leaf in leaves]
+async def _next_number(previous: CheckpointRow | None, log_key: LogKey) -> int:
+    """One more than the previous checkpoint's number; a checkpoint signed before numbering
+    began is numbered by its place among the stored ones (verification counts the same way)."""
+    if previous is None:
+        return 0
+    number = _link_number(previous.link, log_key.signer.verifier)
+    if number is not None:
+        return number + 1
+    rows = await AuditCheckpoint.raw(
+        "SELECT count(*) AS below FROM audit_checkpoint WHERE tree_size < {}", previous.tree_size
+    )
+    return int(rows[0]["below"]) + 1
 
 
 async def verify(log_key: LogKey) -> Verification:
@@ -590,7 +607,7 @@ async def prepare_export(log_key: LogKey, since_seq: int = 0) -> Export:
         raise ValueError(f"since_seq {since_seq} is beyond the log's {size} entries")
     prefix = None
     if since_seq > 0:
-        builder = await _builder_at(log_key, since_seq)
+        builder = await _builder_at(since_seq)
         stack = builder.compact_range()
         prefix = ExportPrefix(
             tree_size=since_seq,
@@ -600,19 +617,43 @@ async def prepare_export(log_key: LogKey, since_seq: int = 0) -> Export:
     return Export(since_seq=since_seq, checkpoint=checkpoint, verifier_key=log_key.verifier_key, prefix=prefix)
 
 
-async def _builder_at(log_key: LogKey, size: int) -> merkle.TreeBuilder:
-    """The tree of the first ``size`` entries, resumed from the nearest genuine checkpoint below."""
-    rows = (
-        await AuditCheckpoint.select()
-        .where(AuditCheckpoint.tree_size <= size)
-        .order_by(AuditCheckpoint.tree_size, ascending=False)
-        .limit(50)
-    )
-    builder = merkle.TreeBuilder()
-    for row in typed_all(rows, CheckpointRow):
-        if _genuine(row, log_key):
-            builder = merkle.TreeBuilder.from_compact_range(row.tree_size, row.compact_range)
-            break
-    async for batch in _leaf_hash_batches(builder.size, size):
-        builder.extend(batch)
-    return builder
+async def _builder_at(size: int) -> merkle.TreeBuilder:
+    """The tree of the first ``size`` entries, from the stored nodes (integrated up to the
+    checkpoint just signed, which is at least ``size``)."""
+    return merkle.TreeBuilder.from_compact_range(size, b"".join(await tree_store.cover_hashes(0, size)))
+
+
+async def verify_since(log_key: LogKey, saved_note: str) -> Verification:
+    """Verify the log, and that it extends a checkpoint kept outside the database.
+
+    The saved checkpoint must verify under the log key; the entries must still hash to its
+    root at its size, it must still be stored, and a consistency proof from its size to the
+    latest checkpoint (read from the stored nodes, as any client would get it) must hold.
+    Truncating, rewriting, deleting checkpoints or restoring an old backup each fail one.
+    ValueError when the file is not a checkpoint signed by this log's key.
+    """
+    saved = note.verify_checkpoint(saved_note, log_key.signer.verifier, expected_origin=log_key.origin)
+    result = await verification.verify(log_key.signer.verifier, saved)
+    problems = list(result.problems)
+    latest = await latest_checkpoint(log_key)
+    if latest is None or latest.tree_size < saved.size:
+        size = 0 if latest is None else latest.tree_size
+        problems.append(
+            f"the latest checkpoint (size {size}) is older than the one saved earlier (size {saved.size}): "
+            "checkpoints were deleted or an old backup restored"
+        )
+    elif saved.size > 0:  # every log extends the empty one
+        try:
+            proof = await tree_store.range_hashes(tree.consistency_ranges(saved.size, latest.tree_size))
+        except tree_store.MissingNodes as exc:
+            problems.append(f"no consistency proof from size {saved.size}: {exc}")
+        else:
+            if not tree.verify_consistency(saved.size, latest.tree_size, saved.root, latest.root_hash, proof):
+                problems.append(
+                    f"the log does not extend the checkpoint saved earlier: the consistency proof from size "
+                    f"{saved.size} to {latest.tree_size} fails"
+                )
+    if len(problems) == len(result.problems):
+        return result
+    first_bad = result.first_bad_checkpoint if result.first_bad_checkpoint is not None else saved.size
+    return msgspec.structs.replace(result, ok=False, problems=problems[:100], first_bad_checkpoint=first_bad)

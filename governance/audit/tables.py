@@ -64,9 +64,12 @@ class AuditCheckpoint(Table, tablename="audit_checkpoint"):
     note = Text()
     key_id = Varchar(length=8)
     signed_at = Timestamptz()
-    # Hashes of the complete subtrees covering [0, tree_size): lets the next checkpoint
-    # continue from here instead of rehashing the whole log. Verification ignores it.
+    # Hashes of the complete subtrees covering [0, tree_size) (the same as the stored tree
+    # nodes of audit_tree_node there): folds to the root. Verification ignores it.
     compact_range = Bytea()
+    # A note signed by the same key that numbers this checkpoint and names the one before
+    # it (empty on checkpoints signed before numbering began): see service.link_body.
+    link = Text(default="")
 
 
 class CheckpointRow(Row):
@@ -78,6 +81,18 @@ class CheckpointRow(Row):
     key_id: str
     signed_at: datetime
     compact_range: bytes
+    link: str
+
+
+class AuditTreeNode(Table, tablename="audit_tree_node"):
+    """The hash of one complete subtree of the log's Merkle tree (see :mod:`governance.audit.tree`).
+
+    ``node_id`` is ``level << 56 | index``; written in batches when checkpoints are signed,
+    never changed (append-only like the log).
+    """
+
+    node_id = BigInt(primary_key=True)
+    hash = Bytea()
 
 
 class PolicyVersion(Table, tablename="audit_policy_version"):

@@ -9,9 +9,12 @@ neither slow the pass down nor make a healthy log look truncated.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import sqlite3
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import anyio.to_thread
@@ -31,14 +34,55 @@ COLUMNS: Final = (
 )
 HEAD_SQL: Final = "SELECT next_seq FROM audit_head WHERE name = 'audit'"
 BEYOND_HEAD_SQL: Final = "SELECT count(*) FROM audit_entry WHERE seq >= {}"
-CHECKPOINTS_SQL: Final = "SELECT tree_size, note FROM audit_checkpoint ORDER BY tree_size"
+CHECKPOINTS_SQL: Final = "SELECT tree_size, note, link FROM audit_checkpoint ORDER BY tree_size"
+
+LINK_HEADER: Final = "governance audit checkpoint link/v1"
+NO_PREVIOUS: Final = "-"
+
+
+def note_digest(text: str) -> str:
+    """base64(SHA-256(text)): how a link names a signed note."""
+    return base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
+
+def link_body(number: int, size: int, checkpoint_note: str, previous_note: str | None) -> str:
+    """The text of a checkpoint's link: its number (0 for the first stored checkpoint), its
+    size, the digest of its signed note and of the one stored before it. Signed by the log
+    key as a note of its own, so that the checkpoint stays a plain tlog-checkpoint that
+    witnesses and tools read as is (c2sp.org/tlog-checkpoint discourages extension lines).
+    The second line is not a decimal: a link never parses as a checkpoint."""
+    previous = NO_PREVIOUS if previous_note is None else note_digest(previous_note)
+    return (
+        f"{LINK_HEADER}\nnumber {number}\nsize {size}\ncheckpoint {note_digest(checkpoint_note)}\nprevious {previous}\n"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    number: int
+    size: int
+    checkpoint: str
+    previous: str
+
+
+def open_link(link: str, verifier: note.VerifierKey) -> Link:
+    """A stored link, its signature checked; NoteError if it is not one the log key signed."""
+    lines = note.open_note(link, verifier).split("\n")
+    fields = dict(line.split(" ", 1) for line in lines[1:-1] if " " in line)
+    if len(lines) != 6 or lines[0] != LINK_HEADER or set(fields) != {"number", "size", "checkpoint", "previous"}:
+        raise note.NoteError("malformed checkpoint link")
+    if not fields["number"].isdigit() or not fields["size"].isdigit():
+        raise note.NoteError("malformed checkpoint link")
+    return Link(int(fields["number"]), int(fields["size"]), fields["checkpoint"], fields["previous"])
 
 
 class _Signed(Row):
-    """A stored checkpoint as verification reads it: the size it claims and its signed note."""
+    """A stored checkpoint as verification reads it: the size it claims, its signed note and
+    the signed link that numbers it (empty before numbering began)."""
 
     tree_size: int
     note: str
+    link: str = ""
 
 
 class VerificationPass:
@@ -48,7 +92,12 @@ class VerificationPass:
     hundreds of thousands of rows, a conversion each would cost as much as the hashing.
     """
 
-    def __init__(self, verifier: note.VerifierKey, checkpoints: Sequence[Mapping[str, Any]]) -> None:
+    def __init__(
+        self,
+        verifier: note.VerifierKey,
+        checkpoints: Sequence[Mapping[str, Any]],
+        saved: note.Checkpoint | None = None,
+    ) -> None:
         self.verifier = verifier
         self.builder = merkle.TreeBuilder()
         signed = typed_all((dict(row) for row in checkpoints), _Signed)
@@ -58,7 +107,24 @@ class VerificationPass:
         self.first_bad_checkpoint: int | None = None
         self.last_good_checkpoint = 0
         self.problems: list[str] = []
+        # The chain of stored checkpoints: how many came before, the last one's note, and
+        # whether numbering has begun (checkpoints signed before it have no link).
+        self.position = 0
+        self.previous_note: str | None = None
+        self.numbered = False
+        # A checkpoint kept outside the database (`audit verify --since`): the log must still
+        # hash to its root at its size, and still store it.
+        self.saved = saved
+        if saved is not None and saved.size not in {c.tree_size for c in signed}:
+            self.bad_checkpoint(saved.size, f"the checkpoint saved earlier (size {saved.size}) is no longer stored")
+        self.next_due = self._next_due()
         self.checkpoints_due()
+
+    def _next_due(self) -> int:
+        sizes = [self.pending[0].tree_size] if self.pending else []
+        if self.saved is not None and self.saved.size >= self.builder.size:
+            sizes.append(self.saved.size)
+        return min(sizes, default=-1)
 
     def bad_seq(self, seq: int, problem: str) -> None:
         if self.first_bad_seq is None:
@@ -67,7 +133,7 @@ class VerificationPass:
 
     def leaves(self, rows: Sequence[Mapping[str, Any]]) -> bool:
         """Feed a batch; False once an entry is missing (positions after a gap mean nothing)."""
-        builder, leaf_hash, pending = self.builder, merkle.leaf_hash, self.pending
+        builder, leaf_hash = self.builder, merkle.leaf_hash
         for row in rows:
             expected = builder.size
             seq = row["seq"]
@@ -82,18 +148,64 @@ class VerificationPass:
                 # shape keeps one leaf input from standing for two different rows.
                 self.bad_seq(seq, f"entry {seq} holds non-canonical roles or details (edited)")
             builder.append(computed)
-            if pending and pending[0].tree_size == builder.size:
+            if builder.size == self.next_due:
                 self.checkpoints_due()
         return True
 
     def checkpoints_due(self) -> None:
-        """Check every checkpoint signed at the size the tree has now (size 0 included)."""
+        """Check every checkpoint signed at the size the tree has now (size 0 included), and
+        the saved one when the tree reaches its size."""
         while self.pending and self.pending[0].tree_size == self.builder.size:
             self.checkpoint(self.pending.pop(0))
+        saved = self.saved
+        if saved is not None and saved.size == self.builder.size:
+            if not hmac.compare_digest(saved.root, self.builder.root()):
+                self.bad_checkpoint(
+                    saved.size,
+                    f"the checkpoint saved earlier (size {saved.size}): the entries no longer hash to its root "
+                    "(history was rewritten)",
+                )
+            self.saved = None
+        self.next_due = self._next_due()
+
+    def chain(self, stored: _Signed) -> None:
+        """Each checkpoint is numbered after, and linked to, the one stored before it: a
+        deleted, replaced or inserted checkpoint breaks the chain."""
+        size, position, previous = stored.tree_size, self.position, self.previous_note
+        self.position += 1
+        self.previous_note = stored.note
+        if not stored.link:
+            if self.numbered:
+                self.bad_checkpoint(size, f"checkpoint at size {size} has no number, though those before it have")
+            return
+        self.numbered = True
+        try:
+            link = open_link(stored.link, self.verifier)
+        except note.NoteError as exc:
+            self.bad_checkpoint(size, f"checkpoint at size {size}: its link does not verify ({exc})")
+            return
+        expected_previous = NO_PREVIOUS if previous is None else note_digest(previous)
+        if link.size != size or link.checkpoint != note_digest(stored.note):
+            self.bad_checkpoint(size, f"checkpoint at size {size}: its link names another checkpoint")
+        elif link.number > position:
+            self.bad_checkpoint(
+                size,
+                f"checkpoint at size {size} is number {link.number}, but only {position} are stored before it: "
+                f"{link.number - position} checkpoint(s) were deleted",
+            )
+        elif link.number < position:
+            self.bad_checkpoint(
+                size, f"checkpoint at size {size} is number {link.number}, but {position} are stored before it"
+            )
+        elif link.previous != expected_previous:
+            self.bad_checkpoint(
+                size, f"checkpoint at size {size} does not link to the checkpoint stored before it (replaced)"
+            )
 
     def checkpoint(self, stored: _Signed) -> None:
         size = stored.tree_size
         self.checked += 1
+        self.chain(stored)
         try:
             signed = note.parse_checkpoint(note.open_note(stored.note, self.verifier))
         except note.NoteError as exc:
@@ -118,8 +230,17 @@ class VerificationPass:
             self.bad_seq(head, f"{beyond_head} entries are stored at or after the sequence head {head}")
         if self.first_bad_seq is None and self.builder.size < head:
             self.bad_seq(self.builder.size, f"entries {self.builder.size} to {head - 1} are missing")
+        if self.saved is not None:
+            self.bad_checkpoint(
+                self.saved.size,
+                f"the log has {self.builder.size} entries, fewer than the {self.saved.size} of the checkpoint "
+                "saved earlier: it was truncated",
+            )
+            if self.first_bad_seq is None:
+                self.first_bad_seq = self.builder.size
         for stored in self.pending:  # checkpoints beyond the entries: the log was truncated
             self.checked += 1
+            self.chain(stored)
             size = stored.tree_size
             self.bad_checkpoint(size, f"checkpoint at size {size} is beyond the {self.builder.size} stored entries")
             if self.first_bad_seq is None:
@@ -140,7 +261,7 @@ class VerificationPass:
         )
 
 
-async def verify(verifier: note.VerifierKey) -> Verification:
+async def verify(verifier: note.VerifierKey, saved: note.Checkpoint | None = None) -> Verification:
     """Verify every entry and checkpoint the database held at one instant.
 
     An edited entry is reported by sequence number; an edit whose leaf hash was rewritten
@@ -149,18 +270,20 @@ async def verify(verifier: note.VerifierKey) -> Verification:
     """
     engine = db.engine()
     if isinstance(engine, PostgresEngine):
-        return await _verify_postgres(engine, verifier)
+        return await _verify_postgres(engine, verifier, saved)
     if isinstance(engine, SQLiteEngine):
-        return await anyio.to_thread.run_sync(_verify_sqlite, str(engine.path), verifier)
+        return await anyio.to_thread.run_sync(_verify_sqlite, str(engine.path), verifier, saved)
     raise TypeError(f"unsupported engine {engine.engine_type}")  # pragma: no cover
 
 
-async def _verify_postgres(engine: PostgresEngine, verifier: note.VerifierKey) -> Verification:
+async def _verify_postgres(
+    engine: PostgresEngine, verifier: note.VerifierKey, saved: note.Checkpoint | None
+) -> Verification:
     connection = await (engine.pool.acquire() if engine.pool else engine.get_new_connection())
     try:
         async with connection.transaction(isolation="repeatable_read", readonly=True):
             head = int(await connection.fetchval(HEAD_SQL))
-            state = VerificationPass(verifier, await connection.fetch(CHECKPOINTS_SQL))
+            state = VerificationPass(verifier, await connection.fetch(CHECKPOINTS_SQL), saved)
             cursor = await connection.cursor(
                 f"SELECT {COLUMNS} FROM audit_entry WHERE seq < $1 ORDER BY seq",  # noqa: S608
                 head,
@@ -178,14 +301,14 @@ async def _verify_postgres(engine: PostgresEngine, verifier: note.VerifierKey) -
     return state.finish(head, beyond)
 
 
-def _verify_sqlite(path: str, verifier: note.VerifierKey) -> Verification:
+def _verify_sqlite(path: str, verifier: note.VerifierKey, saved: note.Checkpoint | None) -> Verification:
     # PARSE_DECLTYPES: Piccolo registered the converters that turn TIMESTAMPTZ into datetimes.
     connection = sqlite3.connect(path, detect_types=sqlite3.PARSE_DECLTYPES, isolation_level=None)
     connection.row_factory = sqlite3.Row
     try:
         connection.execute("BEGIN")  # one read snapshot (WAL) for everything below
         head = int(connection.execute(HEAD_SQL).fetchone()[0])
-        state = VerificationPass(verifier, connection.execute(CHECKPOINTS_SQL).fetchall())
+        state = VerificationPass(verifier, connection.execute(CHECKPOINTS_SQL).fetchall(), saved)
         cursor = connection.execute(
             f"SELECT {COLUMNS} FROM audit_entry WHERE seq < ? ORDER BY seq",  # noqa: S608
             (head,),

@@ -37,7 +37,7 @@ _SUBJECT = re.compile(PRINTABLE)
 # Paths outside the API that answer without a token. The pages (every other path outside
 # ``/api/``) authenticate with a session cookie instead (governance.web), never a bearer token.
 PUBLIC_PATHS: Final = ["^/health$", "^/ready$", "^/schema", "^/metrics$"]
-PAGE_PATHS: Final = "^/(?:$|(?!api/)[a-z])"  # every page path starts with a lowercase word
+PAGE_PATHS: Final = "^/(?:$|(?!api/|tlog/)[a-z])"  # every page path starts with a lowercase word
 
 
 class Identity(msgspec.Struct, frozen=True):

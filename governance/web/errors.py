@@ -28,7 +28,7 @@ from governance.web.security import local_path
 log = structlog.get_logger("governance.web")
 
 # Paths that are not pages: their errors stay problem details.
-NOT_PAGES: Final = ("/api/", "/schema", "/metrics", "/health", "/ready")
+NOT_PAGES: Final = ("/api/", "/tlog/", "/schema", "/metrics", "/health", "/ready")
 
 # What each status means to a person, and what they can do about it.
 EXPLAINED: Final = {

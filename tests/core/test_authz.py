@@ -46,7 +46,7 @@ def guarded_routes(app: Litestar) -> dict[tuple[str, str], tuple[str, dict[str, 
 
 
 def is_page(route: str) -> bool:
-    return not route.startswith("/api/")
+    return not route.startswith(("/api/", "/tlog/"))
 
 
 @pytest.fixture(scope="module")
