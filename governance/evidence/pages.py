@@ -143,12 +143,14 @@ def read_query(request: Request[Any, Any, Any], shape: type[Input]) -> Form[Any]
     return decode_form(kept, shape)
 
 
-def period_of(form: Form[PeriodQuery], today: date) -> tuple[date, date]:
-    """The form's period, or this month to date."""
-    data = form.data if form.valid else None
-    start = data.period_start if data and data.period_start else today.replace(day=1)
-    end = data.period_end if data and data.period_end else today
-    return start, end
+def period_of(form: Form[PeriodQuery], today: date) -> tuple[Form[PeriodQuery], date, date]:
+    """The form's period, or this month to date; the form shows the days it stands for."""
+    if not form.valid or form.data is None:
+        return form, today.replace(day=1), today
+    start = form.data.period_start or today.replace(day=1)
+    end = form.data.period_end or today
+    shown = Form(values={"period_start": start.isoformat(), "period_end": end.isoformat()}, data=form.data)
+    return shown, start, end
 
 
 async def readiness(now: datetime) -> dict[str, Any]:
@@ -184,7 +186,7 @@ async def dashboard(now: NamedDependency[datetime], request: Request[Any, Any, A
 async def complaints_dashboard(now: NamedDependency[datetime], request: Request[Any, Any, Any]) -> Response[Any]:
     """Complaints, refunds and disputes of a period, with charts (the API's ``/complaints/summary``)."""
     form = read_query(request, PeriodQuery)
-    start, end = period_of(form, now.date())
+    form, start, end = period_of(form, now.date())
     try:
         summary = await complaints_summary.period_summary(start, end, now) if form.valid else None
     except HTTPException as problem:
@@ -205,7 +207,7 @@ async def complaints_dashboard(now: NamedDependency[datetime], request: Request[
 async def privacy_dashboard(now: NamedDependency[datetime], request: Request[Any, Any, Any]) -> Response[Any]:
     """Consent changes and data requests of a period, with charts (the API's ``/privacy/summary``)."""
     form = read_query(request, PeriodQuery)
-    start, end = period_of(form, now.date())
+    form, start, end = period_of(form, now.date())
     try:
         summary = await privacy_summary.period_summary(start, end, now) if form.valid else None
     except HTTPException as problem:
