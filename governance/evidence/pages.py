@@ -35,11 +35,11 @@ from governance.audit.schemas import AuditQuery
 from governance.complaints import summary as complaints_summary
 from governance.core import limits
 from governance.core.shapes import Input
+from governance.evidence import readiness as evidence_readiness
 from governance.evidence import service
 from governance.evidence.routes import download_response
 from governance.evidence.schemas import BundleRequest
 from governance.privacy import summary as privacy_summary
-from governance.vetting import summary as vetting_summary
 from governance.web.forms import Form, blank, decode_form, read_form
 from governance.web.i18n import N_, gettext
 from governance.web.rendering import is_fragment_request, render
@@ -154,14 +154,10 @@ def period_of(form: Form[PeriodQuery], today: date) -> tuple[Form[PeriodQuery], 
 
 
 async def readiness(now: datetime) -> dict[str, Any]:
-    """The dashboard's figures: vetting watch, this month's complaint handling, data requests
-    due. The same for officers and auditors (the desk shows them too)."""
-    today = now.date()
-    return {
-        "watch": await vetting_summary.watch(now),
-        "complaints": await complaints_summary.period_summary(today.replace(day=1), today, now),
-        "requests": await privacy_summary.requests_due(now),
-    }
+    """The dashboard's figures (``GET /api/v1/evidence/readiness``), the same for officers and
+    auditors (the desk shows them too), named as the readiness template reads them."""
+    found = await evidence_readiness.readiness(now)
+    return {"watch": found.vetting, "complaints": found.complaints_this_month, "requests": found.data_requests}
 
 
 def show(request: Request[Any, Any, Any], template: str, context: dict[str, Any], **options: Any) -> Response[Any]:

@@ -19,7 +19,7 @@ from governance.core import idempotency
 from governance.core.pagination import DEFAULT_LIMIT, Page
 from governance.core.pagination import CursorParam as Cursor
 from governance.core.pagination import LimitParam as Limit
-from governance.evidence import service
+from governance.evidence import readiness, service
 from governance.evidence.schemas import BundleRequest, BundleState, BundleView
 
 
@@ -123,4 +123,12 @@ def download_response(evidence: service.Evidence, found: service.Download) -> Re
     )
 
 
-ROUTES: list[ControllerRouterHandler] = [BundleController]
+@get("/evidence/readiness", tags=["evidence"])
+async def readiness_now(now: NamedDependency[datetime]) -> readiness.Readiness:
+    """Accreditation readiness at a glance, as the compliance dashboard shows it: mentors by
+    vetting status, checks expiring within 1, 7 and 30 days, decisions awaiting a second
+    officer, this month's complaint handling and SLA figures, and data requests due."""
+    return await readiness.readiness(now)
+
+
+ROUTES: list[ControllerRouterHandler] = [BundleController, readiness_now]

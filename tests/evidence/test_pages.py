@@ -10,7 +10,7 @@ import re
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,23 @@ async def test_the_dashboard_shows_the_readiness_figures_the_services_count(
     assert f'<th scope="row">Approved</th><td class="number">{approved}</td>' in page.text
     assert 'href="/dashboard"' in page.text, "the navigation names the dashboard"
     assert_no_inline_script_or_style(page.text)
+
+
+async def test_the_api_answers_the_dashboards_figures(
+    client: httpx.AsyncClient, auth: AuthHeaders, sign_in: SignIn, platform: Platform, clock: ManualClock
+) -> None:
+    answer = await client.get("/api/v1/evidence/readiness", headers=auth("auditor"))
+    assert answer.status_code == 200, answer.text
+    figures = answer.json()
+    assert set(figures["vetting"]["checks_expiring"]) == {"1", "7", "30"}
+    assert figures["complaints_this_month"]["period_start"] == clock.now().date().replace(day=1).isoformat()
+    await sign_in("compliance_officer", sub=OFFICER)
+    words = text_of((await client.get("/dashboard")).text)
+    assert f"{figures['data_requests']['overdue']} data requests overdue" in words
+    waiting = figures["vetting"]["decisions_awaiting_second_officer"]
+    assert f"{waiting} decisions awaiting a second officer" in words
+    refused = await client.get("/api/v1/evidence/readiness", headers=auth("support_agent"))
+    assert refused.status_code == 403
 
 
 async def test_the_watch_counts_expiring_checks_and_decisions_awaiting_a_second_officer(
@@ -392,6 +409,11 @@ async def test_the_audit_search_filters_and_pages_newest_first(
     assert "Older entries" not in second.text
     nothing = await client.get("/audit", params={"actor": actor, "action": "evidence."})
     assert "No entry matches these filters." in nothing.text
+    today = datetime.now(UTC).date()
+    within = await client.get("/audit", params={"actor": actor, "since": today.isoformat(), "until": today.isoformat()})
+    assert len(re.findall(r'<a href="/audit/entries/(\d+)">', within.text)) == pages.PAGE_SIZE
+    before = await client.get("/audit", params={"actor": actor, "until": (today - timedelta(days=1)).isoformat()})
+    assert "No entry matches these filters." in before.text
 
 
 @pytest.mark.parametrize(
