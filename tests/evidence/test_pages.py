@@ -179,6 +179,8 @@ async def test_the_summary_pages_draw_charts_for_the_period_asked(
     assert complaints.status_code == 200, complaints.text
     assert "Complaints by category" in complaints.text and complaints.text.count("<svg") >= 3
     assert f"From {today.replace(day=1).strftime('%b')}" in text_of(complaints.text)
+    # The seeded platform resolved one complaint this month: a share is judged, in words.
+    assert re.search(r"\d+(\.\d+)?% of \d+ judged", text_of(complaints.text))
     billing = re.search(r'<th scope="row">Billing</th><td class="number">(\d+)</td>', complaints.text)
     assert billing and int(billing.group(1)) >= 2
     privacy = await client.get("/dashboard/privacy", params={"period_start": today.isoformat(), "lang": "en"})
