@@ -123,6 +123,8 @@ def dependencies(services: Services) -> dict[str, Provide]:
         "complaints": provide(services.complaints),
         "evidence": provide(services.evidence),
         "web": provide(services.web),
+        # For a page that offers an action only to those the policy lets take it.
+        "authorizer": provide(services.authorizer),
     }
 
 

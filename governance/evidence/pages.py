@@ -34,6 +34,7 @@ from governance.audit.routes import export_response
 from governance.audit.schemas import AuditQuery
 from governance.complaints import summary as complaints_summary
 from governance.core import limits
+from governance.core.authz import Authorizer
 from governance.core.shapes import Input
 from governance.evidence import readiness as evidence_readiness
 from governance.evidence import service
@@ -45,9 +46,6 @@ from governance.web.i18n import N_, gettext
 from governance.web.rendering import is_fragment_request, render
 
 PAGE_SIZE: Final = 25
-# Whose page may ask for a bundle: the policy grants POST /bundles to officers only; the
-# form is shown to those it would accept (the guard still decides).
-REQUESTERS: Final = frozenset({"compliance_officer"})
 # How many artifacts of a manifest the desk lists before it says how many more there are.
 SAMPLE_LIMIT: Final = 200
 IN_PROGRESS: Final = frozenset({"queued", "rendering", "uploading"})
@@ -165,8 +163,10 @@ def show(request: Request[Any, Any, Any], template: str, context: dict[str, Any]
     return render(request, template, {**context, "label": label, "labelled": labelled}, **options)
 
 
-def may_request(request: Request[Any, Any, Any]) -> bool:
-    return not REQUESTERS.isdisjoint(request.user.roles)
+def may_request(request: Request[Any, Any, Any], authorizer: Authorizer) -> bool:
+    """Whether the policy lets this person ask for (and retry) bundles: the form is offered
+    only to them (the guard still decides when it is sent)."""
+    return authorizer.allows(request.user.roles, "/bundles", "POST", "other")
 
 
 @get("/dashboard", opt={"navigation": N_("Compliance")})
@@ -217,7 +217,7 @@ async def privacy_dashboard(now: NamedDependency[datetime], request: Request[Any
 
 
 async def bundles_page(
-    request: Request[Any, Any, Any], form: Form[Any], now: datetime, *, status_code: int = 200
+    request: Request[Any, Any, Any], authorizer: Authorizer, form: Form[Any], *, status_code: int = 200
 ) -> Response[Any]:
     cursor = request.query_params.get("cursor")
     if cursor is not None and len(cursor) > limits.MAX_CURSOR:
@@ -227,29 +227,33 @@ async def bundles_page(
         "form": form,
         "bundles": page.items,
         "next_cursor": page.next_cursor,
-        "may_request": may_request(request),
-        "today": now.date(),
+        "may_request": may_request(request, authorizer),
     }
     return show(request, "evidence/bundles.html", context, status_code=status_code)
 
 
 @get("/bundles", opt={"navigation": N_("Evidence bundles")})
-async def bundles(now: NamedDependency[datetime], request: Request[Any, Any, Any]) -> Response[Any]:
+async def bundles(
+    now: NamedDependency[datetime], request: Request[Any, Any, Any], authorizer: NamedDependency[Authorizer]
+) -> Response[Any]:
     """Every bundle, newest first, and (for officers) the form that asks for one."""
     today = now.date()
     suggested = {"period_start": today.replace(day=1).isoformat(), "period_end": today.isoformat()}
-    return await bundles_page(request, blank(suggested), now)
+    return await bundles_page(request, authorizer, blank(suggested))
 
 
 @post("/bundles")
 async def request_bundle(
-    now: NamedDependency[datetime], request: Request[Any, Any, Any], evidence: NamedDependency[service.Evidence]
+    now: NamedDependency[datetime],
+    request: Request[Any, Any, Any],
+    evidence: NamedDependency[service.Evidence],
+    authorizer: NamedDependency[Authorizer],
 ) -> Response[Any]:
     """Ask for a bundle of a period (the same request, checks and audit entry as the API);
     then follow its progress on its page."""
     form = await read_form(request, BundleForm)
     if not form.valid or form.data is None:
-        return await bundles_page(request, form, now, status_code=422)
+        return await bundles_page(request, authorizer, form, status_code=422)
     data = form.data
     asked = BundleRequest(period_start=data.period_start, period_end=data.period_end, title=data.title)
     try:
@@ -257,17 +261,23 @@ async def request_bundle(
     except HTTPException as problem:
         if problem.status_code != 422 and problem.status_code != 400:
             raise
-        return await bundles_page(request, form.refused(problem), now, status_code=422)
+        return await bundles_page(request, authorizer, form.refused(problem), status_code=422)
     evidence.wakeup.set()
     return Redirect(f"/bundles/{bundle.id}", status_code=HTTP_303_SEE_OTHER)
 
 
 @get("/bundles/{bundle_id:uuid}")
-async def bundle(request: Request[Any, Any, Any], bundle_id: FromPath[UUID]) -> Response[Any]:
+async def bundle(
+    request: Request[Any, Any, Any], authorizer: NamedDependency[Authorizer], bundle_id: FromPath[UUID]
+) -> Response[Any]:
     """One bundle: its job's progress while it runs (htmx polls the ``job`` block), then its
     hashes and downloads, or why it failed."""
     found = await service.get(bundle_id)
-    context = {"bundle": found, "in_progress": found.state in IN_PROGRESS, "may_request": may_request(request)}
+    context = {
+        "bundle": found,
+        "in_progress": found.state in IN_PROGRESS,
+        "may_retry": authorizer.allows(request.user.roles, "/bundles/{bundle_id}/retry", "POST", "other"),
+    }
     fragment = "job" if is_fragment_request(request) and request.headers.get("hx-target") == "bundle-job" else "content"
     return show(request, "evidence/bundle.html", context, fragment=fragment)
 

@@ -371,6 +371,9 @@ async def test_a_failed_bundle_is_retried_from_its_page_and_a_ready_one_is_not(
     await EvidenceBundle.update(
         {EvidenceBundle.state: "failed", EvidenceBundle.failure_reason: "the store was down"}
     ).where(EvidenceBundle.id == uuid.UUID(failed["id"]))
+    await sign_in("auditor", sub=AUDITOR)
+    seen = await client.get(f"/bundles/{failed['id']}")
+    assert "the store was down" in seen.text and "/retry" not in seen.text, "an auditor is not offered the retry"
     token = await sign_in("compliance_officer", sub=OFFICER)
     page = await client.get(f"/bundles/{failed['id']}")
     assert "the store was down" in page.text and f'action="/bundles/{failed["id"]}/retry"' in page.text
@@ -549,6 +552,8 @@ async def test_pages_answer_fragments_to_htmx(client: httpx.AsyncClient, sign_in
         fragment = await client.get(path, headers={"HX-Request": "true"})
         assert fragment.status_code == 200
         assert "<html" not in fragment.text and "<h1>" in fragment.text
+        french = await client.get(path, params={"lang": "fr"})
+        assert french.status_code == 200 and '<html lang="fr">' in french.text
 
 
 def test_every_counted_value_has_words() -> None:
