@@ -170,12 +170,15 @@ def may_request(request: Request[Any, Any, Any], authorizer: Authorizer) -> bool
 
 
 @get("/dashboard", opt={"navigation": N_("Compliance")})
-async def dashboard(now: NamedDependency[datetime], request: Request[Any, Any, Any]) -> Response[Any]:
+async def dashboard(
+    now: NamedDependency[datetime], request: Request[Any, Any, Any], log_key: NamedDependency[audit.LogKey]
+) -> Response[Any]:
     """Accreditation readiness at a glance: mentors by vetting status, checks running out,
     decisions awaiting a second officer, this month's SLA figures, data requests due, the
     latest bundles and checkpoint."""
     bundles = await service.listing(None, 5, None)
-    return show(request, "evidence/dashboard.html", {**await readiness(now), "bundles": bundles.items})
+    context = {**await readiness(now), "bundles": bundles.items, "checkpoint": await audit.latest_checkpoint(log_key)}
+    return show(request, "evidence/dashboard.html", context)
 
 
 @get("/dashboard/complaints")

@@ -92,8 +92,9 @@ async def entries(client: httpx.AsyncClient, auth: AuthHeaders, **params: str) -
 
 
 async def test_the_dashboard_shows_the_readiness_figures_the_services_count(
-    client: httpx.AsyncClient, sign_in: SignIn, platform: Platform, clock: ManualClock
+    client: httpx.AsyncClient, sign_in: SignIn, platform: Platform, clock: ManualClock, services: Services
 ) -> None:
+    checkpoint = await audit.sign_checkpoint(services.log_key)
     await sign_in("compliance_officer", sub=OFFICER)
     page = await client.get("/dashboard")
     assert page.status_code == 200, page.text
@@ -111,6 +112,7 @@ async def test_the_dashboard_shows_the_readiness_figures_the_services_count(
     assert re.search(rf"<desc [^>]*>[^<]*Approved: {approved}\.", page.text)
     assert f'<th scope="row">Approved</th><td class="number">{approved}</td>' in page.text
     assert 'href="/dashboard"' in page.text, "the navigation names the dashboard"
+    assert f"Latest signed checkpoint: {checkpoint.tree_size} entries" in words
     assert_no_inline_script_or_style(page.text)
 
 
