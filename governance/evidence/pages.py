@@ -1,9 +1,9 @@
-"""Evidence pages: the compliance dashboard, bundles, the audit log and the auditor's desk.
+"""Evidence pages: the compliance dashboard, bundles and the auditor's desk (the audit log's
+pages are in :mod:`governance.evidence.log_pages`; ``PAGES`` holds them all).
 
 Thin, like the API: each handler calls the domains' summary services (counts in SQL, so a
 large platform answers as fast as a small one), the bundle service or the audit service,
-and renders a template of ``governance/evidence/templates``. Audit pages live here rather
-than in ``audit`` because the log sits below the web shell in the layers.
+and renders a template of ``governance/evidence/templates``.
 
 Every page is read-only but two: requesting a bundle and retrying a failed one, which go
 through the same service calls (and audit entries) as ``POST /api/v1/evidence/bundles``.
@@ -13,97 +13,37 @@ same way, under a page path so the session cookie reaches them.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any, Final
-from urllib.parse import urlencode
 from uuid import UUID
 
-import msgspec
 from litestar import Request, Response, get, post
-from litestar.datastructures import MultiDict
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException, NotFoundException
-from litestar.params import FromPath, PathParameter, QueryParameter
-from litestar.response import Redirect, Stream
+from litestar.exceptions import HTTPException
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Redirect
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from litestar.types import ControllerRouterHandler
 
-from governance.audit import note
 from governance.audit import service as audit
-from governance.audit.routes import export_response
-from governance.audit.schemas import AuditQuery
 from governance.complaints import summary as complaints_summary
 from governance.core import limits
 from governance.core.authz import Authorizer
 from governance.core.shapes import Input
 from governance.evidence import readiness as evidence_readiness
 from governance.evidence import service
+from governance.evidence.log_pages import LOG_PAGES, log_context
+from governance.evidence.presenting import PAGE_SIZE, read_query, show
 from governance.evidence.routes import download_response
 from governance.evidence.schemas import BundleRequest
 from governance.privacy import summary as privacy_summary
-from governance.web.forms import Form, blank, decode_form, read_form
-from governance.web.i18n import N_, gettext
-from governance.web.rendering import is_fragment_request, render
+from governance.web.forms import Form, blank, read_form
+from governance.web.i18n import N_
+from governance.web.rendering import is_fragment_request
 
-PAGE_SIZE: Final = 25
 # How many artifacts of a manifest the desk lists before it says how many more there are.
 SAMPLE_LIMIT: Final = 200
 IN_PROGRESS: Final = frozenset({"queued", "rendering", "uploading"})
-
-# The words for the values the summaries count by (statuses, categories, outcomes, ...),
-# marked for translation; a value unknown here is shown as stored.
-LABELS: Final[dict[str, str]] = {
-    "onboarding": N_("Onboarding"),
-    "approved": N_("Approved"),
-    "suspended": N_("Suspended"),
-    "revoked": N_("Revoked"),
-    "lapsed": N_("Lapsed"),
-    "session_quality": N_("Session quality"),
-    "mentor_conduct": N_("Mentor conduct"),
-    "safeguarding": N_("Safeguarding"),
-    "billing": N_("Billing"),
-    "attestation": N_("Attestation"),
-    "privacy": N_("Privacy"),
-    "other": N_("Other"),
-    "upheld": N_("Upheld"),
-    "partially_upheld": N_("Partially upheld"),
-    "not_upheld": N_("Not upheld"),
-    "withdrawn": N_("Withdrawn"),
-    "open": N_("Open"),
-    "amended": N_("Amended"),
-    "requested": N_("Requested"),
-    "denied": N_("Denied"),
-    "issued": N_("Issued"),
-    "failed": N_("Failed"),
-    "opt_in": N_("Allowed"),
-    "opt_out": N_("Refused"),
-    "explicit": N_("Explicit choice"),
-    "gpc": N_("Global Privacy Control"),
-    "default": N_("Default"),
-    "expired": N_("Lapsed consent"),
-    "erasure": N_("Erasure"),
-    "access": N_("Access"),
-    "portability": N_("Portability"),
-    "rectification": N_("Rectification"),
-    "restriction": N_("Restriction"),
-    "objection": N_("Objection"),
-    "queued": N_("Queued"),
-    "rendering": N_("Rendering"),
-    "uploading": N_("Uploading"),
-    "ready": N_("Ready"),
-    "success": N_("Success"),
-    "failure": N_("Failure"),
-}
-
-
-def label(value: str) -> str:
-    """A counted value in words, in the page's language."""
-    return gettext(LABELS[value]) if value in LABELS else value
-
-
-def labelled(counts: dict[str, int]) -> list[tuple[str, int]]:
-    """``{value: n}`` as ``(words, n)`` bars, in the summary's order."""
-    return [(label(value), n) for value, n in counts.items()]
 
 
 class PeriodQuery(Input):
@@ -113,32 +53,12 @@ class PeriodQuery(Input):
     period_end: date | None = None
 
 
-class AuditFilter(Input):
-    """The audit search form: every filter given must match; days are UTC, ``until`` inclusive."""
-
-    actor: Annotated[str, limits.identifier()] | None = None
-    action: Annotated[str, limits.identifier(120)] | None = None
-    resource_type: Annotated[str, limits.identifier(80)] | None = None
-    resource_id: Annotated[str, limits.identifier()] | None = None
-    since: date | None = None
-    until: date | None = None
-    cursor: Annotated[str, limits.identifier(limits.MAX_CURSOR)] | None = None
-
-
 class BundleForm(Input):
     """What an officer fills in to ask for a bundle (the API's request, without the filters)."""
 
     title: Annotated[str, limits.text(200)]
     period_start: date
     period_end: date
-
-
-def read_query(request: Request[Any, Any, Any], shape: type[Input]) -> Form[Any]:
-    """A GET form (filters, a period) decoded like a posted one; other query parameters
-    (the language switch's ``lang``) are not the form's."""
-    names = {info.encode_name for info in msgspec.structs.fields(shape)}
-    kept = MultiDict([(name, value) for name, value in request.query_params.multi_items() if name in names])
-    return decode_form(kept, shape)
 
 
 def period_of(form: Form[PeriodQuery], today: date) -> tuple[Form[PeriodQuery], date, date]:
@@ -156,11 +76,6 @@ async def readiness(now: datetime) -> dict[str, Any]:
     auditors (the desk shows them too), named as the readiness template reads them."""
     found = await evidence_readiness.readiness(now)
     return {"watch": found.vetting, "complaints": found.complaints_this_month, "requests": found.data_requests}
-
-
-def show(request: Request[Any, Any, Any], template: str, context: dict[str, Any], **options: Any) -> Response[Any]:
-    """:func:`render` with the words for counted values (``label``, ``labelled``)."""
-    return render(request, template, {**context, "label": label, "labelled": labelled}, **options)
 
 
 def may_request(request: Request[Any, Any, Any], authorizer: Authorizer) -> bool:
@@ -310,99 +225,6 @@ async def download_bundle(
     return download_response(evidence, found)
 
 
-def audit_query(data: AuditFilter | None) -> AuditQuery:
-    """The form's filters as the service's query, newest first; days as UTC instants."""
-    if data is None:
-        return AuditQuery(order="desc", limit=PAGE_SIZE)
-    since = datetime.combine(data.since, time(), tzinfo=UTC) if data.since else None
-    until = datetime.combine(data.until, time(), tzinfo=UTC) + timedelta(days=1) if data.until else None
-    return AuditQuery(
-        actor=data.actor,
-        action=data.action,
-        resource_type=data.resource_type,
-        resource_id=data.resource_id,
-        since=since,
-        until=until,
-        order="desc",
-        limit=PAGE_SIZE,
-        cursor=data.cursor,
-    )
-
-
-@get("/audit", opt={"navigation": N_("Audit log")})
-async def audit_search(request: Request[Any, Any, Any]) -> Response[Any]:
-    """Search the log by actor, action prefix, resource and days, newest first (the API's
-    ``/audit/entries``)."""
-    form = read_query(request, AuditFilter)
-    page = None
-    if form.valid:
-        try:
-            page = await audit.search(audit_query(form.data))
-        except HTTPException as problem:
-            form = form.refused(problem)
-    next_link = None
-    if page is not None and page.next_cursor:
-        kept = [(name, value) for name, value in form.values.items() if name != "cursor" and value]
-        next_link = "/audit?" + urlencode([*kept, ("cursor", page.next_cursor)])
-    context = {"form": form, "entries": page.items if page else [], "next_link": next_link}
-    return show(request, "evidence/audit_search.html", context, status_code=200 if page else 422)
-
-
-@get("/audit/entries/{seq:int}")
-async def audit_entry(
-    request: Request[Any, Any, Any], seq: Annotated[int, PathParameter(ge=0, le=2**63 - 1)]
-) -> Response[Any]:
-    """One entry as stored: who, what, on what, the outcome, its details and leaf hash."""
-    entry = await audit.get_entry(seq)
-    if entry is None:
-        raise NotFoundException(f"No audit entry with sequence number {seq}")
-    details = msgspec.json.format(msgspec.json.encode(entry.details), indent=2).decode()
-    return show(request, "evidence/audit_entry.html", {"entry": entry, "details": details})
-
-
-async def log_context(log_key: audit.LogKey) -> dict[str, Any]:
-    """The latest checkpoint, the witnesses that cosigned it (their signature lines: this
-    service holds no witness key to check them with), and the verifier key."""
-    latest = await audit.latest_checkpoint(log_key)
-    ours = (log_key.origin, log_key.signer.key_id)
-    witnesses = [
-        {"name": name, "key_id": f"{key_id:08x}"}
-        for name, key_id in (note.signers(latest.note) if latest else [])
-        if (name, key_id) != ours
-    ]
-    return {
-        "checkpoint": latest,
-        "root_hex": latest.root_hash.hex() if latest else None,
-        "witnesses": witnesses,
-        "verifier_key": log_key.verifier_key,
-        "size": await audit.tree_size(),
-        "verification": None,
-    }
-
-
-@get("/audit/log")
-async def audit_log(request: Request[Any, Any, Any], log_key: NamedDependency[audit.LogKey]) -> Response[Any]:
-    """The log panel: the latest signed checkpoint and its witnesses, the public key, the
-    export, and a button that verifies the whole log."""
-    return show(request, "evidence/audit_log.html", await log_context(log_key))
-
-
-@get("/audit/log/verify")
-async def verify_log(request: Request[Any, Any, Any], log_key: NamedDependency[audit.LogKey]) -> Response[Any]:
-    """Verify every entry and checkpoint now (the API's ``/audit/verify``) and show the result
-    on the log panel (only the result for htmx)."""
-    context = {**await log_context(log_key), "verification": await audit.verify(log_key)}
-    fragment = "verification" if is_fragment_request(request) else "content"
-    return show(request, "evidence/audit_log.html", context, fragment=fragment)
-
-
-@get("/audit/log/export")
-async def export_log(request: Request[Any, Any, Any], log_key: NamedDependency[audit.LogKey]) -> Stream:
-    """The whole log under a checkpoint signed now, as ``GET /api/v1/audit/export`` streams it
-    (and recorded the same way): verify it offline with ``tools/verify_export.py``."""
-    return await export_response(request, log_key)
-
-
 @get("/auditor", opt={"navigation": N_("Auditor's desk")})
 async def auditor_desk(
     now: NamedDependency[datetime],
@@ -437,10 +259,6 @@ PAGES: list[ControllerRouterHandler] = [
     bundle,
     retry_bundle,
     download_bundle,
-    audit_search,
-    audit_entry,
-    audit_log,
-    verify_log,
-    export_log,
+    *LOG_PAGES,
     auditor_desk,
 ]

@@ -24,7 +24,7 @@ from governance.audit.tables import CheckpointRow
 from governance.bootstrap import Services
 from governance.core.clock import ManualClock
 from governance.core.identity import Identity
-from governance.evidence import pages
+from governance.evidence import presenting
 from governance.privacy import summary as privacy_summary
 from governance.settings import Settings
 from governance.vetting import summary as vetting_summary
@@ -399,7 +399,7 @@ async def test_the_audit_search_filters_and_pages_newest_first(
     client: httpx.AsyncClient, sign_in: SignIn, auth: AuthHeaders
 ) -> None:
     actor = f"searcher-{uuid.uuid4().hex[:6]}"
-    for _ in range(pages.PAGE_SIZE + 2):
+    for _ in range(presenting.PAGE_SIZE + 2):
         assert (await client.get("/api/v1/audit/verify", headers=auth("admin", sub=actor))).status_code == 200
         # Reads by an admin are not entries; a denied one is, with the actor.
         assert (await client.get("/api/v1/audit/entries", headers=auth("admin", sub=actor))).status_code == 403
@@ -407,7 +407,7 @@ async def test_the_audit_search_filters_and_pages_newest_first(
     first = await client.get("/audit", params={"actor": actor, "action": "access.denied"})
     assert first.status_code == 200, first.text
     seqs = [int(seq) for seq in re.findall(r'<a href="/audit/entries/(\d+)">', first.text)]
-    assert len(seqs) == pages.PAGE_SIZE and seqs == sorted(seqs, reverse=True)
+    assert len(seqs) == presenting.PAGE_SIZE and seqs == sorted(seqs, reverse=True)
     older = re.search(r'<a href="(/audit\?[^"]+)">Older entries</a>', first.text)
     assert older
     second = await client.get(older.group(1).replace("&amp;", "&"))
@@ -418,7 +418,7 @@ async def test_the_audit_search_filters_and_pages_newest_first(
     assert "No entry matches these filters." in nothing.text
     today = datetime.now(UTC).date()
     within = await client.get("/audit", params={"actor": actor, "since": today.isoformat(), "until": today.isoformat()})
-    assert len(re.findall(r'<a href="/audit/entries/(\d+)">', within.text)) == pages.PAGE_SIZE
+    assert len(re.findall(r'<a href="/audit/entries/(\d+)">', within.text)) == presenting.PAGE_SIZE
     before = await client.get("/audit", params={"actor": actor, "until": (today - timedelta(days=1)).isoformat()})
     assert "No entry matches these filters." in before.text
 
@@ -576,4 +576,4 @@ def test_every_counted_value_has_words() -> None:
         *METHODS,
         *REQUEST_TYPES,
     }
-    assert values <= set(pages.LABELS), sorted(values - set(pages.LABELS))
+    assert values <= set(presenting.LABELS), sorted(values - set(presenting.LABELS))
