@@ -141,7 +141,7 @@ def test_an_officer_asks_for_a_bundle_sees_its_progress_and_downloads_the_pdf(
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Compliance").click()
     page.get_by_role("heading", name="Compliance dashboard", level=1).wait_for()
     assert_accessible(page)
-    screenshot(page, "dashboard", narrow=True)
+    screenshot(page, "dashboard", narrow=True, full_page=True)
 
     page.goto("/bundles")
     today = datetime.now(UTC).date()
@@ -187,6 +187,9 @@ def test_an_officer_asks_for_a_bundle_sees_its_progress_and_downloads_the_pdf(
     narrow.goto("/dashboard/complaints")
     narrow.get_by_role("heading", name="Complaints, refunds and disputes").wait_for()
     assert_accessible(narrow)
-    screenshot(narrow, "dashboard-complaints")
-    width = narrow.evaluate("document.documentElement.scrollWidth")
-    assert width <= NARROW["width"], f"the page scrolls sideways at 360 px ({width})"
+    screenshot(narrow, "dashboard-complaints", full_page=True)
+    for path in ("/dashboard", "/dashboard/complaints", "/dashboard/privacy", "/bundles", "/audit", "/audit/log"):
+        narrow.goto(path)
+        width = narrow.evaluate("document.documentElement.scrollWidth")
+        assert width <= NARROW["width"], f"{path} scrolls sideways at 360 px ({width})"
+    assert_accessible(narrow)
