@@ -38,6 +38,7 @@ from governance.core.identity import Identity, jwt_auth
 from governance.core.logging import body_size_limit, configure_logging, request_logging_middleware
 from governance.core.ratelimits import per_client, per_subject
 from governance.evidence import worker as evidence_worker
+from governance.evidence.pages import PAGES as EVIDENCE_PAGES
 from governance.evidence.routes import ROUTES as EVIDENCE_ROUTES
 from governance.privacy import service as privacy_service
 from governance.privacy.pages import PAGES as PRIVACY_PAGES
@@ -123,6 +124,8 @@ def dependencies(services: Services) -> dict[str, Provide]:
         "complaints": provide(services.complaints),
         "evidence": provide(services.evidence),
         "web": provide(services.web),
+        # For a page that offers an action only to those the policy lets take it.
+        "authorizer": provide(services.authorizer),
     }
 
 
@@ -199,7 +202,7 @@ def application(services: Services) -> Litestar:
         plugins=[
             problem_details_plugin(),
             # The pages: every domain's PAGES, behind the same guard, with their own errors.
-            Shell(services.web, services.authorizer, clock, pages=[*WEB_PAGES, *PRIVACY_PAGES]),
+            Shell(services.web, services.authorizer, clock, pages=[*WEB_PAGES, *PRIVACY_PAGES, *EVIDENCE_PAGES]),
         ],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=settings.max_request_body_bytes,

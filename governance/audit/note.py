@@ -415,3 +415,9 @@ def verify_checkpoint(note: str | bytes, vkey: str | VerifierKey, *, expected_or
     if expected_origin is not None and checkpoint.origin != expected_origin:
         raise NoteError(f"checkpoint origin {checkpoint.origin!r} does not match expected {expected_origin!r}")
     return checkpoint
+
+
+def signers(note: str | bytes) -> list[tuple[str, int]]:
+    """The ``(name, key ID)`` of every signature line of a well-formed note, verified or not:
+    who claims to have signed it (the log's key, and witnesses' cosignatures beside it)."""
+    return [(sig.name, sig.key_id) for sig in _split_note(note)[1]]

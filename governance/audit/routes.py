@@ -145,23 +145,7 @@ class AuditController(Controller):
         """The log as JSON lines under a checkpoint signed now, exactly as `governance audit
         export` writes it, streamed; verify it with `tools/verify_export.py`. Recorded in the
         log (`audit.export.downloaded`)."""
-        try:
-            prepared = await service.prepare_export(log_key, since_seq)
-        except ValueError as exc:
-            raise invalid_parameter("since_seq", str(exc)) from None
-        await service.record_event(
-            actor=request.user,
-            action="audit.export.downloaded",
-            resource_type="audit_log",
-            resource_id=log_key.origin,
-            details={"since_seq": since_seq, "tree_size": prepared.tree_size, "root": prepared.root},
-        )
-        filename = f"audit-{since_seq}-{prepared.tree_size}.jsonl"
-        return Stream(
-            prepared.lines(),
-            media_type=EXPORT_MEDIA_TYPE,
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+        return await export_response(request, log_key, since_seq)
 
     @get("/checkpoint", media_type="text/plain", exclude_from_auth=True)
     async def checkpoint(
@@ -290,6 +274,28 @@ def _tree_size(field: str, text: str) -> int:
 def _not_integrated(exc: Exception) -> Problem:
     # The nodes come with the next checkpoint (the first one after an upgrade backfills them).
     return Problem(503, "not-integrated", f"The log's tree is not integrated that far yet: {exc}")
+
+
+async def export_response(request: Request[Any, Any, Any], log_key: service.LogKey, since_seq: int = 0) -> Stream:
+    """The export under a checkpoint signed now, streamed as a download and recorded in the
+    log (``audit.export.downloaded``); the API and the log page alike."""
+    try:
+        prepared = await service.prepare_export(log_key, since_seq)
+    except ValueError as exc:
+        raise invalid_parameter("since_seq", str(exc)) from None
+    await service.record_event(
+        actor=request.user,
+        action="audit.export.downloaded",
+        resource_type="audit_log",
+        resource_id=log_key.origin,
+        details={"since_seq": since_seq, "tree_size": prepared.tree_size, "root": prepared.root},
+    )
+    filename = f"audit-{since_seq}-{prepared.tree_size}.jsonl"
+    return Stream(
+        prepared.lines(),
+        media_type=EXPORT_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def _public_text(request: Request[Any, Any, Any], text: str, caching: str) -> Response[str]:

@@ -19,7 +19,7 @@ from governance.core import idempotency
 from governance.core.pagination import DEFAULT_LIMIT, Page
 from governance.core.pagination import CursorParam as Cursor
 from governance.core.pagination import LimitParam as Limit
-from governance.evidence import service
+from governance.evidence import readiness, service
 from governance.evidence.schemas import BundleRequest, BundleState, BundleView
 
 
@@ -100,21 +100,35 @@ class BundleController(Controller):
         when bundles are in S3, else the file streamed with its SHA-256 in ``Repr-Digest``.
         Every download is audited."""
         found = await service.download(evidence, bundle_id, file, request.user)
-        digest = base64.b64encode(bytes.fromhex(found.sha256)).decode()
-        headers = {"Repr-Digest": f"sha-256=:{digest}:", "Cache-Control": "private, no-store"}
-        if found.url is not None:
-            return Redirect(found.url, status_code=HTTP_303_SEE_OTHER, headers=headers)
-        if found.size is not None:
-            headers["Content-Length"] = str(found.size)
-        return Stream(
-            evidence.store.stream(found.key),
-            media_type=found.media_type,
-            headers={
-                **headers,
-                "Content-Disposition": f'attachment; filename="{found.filename}"',
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+        return download_response(evidence, found)
 
 
-ROUTES: list[ControllerRouterHandler] = [BundleController]
+def download_response(evidence: service.Evidence, found: service.Download) -> Response[Any]:
+    """The answer to a download the service allowed (and audited): a 303 to the presigned URL,
+    or the file streamed with its SHA-256 in ``Repr-Digest`` (the API and the pages alike)."""
+    digest = base64.b64encode(bytes.fromhex(found.sha256)).decode()
+    headers = {"Repr-Digest": f"sha-256=:{digest}:", "Cache-Control": "private, no-store"}
+    if found.url is not None:
+        return Redirect(found.url, status_code=HTTP_303_SEE_OTHER, headers=headers)
+    if found.size is not None:
+        headers["Content-Length"] = str(found.size)
+    return Stream(
+        evidence.store.stream(found.key),
+        media_type=found.media_type,
+        headers={
+            **headers,
+            "Content-Disposition": f'attachment; filename="{found.filename}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@get("/evidence/readiness", tags=["evidence"])
+async def readiness_now(now: NamedDependency[datetime]) -> readiness.Readiness:
+    """Accreditation readiness at a glance, as the compliance dashboard shows it: mentors by
+    vetting status, checks expiring within 1, 7 and 30 days, decisions awaiting a second
+    officer, this month's complaint handling and SLA figures, and data requests due."""
+    return await readiness.readiness(now)
+
+
+ROUTES: list[ControllerRouterHandler] = [BundleController, readiness_now]

@@ -32,6 +32,7 @@ from governance.evidence.schemas import (
     BundleRequest,
     BundleState,
     BundleView,
+    Manifest,
 )
 from governance.evidence.tables import BundleRow, EvidenceBundle
 from governance.settings import Settings
@@ -276,3 +277,20 @@ async def download(evidence: Evidence, bundle_id: uuid.UUID, file: FileName, act
         size=row.pdf_size if file == "pdf" else None,
         url=url,
     )
+
+
+async def manifest(evidence: Evidence, bundle_id: uuid.UUID, reader: Identity) -> Manifest:
+    """A ready bundle's ``manifest.json`` as stored (what it vouches for, by SHA-256), for the
+    auditor's desk: an auditor's read of it is recorded, like their other samples."""
+    row = await _row(bundle_id)
+    if row.state != "ready" or row.manifest_key is None:
+        raise Problem(
+            409, "bundle-not-ready", f"The bundle is {row.state}; its manifest exists once ready", state=row.state
+        )
+    try:
+        data = await evidence.store.get(row.manifest_key)
+    except ObjectStoreError as exc:
+        raise Problem(503, "object-store-unavailable", f"The evidence store cannot be reached: {exc}") from exc
+    found = msgspec.json.decode(data, type=Manifest)
+    await audit.record_read(reader, "evidence.bundle.manifest_read", RESOURCE, str(bundle_id))
+    return found

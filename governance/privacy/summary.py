@@ -17,9 +17,10 @@ verification, in progress or extended) whose ``due_at`` has passed at ``now`` is
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Final, get_args
 
+import msgspec
 from piccolo.query.functions.aggregate import Count
 
 from governance.core import periods
@@ -121,4 +122,26 @@ async def period_summary(period_start: date, period_end: date, now: datetime) ->
         data_requests_answered_on_time=on_time,
         share_answered_on_time=periods.share(on_time, closed),
         data_requests_open_overdue=overdue,
+    )
+
+
+class RequestsDue(msgspec.Struct, frozen=True):
+    """Open data requests (not completed, rejected or withdrawn) by how soon they fall due, at ``as_of``."""
+
+    as_of: datetime
+    open: int
+    overdue: int
+    due_within_7_days: int  # not yet overdue
+
+
+async def requests_due(now: datetime) -> RequestsDue:
+    """Whatever the period: open requests are due whenever they were received. Counts in SQL."""
+    still_open = DataRequest.state.not_in(list(TERMINAL))
+    return RequestsDue(
+        as_of=now,
+        open=await DataRequest.count().where(still_open),
+        overdue=await DataRequest.count().where(still_open & (DataRequest.due_at < now)),
+        due_within_7_days=await DataRequest.count().where(
+            still_open & (DataRequest.due_at >= now) & (DataRequest.due_at < now + timedelta(days=7))
+        ),
     )

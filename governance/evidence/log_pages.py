@@ -1,0 +1,138 @@
+"""The audit log's pages: search, one entry, and the log panel (checkpoint, witnesses,
+public key, export, verify button).
+
+They live in ``evidence`` rather than ``audit`` because the log sits below the web shell
+in the layers; they call the audit service as ``/api/v1/audit`` does, nothing more.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import msgspec
+from litestar import Request, Response, get
+from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import PathParameter
+from litestar.response import Stream
+from litestar.types import ControllerRouterHandler
+
+from governance.audit import note
+from governance.audit import service as audit
+from governance.audit.routes import export_response
+from governance.audit.schemas import AuditQuery
+from governance.core import limits
+from governance.core.shapes import Input
+from governance.evidence.presenting import PAGE_SIZE, read_query, show
+from governance.web.i18n import N_
+from governance.web.rendering import is_fragment_request
+
+
+class AuditFilter(Input):
+    """The audit search form: every filter given must match; days are UTC, ``until`` inclusive."""
+
+    actor: Annotated[str, limits.identifier()] | None = None
+    action: Annotated[str, limits.identifier(120)] | None = None
+    resource_type: Annotated[str, limits.identifier(80)] | None = None
+    resource_id: Annotated[str, limits.identifier()] | None = None
+    since: date | None = None
+    until: date | None = None
+    cursor: Annotated[str, limits.identifier(limits.MAX_CURSOR)] | None = None
+
+
+def audit_query(data: AuditFilter | None) -> AuditQuery:
+    """The form's filters as the service's query, newest first; days as UTC instants."""
+    if data is None:
+        return AuditQuery(order="desc", limit=PAGE_SIZE)
+    since = datetime.combine(data.since, time(), tzinfo=UTC) if data.since else None
+    until = datetime.combine(data.until, time(), tzinfo=UTC) + timedelta(days=1) if data.until else None
+    return AuditQuery(
+        actor=data.actor,
+        action=data.action,
+        resource_type=data.resource_type,
+        resource_id=data.resource_id,
+        since=since,
+        until=until,
+        order="desc",
+        limit=PAGE_SIZE,
+        cursor=data.cursor,
+    )
+
+
+@get("/audit", opt={"navigation": N_("Audit log")})
+async def audit_search(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Search the log by actor, action prefix, resource and days, newest first (the API's
+    ``/audit/entries``)."""
+    form = read_query(request, AuditFilter)
+    page = None
+    if form.valid:
+        try:
+            page = await audit.search(audit_query(form.data))
+        except HTTPException as problem:
+            form = form.refused(problem)
+    next_link = None
+    if page is not None and page.next_cursor:
+        kept = [(name, value) for name, value in form.values.items() if name != "cursor" and value]
+        next_link = "/audit?" + urlencode([*kept, ("cursor", page.next_cursor)])
+    context = {"form": form, "entries": page.items if page else [], "next_link": next_link}
+    return show(request, "evidence/audit_search.html", context, status_code=200 if page else 422)
+
+
+@get("/audit/entries/{seq:int}")
+async def audit_entry(
+    request: Request[Any, Any, Any], seq: Annotated[int, PathParameter(ge=0, le=2**63 - 1)]
+) -> Response[Any]:
+    """One entry as stored: who, what, on what, the outcome, its details and leaf hash."""
+    entry = await audit.get_entry(seq)
+    if entry is None:
+        raise NotFoundException(f"No audit entry with sequence number {seq}")
+    details = msgspec.json.format(msgspec.json.encode(entry.details), indent=2).decode()
+    return show(request, "evidence/audit_entry.html", {"entry": entry, "details": details})
+
+
+async def log_context(log_key: audit.LogKey) -> dict[str, Any]:
+    """The latest checkpoint, the witnesses that cosigned it (their signature lines: this
+    service holds no witness key to check them with), and the verifier key."""
+    latest = await audit.latest_checkpoint(log_key)
+    ours = (log_key.origin, log_key.signer.key_id)
+    witnesses = [
+        {"name": name, "key_id": f"{key_id:08x}"}
+        for name, key_id in (note.signers(latest.note) if latest else [])
+        if (name, key_id) != ours
+    ]
+    return {
+        "checkpoint": latest,
+        "root_hex": latest.root_hash.hex() if latest else None,
+        "witnesses": witnesses,
+        "verifier_key": log_key.verifier_key,
+        "size": await audit.tree_size(),
+        "verification": None,
+    }
+
+
+@get("/audit/log")
+async def audit_log(request: Request[Any, Any, Any], log_key: NamedDependency[audit.LogKey]) -> Response[Any]:
+    """The log panel: the latest signed checkpoint and its witnesses, the public key, the
+    export, and a button that verifies the whole log."""
+    return show(request, "evidence/audit_log.html", await log_context(log_key))
+
+
+@get("/audit/log/verify")
+async def verify_log(request: Request[Any, Any, Any], log_key: NamedDependency[audit.LogKey]) -> Response[Any]:
+    """Verify every entry and checkpoint now (the API's ``/audit/verify``) and show the result
+    on the log panel (only the result for htmx)."""
+    context = {**await log_context(log_key), "verification": await audit.verify(log_key)}
+    fragment = "verification" if is_fragment_request(request) else "content"
+    return show(request, "evidence/audit_log.html", context, fragment=fragment)
+
+
+@get("/audit/log/export")
+async def export_log(request: Request[Any, Any, Any], log_key: NamedDependency[audit.LogKey]) -> Stream:
+    """The whole log under a checkpoint signed now, as ``GET /api/v1/audit/export`` streams it
+    (and recorded the same way): verify it offline with ``tools/verify_export.py``."""
+    return await export_response(request, log_key)
+
+
+LOG_PAGES: list[ControllerRouterHandler] = [audit_search, audit_entry, audit_log, verify_log, export_log]
