@@ -507,6 +507,7 @@ async def test_the_log_panel_names_the_witnesses_that_cosigned_the_checkpoint(
         key_id=f"{log_key.signer.key_id:08x}",
         signed_at=datetime.now().astimezone(),
         compact_range=b"",
+        link="",
     )
 
     async def latest(_: audit.LogKey) -> CheckpointRow:
