@@ -40,6 +40,7 @@ from governance.evidence import worker as evidence_worker
 from governance.evidence.routes import ROUTES as EVIDENCE_ROUTES
 from governance.privacy import service as privacy_service
 from governance.privacy.pages import PAGES as PRIVACY_PAGES
+from governance.vetting.pages import PAGES as VETTING_PAGES
 from governance.privacy.routes import ROUTES as PRIVACY_ROUTES
 from governance.settings import Settings
 from governance.vetting.routes import ROUTES as VETTING_ROUTES
@@ -192,7 +193,7 @@ def application(services: Services) -> Litestar:
         plugins=[
             problem_details_plugin(),
             # The pages: every domain's PAGES, behind the same guard, with their own errors.
-            Shell(services.web, services.authorizer, clock, pages=[*WEB_PAGES, *PRIVACY_PAGES]),
+            Shell(services.web, services.authorizer, clock, pages=[*WEB_PAGES, *PRIVACY_PAGES, *VETTING_PAGES]),
         ],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=settings.max_request_body_bytes,

@@ -147,11 +147,26 @@ async def get_mentor(vetting: Vetting, mentor_id: uuid.UUID) -> MentorView:
     return mentor_view(row, ciphers[str(mentor_id)])
 
 
-async def list_mentors(vetting: Vetting, status: str | None, limit: int, cursor: str | None) -> Page[MentorView]:
-    """Mentors in registration order, optionally of one status."""
+async def list_mentors(
+    vetting: Vetting,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+    *,
+    expiring: tuple[datetime, datetime] | None = None,
+) -> Page[MentorView]:
+    """Mentors in registration order, optionally of one status, and optionally only those
+    with a passed or waived check that lapses within ``expiring`` (from, until): one
+    query, filtered and paginated in SQL however many mentors there are."""
     query = Mentor.select()
     if status is not None:
         query = query.where(Mentor.status == status)
+    if expiring is not None:
+        start, until = expiring
+        lapsing = Check.select(Check.mentor).where(
+            Check.state.is_in(sorted(states.SATISFYING)) & (Check.expires_at > start) & (Check.expires_at <= until)
+        )
+        query = query.where(Mentor.id.is_in(lapsing))
     page, next_cursor = await by_time(query, Mentor.registered_at, Mentor.id, limit=limit, cursor=cursor)
     rows = typed_all(page, MentorRow)
     ciphers = await vetting.keyring.readable(str(row.id) for row in rows)
