@@ -40,9 +40,9 @@ from governance.evidence import worker as evidence_worker
 from governance.evidence.routes import ROUTES as EVIDENCE_ROUTES
 from governance.privacy import service as privacy_service
 from governance.privacy.pages import PAGES as PRIVACY_PAGES
-from governance.vetting.pages import PAGES as VETTING_PAGES
 from governance.privacy.routes import ROUTES as PRIVACY_ROUTES
 from governance.settings import Settings
+from governance.vetting.pages import PAGES as VETTING_PAGES
 from governance.vetting.routes import ROUTES as VETTING_ROUTES
 from governance.web.pages import PAGES as WEB_PAGES
 from governance.web.shell import Shell

@@ -37,7 +37,6 @@ from governance.vetting.schemas import (
     CheckRecord,
     CheckTransition,
     DecisionProposal,
-    DetailName,
     DetailValue,
     Dossier,
     LongText,
@@ -180,9 +179,9 @@ async def _dossier_page(
     # The two facts about the mentor themselves that the dossier does not number: their
     # registration and the entry that gave them their status now (the latest registration or
     # status change). Two indexed lookups in the log, however long the dossier.
-    about = {"resource_type": "mentor", "resource_id": str(mentor_id), "action": "vetting.mentor.", "limit": 1}
-    first = await audit.search(AuditQuery(**about, order="asc"))
-    latest = await audit.search(AuditQuery(**about, order="desc"))
+    about = AuditQuery(resource_type="mentor", resource_id=str(mentor_id), action="vetting.mentor.", limit=1)
+    first = await audit.search(about)
+    latest = await audit.search(msgspec.structs.replace(about, order="desc"))
     registered_seq = first.items[0].seq if first.items else None
     status_seq = latest.items[0].seq if latest.items else None
     titles = {name: check.title for name, check in vetting.requirements.checks.items()}
@@ -249,25 +248,33 @@ async def new_check(
     if check_type and check_type not in vetting.requirements.checks:
         form.errors["check_type"] = gettext(N_("Choose one of the options."))
     row = await service.mentor_row(mentor_id)
-    return render(request, "vetting/new_check.html", {**_new_check_context(vetting, row, check_type, form), "mentor": mentor})
+    return render(
+        request, "vetting/new_check.html", {**_new_check_context(vetting, row, check_type, form), "mentor": mentor}
+    )
 
 
-def _details_of(submitted: Any) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """The ``detail_<name>`` fields of a form: (details given, values as typed, errors by field)."""
+def _details_of(submitted: Any, known: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """The ``detail_<name>`` fields of a form, of the ``known`` details of its check type:
+    (details given, values as typed, errors by field)."""
     details: dict[str, str] = {}
     values: dict[str, str] = {}
     errors: dict[str, str] = {}
     for key, value in submitted.multi_items():
-        if not key.startswith(DETAIL_PREFIX) or not isinstance(value, str):
+        if not key.startswith(DETAIL_PREFIX):
             continue
         name = key.removeprefix(DETAIL_PREFIX)
+        if name not in known or not isinstance(value, str):
+            errors[""] = gettext(N_("The form sent a field it does not have (%(name)s)."), name=key[:60])
+            continue
+        if key in values:
+            errors[key] = gettext(N_("Give one value only."))
+            continue
         values[key] = value
-        try:
-            msgspec.convert(name, DetailName)
-            if value:
+        if value:
+            try:
                 details[name] = msgspec.convert(value, DetailValue)
-        except msgspec.ValidationError as exc:
-            errors[key] = plain(str(exc).split(" - at `", 1)[0])
+            except msgspec.ValidationError as exc:
+                errors[key] = plain(str(exc).split(" - at `", 1)[0])
     return details, values, errors
 
 
@@ -282,7 +289,8 @@ async def record_check(
     mentor = await service.get_mentor(vetting, mentor_id)
     row = await service.mentor_row(mentor_id)
     submitted = await request.form()
-    details, detail_values, detail_errors = _details_of(submitted)
+    chosen = vetting.requirements.checks.get(str(submitted.get("check_type", "")))
+    details, detail_values, detail_errors = _details_of(submitted, chosen.details if chosen else ())
     rest = MultiDict([(key, value) for key, value in submitted.multi_items() if not key.startswith(DETAIL_PREFIX)])
     form: Form[Any] = decode_form(rest, RecordCheck)
     form.values.update(detail_values)
@@ -524,7 +532,10 @@ def _in_words(problem: HTTPException) -> HTTPException:
     slug = str(getattr(problem, "type_", "") or "").rsplit("/", 1)[-1]
     if slug == "four-eyes":
         detail = gettext(
-            N_("You proposed this decision: another compliance officer must confirm or reject it. Your attempt is recorded.")
+            N_(
+                "You proposed this decision: another compliance officer must confirm or reject it. "
+                "Your attempt is recorded."
+            )
         )
         return Problem(403, slug, detail)
     if slug == "not-the-proposer":
