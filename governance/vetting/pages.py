@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Final, Literal
+from urllib.parse import quote
 
 import msgspec
 from litestar import Request, Response, get, post
@@ -23,7 +24,7 @@ from litestar.datastructures import MultiDict, UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, QueryParameter
-from litestar.response import Redirect
+from litestar.response import Redirect, Stream
 from litestar.types import ControllerRouterHandler
 
 from governance.audit import service as audit
@@ -149,12 +150,14 @@ async def mentor_list(
     a passed or waived check that lapses within 30 or 90 days."""
     window = (now, now + timedelta(days=EXPIRING_WINDOWS[expiring])) if expiring else None
     page = await service.list_mentors(vetting, status, PAGE_SIZE, cursor, expiring=window)
+    lapses = await service.next_lapses([mentor.id for mentor in page.items], now)
     filters = {name: value for name, value in (("status", status), ("expiring", expiring)) if value}
     return render(
         request,
         "vetting/mentors.html",
         _context(
             mentors=page.items,
+            lapses=lapses,
             next_cursor=page.next_cursor,
             filters=filters,
             statuses=MENTOR_STATUSES,
@@ -414,6 +417,29 @@ def _upload_refusal(problem: Problem, max_bytes: int) -> str:
     return str(problem.detail)
 
 
+@get("/vetting/mentors/{mentor_id:uuid}/documents/{document_id:uuid}")
+async def download_document(
+    request: Request[Any, Any, Any],
+    vetting: NamedDependency[service.Vetting],
+    mentor_id: FromPath[uuid.UUID],
+    document_id: FromPath[uuid.UUID],
+) -> Stream:
+    """A document of this mentor's checks, as uploaded (the download is audited, as through
+    ``GET /api/v1/documents/{document_id}``)."""
+    if await documents.document_owner(document_id) != str(mentor_id):
+        raise not_found("document", document_id)
+    found = await documents.download(vetting, document_id, request.user)
+    return Stream(
+        found.content,
+        media_type=found.media_type,
+        headers={
+            "Content-Length": str(found.size),
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.filename)}",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
 @post("/vetting/mentors/{mentor_id:uuid}/checks/{check_id:uuid}/transitions")
 async def move_check(
     now: NamedDependency[datetime],
@@ -589,6 +615,7 @@ PAGES: list[ControllerRouterHandler] = [
     record_check,
     check_page,
     upload_document,
+    download_document,
     move_check,
     propose_decision,
     confirm_decision,

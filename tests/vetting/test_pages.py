@@ -149,6 +149,11 @@ async def test_the_expiring_filter_keeps_mentors_with_a_check_lapsing_soon(vetti
     within = [mentor for page in await all_pages(officer, expiring="30") for mentor in page]
     assert soon["id"] in within
     assert later["id"] not in within
+    # The list says when each mentor's next check lapses.
+    (check,) = (await vetting.dossier(soon["id"]))["checks"]
+    lapses = datetime.fromisoformat(check["expires_at"]).strftime("%b %-d, %Y")
+    row = re.search(rf'{soon["id"]}">.*?</tr>', (await officer.get("/vetting/mentors", expiring="30")).text, re.S)
+    assert row and lapses in row.group(0)
     refused = await officer.get("/vetting/mentors", expiring="7000")
     assert refused.status_code == 400
     assert refused.headers["content-type"].startswith("text/html")
@@ -289,6 +294,29 @@ async def test_evidence_upload_accepts_documents_and_refuses_the_rest(vetting: V
         assert refused.status_code == 422, message
         assert message in field_error(refused, "file")
     assert len((await checks_of(vetting, mentor["id"]))[0]["documents"]) == 1
+
+
+async def test_an_officer_downloads_the_evidence_and_the_download_is_audited(
+    vetting: Vetting, officer: Browser
+) -> None:
+    mentor = await vetting.register(f"download-{uuid.uuid4()}")
+    other = await vetting.register(f"download-other-{uuid.uuid4()}")
+    check = await vetting.record(mentor["id"], "identity_verification")
+    uploaded = await vetting.upload(check["id"], PNG, "scan.png")
+    document_id = uploaded.json()["id"]
+    page = await officer.get(f"/vetting/mentors/{mentor['id']}/checks/{check['id']}")
+    link = f"/vetting/mentors/{mentor['id']}/documents/{document_id}"
+    assert f'href="{link}"' in page.text
+
+    downloaded = await officer.get(link)
+    assert downloaded.status_code == 200
+    assert downloaded.content == PNG
+    assert downloaded.headers["content-type"] == "image/png"
+    entries = await vetting.audit(action="vetting.document.downloaded", resource_id=document_id)
+    assert [entry["actor"]["sub"] for entry in entries] == [OFFICER]
+    elsewhere = await officer.get(f"/vetting/mentors/{other['id']}/documents/{document_id}")
+    assert elsewhere.status_code == 404
+    assert len(await vetting.audit(action="vetting.document.downloaded", resource_id=document_id)) == 1
 
 
 async def test_a_document_over_the_limit_is_refused_beside_the_field(
