@@ -364,6 +364,49 @@ async def test_moving_a_check_follows_the_service_rules(vetting: Vetting, office
     assert (await checks_of(vetting, mentor["id"]))[0]["state"] == "passed"
 
 
+async def version_of(browser: Browser, path: str) -> str:
+    found = re.search(r'name="version" value="(\d+)"', (await browser.get(path)).text)
+    assert found
+    return found.group(1)
+
+
+async def test_a_waiver_is_asked_by_one_officer_and_granted_by_another(
+    vetting: Vetting, officer: Browser, second: Browser
+) -> None:
+    mentor = await vetting.register(f"waiver-{uuid.uuid4()}")
+    check = await vetting.record(mentor["id"], "interview")
+    path = f"/vetting/mentors/{mentor['id']}/checks/{check['id']}"
+    assert (
+        await officer.post(f"{path}/transitions", {"to": "in_review", "version": await version_of(officer, path)})
+    ).status_code == 303
+
+    unjustified = await officer.post(
+        f"{path}/transitions", {"to": "waived", "version": await version_of(officer, path)}
+    )
+    assert unjustified.status_code == 422
+    assert field_error(unjustified, "justification")
+    asked = await officer.post(
+        f"{path}/transitions",
+        {
+            "to": "waived",
+            "justification": "Interviewed at the partner school.",
+            "version": await version_of(officer, path),
+        },
+    )
+    assert asked.status_code == 303
+    page = await second.get(path)
+    assert f"asked by {OFFICER}" in page.text
+    assert "a second compliance officer must grant it" in page.text
+
+    own = await officer.post(f"{path}/transitions", {"to": "waived", "version": await version_of(officer, path)})
+    assert own.status_code == 403
+    granted = await second.post(f"{path}/transitions", {"to": "waived", "version": await version_of(second, path)})
+    assert granted.status_code == 303
+    (waived,) = await checks_of(vetting, mentor["id"])
+    assert waived["state"] == "waived"
+    assert waived["waiver_request"]["requested_by"] == OFFICER
+
+
 async def test_another_mentors_check_is_not_found_under_this_mentor(vetting: Vetting, officer: Browser) -> None:
     mine = await vetting.register(f"owner-a-{uuid.uuid4()}")
     theirs = await vetting.register(f"owner-b-{uuid.uuid4()}")
