@@ -223,12 +223,19 @@ async def mentor_dossier(
     return await _dossier_page(request, vetting, dossier_cache, mentor_id, now)
 
 
-def _new_check_context(
-    vetting: service.Vetting, mentor: Any, check_type: str | None, form: Form[Any]
-) -> dict[str, Any]:
-    required = {r.check.name: r for r in service.requirements_of(vetting, mentor)}
+async def _new_check_page(
+    request: Request[Any, Any, Any],
+    vetting: service.Vetting,
+    mentor_id: uuid.UUID,
+    check_type: str | None,
+    form: Form[Any],
+    status_code: int = 200,
+) -> Response[Any]:
+    mentor = await service.get_mentor(vetting, mentor_id)
+    # What this mentor's requirements expect of the chosen type (an enhanced DBS check...).
+    required = {r.check.name: r for r in service.requirements_of(vetting, await service.mentor_row(mentor_id))}
     chosen = vetting.requirements.checks.get(check_type or "")
-    return _context(
+    context = _context(
         mentor=mentor,
         chosen=chosen,
         requirement=required.get(chosen.name) if chosen else None,
@@ -236,6 +243,7 @@ def _new_check_context(
         form=form,
         detail_prefix=DETAIL_PREFIX,
     )
+    return render(request, "vetting/new_check.html", context, status_code=status_code)
 
 
 @get("/vetting/mentors/{mentor_id:uuid}/checks/new")
@@ -246,14 +254,10 @@ async def new_check(
     check_type: Annotated[str | None, QueryParameter(max_length=limits.MAX_IDENTIFIER)] = None,
 ) -> Response[Any]:
     """The form to record a check: first its type, then the details that type needs."""
-    mentor = await service.get_mentor(vetting, mentor_id)
     form = blank({"check_type": check_type} if check_type else None)
     if check_type and check_type not in vetting.requirements.checks:
         form.errors["check_type"] = gettext(N_("Choose one of the options."))
-    row = await service.mentor_row(mentor_id)
-    return render(
-        request, "vetting/new_check.html", {**_new_check_context(vetting, row, check_type, form), "mentor": mentor}
-    )
+    return await _new_check_page(request, vetting, mentor_id, check_type, form)
 
 
 def _details_of(submitted: Any, known: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
@@ -289,8 +293,7 @@ async def record_check(
     mentor_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
     """Record a new check (pending) with its details, then open it to attach its evidence."""
-    mentor = await service.get_mentor(vetting, mentor_id)
-    row = await service.mentor_row(mentor_id)
+    await service.mentor_row(mentor_id)
     submitted = await request.form()
     chosen = vetting.requirements.checks.get(str(submitted.get("check_type", "")))
     details, detail_values, detail_errors = _details_of(submitted, chosen.details if chosen else ())
@@ -298,14 +301,12 @@ async def record_check(
     form: Form[Any] = decode_form(rest, RecordCheck)
     form.values.update(detail_values)
     form.errors.update(detail_errors)
-    check_type = form.values.get("check_type")
 
-    def again(shown: Form[Any], status_code: int) -> Response[Any]:
-        context = _new_check_context(vetting, row, check_type if isinstance(check_type, str) else None, shown)
-        return render(request, "vetting/new_check.html", {**context, "mentor": mentor}, status_code=status_code)
+    async def again(shown: Form[Any], status_code: int) -> Response[Any]:
+        return await _new_check_page(request, vetting, mentor_id, chosen.name if chosen else None, shown, status_code)
 
     if form.errors or form.data is None:
-        return again(Form(values=form.values, errors=form.errors), 422)
+        return await again(Form(values=form.values, errors=form.errors), 422)
     try:
         check_id = await service.record_check(
             vetting,
@@ -317,7 +318,7 @@ async def record_check(
     except Problem as problem:
         if problem.status_code == 404:
             raise
-        return again(form.refused(problem), 422)
+        return await again(form.refused(problem), 422)
     return Redirect(f"/vetting/mentors/{mentor_id}/checks/{check_id}", status_code=303)
 
 
