@@ -44,6 +44,7 @@ from governance.privacy import service as privacy_service
 from governance.privacy.pages import PAGES as PRIVACY_PAGES
 from governance.privacy.routes import ROUTES as PRIVACY_ROUTES
 from governance.settings import Settings
+from governance.vetting.pages import PAGES as VETTING_PAGES
 from governance.vetting.routes import ROUTES as VETTING_ROUTES
 from governance.web.pages import PAGES as WEB_PAGES
 from governance.web.shell import Shell
@@ -202,7 +203,12 @@ def application(services: Services) -> Litestar:
         plugins=[
             problem_details_plugin(),
             # The pages: every domain's PAGES, behind the same guard, with their own errors.
-            Shell(services.web, services.authorizer, clock, pages=[*WEB_PAGES, *PRIVACY_PAGES, *EVIDENCE_PAGES]),
+            Shell(
+                services.web,
+                services.authorizer,
+                clock,
+                pages=[*WEB_PAGES, *PRIVACY_PAGES, *VETTING_PAGES, *EVIDENCE_PAGES],
+            ),
         ],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=settings.max_request_body_bytes,

@@ -13,10 +13,11 @@ import contextlib
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
+from piccolo.query.functions.aggregate import Min
 
 from governance.audit import service as audit
 from governance.core import cache, db
@@ -147,16 +148,51 @@ async def get_mentor(vetting: Vetting, mentor_id: uuid.UUID) -> MentorView:
     return mentor_view(row, ciphers[str(mentor_id)])
 
 
-async def list_mentors(vetting: Vetting, status: str | None, limit: int, cursor: str | None) -> Page[MentorView]:
-    """Mentors in registration order, optionally of one status."""
+async def list_mentors(
+    vetting: Vetting,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+    *,
+    expiring: tuple[datetime, datetime] | None = None,
+) -> Page[MentorView]:
+    """Mentors in registration order, optionally of one status, and optionally only those
+    with a passed or waived check that lapses within ``expiring`` (from, until): one
+    query, filtered and paginated in SQL however many mentors there are."""
     query = Mentor.select()
     if status is not None:
         query = query.where(Mentor.status == status)
+    if expiring is not None:
+        start, until = expiring
+        lapsing = Check.select(Check.mentor).where(
+            Check.state.is_in(sorted(states.SATISFYING)) & (Check.expires_at > start) & (Check.expires_at <= until)
+        )
+        query = query.where(Mentor.id.is_in(lapsing))
     page, next_cursor = await by_time(query, Mentor.registered_at, Mentor.id, limit=limit, cursor=cursor)
     rows = typed_all(page, MentorRow)
     ciphers = await vetting.keyring.readable(str(row.id) for row in rows)
     items = [mentor_view(row, ciphers[str(row.id)]) for row in rows]
     return Page(items=items, next_cursor=next_cursor)
+
+
+async def next_lapses(mentor_ids: Iterable[uuid.UUID], now: datetime) -> dict[uuid.UUID, datetime]:
+    """When each of these mentors' next passed or waived check lapses (absent: none will),
+    in one grouped query, for a page of mentors."""
+    wanted = list(dict.fromkeys(mentor_ids))
+    if not wanted:
+        return {}
+    rows = (
+        await Check.select(Check.mentor, Min(Check.expires_at, alias="lapses_at"))
+        .where(Check.mentor.is_in(wanted) & Check.state.is_in(sorted(states.SATISFYING)) & (Check.expires_at > now))
+        .group_by(Check.mentor)
+    )
+    return {uuid.UUID(str(row["mentor"])): _instant(row["lapses_at"]) for row in rows}
+
+
+def _instant(value: datetime | str) -> datetime:
+    # An aggregate skips the column's conversion: SQLite answers the stored ISO 8601 text.
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def requirements_of(vetting: Vetting, mentor: MentorProfile) -> list[Requirement]:
