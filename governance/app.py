@@ -19,6 +19,7 @@ from governance import __version__, api_docs, bootstrap
 from governance.audit.policies import record_in_force
 from governance.audit.routes import ROUTES as AUDIT_ROUTES
 from governance.bootstrap import Services
+from governance.complaints.pages import PAGES as COMPLAINT_PAGES
 from governance.complaints.routes import PUBLIC_ROUTES as COMPLAINT_PUBLIC_ROUTES
 from governance.complaints.routes import ROUTES as COMPLAINT_ROUTES
 from governance.core import authz, cache, db, schedule
@@ -192,7 +193,7 @@ def application(services: Services) -> Litestar:
         plugins=[
             problem_details_plugin(),
             # The pages: every domain's PAGES, behind the same guard, with their own errors.
-            Shell(services.web, services.authorizer, clock, pages=[*WEB_PAGES, *PRIVACY_PAGES]),
+            Shell(services.web, services.authorizer, clock, pages=[*WEB_PAGES, *PRIVACY_PAGES, *COMPLAINT_PAGES]),
         ],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=settings.max_request_body_bytes,
