@@ -24,6 +24,7 @@ from typing import Annotated, Any, Final, Literal
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.datastructures import MultiDict
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, QueryParameter
@@ -189,7 +190,7 @@ class CaseMove(Input):
     reason: ShortText | None = None
     assignee: limits.Identifier | None = None
     outcome: Outcome | None = None
-    remedies: list[Remedy] = []
+    remedies: list[Remedy] = msgspec.field(default_factory=list)
     reasons: Text | None = None
 
 
@@ -312,10 +313,8 @@ async def your_complaints(
 
 
 def _filing_page(request: AnyRequest, form: Form[Any], status_code: int = 200) -> Response[Any]:
-    categories = _labelled(CATEGORY_LABELS, [c for c in CATEGORIES])
-    return render(
-        request, "complaints/new.html", {"form": form, "categories": categories}, status_code=status_code
-    )
+    categories = _labelled(CATEGORY_LABELS, list(CATEGORIES))
+    return render(request, "complaints/new.html", {"form": form, "categories": categories}, status_code=status_code)
 
 
 @get("/complaints/new")
@@ -407,7 +406,9 @@ async def reply_to_complaint(
         )
     except HTTPException as problem:
         refused = form.refused(problem)
-        return await _complaint_page(request, complaints, complaint_id, now, reply=refused, status_code=_refusal(problem))
+        return await _complaint_page(
+            request, complaints, complaint_id, now, reply=refused, status_code=_refusal(problem)
+        )
     return Redirect(f"/complaints/{complaint_id}#notes", status_code=303)
 
 
@@ -608,9 +609,11 @@ async def check_attestation(request: AnyRequest) -> Response[Any]:
     """An attestation's status for whoever holds its id (an employer): status, since when,
     whether the token's digest matches (as ``GET /api/v1/attestations/{id}/status``).
     Nothing else about it or its holder; counted per client address."""
-    if not request.query_params:
+    # The language switch's own parameter is the shell's, not the form's.
+    asked = MultiDict([(name, value) for name, value in request.query_params.multi_items() if name != "lang"])
+    if not asked:
         return render(request, "complaints/check.html", {"form": blank(), "result": None})
-    form = decode_form(request.query_params, AttestationCheck)
+    form = decode_form(asked, AttestationCheck)
     if not form.valid or form.data is None:
         return render(request, "complaints/check.html", {"form": form, "result": None}, status_code=422)
     try:
