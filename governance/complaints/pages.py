@@ -32,9 +32,9 @@ from litestar.response import Redirect
 from litestar.types import ControllerRouterHandler
 
 from governance.audit import service as audit
-from governance.complaints import attestations, business_hours, policy, refunds, service, states
+from governance.complaints import attestations, business_hours, disputes, policy, refunds, service, states
 from governance.complaints.config import Complaints
-from governance.complaints.routes import complaint_owner
+from governance.complaints.routes import attestation_party, complaint_owner
 from governance.complaints.schemas import (
     CATEGORIES,
     COMPLAINT_STATES,
@@ -44,6 +44,7 @@ from governance.complaints.schemas import (
     ComplaintSummary,
     ComplaintTransition,
     ComplaintView,
+    DisputeCreate,
     NoteCreate,
     Outcome,
     Remedy,
@@ -129,6 +130,14 @@ ATTESTATION_STATUS_LABELS: Final = {
     "amended": N_("Amended after a dispute"),
     "revoked": N_("Revoked"),
 }
+DISPUTE_STATE_LABELS: Final = {
+    "l1_review": N_("Under support review (L1)"),
+    "l2_review": N_("Under compliance review (L2)"),
+    "l3_review": N_("Before a panel (L3)"),
+    "decided": N_("Decided"),
+    "revoked": N_("Attestation revoked"),
+    "withdrawn": N_("Withdrawn"),
+}
 # The audit actions a case's timeline shows, in words.
 ACTION_LABELS: Final = {
     "complaint.filed": N_("Complaint filed"),
@@ -146,6 +155,7 @@ LABELS: Final = {
     "remedy": REMEDY_LABELS,
     "refund": REFUND_STATE_LABELS,
     "attestation": ATTESTATION_STATUS_LABELS,
+    "dispute": DISPUTE_STATE_LABELS,
     "action": ACTION_LABELS,
 }
 # Moves a complainant makes with a button; answering a question is a reply, not a button.
@@ -199,6 +209,13 @@ class CaseNote(Input):
 
     body: Text
     audience: Literal["staff", "complainant"]
+
+
+class Dispute(Input):
+    """A party's dispute of an attestation: why, and a reference to evidence if they have one."""
+
+    reason: Text
+    evidence: Annotated[str, limits.identifier(500)] | None = None
 
 
 class AttestationCheck(Input):
@@ -434,6 +451,71 @@ async def move_your_complaint(
             request, complaints, complaint_id, now, moving=refused, status_code=_refusal(problem)
         )
     return Redirect(f"/complaints/{complaint_id}", status_code=303)
+
+
+async def _dispute_page(
+    request: AnyRequest,
+    complaints: Complaints,
+    attestation_id: uuid.UUID,
+    now: datetime,
+    *,
+    form: Form[Any] | None = None,
+    status_code: int = 200,
+) -> Response[Any]:
+    attestation = await attestations.get(attestation_id)
+    await audit.record_read(request.user, "attestation.read", "attestation", str(attestation_id))
+    # The latest dispute of this attestation, as its party may read it (none while never disputed).
+    latest = next((change.dispute_id for change in reversed(attestation.history) if change.dispute_id), None)
+    dispute = await disputes.get(complaints, latest, reader=request.user, now=now) if latest else None
+    may_open = attestation.status != "revoked" and (dispute is None or dispute.state not in states.OPEN_DISPUTE_STATES)
+    return render(
+        request,
+        "complaints/dispute.html",
+        {
+            "attestation": attestation,
+            "dispute": dispute,
+            "may_open": may_open,
+            "form": form or blank(),
+            "labels": LABELS,
+        },
+        status_code=status_code,
+    )
+
+
+@get("/attestations/{attestation_id:uuid}/dispute", opt={"owner_of": attestation_party})
+async def dispute_form(
+    now: NamedDependency[datetime],
+    request: AnyRequest,
+    complaints: NamedDependency[Complaints],
+    attestation_id: FromPath[uuid.UUID],
+) -> Response[Any]:
+    """An attestation its candidate (or mentor) may dispute: its status and history, the
+    dispute under way if there is one (tier, deadline, decisions), else the form to open one
+    (as ``GET /api/v1/attestations/{id}``, audited as a read like it)."""
+    return await _dispute_page(request, complaints, attestation_id, now)
+
+
+@post("/attestations/{attestation_id:uuid}/dispute", opt={"owner_of": attestation_party})
+async def open_dispute(
+    now: NamedDependency[datetime],
+    request: AnyRequest,
+    complaints: NamedDependency[Complaints],
+    attestation_id: FromPath[uuid.UUID],
+) -> Response[Any]:
+    """Open a dispute at L1 (as ``POST /api/v1/attestations/{id}/disputes``)."""
+    form = await read_form(request, Dispute)
+    if not form.valid or form.data is None:
+        return await _dispute_page(request, complaints, attestation_id, now, form=form, status_code=422)
+    evidence = [form.data.evidence] if form.data.evidence else []
+    data = DisputeCreate(reason=form.data.reason, evidence=evidence)
+    try:
+        await disputes.open_dispute(complaints, attestation_id, actor=request.user, data=data, now=now)
+    except HTTPException as problem:
+        refused = form.refused(problem)
+        return await _dispute_page(
+            request, complaints, attestation_id, now, form=refused, status_code=_refusal(problem)
+        )
+    return Redirect(f"/attestations/{attestation_id}/dispute", status_code=303)
 
 
 # ---- the support queue and the case page -----------------------------------------------
@@ -681,6 +763,8 @@ PAGES: list[ControllerRouterHandler] = [
     your_complaint,
     reply_to_complaint,
     move_your_complaint,
+    dispute_form,
+    open_dispute,
     support_queue,
     case_page,
     move_case,

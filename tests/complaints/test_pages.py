@@ -427,11 +427,11 @@ async def test_an_htmx_request_gets_the_content_only(browser: Browser) -> None:
     assert "<html" not in fragment.text and "Support queue" in fragment.text
 
 
-async def _attest(api: Api) -> tuple[dict[str, Any], str]:
+async def _attest(api: Api, candidate: str | None = None) -> tuple[dict[str, Any], str]:
     token = f"token-{uuid.uuid4().hex}"
     body = {
         "mentor_id": "mentor-" + uuid.uuid4().hex[:8],
-        "candidate_id": _mentee(),
+        "candidate_id": candidate or _mentee(),
         "competency": "system-design",
         "score": 3,
         "rubric_version": "2026.1",
@@ -511,3 +511,63 @@ async def test_the_escalation_page_shows_what_the_service_runs_on(client: httpx.
         assert tier["name"] in page
     # Billing's override (acknowledge and first response within 8 working hours, resolve within 40).
     assert "40 working hours" in page
+
+
+async def test_a_candidate_disputes_their_attestation_and_follows_it(browser: Browser, api: Api) -> None:
+    mentee = _mentee()
+    attestation, _ = await _attest(api, mentee)
+    page = f"/attestations/{attestation['id']}/dispute"
+    await browser.sign_in(mentee, "mentee")
+    assert "Open the dispute" in (await browser.get(page)).text
+
+    opened = await browser.send(page, page, {"reason": "The score ignores my design doc", "evidence": "doc-17"})
+
+    assert opened.status_code == 303
+    after = await browser.get(page)
+    text = _main(after)
+    assert "Under support review (L1)" in text and "Decision due by" in text
+    assert "Open the dispute" not in after.text, "one dispute at a time"
+    status = (await api.call("GET", f"/attestations/{attestation['id']}", "mentee", mentee)).json()["status"]
+    assert status == "disputed"
+    disputes = (await api.call("GET", "/disputes", "mentee", mentee)).json()["items"]
+    (entry,) = await _entries(api, "dispute.opened", disputes[0]["id"])
+    assert entry["actor"]["sub"] == mentee and entry["details"]["attestation_id"] == attestation["id"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"reason": "nul\x00"}, "reason"),
+        ({"reason": "x" * 20_001}, "reason"),
+        ({"reason": "ok", "evidence": "e" * 501}, "evidence"),
+        ({}, "reason"),
+    ],
+)
+async def test_a_bad_dispute_comes_back_beside_its_field_and_opens_nothing(
+    browser: Browser, api: Api, fields: dict[str, str], field: str
+) -> None:
+    mentee = _mentee()
+    attestation, _ = await _attest(api, mentee)
+    page = f"/attestations/{attestation['id']}/dispute"
+    await browser.sign_in(mentee, "mentee")
+
+    answer = await browser.send(page, page, fields)
+
+    assert answer.status_code == 422 and f'id="field-{field}-error"' in answer.text
+    assert (await api.call("GET", "/disputes", "mentee", mentee)).json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("sub", "role"), [("someone-else", "mentee"), ("agent-d", "support_agent"), ("aud-d", "auditor")]
+)
+async def test_only_a_party_reaches_the_dispute_form(browser: Browser, api: Api, sub: str, role: str) -> None:
+    mentee = _mentee()
+    attestation, _ = await _attest(api, mentee)
+    page = f"/attestations/{attestation['id']}/dispute"
+    await browser.sign_in(sub, role)
+
+    assert (await browser.get(page)).status_code == 403
+    home = await browser.client.get("/", follow_redirects=True)  # any page of theirs has a form token
+    forged = await browser.client.post(page, data={"reason": "not mine", "_csrf_token": _csrf(home)})
+    assert forged.status_code == 403
+    assert (await api.call("GET", "/disputes", "mentee", mentee)).json()["items"] == []
