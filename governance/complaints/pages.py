@@ -34,6 +34,7 @@ from litestar.types import ControllerRouterHandler
 from governance.audit import service as audit
 from governance.complaints import attestations, business_hours, disputes, policy, refunds, service, states
 from governance.complaints.config import Complaints
+from governance.complaints.policy import Clock
 from governance.complaints.routes import attestation_party, complaint_owner
 from governance.complaints.schemas import (
     CATEGORIES,
@@ -45,6 +46,7 @@ from governance.complaints.schemas import (
     ComplaintTransition,
     ComplaintView,
     DisputeCreate,
+    DisputeSummary,
     NoteCreate,
     Outcome,
     Remedy,
@@ -249,18 +251,15 @@ def _hours(delta: timedelta) -> str:
 def standing(
     complaints: Complaints,
     *,
+    clock: Clock,
     state: str,
-    category: str,
-    severity: str,
     breached: bool,
     due: datetime | None,
     now: datetime,
 ) -> Standing:
     """The queue's "time left": counted on the case's clock (business hours, or every hour),
     the clock shown paused while the case waits on the complainant, a breach said so."""
-    rules = complaints.policy
-    clock = rules.targets_for(category, severity).clock
-    calendar = rules.clock(clock)
+    calendar = complaints.policy.clock(clock)
     business = clock == "business"
     if due is None:
         if state == "awaiting_complainant":
@@ -282,9 +281,8 @@ def standing(
 def _summary_standing(complaints: Complaints, item: ComplaintSummary, now: datetime) -> Standing:
     return standing(
         complaints,
+        clock=complaints.policy.targets_for(item.category, item.severity).clock,
         state=item.state,
-        category=item.category,
-        severity=item.severity,
         breached=item.breached,
         due=item.next_due,
         now=now,
@@ -296,13 +294,17 @@ def _view_standing(complaints: Complaints, view: ComplaintView, now: datetime) -
     dues = [d for d in (sla.acknowledge_due, sla.first_response_due, sla.resolve_due) if d is not None]
     return standing(
         complaints,
+        clock="business" if sla.clock == "business" else "calendar",
         state=view.state,
-        category=view.category,
-        severity=view.severity,
         breached=sla.breached,
         due=min(dues) if dues else None,
         now=now,
     )
+
+
+def _dispute_standing(complaints: Complaints, item: DisputeSummary, now: datetime) -> Standing:
+    tier = complaints.policy.tiers[item.tier]
+    return standing(complaints, clock=tier.clock, state=item.state, breached=False, due=item.decide_due, now=now)
 
 
 def _refusal(problem: HTTPException) -> int:
@@ -521,20 +523,50 @@ async def open_dispute(
 # ---- the support queue and the case page -----------------------------------------------
 
 
+QueueKind = Literal["complaints", "disputes", "refunds"]
+QUEUE_KINDS: Final = {
+    "complaints": N_("Complaints"),
+    "disputes": N_("Disputed attestations"),
+    "refunds": N_("Refunds awaiting approval"),
+}
+
+
 @get("/support", opt={"navigation": N_("Support queue")})
 async def support_queue(
     now: NamedDependency[datetime],
     request: AnyRequest,
     complaints: NamedDependency[Complaints],
+    kind: Annotated[QueueKind, QueryParameter(required=False)] = "complaints",
     state_filter: Annotated[ComplaintState | None, QueryParameter(name="state", required=False)] = None,
     category: Annotated[Category | None, QueryParameter(required=False)] = None,
     mine: Annotated[bool, QueryParameter(required=False)] = False,
     breached: Annotated[bool, QueryParameter(required=False)] = False,
     cursor: CursorParam = None,
 ) -> Response[Any]:
-    """Complaints by SLA deadline, soonest (so overdue) first, one page read in SQL
-    (as ``GET /api/v1/complaints?sort=due``): time left on each case's clock, paused clocks
-    and breaches in words; filters by state, category, assigned to me, breached."""
+    """The support queue, one page read in SQL. Complaints by SLA deadline, soonest (so
+    overdue) first (as ``GET /api/v1/complaints?sort=due``), with the time left on each
+    case's clock, paused clocks and breaches in words, filtered by state, category,
+    assigned to me, breached; open disputes by decision deadline; refunds awaiting approval
+    with what four eyes still need (as ``GET /api/v1/refunds?state=requested``)."""
+    context: dict[str, Any] = {"kind": kind, "kinds": _labelled(QUEUE_KINDS, list(QUEUE_KINDS)), "labels": LABELS}
+    if kind == "disputes":
+        open_disputes = await disputes.queue(limit=PAGE_SIZE, cursor=cursor)
+        context["rows"] = [(item, _dispute_standing(complaints, item, now)) for item in open_disputes.items]
+        context["next_cursor"], context["kept"] = open_disputes.next_cursor, {"kind": kind}
+        return render(request, "complaints/queue.html", context)
+    if kind == "refunds":
+        waiting = await refunds.search(
+            complaints,
+            state="requested",
+            session_id=None,
+            complaint_id=None,
+            mentee=None,
+            limit=PAGE_SIZE,
+            cursor=cursor,
+            reader=request.user,
+        )
+        context["rows"], context["next_cursor"], context["kept"] = waiting.items, waiting.next_cursor, {"kind": kind}
+        return render(request, "complaints/queue.html", context)
     found = await service.search(
         state=state_filter,
         category=category,
@@ -544,27 +576,21 @@ async def support_queue(
         limit=PAGE_SIZE,
         cursor=cursor,
     )
-    rows = [(item, _summary_standing(complaints, item, now)) for item in found.items]
     filters = {
         "state": state_filter or "",
         "category": category or "",
         "mine": "true" if mine else "",
         "breached": "true" if breached else "",
     }
-    kept = {name: value for name, value in filters.items() if value}
-    return render(
-        request,
-        "complaints/queue.html",
-        {
-            "rows": rows,
-            "next_cursor": found.next_cursor,
-            "filters": blank(filters),
-            "kept": kept,
-            "states": _labelled(STATE_LABELS, list(COMPLAINT_STATES)),
-            "categories": _labelled(CATEGORY_LABELS, list(CATEGORIES)),
-            "labels": LABELS,
-        },
+    context.update(
+        rows=[(item, _summary_standing(complaints, item, now)) for item in found.items],
+        next_cursor=found.next_cursor,
+        filters=blank(filters),
+        kept={name: value for name, value in filters.items() if value},
+        states=_labelled(STATE_LABELS, list(COMPLAINT_STATES)),
+        categories=_labelled(CATEGORY_LABELS, list(CATEGORIES)),
     )
+    return render(request, "complaints/queue.html", context)
 
 
 async def _case_page(

@@ -571,3 +571,54 @@ async def test_only_a_party_reaches_the_dispute_form(browser: Browser, api: Api,
     forged = await browser.client.post(page, data={"reason": "not mine", "_csrf_token": _csrf(home)})
     assert forged.status_code == 403
     assert (await api.call("GET", "/disputes", "mentee", mentee)).json()["items"] == []
+
+
+async def test_the_queue_shows_open_disputes_by_decision_deadline(
+    browser: Browser, api: Api, clock: ManualClock
+) -> None:
+    real = clock.now()
+    clock.set(real - timedelta(days=400))  # long overdue: ahead of whatever else is open
+    first, _ = await _attest(api)
+    second, _ = await _attest(api)
+    for attestation in (first, second):
+        opened = await api.call(
+            "POST", f"/attestations/{attestation['id']}/disputes", "support_agent", "agent-q", {"reason": "check"}
+        )
+        assert opened.status_code == 201, opened.text
+        clock.advance(timedelta(days=7))  # a week always holds working hours: the deadlines differ
+    clock.set(real)
+    await browser.sign_in("agent-q", "support_agent")
+
+    queue = await browser.get("/support", kind="disputes")
+
+    assert queue.status_code == 200
+    text = _main(queue)
+    assert text.index(first["id"]) < text.index(second["id"]), "the sooner deadline first"
+    assert "Overdue by" in text and "Under support review (L1)" in text
+    assert (await browser.get("/support", kind="disputes", cursor="eyJzb3J0IjoiZHVlIn0")).status_code == 400
+
+
+async def test_the_queue_shows_refunds_awaiting_approval_with_what_four_eyes_need(browser: Browser, api: Api) -> None:
+    mentee = _mentee()
+    complaint = await api.file(mentee, category="billing", description="refund")
+    session_id = f"s-{uuid.uuid4().hex[:8]}"
+    await api.paid(session_id, mentee, 50_000)
+    body = {"amount_minor": 30_000, "currency": "EUR", "reason": "r", "session_id": session_id}
+    created = await api.call(
+        "POST",
+        "/refunds",
+        "support_agent",
+        "agent-t",
+        {**body, "complaint_id": complaint["id"]},
+        {"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert created.status_code == 201, created.text
+    await browser.sign_in("agent-u", "support_agent")
+
+    queue = await browser.get("/support", kind="refunds")
+
+    assert queue.status_code == 200
+    text = _main(queue)
+    assert "300.00 EUR" in text and "2 more approvals" in text and "not by agent-t" in text
+    assert f'href="/support/cases/{complaint["id"]}"' in queue.text
+    assert (await browser.get("/support", kind="everything")).status_code == 400
