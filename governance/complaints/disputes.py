@@ -273,11 +273,13 @@ async def queue(*, limit: int, cursor: str | None) -> Page[DisputeSummary]:
     page = rows[:limit]
     if len(rows) <= limit:
         return Page(items=page, next_cursor=None)
-    last = page[-1]
-    assert last.decide_due is not None  # selected so
-    return Page(
-        items=page, next_cursor=encode_cursor({"sort": "due", "due": last.decide_due.isoformat(), "id": str(last.id)})
-    )
+    return Page(items=page, next_cursor=queue_position(page[-1]))
+
+
+def queue_position(item: DisputeSummary) -> str:
+    """The :func:`queue` cursor that resumes right after ``item`` (an open dispute)."""
+    assert item.decide_due is not None  # the queue holds dated disputes only
+    return encode_cursor({"sort": "due", "due": item.decide_due.isoformat(), "id": str(item.id)})
 
 
 async def transition(

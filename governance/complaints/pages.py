@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Final, Literal
+from urllib.parse import urlencode
 
 import msgspec
 from litestar import Request, Response, get, post
@@ -32,7 +33,7 @@ from litestar.response import Redirect
 from litestar.types import ControllerRouterHandler
 
 from governance.audit import service as audit
-from governance.complaints import attestations, business_hours, disputes, policy, refunds, service, states
+from governance.complaints import attestations, business_hours, disputes, policy, queue, refunds, service, states
 from governance.complaints.config import Complaints
 from governance.complaints.policy import Clock
 from governance.complaints.routes import attestation_party, complaint_owner
@@ -307,6 +308,13 @@ def _dispute_standing(complaints: Complaints, item: DisputeSummary, now: datetim
     return standing(complaints, clock=tier.clock, state=item.state, breached=False, due=item.decide_due, now=now)
 
 
+def _entry_standing(complaints: Complaints, entry: queue.Entry, now: datetime) -> Standing:
+    if entry.complaint is not None:
+        return _summary_standing(complaints, entry.complaint, now)
+    assert entry.dispute is not None  # an entry is one or the other
+    return _dispute_standing(complaints, entry.dispute, now)
+
+
 def _refusal(problem: HTTPException) -> int:
     """The status a refused form answers: a field's fault 422, a conflict or a refusal as is."""
     return 422 if problem.status_code == 400 else problem.status_code
@@ -523,12 +531,23 @@ async def open_dispute(
 # ---- the support queue and the case page -----------------------------------------------
 
 
-QueueKind = Literal["complaints", "disputes", "refunds"]
+QueueKind = Literal["all", "complaints", "disputes", "refunds"]
 QUEUE_KINDS: Final = {
+    "all": N_("Everything by deadline"),
     "complaints": N_("Complaints"),
     "disputes": N_("Disputed attestations"),
     "refunds": N_("Refunds awaiting approval"),
 }
+
+
+def _next_link(position: queue.Position) -> str:
+    given = {
+        "complaints_cursor": position.complaints or "",
+        "disputes_cursor": position.disputes or "",
+        "complaints_done": "true" if position.complaints_done else "",
+        "disputes_done": "true" if position.disputes_done else "",
+    }
+    return "/support?" + urlencode({name: value for name, value in given.items() if value})
 
 
 @get("/support", opt={"navigation": N_("Support queue")})
@@ -536,19 +555,34 @@ async def support_queue(
     now: NamedDependency[datetime],
     request: AnyRequest,
     complaints: NamedDependency[Complaints],
-    kind: Annotated[QueueKind, QueryParameter(required=False)] = "complaints",
+    kind: Annotated[QueueKind, QueryParameter(required=False)] = "all",
     state_filter: Annotated[ComplaintState | None, QueryParameter(name="state", required=False)] = None,
     category: Annotated[Category | None, QueryParameter(required=False)] = None,
     mine: Annotated[bool, QueryParameter(required=False)] = False,
     breached: Annotated[bool, QueryParameter(required=False)] = False,
     cursor: CursorParam = None,
+    complaints_cursor: CursorParam = None,
+    disputes_cursor: CursorParam = None,
+    complaints_done: Annotated[bool, QueryParameter(required=False)] = False,
+    disputes_done: Annotated[bool, QueryParameter(required=False)] = False,
 ) -> Response[Any]:
-    """The support queue, one page read in SQL. Complaints by SLA deadline, soonest (so
-    overdue) first (as ``GET /api/v1/complaints?sort=due``), with the time left on each
-    case's clock, paused clocks and breaches in words, filtered by state, category,
-    assigned to me, breached; open disputes by decision deadline; refunds awaiting approval
-    with what four eyes still need (as ``GET /api/v1/refunds?state=requested``)."""
+    """The support queue, one page read in SQL. By default complaints and open disputes
+    together by deadline (:mod:`governance.complaints.queue`); or complaints only by SLA
+    deadline, soonest (so overdue) first (as ``GET /api/v1/complaints?sort=due``), filtered
+    by state, category, assigned to me, breached; open disputes by decision deadline;
+    refunds awaiting approval with what four eyes still need (as ``GET
+    /api/v1/refunds?state=requested``). Time left is counted on each case's clock; paused
+    clocks and breaches are said in words."""
+    if kind == "all" and (state_filter or category or mine or breached):
+        kind = "complaints"  # the filters are the complaints'
     context: dict[str, Any] = {"kind": kind, "kinds": _labelled(QUEUE_KINDS, list(QUEUE_KINDS)), "labels": LABELS}
+    if kind == "all":
+        position = queue.Position(complaints_cursor, disputes_cursor, complaints_done, disputes_done)
+        merged = await queue.page(position, PAGE_SIZE)
+        context["rows"] = [(entry, _entry_standing(complaints, entry, now)) for entry in merged.entries]
+        context["next_cursor"] = None
+        context["next_link"] = _next_link(merged.next) if merged.next else None
+        return render(request, "complaints/queue.html", context)
     if kind == "disputes":
         open_disputes = await disputes.queue(limit=PAGE_SIZE, cursor=cursor)
         context["rows"] = [(item, _dispute_standing(complaints, item, now)) for item in open_disputes.items]

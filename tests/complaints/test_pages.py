@@ -622,3 +622,35 @@ async def test_the_queue_shows_refunds_awaiting_approval_with_what_four_eyes_nee
     assert "300.00 EUR" in text and "2 more approvals" in text and "not by agent-t" in text
     assert f'href="/support/cases/{complaint["id"]}"' in queue.text
     assert (await browser.get("/support", kind="everything")).status_code == 400
+
+
+async def test_everything_by_deadline_merges_complaints_and_disputes_and_pages_without_gaps(
+    browser: Browser, api: Api, clock: ManualClock
+) -> None:
+    real = clock.now()
+    clock.set(real - timedelta(days=1500))  # earlier than anything else the suite files
+    first = await api.file(_mentee(), category="billing", description="first")
+    clock.advance(timedelta(days=7))
+    attestation, _ = await _attest(api)
+    opened = await api.call(
+        "POST", f"/attestations/{attestation['id']}/disputes", "support_agent", "agent-m", {"reason": "check"}
+    )
+    assert opened.status_code == 201, opened.text
+    clock.advance(timedelta(days=7))
+    later = [await api.file(_mentee(), category="billing", description=f"later {n}") for n in range(26)]
+    clock.set(real)
+    await browser.sign_in("agent-m", "support_agent")
+
+    seen: list[str] = []
+    link: str | None = "/support"
+    while link is not None:
+        page = await browser.client.get(link.replace("&amp;", "&"))
+        assert page.status_code == 200, page.text
+        seen += re.findall(r'(?:href="/support/cases/|class="case-ref">)([0-9a-f-]{36})', page.text)
+        found = re.search(r'href="(/support\?[^"]*_(?:cursor|done)=[^"]+)">Next page', page.text)
+        link = found.group(1) if found else None
+
+    assert len(seen) == len(set(seen)), "no case twice across pages"
+    # The later ones share one deadline (filed at one instant): ties go by id.
+    mine = [first["id"], attestation["id"], *sorted(complaint["id"] for complaint in later)]
+    assert [ident for ident in seen if ident in set(mine)] == mine
