@@ -52,6 +52,9 @@ def test_an_agent_works_a_complaint_to_resolution_inside_its_sla(server: Server,
 
     agent = new_page()
     _sign_in(server, agent, agent_sub, "support_agent")
+    for kind in ("all", "disputes", "refunds"):
+        agent.goto(f"/support?kind={kind}")
+        assert_accessible(agent)
     agent.goto("/support?category=billing")
     assert_accessible(agent)
     row = agent.locator("tr", has=agent.locator(f'a[href="/support/cases/{complaint_id}"]'))
@@ -127,4 +130,32 @@ def test_anyone_checks_an_attestation_and_reads_the_escalation_path(server: Serv
     screenshot(page, "escalation-path", narrow=True)
     page.get_by_role("link", name="How ratings are checked").click()
     page.wait_for_url("**/ratings-method")
+    assert_accessible(page)
+
+
+def test_a_candidate_disputes_their_attestation(server: Server, new_page: NewPage) -> None:
+    candidate = f"mentee-{uuid.uuid4().hex[:8]}"
+    body = {
+        "mentor_id": f"mentor-{uuid.uuid4().hex[:8]}",
+        "candidate_id": candidate,
+        "competency": "api-design",
+        "score": 2,
+        "rubric_version": "2026.1",
+        "session_date": "2026-11-02",
+        "token_sha256": hashlib.sha256(candidate.encode()).hexdigest(),
+    }
+    with server.client(server.token("platform-1", "platform")) as api:
+        recorded = api.post("/api/v1/attestations", json=body)
+    assert recorded.status_code == 201, recorded.text
+    page = new_page()
+    _sign_in(server, page, candidate, "mentee")
+
+    page.goto(f"/attestations/{recorded.json()['id']}/dispute")
+    assert_accessible(page)
+    page.get_by_label("Why the attestation is wrong").fill("The score ignores the design I presented.")
+    page.get_by_role("button", name="Open the dispute").click()
+    page.wait_for_load_state()
+
+    assert page.get_by_text("Under support review (L1)").is_visible()
+    assert page.get_by_role("button", name="Open the dispute").count() == 0
     assert_accessible(page)
