@@ -589,16 +589,7 @@ async def support_queue(
         context["next_cursor"], context["kept"] = open_disputes.next_cursor, {"kind": kind}
         return render(request, "complaints/queue.html", context)
     if kind == "refunds":
-        waiting = await refunds.search(
-            complaints,
-            state="requested",
-            session_id=None,
-            complaint_id=None,
-            mentee=None,
-            limit=PAGE_SIZE,
-            cursor=cursor,
-            reader=request.user,
-        )
+        waiting = await refunds.awaiting_approval(limit=PAGE_SIZE, cursor=cursor)
         context["rows"], context["next_cursor"], context["kept"] = waiting.items, waiting.next_cursor, {"kind": kind}
         return render(request, "complaints/queue.html", context)
     found = await service.search(

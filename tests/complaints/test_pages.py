@@ -558,7 +558,8 @@ async def test_a_bad_dispute_comes_back_beside_its_field_and_opens_nothing(
 
 
 @pytest.mark.parametrize(
-    ("sub", "role"), [("someone-else", "mentee"), ("agent-d", "support_agent"), ("aud-d", "auditor")]
+    ("sub", "role"),
+    [("someone-else", "mentee"), ("another-mentor", "mentor"), ("agent-d", "support_agent"), ("aud-d", "auditor")],
 )
 async def test_only_a_party_reaches_the_dispute_form(browser: Browser, api: Api, sub: str, role: str) -> None:
     mentee = _mentee()
@@ -654,3 +655,27 @@ async def test_everything_by_deadline_merges_complaints_and_disputes_and_pages_w
     # The later ones share one deadline (filed at one instant): ties go by id.
     mine = [first["id"], attestation["id"], *sorted(complaint["id"] for complaint in later)]
     assert [ident for ident in seen if ident in set(mine)] == mine
+
+
+async def test_the_attestations_mentor_reaches_its_dispute_page_too(browser: Browser, api: Api) -> None:
+    attestation, _ = await _attest(api)
+    await browser.sign_in(attestation["mentor_id"], "mentor")
+
+    page = await browser.get(f"/attestations/{attestation['id']}/dispute")
+
+    assert page.status_code == 200 and "Open the dispute" in page.text
+
+
+async def test_the_signed_in_pages_render_in_french(browser: Browser) -> None:
+    mentee = _mentee()
+    await browser.sign_in(mentee, "mentee")
+    complaint_id = await _file(browser)
+    mine = await browser.get(f"/complaints/{complaint_id}", lang="fr")
+    await browser.sign_in("agent-fr", "support_agent")
+
+    pages = [mine]
+    for path in ("/support", "/support?kind=refunds", "/support?kind=disputes", f"/support/cases/{complaint_id}"):
+        pages.append(await browser.client.get(path, params={"lang": "fr"}))
+
+    for page in pages:
+        assert page.status_code == 200 and '<html lang="fr">' in page.text
