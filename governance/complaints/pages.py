@@ -48,9 +48,11 @@ from governance.complaints.schemas import (
     ComplaintView,
     DisputeCreate,
     DisputeSummary,
+    DisputeTransition,
     NoteCreate,
     Outcome,
     Remedy,
+    Score,
     ShortText,
     Text,
 )
@@ -89,6 +91,11 @@ MOVE_LABELS: Final = {
     "closed": N_("Close"),
     "withdrawn": N_("Withdraw the complaint"),
     "reopened": N_("Reopen (appeal the outcome)"),
+}
+DISPUTE_MOVE_LABELS: Final = {
+    "l2_review": N_("Escalate to compliance review (L2)"),
+    "l3_review": N_("Escalate to the panel (L3)"),
+    "withdrawn": N_("Withdraw the dispute"),
 }
 CATEGORY_LABELS: Final = {
     "session_quality": N_("Quality of a session"),
@@ -148,6 +155,15 @@ ACTION_LABELS: Final = {
     "complaint.escalated": N_("Escalated"),
     "complaint.note_added": N_("Note added"),
     "complaint.sla_breached": N_("SLA target missed"),
+    "dispute.opened": N_("Dispute opened"),
+    "dispute.escalated": N_("Escalated"),
+    "dispute.appealed": N_("Appealed"),
+    "dispute.vote_recorded": N_("Vote recorded"),
+    "dispute.decided": N_("Decided"),
+    "dispute.revoked": N_("Attestation revoked"),
+    "dispute.withdrawn": N_("Withdrawn"),
+    "dispute.sla_breached": N_("Decision deadline missed"),
+    "dispute.read": N_("Read"),
 }
 LABELS: Final = {
     "state": STATE_LABELS,
@@ -159,6 +175,7 @@ LABELS: Final = {
     "refund": REFUND_STATE_LABELS,
     "attestation": ATTESTATION_STATUS_LABELS,
     "dispute": DISPUTE_STATE_LABELS,
+    "dispute_move": DISPUTE_MOVE_LABELS,
     "action": ACTION_LABELS,
 }
 # Moves a complainant makes with a button; answering a question is a reply, not a button.
@@ -205,6 +222,17 @@ class CaseMove(Input):
     outcome: Outcome | None = None
     remedies: list[Remedy] = msgspec.field(default_factory=list)
     reasons: Text | None = None
+
+
+class DisputeMove(Input):
+    """A staff move on a dispute, at the version they saw: escalate, vote (decide or revoke,
+    with reasons; amending gives the new score) or withdraw."""
+
+    to: Literal["l2_review", "l3_review", "decided", "revoked", "withdrawn"]
+    version: Annotated[int, msgspec.Meta(ge=1)]
+    outcome: Literal["upheld", "amended"] | None = None
+    new_score: Score | None = None
+    reasons: ShortText | None = None
 
 
 class CaseNote(Input):
@@ -734,6 +762,95 @@ async def note_case(
     return Redirect(f"/support/cases/{complaint_id}#notes", status_code=303)
 
 
+async def _dispute_case_page(
+    request: AnyRequest,
+    complaints: Complaints,
+    dispute_id: uuid.UUID,
+    now: datetime,
+    *,
+    moving: Form[Any] | None = None,
+    status_code: int = 200,
+) -> Response[Any]:
+    dispute = await disputes.get(complaints, dispute_id, reader=request.user, now=now)
+    await audit.record_read(request.user, "dispute.read", "dispute", str(dispute_id))
+    kinds = states.staff_kinds(request.user)
+    if request.user.sub in (dispute.candidate_id, dispute.mentor_id):
+        kinds.add("party")
+    if request.user.sub == dispute.opened_by:
+        kinds.add("opener")
+    moves = [
+        target
+        for target in dispute.allowed_next
+        if states.permitted(states.DISPUTE_MOVES, dispute.state, target, kinds)
+    ]
+    tier = complaints.policy.tiers[dispute.tier]
+    due = standing(
+        complaints,
+        clock=tier.clock,
+        state=dispute.state,
+        breached=False,
+        due=dispute.decide_due if dispute.state in states.OPEN_DISPUTE_STATES else None,
+        now=now,
+    )
+    return render(
+        request,
+        "complaints/dispute_case.html",
+        {
+            "dispute": dispute,
+            "standing": due,
+            "buttons": [target for target in moves if target in DISPUTE_MOVE_LABELS],
+            "may_decide": "decided" in moves,
+            "may_revoke": "revoked" in moves,
+            "outcomes": [
+                (value, gettext(OUTCOME_LABELS[value])) for value in ("upheld", "amended") if value in tier.outcomes
+            ],
+            "timeline": (await audit.history("dispute", str(dispute_id)))[-CASE_HISTORY_LIMIT:],
+            "moving": moving or blank(),
+            "labels": LABELS,
+        },
+        status_code=status_code,
+    )
+
+
+@get("/support/disputes/{dispute_id:uuid}")
+async def dispute_case(
+    now: NamedDependency[datetime],
+    request: AnyRequest,
+    complaints: NamedDependency[Complaints],
+    dispute_id: FromPath[uuid.UUID],
+) -> Response[Any]:
+    """A disputed attestation as staff work it (as ``GET /api/v1/disputes/{id}``, audited as
+    a read like it): tier and deadline, the reason and evidence, every vote and decision,
+    the timeline from the audit log, and the moves open to this person now."""
+    return await _dispute_case_page(request, complaints, dispute_id, now)
+
+
+@post("/support/disputes/{dispute_id:uuid}/moves")
+async def move_dispute(
+    now: NamedDependency[datetime],
+    request: AnyRequest,
+    complaints: NamedDependency[Complaints],
+    dispute_id: FromPath[uuid.UUID],
+) -> Response[Any]:
+    """Escalate, vote or withdraw (as ``POST /api/v1/disputes/{id}/transitions``, at the
+    version shown); four eyes, panels and appeal windows are the service's to judge."""
+    form = await read_form(request, DisputeMove)
+    if not form.valid or form.data is None:
+        return await _dispute_case_page(request, complaints, dispute_id, now, moving=form, status_code=422)
+    given = form.data
+    data = DisputeTransition(to=given.to, outcome=given.outcome, new_score=given.new_score, reasons=given.reasons)
+    try:
+        await disputes.transition(
+            complaints, dispute_id, actor=request.user, data=data, expected_version=given.version, now=now
+        )
+    except HTTPException as problem:
+        refused = form.refused(problem)
+        return await _dispute_case_page(
+            request, complaints, dispute_id, now, moving=refused, status_code=_refusal(problem)
+        )
+    return Redirect(f"/support/disputes/{dispute_id}", status_code=303)
+
+
 # ---- public pages ----------------------------------------------------------------------
 
 
@@ -820,6 +937,8 @@ PAGES: list[ControllerRouterHandler] = [
     case_page,
     move_case,
     note_case,
+    dispute_case,
+    move_dispute,
     check_attestation,
     escalation_path,
     ratings_method,

@@ -679,3 +679,89 @@ async def test_the_signed_in_pages_render_in_french(browser: Browser) -> None:
 
     for page in pages:
         assert page.status_code == 200 and '<html lang="fr">' in page.text
+
+
+async def _disputed(api: Api, candidate: str) -> tuple[dict[str, Any], str]:
+    attestation, _ = await _attest(api, candidate)
+    opened = await api.call(
+        "POST", f"/attestations/{attestation['id']}/disputes", "mentee", candidate, {"reason": "Too low a score"}
+    )
+    assert opened.status_code == 201, opened.text
+    return attestation, str(opened.json()["id"])
+
+
+async def test_an_agent_decides_a_dispute_at_l1_and_the_candidate_reads_the_reasons(browser: Browser, api: Api) -> None:
+    candidate = _mentee()
+    attestation, dispute_id = await _disputed(api, candidate)
+    case = f"/support/disputes/{dispute_id}"
+    await browser.sign_in("agent-l1", "support_agent")
+    opened = await browser.get(case)
+    assert opened.status_code == 200
+    text = _main(opened)
+    assert (
+        "Too low a score" in text and "Escalate to compliance review (L2)" in text and "of business time left" in text
+    )
+
+    voted = await browser.send(
+        case,
+        f"{case}/moves",
+        {
+            "to": "decided",
+            "version": _version(opened),
+            "outcome": "amended",
+            "new_score": "5",
+            "reasons": "Rubric 4b met",
+        },
+    )
+
+    assert voted.status_code == 303
+    decided = _main(await browser.get(case))
+    assert "Decided" in decided and "Rubric 4b met" in decided
+    assert (await api.call("GET", f"/attestations/{attestation['id']}", "mentee", candidate)).json()["score"] == 5
+    (entry,) = await _entries(api, "dispute.decided", dispute_id)
+    assert entry["actor"]["sub"] == "agent-l1"
+    await browser.sign_in(candidate, "mentee")
+    theirs = _main(await browser.get(f"/attestations/{attestation['id']}/dispute"))
+    assert "Rubric 4b met" in theirs and "New score: 5" in theirs
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "field"),
+    [
+        ({"to": "decided", "outcome": "upheld"}, 422, "reasons"),  # the service wants reasons for a vote
+        ({"to": "decided", "outcome": "amended", "new_score": "five", "reasons": "r"}, 422, "new_score"),
+        ({"to": "decided", "outcome": "upheld", "reasons": "r\x00"}, 422, "reasons"),
+        ({"to": "decided", "outcome": "revoked", "reasons": "r"}, 422, "outcome"),
+        ({"to": "revoked", "reasons": "r"}, 409, ""),  # L1 may not revoke
+        ({"to": "l3_review"}, 409, ""),  # only ever to the next tier
+    ],
+)
+async def test_a_bad_dispute_move_is_refused_on_the_page_and_changes_nothing(
+    browser: Browser, api: Api, fields: dict[str, str], status: int, field: str
+) -> None:
+    _, dispute_id = await _disputed(api, _mentee())
+    case = f"/support/disputes/{dispute_id}"
+    await browser.sign_in("agent-l1b", "support_agent")
+
+    answer = await browser.send(case, f"{case}/moves", {**fields, "version": "1"})
+
+    assert answer.status_code == status and "error-summary" in answer.text
+    if field:
+        assert f'href="#field-{field}"' in answer.text
+    after = (await api.call("GET", f"/disputes/{dispute_id}", "support_agent", "agent-l1b")).json()
+    assert after["state"] == "l1_review" and after["version"] == 1 and after["votes"] == []
+
+
+@pytest.mark.parametrize("role", ["mentee", "mentor", "auditor", "platform", "admin"])
+async def test_only_support_staff_reach_the_dispute_case_page(browser: Browser, api: Api, role: str) -> None:
+    candidate = _mentee()
+    _, dispute_id = await _disputed(api, candidate)
+    await browser.sign_in(candidate if role == "mentee" else f"{role}-z", role)
+
+    assert (await browser.get(f"/support/disputes/{dispute_id}")).status_code == 403
+    home = await browser.client.get("/", follow_redirects=True)
+    forged = await browser.client.post(
+        f"/support/disputes/{dispute_id}/moves", data={"to": "withdrawn", "version": "1", "_csrf_token": _csrf(home)}
+    )
+    assert forged.status_code == 403
+    assert (await api.call("GET", f"/disputes/{dispute_id}", "mentee", candidate)).json()["state"] == "l1_review"
