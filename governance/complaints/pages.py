@@ -51,6 +51,7 @@ from governance.complaints.schemas import (
     DisputeTransition,
     NoteCreate,
     Outcome,
+    RefundTransition,
     Remedy,
     Score,
     ShortText,
@@ -164,6 +165,13 @@ ACTION_LABELS: Final = {
     "dispute.withdrawn": N_("Withdrawn"),
     "dispute.sla_breached": N_("Decision deadline missed"),
     "dispute.read": N_("Read"),
+    "refund.requested": N_("Refund requested"),
+    "refund.approved": N_("Approved"),
+    "refund.approval_recorded": N_("Approval recorded"),
+    "refund.approval_refused": N_("Approval refused (four eyes)"),
+    "refund.denied": N_("Denied"),
+    "refund.issued": N_("Paid out"),
+    "refund.failed": N_("Payout failed"),
 }
 LABELS: Final = {
     "state": STATE_LABELS,
@@ -233,6 +241,14 @@ class DisputeMove(Input):
     outcome: Literal["upheld", "amended"] | None = None
     new_score: Score | None = None
     reasons: ShortText | None = None
+
+
+class RefundDecision(Input):
+    """An approval or a denial of a refund, with its reasons, at the version seen."""
+
+    to: Literal["approved", "denied"]
+    version: Annotated[int, msgspec.Meta(ge=1)]
+    reasons: ShortText
 
 
 class CaseNote(Input):
@@ -851,6 +867,67 @@ async def move_dispute(
     return Redirect(f"/support/disputes/{dispute_id}", status_code=303)
 
 
+async def _refund_page(
+    request: AnyRequest,
+    complaints: Complaints,
+    refund_id: uuid.UUID,
+    *,
+    deciding: Form[Any] | None = None,
+    status_code: int = 200,
+) -> Response[Any]:
+    refund = await refunds.get(complaints, refund_id, reader=request.user)
+    kinds = states.staff_kinds(request.user)
+    moves = [t for t in refund.allowed_next if states.permitted(states.REFUND_MOVES, refund.state, t, kinds)]
+    timeline = (await audit.history("refund", str(refund_id)))[-CASE_HISTORY_LIMIT:]
+    return render(
+        request,
+        "complaints/refund.html",
+        {
+            "refund": refund,
+            "missing": max(0, refund.approvals_needed - len(refund.approved_by)),
+            "requested_by_me": refund.requested_by == request.user.sub,
+            "approved_by_me": request.user.sub in refund.approved_by,
+            "moves": moves,
+            "timeline": timeline,
+            "deciding": deciding or blank(),
+            "labels": LABELS,
+        },
+        status_code=status_code,
+    )
+
+
+@get("/support/refunds/{refund_id:uuid}")
+async def refund_page(
+    request: AnyRequest, complaints: NamedDependency[Complaints], refund_id: FromPath[uuid.UUID]
+) -> Response[Any]:
+    """A refund as staff decide it (as ``GET /api/v1/refunds/{id}``): amount, who requested
+    it, each approval with its reasons, what four eyes still need, the audit timeline."""
+    return await _refund_page(request, complaints, refund_id)
+
+
+@post("/support/refunds/{refund_id:uuid}/decision")
+async def decide_refund(
+    now: NamedDependency[datetime],
+    request: AnyRequest,
+    complaints: NamedDependency[Complaints],
+    refund_id: FromPath[uuid.UUID],
+) -> Response[Any]:
+    """Approve or deny (as ``POST /api/v1/refunds/{id}/transitions``): the requester never
+    approves, nobody approves twice; a refusal is itself an audit entry."""
+    form = await read_form(request, RefundDecision)
+    if not form.valid or form.data is None:
+        return await _refund_page(request, complaints, refund_id, deciding=form, status_code=422)
+    data = RefundTransition(to=form.data.to, reasons=form.data.reasons)
+    try:
+        await refunds.transition(
+            complaints, refund_id, actor=request.user, data=data, expected_version=form.data.version, now=now
+        )
+    except HTTPException as problem:
+        refused = form.refused(problem)
+        return await _refund_page(request, complaints, refund_id, deciding=refused, status_code=_refusal(problem))
+    return Redirect(f"/support/refunds/{refund_id}", status_code=303)
+
+
 # ---- public pages ----------------------------------------------------------------------
 
 
@@ -939,6 +1016,8 @@ PAGES: list[ControllerRouterHandler] = [
     note_case,
     dispute_case,
     move_dispute,
+    refund_page,
+    decide_refund,
     check_attestation,
     escalation_path,
     ratings_method,

@@ -765,3 +765,92 @@ async def test_only_support_staff_reach_the_dispute_case_page(browser: Browser, 
     )
     assert forged.status_code == 403
     assert (await api.call("GET", f"/disputes/{dispute_id}", "mentee", candidate)).json()["state"] == "l1_review"
+
+
+async def _refund(api: Api, requester: str, amount: int = 30_000) -> dict[str, Any]:
+    mentee = _mentee()
+    complaint = await api.file(mentee, category="billing", description="refund")
+    session_id = f"s-{uuid.uuid4().hex[:8]}"
+    await api.paid(session_id, mentee, 50_000)
+    body = {
+        "amount_minor": amount,
+        "currency": "EUR",
+        "reason": "double charge",
+        "session_id": session_id,
+        "complaint_id": complaint["id"],
+    }
+    created = await api.call(
+        "POST", "/refunds", "support_agent", requester, body, {"Idempotency-Key": uuid.uuid4().hex}
+    )
+    assert created.status_code == 201, created.text
+    return dict(created.json())
+
+
+async def _decide(browser: Browser, refund_id: str, to: str, reasons: str = "checked") -> httpx.Response:
+    page = f"/support/refunds/{refund_id}"
+    opened = await browser.get(page)
+    return await browser.send(page, f"{page}/decision", {"to": to, "version": _version(opened), "reasons": reasons})
+
+
+async def test_two_other_people_approve_a_large_refund_on_its_page(browser: Browser, api: Api) -> None:
+    refund = await _refund(api, "agent-req")
+    await browser.sign_in("agent-req", "support_agent")
+    mine = _main(await browser.get(f"/support/refunds/{refund['id']}"))
+    assert "You requested this refund" in mine and "2 more approvals" in mine
+
+    own = await _decide(browser, refund["id"], "approved")
+    assert own.status_code == 403 and "error-summary" in own.text
+    await browser.sign_in("agent-one", "support_agent")
+    assert (await _decide(browser, refund["id"], "approved", "processor log")).status_code == 303
+    twice = await _decide(browser, refund["id"], "approved")
+    assert twice.status_code == 403
+    halfway = _main(await browser.get(f"/support/refunds/{refund['id']}"))
+    assert "1 more approval" in halfway and "processor log" in halfway
+    await browser.sign_in("officer-two", "compliance_officer")
+    assert (await _decide(browser, refund["id"], "approved")).status_code == 303
+
+    done = (await api.call("GET", f"/refunds/{refund['id']}", "support_agent", "agent-one")).json()
+    assert done["state"] == "approved" and done["approved_by"] == ["agent-one", "officer-two"]
+    refusals = await _entries(api, "refund.approval_refused", refund["id"])
+    assert [e["actor"]["sub"] for e in refusals] == ["agent-req", "agent-one"]
+    assert "Approved by agent-one, officer-two" in _main(await browser.get(f"/support/refunds/{refund['id']}"))
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"to": "approved", "version": "1"}, "reasons"),
+        ({"to": "approved", "version": "1", "reasons": "x\x00"}, "reasons"),
+        ({"to": "approved", "version": "1", "reasons": "x" * 2001}, "reasons"),
+        ({"to": "issued", "version": "1", "reasons": "x"}, "to"),
+        ({"to": "approved", "version": "0", "reasons": "x"}, "version"),
+    ],
+)
+async def test_a_bad_refund_decision_comes_back_and_changes_nothing(
+    browser: Browser, api: Api, fields: dict[str, str], field: str
+) -> None:
+    refund = await _refund(api, "agent-req2")
+    page = f"/support/refunds/{refund['id']}"
+    await browser.sign_in("agent-other", "support_agent")
+
+    answer = await browser.send(page, f"{page}/decision", fields)
+
+    assert answer.status_code == 422 and f'href="#field-{field}"' in answer.text
+    after = (await api.call("GET", page.replace("/support", ""), "support_agent", "agent-other")).json()
+    assert after["state"] == "requested" and after["approved_by"] == [] and after["version"] == 1
+
+
+@pytest.mark.parametrize("role", ["mentee", "mentor", "auditor", "platform", "admin"])
+async def test_only_support_staff_reach_the_refund_page(browser: Browser, api: Api, role: str) -> None:
+    refund = await _refund(api, "agent-req3")
+    await browser.sign_in(refund["mentee_id"] if role == "mentee" else f"{role}-r", role)
+
+    assert (await browser.get(f"/support/refunds/{refund['id']}")).status_code == 403
+    home = await browser.client.get("/", follow_redirects=True)
+    forged = await browser.client.post(
+        f"/support/refunds/{refund['id']}/decision",
+        data={"to": "denied", "version": "1", "reasons": "no", "_csrf_token": _csrf(home)},
+    )
+    assert forged.status_code == 403
+    after = (await api.call("GET", f"/refunds/{refund['id']}", "support_agent", "agent-req3")).json()
+    assert after["state"] == "requested"
