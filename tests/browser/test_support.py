@@ -159,3 +159,51 @@ def test_a_candidate_disputes_their_attestation(server: Server, new_page: NewPag
     assert page.get_by_text("Under support review (L1)").is_visible()
     assert page.get_by_role("button", name="Open the dispute").count() == 0
     assert_accessible(page)
+
+    agent = new_page()
+    _sign_in(server, agent, f"agent-{uuid.uuid4().hex[:8]}", "support_agent")
+    agent.goto("/support?kind=disputes")
+    row = agent.locator("tr", has_text=recorded.json()["id"])
+    row.get_by_role("link", name="Disputed attestation").click()
+    agent.wait_for_url("**/support/disputes/*")
+    assert_accessible(agent)
+    agent.get_by_label("Upheld", exact=True).check()
+    agent.get_by_label("Reasons", exact=True).fill("The rubric's level 2 fits the session notes.")
+    agent.get_by_role("button", name="Record my vote").click()
+    agent.wait_for_load_state()
+    assert agent.get_by_role("heading", name="Decision at L1: Upheld").is_visible()
+    assert_accessible(agent)
+
+    page.reload()
+    assert page.get_by_text("The rubric's level 2 fits the session notes.").is_visible()
+
+
+def test_a_second_person_approves_a_refund_on_its_page(server: Server, new_page: NewPage) -> None:
+    mentee, session_id = f"mentee-{uuid.uuid4().hex[:8]}", f"s-{uuid.uuid4().hex[:8]}"
+    with server.client(server.token("platform-1", "platform")) as platform:
+        paid = platform.put(
+            f"/api/v1/sessions/{session_id}/payment",
+            json={"mentee_id": mentee, "amount_minor": 5_000, "currency": "EUR"},
+        )
+    assert paid.status_code == 200, paid.text
+    with server.client(server.token("agent-requester", "support_agent")) as requester:
+        created = requester.post(
+            "/api/v1/refunds",
+            json={"amount_minor": 2_500, "currency": "EUR", "reason": "no-show", "session_id": session_id},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+    assert created.status_code == 201, created.text
+    agent = new_page()
+    _sign_in(server, agent, f"agent-{uuid.uuid4().hex[:8]}", "support_agent")
+
+    agent.goto("/support?kind=refunds")
+    assert_accessible(agent)
+    agent.goto(f"/support/refunds/{created.json()['id']}")
+    assert_accessible(agent)
+    agent.get_by_label("Reasons").fill("The mentor did not join; the platform log agrees.")
+    agent.get_by_role("button", name="Approve").click()
+    agent.wait_for_load_state()
+
+    facts = agent.locator("dl.facts").inner_text()
+    assert "Approved by agent-" in facts, facts
+    assert_accessible(agent)
