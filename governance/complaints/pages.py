@@ -70,6 +70,7 @@ PAGE_SIZE: Final = 25
 # A case whose deadline is nearer than this (counted time) shows as due soon.
 DUE_SOON: Final = timedelta(hours=2)
 CASE_HISTORY_LIMIT: Final = 200
+RECENT_DISPUTES: Final = 10
 
 STATE_LABELS: Final = {
     "received": N_("Received"),
@@ -374,12 +375,15 @@ async def your_complaints(
     complaints: NamedDependency[Complaints],
     cursor: CursorParam = None,
 ) -> Response[Any]:
-    """The signed-in mentee's complaints, newest first, a page at a time (their own only)."""
+    """The signed-in mentee's complaints, newest first, a page at a time, and their latest
+    disputes (their own only)."""
     found = await service.search(complainant=request.user.sub, limit=PAGE_SIZE, cursor=cursor)
+    # Their latest disputes too (as ``GET /api/v1/disputes``), each to its attestation's page.
+    theirs = await disputes.search(state=None, party=request.user.sub, limit=RECENT_DISPUTES, cursor=None)
     return render(
         request,
         "complaints/mine.html",
-        {"complaints": found.items, "next_cursor": found.next_cursor, "labels": LABELS},
+        {"complaints": found.items, "next_cursor": found.next_cursor, "disputes": theirs.items, "labels": LABELS},
     )
 
 

@@ -527,6 +527,8 @@ async def test_a_candidate_disputes_their_attestation_and_follows_it(browser: Br
     text = _main(after)
     assert "Under support review (L1)" in text and "Decision due by" in text
     assert "Open the dispute" not in after.text, "one dispute at a time"
+    listed = await browser.get("/complaints")
+    assert f'href="{page}"' in listed.text and "Under support review (L1)" in _main(listed)
     status = (await api.call("GET", f"/attestations/{attestation['id']}", "mentee", mentee)).json()["status"]
     assert status == "disputed"
     disputes = (await api.call("GET", "/disputes", "mentee", mentee)).json()["items"]
