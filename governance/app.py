@@ -20,6 +20,7 @@ from governance.audit.policies import record_in_force
 from governance.audit.routes import ROUTES as AUDIT_ROUTES
 from governance.audit.routes import TLOG_ROUTES
 from governance.bootstrap import Services
+from governance.complaints.pages import PAGES as COMPLAINT_PAGES
 from governance.complaints.routes import PUBLIC_ROUTES as COMPLAINT_PUBLIC_ROUTES
 from governance.complaints.routes import ROUTES as COMPLAINT_ROUTES
 from governance.core import authz, cache, db, schedule
@@ -207,7 +208,7 @@ def application(services: Services) -> Litestar:
                 services.web,
                 services.authorizer,
                 clock,
-                pages=[*WEB_PAGES, *PRIVACY_PAGES, *VETTING_PAGES, *EVIDENCE_PAGES],
+                pages=[*WEB_PAGES, *PRIVACY_PAGES, *COMPLAINT_PAGES, *VETTING_PAGES, *EVIDENCE_PAGES],
             ),
         ],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]

@@ -34,9 +34,9 @@ from governance.complaints.schemas import (
 from governance.complaints.tables import Dispute, DisputeEvent
 from governance.core import db
 from governance.core.crypto import Keyring, case_scope, reveal, sealed_sha256
-from governance.core.errors import Problem, field_error, illegal_transition, not_found, not_permitted
+from governance.core.errors import Problem, field_error, illegal_transition, invalid_parameter, not_found, not_permitted
 from governance.core.identity import SYSTEM, Identity
-from governance.core.pagination import Page, equal_to, newest_first
+from governance.core.pagination import Page, decode_cursor, encode_cursor, equal_to, newest_first
 from governance.core.rows import Row, dumps, loads, typed, typed_all
 from governance.core.versioning import check_version, lock_for_update, update_versioned
 from governance.core.visibility import may_see
@@ -251,6 +251,35 @@ async def search(*, state: str | None, party: str | None, limit: int, cursor: st
         Dispute.select(*SUMMARY_COLUMNS), Dispute.opened_at, Dispute.id, where, limit, cursor
     )
     return Page(items=msgspec.convert(rows, _SUMMARIES), next_cursor=next_cursor)
+
+
+async def queue(*, limit: int, cursor: str | None) -> Page[DisputeSummary]:
+    """Open disputes by decision deadline, soonest (so overdue) first, ties by id, a page at
+    a time: the support queue's disputes. An open tier always has a deadline (``tier_due``)."""
+    due, ident = Dispute.decide_due_at, Dispute.id
+    select = Dispute.select(*SUMMARY_COLUMNS).where(
+        Dispute.state.is_in(sorted(states.OPEN_DISPUTE_STATES)) & due.is_not_null()
+    )
+    if cursor is not None:
+        position = decode_cursor(cursor)
+        try:
+            if position.get("sort") != "due":
+                raise ValueError(position)
+            after, after_id = datetime.fromisoformat(position["due"]), uuid.UUID(position["id"])
+        except (KeyError, TypeError, ValueError):
+            raise invalid_parameter("cursor", "not a cursor of this queue") from None
+        select = select.where((due > after) | ((due == after) & (ident > after_id)))
+    rows = msgspec.convert(await select.order_by(due).order_by(ident).limit(limit + 1), _SUMMARIES)
+    page = rows[:limit]
+    if len(rows) <= limit:
+        return Page(items=page, next_cursor=None)
+    return Page(items=page, next_cursor=queue_position(page[-1]))
+
+
+def queue_position(item: DisputeSummary) -> str:
+    """The :func:`queue` cursor that resumes right after ``item`` (an open dispute)."""
+    assert item.decide_due is not None  # the queue holds dated disputes only
+    return encode_cursor({"sort": "due", "due": item.decide_due.isoformat(), "id": str(item.id)})
 
 
 async def transition(

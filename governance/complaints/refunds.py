@@ -312,6 +312,43 @@ async def search(
     return Page(items=[await _view(complaints, r, reader) for r in typed_all(rows, RefundRow)], next_cursor=next_cursor)
 
 
+class AwaitingApproval(Row):
+    """A refund waiting for approval as the support queue lists it: amounts and people,
+    nothing sealed, so a page of them is one query."""
+
+    id: uuid.UUID
+    session_id: str
+    complaint_id: uuid.UUID | None
+    amount_minor: int
+    currency: str
+    requested_by: str
+    approvals_needed: int
+    approved_by: str  # JSON list, as stored
+    created_at: datetime
+
+    def approvers(self) -> list[str]:
+        return list(loads(self.approved_by, []))
+
+
+async def awaiting_approval(*, limit: int, cursor: str | None) -> Page[AwaitingApproval]:
+    """Refunds in ``requested``, newest first, a page at a time (staff's queue: who requested
+    each, who approved it so far, how many approvals it needs)."""
+    columns = (
+        Refund.id,
+        Refund.session_id,
+        Refund.complaint_id,
+        Refund.amount_minor,
+        Refund.currency,
+        Refund.requested_by,
+        Refund.approvals_needed,
+        Refund.approved_by,
+        Refund.created_at,
+    )
+    where = equal_to((Refund.state, "requested"))
+    rows, next_cursor = await newest_first(Refund.select(*columns), Refund.created_at, Refund.id, where, limit, cursor)
+    return Page(items=typed_all(rows, AwaitingApproval), next_cursor=next_cursor)
+
+
 async def transition(
     complaints: Complaints,
     refund_id: uuid.UUID,

@@ -366,13 +366,17 @@ async def _soonest_due(
     page = rows[:limit]
     if len(rows) <= limit:
         return page, None
-    last = page[-1]
-    return page, encode_cursor(
+    return page, queue_position(page[-1])
+
+
+def queue_position(item: ComplaintSummary) -> str:
+    """The ``sort=due`` cursor that resumes the queue right after ``item``."""
+    return encode_cursor(
         {
             "sort": "due",
-            "due": None if last.next_due is None else last.next_due.isoformat(),
-            "received": last.received_at.isoformat(),
-            "id": str(last.id),
+            "due": None if item.next_due is None else item.next_due.isoformat(),
+            "received": item.received_at.isoformat(),
+            "id": str(item.id),
         }
     )
 
@@ -430,6 +434,7 @@ __all__ = [
     "get",
     "next_states",
     "owner",
+    "queue_position",
     "scan_breaches",
     "search",
     "transition",

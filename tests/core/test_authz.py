@@ -161,7 +161,8 @@ async def test_page_role_matrix(
     role: str,
 ) -> None:
     """Pages, signed in through a session of each role: allowed roles reach the page (a page,
-    or a redirect to another page of this service), denied ones get the 403 page."""
+    a redirect to another page of this service, a form's 422 or a missing record's 404),
+    denied ones get the 403 page."""
     method, route = row["method"], row["route"]
     typed, opt = served[(method, route)]
     session = await sessions.open_session(
