@@ -106,9 +106,11 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # Newstyle: Jinja fills the placeholders itself (escaping the values) with every variable
+    # the template passes, ``num`` included, so these only look the translation up.
     env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
-        gettext=lambda message, **variables: i18n.gettext(message, **variables),
-        ngettext=lambda singular, plural, n, **variables: i18n.ngettext(singular, plural, n, **variables),
+        gettext=lambda message: i18n.active().translations.gettext(message),
+        ngettext=lambda singular, plural, n: i18n.active().translations.ngettext(singular, plural, n),
         newstyle=True,
     )
     env.globals["static"] = static_url
