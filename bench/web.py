@@ -42,7 +42,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from harness import cpu_model, median, out, verdict
@@ -63,16 +63,43 @@ class Pair:
     sub: str = "bench"
 
 
-# The pages measured: each next to the JSON route that serves its data.
+# The pages measured: each next to the JSON route that serves its data, asked by the same people.
+YEAR = "period_start={year_ago}&period_end={today}"
+MENTEE = ("mentee",)
+AGENT = ("support_agent",)
+OFFICER = ("compliance_officer",)
+AUDITOR = ("auditor",)
 PAIRS: tuple[Pair, ...] = (
     Pair("API documentation", page="/schema", json="/schema/openapi.json"),
+    # The mentee's pages, as the seeded mentee with a consent history and complaints.
+    Pair("Preference centre", "/privacy", "/api/v1/privacy/mentees/{mentee_id}/preferences", MENTEE, "{mentee_id}"),
     Pair(
-        "Mentee preference centre",
-        page="/privacy",
-        json="/api/v1/privacy/mentees/{mentee_id}/preferences",
-        roles=("mentee",),
-        sub="{mentee_id}",
+        "Consent history",
+        "/privacy/history",
+        "/api/v1/privacy/mentees/{mentee_id}/preferences/history",
+        MENTEE,
+        "{mentee_id}",
     ),
+    Pair("Data requests", "/privacy/requests", "/api/v1/privacy/requests", MENTEE, "{mentee_id}"),
+    Pair("Your complaints", "/complaints", "/api/v1/complaints", MENTEE, "{mentee_id}"),
+    Pair("Your complaint", "/complaints/{complaint_id}", "/api/v1/complaints/{complaint_id}", MENTEE, "{mentee_id}"),
+    # Support staff.
+    Pair("Support queue", "/support?view=complaints", "/api/v1/complaints?sort=due", AGENT),
+    Pair("Case page", "/support/cases/{complaint_id}", "/api/v1/complaints/{complaint_id}", AGENT),
+    # Compliance officers and auditors.
+    Pair("Compliance dashboard", "/dashboard", "/api/v1/evidence/readiness", OFFICER),
+    Pair("Complaints summary", f"/dashboard/complaints?{YEAR}", f"/api/v1/complaints/summary?{YEAR}", OFFICER),
+    Pair("Privacy summary", f"/dashboard/privacy?{YEAR}", f"/api/v1/privacy/summary?{YEAR}", OFFICER),
+    Pair("Mentor list", "/vetting/mentors", "/api/v1/mentors", OFFICER),
+    Pair("Dossier", "/vetting/mentors/{mentor_id}", "/api/v1/mentors/{mentor_id}/dossier", OFFICER),
+    Pair("Evidence bundles", "/bundles", "/api/v1/evidence/bundles", OFFICER),
+    Pair("Audit search", "/audit", "/api/v1/audit/entries", OFFICER),
+    Pair("Audit entry", "/audit/entries/{seq}", "/api/v1/audit/entries/{seq}", OFFICER),
+    Pair("Log panel", "/audit/log", "/api/v1/audit/checkpoint", OFFICER),
+    Pair("Auditor's desk", "/auditor", "/api/v1/evidence/readiness", AUDITOR),
+    # Public pages.
+    Pair("Privacy notices", "/privacy/notices", "/api/v1/privacy/notices"),
+    Pair("Escalation path", "/escalation", "/api/v1/escalation-policy"),
 )
 
 QUICK = {"mentors": 50, "complaints": 500, "refunds": 150, "disputes": 100, "requests": 100, "entries": 2_000}
@@ -91,16 +118,37 @@ async def seed(args: argparse.Namespace) -> str:
 
 async def seeded_ids() -> dict[str, str]:
     """Ids of one seeded record of each kind, for the pairs' path placeholders."""
+    from governance.audit import service as audit
     from governance.complaints.tables import Complaint
     from governance.vetting.tables import Mentor
 
+    today = datetime.now(UTC).date()
     mentor = await Mentor.select(Mentor.id).first()
     complaint = await Complaint.select(Complaint.id, Complaint.complainant_id).first()
+    if mentor is None or complaint is None:
+        raise SystemExit("the seeded platform has no mentor or no complaint")
     return {
-        "mentor_id": str(mentor["id"]) if mentor else "",
-        "complaint_id": str(complaint["id"]) if complaint else "",
-        "mentee_id": str(complaint["complainant_id"]) if complaint else "",
+        "mentor_id": str(mentor["id"]),
+        "complaint_id": str(complaint["id"]),
+        "mentee_id": str(complaint["complainant_id"]),
+        "seq": str(await audit.tree_size() // 2),
+        "today": today.isoformat(),
+        "year_ago": (today - timedelta(days=364)).isoformat(),
     }
+
+
+async def seed_consents(services: Any, mentee_id: str, changes: int = 40) -> None:
+    """A consent history for the measured mentee: ``changes`` choices over the purposes."""
+    from governance.core.identity import Identity
+    from governance.privacy import consent
+    from governance.privacy.schemas import PreferencesUpdate
+
+    purposes = sorted(services.privacy.policy.purposes)
+    mentee = Identity(sub=mentee_id, roles=("mentee",))
+    for n in range(changes):
+        state = "opt_in" if n % 2 == 0 else "opt_out"
+        update = PreferencesUpdate(preferences={purposes[n % len(purposes)]: state})
+        await consent.change(services.privacy, mentee_id, update, gpc=False, actor=mentee, now=services.clock.now())
 
 
 Call = Callable[[], Awaitable[tuple[int, bytes]]]
@@ -167,13 +215,14 @@ async def measure(
 
 async def run(args: argparse.Namespace) -> None:
     """Seed, then measure every pair on the application in this process."""
-    from governance.app import create_app
+    from governance import bootstrap
+    from governance.app import application
     from governance.core import db
     from governance.core.clock import SystemClock
     from governance.core.identity import Identity, issue_token
+    from governance.core.logging import configure_logging
     from governance.settings import Settings
     from governance.web import sessions
-    from governance.web.config import Web
     from governance.web.shell import CookieNames
 
     started = time.perf_counter()
@@ -185,12 +234,15 @@ async def run(args: argparse.Namespace) -> None:
     )
     out()
     settings = Settings.from_env()
+    configure_logging(settings)
     clock = SystemClock()
-    app = create_app(settings, clock=clock)
-    web = Web.configure(settings)
+    services = bootstrap.build(settings, clock=clock)
+    app = application(services)
+    web = services.web
     await db.start(settings)
     try:
         ids = await seeded_ids()
+        await seed_consents(services, ids["mentee_id"])
         for pair in PAIRS:
             page_headers: Headers = []
             json_headers: Headers = []
@@ -240,8 +292,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "GOVERNANCE_DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
                 "GOVERNANCE_LOG_LEVEL": "WARNING",
                 "GOVERNANCE_CHECKPOINT_INTERVAL": "0",
-                # The per-subject limit stays in the path (its cost is measured) but never refuses.
+                # The per-subject limits stay in the path (their cost is measured) but never refuse.
                 "GOVERNANCE_RATE_LIMIT": str(10**9),
+                "GOVERNANCE_SIGN_IN_RATE_LIMIT": str(10**9),
             }
         )
         asyncio.run(run(args))
