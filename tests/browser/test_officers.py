@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from pypdf import PdfReader
 
 from tests.browser.checks import assert_accessible, screenshot
 from tests.browser.server import Server
@@ -14,6 +17,8 @@ if TYPE_CHECKING:
 
     from tests.browser.conftest import NewPage
 
+# The server's own worker renders the bundle (a busy machine takes a while).
+BUNDLE_TIMEOUT_MS = 120_000
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 # What each detail the shipped requirements ask for is filled in with.
 DETAILS = {
@@ -103,7 +108,9 @@ def record_checks(page: Page, evidence: Path, check: bool) -> list[str]:
     return others
 
 
-def test_two_officers_vet_and_approve_a_mentor(server: Server, new_page: NewPage, tmp_path: Path) -> None:
+def test_two_officers_vet_and_approve_a_mentor_and_download_the_bundle(
+    server: Server, new_page: NewPage, tmp_path: Path
+) -> None:
     mentor = register(server, "journey-ada")
     evidence = tmp_path / "evidence.pdf"
     evidence.write_bytes(PDF)
@@ -154,3 +161,21 @@ def test_two_officers_vet_and_approve_a_mentor(server: Server, new_page: NewPage
     with server.client(server.token("officer-c", "compliance_officer")) as api:
         answer = api.get(f"/api/v1/mentors/{mentor['id']}")
     assert answer.json()["status"] == "approved"
+
+    # They produce the evidence bundle of this month, which holds the approval, and download it.
+    today = datetime.now(UTC).date()
+    first.goto("/bundles")
+    first.get_by_label("Title").fill("This month's vetting")
+    first.get_by_label("First day").fill(today.replace(day=1).isoformat())
+    first.get_by_label("Last day").fill(today.isoformat())
+    first.get_by_role("button", name="Ask for the bundle").click()
+    download_link = first.get_by_role("link", name="Download the PDF")
+    download_link.wait_for(timeout=BUNDLE_TIMEOUT_MS)
+    with first.expect_download() as pdf_download:
+        download_link.click()
+    pdf = tmp_path / "bundle.pdf"
+    pdf_download.value.save_as(pdf)
+    shown = first.locator("dd code.hash").first.inner_text().strip()
+    assert hashlib.sha256(pdf.read_bytes()).hexdigest() == shown
+    text = "".join(page.extract_text() for page in PdfReader(pdf).pages)
+    assert mentor["external_id"] in text, "the bundle's vetting register names the approved mentor"
