@@ -586,3 +586,75 @@ def evidence_export(
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@main.group()
+def witness() -> None:
+    """A transparency log witness (c2sp.org/tlog-witness), run by someone other than the log."""
+
+
+_WITNESS_KEY = click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The witness's Ed25519 key (PKCS#8 PEM), created when missing; its state file lies beside it.",
+)
+_WITNESS_NAME = click.option("--name", required=True, help="The witness's name, such as accreditor.example/witness.")
+
+
+def _cosigner(key_file: Path, name: str) -> Any:
+    from governance.audit import cosignature, note, witness
+
+    try:
+        return cosignature.Cosigner(name, witness.load_or_create_key(key_file))
+    except note.NoteError as exc:
+        raise click.BadParameter(str(exc), param_hint="--name") from None
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(_reason(exc), param_hint="--key") from None
+
+
+@witness.command("vkey")
+@_WITNESS_KEY
+@_WITNESS_NAME
+def witness_vkey(key_file: Path, name: str) -> None:
+    """Print the witness's verifier key (for GOVERNANCE_WITNESSES and `audit verify --witness`)."""
+    click.echo(_cosigner(key_file, name).key.encode())
+
+
+@witness.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", required=True, type=click.IntRange(1, 65535))
+@_WITNESS_KEY
+@_WITNESS_NAME
+@click.option(
+    "--log",
+    "logs",
+    multiple=True,
+    required=True,
+    help="A log to witness, as ORIGIN=VKEY (its checkpoint verifier key); repeat for several.",
+)
+def witness_serve(host: str, port: int, key_file: Path, name: str, logs: tuple[str, ...]) -> None:
+    """Cosign checkpoints of the given logs that extend those cosigned before (POST /add-checkpoint)."""
+    import uvicorn
+
+    from governance.audit import note, witness
+
+    known: dict[str, note.VerifierKey] = {}
+    for given in logs:
+        origin, equals, vkey = given.partition("=")
+        try:
+            verifier = note.parse_verifier_key(vkey) if equals else None
+        except note.NoteError as exc:
+            raise click.BadParameter(f"{given}: {exc}", param_hint="--log") from None
+        if verifier is None or verifier.name != origin:
+            raise click.BadParameter(f"{given}: expected ORIGIN=VKEY, the key named for the origin", param_hint="--log")
+        known[origin] = verifier
+    cosigner = _cosigner(key_file, name)
+    try:
+        state = witness.State(witness.state_path(key_file))
+    except (OSError, ValueError, KeyError) as exc:
+        raise click.BadParameter(f"its state file is unreadable: {_reason(exc)}", param_hint="--key") from None
+    app = witness.application(witness.Witness(cosigner, known, state))
+    click.echo(f"witness {cosigner.key.encode()} on http://{host}:{port}", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
