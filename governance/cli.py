@@ -311,18 +311,30 @@ def audit_checkpoint() -> None:
     "--since",
     "since",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A checkpoint saved earlier (from /tlog/checkpoint): prove that today's log extends it.",
+    help="A checkpoint saved earlier (from /tlog/checkpoint or a witness): prove that today's log extends it.",
 )
-def audit_verify(as_json: bool, since: Path | None) -> None:
+@click.option(
+    "--witness",
+    "witness_keys",
+    multiple=True,
+    help="A witness's verifier key (`governance witness vkey`): the log must agree with every checkpoint "
+    "it cosigned. Repeat for several.",
+)
+def audit_verify(as_json: bool, since: Path | None, witness_keys: tuple[str, ...]) -> None:
     """Recompute every leaf hash and every checkpoint root, check that the checkpoints are
-    numbered without gaps, and with --since that the log extends a checkpoint saved
-    earlier; exit 1 when the log does not verify."""
-    from governance.audit import note, service
+    numbered without gaps, with --witness that the log agrees with every checkpoint those
+    witnesses cosigned, and with --since that the log extends a checkpoint saved earlier;
+    exit 1 when the log does not verify."""
+    from governance.audit import cosignature, note, service
 
     settings = _settings()
     log_key = service.load_log_key(settings)
+    try:
+        witnesses = [cosignature.parse_cosigner_key(key) for key in witness_keys]
+    except note.NoteError as exc:
+        raise click.BadParameter(str(exc), param_hint="--witness") from None
     if since is None:
-        result = _with_database(settings, lambda: service.verify(log_key))
+        result = _with_database(settings, lambda: service.verify(log_key, witnesses))
     else:
         try:
             saved = since.read_text(encoding="utf-8")
@@ -331,7 +343,7 @@ def audit_verify(as_json: bool, since: Path | None) -> None:
             raise click.BadParameter(
                 f"not a checkpoint signed by this log's key: {exc}", param_hint="--since"
             ) from None
-        result = _with_database(settings, lambda: service.verify_since(log_key, saved))
+        result = _with_database(settings, lambda: service.verify_since(log_key, saved, witnesses))
     if as_json:
         click.echo(msgspec.json.format(msgspec.json.encode(result)).decode())
     else:

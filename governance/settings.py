@@ -50,6 +50,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     checkpoint_key_file: Path | None = None
     log_origin: Origin = "governance.localhost/audit"
     checkpoint_interval: timedelta = timedelta(seconds=10)
+    # Witnesses (c2sp.org/tlog-witness) as URL=VKEY pairs, and how many must cosign a
+    # checkpoint for it to count as witnessed.
+    witnesses: tuple[str, ...] = ()
+    witness_quorum: PositiveInt = 1
     max_request_body_bytes: PositiveInt = 16 * 1024 * 1024
     # Requests per minute per authenticated subject, per instance (0: no limit). High enough
     # for a platform's service account checking permissions before every share.
@@ -254,7 +258,7 @@ def _is_http_url(value: str) -> bool:
 
 
 def _parse_special(name: str, value: str) -> Any:
-    if name in {"trusted_proxies", "portal_return_urls"}:
+    if name in {"trusted_proxies", "portal_return_urls", "witnesses"}:
         return [entry.strip() for entry in value.split(",") if entry.strip()]
     if name in DURATION_FIELDS:
         try:

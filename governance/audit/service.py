@@ -22,7 +22,7 @@ import base64
 import contextvars
 import hmac
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
@@ -35,6 +35,7 @@ from piccolo.columns.combination import WhereRaw
 from piccolo.custom_types import Combinable
 
 from governance.audit import merkle, note, tree, tree_store, verification
+from governance.audit.cosignature import CosignerKey
 from governance.audit.leaf import canonical_json, leaf_input, normalise_time, stored_leaf_input
 from governance.audit.schemas import (
     AuditEntryView,
@@ -462,9 +463,10 @@ async def _next_number(previous: CheckpointRow | None, log_key: LogKey) -> int:
     return int(rows[0]["below"]) + 1
 
 
-async def verify(log_key: LogKey) -> Verification:
-    """Verify every entry and every checkpoint; see :mod:`governance.audit.verification`."""
-    return await verification.verify(log_key.signer.verifier)
+async def verify(log_key: LogKey, witnesses: Sequence[CosignerKey] = ()) -> Verification:
+    """Verify every entry and every checkpoint, and that the log agrees with each checkpoint
+    the given witnesses cosigned; see :mod:`governance.audit.verification`."""
+    return await verification.verify(log_key.signer.verifier, witnesses=witnesses)
 
 
 def entry_view(row: AuditEntryRow) -> AuditEntryView:
@@ -623,7 +625,7 @@ async def _builder_at(size: int) -> merkle.TreeBuilder:
     return merkle.TreeBuilder.from_compact_range(size, b"".join(await tree_store.cover_hashes(0, size)))
 
 
-async def verify_since(log_key: LogKey, saved_note: str) -> Verification:
+async def verify_since(log_key: LogKey, saved_note: str, witnesses: Sequence[CosignerKey] = ()) -> Verification:
     """Verify the log, and that it extends a checkpoint kept outside the database.
 
     The saved checkpoint must verify under the log key; the entries must still hash to its
@@ -633,7 +635,7 @@ async def verify_since(log_key: LogKey, saved_note: str) -> Verification:
     ValueError when the file is not a checkpoint signed by this log's key.
     """
     saved = note.verify_checkpoint(saved_note, log_key.signer.verifier, expected_origin=log_key.origin)
-    result = await verification.verify(log_key.signer.verifier, saved)
+    result = await verification.verify(log_key.signer.verifier, saved, witnesses)
     problems = list(result.problems)
     latest = await latest_checkpoint(log_key)
     if latest is None or latest.tree_size < saved.size:
