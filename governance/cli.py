@@ -149,6 +149,7 @@ class _Governance(click.Group):
     """The command group: user mistakes end in one line on stderr, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from governance.audit.keys import KeyHistoryError
         from governance.core.durations import DurationError
         from governance.core.errors import Problem
         from governance.core.policyfiles import PolicyFileError
@@ -156,7 +157,7 @@ class _Governance(click.Group):
 
         try:
             return super().invoke(ctx)
-        except (PolicyFileError, DurationError) as exc:
+        except (PolicyFileError, DurationError, KeyHistoryError, SettingsError) as exc:
             raise click.ClickException(f"configuration error: {_reason(exc)}") from None
         except Problem as exc:
             raise click.ClickException(_reason(exc.detail)) from None
@@ -338,7 +339,7 @@ def audit_verify(as_json: bool, since: Path | None, witness_keys: tuple[str, ...
     else:
         try:
             saved = since.read_text(encoding="utf-8")
-            note.verify_checkpoint(saved, log_key.signer.verifier, expected_origin=log_key.origin)
+            log_key.open_checkpoint(saved)
         except (UnicodeDecodeError, ValueError) as exc:
             raise click.BadParameter(
                 f"not a checkpoint signed by this log's key: {exc}", param_hint="--since"
@@ -644,7 +645,8 @@ def witness_vkey(key_file: Path, name: str) -> None:
     "logs",
     multiple=True,
     required=True,
-    help="A log to witness, as ORIGIN=VKEY (its checkpoint verifier key); repeat for several.",
+    help="A log to witness, as ORIGIN=VKEY (its checkpoint verifier key); repeat for several logs, "
+    "or for one log's old and new keys while it rotates.",
 )
 def witness_serve(host: str, port: int, key_file: Path, name: str, logs: tuple[str, ...]) -> None:
     """Cosign checkpoints of the given logs that extend those cosigned before (POST /add-checkpoint)."""
@@ -652,7 +654,7 @@ def witness_serve(host: str, port: int, key_file: Path, name: str, logs: tuple[s
 
     from governance.audit import note, witness
 
-    known: dict[str, note.VerifierKey] = {}
+    known: dict[str, list[note.VerifierKey]] = {}
     for given in logs:
         origin, equals, vkey = given.partition("=")
         try:
@@ -661,7 +663,7 @@ def witness_serve(host: str, port: int, key_file: Path, name: str, logs: tuple[s
             raise click.BadParameter(f"{given}: {exc}", param_hint="--log") from None
         if verifier is None or verifier.name != origin:
             raise click.BadParameter(f"{given}: expected ORIGIN=VKEY, the key named for the origin", param_hint="--log")
-        known[origin] = verifier
+        known.setdefault(origin, []).append(verifier)  # a rotating log: its old and new keys
     cosigner = _cosigner(key_file, name)
     try:
         state = witness.State(witness.state_path(key_file))

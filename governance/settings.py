@@ -48,6 +48,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_issuer: str = "governance"
     master_key_file: Path | None = None
     checkpoint_key_file: Path | None = None
+    # The retired checkpoint keys and the sizes each signed (see governance.audit.keys).
+    checkpoint_key_history: Path | None = None
     log_origin: Origin = "governance.localhost/audit"
     checkpoint_interval: timedelta = timedelta(seconds=10)
     # Witnesses (c2sp.org/tlog-witness) as URL=VKEY pairs, and how many must cosign a
@@ -127,6 +129,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def effective_checkpoint_key_file(self) -> Path:
         return self.checkpoint_key_file or self.keys_dir / "checkpoint-ed25519.pem"
+
+    @property
+    def effective_checkpoint_key_history(self) -> Path:
+        return self.checkpoint_key_history or self.keys_dir / "checkpoint-key-history.txt"
 
     @property
     def jwt_secret_file(self) -> Path:

@@ -36,6 +36,7 @@ from piccolo.custom_types import Combinable
 
 from governance.audit import merkle, note, tree, tree_store, verification
 from governance.audit.cosignature import CosignerKey
+from governance.audit.keys import KeyHistory, load_history
 from governance.audit.leaf import canonical_json, leaf_input, normalise_time, stored_leaf_input
 from governance.audit.schemas import (
     AuditEntryView,
@@ -71,13 +72,31 @@ class Recorded:
 
 @dataclass(frozen=True, slots=True)
 class LogKey:
-    """The deployment's checkpoint signing key and the log origin it signs for."""
+    """The deployment's checkpoint signing key and the log origin it signs for, with the
+    keys it replaced (each valid for the sizes it signed: :mod:`governance.audit.keys`)."""
 
     signer: note.Signer
+    history: KeyHistory | None = None
 
     @property
     def origin(self) -> str:
         return self.signer.name
+
+    @property
+    def keys(self) -> KeyHistory:
+        return self.history or KeyHistory(current=self.signer.verifier)
+
+    def verifier_for(self, size: int) -> note.VerifierKey | None:
+        """The key that was valid for a checkpoint of ``size`` (None: none was)."""
+        return self.keys.for_size(size)
+
+    def open_checkpoint(self, signed: str) -> note.Checkpoint:
+        """A checkpoint of this log, checked under the key valid for the size it claims."""
+        claimed = note.parse_checkpoint(note._split_note(signed)[0])
+        verifier = self.verifier_for(claimed.size)
+        if verifier is None:
+            raise note.NoteError(f"no checkpoint key of this log was valid for size {claimed.size}")
+        return note.verify_checkpoint(signed, verifier, expected_origin=self.origin)
 
     @property
     def verifier_key(self) -> str:
@@ -96,7 +115,8 @@ def load_log_key(settings: Settings) -> LogKey:
     private_key = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(private_key, Ed25519PrivateKey):
         raise ValueError(f"{settings.effective_checkpoint_key_file} is not an Ed25519 private key")
-    return LogKey(signer=note.Signer(settings.log_origin, private_key))
+    signer = note.Signer(settings.log_origin, private_key)
+    return LogKey(signer=signer, history=load_history(settings.effective_checkpoint_key_history, signer.verifier))
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,9 +391,13 @@ async def latest_checkpoint(log_key: LogKey) -> CheckpointRow | None:
 
 
 def _genuine(row: CheckpointRow, log_key: LogKey) -> bool:
-    """Signed by our key, for this size and root, with a compact range that folds to that root."""
+    """Signed by our key (the one valid for its size), for this size and root, with a compact
+    range that folds to that root."""
+    verifier = log_key.verifier_for(row.tree_size)
+    if verifier is None:
+        return False
     try:
-        signed = note.parse_checkpoint(note.open_note(row.note, log_key.signer.verifier))
+        signed = note.parse_checkpoint(note.open_note(row.note, verifier))
         resumed = merkle.TreeBuilder.from_compact_range(row.tree_size, row.compact_range)
     except ValueError:  # NoteError is a ValueError
         return False
@@ -454,7 +478,8 @@ async def _next_number(previous: CheckpointRow | None, log_key: LogKey) -> int:
     began is numbered by its place among the stored ones (verification counts the same way)."""
     if previous is None:
         return 0
-    number = _link_number(previous.link, log_key.signer.verifier)
+    verifier = log_key.verifier_for(previous.tree_size)
+    number = _link_number(previous.link, verifier) if verifier else None
     if number is not None:
         return number + 1
     rows = await AuditCheckpoint.raw(
@@ -466,7 +491,7 @@ async def _next_number(previous: CheckpointRow | None, log_key: LogKey) -> int:
 async def verify(log_key: LogKey, witnesses: Sequence[CosignerKey] = ()) -> Verification:
     """Verify every entry and every checkpoint, and that the log agrees with each checkpoint
     the given witnesses cosigned; see :mod:`governance.audit.verification`."""
-    return await verification.verify(log_key.signer.verifier, witnesses=witnesses)
+    return await verification.verify(log_key.keys, witnesses=witnesses)
 
 
 def entry_view(row: AuditEntryRow) -> AuditEntryView:
@@ -634,8 +659,8 @@ async def verify_since(log_key: LogKey, saved_note: str, witnesses: Sequence[Cos
     Truncating, rewriting, deleting checkpoints or restoring an old backup each fail one.
     ValueError when the file is not a checkpoint signed by this log's key.
     """
-    saved = note.verify_checkpoint(saved_note, log_key.signer.verifier, expected_origin=log_key.origin)
-    result = await verification.verify(log_key.signer.verifier, saved, witnesses)
+    saved = log_key.open_checkpoint(saved_note)
+    result = await verification.verify(log_key.keys, saved, witnesses)
     problems = list(result.problems)
     latest = await latest_checkpoint(log_key)
     if latest is None or latest.tree_size < saved.size:

@@ -24,6 +24,7 @@ from piccolo.engine.sqlite import SQLiteEngine
 
 from governance.audit import merkle, note
 from governance.audit.cosignature import CosignerKey
+from governance.audit.keys import KeyHistory
 from governance.audit.leaf import details_are_canonical, roles_are_canonical, stored_leaf_input
 from governance.audit.schemas import Verification
 from governance.core import db
@@ -107,13 +108,14 @@ class VerificationPass:
 
     def __init__(
         self,
-        verifier: note.VerifierKey,
+        keys: KeyHistory | note.VerifierKey,
         checkpoints: Sequence[Mapping[str, Any]],
         saved: note.Checkpoint | None = None,
         witnesses: Sequence[CosignerKey] = (),
         cosignatures: Sequence[Mapping[str, Any]] = (),
     ) -> None:
-        self.verifier = verifier
+        self.keys = keys if isinstance(keys, KeyHistory) else KeyHistory(current=keys)
+        self.verifier = self.keys.current
         self.builder = merkle.TreeBuilder()
         signed = typed_all((dict(row) for row in checkpoints), _Signed)
         self.pending = sorted(signed, key=lambda c: c.tree_size)
@@ -226,8 +228,11 @@ class VerificationPass:
                 self.bad_checkpoint(size, f"checkpoint at size {size} has no number, though those before it have")
             return
         self.numbered = True
+        verifier = self.keys.for_size(size)
+        if verifier is None:
+            return  # reported by checkpoint(): no key was valid for this size
         try:
-            link = open_link(stored.link, self.verifier)
+            link = open_link(stored.link, verifier)
         except note.NoteError as exc:
             self.bad_checkpoint(size, f"checkpoint at size {size}: its link does not verify ({exc})")
             return
@@ -253,8 +258,12 @@ class VerificationPass:
         size = stored.tree_size
         self.checked += 1
         self.chain(stored)
+        verifier = self.keys.for_size(size)
+        if verifier is None:
+            self.bad_checkpoint(size, f"checkpoint at size {size}: no key of this log was valid for that size")
+            return
         try:
-            signed = note.parse_checkpoint(note.open_note(stored.note, self.verifier))
+            signed = note.parse_checkpoint(note.open_note(stored.note, verifier))
         except note.NoteError as exc:
             self.bad_checkpoint(size, f"checkpoint at size {size}: {exc}")
             return
@@ -331,7 +340,7 @@ class VerificationPass:
 
 
 async def verify(
-    verifier: note.VerifierKey, saved: note.Checkpoint | None = None, witnesses: Sequence[CosignerKey] = ()
+    verifier: KeyHistory | note.VerifierKey, saved: note.Checkpoint | None = None, witnesses: Sequence[CosignerKey] = ()
 ) -> Verification:
     """Verify every entry and checkpoint the database held at one instant.
 
@@ -349,7 +358,7 @@ async def verify(
 
 async def _verify_postgres(
     engine: PostgresEngine,
-    verifier: note.VerifierKey,
+    verifier: KeyHistory | note.VerifierKey,
     saved: note.Checkpoint | None,
     witnesses: Sequence[CosignerKey],
 ) -> Verification:
@@ -377,7 +386,7 @@ async def _verify_postgres(
 
 
 def _verify_sqlite(
-    path: str, verifier: note.VerifierKey, saved: note.Checkpoint | None, witnesses: Sequence[CosignerKey]
+    path: str, verifier: KeyHistory | note.VerifierKey, saved: note.Checkpoint | None, witnesses: Sequence[CosignerKey]
 ) -> Verification:
     # PARSE_DECLTYPES: Piccolo registered the converters that turn TIMESTAMPTZ into datetimes.
     connection = sqlite3.connect(path, detect_types=sqlite3.PARSE_DECLTYPES, isolation_level=None)

@@ -20,7 +20,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -173,11 +173,12 @@ class Witness:
     def __init__(
         self,
         cosigner: Cosigner,
-        logs: Mapping[str, note.VerifierKey],
+        logs: Mapping[str, Sequence[note.VerifierKey]],
         state: State,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.cosigner, self.logs, self.state, self.clock = cosigner, dict(logs), state, clock
+        self.cosigner, self.state, self.clock = cosigner, state, clock
+        self.logs = {origin: list(keys) for origin, keys in logs.items()}
 
     async def add(self, request: Request) -> str:
         try:
@@ -185,13 +186,11 @@ class Witness:
             checkpoint = note.parse_checkpoint(text)
         except note.NoteError as exc:
             raise Refused(400, f"not a checkpoint: {exc}") from None
-        verifier = self.logs.get(checkpoint.origin)
-        if verifier is None:
+        verifiers = self.logs.get(checkpoint.origin)
+        if not verifiers:
             raise Refused(404, "unknown log origin")
-        try:
-            note.open_note(request.checkpoint, verifier)
-        except note.NoteError:
-            raise Refused(403, "no valid signature from the log's key") from None
+        if not any(_signed_by(request.checkpoint, verifier) for verifier in verifiers):
+            raise Refused(403, "no valid signature from the log's key")
         if request.old > checkpoint.size:
             raise Refused(400, "the old size is beyond the checkpoint's size")
         async with self.state.lock:
@@ -210,6 +209,14 @@ class Witness:
                 raise Refused(422, "the consistency proof does not verify")
             self.state.put(checkpoint.origin, Cosigned(checkpoint.size, checkpoint.root), request.checkpoint)
         return self.cosigner.cosign(text, int(self.clock()))
+
+
+def _signed_by(checkpoint: str, verifier: note.VerifierKey) -> bool:
+    try:
+        note.open_note(checkpoint, verifier)
+    except note.NoteError:
+        return False
+    return True
 
 
 def application(witness: Witness) -> Callable[[Scope, Receive, Send], Awaitable[None]]:

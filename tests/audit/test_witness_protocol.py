@@ -44,7 +44,7 @@ def key_file(tmp_path: Path) -> Path:
 
 def _witness(log: note.Signer, key_file: Path) -> tuple[witness.Witness, httpx.AsyncClient]:
     cosigner = cosignature.Cosigner("accreditor.test/w1", witness.load_or_create_key(key_file))
-    found = witness.Witness(cosigner, {ORIGIN: log.verifier}, witness.State(witness.state_path(key_file)))
+    found = witness.Witness(cosigner, {ORIGIN: [log.verifier]}, witness.State(witness.state_path(key_file)))
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=witness.application(found)), base_url="http://w")
     return found, client
 
@@ -167,3 +167,14 @@ def test_witness_keys_are_told_apart_from_log_keys(log: note.Signer) -> None:
         cosignature.parse_cosigner_key(f"{name}+00000000+{encoded_key}")
     line = cosigner.cosign("o\n1\n" + base64.b64encode(bytes(32)).decode() + "\n", 1_800_000_000)
     assert cosignature.split_line(line)[2] == 1_800_000_000
+
+
+async def test_a_witness_given_both_keys_of_a_rotating_log_accepts_either(log: note.Signer, key_file: Path) -> None:
+    rotated = note.Signer(ORIGIN, Ed25519PrivateKey.generate())
+    cosigner = cosignature.Cosigner("accreditor.test/w1", witness.load_or_create_key(key_file))
+    both = witness.Witness(
+        cosigner, {ORIGIN: [log.verifier, rotated.verifier]}, witness.State(witness.state_path(key_file))
+    )
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=witness.application(both)), base_url="http://w")
+    assert (await _add(client, _body(0, [], _checkpoint(log, 4)))).status_code == 200
+    assert (await _add(client, _body(4, _proof(4, 9), _checkpoint(rotated, 9)))).status_code == 200

@@ -1,7 +1,7 @@
 """Witnesses' cosignatures of the log's checkpoints."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.columns.column_types import BigInt, Serial, Text, Timestamptz, Varchar
+from piccolo.columns.column_types import BigInt, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 
@@ -25,7 +25,6 @@ async def forwards():
     manager = MigrationManager(migration_id=ID, app_name="audit", description=DESCRIPTION)
     manager.add_table(class_name="AuditCosignature", tablename="audit_cosignature", schema=None, columns=None)
     for name, column_class, extra in (
-        ("id", Serial, {"null": False, "primary_key": True}),
         ("tree_size", BigInt, {"default": 0, "index": True}),
         ("witness", Varchar, {"default": "", "length": 300}),
         ("checkpoint", Text, {"default": ""}),
