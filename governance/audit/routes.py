@@ -129,7 +129,9 @@ class AuditController(Controller):
     ) -> Verification:
         """Recompute every leaf hash and the root at every signed checkpoint, and check the log
         against every checkpoint the configured witnesses cosigned."""
-        return await service.verify(log_key, witnesses.keys)
+        # A witness just added has cosigned nothing yet: that is no fault of the log here
+        # (`governance audit verify --witness` insists, for an auditor who expects some).
+        return await service.verify(log_key, witnesses.keys, every_witness=False)
 
     @get("/export", media_type=EXPORT_MEDIA_TYPE)
     async def export(

@@ -488,10 +488,11 @@ async def _next_number(previous: CheckpointRow | None, log_key: LogKey) -> int:
     return int(rows[0]["below"]) + 1
 
 
-async def verify(log_key: LogKey, witnesses: Sequence[CosignerKey] = ()) -> Verification:
+async def verify(log_key: LogKey, witnesses: Sequence[CosignerKey] = (), *, every_witness: bool = True) -> Verification:
     """Verify every entry and every checkpoint, and that the log agrees with each checkpoint
-    the given witnesses cosigned; see :mod:`governance.audit.verification`."""
-    return await verification.verify(log_key.keys, witnesses=witnesses)
+    the given witnesses cosigned (and, with ``every_witness``, that each cosigned one at
+    least); see :mod:`governance.audit.verification`."""
+    return await verification.verify(log_key.keys, witnesses=witnesses, every_witness=every_witness)
 
 
 def entry_view(row: AuditEntryRow) -> AuditEntryView:

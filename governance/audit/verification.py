@@ -113,6 +113,8 @@ class VerificationPass:
         saved: note.Checkpoint | None = None,
         witnesses: Sequence[CosignerKey] = (),
         cosignatures: Sequence[Mapping[str, Any]] = (),
+        *,
+        every_witness: bool = True,
     ) -> None:
         self.keys = keys if isinstance(keys, KeyHistory) else KeyHistory(current=keys)
         self.verifier = self.keys.current
@@ -134,14 +136,17 @@ class VerificationPass:
         self.saved = saved
         if saved is not None and saved.size not in {c.tree_size for c in signed}:
             self.bad_checkpoint(saved.size, f"the checkpoint saved earlier (size {saved.size}) is no longer stored")
-        self.cosigned = self._cosigned(witnesses, cosignatures)
+        self.cosigned = self._cosigned(witnesses, cosignatures, every_witness)
         self.last_agreed = 0
         self.next_due = self._next_due()
         self.checkpoints_due()
 
-    def _cosigned(self, witnesses: Sequence[CosignerKey], rows: Sequence[Mapping[str, Any]]) -> list[_Cosigned]:
+    def _cosigned(
+        self, witnesses: Sequence[CosignerKey], rows: Sequence[Mapping[str, Any]], every_witness: bool
+    ) -> list[_Cosigned]:
         """The stored cosignatures by the trusted witnesses that verify, smallest size first.
-        A trusted witness with none is a problem: its evidence was removed, or never came."""
+        With ``every_witness``, a trusted witness with none is a problem: its evidence was
+        removed, or never came."""
         cosigned: list[_Cosigned] = []
         by_key = {key.encode(): key for key in witnesses}
         seen: set[str] = set()
@@ -160,7 +165,7 @@ class VerificationPass:
                 continue
             seen.add(key.name)
             cosigned.append(_Cosigned(checkpoint.size, checkpoint.root, key.name, timestamp))
-        for key in witnesses:
+        for key in witnesses if every_witness else ():
             if key.name not in seen:
                 self.problems.append(f"no stored checkpoint carries a valid cosignature by witness {key.name}")
         return sorted(cosigned, key=lambda c: c.size)
@@ -340,7 +345,11 @@ class VerificationPass:
 
 
 async def verify(
-    verifier: KeyHistory | note.VerifierKey, saved: note.Checkpoint | None = None, witnesses: Sequence[CosignerKey] = ()
+    verifier: KeyHistory | note.VerifierKey,
+    saved: note.Checkpoint | None = None,
+    witnesses: Sequence[CosignerKey] = (),
+    *,
+    every_witness: bool = True,
 ) -> Verification:
     """Verify every entry and checkpoint the database held at one instant.
 
@@ -350,9 +359,11 @@ async def verify(
     """
     engine = db.engine()
     if isinstance(engine, PostgresEngine):
-        return await _verify_postgres(engine, verifier, saved, witnesses)
+        return await _verify_postgres(engine, verifier, saved, witnesses, every_witness)
     if isinstance(engine, SQLiteEngine):
-        return await anyio.to_thread.run_sync(_verify_sqlite, str(engine.path), verifier, saved, witnesses)
+        return await anyio.to_thread.run_sync(
+            _verify_sqlite, str(engine.path), verifier, saved, witnesses, every_witness
+        )
     raise TypeError(f"unsupported engine {engine.engine_type}")  # pragma: no cover
 
 
@@ -361,13 +372,15 @@ async def _verify_postgres(
     verifier: KeyHistory | note.VerifierKey,
     saved: note.Checkpoint | None,
     witnesses: Sequence[CosignerKey],
+    every_witness: bool,
 ) -> Verification:
     connection = await (engine.pool.acquire() if engine.pool else engine.get_new_connection())
     try:
         async with connection.transaction(isolation="repeatable_read", readonly=True):
             head = int(await connection.fetchval(HEAD_SQL))
             cosignatures = await connection.fetch(COSIGNATURES_SQL) if witnesses else []
-            state = VerificationPass(verifier, await connection.fetch(CHECKPOINTS_SQL), saved, witnesses, cosignatures)
+            checkpoints = await connection.fetch(CHECKPOINTS_SQL)
+            state = VerificationPass(verifier, checkpoints, saved, witnesses, cosignatures, every_witness=every_witness)
             cursor = await connection.cursor(
                 f"SELECT {COLUMNS} FROM audit_entry WHERE seq < $1 ORDER BY seq",  # noqa: S608
                 head,
@@ -386,7 +399,11 @@ async def _verify_postgres(
 
 
 def _verify_sqlite(
-    path: str, verifier: KeyHistory | note.VerifierKey, saved: note.Checkpoint | None, witnesses: Sequence[CosignerKey]
+    path: str,
+    verifier: KeyHistory | note.VerifierKey,
+    saved: note.Checkpoint | None,
+    witnesses: Sequence[CosignerKey],
+    every_witness: bool,
 ) -> Verification:
     # PARSE_DECLTYPES: Piccolo registered the converters that turn TIMESTAMPTZ into datetimes.
     connection = sqlite3.connect(path, detect_types=sqlite3.PARSE_DECLTYPES, isolation_level=None)
@@ -396,7 +413,12 @@ def _verify_sqlite(
         head = int(connection.execute(HEAD_SQL).fetchone()[0])
         cosignatures = connection.execute(COSIGNATURES_SQL).fetchall() if witnesses else []
         state = VerificationPass(
-            verifier, connection.execute(CHECKPOINTS_SQL).fetchall(), saved, witnesses, cosignatures
+            verifier,
+            connection.execute(CHECKPOINTS_SQL).fetchall(),
+            saved,
+            witnesses,
+            cosignatures,
+            every_witness=every_witness,
         )
         cursor = connection.execute(
             f"SELECT {COLUMNS} FROM audit_entry WHERE seq < ? ORDER BY seq",  # noqa: S608

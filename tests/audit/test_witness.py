@@ -31,6 +31,7 @@ from governance.core.identity import Identity
 from governance.settings import Settings
 
 from ..browser.server import GOVERNANCE, free_port
+from ..conftest import AuthHeaders
 from .tampering import everything_unlocked, restored_afterwards, row, sql
 
 OFFICER = Identity(sub="officer-witness", roles=("compliance_officer",))
@@ -213,7 +214,10 @@ async def test_two_witnesses_cosign_survive_an_outage_and_refuse_a_restored_back
 
 
 async def test_a_history_rewritten_and_signed_afresh_fails_against_the_stored_cosignatures(
-    database: Settings, two_witnesses: tuple[WitnessProcess, WitnessProcess]
+    database: Settings,
+    services: Services,
+    auth: AuthHeaders,
+    two_witnesses: tuple[WitnessProcess, WitnessProcess],
 ) -> None:
     """Rewrite 2 of issue 15, done thoroughly (checkpoints and tree nodes deleted, an entry
     edited and rehashed, a fresh checkpoint signed): the database agrees with itself, but
@@ -246,6 +250,13 @@ async def test_a_history_rewritten_and_signed_afresh_fails_against_the_stored_co
         [problem, *_] = result.problems
         assert f"contradicts the checkpoint at size {cosigned.tree_size}" in problem
         assert f"among entries {before.tree_size} to {cosigned.tree_size - 1}" in problem
+        # The service's own verification checks the configured witnesses' cosignatures too.
+        served = application(dataclasses.replace(services, witnesses=pool))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=served), base_url="http://t") as client:
+            answer = await client.get("/api/v1/audit/verify", headers=auth("auditor"))
+            assert answer.status_code == 200
+            assert answer.json()["ok"] is False
+            assert answer.json()["first_bad_checkpoint"] == cosigned.tree_size
     assert (await service.verify(log_key, pool.keys)).ok
 
 
@@ -255,6 +266,7 @@ async def test_forged_or_missing_cosignatures_fail_verification(database: Settin
     checkpoint = await service.sign_checkpoint(log_key)
     trusted = cosignature.Cosigner("trusted.test/w", Ed25519PrivateKey.generate())
     impostor = cosignature.Cosigner("trusted.test/w", Ed25519PrivateKey.generate())
+    assert (await service.verify(log_key, [trusted.key], every_witness=False)).ok
     missing = await service.verify(log_key, [trusted.key])
     assert not missing.ok
     assert any(
