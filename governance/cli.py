@@ -672,3 +672,21 @@ def witness_serve(host: str, port: int, key_file: Path, name: str, logs: tuple[s
     app = witness.application(witness.Witness(cosigner, known, state))
     click.echo(f"witness {cosigner.key.encode()} on http://{host}:{port}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@witness.command("latest")
+@_WITNESS_KEY
+@click.option("--origin", required=True, help="The log's origin, as given to --log.")
+def witness_latest(key_file: Path, origin: str) -> None:
+    """Print the last checkpoint this witness cosigned for the log, its cosignature attached:
+    what `governance audit verify --since` takes."""
+    from governance.audit import witness
+
+    path = witness.state_path(key_file)
+    try:
+        latest = witness.State(path).latest(origin) if path.exists() else None
+    except (OSError, ValueError, KeyError) as exc:
+        raise click.BadParameter(f"its state file is unreadable: {_reason(exc)}", param_hint="--key") from None
+    if latest is None:
+        raise click.ClickException(f"this witness has cosigned no checkpoint of {origin}")
+    click.echo(latest, nl=False)

@@ -142,6 +142,10 @@ class State:
             raise
         self.logs[origin] = cosigned
 
+    def latest(self, origin: str) -> str | None:
+        """The last checkpoint cosigned for ``origin``, with this witness's cosignature."""
+        return self._latest().get(origin)
+
     def _latest(self) -> dict[str, str]:
         if not self.path.exists():
             return {}
@@ -207,8 +211,9 @@ class Witness:
                     raise Refused(422, "the proof from size 0 must be empty")
             elif not tree.verify_consistency(request.old, checkpoint.size, held.root, checkpoint.root, request.proof):
                 raise Refused(422, "the consistency proof does not verify")
-            self.state.put(checkpoint.origin, Cosigned(checkpoint.size, checkpoint.root), request.checkpoint)
-        return self.cosigner.cosign(text, int(self.clock()))
+            line = self.cosigner.cosign(text, int(self.clock()))
+            self.state.put(checkpoint.origin, Cosigned(checkpoint.size, checkpoint.root), request.checkpoint + line)
+        return line
 
 
 def _signed_by(checkpoint: str, verifier: note.VerifierKey) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -25,7 +24,6 @@ from prometheus_client import REGISTRY
 from governance.app import application
 from governance.audit import cosignature, merkle, note, service, witnesses
 from governance.audit.leaf import stored_leaf_input
-from governance.audit.witness import state_path
 from governance.bootstrap import Services
 from governance.core.identity import Identity
 from governance.settings import Settings
@@ -87,8 +85,14 @@ class WitnessProcess:
         self.process = None
 
     def latest(self) -> str:
-        """The checkpoint this witness last cosigned, its cosignature attached, from its state file."""
-        return str(json.loads(state_path(self.key_file).read_text())["latest"][self.log_key.origin])
+        """The checkpoint this witness last cosigned, its cosignature attached, as its command prints it."""
+        printed = subprocess.run(
+            [*GOVERNANCE, "witness", "latest", "--key", str(self.key_file), "--origin", self.log_key.origin],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        return printed.stdout.decode()
 
 
 @pytest.fixture
@@ -181,6 +185,9 @@ async def test_two_witnesses_cosign_survive_an_outage_and_refuse_a_restored_back
     # Yesterday's backup restored, and the service writes on: a fork of the history both
     # witnesses cosigned. They refuse it, and the log fails against what they hold.
     held = first.latest()
+    held_text = note.open_note(held, log_key.signer.verifier)
+    assert note.parse_checkpoint(held_text).size == caught_up.tree_size
+    assert keys[0].open(held_text, held.splitlines(keepends=True)[-1])  # the witness's own cosignature
     async with restored_afterwards():
         async with everything_unlocked():
             await sql("DELETE FROM audit_cosignature WHERE tree_size > {}", backup.tree_size)
@@ -258,6 +265,30 @@ async def test_a_history_rewritten_and_signed_afresh_fails_against_the_stored_co
             assert answer.json()["ok"] is False
             assert answer.json()["first_bad_checkpoint"] == cosigned.tree_size
     assert (await service.verify(log_key, pool.keys)).ok
+
+
+async def test_truncating_entries_a_witness_cosigned_fails_against_its_cosignature(
+    database: Settings, two_witnesses: tuple[WitnessProcess, WitnessProcess]
+) -> None:
+    """Rewrite 3 of issue 15: entries removed after a checkpoint and the later checkpoints
+    deleted; the cosignature of one of them names the truncation."""
+    log_key = service.load_log_key(database)
+    pool = witnesses.parse([f"{w.url}={w.vkey}" for w in two_witnesses], quorum=2)
+    await _record(2)
+    kept = await witnesses.sign_and_submit(log_key, pool)
+    await _record(3)
+    cosigned = await witnesses.sign_and_submit(log_key, pool)
+    async with restored_afterwards():
+        async with everything_unlocked():
+            await sql("DELETE FROM audit_checkpoint WHERE tree_size > {}", kept.tree_size)
+            await sql("DELETE FROM audit_entry WHERE seq >= {}", kept.tree_size)
+            await sql("UPDATE audit_head SET next_seq = {} WHERE name = 'audit'", kept.tree_size)
+        assert (await service.verify(log_key)).ok, "the database alone cannot tell"
+        result = await service.verify(log_key, pool.keys)
+        assert not result.ok
+        assert result.first_bad_seq == kept.tree_size
+        assert result.first_bad_checkpoint == cosigned.tree_size
+        assert any("it was truncated or restored from an old backup" in p for p in result.problems)
 
 
 async def test_forged_or_missing_cosignatures_fail_verification(database: Settings) -> None:
