@@ -9,6 +9,7 @@ and signed afresh fails against the cosignatures stored with it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import subprocess
@@ -121,12 +122,21 @@ async def _post(witness: WitnessProcess, body: bytes) -> httpx.Response:
         return await client.post(witness.url + "/add-checkpoint", content=body)
 
 
+async def _cli(*args: str) -> tuple[int, str]:
+    """A `governance` command against the suite's deployment, as an operator runs it."""
+    process = await asyncio.create_subprocess_exec(
+        *GOVERNANCE, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    return int(process.returncode or 0), out.decode()
+
+
 def _metric(name: str, witness: WitnessProcess) -> float | None:
     return REGISTRY.get_sample_value(name, {"witness": witness.vkey})
 
 
 async def test_two_witnesses_cosign_survive_an_outage_and_refuse_a_restored_backup(
-    database: Settings, services: Services, two_witnesses: tuple[WitnessProcess, WitnessProcess]
+    database: Settings, services: Services, two_witnesses: tuple[WitnessProcess, WitnessProcess], tmp_path: Path
 ) -> None:
     first, second = two_witnesses
     log_key = service.load_log_key(database)
@@ -209,6 +219,10 @@ async def test_two_witnesses_cosign_survive_an_outage_and_refuse_a_restored_back
         # ...but not with the checkpoint the witness holds.
         result = await service.verify_since(log_key, held, keys)
         assert not result.ok
+        (tmp_path / "held.txt").write_text(held)
+        code, said = await _cli("audit", "verify", "--since", str(tmp_path / "held.txt"), "--witness", first.vkey)
+        assert code == 1, said
+        assert "FAILED" in said and "no longer hash to its root" in said
         assert any("no longer hash to its root" in p for p in result.problems), result.problems
         assert result.first_bad_checkpoint == caught_up.tree_size
         # The witness says so too, directly: its size, or the proof fails.
@@ -257,6 +271,9 @@ async def test_a_history_rewritten_and_signed_afresh_fails_against_the_stored_co
         [problem, *_] = result.problems
         assert f"contradicts the checkpoint at size {cosigned.tree_size}" in problem
         assert f"among entries {before.tree_size} to {cosigned.tree_size - 1}" in problem
+        code, said = await _cli("audit", "verify", *(f"--witness={w.vkey}" for w in two_witnesses))
+        assert code == 1, said
+        assert f"contradicts the checkpoint at size {cosigned.tree_size}" in said
         # The service's own verification checks the configured witnesses' cosignatures too.
         served = application(dataclasses.replace(services, witnesses=pool))
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=served), base_url="http://t") as client:
