@@ -76,6 +76,8 @@ class WitnessStatus:
         if self.problem:
             since = self.since.isoformat() if self.since else "?"
             return f"unreachable since {since} ({self.problem}); retrying"
+        if not self.cosigned_size:
+            return "not asked yet by this instance"
         return f"cosigned size {self.cosigned_size}"
 
 

@@ -170,6 +170,8 @@ async def test_two_witnesses_cosign_survive_an_outage_and_refuse_a_restored_back
     assert ready.json()["witnesses"][second.name].startswith("unreachable since")
     assert ready.json()["witnesses"][first.name] == f"cosigned size {during.tree_size}"
     assert _metric("governance_witness_up", second) == 0
+    exposed = (await client.get("/metrics")).text
+    assert f'governance_witness_up{{witness="{second.vkey}"}} 0.0' in exposed
     assert (
         REGISTRY.get_sample_value("governance_witness_failures_total", {"witness": second.vkey, "reason": "network"})
         == 1
