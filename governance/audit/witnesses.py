@@ -243,10 +243,15 @@ async def _cosign(client: httpx.AsyncClient, status: WitnessStatus, checkpoint: 
     label = status.key.encode()
     try:
         line, timestamp = _ours(status.key, text, await _ask(client, status, checkpoint))
-    except (httpx.HTTPError, OSError, _Refused, note.NoteError) as exc:
-        reason = (
-            exc.reason if isinstance(exc, _Refused) else "invalid" if isinstance(exc, note.NoteError) else "network"
-        )
+    except (httpx.HTTPError, OSError, _Refused, note.NoteError, tree_store.MissingNodes) as exc:
+        if isinstance(exc, _Refused):
+            reason = exc.reason
+        elif isinstance(exc, note.NoteError):
+            reason = "invalid"  # an answer that is no cosignature by this witness
+        elif isinstance(exc, tree_store.MissingNodes):
+            reason = "proof"  # the stored tree cannot give the proof: `governance audit verify`
+        else:
+            reason = "network"
         WITNESS_FAILURES.labels(label, reason).inc()
         WITNESS_UP.labels(label).set(0)
         if isinstance(exc, _Refused) and exc.fork:
