@@ -178,3 +178,20 @@ async def test_a_witness_given_both_keys_of_a_rotating_log_accepts_either(log: n
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=witness.application(both)), base_url="http://w")
     assert (await _add(client, _body(0, [], _checkpoint(log, 4)))).status_code == 200
     assert (await _add(client, _body(4, _proof(4, 9), _checkpoint(rotated, 9)))).status_code == 200
+
+
+def test_a_cosignature_is_what_the_spec_spells_checked_by_hand() -> None:
+    """c2sp.org/tlog-cosignature, read independently of the module: the key ID is
+    SHA-256(name || 0x0A || 0x04 || key)[:4], then a big-endian u64 timestamp, then the
+    Ed25519 signature of "cosignature/v1\\ntime <t>\\n" followed by the checkpoint text."""
+    private = Ed25519PrivateKey.generate()
+    public = private.public_key().public_bytes_raw()
+    body = f"{ORIGIN}\n7\n{base64.b64encode(bytes(range(32))).decode()}\n"
+    line = cosignature.Cosigner("witness.example/w1", private).cosign(body, 1_679_315_147)
+    assert line.startswith("\u2014 witness.example/w1 ") and line.endswith("\n")
+    blob = base64.b64decode(line.split(" ")[2])
+    assert blob[:4] == hashlib.sha256(b"witness.example/w1\n\x04" + public).digest()[:4]
+    assert int.from_bytes(blob[4:12], "big") == 1_679_315_147
+    private.public_key().verify(blob[12:], b"cosignature/v1\ntime 1679315147\n" + body.encode())
+    vkey = cosignature.Cosigner("witness.example/w1", private).key.encode()
+    assert base64.b64decode(vkey.split("+", 2)[2]) == b"\x04" + public
