@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 from litestar import Litestar, Request, Router, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ServiceUnavailableException
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.routes import HTTPRoute
@@ -19,6 +19,7 @@ from governance import __version__, api_docs, bootstrap
 from governance.audit.policies import record_in_force
 from governance.audit.routes import ROUTES as AUDIT_ROUTES
 from governance.audit.routes import TLOG_ROUTES
+from governance.audit.witnesses import Witnesses
 from governance.bootstrap import Services
 from governance.complaints.pages import PAGES as COMPLAINT_PAGES
 from governance.complaints.routes import PUBLIC_ROUTES as COMPLAINT_PUBLIC_ROUTES
@@ -71,13 +72,16 @@ async def health() -> dict[str, str]:
 
 
 @get("/ready", tags=["operations"], exclude_from_auth=True)
-async def ready() -> dict[str, str]:
-    """Readiness: 503 while the database cannot answer."""
+async def ready(witnesses: NamedDependency[Witnesses]) -> dict[str, Any]:
+    """Readiness: 503 while the database cannot answer. Each witness's state is a detail: an
+    absent witness never stops the log from recording (it catches up when back)."""
     try:
         await db.ping()
     except Exception as exc:
         raise ServiceUnavailableException("The database is unreachable") from exc
-    return {"status": "ready"}
+    if not witnesses.statuses:
+        return {"status": "ready"}
+    return {"status": "ready", "witnesses": witnesses.ready_details()}
 
 
 class Metrics(PrometheusController):
@@ -120,6 +124,7 @@ def dependencies(services: Services) -> dict[str, Provide]:
         "restricted_to": Provide(restricted_to, sync_to_thread=False),
         "settings": provide(services.settings),
         "log_key": provide(services.log_key),
+        "witnesses": provide(services.witnesses),
         "vetting": provide(services.vetting),
         "dossier_cache": provide(services.dossier_cache),
         "privacy": provide(services.privacy),

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from governance.audit import service as audit
+from governance.audit import witnesses as audit_witnesses
 from governance.complaints.config import Complaints
 from governance.complaints.scan import run_scan
 from governance.core.authz import Authorizer
@@ -24,7 +25,7 @@ from governance.evidence.service import Evidence
 from governance.privacy import consent as privacy_consent
 from governance.privacy import retention as privacy_retention
 from governance.privacy.service import Privacy
-from governance.settings import Settings
+from governance.settings import Settings, SettingsError
 from governance.vetting import expiry as vetting_expiry
 from governance.vetting.dossier import DossierCache
 from governance.vetting.service import Vetting
@@ -63,6 +64,8 @@ class Services:
     complaints: Complaints
     evidence: Evidence
     web: Web
+    # The log's witnesses (GOVERNANCE_WITNESSES) and what this instance knows of each.
+    witnesses: audit_witnesses.Witnesses
     # Rendered dossiers, per process (kept fresh by the mentor's version).
     dossier_cache: DossierCache = field(default_factory=DossierCache)
 
@@ -71,7 +74,11 @@ class Services:
         """The periodic jobs, in the order they start (the evidence worker runs on its own)."""
         settings, clock = self.settings, self.clock
         return [
-            Job("checkpoint", settings.checkpoint_interval, lambda: audit.sign_checkpoint(self.log_key)),
+            Job(
+                "checkpoint",
+                settings.checkpoint_interval,
+                lambda: audit_witnesses.sign_and_submit(self.log_key, self.witnesses),
+            ),
             Job(
                 "vetting_expiry",
                 settings.vetting_expiry_interval,
@@ -106,6 +113,10 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Se
     settings = settings or Settings.from_env()
     # The order in which create_app has always read them, so the first mistake reported stays the same.
     log_key = audit.load_log_key(settings)
+    try:
+        witnesses = audit_witnesses.parse(settings.witnesses, settings.witness_quorum)
+    except audit_witnesses.WitnessConfigError as exc:
+        raise SettingsError(str(exc)) from None
     keyring = Keyring(LocalMasterKey.load_or_create(settings.effective_master_key_file))
     authorizer = Authorizer(settings.effective_policy_dir, on_denied=record_denial)
     connect_domains()
@@ -126,4 +137,5 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Se
         complaints=complaints,
         evidence=evidence,
         web=Web.configure(settings),
+        witnesses=witnesses,
     )

@@ -149,6 +149,7 @@ class _Governance(click.Group):
     """The command group: user mistakes end in one line on stderr, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from governance.audit.keys import KeyHistoryError
         from governance.core.durations import DurationError
         from governance.core.errors import Problem
         from governance.core.policyfiles import PolicyFileError
@@ -156,7 +157,7 @@ class _Governance(click.Group):
 
         try:
             return super().invoke(ctx)
-        except (PolicyFileError, DurationError) as exc:
+        except (PolicyFileError, DurationError, KeyHistoryError, SettingsError) as exc:
             raise click.ClickException(f"configuration error: {_reason(exc)}") from None
         except Problem as exc:
             raise click.ClickException(_reason(exc.detail)) from None
@@ -311,27 +312,39 @@ def audit_checkpoint() -> None:
     "--since",
     "since",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A checkpoint saved earlier (from /tlog/checkpoint): prove that today's log extends it.",
+    help="A checkpoint saved earlier (from /tlog/checkpoint or a witness): prove that today's log extends it.",
 )
-def audit_verify(as_json: bool, since: Path | None) -> None:
+@click.option(
+    "--witness",
+    "witness_keys",
+    multiple=True,
+    help="A witness's verifier key (`governance witness vkey`): the log must agree with every checkpoint "
+    "it cosigned. Repeat for several.",
+)
+def audit_verify(as_json: bool, since: Path | None, witness_keys: tuple[str, ...]) -> None:
     """Recompute every leaf hash and every checkpoint root, check that the checkpoints are
-    numbered without gaps, and with --since that the log extends a checkpoint saved
-    earlier; exit 1 when the log does not verify."""
-    from governance.audit import note, service
+    numbered without gaps, with --witness that the log agrees with every checkpoint those
+    witnesses cosigned, and with --since that the log extends a checkpoint saved earlier;
+    exit 1 when the log does not verify."""
+    from governance.audit import cosignature, note, service
 
     settings = _settings()
     log_key = service.load_log_key(settings)
+    try:
+        witnesses = [cosignature.parse_cosigner_key(key) for key in witness_keys]
+    except note.NoteError as exc:
+        raise click.BadParameter(str(exc), param_hint="--witness") from None
     if since is None:
-        result = _with_database(settings, lambda: service.verify(log_key))
+        result = _with_database(settings, lambda: service.verify(log_key, witnesses))
     else:
         try:
             saved = since.read_text(encoding="utf-8")
-            note.verify_checkpoint(saved, log_key.signer.verifier, expected_origin=log_key.origin)
+            log_key.open_checkpoint(saved)
         except (UnicodeDecodeError, ValueError) as exc:
             raise click.BadParameter(
                 f"not a checkpoint signed by this log's key: {exc}", param_hint="--since"
             ) from None
-        result = _with_database(settings, lambda: service.verify_since(log_key, saved))
+        result = _with_database(settings, lambda: service.verify_since(log_key, saved, witnesses))
     if as_json:
         click.echo(msgspec.json.format(msgspec.json.encode(result)).decode())
     else:
@@ -586,3 +599,94 @@ def evidence_export(
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@main.group()
+def witness() -> None:
+    """A transparency log witness (c2sp.org/tlog-witness), run by someone other than the log."""
+
+
+_WITNESS_KEY = click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The witness's Ed25519 key (PKCS#8 PEM), created when missing; its state file lies beside it.",
+)
+_WITNESS_NAME = click.option("--name", required=True, help="The witness's name, such as accreditor.example/witness.")
+
+
+def _cosigner(key_file: Path, name: str) -> Any:
+    from governance.audit import cosignature, note, witness
+
+    try:
+        return cosignature.Cosigner(name, witness.load_or_create_key(key_file))
+    except note.NoteError as exc:
+        raise click.BadParameter(str(exc), param_hint="--name") from None
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(_reason(exc), param_hint="--key") from None
+
+
+@witness.command("vkey")
+@_WITNESS_KEY
+@_WITNESS_NAME
+def witness_vkey(key_file: Path, name: str) -> None:
+    """Print the witness's verifier key (for GOVERNANCE_WITNESSES and `audit verify --witness`)."""
+    click.echo(_cosigner(key_file, name).key.encode())
+
+
+@witness.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", required=True, type=click.IntRange(1, 65535))
+@_WITNESS_KEY
+@_WITNESS_NAME
+@click.option(
+    "--log",
+    "logs",
+    multiple=True,
+    required=True,
+    help="A log to witness, as ORIGIN=VKEY (its checkpoint verifier key); repeat for several logs, "
+    "or for one log's old and new keys while it rotates.",
+)
+def witness_serve(host: str, port: int, key_file: Path, name: str, logs: tuple[str, ...]) -> None:
+    """Cosign checkpoints of the given logs that extend those cosigned before (POST /add-checkpoint)."""
+    import uvicorn
+
+    from governance.audit import note, witness
+
+    known: dict[str, list[note.VerifierKey]] = {}
+    for given in logs:
+        origin, equals, vkey = given.partition("=")
+        try:
+            verifier = note.parse_verifier_key(vkey) if equals else None
+        except note.NoteError as exc:
+            raise click.BadParameter(f"{given}: {exc}", param_hint="--log") from None
+        if verifier is None or verifier.name != origin:
+            raise click.BadParameter(f"{given}: expected ORIGIN=VKEY, the key named for the origin", param_hint="--log")
+        known.setdefault(origin, []).append(verifier)  # a rotating log: its old and new keys
+    cosigner = _cosigner(key_file, name)
+    try:
+        state = witness.State(witness.state_path(key_file))
+    except (OSError, ValueError, KeyError) as exc:
+        raise click.BadParameter(f"its state file is unreadable: {_reason(exc)}", param_hint="--key") from None
+    app = witness.application(witness.Witness(cosigner, known, state))
+    click.echo(f"witness {cosigner.key.encode()} on http://{host}:{port}", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@witness.command("latest")
+@_WITNESS_KEY
+@click.option("--origin", required=True, help="The log's origin, as given to --log.")
+def witness_latest(key_file: Path, origin: str) -> None:
+    """Print the last checkpoint this witness cosigned for the log, its cosignature attached:
+    what `governance audit verify --since` takes."""
+    from governance.audit import witness
+
+    path = witness.state_path(key_file)
+    try:
+        latest = witness.State(path).latest(origin) if path.exists() else None
+    except (OSError, ValueError, KeyError) as exc:
+        raise click.BadParameter(f"its state file is unreadable: {_reason(exc)}", param_hint="--key") from None
+    if latest is None:
+        raise click.ClickException(f"this witness has cosigned no checkpoint of {origin}")
+    click.echo(latest, nl=False)

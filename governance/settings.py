@@ -48,8 +48,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_issuer: str = "governance"
     master_key_file: Path | None = None
     checkpoint_key_file: Path | None = None
+    # The retired checkpoint keys and the sizes each signed (see governance.audit.keys).
+    checkpoint_key_history: Path | None = None
     log_origin: Origin = "governance.localhost/audit"
     checkpoint_interval: timedelta = timedelta(seconds=10)
+    # Witnesses (c2sp.org/tlog-witness) as URL=VKEY pairs, and how many must cosign a
+    # checkpoint for it to count as witnessed.
+    witnesses: tuple[str, ...] = ()
+    witness_quorum: PositiveInt = 1
     max_request_body_bytes: PositiveInt = 16 * 1024 * 1024
     # Requests per minute per authenticated subject, per instance (0: no limit). High enough
     # for a platform's service account checking permissions before every share.
@@ -123,6 +129,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def effective_checkpoint_key_file(self) -> Path:
         return self.checkpoint_key_file or self.keys_dir / "checkpoint-ed25519.pem"
+
+    @property
+    def effective_checkpoint_key_history(self) -> Path:
+        return self.checkpoint_key_history or self.keys_dir / "checkpoint-key-history.txt"
 
     @property
     def jwt_secret_file(self) -> Path:
@@ -254,7 +264,7 @@ def _is_http_url(value: str) -> bool:
 
 
 def _parse_special(name: str, value: str) -> Any:
-    if name in {"trusted_proxies", "portal_return_urls"}:
+    if name in {"trusted_proxies", "portal_return_urls", "witnesses"}:
         return [entry.strip() for entry in value.split(",") if entry.strip()]
     if name in DURATION_FIELDS:
         try:

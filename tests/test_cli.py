@@ -323,3 +323,18 @@ def test_a_user_mistake_is_one_line_never_a_traceback(
     exit_code, _, err = run(*args)
     assert exit_code == code
     assert message in _one_line(err)
+
+
+def test_a_bad_key_history_or_witness_list_is_one_line(settings: Settings, tmp_path: Path) -> None:
+    """Configuration of the log's keys and witnesses: a mistake is one line, never a traceback."""
+    history = tmp_path / "history.txt"
+    history.write_text("bad line\n")
+    code, _, err = run("audit", "verify", env={"GOVERNANCE_CHECKPOINT_KEY_HISTORY": str(history)})
+    assert code == 1
+    assert "configuration error" in err and "line 1" in err and "Traceback" not in err
+    code, _, err = run("privacy", "expire", env={"GOVERNANCE_WITNESSES": "http://w=not-a-key"})
+    assert code == 1
+    assert "GOVERNANCE_WITNESSES" in err and "Traceback" not in err
+    code, _, err = run("witness", "vkey", "--key", str(tmp_path / "w.pem"), "--name", "bad name")
+    assert code == 2 and "--name" in err
+    assert not (tmp_path / "w.pem").exists() or (tmp_path / "w.pem").stat().st_mode & 0o077 == 0

@@ -22,7 +22,7 @@ import base64
 import contextvars
 import hmac
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
@@ -35,6 +35,8 @@ from piccolo.columns.combination import WhereRaw
 from piccolo.custom_types import Combinable
 
 from governance.audit import merkle, note, tree, tree_store, verification
+from governance.audit.cosignature import CosignerKey
+from governance.audit.keys import KeyHistory, load_history
 from governance.audit.leaf import canonical_json, leaf_input, normalise_time, stored_leaf_input
 from governance.audit.schemas import (
     AuditEntryView,
@@ -70,13 +72,31 @@ class Recorded:
 
 @dataclass(frozen=True, slots=True)
 class LogKey:
-    """The deployment's checkpoint signing key and the log origin it signs for."""
+    """The deployment's checkpoint signing key and the log origin it signs for, with the
+    keys it replaced (each valid for the sizes it signed: :mod:`governance.audit.keys`)."""
 
     signer: note.Signer
+    history: KeyHistory | None = None
 
     @property
     def origin(self) -> str:
         return self.signer.name
+
+    @property
+    def keys(self) -> KeyHistory:
+        return self.history or KeyHistory(current=self.signer.verifier)
+
+    def verifier_for(self, size: int) -> note.VerifierKey | None:
+        """The key that was valid for a checkpoint of ``size`` (None: none was)."""
+        return self.keys.for_size(size)
+
+    def open_checkpoint(self, signed: str) -> note.Checkpoint:
+        """A checkpoint of this log, checked under the key valid for the size it claims."""
+        claimed = note.parse_checkpoint(note._split_note(signed)[0])
+        verifier = self.verifier_for(claimed.size)
+        if verifier is None:
+            raise note.NoteError(f"no checkpoint key of this log was valid for size {claimed.size}")
+        return note.verify_checkpoint(signed, verifier, expected_origin=self.origin)
 
     @property
     def verifier_key(self) -> str:
@@ -95,7 +115,8 @@ def load_log_key(settings: Settings) -> LogKey:
     private_key = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(private_key, Ed25519PrivateKey):
         raise ValueError(f"{settings.effective_checkpoint_key_file} is not an Ed25519 private key")
-    return LogKey(signer=note.Signer(settings.log_origin, private_key))
+    signer = note.Signer(settings.log_origin, private_key)
+    return LogKey(signer=signer, history=load_history(settings.effective_checkpoint_key_history, signer.verifier))
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,9 +391,13 @@ async def latest_checkpoint(log_key: LogKey) -> CheckpointRow | None:
 
 
 def _genuine(row: CheckpointRow, log_key: LogKey) -> bool:
-    """Signed by our key, for this size and root, with a compact range that folds to that root."""
+    """Signed by our key (the one valid for its size), for this size and root, with a compact
+    range that folds to that root."""
+    verifier = log_key.verifier_for(row.tree_size)
+    if verifier is None:
+        return False
     try:
-        signed = note.parse_checkpoint(note.open_note(row.note, log_key.signer.verifier))
+        signed = note.parse_checkpoint(note.open_note(row.note, verifier))
         resumed = merkle.TreeBuilder.from_compact_range(row.tree_size, row.compact_range)
     except ValueError:  # NoteError is a ValueError
         return False
@@ -453,7 +478,8 @@ async def _next_number(previous: CheckpointRow | None, log_key: LogKey) -> int:
     began is numbered by its place among the stored ones (verification counts the same way)."""
     if previous is None:
         return 0
-    number = _link_number(previous.link, log_key.signer.verifier)
+    verifier = log_key.verifier_for(previous.tree_size)
+    number = _link_number(previous.link, verifier) if verifier else None
     if number is not None:
         return number + 1
     rows = await AuditCheckpoint.raw(
@@ -462,9 +488,11 @@ async def _next_number(previous: CheckpointRow | None, log_key: LogKey) -> int:
     return int(rows[0]["below"]) + 1
 
 
-async def verify(log_key: LogKey) -> Verification:
-    """Verify every entry and every checkpoint; see :mod:`governance.audit.verification`."""
-    return await verification.verify(log_key.signer.verifier)
+async def verify(log_key: LogKey, witnesses: Sequence[CosignerKey] = (), *, every_witness: bool = True) -> Verification:
+    """Verify every entry and every checkpoint, and that the log agrees with each checkpoint
+    the given witnesses cosigned (and, with ``every_witness``, that each cosigned one at
+    least); see :mod:`governance.audit.verification`."""
+    return await verification.verify(log_key.keys, witnesses=witnesses, every_witness=every_witness)
 
 
 def entry_view(row: AuditEntryRow) -> AuditEntryView:
@@ -623,7 +651,7 @@ async def _builder_at(size: int) -> merkle.TreeBuilder:
     return merkle.TreeBuilder.from_compact_range(size, b"".join(await tree_store.cover_hashes(0, size)))
 
 
-async def verify_since(log_key: LogKey, saved_note: str) -> Verification:
+async def verify_since(log_key: LogKey, saved_note: str, witnesses: Sequence[CosignerKey] = ()) -> Verification:
     """Verify the log, and that it extends a checkpoint kept outside the database.
 
     The saved checkpoint must verify under the log key; the entries must still hash to its
@@ -632,8 +660,8 @@ async def verify_since(log_key: LogKey, saved_note: str) -> Verification:
     Truncating, rewriting, deleting checkpoints or restoring an old backup each fail one.
     ValueError when the file is not a checkpoint signed by this log's key.
     """
-    saved = note.verify_checkpoint(saved_note, log_key.signer.verifier, expected_origin=log_key.origin)
-    result = await verification.verify(log_key.signer.verifier, saved)
+    saved = log_key.open_checkpoint(saved_note)
+    result = await verification.verify(log_key.keys, saved, witnesses)
     problems = list(result.problems)
     latest = await latest_checkpoint(log_key)
     if latest is None or latest.tree_size < saved.size:

@@ -111,3 +111,27 @@ class PolicyVersion(Table, tablename="audit_policy_version"):
     text = Text()
     in_force_from = Timestamptz(index=True)
     recorded_seq = BigInt()
+
+
+class AuditCosignature(Table, tablename="audit_cosignature"):
+    """A witness's cosignature (c2sp.org/tlog-cosignature) of the checkpoint at ``tree_size``.
+
+    ``checkpoint`` is the note text the witness signed, kept whole: it still says which
+    root the witness saw if the checkpoint row were ever replaced.
+    """
+
+    tree_size = BigInt(index=True)
+    witness = Varchar(length=300)  # the witness's verifier key
+    checkpoint = Text()
+    cosignature = Text()  # the signature line, as the witness answered it
+    cosigned_at = Timestamptz()  # the cosignature's own timestamp
+
+
+class CosignatureRow(Row):
+    """An ``audit_cosignature`` row (see :class:`AuditCosignature`)."""
+
+    tree_size: int
+    witness: str
+    checkpoint: str
+    cosignature: str
+    cosigned_at: datetime

@@ -15,6 +15,7 @@ import hmac
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import anyio.to_thread
@@ -22,6 +23,8 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
 from governance.audit import merkle, note
+from governance.audit.cosignature import CosignerKey
+from governance.audit.keys import KeyHistory
 from governance.audit.leaf import details_are_canonical, roles_are_canonical, stored_leaf_input
 from governance.audit.schemas import Verification
 from governance.core import db
@@ -35,6 +38,7 @@ COLUMNS: Final = (
 HEAD_SQL: Final = "SELECT next_seq FROM audit_head WHERE name = 'audit'"
 BEYOND_HEAD_SQL: Final = "SELECT count(*) FROM audit_entry WHERE seq >= {}"
 CHECKPOINTS_SQL: Final = "SELECT tree_size, note, link FROM audit_checkpoint ORDER BY tree_size"
+COSIGNATURES_SQL: Final = "SELECT witness, checkpoint, cosignature FROM audit_cosignature ORDER BY tree_size"
 
 LINK_HEADER: Final = "governance audit checkpoint link/v1"
 NO_PREVIOUS: Final = "-"
@@ -85,6 +89,16 @@ class _Signed(Row):
     link: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class _Cosigned:
+    """A checkpoint a trusted witness cosigned: the entries must still hash to its root."""
+
+    size: int
+    root: bytes
+    witness: str
+    timestamp: int
+
+
 class VerificationPass:
     """One streaming pass: every leaf recomputed, the root compared at every checkpoint.
 
@@ -94,11 +108,16 @@ class VerificationPass:
 
     def __init__(
         self,
-        verifier: note.VerifierKey,
+        keys: KeyHistory | note.VerifierKey,
         checkpoints: Sequence[Mapping[str, Any]],
         saved: note.Checkpoint | None = None,
+        witnesses: Sequence[CosignerKey] = (),
+        cosignatures: Sequence[Mapping[str, Any]] = (),
+        *,
+        every_witness: bool = True,
     ) -> None:
-        self.verifier = verifier
+        self.keys = keys if isinstance(keys, KeyHistory) else KeyHistory(current=keys)
+        self.verifier = self.keys.current
         self.builder = merkle.TreeBuilder()
         signed = typed_all((dict(row) for row in checkpoints), _Signed)
         self.pending = sorted(signed, key=lambda c: c.tree_size)
@@ -117,11 +136,44 @@ class VerificationPass:
         self.saved = saved
         if saved is not None and saved.size not in {c.tree_size for c in signed}:
             self.bad_checkpoint(saved.size, f"the checkpoint saved earlier (size {saved.size}) is no longer stored")
+        self.cosigned = self._cosigned(witnesses, cosignatures, every_witness)
+        self.last_agreed = 0
         self.next_due = self._next_due()
         self.checkpoints_due()
 
+    def _cosigned(
+        self, witnesses: Sequence[CosignerKey], rows: Sequence[Mapping[str, Any]], every_witness: bool
+    ) -> list[_Cosigned]:
+        """The stored cosignatures by the trusted witnesses that verify, smallest size first.
+        With ``every_witness``, a trusted witness with none is a problem: its evidence was
+        removed, or never came."""
+        cosigned: list[_Cosigned] = []
+        by_key = {key.encode(): key for key in witnesses}
+        seen: set[str] = set()
+        for row in rows:
+            key = by_key.get(row["witness"])
+            if key is None:
+                continue
+            try:
+                timestamp = key.open(row["checkpoint"], row["cosignature"])
+                checkpoint = note.parse_checkpoint(row["checkpoint"])
+            except note.NoteError as exc:
+                self.problems.append(f"a stored cosignature by witness {key.name} does not verify ({exc})")
+                continue
+            if checkpoint.origin != self.verifier.name:
+                self.problems.append(f"witness {key.name} cosigned a checkpoint of another log ({checkpoint.origin!r})")
+                continue
+            seen.add(key.name)
+            cosigned.append(_Cosigned(checkpoint.size, checkpoint.root, key.name, timestamp))
+        for key in witnesses if every_witness else ():
+            if key.name not in seen:
+                self.problems.append(f"no stored checkpoint carries a valid cosignature by witness {key.name}")
+        return sorted(cosigned, key=lambda c: c.size)
+
     def _next_due(self) -> int:
         sizes = [self.pending[0].tree_size] if self.pending else []
+        if self.cosigned:
+            sizes.append(self.cosigned[0].size)
         if self.saved is not None and self.saved.size >= self.builder.size:
             sizes.append(self.saved.size)
         return min(sizes, default=-1)
@@ -157,6 +209,8 @@ class VerificationPass:
         the saved one when the tree reaches its size."""
         while self.pending and self.pending[0].tree_size == self.builder.size:
             self.checkpoint(self.pending.pop(0))
+        while self.cosigned and self.cosigned[0].size == self.builder.size:
+            self.witnessed(self.cosigned.pop(0))
         saved = self.saved
         if saved is not None and saved.size == self.builder.size:
             if not hmac.compare_digest(saved.root, self.builder.root()):
@@ -179,8 +233,11 @@ class VerificationPass:
                 self.bad_checkpoint(size, f"checkpoint at size {size} has no number, though those before it have")
             return
         self.numbered = True
+        verifier = self.keys.for_size(size)
+        if verifier is None:
+            return  # reported by checkpoint(): no key was valid for this size
         try:
-            link = open_link(stored.link, self.verifier)
+            link = open_link(stored.link, verifier)
         except note.NoteError as exc:
             self.bad_checkpoint(size, f"checkpoint at size {size}: its link does not verify ({exc})")
             return
@@ -206,8 +263,12 @@ class VerificationPass:
         size = stored.tree_size
         self.checked += 1
         self.chain(stored)
+        verifier = self.keys.for_size(size)
+        if verifier is None:
+            self.bad_checkpoint(size, f"checkpoint at size {size}: no key of this log was valid for that size")
+            return
         try:
-            signed = note.parse_checkpoint(note.open_note(stored.note, self.verifier))
+            signed = note.parse_checkpoint(note.open_note(stored.note, verifier))
         except note.NoteError as exc:
             self.bad_checkpoint(size, f"checkpoint at size {size}: {exc}")
             return
@@ -217,6 +278,20 @@ class VerificationPass:
             self.bad_checkpoint(size, f"checkpoint at size {size}: the entries no longer hash to its signed root")
         elif self.first_bad_checkpoint is None:
             self.last_good_checkpoint = size
+
+    def witnessed(self, cosigned: _Cosigned) -> None:
+        """The log's history must agree with every checkpoint a witness cosigned: a witness
+        keeps its own record, so a rewrite the database hides still shows here."""
+        when = datetime.fromtimestamp(cosigned.timestamp, UTC).isoformat()
+        if hmac.compare_digest(cosigned.root, self.builder.root()):
+            self.last_agreed = cosigned.size
+            return
+        self.bad_checkpoint(
+            cosigned.size,
+            f"the log contradicts the checkpoint at size {cosigned.size} that witness {cosigned.witness} cosigned "
+            f"at {when}: the first rewritten entry is among entries {self.last_agreed} to {cosigned.size - 1}",
+        )
+        self.last_good_checkpoint = min(self.last_good_checkpoint, self.last_agreed)
 
     def bad_checkpoint(self, size: int, problem: str) -> None:
         if self.first_bad_checkpoint is None:
@@ -235,6 +310,14 @@ class VerificationPass:
                 self.saved.size,
                 f"the log has {self.builder.size} entries, fewer than the {self.saved.size} of the checkpoint "
                 "saved earlier: it was truncated",
+            )
+            if self.first_bad_seq is None:
+                self.first_bad_seq = self.builder.size
+        for cosigned in self.cosigned:  # cosigned beyond the entries: truncated, or an old backup
+            self.bad_checkpoint(
+                cosigned.size,
+                f"the log has {self.builder.size} entries, fewer than the checkpoint at size {cosigned.size} "
+                f"that witness {cosigned.witness} cosigned: it was truncated or restored from an old backup",
             )
             if self.first_bad_seq is None:
                 self.first_bad_seq = self.builder.size
@@ -261,7 +344,13 @@ class VerificationPass:
         )
 
 
-async def verify(verifier: note.VerifierKey, saved: note.Checkpoint | None = None) -> Verification:
+async def verify(
+    verifier: KeyHistory | note.VerifierKey,
+    saved: note.Checkpoint | None = None,
+    witnesses: Sequence[CosignerKey] = (),
+    *,
+    every_witness: bool = True,
+) -> Verification:
     """Verify every entry and checkpoint the database held at one instant.
 
     An edited entry is reported by sequence number; an edit whose leaf hash was rewritten
@@ -270,20 +359,28 @@ async def verify(verifier: note.VerifierKey, saved: note.Checkpoint | None = Non
     """
     engine = db.engine()
     if isinstance(engine, PostgresEngine):
-        return await _verify_postgres(engine, verifier, saved)
+        return await _verify_postgres(engine, verifier, saved, witnesses, every_witness)
     if isinstance(engine, SQLiteEngine):
-        return await anyio.to_thread.run_sync(_verify_sqlite, str(engine.path), verifier, saved)
+        return await anyio.to_thread.run_sync(
+            _verify_sqlite, str(engine.path), verifier, saved, witnesses, every_witness
+        )
     raise TypeError(f"unsupported engine {engine.engine_type}")  # pragma: no cover
 
 
 async def _verify_postgres(
-    engine: PostgresEngine, verifier: note.VerifierKey, saved: note.Checkpoint | None
+    engine: PostgresEngine,
+    verifier: KeyHistory | note.VerifierKey,
+    saved: note.Checkpoint | None,
+    witnesses: Sequence[CosignerKey],
+    every_witness: bool,
 ) -> Verification:
     connection = await (engine.pool.acquire() if engine.pool else engine.get_new_connection())
     try:
         async with connection.transaction(isolation="repeatable_read", readonly=True):
             head = int(await connection.fetchval(HEAD_SQL))
-            state = VerificationPass(verifier, await connection.fetch(CHECKPOINTS_SQL), saved)
+            cosignatures = await connection.fetch(COSIGNATURES_SQL) if witnesses else []
+            checkpoints = await connection.fetch(CHECKPOINTS_SQL)
+            state = VerificationPass(verifier, checkpoints, saved, witnesses, cosignatures, every_witness=every_witness)
             cursor = await connection.cursor(
                 f"SELECT {COLUMNS} FROM audit_entry WHERE seq < $1 ORDER BY seq",  # noqa: S608
                 head,
@@ -301,14 +398,28 @@ async def _verify_postgres(
     return state.finish(head, beyond)
 
 
-def _verify_sqlite(path: str, verifier: note.VerifierKey, saved: note.Checkpoint | None) -> Verification:
+def _verify_sqlite(
+    path: str,
+    verifier: KeyHistory | note.VerifierKey,
+    saved: note.Checkpoint | None,
+    witnesses: Sequence[CosignerKey],
+    every_witness: bool,
+) -> Verification:
     # PARSE_DECLTYPES: Piccolo registered the converters that turn TIMESTAMPTZ into datetimes.
     connection = sqlite3.connect(path, detect_types=sqlite3.PARSE_DECLTYPES, isolation_level=None)
     connection.row_factory = sqlite3.Row
     try:
         connection.execute("BEGIN")  # one read snapshot (WAL) for everything below
         head = int(connection.execute(HEAD_SQL).fetchone()[0])
-        state = VerificationPass(verifier, connection.execute(CHECKPOINTS_SQL).fetchall(), saved)
+        cosignatures = connection.execute(COSIGNATURES_SQL).fetchall() if witnesses else []
+        state = VerificationPass(
+            verifier,
+            connection.execute(CHECKPOINTS_SQL).fetchall(),
+            saved,
+            witnesses,
+            cosignatures,
+            every_witness=every_witness,
+        )
         cursor = connection.execute(
             f"SELECT {COLUMNS} FROM audit_entry WHERE seq < ? ORDER BY seq",  # noqa: S608
             (head,),

@@ -60,7 +60,7 @@ HEAD_TRIGGER_SQLITE = (
     "WHEN NEW.next_seq < OLD.next_seq OR NEW.name <> OLD.name "
     "BEGIN SELECT RAISE(ABORT, 'audit history is append-only: the sequence head only moves forward'); END"
 )
-UNLOCKED_TABLES = ("audit_entry", "audit_checkpoint", "audit_tree_node")
+UNLOCKED_TABLES = ("audit_entry", "audit_checkpoint", "audit_tree_node", "audit_cosignature")
 
 
 @asynccontextmanager
