@@ -21,8 +21,10 @@ from litestar.types import ControllerRouterHandler
 
 from governance.audit import note
 from governance.audit import service as audit
+from governance.audit import witnesses as cosigning
 from governance.audit.routes import export_response
 from governance.audit.schemas import AuditQuery
+from governance.audit.witnesses import Witnesses
 from governance.core import limits
 from governance.core.shapes import Input
 from governance.evidence.presenting import PAGE_SIZE, read_query, show
@@ -92,20 +94,26 @@ async def audit_entry(
     return show(request, "evidence/audit_entry.html", {"entry": entry, "details": details})
 
 
-async def log_context(log_key: audit.LogKey) -> dict[str, Any]:
-    """The latest checkpoint, the witnesses that cosigned it (their signature lines: this
-    service holds no witness key to check them with), and the verifier key."""
+async def log_context(log_key: audit.LogKey, witnesses: Witnesses) -> dict[str, Any]:
+    """The latest checkpoint with the cosignatures of the configured witnesses attached (as
+    ``/tlog/checkpoint`` serves it), who signed it besides the log, whether a quorum did, what
+    this instance knows of each witness, and the verifier key."""
     latest = await audit.latest_checkpoint(log_key)
+    shown = await cosigning.attached(latest, witnesses) if latest else None
     ours = (log_key.origin, log_key.signer.key_id)
-    witnesses = [
+    signers = [
         {"name": name, "key_id": f"{key_id:08x}"}
-        for name, key_id in (note.signers(latest.note) if latest else [])
+        for name, key_id in (note.signers(shown) if shown else [])
         if (name, key_id) != ours
     ]
     return {
         "checkpoint": latest,
+        "note": shown,
         "root_hex": latest.root_hash.hex() if latest else None,
-        "witnesses": witnesses,
+        "witnesses": signers,
+        "configured": [{"name": status.name, "state": status.describe()} for status in witnesses.statuses],
+        "quorum": witnesses.quorum,
+        "witnessed": bool(latest) and await cosigning.witnessed(latest, witnesses),
         "verifier_key": log_key.verifier_key,
         "size": await audit.tree_size(),
         "verification": None,
@@ -113,17 +121,23 @@ async def log_context(log_key: audit.LogKey) -> dict[str, Any]:
 
 
 @get("/audit/log")
-async def audit_log(request: Request[Any, Any, Any], log_key: NamedDependency[audit.LogKey]) -> Response[Any]:
+async def audit_log(
+    request: Request[Any, Any, Any], log_key: NamedDependency[audit.LogKey], witnesses: NamedDependency[Witnesses]
+) -> Response[Any]:
     """The log panel: the latest signed checkpoint and its witnesses, the public key, the
     export, and a button that verifies the whole log."""
-    return show(request, "evidence/audit_log.html", await log_context(log_key))
+    return show(request, "evidence/audit_log.html", await log_context(log_key, witnesses))
 
 
 @get("/audit/log/verify")
-async def verify_log(request: Request[Any, Any, Any], log_key: NamedDependency[audit.LogKey]) -> Response[Any]:
+async def verify_log(
+    request: Request[Any, Any, Any], log_key: NamedDependency[audit.LogKey], witnesses: NamedDependency[Witnesses]
+) -> Response[Any]:
     """Verify every entry and checkpoint now (the API's ``/audit/verify``) and show the result
     on the log panel (only the result for htmx)."""
-    context = {**await log_context(log_key), "verification": await audit.verify(log_key)}
+    # As the API's verify: against the configured witnesses' cosignatures too.
+    verification = await audit.verify(log_key, witnesses.keys, every_witness=False)
+    context = {**await log_context(log_key, witnesses), "verification": verification}
     fragment = "verification" if is_fragment_request(request) else "content"
     return show(request, "evidence/audit_log.html", context, fragment=fragment)
 

@@ -26,6 +26,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from litestar.types import ControllerRouterHandler
 
 from governance.audit import service as audit
+from governance.audit.witnesses import Witnesses
 from governance.complaints import summary as complaints_summary
 from governance.core import limits
 from governance.core.authz import Authorizer
@@ -231,6 +232,7 @@ async def auditor_desk(
     request: Request[Any, Any, Any],
     evidence: NamedDependency[service.Evidence],
     log_key: NamedDependency[audit.LogKey],
+    witnesses: NamedDependency[Witnesses],
     bundle: Annotated[UUID | None, QueryParameter(description="A ready bundle whose records to sample.")] = None,
 ) -> Response[Any]:
     """Read-only: the readiness figures, the ready bundles, the log export and public key with
@@ -241,7 +243,7 @@ async def auditor_desk(
         manifest = await service.manifest(evidence, bundle, request.user)
     context = {
         **await readiness(now),
-        **await log_context(log_key),
+        **await log_context(log_key, witnesses),
         "bundles": ready.items,
         "manifest": manifest,
         "artifacts": manifest.artifacts[:SAMPLE_LIMIT] if manifest else [],

@@ -15,11 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from governance.app import create_app
 from governance.audit import note
 from governance.audit import service as audit
+from governance.audit.cosignature import CosignerKey
 from governance.audit.tables import CheckpointRow
 from governance.bootstrap import Services
 from governance.core.clock import ManualClock
@@ -518,6 +522,28 @@ async def test_the_log_panel_names_the_witnesses_that_cosigned_the_checkpoint(
     panel = await client.get("/audit/log")
     assert "witness.example/w1" in panel.text and f"{witness.key_id:08x}" in panel.text
     assert "No witness has cosigned" not in panel.text
+
+
+async def test_the_log_panel_says_whether_the_configured_witnesses_cosigned(
+    settings: Settings, clock: ManualClock, services: Services
+) -> None:
+    public = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    vkey = CosignerKey("accreditor.example/witness", public).encode()
+    # A witness that answers nothing: this instance has not reached it, so nothing is witnessed.
+    reporting = msgspec.structs.replace(settings, witnesses=(f"http://127.0.0.1:9={vkey}",), witness_quorum=1)
+    await audit.sign_checkpoint(services.log_key)
+    session = await sessions.open_session(
+        Web.configure(settings), Identity(sub=OFFICER, roles=("compliance_officer",)), clock.now(), kind="staff",
+        method="token",
+    )  # fmt: skip
+    transport = httpx.ASGITransport(app=create_app(reporting, clock=clock))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as browser:
+        browser.cookies.set(SESSION, session.secret)
+        panel = await browser.get("/audit/log")
+    assert panel.status_code == 200, panel.text
+    words = text_of(panel.text)
+    assert "Not witnessed yet" in words and "accreditor.example/witness: not asked yet by this instance" in words
+    assert "governance audit verify --since FILE" in words and "/tlog/checkpoint" in words
 
 
 # The auditor's desk
