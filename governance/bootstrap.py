@@ -20,6 +20,7 @@ from governance.core.authz import Authorizer
 from governance.core.clock import Clock, SystemClock
 from governance.core.crypto import Keyring, LocalMasterKey
 from governance.core.storage import ObjectStore, object_store
+from governance.credentials.keys import Issuer, load_issuer
 from governance.evidence.service import Evidence
 from governance.privacy import consent as privacy_consent
 from governance.privacy import retention as privacy_retention
@@ -63,6 +64,7 @@ class Services:
     complaints: Complaints
     evidence: Evidence
     web: Web
+    issuer: Issuer
     # Rendered dossiers, per process (kept fresh by the mentor's version).
     dossier_cache: DossierCache = field(default_factory=DossierCache)
 
@@ -126,4 +128,5 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Se
         complaints=complaints,
         evidence=evidence,
         web=Web.configure(settings),
+        issuer=load_issuer(settings),
     )

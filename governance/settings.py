@@ -48,6 +48,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_issuer: str = "governance"
     master_key_file: Path | None = None
     checkpoint_key_file: Path | None = None
+    # Credentials: the Ed25519 key that signs them (PEM, PKCS#8) and, after a rotation, the
+    # earlier keys' files (comma-separated), still listed in did.json so old credentials verify.
+    credential_key_file: Path | None = None
+    credential_retired_key_files: tuple[str, ...] = ()
+    # How long a verifier may cache a served status list (its `ttl` and Cache-Control).
+    credential_status_ttl: timedelta = timedelta(minutes=5)
     log_origin: Origin = "governance.localhost/audit"
     checkpoint_interval: timedelta = timedelta(seconds=10)
     max_request_body_bytes: PositiveInt = 16 * 1024 * 1024
@@ -123,6 +129,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def effective_checkpoint_key_file(self) -> Path:
         return self.checkpoint_key_file or self.keys_dir / "checkpoint-ed25519.pem"
+
+    @property
+    def effective_credential_key_file(self) -> Path:
+        return self.credential_key_file or self.keys_dir / "credential-ed25519.pem"
 
     @property
     def jwt_secret_file(self) -> Path:
@@ -208,6 +218,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 "JWT_SECRET": self.jwt_secret,
                 "MASTER_KEY_FILE": self.master_key_file,
                 "CHECKPOINT_KEY_FILE": self.checkpoint_key_file,
+                "CREDENTIAL_KEY_FILE": self.credential_key_file,
             }
             for name, value in required.items():
                 if not value:
@@ -229,6 +240,8 @@ DURATION_FIELDS = (
     "portal_session_lifetime",
     "sign_in_link_lifetime",
     "session_sweep_interval",
+    # credentials
+    "credential_status_ttl",
 )
 
 # ISO 8601 durations that may have years and months (``P6Y``): kept as a Duration.
@@ -254,7 +267,7 @@ def _is_http_url(value: str) -> bool:
 
 
 def _parse_special(name: str, value: str) -> Any:
-    if name in {"trusted_proxies", "portal_return_urls"}:
+    if name in {"trusted_proxies", "portal_return_urls", "credential_retired_key_files"}:
         return [entry.strip() for entry in value.split(",") if entry.strip()]
     if name in DURATION_FIELDS:
         try:
