@@ -234,25 +234,43 @@ class _Change(Row):
 
 
 async def set_indices(purpose: Purpose, number: int, at: datetime | None = None) -> tuple[list[int], datetime | None]:
-    """The set bits of list ``number`` (now, or as they stood at ``at``) and when the last one moved."""
+    """The set bits of list ``number`` (now, or as they stood at ``at``) and when the last one moved.
+
+    Now: the issuance rows' flags (kept with each change). At a past time: the changes up
+    to then, folded in order.
+    """
     low, high = number * statuslists.LIST_SIZE, (number + 1) * statuslists.LIST_SIZE
     in_list = (CredentialStatusChange.purpose == purpose) & (CredentialStatusChange.status_index >= low)
     in_list &= CredentialStatusChange.status_index < high
-    if at is not None:
-        in_list &= CredentialStatusChange.at <= at
+    if at is None:
+        flag = IssuedCredential.revoked if purpose == "revocation" else IssuedCredential.suspended
+        current = await IssuedCredential.select(IssuedCredential.status_index).where(
+            flag.eq(True) & (IssuedCredential.status_index >= low) & (IssuedCredential.status_index < high)
+        )
+        latest = (
+            await CredentialStatusChange.select(CredentialStatusChange.at)
+            .where(in_list)
+            .order_by(CredentialStatusChange.at, ascending=False)
+            .first()
+        )
+        last = typed(latest, _When).at if latest is not None else None
+        return sorted(row.status_index for row in typed_all(current, _Bit)), last
     changes = typed_all(
         await CredentialStatusChange.select(
             CredentialStatusChange.status_index, CredentialStatusChange.value, CredentialStatusChange.at
         )
-        .where(in_list)
+        .where(in_list & (CredentialStatusChange.at <= at))
         .order_by(CredentialStatusChange.at),
         _Change,
     )
     bits: dict[int, bool] = {}
     for change in changes:
         bits[change.status_index] = change.value
-    last = changes[-1].at if changes else None
-    return sorted(i for i, v in bits.items() if v), last
+    return sorted(i for i, v in bits.items() if v), changes[-1].at if changes else None
+
+
+class _When(Row):
+    at: datetime
 
 
 async def status_list(

@@ -145,8 +145,8 @@ async def _status(
     )
     if {k: entry.get(k) for k in expected} != expected:
         return purpose, "failed", "the status entry does not point where this service lists the credential"
-    indices, _ = await service.set_indices(purpose, number)
-    if row.status_index in indices:
+    # The flag the served list is built from (service.set_indices), read for this one credential.
+    if row.revoked if purpose == "revocation" else row.suspended:
         word = "revoked" if purpose == "revocation" else "suspended"
         return (
             purpose,
