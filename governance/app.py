@@ -129,6 +129,7 @@ def dependencies(services: Services) -> dict[str, Provide]:
         "evidence": provide(services.evidence),
         "web": provide(services.web),
         "issuer": provide(services.issuer),
+        "attestation_templates": provide(services.attestation_templates),
         # For a page that offers an action only to those the policy lets take it.
         "authorizer": provide(services.authorizer),
     }

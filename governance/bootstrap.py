@@ -21,6 +21,7 @@ from governance.core.clock import Clock, SystemClock
 from governance.core.crypto import Keyring, LocalMasterKey
 from governance.core.storage import ObjectStore, object_store
 from governance.credentials.keys import Issuer, load_issuer
+from governance.credentials.templates import Templates, load_templates
 from governance.evidence.service import Evidence
 from governance.privacy import consent as privacy_consent
 from governance.privacy import retention as privacy_retention
@@ -65,6 +66,7 @@ class Services:
     evidence: Evidence
     web: Web
     issuer: Issuer
+    attestation_templates: Templates
     # Rendered dossiers, per process (kept fresh by the mentor's version).
     dossier_cache: DossierCache = field(default_factory=DossierCache)
 
@@ -129,4 +131,5 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Se
         evidence=evidence,
         web=Web.configure(settings),
         issuer=load_issuer(settings),
+        attestation_templates=load_templates(settings.effective_policy_dir),
     )

@@ -24,6 +24,7 @@ from governance.core.identity import Identity
 from governance.core.ratelimits import LIMITED_PER_CLIENT
 from governance.credentials import service, verification
 from governance.credentials.keys import Issuer
+from governance.credentials.templates import Templates
 from governance.credentials.verification import Verification
 from governance.settings import Settings
 
@@ -43,10 +44,13 @@ async def credential_holder(connection: ASGIConnection[Any, Any, Any, Any]) -> s
     media_type=VC_MEDIA_TYPE,
 )
 async def attestation_credential(
-    request: Request[Identity, Any, Any], attestation_id: FromPath[uuid.UUID], issuer: NamedDependency[Issuer]
+    request: Request[Identity, Any, Any],
+    attestation_id: FromPath[uuid.UUID],
+    issuer: NamedDependency[Issuer],
+    attestation_templates: NamedDependency[Templates],
 ) -> dict[str, Any]:
     """The attestation as a signed Open Badges 3.0 credential (its current version)."""
-    signed = await service.credential(issuer, attestation_id)
+    signed = await service.credential(issuer, attestation_id, attestation_templates)
     await audit.record_read(request.user, "credential.read", "attestation", str(attestation_id))
     return signed
 

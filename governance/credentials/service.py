@@ -29,6 +29,7 @@ from governance.credentials import jsonld, proofs, statuslists
 from governance.credentials.keys import Issuer
 from governance.credentials.statuslists import Purpose
 from governance.credentials.tables import CredentialStatusChange, IssuedCredential, IssuedRow
+from governance.credentials.templates import Template, Templates
 
 RESOURCE: Final = "credential"
 STATUS_PATH: Final = "/credentials/status"
@@ -137,13 +138,14 @@ async def _current(attestation_id: uuid.UUID) -> IssuedRow | None:
 # Reading -------------------------------------------------------------------------------------
 
 
-async def credential(issuer: Issuer, attestation_id: uuid.UUID) -> dict[str, Any]:
+async def credential(issuer: Issuer, attestation_id: uuid.UUID, templates: Templates | None = None) -> dict[str, Any]:
     """The signed credential of the attestation's current version (404 when it has none)."""
     row = await _current(attestation_id)
     if row is None:
         raise not_found("credential", attestation_id)
     view = await attestations.get(attestation_id)
-    return sign(issuer, document(issuer, view, row))
+    template = templates.find(view.competency, view.rubric_version) if templates is not None else None
+    return sign(issuer, document(issuer, view, row, template))
 
 
 async def issued(credential_id: uuid.UUID) -> IssuedRow | None:
@@ -160,8 +162,8 @@ def _midnight(day: date) -> str:
     return _instant(datetime.combine(day, time(), tzinfo=UTC))
 
 
-def document(issuer: Issuer, view: AttestationView, row: IssuedRow) -> dict[str, Any]:
-    """The unsigned OpenBadgeCredential of one attestation version."""
+def document(issuer: Issuer, view: AttestationView, row: IssuedRow, template: Template | None = None) -> dict[str, Any]:
+    """The unsigned OpenBadgeCredential of one attestation version (from its template when there is one)."""
     achievement_id = f"{issuer.public_url}/achievements/{view.competency}/{view.rubric_version}"
     score_id = f"{achievement_id}#score"
     number = row.status_index // statuslists.LIST_SIZE
@@ -212,10 +214,37 @@ def document(issuer: Issuer, view: AttestationView, row: IssuedRow) -> dict[str,
             for purpose in statuslists.PURPOSES
         ],
     }
+    if template is not None:
+        _from_template(doc["credentialSubject"], template, view.score, score_id)
     if row.replaces is not None:
         # VC 2.0's relatedResource: this credential supersedes the one it names.
         doc["relatedResource"] = [{"id": f"urn:uuid:{row.replaces}"}]
     return doc
+
+
+def _from_template(subject: dict[str, Any], template: Template, score: int, score_id: str) -> None:
+    """The template's achievement and scale; the result's level (none when the score is off the scale)."""
+    achievement = subject["achievement"]
+    achievement["name"] = template.name
+    achievement["description"] = template.description
+    achievement["criteria"] = {"narrative": template.criteria}
+    achievement["resultDescription"][0] |= {
+        "valueMin": str(template.minimum),
+        "valueMax": str(template.maximum),
+        "rubricCriterionLevel": [
+            {
+                "id": f"{score_id}-{level.id}",
+                "type": ["RubricCriterionLevel"],
+                "name": level.name,
+                "description": level.description,
+                "points": str(level.start),
+            }
+            for level in template.level
+        ],
+    }
+    level = template.level_of(score)
+    if level is not None:
+        subject["result"][0]["achievedLevel"] = f"{score_id}-{level.id}"
 
 
 def sign(issuer: Issuer, unsigned: dict[str, Any], created: datetime | None = None) -> dict[str, Any]:
