@@ -16,7 +16,8 @@ RUN pip install . && mkdir -p /var/lib/governance && chown governance:governance
 
 # Production defaults: JSON logs, listen on all interfaces, keys and local objects in a volume.
 # Production requires GOVERNANCE_DATABASE_URL (postgresql://...), GOVERNANCE_JWT_SECRET,
-# GOVERNANCE_MASTER_KEY_FILE and GOVERNANCE_CHECKPOINT_KEY_FILE (mount them as secrets):
+# GOVERNANCE_MASTER_KEY_FILE, GOVERNANCE_CHECKPOINT_KEY_FILE and GOVERNANCE_CREDENTIAL_KEY_FILE
+# (mount them as secrets):
 # every replica must share one database and one set of keys. Set GOVERNANCE_PUBLIC_URL to
 # the https address people reach the service at: sign-in links start with it, and cookies
 # are Secure and __Host- prefixed behind it.

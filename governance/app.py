@@ -39,6 +39,10 @@ from governance.core.errors import exception_handlers, problem_details_plugin
 from governance.core.identity import Identity, jwt_auth
 from governance.core.logging import body_size_limit, configure_logging, request_logging_middleware
 from governance.core.ratelimits import per_client, per_subject
+from governance.credentials.pages import PAGES as CREDENTIAL_PAGES
+from governance.credentials.routes import PUBLIC_API_ROUTES as CREDENTIAL_PUBLIC_API_ROUTES
+from governance.credentials.routes import PUBLIC_ROUTES as CREDENTIAL_PUBLIC_ROUTES
+from governance.credentials.routes import ROUTES as CREDENTIAL_ROUTES
 from governance.evidence import worker as evidence_worker
 from governance.evidence.pages import PAGES as EVIDENCE_PAGES
 from governance.evidence.routes import ROUTES as EVIDENCE_ROUTES
@@ -131,6 +135,8 @@ def dependencies(services: Services) -> dict[str, Provide]:
         "complaints": provide(services.complaints),
         "evidence": provide(services.evidence),
         "web": provide(services.web),
+        "issuer": provide(services.issuer),
+        "attestation_templates": provide(services.attestation_templates),
         # For a page that offers an action only to those the policy lets take it.
         "authorizer": provide(services.authorizer),
     }
@@ -176,6 +182,7 @@ def application(services: Services) -> Litestar:
             *PRIVACY_ROUTES,
             *EVIDENCE_ROUTES,
             *COMPLAINT_ROUTES,
+            *CREDENTIAL_ROUTES,
         ],
         middleware=[casbin_middleware(services.authorizer), refuse_overlong_parameters],
     )
@@ -188,14 +195,18 @@ def application(services: Services) -> Litestar:
     trusted = trusted_networks(settings.trusted_proxies)
     public_api = Router(
         path="/api/v1",
-        route_handlers=COMPLAINT_PUBLIC_ROUTES,
+        route_handlers=[*COMPLAINT_PUBLIC_ROUTES, *CREDENTIAL_PUBLIC_API_ROUTES],
         middleware=[refuse_overlong_parameters, per_client(settings.attestation_status_rate_limit, trusted)],
+    )
+    # The issuer's DID document and status lists, where verifiers expect them (no account).
+    credential_public = Router(
+        path="/", route_handlers=CREDENTIAL_PUBLIC_ROUTES, middleware=[refuse_overlong_parameters]
     )
     auth = jwt_auth(settings)
     prometheus = PrometheusConfig(app_name="governance", group_path=True, exclude=["/metrics", "/health"])
 
     app = Litestar(
-        route_handlers=[health, ready, Metrics, api, public_api, tlog],
+        route_handlers=[health, ready, Metrics, api, public_api, tlog, credential_public],
         lifespan=[lifespan],
         on_app_init=[auth.on_app_init],
         # After authentication (Litestar puts it first), before the Casbin guard: a control
@@ -213,7 +224,14 @@ def application(services: Services) -> Litestar:
                 services.web,
                 services.authorizer,
                 clock,
-                pages=[*WEB_PAGES, *PRIVACY_PAGES, *COMPLAINT_PAGES, *VETTING_PAGES, *EVIDENCE_PAGES],
+                pages=[
+                    *WEB_PAGES,
+                    *PRIVACY_PAGES,
+                    *COMPLAINT_PAGES,
+                    *VETTING_PAGES,
+                    *EVIDENCE_PAGES,
+                    *CREDENTIAL_PAGES,
+                ],
             ),
         ],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]

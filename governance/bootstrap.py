@@ -21,6 +21,8 @@ from governance.core.authz import Authorizer
 from governance.core.clock import Clock, SystemClock
 from governance.core.crypto import Keyring, LocalMasterKey
 from governance.core.storage import ObjectStore, object_store
+from governance.credentials.keys import Issuer, load_issuer
+from governance.credentials.templates import Templates, load_templates
 from governance.evidence.service import Evidence
 from governance.privacy import consent as privacy_consent
 from governance.privacy import retention as privacy_retention
@@ -66,6 +68,8 @@ class Services:
     web: Web
     # The log's witnesses (GOVERNANCE_WITNESSES) and what this instance knows of each.
     witnesses: audit_witnesses.Witnesses
+    issuer: Issuer
+    attestation_templates: Templates
     # Rendered dossiers, per process (kept fresh by the mentor's version).
     dossier_cache: DossierCache = field(default_factory=DossierCache)
 
@@ -138,4 +142,6 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Se
         evidence=evidence,
         web=Web.configure(settings),
         witnesses=witnesses,
+        issuer=load_issuer(settings),
+        attestation_templates=load_templates(settings.effective_policy_dir),
     )

@@ -20,6 +20,7 @@ APP_REGISTRY = AppRegistry(
         # privacy
         "governance.privacy.piccolo_app",
         "governance.evidence.piccolo_app",
+        "governance.credentials.piccolo_app",
         "governance.web.piccolo_app",
     ]
 )

@@ -50,6 +50,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     checkpoint_key_file: Path | None = None
     # The retired checkpoint keys and the sizes each signed (see governance.audit.keys).
     checkpoint_key_history: Path | None = None
+    # Credentials: the Ed25519 key that signs them (PEM, PKCS#8) and, after a rotation, the
+    # earlier keys' files (comma-separated), still listed in did.json so old credentials verify.
+    credential_key_file: Path | None = None
+    credential_retired_key_files: tuple[str, ...] = ()
+    # How long a verifier may cache a served status list (its `ttl` and Cache-Control).
+    credential_status_ttl: timedelta = timedelta(minutes=5)
     log_origin: Origin = "governance.localhost/audit"
     checkpoint_interval: timedelta = timedelta(seconds=10)
     # Witnesses (c2sp.org/tlog-witness) as URL=VKEY pairs, and how many must cosign a
@@ -135,6 +141,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.checkpoint_key_history or self.keys_dir / "checkpoint-key-history.txt"
 
     @property
+    def effective_credential_key_file(self) -> Path:
+        return self.credential_key_file or self.keys_dir / "credential-ed25519.pem"
+
+    @property
     def jwt_secret_file(self) -> Path:
         return self.keys_dir / "jwt.secret"
 
@@ -218,6 +228,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 "JWT_SECRET": self.jwt_secret,
                 "MASTER_KEY_FILE": self.master_key_file,
                 "CHECKPOINT_KEY_FILE": self.checkpoint_key_file,
+                "CREDENTIAL_KEY_FILE": self.credential_key_file,
             }
             for name, value in required.items():
                 if not value:
@@ -239,6 +250,8 @@ DURATION_FIELDS = (
     "portal_session_lifetime",
     "sign_in_link_lifetime",
     "session_sweep_interval",
+    # credentials
+    "credential_status_ttl",
 )
 
 # ISO 8601 durations that may have years and months (``P6Y``): kept as a Duration.
@@ -264,7 +277,7 @@ def _is_http_url(value: str) -> bool:
 
 
 def _parse_special(name: str, value: str) -> Any:
-    if name in {"trusted_proxies", "portal_return_urls", "witnesses"}:
+    if name in {"trusted_proxies", "portal_return_urls", "witnesses", "credential_retired_key_files"}:
         return [entry.strip() for entry in value.split(",") if entry.strip()]
     if name in DURATION_FIELDS:
         try:

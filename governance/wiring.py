@@ -27,6 +27,7 @@ from governance.core.identity import Identity
 from governance.core.shapes import Document
 from governance.core.storage import ObjectStore
 from governance.core.subjects import ExportRecord, Instant, SubjectData, SubjectRegistry
+from governance.credentials import service as credentials
 from governance.privacy import exports
 from governance.privacy.subjects import PrivacySubjects
 from governance.vetting import dossier
@@ -55,11 +56,13 @@ async def record_denial(actor: Identity, method: str, route: str, details: dict[
 def connect_domains() -> None:
     """Plug each domain's reactions into the hooks of the others (idempotent).
 
-    A changed attestation moves its mentors' dossiers (their attestation quality), and a
-    dossier reads that quality from complaints.
+    A changed attestation moves its mentors' dossiers (their attestation quality) and its
+    credential, and a dossier reads that quality from complaints.
     """
     attestations.on_attestations_changed(vetting.attestations_changed)
     dossier.read_attestation_quality_with(attestations.quality)
+    # Each recorded or changed attestation issues or flips its credential, in the same transaction.
+    attestations.on_attestation_event(credentials.attestation_changed)
 
 
 # The access export document names every module's record types: it is put together here.

@@ -40,6 +40,9 @@ PUBLIC = {
     "GET /api/v1/audit/checkpoint",
     "GET /tlog/checkpoint",
     "GET /tlog/tile/{level}/{index}",
+    "POST /api/v1/credentials/verify",
+    "GET /.well-known/did.json",
+    "GET /credentials/status/{purpose}/{number}",
 }
 
 

@@ -35,6 +35,9 @@ def test_overrides_are_read_and_typed() -> None:
             "GOVERNANCE_JWT_SECRET": "s" * 40,
             "GOVERNANCE_MASTER_KEY_FILE": "/run/secrets/master.key",
             "GOVERNANCE_CHECKPOINT_KEY_FILE": "/run/secrets/checkpoint.pem",
+            "GOVERNANCE_CREDENTIAL_KEY_FILE": "/run/secrets/credential.pem",
+            "GOVERNANCE_CREDENTIAL_RETIRED_KEY_FILES": "/run/secrets/old-1.pem, /run/secrets/old-2.pem",
+            "GOVERNANCE_CREDENTIAL_STATUS_TTL": "PT1M",
         }
     )
     assert settings.port == 9100
@@ -42,6 +45,9 @@ def test_overrides_are_read_and_typed() -> None:
     assert settings.checkpoint_interval == timedelta(minutes=1)
     assert settings.json_logs
     assert settings.effective_checkpoint_key_file == Path("/run/secrets/checkpoint.pem")
+    assert settings.effective_credential_key_file == Path("/run/secrets/credential.pem")
+    assert settings.credential_retired_key_files == ("/run/secrets/old-1.pem", "/run/secrets/old-2.pem")
+    assert settings.credential_status_ttl == timedelta(minutes=1)
 
 
 def test_checkpoint_interval_accepts_plain_seconds() -> None:
@@ -82,7 +88,9 @@ def test_a_bad_value_is_refused_naming_the_variable(variable: str, value: str) -
         Settings.from_env({variable: value})
 
 
-@pytest.mark.parametrize("missing", ["DATABASE_URL", "JWT_SECRET", "MASTER_KEY_FILE", "CHECKPOINT_KEY_FILE"])
+@pytest.mark.parametrize(
+    "missing", ["DATABASE_URL", "JWT_SECRET", "MASTER_KEY_FILE", "CHECKPOINT_KEY_FILE", "CREDENTIAL_KEY_FILE"]
+)
 def test_production_requires_shared_database_and_keys(missing: str) -> None:
     environment = {
         "GOVERNANCE_ENV": "production",
@@ -90,6 +98,7 @@ def test_production_requires_shared_database_and_keys(missing: str) -> None:
         "GOVERNANCE_JWT_SECRET": "s" * 40,
         "GOVERNANCE_MASTER_KEY_FILE": "/run/secrets/master.key",
         "GOVERNANCE_CHECKPOINT_KEY_FILE": "/run/secrets/checkpoint.pem",
+        "GOVERNANCE_CREDENTIAL_KEY_FILE": "/run/secrets/credential.pem",
     }
     del environment[f"GOVERNANCE_{missing}"]
     with pytest.raises(SettingsError, match=f"GOVERNANCE_{missing}"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hmac
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
@@ -89,6 +90,7 @@ async def _insert(attestation_id: uuid.UUID, *, actor: Identity, data: Attestati
             },
         )
         await _quality_may_have_changed(data.candidate_id)
+        await _announce(AttestationEvent(attestation_id, None, "valid", 1, 1, actor, now))
 
 
 async def get(attestation_id: uuid.UUID) -> AttestationView:
@@ -216,6 +218,37 @@ async def change_status(
         },
     )
     await _quality_may_have_changed(row.candidate_id)
+    await _announce(AttestationEvent(row.id, row.status, status, row.version, version, actor, now))
+
+
+@dataclass(frozen=True, slots=True)
+class AttestationEvent:
+    """An attestation was recorded (``before`` is None) or changed status, maybe to a new version."""
+
+    attestation_id: uuid.UUID
+    before: AttestationStatus | None
+    after: AttestationStatus
+    version_before: int
+    version_after: int
+    actor: Identity
+    at: datetime
+
+
+# Awaited inside the recording or changing transaction, so that what a listener writes
+# (a credential, a status bit, their audit entries) commits or rolls back with the change.
+AttestationEventListener = Callable[[AttestationEvent], Awaitable[None]]
+_event_listeners: list[AttestationEventListener] = []
+
+
+def on_attestation_event(listener: AttestationEventListener) -> None:
+    """Register ``listener`` for each recorded or changed attestation; registering it again changes nothing."""
+    if listener not in _event_listeners:
+        _event_listeners.append(listener)
+
+
+async def _announce(event: AttestationEvent) -> None:
+    for listener in _event_listeners:
+        await listener(event)
 
 
 # Awaited in the changing transaction with the ids of every mentor whose attestation

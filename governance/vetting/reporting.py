@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from uuid import UUID
 
 import msgspec
@@ -299,3 +299,29 @@ async def decision_reasons(mentors: Sequence[MentorLine], period_end: date, keyr
             )
         )
     return [line for mentor_id in ids for line in lines[mentor_id]]
+
+
+class _Effective(Row):
+    action: str
+
+
+async def approved_on(mentor_id: str, day: date) -> bool | None:
+    """Whether the mentor's standing on ``day`` (UTC, end of day) came from an approval or reinstatement.
+
+    The last decision confirmed by then decides; None when ``mentor_id`` names no mentor.
+    Says nothing else about the mentor (a credential verifier sees only this yes or no).
+    """
+    try:
+        mentor = UUID(mentor_id)
+    except ValueError:
+        return None
+    if not await Mentor.exists().where(Mentor.id == mentor):
+        return None
+    end = datetime.combine(day, datetime.max.time(), tzinfo=UTC)
+    found = (
+        await Decision.select(Decision.action)
+        .where((Decision.mentor == mentor) & Decision.confirmed_at.is_not_null() & (Decision.confirmed_at <= end))
+        .order_by(Decision.confirmed_at, ascending=False)
+        .first()
+    )
+    return found is not None and typed_all([found], _Effective)[0].action in ("approve", "reinstate")

@@ -28,7 +28,17 @@ from governance.web.security import local_path
 log = structlog.get_logger("governance.web")
 
 # Paths that are not pages: their errors stay problem details.
-NOT_PAGES: Final = ("/api/", "/tlog/", "/schema", "/metrics", "/health", "/ready")
+# The DID document and the credential status lists are JSON for verifiers, cached as they say.
+NOT_PAGES: Final = (
+    "/api/",
+    "/tlog/",
+    "/schema",
+    "/metrics",
+    "/health",
+    "/ready",
+    "/.well-known/",
+    "/credentials/status/",
+)
 
 # What each status means to a person, and what they can do about it.
 EXPLAINED: Final = {
