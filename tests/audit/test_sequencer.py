@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -20,7 +23,7 @@ from governance.core import db
 from governance.core.identity import Identity
 from governance.settings import Settings
 
-from ..conftest import BACKEND
+from ..conftest import PG_URL
 from .tampering import sql
 
 OFFICER = Identity(sub="officer-sequencer", roles=("compliance_officer",))
@@ -116,8 +119,42 @@ def _serve(env: dict[str, str]) -> subprocess.Popen[bytes]:
             time.sleep(0.1)
 
 
-@pytest.mark.skipif(BACKEND != "sqlite", reason="the serving instance and its writers share one data directory")
-def test_kill_9_at_random_points_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+async def _log_state(env: dict[str, str], data_dir: Path) -> tuple[dict[int, int], list[int], int]:
+    """(queue id -> seq of the numbered entries, every seq in order, rows left queued), read directly."""
+    queries = (
+        "SELECT queue_id, seq FROM audit_entry WHERE queue_id IS NOT NULL",
+        "SELECT seq FROM audit_entry ORDER BY seq",
+        "SELECT count(*) FROM audit_queue",
+    )
+    if "GOVERNANCE_DATABASE_URL" in env:
+        conn = await asyncpg.connect(env["GOVERNANCE_DATABASE_URL"])
+        try:
+            numbered, seqs, queued = [await conn.fetch(query) for query in queries]
+        finally:
+            await conn.close()
+    else:
+        lite = sqlite3.connect(data_dir / "governance.sqlite3")
+        try:
+            numbered, seqs, queued = [lite.execute(query).fetchall() for query in queries]
+        finally:
+            lite.close()
+    return {row[0]: row[1] for row in numbered}, [row[0] for row in seqs], queued[0][0]
+
+
+async def _fresh_database(url: str, *, create: bool = True) -> None:
+    admin, name = url.rsplit("/", 1)
+    conn = await asyncpg.connect(f"{admin}/postgres")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if create:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+def test_kill_9_at_random_points_loses_and_duplicates_nothing(tmp_path: Path, settings: Settings) -> None:
+    """The serving instance (its sequencer) is killed four times while three processes commit
+    changes; after a restart and a checkpoint, every committed entry is numbered once, densely."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVERNANCE_")}
     env.update(
         {
@@ -128,7 +165,10 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(tmp_path: Path) ->
             "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
         }
     )
-    server = _serve(env)  # migrates the fresh data directory
+    if settings.is_postgres:  # a database of its own, as tests/browser's served process has
+        env["GOVERNANCE_DATABASE_URL"] = PG_URL + "_server"
+        asyncio.run(_fresh_database(env["GOVERNANCE_DATABASE_URL"]))
+    server = _serve(env)  # migrates the fresh database
     writers = [
         subprocess.Popen([sys.executable, "-c", WRITER, str(w)], env=env, stdout=subprocess.PIPE, text=True)
         for w in range(3)
@@ -156,15 +196,9 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(tmp_path: Path) ->
         [sys.executable, "-m", "governance.cli", "audit", "verify"], env=env, capture_output=True, text=True
     )
     assert verify.returncode == 0, verify.stdout + verify.stderr
-    import sqlite3
-
-    conn = sqlite3.connect(tmp_path / "var" / "governance.sqlite3")
-    try:
-        numbered = dict(conn.execute("SELECT queue_id, seq FROM audit_entry WHERE queue_id IS NOT NULL").fetchall())
-        seqs = [row[0] for row in conn.execute("SELECT seq FROM audit_entry ORDER BY seq")]
-        [(queued,)] = conn.execute("SELECT count(*) FROM audit_queue").fetchall()
-    finally:
-        conn.close()
+    numbered, seqs, queued = asyncio.run(_log_state(env, tmp_path / "var"))
+    if settings.is_postgres:
+        asyncio.run(_fresh_database(env["GOVERNANCE_DATABASE_URL"], create=False))
     assert queued == 0
     assert seqs == list(range(len(seqs))), "dense, no gaps"
     missing = [entry_id for entry_id in issued if entry_id not in numbered]
