@@ -204,3 +204,13 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(tmp_path: Path, se
     missing = [entry_id for entry_id in issued if entry_id not in numbered]
     assert not missing, f"committed entries lost: {missing[:10]}"
     assert len(set(numbered.values())) == len(numbered), "no entry numbered twice"
+
+
+async def test_the_integration_lag_and_the_queue_depth_are_in_the_metrics(client: httpx.AsyncClient) -> None:
+    async with db.transaction():
+        await service.record_change(actor=OFFICER, action="test.measured", resource_type="thing")
+    await service.number_queued()
+    await sequencer.queue_depth()
+    text = (await client.get("/metrics")).text
+    assert "governance_audit_integration_lag_seconds_bucket" in text
+    assert "governance_audit_queue_depth 0.0" in text
