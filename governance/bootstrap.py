@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from governance.audit import sequencer as audit_sequencer
 from governance.audit import service as audit
 from governance.audit import witnesses as audit_witnesses
 from governance.complaints.config import Complaints
@@ -78,6 +79,7 @@ class Services:
         """The periodic jobs, in the order they start (the evidence worker runs on its own)."""
         settings, clock = self.settings, self.clock
         return [
+            Job("audit_sequencer", settings.sequencer_interval, audit_sequencer.job, at_start=True),
             Job(
                 "checkpoint",
                 settings.checkpoint_interval,

@@ -62,6 +62,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # checkpoint for it to count as witnessed.
     witnesses: tuple[str, ...] = ()
     witness_quorum: PositiveInt = 1
+    # How often the sequencer looks for queued audit entries (0: never here; another
+    # instance or `governance audit checkpoint` numbers them).
+    sequencer_interval: timedelta = timedelta(milliseconds=20)
     max_request_body_bytes: PositiveInt = 16 * 1024 * 1024
     # Requests per minute per authenticated subject, per instance (0: no limit). High enough
     # for a platform's service account checking permissions before every share.
@@ -237,6 +240,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 DURATION_FIELDS = (
     "checkpoint_interval",
+    "sequencer_interval",
     "vetting_expiry_interval",
     # privacy
     "consent_expiry_interval",

@@ -27,6 +27,7 @@ def test_the_services_are_built_once_and_cannot_be_swapped(settings: Settings) -
     with pytest.raises(dataclasses.FrozenInstanceError):
         services.vetting = bootstrap.build(settings).vetting  # type: ignore[misc]
     assert [job.name for job in services.jobs] == [
+        "audit_sequencer",
         "checkpoint",
         "vetting_expiry",
         "sla_scan",

@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from governance.app import create_app
+from governance.audit import service
 from governance.audit.tables import AuditEntry
 from governance.complaints.tables import Complaint
 from governance.core.edge import client_address, json_depth
@@ -42,6 +43,7 @@ async def client_with(settings: Settings, **changes: Any) -> AsyncIterator[httpx
 
 
 async def audit_size() -> int:
+    await service.number_queued()  # entries committed so far, numbered as the sequencer would
     return int(await AuditEntry.count())
 
 
@@ -436,6 +438,7 @@ async def test_a_flood_of_denied_long_paths_leaves_bounded_entries(database: Set
             # Built whole: the client's base-URL merge would parse the long URL twice more.
             response = await client.send(httpx.Request("GET", f"http://testserver{path}", headers=mentee))
             assert response.status_code == 403
+    await service.number_queued()
     rows = await AuditEntry.select().where(AuditEntry.seq >= first).order_by(AuditEntry.seq)
     assert len(rows) == flood
     assert all(row["action"] == "access.denied" for row in rows)
@@ -542,6 +545,7 @@ async def test_an_unsafe_request_id_is_replaced_before_it_reaches_the_log(
     assert response.status_code == 403
     issued = response.headers["x-request-id"]
     assert issued != request_id
+    await service.number_queued()
     [entry] = await AuditEntry.select(AuditEntry.request_id).where(AuditEntry.seq >= before)
     assert entry["request_id"] == issued
 
@@ -552,6 +556,7 @@ async def test_a_safe_request_id_is_kept(client: httpx.AsyncClient, auth: AuthHe
         "/api/v1/evidence/bundles", headers={**auth("mentee", sub="mentee-1"), "X-Request-ID": "req-42.a_b"}
     )
     assert response.headers["x-request-id"] == "req-42.a_b"
+    await service.number_queued()
     [entry] = await AuditEntry.select(AuditEntry.request_id).where(AuditEntry.seq >= before)
     assert entry["request_id"] == "req-42.a_b"
 

@@ -4,8 +4,12 @@ Two ways in, named for what is recorded: ``record_change`` runs inside the chang
 transaction (the entry commits with the change it describes or not at all, and it refuses
 to run without one); ``record_event`` records what stands alone (denials, audited reads,
 downloads), group-committed outside any transaction.
-Sequence numbers come from a single locked head row, which makes them dense and strictly
-increasing under concurrent writers on both engines.
+Both queue the entry (:mod:`governance.audit.sequencer`): it is committed at once, with an
+id, and numbered by the sequencer shortly after, so no writer waits on another's sequence
+lock. :func:`sequenced` waits for an entry's number. A change that must store its entry's
+sequence number in its own rows (in the same transaction) uses
+:func:`record_numbered_change`, which numbers it at once under the head row's lock, as
+every change did before the sequencer.
 
 Then, in this order: signed checkpoints of the tree (:func:`sign_checkpoint`, which first
 integrates the stored tree nodes of :mod:`governance.audit.tree_store`, and numbers and
@@ -34,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from piccolo.columns.combination import WhereRaw
 from piccolo.custom_types import Combinable
 
-from governance.audit import merkle, note, tree, tree_store, verification
+from governance.audit import merkle, note, sequencer, tree, tree_store, verification
 from governance.audit.cosignature import CosignerKey
 from governance.audit.keys import KeyHistory, load_history
 from governance.audit.leaf import canonical_json, leaf_input, normalise_time, stored_leaf_input
@@ -66,8 +70,30 @@ OUTCOMES: Final = ("success", "denied", "failure")
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
+    """An entry numbered at once (:func:`record_numbered_change`)."""
+
     seq: int
     leaf_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """An entry committed to the queue: its id now, its sequence number once the sequencer
+    has integrated it (:func:`sequenced`)."""
+
+    entry_id: int
+
+
+async def number_queued() -> int:
+    """Number every entry committed to the queue so far (outside a transaction: inside one it
+    does nothing); how many. For a reader about to cite entries by number."""
+    return await sequencer.catch_up()
+
+
+async def sequenced(entry: Queued, within: float = 10.0) -> int:
+    """The sequence number ``entry`` was given, waiting for the sequencer (outside any
+    transaction: the entry must have committed)."""
+    return await sequencer.sequenced(entry.entry_id, within)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,23 +178,53 @@ async def record_change(
     outcome: str = "success",
     details: Mapping[str, Any] | None = None,
     request_id: str | None = None,
-) -> Recorded:
-    """Append the entry of a change, in the change's transaction: both commit, or neither.
+) -> Queued:
+    """Queue the entry of a change, in the change's transaction: both commit, or neither.
 
-    Refuses (:class:`OutsideTransaction`, writing nothing) when no transaction is open, so a
-    mutation that forgot its transaction fails loudly instead of committing its entry alone.
+    Takes no lock another writer waits on; the sequencer numbers the entry once it has
+    committed (:func:`sequenced`). Refuses (:class:`OutsideTransaction`, writing nothing)
+    when no transaction is open, so a mutation that forgot its transaction fails loudly
+    instead of committing its entry alone.
 
     ``details`` must never hold plaintext personal data: store ciphertext from the
     keyring or references instead.
     """
     draft = _draft(actor, action, resource_type, resource_id, outcome, details, request_id)
+    _require_transaction(action)
+    [entry_id] = await sequencer.enqueue([_fields(draft)])
+    return Queued(entry_id=entry_id)
+
+
+async def record_numbered_change(
+    *,
+    actor: Identity,
+    action: str,
+    resource_type: str,
+    resource_id: str | None = None,
+    outcome: str = "success",
+    details: Mapping[str, Any] | None = None,
+    request_id: str | None = None,
+) -> Recorded:
+    """Like :func:`record_change`, but numbered at once, for a change that stores its entry's
+    sequence number in its own rows. Holds the sequence head's lock until the transaction
+    ends (writers of numbered changes, and the sequencer, wait for it): use it only there.
+    """
+    draft = _draft(actor, action, resource_type, resource_id, outcome, details, request_id)
+    _require_transaction(action)
+    [recorded] = await _append([draft])
+    return recorded
+
+
+def _require_transaction(action: str) -> None:
     if not db.in_transaction():
         raise OutsideTransaction(
             f"audit entry {action!r} records a change: open db.transaction() around the change and "
             "its entry (use record_event for an event that stands alone)"
         )
-    [recorded] = await _append([draft])
-    return recorded
+
+
+def _fields(draft: _Draft) -> dict[str, Any]:
+    return {name: getattr(draft, name) for name in sequencer.FIELDS}
 
 
 async def record_event(
@@ -180,12 +236,12 @@ async def record_event(
     outcome: str = "success",
     details: Mapping[str, Any] | None = None,
     request_id: str | None = None,
-) -> Recorded:
-    """Append an event that changes nothing and stands alone: a denial, an audited read, a
-    download, a run's summary. Returns once the entry is durable.
+) -> Queued:
+    """Queue an event that changes nothing and stands alone: a denial, an audited read, a
+    download, a run's summary. Returns once the entry is durable (queued, like a change's).
 
-    Events from concurrent tasks share one transaction (group commit), so they do not queue
-    one fsync each on the sequence lock. Refuses (:class:`OutsideTransaction`) inside a
+    Events from concurrent tasks share one transaction (group commit), so they do not pay
+    one fsync each. Refuses (:class:`OutsideTransaction`) inside a
     transaction: the event would roll back with a change it is not part of, and wait on
     the lock that transaction holds.
 
@@ -242,7 +298,7 @@ def _draft(
 AUDITED_READERS: Final = frozenset({"auditor"})
 
 
-async def record_read(reader: Identity, action: str, resource_type: str, resource_id: str) -> Recorded | None:
+async def record_read(reader: Identity, action: str, resource_type: str, resource_id: str) -> Queued | None:
     """Record that ``reader`` read a record, when they read as an outsider (:data:`AUDITED_READERS`).
 
     Call it once the record was found and before it is sent: no entry, no answer.
@@ -289,8 +345,13 @@ async def _append(drafts: list[_Draft]) -> list[Recorded]:
 
     The head row stays locked until the transaction ends, which is what makes the
     sequence dense and strictly increasing under concurrent writers on both engines.
+    Entries queued (and committed) before are numbered first, in this transaction, so the
+    log keeps the order in which entries were committed across both ways in.
     """
     async with db.transaction():
+        await sequencer.lock()
+        while await sequencer.number_queued() == sequencer.BATCH:
+            pass
         rows = await AuditEntry.raw(
             "UPDATE audit_head SET next_seq = next_seq + {} WHERE name = 'audit' RETURNING next_seq - {} AS first",
             len(drafts),
@@ -313,12 +374,12 @@ class _GroupCommit:
     MAX_BATCH: Final = 500
 
     def __init__(self) -> None:
-        self._waiting: list[tuple[_Draft, asyncio.Future[Recorded]]] = []
+        self._waiting: list[tuple[_Draft, asyncio.Future[Queued]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def submit(self, draft: _Draft) -> Recorded:
+    async def submit(self, draft: _Draft) -> Queued:
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[Recorded] = loop.create_future()
+        done: asyncio.Future[Queued] = loop.create_future()
         self._waiting.append((draft, done))
         if self._writer is None or self._writer.done():
             # A fresh context: the writer must not inherit anyone's transaction.
@@ -343,9 +404,11 @@ class _GroupCommit:
                 raise
 
 
-async def _write_batch(batch: list[tuple[_Draft, asyncio.Future[Recorded]]]) -> None:
+async def _write_batch(batch: list[tuple[_Draft, asyncio.Future[Queued]]]) -> None:
     try:
-        recorded = await _append([draft for draft, _ in batch])
+        async with db.transaction():
+            ids = await sequencer.enqueue([_fields(draft) for draft, _ in batch])
+        recorded = [Queued(entry_id=entry_id) for entry_id in ids]
     except Exception as exc:
         if len(batch) > 1:
             # One bad entry must not sink its neighbours: write them one by one.
@@ -424,11 +487,13 @@ def _link_number(link: str, verifier: note.VerifierKey) -> int | None:
 async def sign_checkpoint(log_key: LogKey) -> CheckpointRow:
     """Sign a checkpoint of the log as it stands; returns the latest one when nothing grew.
 
-    First the tree nodes are integrated up to the log's size (in batches, outside the
-    signing transaction), then the root is folded from ``O(log n)`` of them. Signers on
+    First the entries queued so far are numbered (outside a transaction), then the tree
+    nodes are integrated up to the log's size (in batches, outside the signing
+    transaction), then the root is folded from ``O(log n)`` of them. Signers on
     several instances take turns (an advisory lock on PostgreSQL, SQLite's write lock),
     so each checkpoint is numbered and linked to exactly the one signed before it.
     """
+    await sequencer.catch_up()  # everything committed before this call is in the checkpoint
     size = await tree_size()
     await tree_store.integrate(size)
     async with db.transaction():
@@ -510,7 +575,10 @@ def entry_view(row: AuditEntryRow) -> AuditEntryView:
 
 
 async def search(query: AuditQuery) -> Page[AuditEntryView]:
-    """Entries matching every given filter, in log order (or newest first), a page at a time."""
+    """Entries matching every given filter, in log order (or newest first), a page at a time.
+
+    Entries queued before the call are numbered first, so a reader finds what it just did."""
+    await sequencer.catch_up()
     where: list[Combinable] = []
     if query.actor is not None:
         where.append(AuditEntry.actor_sub == query.actor)
@@ -543,13 +611,24 @@ async def search(query: AuditQuery) -> Page[AuditEntryView]:
 
 async def history(resource_type: str, resource_id: str) -> list[AuditEntryView]:
     """Every entry about one resource, in log order: who did what to it (a four-eyes rule
-    judges by this, so that nobody can pass as independent by what the log contradicts)."""
+    judges by this, so that nobody can pass as independent by what the log contradicts).
+
+    Entries still queued count too: inside a transaction (where nothing can be numbered)
+    they follow the numbered ones, in queue order, with ``seq`` -1."""
+    await sequencer.catch_up()
     rows = (
         await AuditEntry.select()
         .where((AuditEntry.resource_type == resource_type) & (AuditEntry.resource_id == resource_id))
         .order_by(AuditEntry.seq)
     )
-    return [entry_view(row) for row in typed_all(rows, AuditEntryRow)]
+    queued = await AuditEntry.raw(
+        f"SELECT {', '.join(sequencer.FIELDS)} FROM audit_queue "  # noqa: S608
+        "WHERE resource_type = {} AND resource_id = {} ORDER BY id",
+        resource_type,
+        resource_id,
+    )
+    waiting = [{**row, "seq": -1, "leaf_hash": b""} for row in queued]
+    return [entry_view(row) for row in typed_all([*rows, *waiting], AuditEntryRow)]
 
 
 async def get_entry(seq: int) -> AuditEntryView | None:

@@ -48,8 +48,10 @@ class AuditEntryRow(Row):
 class AuditHead(Table, tablename="audit_head"):
     """The next sequence number, in a single row.
 
-    Appending locks this row (``UPDATE ... RETURNING``) until the transaction ends, so
-    concurrent writers get a gap-free order on both engines with one round trip.
+    The sequencer (and a numbered change) locks this row (``UPDATE ... RETURNING``) until
+    its transaction ends, so entries get a gap-free order on both engines with one round
+    trip. Queued entries (``audit_queue``, see :mod:`governance.audit.sequencer`) wait
+    for it without a lock.
     """
 
     name = Varchar(length=20, primary_key=True)

@@ -234,6 +234,8 @@ async def gather(evidence: Evidence, row: BundleRow, now: datetime) -> BundleCon
     (a worker may have started after the last service start), so the bundle can cite them.
     """
     await record_in_force(evidence.policies, now)
+    # The bundle cites entries by number (its request's, in the sign-off): none may still be queued.
+    await audit.number_queued()
     return await assembly.gather(
         bundle_id=row.id,
         title=row.title,

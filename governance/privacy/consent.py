@@ -354,7 +354,7 @@ async def _gpc_opt_outs(terms: _Change, update: PreferencesUpdate) -> list[_Draf
 async def _audit_change(
     terms: _Change, records: list[tuple[uuid.UUID, _Draft]], retention: Mapping[str, str], gpc: bool
 ) -> audit.Recorded:
-    return await audit.record_change(
+    return await audit.record_numbered_change(
         actor=terms.actor,
         action="privacy.consent.changed",
         resource_type="consent_receipt",
@@ -606,7 +606,7 @@ async def _lapse(purpose: Purpose, row: _Lapsing, now: datetime) -> int:
         if latest is None or latest.id != row.id:
             return 0  # a newer choice arrived meanwhile
         record_id = uuid.uuid4()
-        recorded = await audit.record_change(
+        recorded = await audit.record_numbered_change(
             actor=SYSTEM,
             action="privacy.consent.expired",
             resource_type="consent_record",

@@ -164,7 +164,7 @@ async def file(
             # The request's own key: an open request is a legal hold on what it says.
             description = await privacy.keyring.encrypt(subject, data.description, scope=_scope(request_id))
         due_at = ONE_MONTH.add_to(now)
-        recorded = await audit.record_change(
+        recorded = await audit.record_numbered_change(
             actor=actor,
             action="privacy.request.received",
             resource_type="data_request",
@@ -308,7 +308,7 @@ async def transition(
         check_version(locked[0] if locked else -1, expected_version)
         if move.to == "completed" and row.request_type == "erasure":
             planned = await _erase(privacy, row, planned, now)
-        recorded = await audit.record_change(
+        recorded = await audit.record_numbered_change(
             actor=actor,
             action=f"privacy.request.{move.to}",
             resource_type="data_request",

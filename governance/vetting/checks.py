@@ -55,7 +55,7 @@ async def record_check(
         if mentor.status == "revoked":
             raise Problem(409, "mentor-revoked", "This mentor was revoked; revocation is final (register anew)")
         cipher = await vetting.keyring.cipher(str(mentor_id), create=True)
-        recorded = await audit.record_change(
+        recorded = await audit.record_numbered_change(
             actor=actor,
             action="vetting.check.recorded",
             resource_type="check",
@@ -228,7 +228,7 @@ async def _transition_check(
             if move.to != "waived":
                 changes[Check.waiver_requested_by] = None
         justification = (changes.get(Check.justification) or check.justification) if move.to == "waived" else None
-        recorded = await audit.record_change(
+        recorded = await audit.record_numbered_change(
             actor=actor,
             action="vetting.check.transitioned" if effective else "vetting.check.waiver_requested",
             resource_type="check",

@@ -59,7 +59,7 @@ async def propose_decision(
             .where((Decision.mentor == mentor_id) & (Decision.state == "proposed"))
             .returning(Decision.id)
         )
-        recorded = await audit.record_change(
+        recorded = await audit.record_numbered_change(
             actor=actor,
             action="vetting.decision.proposed",
             resource_type="decision",
@@ -181,7 +181,7 @@ async def close_decision(
         mentor_id = decision.mentor
         # The reasons judge the mentor's case: their key, as the proposal's rationale.
         sealed = (await vetting.keyring.cipher(str(mentor_id), create=True)).encrypt(reasons) if reasons else None
-        recorded = await audit.record_change(
+        recorded = await audit.record_numbered_change(
             actor=actor,
             action=f"vetting.decision.{target}",
             resource_type="decision",
@@ -227,7 +227,7 @@ async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Iden
             )
         mentor = await mentor_row(decision.mentor)
         await _decision_allowed(vetting, mentor, decision.action, now)
-        recorded = await audit.record_change(
+        recorded = await audit.record_numbered_change(
             actor=actor,
             action="vetting.decision.confirmed",
             resource_type="decision",

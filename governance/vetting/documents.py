@@ -114,7 +114,7 @@ async def upload(
         _require_open(await check_row(check_id))
         if await Document.exists().where((Document.check == check_id) & (Document.sha256 == sha256)):
             raise Problem(409, "duplicate-document", "This document is attached to the check already")
-        recorded = await audit.record_change(
+        recorded = await audit.record_numbered_change(
             actor=actor,
             action="vetting.document.uploaded",
             resource_type="document",

@@ -102,7 +102,7 @@ class _Lost(Exception):
 async def _expire_one(vetting: Vetting, check: _Expiring, now: datetime) -> bool:
     """Expire one check and refresh its mentor's status; True when the mentor lapsed by it."""
     async with db.transaction():
-        recorded = await audit.record_change(
+        recorded = await audit.record_numbered_change(
             actor=SYSTEM,
             action="vetting.check.expired",
             resource_type="check",

@@ -67,7 +67,7 @@ async def _insert_mentor(
 ) -> None:
     async with db.transaction():
         cipher = await vetting.keyring.cipher(str(mentor_id), create=True)
-        recorded = await audit.record_change(
+        recorded = await audit.record_numbered_change(
             actor=actor,
             action="vetting.mentor.registered",
             resource_type="mentor",

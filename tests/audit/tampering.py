@@ -45,6 +45,7 @@ async def triggers_disabled() -> AsyncIterator[None]:
 
 async def row(seq: int) -> dict[str, Any]:
     [found] = await sql("SELECT * FROM audit_entry WHERE seq = {}", seq)
+    found.pop("queue_id", None)  # which queued row it came from: not part of the entry, not a Piccolo column
     return found
 
 

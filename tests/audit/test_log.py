@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from governance.audit import merkle, note, service
+from governance.audit import merkle, note, sequencer, service
 from governance.audit.leaf import stored_leaf_input
 from governance.audit.tables import AuditCheckpoint, AuditEntry
 from governance.audit.verification import VerificationPass
@@ -27,7 +28,13 @@ from .tampering import put_back, row, sql, triggers_disabled
 OFFICER = Identity(sub="officer-1", roles=("compliance_officer",))
 
 
-async def _record(n: int = 1, **overrides: Any) -> list[service.Recorded]:
+@dataclass(frozen=True)
+class _Numbered:
+    seq: int
+    leaf_hash: bytes
+
+
+async def _queue(n: int = 1, **overrides: Any) -> list[service.Queued]:
     fields: dict[str, Any] = {
         "actor": OFFICER,
         "action": "test.event",
@@ -41,19 +48,30 @@ async def _record(n: int = 1, **overrides: Any) -> list[service.Recorded]:
     return [await record(**fields) for _ in range(n)]
 
 
+async def _record(n: int = 1, **overrides: Any) -> list[_Numbered]:
+    """Events recorded, then numbered by the sequencer (as a running service does shortly after)."""
+    numbered = []
+    for entry in await _queue(n, **overrides):
+        seq = await service.sequenced(entry)
+        view = await service.get_entry(seq)
+        assert view is not None
+        numbered.append(_Numbered(seq, bytes.fromhex(view.leaf_hash)))
+    return numbered
+
+
 async def test_an_entry_commits_with_its_change(database: Settings) -> None:
     async with db.transaction():
         await SubjectKey.insert(SubjectKey(subject="kept-1", wrapped_key=b"k", master_key_id="m"))
-        [recorded] = await _record(action="test.kept")
+        [queued] = await _queue(action="test.kept")
     assert await SubjectKey.exists().where(SubjectKey.subject == "kept-1")
-    assert (await service.get_entry(recorded.seq)) is not None
+    assert (await service.get_entry(await service.sequenced(queued))) is not None
 
 
 async def test_rolling_back_the_change_removes_its_entry_and_its_sequence_number(database: Settings) -> None:
     before = await service.tree_size()
     with pytest.raises(RuntimeError, match="change failed"):
         async with db.transaction():
-            await _record(action="test.rolled_back")
+            await _queue(action="test.rolled_back")
             raise RuntimeError("change failed")
     assert await service.tree_size() == before
     assert not await AuditEntry.exists().where(AuditEntry.action == "test.rolled_back")
@@ -84,11 +102,11 @@ async def test_a_failed_entry_cancels_the_change(database: Settings, monkeypatch
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise OSError("disk full")
 
-    monkeypatch.setattr(AuditEntry, "insert", refuse)
+    monkeypatch.setattr(sequencer, "enqueue", refuse)
     with pytest.raises(OSError, match="disk full"):
         async with db.transaction():
             await SubjectKey.insert(SubjectKey(subject="never-1", wrapped_key=b"k", master_key_id="m"))
-            await _record()
+            await _queue()
     assert not await SubjectKey.exists().where(SubjectKey.subject == "never-1")
 
 
@@ -129,8 +147,8 @@ async def test_concurrent_transactions_each_commit_their_change_with_a_dense_seq
             await SubjectKey.insert(
                 SubjectKey(subject=f"tx-writer-{start}-{index}", wrapped_key=b"k", master_key_id="m")
             )
-            [recorded] = await _record(action="test.tx_writer", resource_id=str(index))
-            return recorded.seq
+            [queued] = await _queue(action="test.tx_writer", resource_id=str(index))
+        return await service.sequenced(queued)
 
     seqs = await asyncio.gather(*(change(i) for i in range(20)))
     assert sorted(seqs) == list(range(start, start + 20))
@@ -145,8 +163,8 @@ async def test_a_failed_group_commit_fails_every_caller_and_writes_nothing(
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise OSError("disk full")
 
-    monkeypatch.setattr(AuditEntry, "insert", refuse)
-    results = await asyncio.gather(*(_record(action="test.lost") for _ in range(10)), return_exceptions=True)
+    monkeypatch.setattr(sequencer, "enqueue", refuse)
+    results = await asyncio.gather(*(_queue(action="test.lost") for _ in range(10)), return_exceptions=True)
     assert all(isinstance(result, OSError) for result in results)
     monkeypatch.undo()
     assert await service.tree_size() == before
@@ -400,11 +418,12 @@ async def test_a_foreign_cursor_is_a_400_naming_cursor(client: httpx.AsyncClient
 
 
 async def test_one_entry_by_sequence_number(client: httpx.AsyncClient, auth: AuthHeaders) -> None:
-    recorded = await service.record_event(actor=OFFICER, action="test.one", resource_type="t", details={"k": "v"})
-    found = await client.get(f"/api/v1/audit/entries/{recorded.seq}", headers=auth("compliance_officer"))
+    queued = await service.record_event(actor=OFFICER, action="test.one", resource_type="t", details={"k": "v"})
+    seq = await service.sequenced(queued)
+    found = await client.get(f"/api/v1/audit/entries/{seq}", headers=auth("compliance_officer"))
     assert found.status_code == 200
     assert found.json()["details"] == {"k": "v"}
-    assert found.json()["leaf_hash"] == recorded.leaf_hash.hex()
+    assert found.json()["leaf_hash"] == bytes((await row(seq))["leaf_hash"]).hex()
     missing = await client.get("/api/v1/audit/entries/99999999", headers=auth("compliance_officer"))
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
@@ -591,16 +610,16 @@ async def test_a_forged_checkpoint_row_is_neither_served_nor_built_on(database: 
 async def test_one_bad_entry_does_not_sink_its_group_commit(
     database: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_append = service._append
+    real_enqueue = sequencer.enqueue
 
-    async def append(drafts: list[Any]) -> list[service.Recorded]:
-        if any(d.action == "test.poison" for d in drafts):
+    async def enqueue(rows: list[dict[str, Any]]) -> list[int]:
+        if any(row["action"] == "test.poison" for row in rows):
             raise OSError("this one entry cannot be written")
-        return await real_append(drafts)
+        return await real_enqueue(rows)
 
-    monkeypatch.setattr(service, "_append", append)
+    monkeypatch.setattr(sequencer, "enqueue", enqueue)
     results = await asyncio.gather(
-        *(_record(action="test.poison" if i == 3 else "test.neighbour") for i in range(12)),
+        *(_queue(action="test.poison" if i == 3 else "test.neighbour") for i in range(12)),
         return_exceptions=True,
     )
     assert isinstance(results[3], OSError)

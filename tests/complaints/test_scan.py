@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 from datetime import UTC, date, datetime, timedelta
 
+from governance.audit import service as audit
 from governance.audit.tables import AuditEntry
 from governance.complaints import attestations, disputes, service
 from governance.complaints.config import Complaints
@@ -50,6 +51,7 @@ async def test_an_overdue_dispute_tier_is_flagged_once(database: Settings) -> No
     assert (await run_scan(complaints, later)).disputes_flagged >= 1
     assert (await run_scan(complaints, later)).disputes_flagged == 0
     assert await Dispute.select(Dispute.breached).where(Dispute.id == dispute.id).first() == {"breached": True}
+    await audit.number_queued()
     assert (
         await AuditEntry.count().where(
             (AuditEntry.action == "dispute.sla_breached") & (AuditEntry.resource_id == str(dispute.id))

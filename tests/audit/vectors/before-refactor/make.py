@@ -82,6 +82,7 @@ def environment(data_dir: Path) -> dict[str, str]:
             "GOVERNANCE_LOG_LEVEL": "WARNING",
             # No job of its own: the log holds what the workload records, in its order.
             "GOVERNANCE_CHECKPOINT_INTERVAL": "0",
+            "GOVERNANCE_SEQUENCER_INTERVAL": "0",
             "GOVERNANCE_VETTING_EXPIRY_INTERVAL": "0",
             "GOVERNANCE_SLA_SCAN_INTERVAL": "0",
             "GOVERNANCE_CONSENT_EXPIRY_INTERVAL": "0",
