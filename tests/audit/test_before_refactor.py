@@ -41,6 +41,9 @@ VARYING = (
 # Entries that fingerprint the shipped policy files at start: their values and their number
 # follow the files, not the code, so only their kind is compared.
 FINGERPRINTS = frozenset({"policy.version_in_force", "privacy.notice.published"})
+# What features added since record on top of the same workload (each attestation is now issued
+# as a credential, issue 16): left out of today's run, so the rest is still compared in order.
+ADDED_SINCE = frozenset({"credential.issued", "credential.status_changed", "credential.read"})
 
 
 def _lines(export: Path) -> list[dict[str, Any]]:
@@ -75,6 +78,8 @@ def _recorded(export: Path) -> tuple[list[tuple[Any, ...]], set[tuple[Any, ...]]
     entries, fingerprints = [], set()
     for line in _entries(export):
         entry = line["entry"]
+        if entry["action"] in ADDED_SINCE:
+            continue
         kind = (entry["action"], entry["resource"]["type"], tuple(sorted(entry["details"])))
         if entry["action"] in FINGERPRINTS:
             fingerprints.add(kind)
@@ -193,4 +198,9 @@ def test_the_same_workload_records_the_same_entries_today(tmp_path: Path) -> Non
     assert [entry[0] for entry in after] == [entry[0] for entry in before], "the actions or their order changed"
     for old, new in zip(before, after, strict=True):
         assert new == old, f"{old[0]} records something else than before the refactor"
-    assert sorted(path.name for path in tmp_path.glob("checkpoint-*.txt")) == [path.name for path in CHECKPOINTS]
+    # The checkpoints were signed at the same points of the workload: their sizes are the same
+    # once the entries added since are taken off.
+    added = [line["seq"] for line in _entries(today) if line["entry"]["action"] in ADDED_SINCE]
+    sizes_today = sorted(int(path.stem.split("-")[1]) for path in tmp_path.glob("checkpoint-*.txt"))
+    sizes_before = sorted(int(path.stem.split("-")[1]) for path in CHECKPOINTS)
+    assert [size - sum(seq < size for seq in added) for size in sizes_today] == sizes_before
