@@ -127,7 +127,9 @@ def elapsed(calendar: Calendar, start: datetime, end: datetime, pauses: Sequence
         last = end.astimezone(calendar.time_zone).date()
         if last - first > _WALKED:
             inner_start, inner_end = _local(first, 0, calendar.time_zone), _local(last, 0, calendar.time_zone)
-            return _walked(calendar, start, inner_start) + _days(calendar, first, last) + _walked(calendar, inner_end, end)
+            return (
+                _walked(calendar, start, inner_start) + _days(calendar, first, last) + _walked(calendar, inner_end, end)
+            )
     return _walked(calendar, start, end, pauses)
 
 
