@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 Pause = tuple[datetime, datetime | None]
@@ -118,7 +119,64 @@ def elapsed(calendar: Calendar, start: datetime, end: datetime, pauses: Sequence
     """Counted time between ``start`` and ``end`` (zero when ``end <= start``)."""
     if end <= start:
         return _ZERO
+    if calendar.business and not pauses:
+        # Whole local days in the middle are summed from per-month totals, so that a case
+        # a year overdue costs a few dozen additions, not a walk over every day (the queue
+        # shows this for every row). The edge days are walked as before.
+        first = start.astimezone(calendar.time_zone).date() + timedelta(days=1)
+        last = end.astimezone(calendar.time_zone).date()
+        if last - first > _WALKED:
+            inner_start, inner_end = _local(first, 0, calendar.time_zone), _local(last, 0, calendar.time_zone)
+            return (
+                _walked(calendar, start, inner_start) + _days(calendar, first, last) + _walked(calendar, inner_end, end)
+            )
+    return _walked(calendar, start, end, pauses)
+
+
+# Below this many whole days the walk is as quick as the sums.
+_WALKED = timedelta(days=62)
+
+
+def _walked(calendar: Calendar, start: datetime, end: datetime, pauses: Sequence[Pause] = ()) -> timedelta:
+    if end <= start:
+        return _ZERO
     return sum((b - a for a, b in _running(calendar, start, end, pauses)), _ZERO)
+
+
+def _day_length(calendar: Calendar, day: date) -> timedelta:
+    """The working time of one whole local day (none on a day off or in a daylight-saving gap)."""
+    if not calendar.is_working_day(day):
+        return _ZERO
+    start = _local(day, calendar.start_minute, calendar.time_zone)
+    end = _local(day, calendar.end_minute, calendar.time_zone)
+    return end - start if start < end else _ZERO
+
+
+@lru_cache(maxsize=4096)
+def _month(calendar: Calendar, year: int, month: int) -> tuple[timedelta, ...]:
+    """Working time before each day of a month: item ``n`` sums its days ``1..n`` (item 0 is zero)."""
+    day = date(year, month, 1)
+    sums = [_ZERO]
+    while day.month == month:
+        sums.append(sums[-1] + _day_length(calendar, day))
+        day += timedelta(days=1)
+    return tuple(sums)
+
+
+def _days(calendar: Calendar, first: date, last: date) -> timedelta:
+    """The working time of the whole local days ``first`` up to, not including, ``last``."""
+    if (first.year, first.month) == (last.year, last.month):
+        month = _month(calendar, first.year, first.month)
+        return month[last.day - 1] - month[first.day - 1]
+    head = _month(calendar, first.year, first.month)
+    total = head[-1] - head[first.day - 1]
+    year, month_of_year = first.year, first.month
+    while True:
+        year, month_of_year = (year + 1, 1) if month_of_year == 12 else (year, month_of_year + 1)
+        sums = _month(calendar, year, month_of_year)
+        if (year, month_of_year) == (last.year, last.month):
+            return total + sums[last.day - 1]
+        total += sums[-1]
 
 
 def deadline(calendar: Calendar, start: datetime, budget: timedelta, pauses: Sequence[Pause] = ()) -> datetime | None:

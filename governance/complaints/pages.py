@@ -343,17 +343,18 @@ async def check_attestation(request: AnyRequest) -> Response[Any]:
 async def escalation_path(request: AnyRequest, complaints: NamedDependency[Complaints]) -> Response[Any]:
     """The published escalation path, from the configuration the workflows run on (as
     ``GET /api/v1/escalation-policy``): targets, tiers, who decides, appeals, outside help."""
-    published = policy.published(complaints.policy)
-    return render(
-        request,
-        "complaints/escalation.html",
-        {
+
+    def context() -> dict[str, Any]:
+        published = policy.published(complaints.policy)
+        return {
             "policy": published,
             "immediately": ", ".join(gettext(CATEGORY_LABELS[c]) for c in published.escalated_immediately),
             "words": duration_words,
             "labels": LABELS,
-        },
-    )
+        }
+
+    # The same document for every signed-out reader in a language, while the policy is the same.
+    return render(request, "complaints/escalation.html", context, published=("escalation", (complaints.policy,)))
 
 
 @get("/ratings-method", exclude_from_auth=True)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-import msgspec
 from litestar import Request, Response
 from litestar.datastructures import MultiDict
 
 from governance.core.shapes import Input
-from governance.web.forms import Form, decode_form
+from governance.web.forms import Form, decode_form, shape_fields
 from governance.web.i18n import N_, gettext
 from governance.web.rendering import render
 
@@ -74,7 +73,7 @@ def labelled(counts: dict[str, int]) -> list[tuple[str, int]]:
 def read_query(request: Request[Any, Any, Any], shape: type[Input]) -> Form[Any]:
     """A GET form (filters, a period) decoded like a posted one; other query parameters
     (the language switch's ``lang``) are not the form's."""
-    names = {info.encode_name for info in msgspec.structs.fields(shape)}
+    names = shape_fields(shape)
     kept = MultiDict([(name, value) for name, value in request.query_params.multi_items() if name in names])
     return decode_form(kept, shape)
 

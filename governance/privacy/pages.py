@@ -601,6 +601,16 @@ async def privacy_notices(request: Request[Any, Any, Any], privacy: NamedDepende
     """Public: every purpose's notice (every version, the current one first, in the reader's
     language where written in it), its lawful basis, default and validity, and the retention
     schedule. The same data as ``GET /api/v1/privacy/notices``."""
+
+    def context() -> dict[str, Any]:
+        return _notices_context(privacy)
+
+    # The same document for every signed-out reader in a language, while the policy is the same.
+    sources = (privacy.policy, privacy.retention)
+    return render(request, "privacy/notices.html", context, published=("notices", sources))
+
+
+def _notices_context(privacy: Privacy) -> dict[str, Any]:
     published = service.notices(privacy)
     language = i18n.active().tag
     purposes = [
@@ -620,11 +630,7 @@ async def privacy_notices(request: Request[Any, Any, Any], privacy: NamedDepende
         for purpose in published.purposes
     ]
     retention = [{"view": c, "period": period_words(c.period)} for c in published.retention]
-    return render(
-        request,
-        "privacy/notices.html",
-        {"notices": published, "purposes": purposes, "retention": retention, "language": language},
-    )
+    return {"notices": published, "purposes": purposes, "retention": retention, "language": language}
 
 
 PAGES: list[ControllerRouterHandler] = [

@@ -21,6 +21,8 @@ from typing import Final, Literal
 
 import msgspec
 
+from governance.audit import service as audit
+from governance.audit.schemas import AuditQuery
 from governance.core import db
 from governance.core.cache import FreshCache, Loaded
 from governance.core.crypto import SubjectCipher
@@ -59,6 +61,15 @@ class RenderedDossier:
     etag: str
 
 
+@dataclass(frozen=True, slots=True)
+class StatusEntries:
+    """The audit entries of the mentor's registration and of their status now (the latest
+    registration or status change), which the dossier page links to."""
+
+    registered_seq: int | None
+    status_seq: int | None
+
+
 class DossierCache:
     """Rendered dossiers per audience, kept fresh by the mentor's version (see core.cache)."""
 
@@ -66,6 +77,8 @@ class DossierCache:
         self._by_audience: dict[Audience, FreshCache[RenderedDossier]] = {
             audience: FreshCache(TOPIC, _version_of, capacity) for audience in ("staff", "mentor")
         }
+        # The dossier page's two facts about the mentor themselves (see status_entries).
+        self.status_entries: FreshCache[StatusEntries] = FreshCache(TOPIC, _version_of, capacity)
 
     def of(self, audience: Audience) -> FreshCache[RenderedDossier]:
         return self._by_audience[audience]
@@ -120,6 +133,25 @@ async def read(
         return Loaded(RenderedDossier(body=body, etag=etag), version=version, stale_at=stale_at)
 
     return await cache.of(audience).get_or_load(str(mentor_id), now, render)
+
+
+async def status_entries(cache: DossierCache, mentor_id: uuid.UUID, now: datetime) -> StatusEntries:
+    """The mentor's :class:`StatusEntries`: two indexed lookups in the log, kept while the
+    mentor's version stands (a registration and every status change bump it)."""
+
+    async def load() -> Loaded[StatusEntries]:
+        # The version first: a change committed meanwhile leaves the value checked again.
+        version = await current_version(mentor_id)
+        about = AuditQuery(resource_type="mentor", resource_id=str(mentor_id), action="vetting.mentor.", limit=1)
+        first = await audit.search(about)
+        latest = await audit.search(msgspec.structs.replace(about, order="desc"))
+        found = StatusEntries(
+            registered_seq=first.items[0].seq if first.items else None,
+            status_seq=latest.items[0].seq if latest.items else None,
+        )
+        return Loaded(found, version=version if version is not None else -1)
+
+    return await cache.status_entries.get_or_load(str(mentor_id), now, load)
 
 
 async def build(

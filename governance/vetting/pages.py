@@ -28,7 +28,6 @@ from litestar.response import Redirect, Stream
 from litestar.types import ControllerRouterHandler
 
 from governance.audit import service as audit
-from governance.audit.schemas import AuditQuery
 from governance.core import limits
 from governance.core.errors import Problem, not_found
 from governance.core.pagination import CursorParam as Cursor
@@ -180,13 +179,8 @@ async def _dossier_page(
     found = msgspec.json.decode(rendered.body, type=Dossier)
     await audit.record_read(request.user, "vetting.dossier.read", "mentor", str(mentor_id))
     # The two facts about the mentor themselves that the dossier does not number: their
-    # registration and the entry that gave them their status now (the latest registration or
-    # status change). Two indexed lookups in the log, however long the dossier.
-    about = AuditQuery(resource_type="mentor", resource_id=str(mentor_id), action="vetting.mentor.", limit=1)
-    first = await audit.search(about)
-    latest = await audit.search(msgspec.structs.replace(about, order="desc"))
-    registered_seq = first.items[0].seq if first.items else None
-    status_seq = latest.items[0].seq if latest.items else None
+    # registration and the entry that gave them their status now.
+    entries = await dossier.status_entries(cache, mentor_id, now)
     titles = {name: check.title for name, check in vetting.requirements.checks.items()}
     pending = next((decision for decision in found.decisions if decision.state == "proposed"), None)
     given = dict(forms or {})
@@ -196,8 +190,8 @@ async def _dossier_page(
         _context(
             dossier=found,
             titles=titles,
-            registered_seq=registered_seq,
-            status_seq=status_seq,
+            registered_seq=entries.registered_seq,
+            status_seq=entries.status_seq,
             pending=pending,
             propose_form=given.get("propose") or blank(),
             reject_form=given.get("reject") or blank(),

@@ -20,7 +20,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Final
 
@@ -163,11 +164,26 @@ def format_datetime(value: datetime | None, format: str = "medium") -> str:
         return ""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return f"{dates.format_datetime(value, format=format, tzinfo=UTC, locale=active().tag)} UTC"
+    return _formatted_datetime(value, format, active().tag)
 
 
 def format_date(value: datetime | None, format: str = "medium") -> str:
     """A day for people, in the current language."""
     if value is None:
         return ""
-    return str(dates.format_date(value, format=format, locale=active().tag))
+    # The offset is part of the key: the day of an instant depends on it (equal instants
+    # with different offsets are equal datetimes).
+    offset = value.utcoffset() if isinstance(value, datetime) else None
+    return _formatted_date(value, offset, format, active().tag)
+
+
+# Babel takes tens of microseconds per value; pages show the same instants again and again
+# (a queue's deadlines, a dossier's checks), so the words are kept for the next request.
+@lru_cache(maxsize=16384)
+def _formatted_datetime(value: datetime, format: str, tag: str) -> str:
+    return f"{dates.format_datetime(value, format=format, tzinfo=UTC, locale=tag)} UTC"
+
+
+@lru_cache(maxsize=16384)
+def _formatted_date(value: date | datetime, offset: timedelta | None, format: str, tag: str) -> str:
+    return str(dates.format_date(value, format=format, locale=tag))

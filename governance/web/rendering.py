@@ -15,19 +15,32 @@ Autoescaping is on; ``_()`` and ``{% trans %}`` translate into the request's lan
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode, urlsplit
 
-from jinja2 import Environment, FileSystemLoader, PrefixLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    PrefixLoader,
+    StrictUndefined,
+    Template,
+    pass_eval_context,
+    select_autoescape,
+)
+from jinja2.environment import TemplateModule
+from jinja2.nodes import EvalContext
+from jinja2.runtime import Context
 from litestar import Request, Response
 from litestar.datastructures import Cookie
 from litestar.enums import MediaType
 from litestar.plugins.htmx import HTMXDetails
 from litestar.plugins.jinja import JinjaTemplateEngine
+from markupsafe import Markup
 
 from governance.core.identity import Identity
 from governance.web import i18n
@@ -113,10 +126,34 @@ def environment() -> Environment:
         ngettext=lambda singular, plural, n: i18n.active().translations.ngettext(singular, plural, n),
         newstyle=True,
     )
+    # The same newstyle semantics in one call each: Jinja's own wrappers go through three
+    # context calls per ``_()``, which a page with fifty strings pays fifty times.
+    env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext)
     env.globals["static"] = static_url
     env.filters["datetime"] = i18n.format_datetime
     env.filters["date"] = i18n.format_date
     return env
+
+
+@pass_eval_context
+def _gettext(eval_ctx: EvalContext, message: str, /, **variables: Any) -> str:
+    """Jinja's newstyle ``gettext``: translated, marked safe under autoescape, and always
+    formatted (so ``%%`` reads ``%``), the values escaped by Markup."""
+    translated: str = i18n.active().translations.gettext(message)
+    if eval_ctx.autoescape:
+        translated = Markup(translated)  # noqa: S704  # the catalog's text, as Jinja's own gettext marks it
+    # Without a ``%`` formatting changes nothing, so it is skipped.
+    return translated % variables if "%" in translated else translated
+
+
+@pass_eval_context
+def _ngettext(eval_ctx: EvalContext, singular: str, plural: str, num: int, /, **variables: Any) -> str:
+    """Jinja's newstyle ``ngettext`` (``num`` among the variables unless the template names it)."""
+    variables.setdefault("num", num)
+    translated: str = i18n.active().translations.ngettext(singular, plural, num)
+    if eval_ctx.autoescape:
+        translated = Markup(translated)  # noqa: S704  # the catalog's text, as Jinja's own gettext marks it
+    return translated % variables if "%" in translated else translated
 
 
 def template_engine() -> JinjaTemplateEngine:
@@ -153,29 +190,132 @@ def is_fragment_request(request: Request[Any, Any, Any]) -> bool:
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
+# The page being rendered, for the macros of web/forms.html (made once, see _forms_module).
+_rendering: ContextVar[PageContext] = ContextVar("governance_page")
+
+
+class _CurrentPage:
+    """``page`` as the shared forms module sees it: the page context of the render under way."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_rendering.get(), name)
+
+
+@cache
+def _forms_module(forms: Template) -> TemplateModule:
+    """The macros of web/forms.html, made once per compiled template rather than per request:
+    what they need of the request (the CSRF token) they read from the render under way."""
+    return forms.make_module({"page": _CurrentPage()})
+
+
+@dataclass(slots=True)
+class _Published:
+    """A public page's rendered content, with the objects it was rendered from (compared by
+    identity, so a new configuration is never answered with the old page)."""
+
+    source: tuple[object, ...]
+    body: str
+
+
+# Keyed by (template, block, language, tag); kept on the application's state, so every
+# application (every test) has its own.
+PUBLISHED_STATE: Final = "governance_published_pages"
+
+
 def render(
     request: Request[Any, Any, Any],
     template: str,
-    context: Mapping[str, Any] | None = None,
+    context: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
     *,
     status_code: int = 200,
     fragment: str = "content",
     headers: Mapping[str, str] | None = None,
+    published: tuple[Hashable, tuple[object, ...]] | None = None,
 ) -> Response[str]:
     """Answer ``request`` with ``template``: the whole page, or for an HTMX request only
     its ``fragment`` block (``content`` unless named). The template sees ``context``, the
-    ``request`` and the shell's ``page`` (user, navigation, language, CSRF token)."""
+    ``request`` and the shell's ``page`` (user, navigation, language, CSRF token).
+
+    ``published=(tag, sources)``: the ``fragment`` block is a public document rendered from
+    ``sources`` only (configuration loaded at start, no personal data, no form); for a
+    signed-out visitor it is rendered once per language and kept while ``sources`` are the
+    same objects (``context`` may then be a function, called only when it is rendered). The
+    layout around it (CSRF token, language switch) is rendered for every request."""
     engine = request.app.template_engine
     assert isinstance(engine, JinjaTemplateEngine), "the shell configures a Jinja template engine"
     compiled = engine.get_template(template)
-    variables: dict[str, Any] = {**(context or {}), "request": request, "page": page_context(request)}
-    # The macros, bound to this request (the CSRF token), for the page and for a fragment alike.
-    variables["forms"] = engine.engine.get_template(FORMS).make_module(variables)
+    page = page_context(request)
+    cache: dict[Hashable, _Published] | None = None
+    key: Hashable = None
+    if published is not None and page.session is None:
+        cache = request.app.state.setdefault(PUBLISHED_STATE, {})
+        key = (template, fragment, page.language.tag, published[0])
+        kept = cache.get(key)
+        if kept is not None and _same(kept.source, published[1]):
+            return _answer(request, engine, compiled, {}, page, fragment, kept.body, status_code, headers)
+    if callable(context):
+        context = context()
+    variables: dict[str, Any] = {**(context or {}), "request": request, "page": page}
+    body: str | None = None
+    token = _rendering.set(page)
+    try:
+        # The macros, for the page and for a fragment alike.
+        variables["forms"] = _forms_module(engine.engine.get_template(FORMS))
+        if cache is not None and published is not None:
+            content = _concat(compiled.blocks[fragment](compiled.new_context(variables)))
+            cache[key] = _Published(published[1], content)
+            return _answer(request, engine, compiled, variables, page, fragment, content, status_code, headers)
+        if is_fragment_request(request):
+            body = _concat(compiled.blocks[fragment](compiled.new_context(variables)))
+        else:
+            body = compiled.render(variables)
+    finally:
+        _rendering.reset(token)
+    return _response(body, status_code, headers)
+
+
+def _same(kept: tuple[object, ...], sources: tuple[object, ...]) -> bool:
+    return len(kept) == len(sources) and all(a is b for a, b in zip(kept, sources, strict=True))
+
+
+def _concat(parts: Iterator[str]) -> str:
+    return "".join(parts)
+
+
+def _answer(
+    request: Request[Any, Any, Any],
+    engine: JinjaTemplateEngine,
+    compiled: Template,
+    variables: dict[str, Any],
+    page: PageContext,
+    fragment: str,
+    content: str,
+    status_code: int,
+    headers: Mapping[str, str] | None,
+) -> Response[str]:
+    """The page around an already rendered ``fragment`` block (only the block to HTMX); the
+    other blocks (the title) see ``variables``, which are empty when the block was kept."""
     if is_fragment_request(request):
-        block = compiled.blocks[fragment]
-        body = "".join(block(compiled.new_context(variables)))
-    else:
-        body = compiled.render(variables)
+        return _response(content, status_code, headers)
+
+    def block(_: Context) -> Iterator[str]:
+        yield content
+
+    variables = {**variables, "request": request, "page": page}
+    token = _rendering.set(page)
+    try:
+        variables["forms"] = _forms_module(engine.engine.get_template(FORMS))
+        context = compiled.new_context(variables)
+        context.blocks[fragment] = [block]
+        body = _concat(compiled.root_render_func(context))
+    finally:
+        _rendering.reset(token)
+    return _response(body, status_code, headers)
+
+
+def _response(body: str, status_code: int, headers: Mapping[str, str] | None) -> Response[str]:
     return Response(
         body,
         status_code=status_code,

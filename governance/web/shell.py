@@ -19,8 +19,10 @@ Every answer on a page path carries the security headers and ``Cache-Control: no
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Final
 
 from litestar import Request, Router
@@ -217,4 +219,32 @@ async def page_headers(message: Message, scope: Scope) -> None:
     answered = {value.split("=", 1)[0].strip() for value in headers.getall("set-cookie", [])}
     for pending in page.cookies if page is not None else []:
         if pending.key not in answered:
-            headers.add("set-cookie", pending.to_header(header=""))
+            headers.add("set-cookie", set_cookie_value(pending))
+
+
+# Characters a cookie value may hold without quoting (the shell's secrets and language tags).
+_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_-]+$")
+_PLACEHOLDER: Final = "governancecookievalue"
+
+
+def set_cookie_value(pending: Cookie) -> str:
+    """``Set-Cookie``'s value, as Litestar writes it (``Cookie.to_header``), which goes through
+    ``dataclasses.asdict`` and ``SimpleCookie`` on every call: for a plain value, the same
+    text around it is made once per kind of cookie."""
+    if pending.expires is not None or pending.domain is not None or not _PLAIN_VALUE.match(pending.value or ""):
+        return pending.to_header(header="")
+    before, after = _around_value(
+        pending.key, pending.path, pending.max_age, pending.secure, pending.httponly, pending.samesite
+    )
+    return before + (pending.value or "") + after
+
+
+@cache
+def _around_value(
+    key: str, path: str, max_age: int | None, secure: bool | None, httponly: bool | None, samesite: Any
+) -> tuple[str, str]:
+    example = Cookie(
+        key=key, value=_PLACEHOLDER, path=path, max_age=max_age, secure=secure, httponly=httponly, samesite=samesite
+    )
+    before, after = example.to_header(header="").split(_PLACEHOLDER)
+    return before, after

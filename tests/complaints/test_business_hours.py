@@ -184,3 +184,13 @@ def test_working_hours_must_be_a_non_empty_part_of_one_day(start: int, end: int)
 def test_a_calendar_needs_working_days() -> None:
     with pytest.raises(ValueError, match="working days"):
         Calendar(working_days=frozenset())
+
+
+@settings(max_examples=EXAMPLES)
+@given(calendars(), instants, instants)
+def test_elapsed_over_months_equals_the_sum_of_its_working_intervals(cal: Calendar, a: datetime, b: datetime) -> None:
+    # Long spans are summed per month (the support queue asks for every row); the sum must
+    # be what walking every working interval gives, daylight-saving days and holidays included.
+    start, end = min(a, b), max(a, b)
+    walked = sum((hi - lo for lo, hi in working_intervals(cal, start, end)), timedelta(0))
+    assert elapsed(cal, start, end) == walked

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 from governance.web import i18n
 from governance.web.rendering import environment
 
@@ -21,3 +23,31 @@ def test_a_message_is_translated_into_the_active_language() -> None:
     with i18n.speaking(french):
         assert template.render() == french.translations.gettext("Your privacy") != "Your privacy"
     assert template.render() == "Your privacy"
+
+
+def test_a_message_reads_as_jinja_newstyle_gettext_would() -> None:
+    env = environment()
+    # Always a format string: ``%%`` reads ``%`` with or without variables.
+    assert env.from_string('{{ _("100%% sure") }}').render() == "100% sure"
+    assert env.from_string('{{ _("%(n)s%% done", n=5) }}').render() == "5% done"
+    assert env.from_string("{% trans who=who %}Hello {{ who }}{% endtrans %}").render(who="<i>") == "Hello &lt;i&gt;"
+    # Without autoescape, the values go in as they are, as Jinja's own gettext puts them.
+    unescaped = '{% autoescape false %}{{ _("Hello %(who)s", who=who) }}{% endautoescape %}'
+    assert env.from_string(unescaped).render(who="<i>") == "Hello <i>"
+    # A macro's local ``_`` (forms.html sets one) is that macro's own.
+    assert env.from_string('{% macro m() %}{% set _ = 1 %}{{ _ }}{% endmacro %}{{ m() }} {{ _("Hi") }}').render() == (
+        "1 Hi"
+    )
+
+
+def test_a_plural_message_names_its_count_num() -> None:
+    template = environment().from_string('{{ ngettext("%(num)s day", "%(num)s days", n) }}')
+    assert template.render(n=1) == "1 day" and template.render(n=4) == "4 days"
+
+
+def test_the_same_instant_in_two_offsets_keeps_its_own_day() -> None:
+    late = datetime(2026, 3, 1, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
+    assert i18n.format_date(late) == "Mar 1, 2026"
+    assert i18n.format_date(late.astimezone(UTC)) == "Mar 2, 2026"
+    assert i18n.format_datetime(late) == i18n.format_datetime(late.astimezone(UTC))
+    assert i18n.format_datetime(late).startswith("Mar 2, 2026, 4:30:00")
