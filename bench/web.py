@@ -84,7 +84,7 @@ PAIRS: tuple[Pair, ...] = (
     Pair("Your complaints", "/complaints", "/api/v1/complaints", MENTEE, "{mentee_id}"),
     Pair("Your complaint", "/complaints/{complaint_id}", "/api/v1/complaints/{complaint_id}", MENTEE, "{mentee_id}"),
     # Support staff.
-    Pair("Support queue", "/support?view=complaints", "/api/v1/complaints?sort=due", AGENT),
+    Pair("Support queue", "/support?kind=complaints", "/api/v1/complaints?sort=due", AGENT),
     Pair("Case page", "/support/cases/{complaint_id}", "/api/v1/complaints/{complaint_id}", AGENT),
     # Compliance officers and auditors.
     Pair("Compliance dashboard", "/dashboard", "/api/v1/evidence/readiness", OFFICER),
