@@ -164,6 +164,17 @@ async def transaction() -> AsyncIterator[None]:
             yield
 
 
+async def take_turns(name: str) -> None:
+    """Inside a transaction: wait until no other transaction holds the turn called ``name``,
+    and hold it until this one ends (for a read-then-write that must not interleave, such as
+    handing out the next number). PostgreSQL: a transaction-scoped advisory lock; SQLite: its
+    IMMEDIATE transactions already take turns at BEGIN."""
+    if not in_transaction():
+        raise RuntimeError(f"take_turns({name!r}) outside a transaction holds nothing")
+    if not is_sqlite():
+        await engine().run_querystring(QueryString("SELECT pg_advisory_xact_lock(hashtext({}))", name))
+
+
 @asynccontextmanager
 async def snapshot() -> AsyncIterator[None]:
     """Several reads that see the database as of one instant, without blocking writers.

@@ -22,6 +22,7 @@ from governance.audit import service as audit
 from governance.complaints import attestations
 from governance.complaints.attestations import AttestationEvent
 from governance.complaints.schemas import AttestationView
+from governance.core import db
 from governance.core.errors import Problem, not_found
 from governance.core.identity import Identity
 from governance.core.rows import Row, typed, typed_all
@@ -72,6 +73,9 @@ class _Last(Row):
 async def _issue(
     attestation_id: uuid.UUID, version: int, replaces: uuid.UUID | None, actor: Identity, at: datetime
 ) -> None:
+    # The next status index is read then taken: concurrent issuers take turns, or two would
+    # read the same last index.
+    await db.take_turns("credential_status_index")
     last = (
         await IssuedCredential.select(IssuedCredential.status_index)
         .order_by(IssuedCredential.status_index, ascending=False)

@@ -51,3 +51,10 @@ def test_a_process_that_never_stops_the_database_still_exits(data_dir: object) -
     )
     assert finished.stdout.strip() == "done", finished.stderr
     assert finished.returncode == 0
+
+
+async def test_taking_turns_outside_a_transaction_is_refused(database: Settings) -> None:
+    with pytest.raises(RuntimeError, match="outside a transaction"):
+        await db.take_turns("anything")
+    async with db.transaction():
+        await db.take_turns("anything")
