@@ -17,11 +17,16 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Final
 
 from governance.audit import service as audit
+from governance.complaints import agreement
+from governance.complaints.attestation_templates import Templates, load_templates
 from governance.complaints.rows import AttestationRow, AttestationStatusRow
 from governance.complaints.schemas import (
+    AgreementFigure,
+    AgreementFigures,
     AttestationCreate,
     AttestationStatus,
     AttestationStatusView,
@@ -37,6 +42,22 @@ from governance.core.rows import Row, typed, typed_all
 from governance.core.versioning import lock_for_update, update_versioned
 
 RESOURCE: Final = "attestation"
+# The repository's templates, until governance.bootstrap connects the deployment's.
+_DEFAULT_POLICIES: Final = Path(__file__).resolve().parents[2] / "policies"
+_templates: list[Templates] = []
+
+
+def use_templates(templates: Templates) -> None:
+    """Check attestations against ``templates`` (the deployment's, loaded at start-up)."""
+    _templates[:] = [templates]
+
+
+def templates() -> Templates:
+    if not _templates:
+        _templates.append(load_templates(_DEFAULT_POLICIES))
+    return _templates[0]
+
+
 AGREEMENT_WINDOW: Final = timedelta(days=90)
 
 
@@ -306,17 +327,19 @@ _ASSESSMENT_COLUMNS: Final = (
     Attestation.rubric_version,
     Attestation.session_date,
     Attestation.score,
+    Attestation.mentor_id,
 )
 
 
 class _Assessment(Row):
-    """What :func:`quality` compares between two mentors' attestations."""
+    """One score, as agreement compares it with the others of the same unit."""
 
     candidate_id: str
     competency: str
     rubric_version: str
     session_date: date
     score: int
+    mentor_id: str
 
 
 class _Decided(Row):
@@ -325,13 +348,14 @@ class _Decided(Row):
 
 
 async def quality(mentor_id: str) -> AttestationQuality:
-    """How a mentor's scores agree with other mentors', and how their disputed attestations ended.
+    """How a mentor's scores lean against other mentors', and how their disputed attestations ended.
 
-    Agreement: for each of the mentor's attestations, every attestation by another mentor
-    of the same candidate, on the same competency and rubric version, with session dates
-    at most 90 days apart, makes a pair; the share of pairs whose scores are at most one
-    rubric step apart. Revoked attestations take no part. Disputes: among the mentor's
-    attestations whose disputes were decided, the share amended or revoked.
+    Leniency: for each of the mentor's attestations, the other mentors' attestations of the
+    same candidate, on the same template and version, with session dates at most 90 days
+    apart (each other mentor's latest), give a consensus: their mean score. One comparison
+    is the mentor's score less that consensus; leniency is the mean over comparisons.
+    Revoked attestations take no part. Disputes: among the mentor's attestations whose
+    disputes were decided, the share amended or revoked.
     """
     mine = typed_all(
         await Attestation.select(*_ASSESSMENT_COLUMNS).where(
@@ -339,7 +363,7 @@ async def quality(mentor_id: str) -> AttestationQuality:
         ),
         _Assessment,
     )
-    pairs = within = 0
+    deviations: list[float] = []
     candidates = sorted({a.candidate_id for a in mine})
     if candidates:
         others = typed_all(
@@ -354,10 +378,14 @@ async def quality(mentor_id: str) -> AttestationQuality:
         for other in others:
             by_key.setdefault((other.candidate_id, other.competency, other.rubric_version), []).append(other)
         for a in mine:
+            latest: dict[str, _Assessment] = {}
             for b in by_key.get((a.candidate_id, a.competency, a.rubric_version), []):
-                if abs(a.session_date - b.session_date) <= AGREEMENT_WINDOW:
-                    pairs += 1
-                    within += abs(a.score - b.score) <= 1
+                near = abs(a.session_date - b.session_date) <= AGREEMENT_WINDOW
+                if near and (b.mentor_id not in latest or b.session_date > latest[b.mentor_id].session_date):
+                    latest[b.mentor_id] = b
+            if latest:
+                deviations.append(a.score - sum(b.score for b in latest.values()) / len(latest))
+    lean = agreement.leniency(deviations)
     decided = typed_all(
         await Dispute.select(Dispute.attestation_id, Dispute.outcome).where(
             (Dispute.mentor_id == mentor_id) & Dispute.state.is_in(["decided", "revoked"])
@@ -369,10 +397,68 @@ async def quality(mentor_id: str) -> AttestationQuality:
     return AttestationQuality(
         mentor_id=mentor_id,
         window_days=AGREEMENT_WINDOW.days,
-        comparable_pairs=pairs,
-        pairs_within_one_step=within,
-        agreement=within / pairs if pairs else None,
+        comparisons=lean.comparisons,
+        minimum_comparisons=agreement.MINIMUM_COMPARISONS,
+        leniency=lean.mean_deviation,
         disputed_attestations=len(disputed),
         amended_or_revoked=len(changed),
         amended_or_revoked_share=len(changed) / len(disputed) if disputed else None,
+    )
+
+
+async def agreement_over(start: date, end: date, templates: Templates) -> AgreementFigures:
+    """Krippendorff's ordinal alpha per template (and version) and platform-wide, over the
+    attestations with session dates from ``start`` to ``end`` (inclusive), revoked ones left out.
+
+    A unit is a candidate on a template and version; each mentor's latest score in the
+    window is their value. Platform-wide pools every template's units on one scale, the
+    union of the templates' scales. Unknown templates (recorded before templates were
+    enforced) count platform-wide only.
+    """
+    rows = typed_all(
+        await Attestation.select(*_ASSESSMENT_COLUMNS)
+        .where(
+            (Attestation.session_date >= start) & (Attestation.session_date <= end) & (Attestation.status != "revoked")
+        )
+        .order_by(Attestation.session_date),
+        _Assessment,
+    )
+    units: dict[tuple[str, str, str], dict[str, int]] = {}
+    for row in rows:  # in date order, so a later score replaces the mentor's earlier one
+        units.setdefault((row.competency, row.rubric_version, row.candidate_id), {})[row.mentor_id] = row.score
+    keys = sorted(units)
+    scale = sorted({s for t in templates.all() for s in range(t.minimum, t.maximum + 1)} | set(_scores(units)))
+    platform = agreement.ordinal_alpha([units[k] for k in keys], scale)
+    by_template = []
+    for template in templates.all():
+        mine = [units[k] for k in keys if k[:2] == (template.id, template.version)]
+        figure = agreement.ordinal_alpha(mine, range(template.minimum, template.maximum + 1))
+        by_template.append(_figure(figure, template.id, template.version, template.name))
+    return AgreementFigures(
+        window_start=start,
+        window_end=end,
+        minimum_ratings=agreement.MINIMUM_RATINGS,
+        confidence=agreement.CONFIDENCE,
+        resamples=agreement.RESAMPLES,
+        seed=agreement.SEED,
+        platform=_figure(platform, None, None, None),
+        by_template=by_template,
+    )
+
+
+def _scores(units: dict[tuple[str, str, str], dict[str, int]]) -> set[int]:
+    return {score for unit in units.values() for score in unit.values()}
+
+
+def _figure(alpha: agreement.Alpha, template: str | None, version: str | None, name: str | None) -> AgreementFigure:
+    return AgreementFigure(
+        template=template,
+        template_version=version,
+        name=name,
+        units=alpha.units,
+        pairable_ratings=alpha.ratings,
+        mentors=alpha.raters,
+        alpha=alpha.alpha,
+        interval_low=alpha.low,
+        interval_high=alpha.high,
     )

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from governance.complaints.attestation_templates import FILE_NAME, TemplateError, load_templates, parse
 from governance.core.policyfiles import read
-from governance.credentials.templates import FILE_NAME, TemplateError, load_templates, parse
 
 from ..complaints.conftest import Api, new_id
 from .test_credentials import _attest, _credential, _verify
