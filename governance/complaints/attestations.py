@@ -35,7 +35,7 @@ from governance.complaints.schemas import (
 )
 from governance.complaints.tables import Attestation, AttestationStatusChange, Dispute
 from governance.core import db
-from governance.core.errors import Problem, not_found
+from governance.core.errors import Problem, field_error, not_found
 from governance.core.identity import Identity
 from governance.core.reporting import AttestationQuality
 from governance.core.rows import Row, typed, typed_all
@@ -61,8 +61,31 @@ def templates() -> Templates:
 AGREEMENT_WINDOW: Final = timedelta(days=90)
 
 
+def check_template(competency: str, version: str, score: int, *, score_field: str = "score") -> None:
+    """422 naming the field when no template has this id and version, or the score is off its scale."""
+    known = templates()
+    template = known.find(competency, version)
+    if template is None:
+        versions = sorted(t.version for t in known.all() if t.id == competency)
+        if versions:
+            raise field_error(
+                "rubric_version", f"template {competency!r} has no version {version!r}: {', '.join(versions)}", 422
+            )
+        names = ", ".join(sorted({t.id for t in known.all()}))
+        raise field_error("competency", f"no attestation template {competency!r}; the templates are: {names}", 422)
+    if not template.minimum <= score <= template.maximum:
+        raise field_error(
+            score_field,
+            f"{template.name} ({template.version}) scores from {template.minimum} to {template.maximum}",
+            422,
+        )
+
+
 async def record(*, actor: Identity, data: AttestationCreate, now: datetime) -> AttestationView:
-    """Record an attestation a mentor issued (409 when its id is already recorded)."""
+    """Record an attestation a mentor issued: 422 naming the field when its template (``competency``
+    at ``rubric_version``) is unknown or its score is off the template's scale; 409 when its id
+    is already recorded."""
+    check_template(data.competency, data.rubric_version, data.score)
     attestation_id = data.id or uuid.uuid4()
     try:
         await _insert(attestation_id, actor=actor, data=data, now=now)
@@ -218,6 +241,9 @@ async def change_status(
     if status == "disputed":
         changes["status_before_dispute"] = row.status
     if status == "amended" and new_score is not None:
+        # Attestations recorded before templates were enforced keep whatever scale they had.
+        if templates().find(row.competency, row.rubric_version) is not None:
+            check_template(row.competency, row.rubric_version, new_score, score_field="new_score")
         # A new score is a new version of the attestation; a status alone is not.
         version, score = version + 1, new_score
         changes["score"] = score

@@ -358,8 +358,9 @@ async def escalation_path(request: AnyRequest, complaints: NamedDependency[Compl
 
 @get("/ratings-method", exclude_from_auth=True)
 async def ratings_method(request: AnyRequest) -> Response[Any]:
-    """How attestation ratings are checked: agreement (``GET /api/v1/complaints/summary``),
-    leniency and dispute outcomes (``GET /api/v1/mentors/{id}/attestation-quality``)."""
+    """The attestation templates mentors score against, and how ratings are checked: agreement
+    (``GET /api/v1/complaints/summary``), leniency and dispute outcomes
+    (``GET /api/v1/mentors/{id}/attestation-quality``)."""
     return render(
         request,
         "complaints/ratings.html",
@@ -370,6 +371,7 @@ async def ratings_method(request: AnyRequest) -> Response[Any]:
             "minimum_ratings": agreement.MINIMUM_RATINGS,
             "minimum_comparisons": agreement.MINIMUM_COMPARISONS,
             "window_days": attestations.AGREEMENT_WINDOW.days,
+            "templates": attestations.templates().all(),
         },
     )
 

@@ -219,7 +219,6 @@ async def test_the_agreement_score(api: Api) -> None:
     await _attest(api, other, candidate, score=4, session_date="2026-10-01")  # replaced by their later score
     await _attest(api, other, candidate, score=1, session_date=str(date(2026, 11, 20)))
     await _attest(api, other, candidate, score=3, session_date="2026-01-01")  # too long ago
-    await _attest(api, other, candidate, score=3, competency="coding")  # another competency
     disputed = await _attest(api, mentor, "cand-" + new_id(), score=2)
     dispute = (
         await api.call("POST", f"/attestations/{disputed['id']}/disputes", "mentor", mentor, {"reason": "x"})

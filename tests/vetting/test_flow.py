@@ -300,9 +300,9 @@ async def test_the_dossier_shows_attestation_quality_and_follows_other_mentors(
         body = {
             "mentor_id": mentor_id,
             "candidate_id": candidate,
-            "competency": "system design",
+            "competency": "system-design",
             "score": score,
-            "rubric_version": "r1",
+            "rubric_version": "2026.1",
             "session_date": "2026-11-01",
             "token_sha256": hashlib.sha256(f"{mentor_id}{score}".encode()).hexdigest(),
         }
