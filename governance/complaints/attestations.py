@@ -453,12 +453,18 @@ async def agreement_over(start: date, end: date, templates: Templates) -> Agreem
     for row in rows:  # in date order, so a later score replaces the mentor's earlier one
         units.setdefault((row.competency, row.rubric_version, row.candidate_id), {})[row.mentor_id] = row.score
     keys = sorted(units)
-    scale = sorted({s for t in templates.all() for s in range(t.minimum, t.maximum + 1)} | set(_scores(units)))
-    platform = agreement.ordinal_alpha([units[k] for k in keys], scale)
+    every_score = sorted({s for t in templates.all() for s in range(t.minimum, t.maximum + 1)} | _scores(units))
+    platform = agreement.ordinal_alpha([units[k] for k in keys], every_score)
     by_template = []
     for template in templates.all():
-        mine = [units[k] for k in keys if k[:2] == (template.id, template.version)]
-        figure = agreement.ordinal_alpha(mine, range(template.minimum, template.maximum + 1))
+        scale = range(template.minimum, template.maximum + 1)
+        # Scores recorded before templates were enforced may lie off the scale: they take no part.
+        mine = [
+            {mentor: score for mentor, score in units[k].items() if score in scale}
+            for k in keys
+            if k[:2] == (template.id, template.version)
+        ]
+        figure = agreement.ordinal_alpha(mine, scale)
         by_template.append(_figure(figure, template.id, template.version, template.name))
     return AgreementFigures(
         window_start=start,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import uuid
 from typing import Any
 
 import httpx
@@ -151,3 +152,24 @@ async def test_the_summary_gives_alpha_per_template_and_platform_wide(api: Api) 
 async def _summary(api: Api, month: str) -> httpx.Response:
     query = f"period_start={month}-01&period_end={month}-31"
     return await api.call("GET", f"/complaints/summary?{query}", "compliance_officer", "officer-1")
+
+
+async def test_a_score_recorded_off_the_scale_before_templates_were_enforced_takes_no_part(api: Api) -> None:
+    from datetime import UTC, date, datetime
+
+    from governance.complaints.tables import Attestation
+
+    candidate, now = "cand-" + new_id(), datetime.now(UTC)
+    for mentor, score in (("legacy-a", 9), ("legacy-b", 2), ("legacy-c", 2)):
+        await Attestation.insert(
+            Attestation(
+                id=uuid.uuid4(), mentor_id=mentor + new_id(), candidate_id=candidate, competency="system-design",
+                score=score, rubric_version="2026.1", session_date=date(2016, 3, 2), token_sha256="0" * 64,
+                status="valid", status_since=now, version=1, recorded_by="platform", recorded_at=now,
+            )
+        )  # fmt: skip
+    response = await _summary(api, "2016-03")
+    assert response.status_code == 200, response.text
+    design = next(t for t in response.json()["agreement"]["by_template"] if t["template"] == "system-design")
+    assert (design["units"], design["pairable_ratings"], design["alpha"]) == (1, 2, None)
+    assert response.json()["agreement"]["platform"]["pairable_ratings"] == 3
