@@ -226,7 +226,9 @@ class RefundView(View):
 
 
 class AttestationCreate(Input):
-    """An attestation a mentor issued, as the platform records it."""
+    """An attestation a mentor issued, as the platform records it: ``competency`` and
+    ``rubric_version`` name a standard template and its version (``/ratings-method`` lists
+    them), and ``score`` lies on that template's scale; otherwise 422 naming the field."""
 
     mentor_id: Subject
     candidate_id: Subject
