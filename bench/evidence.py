@@ -137,7 +137,7 @@ async def seed_cases(refunds: int, disputes: int, requests: int) -> None:
                                         ("L3", "revoked", "revoked", "revoked"))[n % 4]  # fmt: skip
         # Each dispute is about an attestation of its own, in the status the dispute left it.
         attestation = Attestation(
-            id=uuid.uuid4(), mentor_id=str(uuid.UUID(int=n)), candidate_id=f"cand-{n}", competency="interviewing",
+            id=uuid.uuid4(), mentor_id=str(uuid.UUID(int=n)), candidate_id=f"cand-{n}", competency="system-design",
             score=3, rubric_version="2026.1", session_date=at.date(), token_sha256="0" * 64, status=status,
             status_since=at, recorded_by="platform", recorded_at=at - timedelta(days=2),
         )  # fmt: skip

@@ -16,6 +16,8 @@ from typing import Any
 from governance.audit import sequencer as audit_sequencer
 from governance.audit import service as audit
 from governance.audit import witnesses as audit_witnesses
+from governance.complaints import attestations
+from governance.complaints.attestation_templates import Templates, load_templates
 from governance.complaints.config import Complaints
 from governance.complaints.scan import run_scan
 from governance.core.authz import Authorizer
@@ -23,7 +25,6 @@ from governance.core.clock import Clock, SystemClock
 from governance.core.crypto import Keyring, LocalMasterKey
 from governance.core.storage import ObjectStore, object_store
 from governance.credentials.keys import Issuer, load_issuer
-from governance.credentials.templates import Templates, load_templates
 from governance.evidence.service import Evidence
 from governance.privacy import consent as privacy_consent
 from governance.privacy import retention as privacy_retention
@@ -131,6 +132,8 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Se
     vetting = Vetting.configure(settings, keyring, store)
     privacy = Privacy.configure(settings, keyring, store, subject_registry(keyring, store), export_document)
     evidence = Evidence.configure(settings, vetting, log_key, store)
+    templates = load_templates(settings.effective_policy_dir)
+    attestations.use_templates(templates)
     return Services(
         settings=settings,
         clock=clock or SystemClock(),
@@ -145,5 +148,5 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Se
         web=Web.configure(settings),
         witnesses=witnesses,
         issuer=load_issuer(settings),
-        attestation_templates=load_templates(settings.effective_policy_dir),
+        attestation_templates=templates,
     )

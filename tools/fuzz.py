@@ -154,7 +154,7 @@ def seed(base: str, tokens: dict[str, str]) -> dict[str, list[str | int]]:
                 "candidate_id": MENTEE,
                 "competency": "system-design",
                 "score": 3,
-                "rubric_version": "1",
+                "rubric_version": "2026.1",
                 "session_date": (today - timedelta(days=1)).isoformat(),
                 "token_sha256": "0" * 64,
                 "session_id": SESSION,

@@ -17,11 +17,16 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Final
 
 from governance.audit import service as audit
+from governance.complaints import agreement
+from governance.complaints.attestation_templates import Templates, load_templates
 from governance.complaints.rows import AttestationRow, AttestationStatusRow
 from governance.complaints.schemas import (
+    AgreementFigure,
+    AgreementFigures,
     AttestationCreate,
     AttestationStatus,
     AttestationStatusView,
@@ -30,18 +35,57 @@ from governance.complaints.schemas import (
 )
 from governance.complaints.tables import Attestation, AttestationStatusChange, Dispute
 from governance.core import db
-from governance.core.errors import Problem, not_found
+from governance.core.errors import Problem, field_error, not_found
 from governance.core.identity import Identity
 from governance.core.reporting import AttestationQuality
 from governance.core.rows import Row, typed, typed_all
 from governance.core.versioning import lock_for_update, update_versioned
 
 RESOURCE: Final = "attestation"
+# The repository's templates, until governance.bootstrap connects the deployment's.
+_DEFAULT_POLICIES: Final = Path(__file__).resolve().parents[2] / "policies"
+_templates: list[Templates] = []
+
+
+def use_templates(templates: Templates) -> None:
+    """Check attestations against ``templates`` (the deployment's, loaded at start-up)."""
+    _templates[:] = [templates]
+
+
+def templates() -> Templates:
+    if not _templates:
+        _templates.append(load_templates(_DEFAULT_POLICIES))
+    return _templates[0]
+
+
 AGREEMENT_WINDOW: Final = timedelta(days=90)
 
 
+def check_template(competency: str, version: str, score: int, *, score_field: str = "score") -> None:
+    """422 naming the field when no template has this id and version, or the score is off its scale."""
+    known = templates()
+    template = known.find(competency, version)
+    if template is None:
+        versions = sorted(t.version for t in known.all() if t.id == competency)
+        if versions:
+            raise field_error(
+                "rubric_version", f"template {competency!r} has no version {version!r}: {', '.join(versions)}", 422
+            )
+        names = ", ".join(sorted({t.id for t in known.all()}))
+        raise field_error("competency", f"no attestation template {competency!r}; the templates are: {names}", 422)
+    if not template.minimum <= score <= template.maximum:
+        raise field_error(
+            score_field,
+            f"{template.name} ({template.version}) scores from {template.minimum} to {template.maximum}",
+            422,
+        )
+
+
 async def record(*, actor: Identity, data: AttestationCreate, now: datetime) -> AttestationView:
-    """Record an attestation a mentor issued (409 when its id is already recorded)."""
+    """Record an attestation a mentor issued: 422 naming the field when its template (``competency``
+    at ``rubric_version``) is unknown or its score is off the template's scale; 409 when its id
+    is already recorded."""
+    check_template(data.competency, data.rubric_version, data.score)
     attestation_id = data.id or uuid.uuid4()
     try:
         await _insert(attestation_id, actor=actor, data=data, now=now)
@@ -197,6 +241,9 @@ async def change_status(
     if status == "disputed":
         changes["status_before_dispute"] = row.status
     if status == "amended" and new_score is not None:
+        # Attestations recorded before templates were enforced keep whatever scale they had.
+        if templates().find(row.competency, row.rubric_version) is not None:
+            check_template(row.competency, row.rubric_version, new_score, score_field="new_score")
         # A new score is a new version of the attestation; a status alone is not.
         version, score = version + 1, new_score
         changes["score"] = score
@@ -306,17 +353,19 @@ _ASSESSMENT_COLUMNS: Final = (
     Attestation.rubric_version,
     Attestation.session_date,
     Attestation.score,
+    Attestation.mentor_id,
 )
 
 
 class _Assessment(Row):
-    """What :func:`quality` compares between two mentors' attestations."""
+    """One score, as agreement compares it with the others of the same unit."""
 
     candidate_id: str
     competency: str
     rubric_version: str
     session_date: date
     score: int
+    mentor_id: str
 
 
 class _Decided(Row):
@@ -325,13 +374,14 @@ class _Decided(Row):
 
 
 async def quality(mentor_id: str) -> AttestationQuality:
-    """How a mentor's scores agree with other mentors', and how their disputed attestations ended.
+    """How a mentor's scores lean against other mentors', and how their disputed attestations ended.
 
-    Agreement: for each of the mentor's attestations, every attestation by another mentor
-    of the same candidate, on the same competency and rubric version, with session dates
-    at most 90 days apart, makes a pair; the share of pairs whose scores are at most one
-    rubric step apart. Revoked attestations take no part. Disputes: among the mentor's
-    attestations whose disputes were decided, the share amended or revoked.
+    Leniency: for each of the mentor's attestations, the other mentors' attestations of the
+    same candidate, on the same template and version, with session dates at most 90 days
+    apart (each other mentor's latest), give a consensus: their mean score. One comparison
+    is the mentor's score less that consensus; leniency is the mean over comparisons.
+    Revoked attestations take no part. Disputes: among the mentor's attestations whose
+    disputes were decided, the share amended or revoked.
     """
     mine = typed_all(
         await Attestation.select(*_ASSESSMENT_COLUMNS).where(
@@ -339,7 +389,7 @@ async def quality(mentor_id: str) -> AttestationQuality:
         ),
         _Assessment,
     )
-    pairs = within = 0
+    deviations: list[float] = []
     candidates = sorted({a.candidate_id for a in mine})
     if candidates:
         others = typed_all(
@@ -354,10 +404,14 @@ async def quality(mentor_id: str) -> AttestationQuality:
         for other in others:
             by_key.setdefault((other.candidate_id, other.competency, other.rubric_version), []).append(other)
         for a in mine:
+            latest: dict[str, _Assessment] = {}
             for b in by_key.get((a.candidate_id, a.competency, a.rubric_version), []):
-                if abs(a.session_date - b.session_date) <= AGREEMENT_WINDOW:
-                    pairs += 1
-                    within += abs(a.score - b.score) <= 1
+                near = abs(a.session_date - b.session_date) <= AGREEMENT_WINDOW
+                if near and (b.mentor_id not in latest or b.session_date > latest[b.mentor_id].session_date):
+                    latest[b.mentor_id] = b
+            if latest:
+                deviations.append(a.score - sum(b.score for b in latest.values()) / len(latest))
+    lean = agreement.leniency(deviations)
     decided = typed_all(
         await Dispute.select(Dispute.attestation_id, Dispute.outcome).where(
             (Dispute.mentor_id == mentor_id) & Dispute.state.is_in(["decided", "revoked"])
@@ -369,10 +423,74 @@ async def quality(mentor_id: str) -> AttestationQuality:
     return AttestationQuality(
         mentor_id=mentor_id,
         window_days=AGREEMENT_WINDOW.days,
-        comparable_pairs=pairs,
-        pairs_within_one_step=within,
-        agreement=within / pairs if pairs else None,
+        comparisons=lean.comparisons,
+        minimum_comparisons=agreement.MINIMUM_COMPARISONS,
+        leniency=lean.mean_deviation,
         disputed_attestations=len(disputed),
         amended_or_revoked=len(changed),
         amended_or_revoked_share=len(changed) / len(disputed) if disputed else None,
+    )
+
+
+async def agreement_over(start: date, end: date, templates: Templates) -> AgreementFigures:
+    """Krippendorff's ordinal alpha per template (and version) and platform-wide, over the
+    attestations with session dates from ``start`` to ``end`` (inclusive), revoked ones left out.
+
+    A unit is a candidate on a template and version; each mentor's latest score in the
+    window is their value. Platform-wide pools every template's units on one scale, the
+    union of the templates' scales. Unknown templates (recorded before templates were
+    enforced) count platform-wide only.
+    """
+    rows = typed_all(
+        await Attestation.select(*_ASSESSMENT_COLUMNS)
+        .where(
+            (Attestation.session_date >= start) & (Attestation.session_date <= end) & (Attestation.status != "revoked")
+        )
+        .order_by(Attestation.session_date),
+        _Assessment,
+    )
+    units: dict[tuple[str, str, str], dict[str, int]] = {}
+    for row in rows:  # in date order, so a later score replaces the mentor's earlier one
+        units.setdefault((row.competency, row.rubric_version, row.candidate_id), {})[row.mentor_id] = row.score
+    keys = sorted(units)
+    every_score = sorted({s for t in templates.all() for s in range(t.minimum, t.maximum + 1)} | _scores(units))
+    platform = agreement.ordinal_alpha([units[k] for k in keys], every_score)
+    by_template = []
+    for template in templates.all():
+        scale = range(template.minimum, template.maximum + 1)
+        # Scores recorded before templates were enforced may lie off the scale: they take no part.
+        mine = [
+            {mentor: score for mentor, score in units[k].items() if score in scale}
+            for k in keys
+            if k[:2] == (template.id, template.version)
+        ]
+        figure = agreement.ordinal_alpha(mine, scale)
+        by_template.append(_figure(figure, template.id, template.version, template.name))
+    return AgreementFigures(
+        window_start=start,
+        window_end=end,
+        minimum_ratings=agreement.MINIMUM_RATINGS,
+        confidence=agreement.CONFIDENCE,
+        resamples=agreement.RESAMPLES,
+        seed=agreement.SEED,
+        platform=_figure(platform, None, None, None),
+        by_template=by_template,
+    )
+
+
+def _scores(units: dict[tuple[str, str, str], dict[str, int]]) -> set[int]:
+    return {score for unit in units.values() for score in unit.values()}
+
+
+def _figure(alpha: agreement.Alpha, template: str | None, version: str | None, name: str | None) -> AgreementFigure:
+    return AgreementFigure(
+        template=template,
+        template_version=version,
+        name=name,
+        units=alpha.units,
+        pairable_ratings=alpha.ratings,
+        mentors=alpha.raters,
+        alpha=alpha.alpha,
+        interval_low=alpha.low,
+        interval_high=alpha.high,
     )

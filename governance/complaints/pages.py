@@ -30,7 +30,7 @@ from litestar.response import Redirect
 from litestar.types import ControllerRouterHandler
 
 from governance.audit import service as audit
-from governance.complaints import attestations, disputes, policy, service, states
+from governance.complaints import agreement, attestations, disputes, policy, service, states
 from governance.complaints.config import Complaints
 from governance.complaints.presentation import (
     CATEGORY_LABELS,
@@ -359,9 +359,22 @@ async def escalation_path(request: AnyRequest, complaints: NamedDependency[Compl
 
 @get("/ratings-method", exclude_from_auth=True)
 async def ratings_method(request: AnyRequest) -> Response[Any]:
-    """How attestation ratings are checked: the agreement score and dispute outcomes (as
-    ``GET /api/v1/mentors/{id}/attestation-quality`` computes them)."""
-    return render(request, "complaints/ratings.html", {})
+    """The attestation templates mentors score against, and how ratings are checked: agreement
+    (``GET /api/v1/complaints/summary``), leniency and dispute outcomes
+    (``GET /api/v1/mentors/{id}/attestation-quality``)."""
+    return render(
+        request,
+        "complaints/ratings.html",
+        {
+            "confidence": agreement.CONFIDENCE,
+            "resamples": agreement.RESAMPLES,
+            "seed": agreement.SEED,
+            "minimum_ratings": agreement.MINIMUM_RATINGS,
+            "minimum_comparisons": agreement.MINIMUM_COMPARISONS,
+            "window_days": attestations.AGREEMENT_WINDOW.days,
+            "templates": attestations.templates().all(),
+        },
+    )
 
 
 PAGES: list[ControllerRouterHandler] = [

@@ -296,7 +296,9 @@ class AttestationController(Controller):
     async def record_attestation(
         self, now: NamedDependency[datetime], request: AnyRequest, data: JSONBody[AttestationCreate]
     ) -> AttestationView:
-        """The platform records an attestation a mentor issued."""
+        """The platform records an attestation a mentor issued, on a standard template
+        (``competency`` at ``rubric_version``). 422 naming the field when the template or
+        version is unknown or the score is off its scale; nothing is recorded."""
         return await attestations.record(actor=request.user, data=data, now=now)
 
     @get("/{attestation_id:uuid}", opt={"owner_of": attestation_party})

@@ -226,7 +226,9 @@ class RefundView(View):
 
 
 class AttestationCreate(Input):
-    """An attestation a mentor issued, as the platform records it."""
+    """An attestation a mentor issued, as the platform records it: ``competency`` and
+    ``rubric_version`` name a standard template and its version (``/ratings-method`` lists
+    them), and ``score`` lies on that template's scale; otherwise 422 naming the field."""
 
     mentor_id: Subject
     candidate_id: Subject
@@ -428,6 +430,37 @@ class DisputeFigures(View):
     breached: int
 
 
+class AgreementFigure(View):
+    """Krippendorff's ordinal alpha for one template and version, or platform-wide (no template).
+
+    ``alpha`` and its interval are None ("not enough data") below the minimum of pairable
+    ratings, or when every pairable rating has the same value.
+    """
+
+    template: str | None
+    template_version: str | None
+    name: str | None
+    units: int  # candidates on this template scored by two mentors or more
+    pairable_ratings: int
+    mentors: int
+    alpha: float | None
+    interval_low: float | None
+    interval_high: float | None
+
+
+class AgreementFigures(View):
+    """Mentor agreement over attestations with session dates in the window, per template and in all."""
+
+    window_start: date
+    window_end: date
+    minimum_ratings: int
+    confidence: float
+    resamples: int
+    seed: int
+    platform: AgreementFigure
+    by_template: list[AgreementFigure]
+
+
 class ComplaintsSummary(View):
     """Complaint, refund and dispute handling over a period (``period_start`` to
     ``period_end``, both inclusive, UTC days), judged at ``as_of``."""
@@ -442,3 +475,4 @@ class ComplaintsSummary(View):
     sla: SlaAttainment
     refunds: RefundFigures
     disputes: DisputeFigures
+    agreement: AgreementFigures  # over attestations with session dates in the period

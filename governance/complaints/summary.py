@@ -37,6 +37,7 @@ from typing import Final
 
 from piccolo.query.functions.aggregate import Count, Sum
 
+from governance.complaints import attestations
 from governance.complaints.schemas import (
     CATEGORIES,
     REFUND_STATES,
@@ -248,4 +249,5 @@ async def period_summary(period_start: date, period_end: date, now: datetime) ->
         sla=sla,
         refunds=tally_refunds(typed_all(refund_groups, RefundGroup)),
         disputes=tally_disputes(typed_all(disputes, DisputeTally), now),
+        agreement=await attestations.agreement_over(period_start, period_end, attestations.templates()),
     )

@@ -30,13 +30,19 @@ class ReasonLine(msgspec.Struct, frozen=True):
 
 
 class AttestationQuality(View):
-    """Agreement with other mentors and how this mentor's disputed attestations ended."""
+    """Leniency or severity against other mentors, and how this mentor's disputed attestations ended.
+
+    ``leniency``: the mean, over ``comparisons``, of the mentor's score less the mean score
+    other mentors gave the same candidate on the same template and version within
+    ``window_days``; positive is lenient, negative severe. None ("not enough data") below
+    ``minimum_comparisons``.
+    """
 
     mentor_id: str
     window_days: int
-    comparable_pairs: int
-    pairs_within_one_step: int
-    agreement: float | None
+    comparisons: int
+    minimum_comparisons: int
+    leniency: float | None
     disputed_attestations: int
     amended_or_revoked: int
     amended_or_revoked_share: float | None

@@ -19,12 +19,12 @@ from litestar.types import ControllerRouterHandler
 
 from governance.audit import service as audit
 from governance.complaints import attestations
+from governance.complaints.attestation_templates import Templates
 from governance.core.errors import Problem
 from governance.core.identity import Identity
 from governance.core.ratelimits import LIMITED_PER_CLIENT
 from governance.credentials import service, verification
 from governance.credentials.keys import Issuer
-from governance.credentials.templates import Templates
 from governance.credentials.verification import Verification
 from governance.settings import Settings
 

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from governance.audit import service as audit
 from governance.complaints import attestations
+from governance.complaints.attestation_templates import Template, Templates
 from governance.complaints.attestations import AttestationEvent
 from governance.complaints.schemas import AttestationView
 from governance.core import db
@@ -30,7 +31,6 @@ from governance.credentials import jsonld, proofs, statuslists
 from governance.credentials.keys import Issuer
 from governance.credentials.statuslists import Purpose
 from governance.credentials.tables import CredentialStatusChange, IssuedCredential, IssuedRow
-from governance.credentials.templates import Template, Templates
 
 RESOURCE: Final = "credential"
 STATUS_PATH: Final = "/credentials/status"

@@ -59,6 +59,7 @@ from reportlab.platypus import (
     Table,
 )
 
+from governance.complaints.schemas import AgreementFigure, AgreementFigures
 from governance.evidence import charts
 from governance.evidence.contents import BundleContents, SignOff
 from governance.evidence.registers import (
@@ -343,6 +344,28 @@ def _sections(contents: BundleContents) -> list[str]:
     return [*requested, "policies", *audit, "appendix", "policy_texts", "signoff"]
 
 
+def _agreement(figures: AgreementFigures) -> list[Flowable]:
+    """Krippendorff's ordinal alpha with its interval, per template and platform-wide."""
+
+    def line(figure: AgreementFigure) -> tuple[str, str]:
+        label = "All templates" if figure.template is None else f"{figure.name} ({figure.template_version})"
+        if figure.alpha is None:
+            return label, f"not enough data ({figure.pairable_ratings} pairable ratings)"
+        interval = NONE if figure.interval_low is None else f"[{figure.interval_low:.3f}, {figure.interval_high:.3f}]"
+        return label, f"{figure.alpha:.3f} {interval}, {figure.pairable_ratings} ratings, {figure.mentors} mentors"
+
+    return [
+        _p("Mentor agreement (Krippendorff's alpha, ordinal)", "h2"),
+        _p(
+            f"Attestations with session dates from {figures.window_start} to {figures.window_end}; "
+            f"no figure below {figures.minimum_ratings} pairable ratings; bootstrap of "
+            f"{figures.resamples} resamples of candidates (seed {figures.seed}) gives the "
+            f"{round(figures.confidence * 100)}% interval in brackets."
+        ),
+        _pairs([line(figures.platform), *(line(f) for f in figures.by_template)], (180, 300)),
+    ]
+
+
 def _summary(contents: BundleContents, width: float) -> list[Flowable]:
     story: list[Flowable] = []
     vetting, complaints, privacy = contents.vetting_summary, contents.complaints_summary, contents.privacy_summary
@@ -415,6 +438,7 @@ def _summary(contents: BundleContents, width: float) -> list[Flowable]:
         story.append(_p(f"Disputes opened: {disputes.opened}; breached a deadline: {disputes.breached}", "h2"))
         story.extend(_counts("Disputes by outcome", disputes.by_outcome))
         story.extend(_counts("Disputes by highest tier reached", disputes.by_tier))
+        story.extend(_agreement(complaints.agreement))
     story.append(_p("Data subject requests", "h2"))
     if privacy is None:
         story.append(_p("Privacy figures are not part of this bundle."))

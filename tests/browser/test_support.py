@@ -138,7 +138,7 @@ def test_a_candidate_disputes_their_attestation(server: Server, new_page: NewPag
     body = {
         "mentor_id": f"mentor-{uuid.uuid4().hex[:8]}",
         "candidate_id": candidate,
-        "competency": "api-design",
+        "competency": "system-design",
         "score": 2,
         "rubric_version": "2026.1",
         "session_date": "2026-11-02",

@@ -711,7 +711,7 @@ async def test_an_agent_decides_a_dispute_at_l1_and_the_candidate_reads_the_reas
             "to": "decided",
             "version": _version(opened),
             "outcome": "amended",
-            "new_score": "5",
+            "new_score": "4",
             "reasons": "Rubric 4b met",
         },
     )
@@ -719,12 +719,12 @@ async def test_an_agent_decides_a_dispute_at_l1_and_the_candidate_reads_the_reas
     assert voted.status_code == 303
     decided = _main(await browser.get(case))
     assert "Decided" in decided and "Rubric 4b met" in decided
-    assert (await api.call("GET", f"/attestations/{attestation['id']}", "mentee", candidate)).json()["score"] == 5
+    assert (await api.call("GET", f"/attestations/{attestation['id']}", "mentee", candidate)).json()["score"] == 4
     (entry,) = await _entries(api, "dispute.decided", dispute_id)
     assert entry["actor"]["sub"] == "agent-l1"
     await browser.sign_in(candidate, "mentee")
     theirs = _main(await browser.get(f"/attestations/{attestation['id']}/dispute"))
-    assert "Rubric 4b met" in theirs and "New score: 5" in theirs
+    assert "Rubric 4b met" in theirs and "New score: 4" in theirs
 
 
 @pytest.mark.parametrize(

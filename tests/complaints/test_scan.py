@@ -34,9 +34,9 @@ async def test_an_overdue_dispute_tier_is_flagged_once(database: Settings) -> No
         data=AttestationCreate(
             mentor_id="mentor-scan",
             candidate_id="cand-scan",
-            competency="c",
+            competency="system-design",
             score=3,
-            rubric_version="1",
+            rubric_version="2026.1",
             session_date=date(2026, 11, 1),
             token_sha256=hashlib.sha256(b"t").hexdigest(),
         ),

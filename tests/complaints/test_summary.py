@@ -101,7 +101,7 @@ async def _dispute(api: Api, *steps: tuple[str, str, str, dict[str, Any]]) -> di
         "candidate_id": candidate,
         "competency": "system-design",
         "score": 3,
-        "rubric_version": "2019.1",
+        "rubric_version": "2026.1",
         "session_date": "2019-01-15",
         "token_sha256": hashlib.sha256(candidate.encode()).hexdigest(),
     }

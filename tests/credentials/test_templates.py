@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from governance.complaints.attestation_templates import FILE_NAME, TemplateError, load_templates, parse
 from governance.core.policyfiles import read
-from governance.credentials.templates import FILE_NAME, TemplateError, load_templates, parse
 
 from ..complaints.conftest import Api, new_id
 from .test_credentials import _attest, _credential, _verify
@@ -71,9 +71,7 @@ async def test_the_credential_takes_the_template_and_the_level(api: Api, client:
     assert (await _verify(client, credential))["verified"] is True
 
 
-async def test_an_attestation_without_a_template_still_gets_a_plain_credential(
-    api: Api, client: httpx.AsyncClient
-) -> None:
+async def test_an_attestation_without_a_template_is_refused(api: Api) -> None:
     body = {
         "mentor_id": new_id(),
         "candidate_id": "cand-" + new_id(),
@@ -84,10 +82,5 @@ async def test_an_attestation_without_a_template_still_gets_a_plain_credential(
         "token_sha256": "a" * 64,
     }
     recorded = await api.call("POST", "/attestations", "platform", "platform-1", body)
-    assert recorded.status_code == 201, recorded.text
-    credential = await _credential(api, recorded.json()["id"])
-    achievement = credential["credentialSubject"]["achievement"]
-    assert achievement["name"] == "coding"
-    assert "rubricCriterionLevel" not in achievement["resultDescription"][0]
-    assert "achievedLevel" not in credential["credentialSubject"]["result"][0]
-    assert (await _verify(client, credential))["verified"] is True
+    assert recorded.status_code == 422, recorded.text
+    assert recorded.json()["errors"][0]["field"] == "competency"

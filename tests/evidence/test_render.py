@@ -21,6 +21,8 @@ import pytest
 from reportlab import rl_config
 
 from governance.complaints.schemas import (
+    AgreementFigure,
+    AgreementFigures,
     ComplaintsSummary,
     DisputeFigures,
     MonthOfComplaints,
@@ -212,6 +214,38 @@ def make_contents(
                 by_tier={"L1": 3, "L2": 1, "L3": 0},
                 breached=1,
             ),
+            agreement=AgreementFigures(
+                window_start=date(2026, 1, 1),
+                window_end=date(2026, 3, 31),
+                minimum_ratings=20,
+                confidence=0.95,
+                resamples=1000,
+                seed=16,
+                platform=AgreementFigure(
+                    template=None,
+                    template_version=None,
+                    name=None,
+                    units=30,
+                    pairable_ratings=64,
+                    mentors=12,
+                    alpha=0.8154,
+                    interval_low=0.7012,
+                    interval_high=0.9034,
+                ),
+                by_template=[
+                    AgreementFigure(
+                        template="system-design",
+                        template_version="2026.1",
+                        name="System design readiness",
+                        units=4,
+                        pairable_ratings=9,
+                        mentors=5,
+                        alpha=None,
+                        interval_low=None,
+                        interval_high=None,
+                    )
+                ],
+            ),
         ),
         privacy_summary=PrivacySummary(
             period_start=date(2026, 1, 1),
@@ -339,6 +373,9 @@ def test_summary_prints_the_figures_as_they_are(rendered: tuple[Path, Any, list[
         "Disputes opened: 4; breached a deadline: 1",
         "Disputes by outcome upheld 2 amended 1 revoked 0 withdrawn 0 open 1",
         "Disputes by highest tier reached L1 3 L2 1 L3 0",
+        "Mentor agreement (Krippendorff's alpha, ordinal)",
+        "All templates 0.815 [0.701, 0.903], 64 ratings, 12 mentors",
+        "System design readiness (2026.1) not enough data (9 pairable ratings)",
         "Data requests answered on time: 9 of 10 closed (90.00%)",
         "Data requests received 10",
         # the charts' titles and labels

@@ -300,9 +300,9 @@ async def test_the_dossier_shows_attestation_quality_and_follows_other_mentors(
         body = {
             "mentor_id": mentor_id,
             "candidate_id": candidate,
-            "competency": "system design",
+            "competency": "system-design",
             "score": score,
-            "rubric_version": "r1",
+            "rubric_version": "2026.1",
             "session_date": "2026-11-01",
             "token_sha256": hashlib.sha256(f"{mentor_id}{score}".encode()).hexdigest(),
         }
@@ -311,10 +311,10 @@ async def test_the_dossier_shows_attestation_quality_and_follows_other_mentors(
 
     await attest(mentor["id"], 4)
     quality = (await vetting.dossier(mentor["id"]))["attestation_quality"]
-    assert (quality["comparable_pairs"], quality["agreement"]) == (0, None)
+    assert (quality["comparisons"], quality["leniency"]) == (0, None)
     # Another mentor's attestation of the same candidate changes this mentor's agreement.
     await attest(other["id"], 1)
     quality = (await vetting.dossier(mentor["id"]))["attestation_quality"]
-    assert (quality["comparable_pairs"], quality["pairs_within_one_step"]) == (1, 0)
+    assert (quality["comparisons"], quality["leniency"]) == (1, None)
     standalone = await client.get(f"/api/v1/mentors/{mentor['id']}/attestation-quality", headers=vetting.officer())
     assert standalone.json() == quality

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import html
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -551,3 +553,27 @@ async def test_a_forged_csrf_token_changes_nothing(vetting: Vetting, officer: Br
     )
     assert forged.status_code == 403
     assert len((await vetting.dossier(mentor["id"]))["decisions"]) == 1
+
+
+async def test_the_dossier_shows_the_mentor_s_leniency_or_not_enough_data(
+    vetting: Vetting, officer: Browser, client: httpx.AsyncClient
+) -> None:
+    mentor = await vetting.register(f"lenient-{uuid.uuid4()}")
+    page = await officer.get(f"/vetting/mentors/{mentor['id']}")
+    assert "Not enough data: 0 comparisons, 5 needed" in html.unescape(page.text)
+    for n in range(5):
+        candidate = f"candidate-{uuid.uuid4().hex[:8]}"
+        for mentor_id, score in ((mentor["id"], 3), (f"peer-{n}", 2)):
+            body = {
+                "mentor_id": mentor_id,
+                "candidate_id": candidate,
+                "competency": "system-design",
+                "score": score,
+                "rubric_version": "2026.1",
+                "session_date": "2026-11-01",
+                "token_sha256": hashlib.sha256(f"{mentor_id}{candidate}".encode()).hexdigest(),
+            }
+            response = await client.post("/api/v1/attestations", json=body, headers=vetting.auth("platform"))
+            assert response.status_code == 201, response.text
+    page = await officer.get(f"/vetting/mentors/{mentor['id']}")
+    assert "+1.00 rubric steps from the other mentors' mean, over 5 comparisons" in html.unescape(page.text)
