@@ -18,6 +18,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 from governance.complaints import attestations
+from governance.core.edge import check_json_body
 from governance.core.errors import Problem
 from governance.credentials import jsonld, proofs, service, statuslists
 from governance.credentials.keys import Issuer
@@ -51,9 +52,15 @@ class _Found:
 
 
 def parse(text: str | bytes) -> dict[str, Any]:
-    """A pasted or uploaded credential as a JSON object (422 otherwise; NUL characters are refused)."""
+    """A pasted or uploaded credential as a JSON object: 422 otherwise, and for what the API's
+    edge refuses in a body (nesting too deep, a key given twice, a NUL character)."""
+    body = text.encode() if isinstance(text, str) else text
     try:
-        value = msgspec.json.decode(text)
+        check_json_body(body)
+    except Problem as refused:
+        raise Problem(422, "invalid-credential", refused.detail.replace("The request body", "The credential")) from None
+    try:
+        value = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
         raise Problem(422, "invalid-credential", f"The credential is not JSON: {exc}") from None
     if not isinstance(value, dict):

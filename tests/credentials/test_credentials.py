@@ -324,12 +324,27 @@ async def test_a_tampered_or_foreign_credential_fails_and_says_why(api: Api, cli
     assert _outcomes(await _verify(client, future))["validity"] == "failed"
 
 
-@pytest.mark.parametrize("body", [b"", b"not json", b"[1, 2]", b'"text"', b'{"a": "\\u0000"}'])
+DEEP = b'{"credentialSubject": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+DUPLICATED = b'{"@context": ["https://www.w3.org/ns/credentials/v2"], "@context": "https://attacker.example/ctx"}'
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b"not json", b"[1, 2]", b'"text"', b'{"a": "\\u0000"}', DEEP, DUPLICATED], ids=str
+)
 async def test_bad_input_to_verify_is_refused_with_a_problem(client: httpx.AsyncClient, body: bytes) -> None:
     response = await client.post(
         "/api/v1/credentials/verify", content=body, headers={"content-type": "application/json"}
     )
     assert response.status_code in (400, 422), response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+async def test_verify_wants_json(client: httpx.AsyncClient, content_type: str) -> None:
+    response = await client.post(
+        "/api/v1/credentials/verify", content=b'{"@context": []}', headers={"content-type": content_type}
+    )
+    assert response.status_code in (400, 415, 422), response.text
     assert response.headers["content-type"].startswith("application/problem+json")
 
 

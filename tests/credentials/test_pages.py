@@ -64,6 +64,8 @@ async def test_bad_input_comes_back_beside_the_field(client: httpx.AsyncClient) 
         ({"credential": "[1]"}, "This is not a credential"),
         ({"credential": '{"a": "\\u0000"}'}, "This is not a credential"),
         ({"credential": "x" * 200_001}, 'id="field-credential-error"'),
+        ({"credential": '{"credentialSubject": ' + "[" * 5000 + "]" * 5000 + "}"}, "This is not a credential"),
+        ({"credential": '{"@context": [], "@context": "https://attacker.example/ctx"}'}, "This is not a credential"),
     ):
         answer = await _post(client, data)
         assert answer.status_code == 422, (data, answer.status_code)
