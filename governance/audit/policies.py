@@ -68,8 +68,7 @@ async def record_in_force(policies: list[LoadedPolicy], now: datetime) -> list[s
     """
     changed: list[str] = []
     async with db.transaction():
-        if not db.is_sqlite():
-            await PolicyVersion.raw("SELECT pg_advisory_xact_lock(hashtext('audit_policy_version'))")
+        await db.take_turns("audit_policy_version")
         last = await _latest_digests()
         for policy in policies:
             if last.get(policy.name) == policy.sha256:

@@ -141,9 +141,8 @@ async def register_notices(privacy: Privacy, now: datetime) -> int:
                 key = f"{purpose.name}:{notice.version}:{language}"
                 wanted[key] = (purpose.name, notice.version, language, notice.digest(language))
     async with db.transaction():
-        if not db.is_sqlite():
-            # Instances starting together: one registers, the others then see its rows.
-            await NoticeVersion.raw("SELECT pg_advisory_xact_lock(hashtext('privacy_notice_version'))")
+        # Instances starting together: one registers, the others then see its rows.
+        await db.take_turns("privacy_notice_version")
         published = await NoticeVersion.select(NoticeVersion.key, NoticeVersion.sha256)
         seen = {notice.key: notice.sha256 for notice in typed_all(published, _Published)}
         changed = sorted(key for key, (*_, digest) in wanted.items() if key in seen and seen[key] != digest)
