@@ -12,11 +12,15 @@ the issuance row; Ed25519 signatures are deterministic, so it reads the same eve
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import secrets
 import uuid
 from datetime import UTC, date, datetime, time
 from typing import Any, Final
+
+import msgspec
 
 from governance.audit import service as audit
 from governance.complaints import attestations
@@ -149,7 +153,33 @@ async def credential(issuer: Issuer, attestation_id: uuid.UUID, templates: Templ
         raise not_found("credential", attestation_id)
     view = await attestations.get(attestation_id)
     template = templates.find(view.competency, view.rubric_version) if templates is not None else None
-    return sign(issuer, document(issuer, view, row, template))
+    unsigned = document(issuer, view, row, template)
+    if row.replaces is not None:
+        replaced = await issued(row.replaces)
+        if replaced is not None:
+            # VC 2.0 asks a related resource for its digest: the credential it supersedes,
+            # rebuilt as it was issued (its version's score; signing is deterministic).
+            earlier = msgspec.structs.replace(view, score=_score_at(view, replaced.attestation_version))
+            unsigned["relatedResource"][0]["digestMultibase"] = digest_multibase(
+                sign(issuer, document(issuer, earlier, replaced, template))
+            )
+    return sign(issuer, unsigned)
+
+
+def _score_at(view: AttestationView, version: int) -> int:
+    """The score the attestation had at ``version`` (its status history keeps each version's)."""
+    scores = [change.score for change in view.history if change.version == version]
+    return scores[-1] if scores else view.score
+
+
+def digest_multibase(credential: dict[str, Any]) -> str:
+    """``digestMultibase`` of a credential (VC 2.0 related resources, Data Integrity's multihash):
+    SHA-256 over its JSON with sorted keys and no whitespace, as a multihash, base64url
+    without padding behind the ``u`` multibase prefix. Sorted keys make it the same for a
+    holder whose copy was re-indented or re-ordered."""
+    canonical = json.dumps(credential, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    multihash = bytes((0x12, 0x20)) + hashlib.sha256(canonical).digest()
+    return "u" + base64.urlsafe_b64encode(multihash).rstrip(b"=").decode()
 
 
 async def issued(credential_id: uuid.UUID) -> IssuedRow | None:

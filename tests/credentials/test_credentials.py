@@ -261,7 +261,11 @@ async def test_an_amendment_revokes_the_old_credential_and_issues_one_that_repla
     await _decide(api, dispute, outcome="amended", new_score=4)
     new = await _credential(api, attestation["id"])
     assert new["id"] != old["id"]
-    assert new["relatedResource"] == [{"id": old["id"]}]
+    # It names the credential it replaces, with the digest a holder of that one can check.
+    canonical = json.dumps(old, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    multihash = b"\x12\x20" + hashlib.sha256(canonical).digest()
+    digest = "u" + base64.urlsafe_b64encode(multihash).rstrip(b"=").decode()
+    assert new["relatedResource"] == [{"id": old["id"], "digestMultibase": digest}]
     assert new["credentialSubject"]["result"][0]["value"] == "4"
     assert await _bit(client, old, "revocation") == 1
     assert await _bit(client, new, "revocation") == 0
