@@ -100,12 +100,22 @@ def accepted(header: str) -> list[str]:
     return [tag for _, _, tag in sorted(weighted)]
 
 
+@lru_cache(maxsize=64)
 def _name_of(tag: str) -> str:
     locale = Locale.parse(tag)
     return str(locale.get_display_name(locale) or tag)
 
 
 def _load(po_file: Path) -> Translations:
+    stat = po_file.stat()
+    return _compiled(po_file, stat.st_mtime_ns, stat.st_size)
+
+
+# Parsing a catalog takes a tenth of a second and every configuration built in a process
+# (the app, the CLI, each test module) would parse it again; an edited file has a new mtime.
+# Translations are only read once built, so sharing them is safe.
+@lru_cache(maxsize=16)
+def _compiled(po_file: Path, mtime_ns: int, size: int) -> Translations:
     with po_file.open("rb") as source:
         catalog = read_po(source, locale=po_file.parent.parent.name, domain=DOMAIN)
     compiled = io.BytesIO()
