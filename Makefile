@@ -7,7 +7,7 @@ export GOVERNANCE_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 # The browser tests drive Debian's Chromium: Playwright's own browser download is unreachable here.
 export CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint browser test-sqlite test-postgres bench fuzz messages clean
+.PHONY: run test lint browser credential-check test-sqlite test-postgres bench fuzz messages clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -34,6 +34,23 @@ browser: $(STAMP)
 		fi; \
 	}
 
+# The independent credential verifier (tools/credential-check, Node.js): its pinned packages,
+# installed again only when the lock file changes. Without node and npm, or when the install
+# fails, its tests skip (and fail with CI=true); the stamp is written only on success.
+CREDENTIAL_CHECK := tools/credential-check
+CREDENTIAL_CHECK_STAMP := $(CREDENTIAL_CHECK)/node_modules/.installed
+credential-check: $(CREDENTIAL_CHECK_STAMP)
+
+$(CREDENTIAL_CHECK_STAMP): $(CREDENTIAL_CHECK)/package-lock.json
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
+		echo "installing the independent credential verifier's node packages in $(CREDENTIAL_CHECK)"; \
+		if npm ci --prefix $(CREDENTIAL_CHECK) --no-audit --no-fund --loglevel=error; then touch $@; else \
+			echo "could not install them: the independent-verifier tests will skip (and fail with CI=true)" >&2; fi; \
+	else \
+		echo "the independent credential verifier needs Node.js 18 or newer and npm ('apt-get install nodejs npm'" \
+			"on Debian or Ubuntu); until then its tests skip (and fail with CI=true)" >&2; \
+	fi
+
 run: $(STAMP)
 	$(BIN)/governance migrate
 	$(BIN)/governance serve --no-migrate
@@ -52,6 +69,8 @@ test-postgres: $(STAMP)
 
 # The test runs need the browser (kept apart from their own rules above).
 test-sqlite test-postgres: browser
+# ... and the independent credential verifier.
+test-sqlite test-postgres: credential-check
 
 # The two backends' suites run at once (one core each; each run has its own data directory,
 # database and ports). Each one's output is printed whole when it ends; either failing fails
