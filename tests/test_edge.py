@@ -198,6 +198,14 @@ async def test_over_long_path_ids_answer_400_on_both_engines(
     assert await audit_size() == before
 
 
+async def test_a_path_valued_parameter_is_measured_without_its_leading_slash(client: httpx.AsyncClient) -> None:
+    """The documented maxLength of a tile index is of the value the client sends: exactly at
+    the limit is read (a 404: no such tile), one more is a 400 naming it."""
+    at_limit = await client.get("/tlog/tile/0/" + "0" * MAX_IDENTIFIER)
+    assert at_limit.status_code == 404, at_limit.text
+    assert_problem(await client.get("/tlog/tile/0/" + "0" * (MAX_IDENTIFIER + 1)), 400, "index")
+
+
 async def test_an_id_of_the_declared_maximum_is_accepted(client: httpx.AsyncClient, auth: AuthHeaders) -> None:
     session = "s" * MAX_IDENTIFIER
     response = await client.put(

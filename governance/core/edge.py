@@ -182,7 +182,9 @@ def refuse_overlong_parameters(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP:
             for name, value in scope.get("path_params", {}).items():
-                if isinstance(value, str) and len(value) > MAX_IDENTIFIER:
+                # A ``:path`` parameter arrives with its leading slash, which the client did not
+                # send as part of the value (the documented maxLength is of the value).
+                if isinstance(value, str) and len(value.removeprefix("/")) > MAX_IDENTIFIER:
                     raise invalid_parameter(name, f"at most {MAX_IDENTIFIER} characters", source="path")
             query = scope.get("query_string", b"")
             if len(query) > MAX_CURSOR:

@@ -185,8 +185,47 @@ def refine(
             operation["security"] = [] if public else copy.deepcopy(bearer)
             _respond(operation, public, handler, facts.get(f"{method.upper()} {path}", Documented()))
     _exact_bodies(schemas, handlers.values())
+    _free_form_bodies(document, schemas)
     _drop_examples(document)
     return document
+
+
+# A body the handler takes as any JSON object (a credential to verify) is still held by the
+# edge to its rules: no NUL in any key or string. Said in the schema, so that clients (and
+# Schemathesis) know a NUL is refused rather than "schema-valid".
+_JSON_OBJECT: Final = "JsonObject"
+_JSON_VALUE: Final = "JsonValue"
+_FREE_FORM: Final = {"type": "object", "additionalProperties": {}}
+
+
+def _free_form_bodies(document: dict[str, Any], schemas: dict[str, Any]) -> None:
+    found = False
+    for item in document.get("paths", {}).values():
+        for method in _METHODS:
+            content = (item.get(method) or {}).get("requestBody", {}).get("content", {})
+            body = content.get("application/json")
+            if body is not None and body.get("schema") == _FREE_FORM:
+                body["schema"] = {"$ref": f"#/components/schemas/{_JSON_OBJECT}"}
+                found = True
+    if not found:
+        return
+    text = {"type": "string", "pattern": limits.NO_NUL}
+    schemas[_JSON_OBJECT] = {
+        "type": "object",
+        "description": f"Any JSON object without a NUL character, nested at most {limits.MAX_JSON_DEPTH} levels.",
+        "propertyNames": text,
+        "additionalProperties": {"$ref": f"#/components/schemas/{_JSON_VALUE}"},
+    }
+    schemas[_JSON_VALUE] = {
+        "anyOf": [
+            text,
+            {"type": "number"},
+            {"type": "boolean"},
+            {"type": "null"},
+            {"type": "array", "items": {"$ref": f"#/components/schemas/{_JSON_VALUE}"}},
+            {"$ref": f"#/components/schemas/{_JSON_OBJECT}"},
+        ]
+    }
 
 
 def summary_of(docstring: str) -> str:
