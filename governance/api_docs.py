@@ -138,6 +138,9 @@ FACTS: Final[dict[str, Documented]] = {
         errors={409: f"The decision is no longer a proposal, or {_IN_PROGRESS}."},
     ),
     # --- privacy ---
+    "POST /api/v1/privacy/portal-sessions": Documented(
+        errors={422: "The return URL is not under one the deployment allows (`GOVERNANCE_PORTAL_RETURN_URLS`)."}
+    ),
     "GET /api/v1/privacy/mentees/{mentee_id}/preferences": Documented(parameters=[_SEC_GPC]),
     "PUT /api/v1/privacy/mentees/{mentee_id}/preferences": Documented(parameters=[_SEC_GPC]),
     "GET /api/v1/privacy/mentees/{mentee_id}/permissions": Documented(
@@ -221,7 +224,12 @@ FACTS: Final[dict[str, Documented]] = {
     "POST /api/v1/refunds/{refund_id}/transitions": Documented(
         errors={409: "The refund's state does not allow this move; `allowed_next` lists those it does."}
     ),
-    "POST /api/v1/attestations": Documented(errors={409: "An attestation with this id is already recorded."}),
+    "POST /api/v1/attestations": Documented(
+        errors={
+            409: "An attestation with this id is already recorded.",
+            422: "No attestation template has this competency and version, or the score lies off its scale.",
+        }
+    ),
     "POST /api/v1/attestations/{attestation_id}/disputes": Documented(
         errors={409: "The attestation is revoked, or already under dispute."}
     ),
