@@ -110,7 +110,7 @@ def _is_hash(line: str) -> bool:
 
 def inclusion_holds(index: int, size: int, leaf: bytes, root: bytes, proof: Sequence[bytes]) -> bool:
     """RFC 9162 §2.1.3.2: whether ``proof`` leads from ``leaf`` at ``index`` to ``root``."""
-    if index >= size:
+    if index >= size or any(len(value) != merkle.HASH_SIZE for value in (leaf, root, *proof)):
         return False
     fn, sn, node = index, size - 1, leaf
     for sibling in proof:
