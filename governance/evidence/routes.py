@@ -106,10 +106,12 @@ class BundleController(Controller):
     async def ready_proof(
         self, request: Request[Any, Any, Any], evidence: NamedDependency[service.Evidence], bundle_id: FromPath[UUID]
     ) -> Response[str]:
-        """The proof of the bundle's ``evidence.bundle.ready`` entry (which records the SHA-256 of
-        the PDF and of the manifest, and the seal's number) as a `c2sp.org/tlog-proof@v1` file
-        carrying the entry in its extra line: verifiable offline with the log's verifier key
-        (`governance evidence verify-manifest ... --ready-proof`). 409 until the bundle is ready."""
+        """The proof of the bundle's ready entry, as a `c2sp.org/tlog-proof@v1` file.
+
+        The ``evidence.bundle.ready`` entry records the SHA-256 of the PDF and of the manifest,
+        and the seal's number; the file carries it in its extra line, verifiable offline with
+        the log's verifier key (`governance evidence verify-manifest ... --ready-proof`). 409
+        until the bundle is ready."""
         return proof_response(bundle_id, await service.ready_proof(evidence, bundle_id, request.user))
 
 
