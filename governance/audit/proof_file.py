@@ -11,7 +11,8 @@ nothing in it is trusted until its leaf hash is proven included under the signed
 Copied out of a PDF, a proof arrives reflowed: a long ``extra`` line broken over several
 lines (joined again up to ``index``: base64 holds no line breaks of its own) and the blank
 lines gone (the hashes end at the first line that is no 32-byte hash, the checkpoint's
-signatures begin at its first ``—`` line). Only the layout is forgiven: every byte
+signatures begin at its first ``—`` line, and a line after it that does not begin so
+continues the signature line before it). Only the layout is forgiven: every byte
 that is hashed or signed is checked as it is.
 """
 
@@ -97,7 +98,14 @@ def parse(text: str) -> ParsedProof:
     if not signatures or signatures[0] == 0:
         raise ProofError("no checkpoint: a tlog-proof ends with a blank line and the signed checkpoint")
     first = signatures[0]
-    checkpoint = "".join(line + "\n" for line in body[:first]) + "\n" + "".join(line + "\n" for line in body[first:])
+    lines = []
+    for line in body[first:]:
+        if line.startswith(_SIGNATURE) or not lines:
+            lines.append(line)
+        else:  # a signature line cut in two (a long witness name): cut at its space, or in its base64
+            separator = "" if " " in lines[-1][len(_SIGNATURE) :] else " "
+            lines[-1] += separator + line
+    checkpoint = "".join(line + "\n" for line in body[:first]) + "\n" + "".join(line + "\n" for line in lines)
     return ParsedProof(extra=extra, index=int(number), hashes=hashes, checkpoint=checkpoint)
 
 
