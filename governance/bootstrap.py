@@ -131,7 +131,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None) -> Se
     store = object_store(settings)
     vetting = Vetting.configure(settings, keyring, store)
     privacy = Privacy.configure(settings, keyring, store, subject_registry(keyring, store), export_document)
-    evidence = Evidence.configure(settings, vetting, log_key, store)
+    evidence = Evidence.configure(settings, vetting, log_key, store, witnesses)
     templates = load_templates(settings.effective_policy_dir)
     attestations.use_templates(templates)
     return Services(

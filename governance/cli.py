@@ -385,6 +385,68 @@ def audit_export(out_path: Path, since_seq: int) -> None:
     click.echo(f"exported {count} entries to {out_path}", err=True)
 
 
+_OFFLINE_KEY = click.option(
+    "--key",
+    "vkey",
+    required=True,
+    help="The log's verifier key (GET /api/v1/audit/public-key), pinned through a channel you trust.",
+)
+_OFFLINE_WITNESSES = click.option(
+    "--witness",
+    "witness_keys",
+    multiple=True,
+    help="A witness's verifier key: its cosignature of the proof's checkpoint must verify. Repeat for several.",
+)
+
+
+def _witness_keys(given: tuple[str, ...]) -> list[Any]:
+    from governance.audit import cosignature, note
+
+    try:
+        return [cosignature.parse_cosigner_key(key) for key in given]
+    except note.NoteError as exc:
+        raise click.BadParameter(str(exc), param_hint="--witness") from None
+
+
+def _read_text(path: Path, hint: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise click.BadParameter("not UTF-8 text", param_hint=hint) from None
+
+
+@audit.command("verify-proof")
+@click.argument("proof_path", metavar="PROOF", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_OFFLINE_KEY
+@_OFFLINE_WITNESSES
+@click.option(
+    "--entry",
+    "entry_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The entry's exact leaf input, for a proof without an extra line (GET /api/v1/audit/entries/{seq}/proof).",
+)
+def audit_verify_proof(proof_path: Path, vkey: str, witness_keys: tuple[str, ...], entry_path: Path | None) -> None:
+    """Check a c2sp.org/tlog-proof@v1 file offline (no database, no network): its checkpoint is
+    signed by --key (and cosigned by each --witness), and the entry it carries (or --entry)
+    is in that checkpoint's tree. Prints the entry; exit 1 when the proof does not hold."""
+    from governance.audit import proof_file
+
+    entry = entry_path.read_bytes().rstrip(b"\n") if entry_path is not None else None
+    try:
+        proven = proof_file.verify(
+            _read_text(proof_path, "PROOF"), vkey, entry=entry, witnesses=_witness_keys(witness_keys)
+        )
+    except ValueError as exc:
+        click.echo(f"FAILED: {_reason(exc)}")
+        sys.exit(1)
+    checkpoint = proven.checkpoint
+    witnessed = f", cosigned by {', '.join(proven.witnessed_by)}" if proven.witnessed_by else ""
+    click.echo(
+        f"OK: entry {proven.index} is in the checkpoint of {checkpoint.origin} at size {checkpoint.size}{witnessed}"
+    )
+    click.echo(proven.entry.decode(errors="replace"))
+
+
 @main.group()
 def complaints() -> None:
     """Complaints, refunds and disputes."""
@@ -599,6 +661,45 @@ def evidence_export(
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@evidence.command("verify-manifest")
+@click.argument("manifest_path", metavar="MANIFEST", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_OFFLINE_KEY
+@_OFFLINE_WITNESSES
+@click.option("--pdf", "pdf_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="bundle.pdf")
+@click.option(
+    "--ready-proof",
+    "ready_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The bundle's ready proof (GET /api/v1/evidence/bundles/{id}/proof).",
+)
+def evidence_verify_manifest(
+    manifest_path: Path, vkey: str, witness_keys: tuple[str, ...], pdf_path: Path | None, ready_path: Path | None
+) -> None:
+    """Check a bundle's manifest.json offline: its seal's proof holds under --key (and each
+    --witness), and the sealed entry names this bundle and the SHA-256 of these contents (a
+    changed figure, artifact or checkpoint fails). With --pdf and --ready-proof, that the
+    ready entry records both files' SHA-256 and this seal. Exit 1 when anything fails."""
+    from governance.evidence import seal
+
+    check = seal.verify_manifest(
+        manifest_path.read_bytes(),
+        vkey,
+        _witness_keys(witness_keys),
+        pdf=pdf_path.read_bytes() if pdf_path is not None else None,
+        ready_proof=_read_text(ready_path, "--ready-proof") if ready_path is not None else None,
+    )
+    if check.ok and check.proven is not None:
+        size = check.proven.checkpoint.size
+        click.echo(
+            f"OK: contents {check.contents_sha256} sealed by entry {check.proven.index} (checkpoint size {size})"
+        )
+        return
+    click.echo("FAILED")
+    for problem in check.problems:
+        click.echo(f"  - {problem}")
+    sys.exit(1)
 
 
 @main.group()

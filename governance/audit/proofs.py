@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from governance.audit import service, tree, tree_store
+from governance.audit import witnesses as witnesses_
 from governance.audit.leaf import stored_leaf_input
 from governance.audit.schemas import ConsistencyProof, InclusionProof
 from governance.audit.tables import AuditEntry, CheckpointRow
@@ -74,17 +75,41 @@ async def consistency(log_key: service.LogKey, first: int, second: int) -> Consi
     return ConsistencyProof(from_=first, to=second, hashes=[_b64(h) for h in hashes])
 
 
-async def entry_proof(log_key: service.LogKey, seq: int) -> str | None:
+async def entry_proof(
+    log_key: service.LogKey, seq: int, witnesses: witnesses_.Witnesses | None = None, *, with_entry: bool = False
+) -> str | None:
     """A c2sp.org/tlog-proof@v1 of entry ``seq`` in the latest checkpoint (signed now if
-    none covers it yet): verifiable offline with the log's verifier key. None: no such entry."""
+    none covers it yet), with the cosignatures the configured ``witnesses`` stored for it:
+    verifiable offline with the log's verifier key. ``with_entry`` puts the entry's leaf
+    input in the ``extra`` line, so the file stands alone. None: no such entry."""
     if seq >= await service.tree_size():
         return None
     checkpoint = await service.latest_checkpoint(log_key)
     if checkpoint is None or checkpoint.tree_size <= seq:
         checkpoint = await service.sign_checkpoint(log_key)
+    return await proof_in(checkpoint, seq, witnesses, with_entry=with_entry)
+
+
+async def proof_in(
+    checkpoint: CheckpointRow, seq: int, witnesses: witnesses_.Witnesses | None = None, *, with_entry: bool = False
+) -> str:
+    """The tlog-proof of entry ``seq`` (below the checkpoint's size) in that checkpoint."""
     hashes = await tree_store.range_hashes(tree.inclusion_ranges(seq, checkpoint.tree_size))
-    lines = [TLOG_PROOF_HEADER, f"index {seq}", *(_b64(h) for h in hashes)]
-    return "\n".join(lines) + "\n\n" + checkpoint.note
+    signed = await witnesses_.attached(checkpoint, witnesses) if witnesses is not None else checkpoint.note
+    lines = [TLOG_PROOF_HEADER]
+    if with_entry:
+        entry = await leaf_input_of(seq)
+        if entry is None:  # pragma: no cover - below a checkpoint's size every entry is stored
+            raise tree_store.MissingNodes(f"audit entry {seq} is not stored")
+        lines.append(f"extra {_b64(entry)}")
+    lines += [f"index {seq}", *(_b64(h) for h in hashes)]
+    return "\n".join(lines) + "\n\n" + signed
+
+
+async def leaf_input_of(seq: int) -> bytes | None:
+    """The exact bytes entry ``seq`` was hashed from (None: no such entry)."""
+    rows = await AuditEntry.raw(f"SELECT {COLUMNS} FROM audit_entry WHERE seq = {{}}", seq)  # noqa: S608
+    return stored_leaf_input(rows[0]) if rows else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,12 +79,16 @@ class AuditController(Controller):
 
     @get("/entries/{seq:int}/proof", media_type="text/plain")
     async def entry_proof(
-        self, seq: Annotated[int, PathParameter(ge=0, le=2**63 - 1)], log_key: NamedDependency[service.LogKey]
+        self,
+        seq: Annotated[int, PathParameter(ge=0, le=2**63 - 1)],
+        log_key: NamedDependency[service.LogKey],
+        witnesses: NamedDependency[witnesses_.Witnesses],
     ) -> Response[str]:
         """The entry's inclusion in the latest checkpoint as a `c2sp.org/tlog-proof@v1` file:
-        the proof hashes and the signed checkpoint, verifiable offline with the verifier key."""
+        the proof hashes and the signed checkpoint (with the witnesses' cosignatures stored
+        for it), verifiable offline with the verifier key."""
         try:
-            text = await proofs.entry_proof(log_key, seq)
+            text = await proofs.entry_proof(log_key, seq, witnesses)
         except tree_store.MissingNodes as exc:
             raise _not_integrated(exc) from None
         if text is None:

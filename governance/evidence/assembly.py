@@ -48,11 +48,35 @@ def verify_steps(origin: str, tree_size: int) -> list[str]:
         f"the root of this checkpoint (origin {origin}): the log you hold extends the one this bundle was "
         "made from.",
         "Find the entry with action evidence.bundle.ready and this bundle's id as resource: its pdf_sha256 "
-        "and manifest_sha256 must equal sha256sum of the PDF and of manifest.json you received.",
+        "and manifest_sha256 must equal sha256sum of the PDF and of manifest.json you received. Its proof, "
+        "verifiable offline, is GET /api/v1/evidence/bundles/{id}/proof (see the seal below).",
         "Check every artifact listed in the appendix (and in manifest.json) against the files you sample.",
         "Sample the records the registers list, with your auditor token (each read is recorded in the log): "
         "GET /api/v1/mentors/{id}/dossier, GET /api/v1/documents/{id} (its Repr-Digest must equal the SHA-256 "
         "in the register), GET /api/v1/disputes/{id} and GET /api/v1/attestations/{id}.",
+    ]
+
+
+def seal_steps(bundle_id: str, proof_size: int) -> list[str]:
+    """How an auditor checks the seal offline, from the PDF alone or with manifest.json."""
+    return [
+        "The entry printed above (evidence.bundle.sealed, resource evidence_bundle "
+        f"{bundle_id}) was recorded before this PDF was rendered. Its contents_sha256 is the SHA-256 of the "
+        "canonical JSON (keys sorted, no whitespace) of manifest.json without its pdf and seal members: the "
+        "cover, the summary figures, the artifacts and the checkpoint this PDF prints.",
+        "Save the proof printed above as seal.tlog-proof (or: jq -r .seal.proof manifest.json > "
+        "seal.tlog-proof) and check it offline with the pinned key: governance audit verify-proof "
+        "seal.tlog-proof --key '<verifier key>' (add --witness '<witness key>' for each witness you trust). "
+        "It prints the entry the proof carries: it must name this bundle and the contents_sha256 printed here.",
+        "With manifest.json: governance evidence verify-manifest manifest.json --key '<verifier key>' checks "
+        "the same proof and recomputes contents_sha256 from the manifest, so a changed figure, artifact or "
+        "checkpoint fails. Add --pdf bundle.pdf --ready-proof ready.tlog-proof (GET "
+        f"/api/v1/evidence/bundles/{bundle_id}/proof) to tie the exact bytes of both files to the log too: "
+        "the evidence.bundle.ready entry records their SHA-256 and the seal's number.",
+        f"Keep for next time the checkpoint at the end of the proof (tree size {proof_size}: the lines after "
+        "the blank line) as checkpoint.txt. Next time, governance audit verify --since checkpoint.txt (on "
+        "the server), or python tools/verify_export.py audit.jsonl --key '<verifier key>' --previous "
+        "checkpoint.txt, proves that the log still extends it.",
     ]
 
 

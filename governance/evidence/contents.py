@@ -41,6 +41,7 @@ __all__ = [
     "PolicyVersion",
     "ReasonLine",
     "RefundLine",
+    "SealSection",
     "Section",
     "SignOff",
 ]
@@ -95,6 +96,19 @@ class AuditSection(msgspec.Struct, frozen=True):
     verify_steps: list[str]  # the exact commands, in order
 
 
+class SealSection(msgspec.Struct, frozen=True):
+    """The ``evidence.bundle.sealed`` entry, recorded before rendering, and its proof: printed in
+    the audit section so that the PDF alone shows what the log committed to."""
+
+    entry_seq: int
+    contents_sha256: str  # of the manifest's contents (all but ``pdf`` and ``seal``)
+    entry: str  # the entry's exact leaf input (canonical JSON)
+    proof: str  # c2sp.org/tlog-proof@v1, the entry's leaf input in its extra line
+    checkpoint_size: int  # of the proof's checkpoint: the one to keep for next time
+    witnessed_by: list[str]
+    verify_steps: list[str]
+
+
 class Artifact(msgspec.Struct, frozen=True):
     """One thing the bundle vouches for, by hash: a vetting document, the checkpoint, a register."""
 
@@ -125,3 +139,4 @@ class BundleContents(msgspec.Struct, frozen=True):
     dispute_reasons: list[ReasonLine] = []
     policies: list[PolicyVersion] = []
     sign_off: SignOff | None = None
+    seal: SealSection | None = None

@@ -1,10 +1,12 @@
-"""The bundle job: claimed under a lease, gathered, rendered, stored, checked, audited.
+"""The bundle job: claimed under a lease, gathered, sealed, rendered, stored, checked, audited.
 
 Workers (in the service, or ``governance worker`` processes) claim rows under a lease
 they keep extending; a worker that dies leaves its row with a lease that runs out, and
 the next claim takes it over. A bundle is ``ready`` only after the store confirmed the
 SHA-256 of both objects, and the entry that says so carries both hashes: that is what
-binds the PDF and its manifest into the Merkle tree. Each state change is audited in the
+binds the PDF and its manifest into the Merkle tree. Neither file can carry the proof of
+that entry, so before rendering the contents are sealed (:mod:`governance.evidence.seal`)
+and the proof of the seal is printed in both. Each state change is audited in the
 transaction that makes it; progress and lease renewals are bookkeeping and are not.
 """
 
@@ -24,7 +26,9 @@ from typing import Any, Final
 import msgspec
 import structlog
 
+from governance.audit import proof_file, proofs
 from governance.audit import service as audit
+from governance.audit import witnesses as witnesses_
 from governance.audit.policies import record_in_force
 from governance.core import db
 from governance.core.clock import Clock
@@ -33,9 +37,18 @@ from governance.core.rows import typed
 from governance.core.storage import ChecksumMismatch, ObjectStoreError, StoredObject
 from governance.core.versioning import lock_for_update
 from governance.evidence import assembly, states
-from governance.evidence.contents import BundleContents
+from governance.evidence import seal as seal_
+from governance.evidence.contents import BundleContents, SealSection
 from governance.evidence.render import RenderFailed, RenderResult, render_in_subprocess
-from governance.evidence.schemas import MANIFEST_FORMAT, Manifest, ManifestCheckpoint, ManifestPdf
+from governance.evidence.schemas import (
+    MANIFEST_FORMAT,
+    Manifest,
+    ManifestCheckpoint,
+    ManifestContents,
+    ManifestFigures,
+    ManifestPdf,
+    ManifestSeal,
+)
 from governance.evidence.service import FILES, RESOURCE, Evidence, object_key
 from governance.evidence.tables import BundleRow, EvidenceBundle
 
@@ -196,7 +209,8 @@ async def fail(bundle_id: uuid.UUID, worker: str, reason: str, now: datetime) ->
             await _set_failed(row, reason, now)
 
 
-def manifest_of(contents: BundleContents, rendered: RenderResult) -> Manifest:
+def contents_of(contents: BundleContents) -> ManifestContents:
+    """What the manifest and the PDF both present: the part the seal binds."""
     cover = contents.cover
     checkpoint = None
     if contents.audit is not None:
@@ -207,7 +221,7 @@ def manifest_of(contents: BundleContents, rendered: RenderResult) -> Manifest:
             note=contents.audit.checkpoint,
             verifier_key=contents.audit.verifier_key,
         )
-    return Manifest(
+    return ManifestContents(
         format=MANIFEST_FORMAT,
         bundle_id=cover.bundle_id,
         title=cover.title,
@@ -219,11 +233,91 @@ def manifest_of(contents: BundleContents, rendered: RenderResult) -> Manifest:
         requested_at=cover.requested_at,
         generated_at=cover.generated_at,
         generator=cover.generator,
-        pdf=ManifestPdf(
-            key=object_key(cover.bundle_id, "pdf"), sha256=rendered.sha256, size=rendered.size, pages=rendered.pages
-        ),
         checkpoint=checkpoint,
         artifacts=contents.artifacts,
+        figures=ManifestFigures(
+            vetting=contents.vetting_summary,
+            complaints=contents.complaints_summary,
+            privacy=contents.privacy_summary,
+        ),
+    )
+
+
+def manifest_of(contents: BundleContents, rendered: RenderResult) -> Manifest:
+    """``manifest.json``: the sealed contents, the PDF rendered from them, and the seal."""
+    sealed = contents.seal
+    return Manifest(
+        **msgspec.structs.asdict(contents_of(contents)),
+        pdf=ManifestPdf(
+            key=object_key(contents.cover.bundle_id, "pdf"),
+            sha256=rendered.sha256,
+            size=rendered.size,
+            pages=rendered.pages,
+        ),
+        seal=None
+        if sealed is None
+        else ManifestSeal(
+            entry_seq=sealed.entry_seq,
+            contents_sha256=sealed.contents_sha256,
+            proof=sealed.proof,
+            keep_checkpoint=sealed.proof.partition("\n\n")[2],
+            witnessed_by=sealed.witnessed_by,
+        ),
+    )
+
+
+async def _record_seal(bundle_id: uuid.UUID, worker: str, details: dict[str, Any]) -> audit.Queued:
+    """Record the seal entry, if the job is still this worker's (the bundle's state stays)."""
+    async with db.transaction():
+        rows = await lock_for_update(EvidenceBundle.select().where(EvidenceBundle.id == bundle_id))
+        row = typed(rows[0], BundleRow)
+        if row.worker != worker or row.state not in states.WORKING:
+            raise LeaseLost(f"bundle {bundle_id} is now {row.state} with worker {row.worker}")
+        return await audit.record_change(
+            actor=SYSTEM,
+            action=seal_.ACTION,
+            resource_type=RESOURCE,
+            resource_id=str(bundle_id),
+            details={"worker": worker, **details},
+        )
+
+
+async def seal(evidence: Evidence, bundle_id: uuid.UUID, worker: str, contents: BundleContents) -> SealSection:
+    """Commit the contents' digest to the log and prove it: the entry, numbered, in a checkpoint
+    signed for it (and offered to the witnesses), as a tlog-proof that carries the entry.
+
+    The proof is checked here as an auditor will check it before it goes into the bundle.
+    """
+    digest = seal_.digest_of(contents_of(contents))
+    queued = await _record_seal(
+        bundle_id,
+        worker,
+        {"contents_sha256": digest, "checkpoint_size": contents.audit.tree_size if contents.audit else None},
+    )
+    seq = await audit.sequenced(queued)
+    log_key = evidence.log_key
+    await audit.sign_checkpoint(log_key)
+    witnesses = evidence.witnesses
+    if witnesses is not None and witnesses.statuses:
+        # The latest checkpoint (this one, or a newer one: a witness holding a newer tree
+        # would refuse an older one), asked of the witnesses as the checkpoint job would.
+        await witnesses_.submit(log_key, witnesses)
+    checkpoint = await audit.latest_checkpoint(log_key)
+    if checkpoint is None or checkpoint.tree_size <= seq:  # pragma: no cover - just signed
+        raise RuntimeError(f"no checkpoint covers the seal entry {seq}")
+    proof = await proofs.proof_in(checkpoint, seq, witnesses, with_entry=True)
+    verifier = log_key.verifier_for(checkpoint.tree_size)
+    if verifier is None:  # pragma: no cover - the current key signs every new size
+        raise RuntimeError(f"no key of this log is valid for size {checkpoint.tree_size}")
+    proven = proof_file.verify(proof, verifier, witnesses=witnesses.keys if witnesses else (), quorum=0)
+    return SealSection(
+        entry_seq=seq,
+        contents_sha256=digest,
+        entry=proven.entry.decode(),
+        proof=proof,
+        checkpoint_size=checkpoint.tree_size,
+        witnessed_by=proven.witnessed_by,
+        verify_steps=assembly.seal_steps(str(bundle_id), checkpoint.tree_size),
     )
 
 
@@ -367,6 +461,8 @@ async def _produce(
         progress.value = GATHERED + (RENDERED - GATHERED) * min(max(share, 0.0), 1.0)
 
     pdf_path = work_dir / FILES["pdf"][0]
+    sealed = await seal(evidence, bundle_id, worker, contents)
+    contents = msgspec.structs.replace(contents, seal=sealed)
     rendered = await render_in_subprocess(contents, pdf_path, on_progress=rendered_share)
     progress.value = RENDERED
     await _advance(
@@ -401,6 +497,8 @@ async def _produce(
             "manifest_key": stored_manifest.key,
             "manifest_version": stored_manifest.version_id,
             "checkpoint_size": contents.audit.tree_size if contents.audit else None,
+            "sealed_seq": sealed.entry_seq,
+            "contents_sha256": sealed.contents_sha256,
             "retain_until": retain_until.isoformat() if locked else None,
         },
         {

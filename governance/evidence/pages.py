@@ -35,7 +35,7 @@ from governance.evidence import readiness as evidence_readiness
 from governance.evidence import service
 from governance.evidence.log_pages import LOG_PAGES, log_context
 from governance.evidence.presenting import PAGE_SIZE, read_query, show
-from governance.evidence.routes import download_response
+from governance.evidence.routes import download_response, proof_response
 from governance.evidence.schemas import BundleRequest
 from governance.privacy import summary as privacy_summary
 from governance.web.forms import Form, blank, read_form
@@ -226,6 +226,14 @@ async def download_bundle(
     return download_response(evidence, found)
 
 
+@get("/bundles/{bundle_id:uuid}/proof", media_type="text/plain")
+async def bundle_proof(
+    request: Request[Any, Any, Any], evidence: NamedDependency[service.Evidence], bundle_id: FromPath[UUID]
+) -> Response[str]:
+    """The proof of a ready bundle's evidence.bundle.ready entry, exactly as the API hands it out."""
+    return proof_response(bundle_id, await service.ready_proof(evidence, bundle_id, request.user))
+
+
 @get("/auditor", opt={"navigation": N_("Auditor's desk")})
 async def auditor_desk(
     now: NamedDependency[datetime],
@@ -261,6 +269,7 @@ PAGES: list[ControllerRouterHandler] = [
     bundle,
     retry_bundle,
     download_bundle,
+    bundle_proof,
     *LOG_PAGES,
     auditor_desk,
 ]

@@ -536,9 +536,56 @@ def _audit(contents: BundleContents) -> list[Flowable]:
     ]
     if not audit.verify_steps:
         story.append(_p("No steps were given."))
-    for number, step in enumerate(audit.verify_steps, start=1):
+    story.extend(_steps(audit.verify_steps))
+    return [*story, *_seal(contents)]
+
+
+def _steps(steps: Sequence[str]) -> list[Flowable]:
+    story: list[Flowable] = []
+    for number, step in enumerate(steps, start=1):
         story.append(Paragraph(f"{number}. {escape(step)}", _STYLES["step"]))
         story.append(Spacer(1, 3))
+    return story
+
+
+def _wrapped(text: str) -> Preformatted:
+    """Monospace, long lines cut at the frame's width with nothing added (a proof's extra line
+    is joined again by the verifier; base64 holds no breaks of its own)."""
+    return Preformatted(text.rstrip("\n"), _STYLES["policy"], maxLineLength=POLICY_LINE, newLineChars="")
+
+
+def _seal(contents: BundleContents) -> list[Flowable]:
+    """The entry that sealed the bundle's contents before this PDF was rendered, and its proof."""
+    sealed = contents.seal
+    story: list[Flowable] = [_p("Seal: this bundle's contents in the audit log", "h2")]
+    if sealed is None:
+        return [*story, _p("This bundle was not sealed in the audit log.")]
+    story += [
+        _pairs(
+            [
+                ("Seal entry (sequence number)", str(sealed.entry_seq)),
+                ("Contents SHA-256", sealed.contents_sha256),
+                ("Proven in the checkpoint of size", str(sealed.checkpoint_size)),
+                ("Cosigned by", ", ".join(sealed.witnessed_by) or NONE),
+            ],
+            (150, 330),
+        ),
+        _p("The sealed entry, exactly as hashed into the log:", "h2"),
+        _wrapped(sealed.entry),
+        # One page, so that it can be copied out whole.
+        KeepTogether(
+            [
+                _p(
+                    "Its inclusion proof (c2sp.org/tlog-proof@v1; the extra line carries the entry above, in "
+                    "base64; after the blank line, the checkpoint to keep for next time):",
+                    "h2",
+                ),
+                _wrapped(sealed.proof),
+            ]
+        ),
+        _p("How to verify the seal", "h2"),
+        *_steps(sealed.verify_steps),
+    ]
     return story
 
 
@@ -578,10 +625,12 @@ def _sign_off(contents: BundleContents) -> list[Flowable]:
         Spacer(1, 14),
         _p("Bound by checkpoint", "h2"),
     ]
+    # Without an audit section, the seal and its proof stand at the end of the sign-off.
+    seal = [] if "audit" in contents.cover.sections else _seal(contents)
     audit = contents.audit
     if audit is None:
         story.append(_p("No checkpoint of the audit log binds this bundle."))
-        return story
+        return [*story, *seal]
     signatures = [line for line in audit.checkpoint.splitlines() if line.startswith("\u2014 ")]
     story.append(
         _pairs(
@@ -600,7 +649,7 @@ def _sign_off(contents: BundleContents) -> list[Flowable]:
             "note",
         )
     )
-    return story
+    return [*story, *seal]
 
 
 def _story(contents: BundleContents, progress: Progress, contents_width: float) -> list[Flowable]:

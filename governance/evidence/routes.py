@@ -102,6 +102,28 @@ class BundleController(Controller):
         found = await service.download(evidence, bundle_id, file, request.user)
         return download_response(evidence, found)
 
+    @get("/{bundle_id:uuid}/proof", media_type="text/plain")
+    async def ready_proof(
+        self, request: Request[Any, Any, Any], evidence: NamedDependency[service.Evidence], bundle_id: FromPath[UUID]
+    ) -> Response[str]:
+        """The proof of the bundle's ready entry, as a `c2sp.org/tlog-proof@v1` file.
+
+        The ``evidence.bundle.ready`` entry records the SHA-256 of the PDF and of the manifest,
+        and the seal's number; the file carries it in its extra line, verifiable offline with
+        the log's verifier key (`governance evidence verify-manifest ... --ready-proof`). 409
+        until the bundle is ready."""
+        return proof_response(bundle_id, await service.ready_proof(evidence, bundle_id, request.user))
+
+
+def proof_response(bundle_id: UUID, text: str) -> Response[str]:
+    """A ready bundle's proof as a ``.tlog-proof`` download (the API and the pages alike)."""
+    disposition = f'attachment; filename="evidence-{bundle_id}-ready.tlog-proof"'
+    return Response(
+        content=text,
+        media_type="text/plain",
+        headers={"Content-Disposition": disposition, "Cache-Control": "private, no-store"},
+    )
+
 
 def download_response(evidence: service.Evidence, found: service.Download) -> Response[Any]:
     """The answer to a download the service allowed (and audited): a 303 to the presigned URL,

@@ -8,9 +8,12 @@ from uuid import UUID
 
 import msgspec
 
+from governance.complaints.schemas import ComplaintsSummary
 from governance.core import limits
 from governance.core.shapes import Input, View
 from governance.evidence.contents import Artifact, Section
+from governance.privacy.schemas import PrivacySummary
+from governance.vetting.schemas import ReadinessSummary
 
 BundleState = Literal["queued", "rendering", "uploading", "ready", "failed"]
 BUNDLE_STATES: Final[tuple[str, ...]] = get_args(BundleState)
@@ -87,11 +90,20 @@ class ManifestCheckpoint(View):
     verifier_key: str
 
 
-class Manifest(View):
-    """``manifest.json``: what the PDF is and every artifact it vouches for, by SHA-256.
+class ManifestFigures(View):
+    """The executive summary's figures, as the PDF prints them (None: not asked for)."""
 
-    Its own SHA-256, with the PDF's, is written to the audit log when the bundle is ready,
-    so the pair is bound into the Merkle tree an auditor verifies offline.
+    vetting: ReadinessSummary | None
+    complaints: ComplaintsSummary | None
+    privacy: PrivacySummary | None
+
+
+class ManifestContents(View):
+    """What the PDF and the manifest both present: the part of ``manifest.json`` the seal binds.
+
+    Its digest (``Seal.contents_sha256``) is the SHA-256 of the canonical JSON (keys sorted
+    at every level, no whitespace, as the audit log's leaf inputs) of ``manifest.json``
+    without its ``pdf`` and ``seal`` members, the two written after the seal.
     """
 
     format: str
@@ -105,6 +117,37 @@ class Manifest(View):
     requested_at: datetime
     generated_at: datetime
     generator: str
-    pdf: ManifestPdf
     checkpoint: ManifestCheckpoint | None
     artifacts: list[Artifact]
+    figures: ManifestFigures | None = None
+
+
+class ManifestSeal(View):
+    """The ``evidence.bundle.sealed`` entry, recorded before the PDF was rendered, and its proof.
+
+    ``proof`` is a c2sp.org/tlog-proof@v1 file whose ``extra`` line carries the entry's exact
+    leaf input: with the log's verifier key alone (offline) it shows the entry is in a signed
+    (and, with witnesses, cosigned) checkpoint, and the entry names this bundle and
+    ``contents_sha256``, the digest of this manifest's contents (:class:`ManifestContents`).
+    ``keep_checkpoint`` is that checkpoint: keep it, and next time check that the log extends
+    it (``governance audit verify --since``, or ``tools/verify_export.py --previous``).
+    """
+
+    entry_seq: int
+    contents_sha256: str
+    proof: str
+    keep_checkpoint: str
+    witnessed_by: list[str]
+
+
+class Manifest(ManifestContents, kw_only=True):
+    """``manifest.json``: what the PDF is and every artifact it vouches for, by SHA-256.
+
+    Its own SHA-256, with the PDF's, is written to the audit log when the bundle is ready,
+    so the pair is bound into the Merkle tree an auditor verifies offline. ``seal`` binds
+    its contents (all but ``pdf`` and ``seal``) before the PDF was rendered, with a proof
+    that needs nothing but the log's key (None in manifests made before seals).
+    """
+
+    pdf: ManifestPdf
+    seal: ManifestSeal | None = None

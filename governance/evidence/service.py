@@ -16,8 +16,10 @@ from typing import Final, Literal, cast
 
 import msgspec
 
+from governance.audit import proofs, tree_store
 from governance.audit import service as audit
 from governance.audit.policies import LoadedPolicy, read_policies
+from governance.audit.witnesses import Witnesses
 from governance.core import db, periods
 from governance.core.durations import Duration
 from governance.core.errors import Problem, invalid_parameter, not_found
@@ -62,11 +64,20 @@ class Evidence:
     work_dir: Path
     # The policy files as this process loaded them: a bundle cites the versions in force.
     policies: list[LoadedPolicy]
+    # The log's witnesses: a bundle's seal is proven in a checkpoint they were asked to cosign.
+    witnesses: Witnesses | None = None
     # Set by a request made through this process: its worker starts at once, not at the next poll.
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
-    def configure(cls, settings: Settings, vetting: Vetting, log_key: audit.LogKey, store: ObjectStore) -> Evidence:
+    def configure(
+        cls,
+        settings: Settings,
+        vetting: Vetting,
+        log_key: audit.LogKey,
+        store: ObjectStore,
+        witnesses: Witnesses | None = None,
+    ) -> Evidence:
         return cls(
             vetting=vetting,
             log_key=log_key,
@@ -75,6 +86,7 @@ class Evidence:
             lease=settings.evidence_lease,
             work_dir=settings.data_dir / "evidence-work",
             policies=read_policies(settings.effective_policy_dir),
+            witnesses=witnesses,
         )
 
 
@@ -294,3 +306,32 @@ async def manifest(evidence: Evidence, bundle_id: uuid.UUID, reader: Identity) -
     found = msgspec.json.decode(data, type=Manifest)
     await audit.record_read(reader, "evidence.bundle.manifest_read", RESOURCE, str(bundle_id))
     return found
+
+
+READY_ACTION: Final = "evidence.bundle.ready"
+
+
+async def ready_proof(evidence: Evidence, bundle_id: uuid.UUID, reader: Identity) -> str:
+    """The c2sp.org/tlog-proof@v1 of a ready bundle's ``evidence.bundle.ready`` entry (the
+    entry in its extra line): the SHA-256 of the PDF and the manifest, and the seal's number,
+    proven in the latest checkpoint with the witnesses' cosignatures, for offline checking.
+    Neither file can carry it (the entry records their hashes). An auditor's read is recorded.
+
+    409 while the bundle is not ready; 503 when the tree is not integrated that far yet.
+    """
+    row = await _row(bundle_id)
+    if row.state != "ready":
+        raise Problem(
+            409, "bundle-not-ready", f"The bundle is {row.state}; its proof exists once ready", state=row.state
+        )
+    entries = [entry for entry in await audit.history(RESOURCE, str(bundle_id)) if entry.action == READY_ACTION]
+    if not entries:  # pragma: no cover - the ready entry commits with the ready state
+        raise RuntimeError(f"bundle {bundle_id} is ready without its {READY_ACTION} entry")
+    try:
+        text = await proofs.entry_proof(evidence.log_key, entries[-1].seq, evidence.witnesses, with_entry=True)
+    except tree_store.MissingNodes as exc:
+        raise Problem(503, "not-integrated", f"The log's tree is not integrated that far yet: {exc}") from exc
+    if text is None:  # pragma: no cover - a numbered entry is below the log's size
+        raise RuntimeError(f"audit entry {entries[-1].seq} is missing")
+    await audit.record_read(reader, "evidence.bundle.proof_read", RESOURCE, str(bundle_id))
+    return text

@@ -62,15 +62,19 @@ async def test_a_bundle_binds_its_pdf_and_manifest_into_the_log(
     # The log says which bytes were made ready, and who downloaded them.
     entries = await bundles.audit(resource_id=bundle["id"])
     actions = [e["action"] for e in entries]
-    assert actions[:4] == [
+    assert actions[:5] == [
         "evidence.bundle.requested",
         "evidence.bundle.rendering",
+        "evidence.bundle.sealed",
         "evidence.bundle.uploading",
         "evidence.bundle.ready",
     ]
-    ready_entry = entries[3]
+    sealed_entry, ready_entry = entries[2], entries[4]
     assert ready_entry["details"]["pdf_sha256"] == sha256(pdf.content)
     assert ready_entry["details"]["manifest_sha256"] == sha256(manifest_response.content)
+    # The ready entry names the seal the files carry, whose digest is the manifest's contents'.
+    assert ready_entry["details"]["sealed_seq"] == sealed_entry["seq"] == manifest["seal"]["entry_seq"]
+    assert sealed_entry["details"]["contents_sha256"] == manifest["seal"]["contents_sha256"]
     downloads = [e for e in entries if e["action"] == "evidence.bundle.downloaded"]
     assert [(d["details"]["file"], d["actor"]["sub"]) for d in downloads] == [("pdf", "tester"), ("manifest", "tester")]
     # The ready entry is in the tree an auditor verifies.

@@ -28,7 +28,7 @@ from governance.audit.tables import CheckpointRow
 from governance.bootstrap import Services
 from governance.core.clock import ManualClock
 from governance.core.identity import Identity
-from governance.evidence import presenting
+from governance.evidence import presenting, seal
 from governance.privacy import summary as privacy_summary
 from governance.settings import Settings
 from governance.vetting import summary as vetting_summary
@@ -313,6 +313,12 @@ async def test_an_officer_asks_for_a_bundle_follows_its_progress_and_downloads_i
     downloads = await entries(client, auth, action="evidence.bundle.downloaded", resource_id=bundle_id)
     assert sorted(entry["details"]["file"] for entry in downloads) == ["manifest", "pdf"]
     assert {entry["actor"]["sub"] for entry in downloads} == {OFFICER}
+    # The proof of the ready entry (both hashes), from the page as from the API.
+    assert f'href="/bundles/{bundle_id}/proof"' in ready.text
+    proof = await client.get(f"/bundles/{bundle_id}/proof")
+    assert proof.status_code == 200 and proof.headers["content-disposition"].startswith("attachment")
+    key = bundles.evidence.log_key.verifier_key
+    assert seal.verify_manifest(manifest.content, key, pdf=pdf.content, ready_proof=proof.text).ok
 
     listed = await client.get("/bundles")
     assert f'href="/bundles/{bundle_id}"' in listed.text and "Pages bundle" in listed.text

@@ -127,14 +127,19 @@ async def test_s3_stopping_mid_way_fails_the_bundle_and_a_retry_succeeds(
         assert await in_s3.work()
         ready = await in_s3.get(queued["id"])
         assert ready["state"] == "ready" and ready["failure_reason"] is None and ready["attempts"] == 1
-        actions = [e["action"] for e in await in_s3.audit(resource_id=queued["id"])]
+        entries = await in_s3.audit(resource_id=queued["id"])
+        actions = [e["action"] for e in entries]
         assert actions == [
             "evidence.bundle.requested",
             "evidence.bundle.rendering",
+            "evidence.bundle.sealed",
             "evidence.bundle.uploading",
             "evidence.bundle.failed",
             "evidence.bundle.retried",
             "evidence.bundle.rendering",
+            "evidence.bundle.sealed",
             "evidence.bundle.uploading",
             "evidence.bundle.ready",
         ]
+        # Each attempt sealed what it rendered; the ready entry names the seal its files carry.
+        assert entries[-1]["details"]["sealed_seq"] == entries[7]["seq"] != entries[2]["seq"]
