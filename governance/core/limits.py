@@ -18,6 +18,9 @@ from litestar.params import Parameter
 MAX_IDENTIFIER: Final = 200
 MAX_JSON_DEPTH: Final = 32
 MAX_CURSOR: Final = 500
+# A body taken as any JSON object (a credential to verify) is at most this many bytes: a
+# signed credential is a few kilobytes, and its canonicalisation costs grow with its size.
+MAX_FREE_FORM_BODY: Final = 200_000
 
 # ``$`` alone would let Python accept one trailing newline; the lookahead closes that gap
 # and means nothing to an ECMA-262 reader of the OpenAPI document.

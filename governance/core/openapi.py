@@ -209,10 +209,13 @@ def _free_form_bodies(document: dict[str, Any], schemas: dict[str, Any]) -> None
                 found = True
     if not found:
         return
-    text = {"type": "string", "pattern": limits.NO_NUL}
+    text = {"type": "string", "maxLength": limits.MAX_FREE_FORM_BODY, "pattern": limits.NO_NUL}
     schemas[_JSON_OBJECT] = {
         "type": "object",
-        "description": f"Any JSON object without a NUL character, nested at most {limits.MAX_JSON_DEPTH} levels.",
+        "description": (
+            f"Any JSON object without a NUL character, nested at most {limits.MAX_JSON_DEPTH} levels,"
+            f" in at most {limits.MAX_FREE_FORM_BODY} bytes."
+        ),
         "propertyNames": text,
         "additionalProperties": {"$ref": f"#/components/schemas/{_JSON_VALUE}"},
     }

@@ -15,6 +15,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.types import ControllerRouterHandler
 
+from governance.core import limits
 from governance.core.errors import Problem
 from governance.core.ratelimits import LIMITED_PER_CLIENT
 from governance.core.shapes import Input
@@ -25,7 +26,7 @@ from governance.web.i18n import N_, gettext
 from governance.web.rendering import render
 
 # A credential is a few kilobytes; a pasted or uploaded one larger than this is not one of ours.
-MAX_CREDENTIAL_CHARS: Final = 200_000
+MAX_CREDENTIAL_CHARS: Final = limits.MAX_FREE_FORM_BODY  # as the API takes one
 PATH: Final = "/credentials/verify"
 
 CHECK_NAMES: Final = {

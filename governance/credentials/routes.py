@@ -20,6 +20,7 @@ from litestar.types import ControllerRouterHandler
 from governance.audit import service as audit
 from governance.complaints import attestations
 from governance.complaints.attestation_templates import Templates
+from governance.core import limits
 from governance.core.errors import Problem
 from governance.core.identity import Identity
 from governance.core.ratelimits import LIMITED_PER_CLIENT
@@ -55,7 +56,14 @@ async def attestation_credential(
     return signed
 
 
-@post("/credentials/verify", exclude_from_auth=True, opt={LIMITED_PER_CLIENT: True}, tags=["public"], status_code=200)
+@post(
+    "/credentials/verify",
+    exclude_from_auth=True,
+    opt={LIMITED_PER_CLIENT: True},
+    tags=["public"],
+    status_code=200,
+    request_max_body_size=limits.MAX_FREE_FORM_BODY,
+)
 async def verify_credential(
     data: JSONBody[dict[str, Any]], issuer: NamedDependency[Issuer], now: NamedDependency[datetime]
 ) -> Verification:

@@ -352,6 +352,18 @@ async def test_verify_wants_json(client: httpx.AsyncClient, content_type: str) -
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
+async def test_a_body_larger_than_any_credential_is_refused_unread(client: httpx.AsyncClient) -> None:
+    """A credential is a few kilobytes: the limit the OpenAPI document states holds, as a 413."""
+    from governance.core.limits import MAX_FREE_FORM_BODY
+
+    within = {"@context": [], "padding": "x" * (MAX_FREE_FORM_BODY - 100)}
+    assert (await client.post("/api/v1/credentials/verify", json=within)).status_code == 200
+    beyond = {"@context": [], "padding": "x" * MAX_FREE_FORM_BODY}
+    response = await client.post("/api/v1/credentials/verify", json=beyond)
+    assert response.status_code == 413, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
 async def test_verification_is_rate_limited_per_client(client: httpx.AsyncClient) -> None:
     codes = [(await client.post("/api/v1/credentials/verify", json={})).status_code for _ in range(70)]
     assert 429 in codes
