@@ -202,3 +202,18 @@ async def sequenced(entry_id: int, within: float = 10.0) -> int:
             raise TimeoutError(f"audit entry {entry_id} was not numbered within {within} s")
         if not await catch_up():
             await asyncio.sleep(0.01)
+
+
+async def sequences_of(entry_ids: Sequence[int]) -> dict[int, int]:
+    """The sequence numbers given so far to the entries queued as ``entry_ids``, by entry id
+    (an entry still queued is absent). One query per 500 ids."""
+    found: dict[int, int] = {}
+    unique = sorted(set(entry_ids))
+    for start in range(0, len(unique), BATCH):
+        chunk = unique[start : start + BATCH]
+        rows = await AuditEntry.raw(
+            f"SELECT queue_id, seq FROM audit_entry WHERE queue_id IN ({', '.join('{}' for _ in chunk)})",  # noqa: S608
+            *chunk,
+        )
+        found.update((int(row["queue_id"]), int(row["seq"])) for row in rows)
+    return found

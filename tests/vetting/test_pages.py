@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from governance.audit import service as audit
 from governance.core.clock import ManualClock
 from governance.core.identity import Identity
 from governance.settings import Settings
@@ -190,6 +191,7 @@ async def test_every_fact_of_the_dossier_links_to_its_audit_entry(
     vetting: Vetting, officer: Browser, client: httpx.AsyncClient, auth: Any
 ) -> None:
     mentor = await vetting.approved_mentor(f"dossier-links-{uuid.uuid4()}")
+    await audit.number_queued()  # the sequencer's round: then every fact links its entry by number
     page = await officer.get(f"/vetting/mentors/{mentor['id']}")
     assert page.status_code == 200
     linked = {int(seq) for seq in AUDIT_LINK.findall(page.text)}
@@ -279,6 +281,7 @@ async def test_evidence_upload_accepts_documents_and_refuses_the_rest(vetting: V
     uploaded = await officer.post(f"{path}/documents", files={"file": ("passport.pdf", PDF, "application/pdf")})
     assert uploaded.status_code == 303
     assert uploaded.headers["location"] == f"{path}#documents"
+    await audit.number_queued()  # the sequencer's round: then the document links its entry by number
     page = await officer.get(path)
     assert "passport.pdf" in page.text
     (document,) = (await checks_of(vetting, mentor["id"]))[0]["documents"]
@@ -417,7 +420,7 @@ async def test_another_mentors_check_is_not_found_under_this_mentor(vetting: Vet
     assert (await officer.get(path)).status_code == 404
     uploaded = await officer.post(f"{path}/documents", files={"file": ("id.pdf", PDF, "application/pdf")})
     assert uploaded.status_code == 404
-    moved = await officer.post(f"{path}/transitions", {"to": "in_review", "version": str(check["audit"]["recorded"])})
+    moved = await officer.post(f"{path}/transitions", {"to": "in_review", "version": str(check["version"])})
     assert moved.status_code == 404
     (untouched,) = await checks_of(vetting, theirs["id"])
     assert untouched["state"] == "pending"
