@@ -272,6 +272,23 @@ async def test_a_bad_check_is_the_form_again_and_records_nothing(
     assert await checks_of(vetting, mentor["id"]) == []
 
 
+async def test_a_fact_says_being_recorded_until_its_entry_is_numbered_then_links_it(
+    vetting: Vetting, officer: Browser
+) -> None:
+    mentor = await vetting.register(f"being-recorded-{uuid.uuid4()}")
+    check = await vetting.record(mentor["id"], "identity_verification")
+    path = f"/vetting/mentors/{mentor['id']}/checks/{check['id']}"
+    page = await officer.get(path)
+    assert page.status_code == 200
+    assert "(being recorded)" in page.text
+    assert AUDIT_LINK.findall(page.text) == []
+    await audit.number_queued()  # the sequencer's round
+    [entry] = await vetting.audit(action="vetting.check.recorded", resource_id=check["id"])
+    page = await officer.get(path)
+    assert "(being recorded)" not in page.text
+    assert set(AUDIT_LINK.findall(page.text)) == {str(entry["seq"])}
+
+
 async def test_evidence_upload_accepts_documents_and_refuses_the_rest(vetting: Vetting, officer: Browser) -> None:
     # PNG: a second kind the service accepts, so the refusals below are about the file, not the kind.
     mentor = await vetting.register(f"upload-1-{uuid.uuid4()}")
