@@ -338,7 +338,8 @@ def _trail(row: DecisionRow, sequences: Mapping[int, int]) -> AuditTrail:
     queue by their stored sequence numbers)."""
     recorded = audit.entry_ref(row.proposed_seq, row.proposed_entry_id, sequences)
     latest_id = row.confirmed_entry_id if row.confirmed_entry_id is not None else row.closed_entry_id
-    latest = audit.entry_ref(row.confirmed_seq or row.closed_seq, latest_id, sequences)
+    latest_seq = row.confirmed_seq if row.confirmed_seq is not None else row.closed_seq
+    latest = audit.entry_ref(latest_seq, latest_id, sequences)
     return trail(recorded, latest)
 
 
