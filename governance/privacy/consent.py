@@ -204,6 +204,15 @@ async def _current(privacy: Privacy, subject: str, now: datetime) -> Loaded[Curr
     return Loaded(current, version=version, stale_at=min(expiries, default=None))
 
 
+async def take_turn(subject: str) -> None:
+    """In a transaction about to record the mentee's consent or retention choices: wait for
+    any other such transaction of theirs to end (PostgreSQL; SQLite's writers always take
+    turns). Their audit entries are then queued in the order they commit, the order the
+    sequencer numbers them in, so the latest record by entry id (:func:`governance.audit.service.log_order`) is the
+    latest in the log too. Call it before the change's ``record_change``."""
+    await db.take_turns(f"consent:{subject}")
+
+
 async def announce(subject: str) -> None:
     """Tell every instance that the subject's consent changed (inside the changing transaction)."""
     await cache.announce(TOPIC, subject)
@@ -306,6 +315,7 @@ async def change(
     explicit = _explicit_choices(terms, update)
     chosen = _validate_retention(privacy, update.retention, now)
     async with db.transaction():
+        await take_turn(subject)
         drafts = explicit + (await _gpc_opt_outs(terms, update) if gpc else [])
         if not drafts and not chosen:
             return PreferencesChange(preferences=await preferences(privacy, subject, now), receipt=None)
@@ -652,6 +662,7 @@ class _Lapsing(Row):
 
 async def _lapse(purpose: Purpose, row: _Lapsing, now: datetime) -> int:
     async with db.transaction():
+        await take_turn(row.subject)
         latest = await _latest_in_transaction(row.subject, purpose.name)
         if latest is None or latest.id != row.id:
             return 0  # a newer choice arrived meanwhile
@@ -702,7 +713,8 @@ async def allowed_purposes(privacy: Privacy, subject: str, now: datetime) -> lis
 async def withdraw(
     subject: str, purposes: list[Purpose], actor: Identity, now: datetime, entry_id: int, method: Method = "erasure"
 ) -> None:
-    """Opt the mentee out of ``purposes`` (on erasure, in its transaction, under its audit entry)."""
+    """Opt the mentee out of ``purposes`` (on erasure, in its transaction, under its audit
+    entry, which was recorded after :func:`take_turn`)."""
     if not purposes:
         return
     await ConsentRecord.insert(

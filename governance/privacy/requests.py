@@ -319,6 +319,8 @@ async def transition(
         locked = await versions.output(as_list=True)
         check_version(locked[0] if locked else -1, expected_version)
         if move.to == "completed" and row.request_type == "erasure":
+            # Its consent records (consent.withdraw) come after any change of the mentee's in the log.
+            await consent.take_turn(row.subject)
             planned = await _erase(privacy, row, planned, now)
         recorded = await audit.record_change(
             actor=actor,

@@ -91,9 +91,7 @@ async def test_a_fact_recorded_before_the_queue_keeps_pointing_at_its_entry(
     assert seen == [old["id"], new["id"]]
 
 
-@pytest.mark.skipif(
-    BACKEND != "postgres", reason="SQLite has one writer at a time: a held write lock stops every change"
-)
+@pytest.mark.skipif(BACKEND != "postgres", reason="SQLite: one writer at a time, a held write lock stops every change")
 async def test_vetting_changes_commit_while_a_sequencer_batch_holds_its_locks(vetting: Vetting) -> None:
     async with sequencer_batch_holding_its_locks():
         # Each of these would wait until the block ends if it took the head's lock.
