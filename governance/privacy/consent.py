@@ -208,8 +208,9 @@ async def take_turn(subject: str) -> None:
     """In a transaction about to record the mentee's consent or retention choices: wait for
     any other such transaction of theirs to end (PostgreSQL; SQLite's writers always take
     turns). Their audit entries are then queued in the order they commit, the order the
-    sequencer numbers them in, so the latest record by entry id (:func:`governance.audit.service.log_order`) is the
-    latest in the log too. Call it before the change's ``record_change``."""
+    sequencer numbers them in, so the latest record by entry id
+    (:func:`governance.audit.service.log_order`) is the latest in the log too. Call it
+    before the change's ``record_change``."""
     await db.take_turns(f"consent:{subject}")
 
 
