@@ -155,6 +155,11 @@ async def status_entries(cache: DossierCache, mentor_id: uuid.UUID, now: datetim
     return await cache.status_entries.get_or_load(str(mentor_id), now, load)
 
 
+# The dossier's order of checks and documents: as recorded, in the log's order.
+CHECK_ORDER: Final = audit.in_log("recorded_entry_id", "recorded_seq")
+DOCUMENT_ORDER: Final = audit.in_log("uploaded_entry_id", "uploaded_seq")
+
+
 async def build(
     vetting: Vetting, mentor_id: uuid.UUID, audience: Audience, now: datetime
 ) -> tuple[Dossier, datetime | None, int]:
@@ -240,11 +245,6 @@ def _cites_pending_entries(dossier: Dossier) -> bool:
     trails += [document.audit for check in dossier.checks for document in check.documents]
     trails += [decision.audit for decision in dossier.decisions]
     return any(trail.pending for trail in trails)
-
-
-# The dossier's order of checks and documents: as recorded, in the log's order.
-CHECK_ORDER: Final = audit.in_log("recorded_entry_id", "recorded_seq")
-DOCUMENT_ORDER: Final = audit.in_log("uploaded_entry_id", "uploaded_seq")
 
 
 async def checks(
