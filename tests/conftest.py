@@ -230,3 +230,30 @@ def locked_bucket(s3_bucket: Settings) -> Settings:
         ObjectLockEnabledForBucket=True,
     )
     return msgspec.structs.replace(s3_bucket, s3_bucket=bucket)
+
+
+from contextlib import asynccontextmanager  # noqa: E402
+
+
+@asynccontextmanager
+async def sequencer_batch_holding_its_locks() -> AsyncIterator[None]:
+    """PostgreSQL: another connection holds what a sequencer batch holds until it commits (its
+    turn, the advisory lock, and the head row it numbers from), for as long as the block runs.
+    A change that waited for either would never finish inside the block (the caller bounds it
+    with a generous ``asyncio.wait_for``, a guard against hanging, not a timing assertion)."""
+    from governance.audit import sequencer
+
+    conn = await asyncpg.connect(PG_URL, timeout=5)
+    held = conn.transaction()
+    await held.start()
+    try:
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", sequencer._SEQUENCER_LOCK)
+        await conn.execute("UPDATE audit_head SET next_seq = next_seq WHERE name = 'audit'")
+        yield
+    finally:
+        await held.rollback()
+        await conn.close()
+
+
+# Generous: only a change that waits for a lock held until the end of the block reaches it.
+NO_HANG_SECONDS = 60

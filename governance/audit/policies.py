@@ -21,7 +21,7 @@ from typing import Final
 
 import msgspec
 
-from governance.audit.service import record_numbered_change
+from governance.audit.service import record_change
 from governance.audit.tables import PolicyVersion
 from governance.core import db
 from governance.core.identity import SYSTEM
@@ -73,7 +73,7 @@ async def record_in_force(policies: list[LoadedPolicy], now: datetime) -> list[s
         for policy in policies:
             if last.get(policy.name) == policy.sha256:
                 continue
-            entry = await record_numbered_change(
+            entry = await record_change(
                 actor=SYSTEM,
                 action="policy.version_in_force",
                 resource_type="policy",
@@ -89,7 +89,7 @@ async def record_in_force(policies: list[LoadedPolicy], now: datetime) -> list[s
                     size=len(policy.data),
                     text=policy.data.decode("utf-8"),
                     in_force_from=now,
-                    recorded_seq=entry.seq,
+                    recorded_entry_id=entry.entry_id,
                 )
             )
             changed.append(policy.name)

@@ -101,19 +101,20 @@ async def integrate_batch(limit: int = BATCH) -> int:
     if not await AuditEntry.raw("SELECT id FROM audit_queue LIMIT 1"):
         return 0
     async with _local_lock(), db.transaction():
-        await lock()
-        return await number_queued(limit)
+        await _take_the_turn()
+        return await _number_queued(limit)
 
 
-async def lock() -> None:
+async def _take_the_turn() -> None:
     """Take the sequencer's turn until the transaction ends (PostgreSQL; on SQLite the
-    write lock the transaction already holds is the turn)."""
+    write lock the transaction already holds is the turn). Only a batch takes it: changes
+    queue their entries and never wait for it."""
     if not db.is_sqlite():
         await AuditEntry.raw("SELECT pg_advisory_xact_lock({})", _SEQUENCER_LOCK)
 
 
-async def number_queued(limit: int = BATCH) -> int:
-    """In the caller's transaction, holding :func:`lock`: number up to ``limit`` queued
+async def _number_queued(limit: int = BATCH) -> int:
+    """In the batch's transaction, holding the turn: number up to ``limit`` queued
     entries visible now, in id order; how many."""
     queued = await AuditEntry.raw(
         f"SELECT id, {', '.join(FIELDS)} FROM audit_queue ORDER BY id LIMIT {{}}",  # noqa: S608
@@ -202,3 +203,18 @@ async def sequenced(entry_id: int, within: float = 10.0) -> int:
             raise TimeoutError(f"audit entry {entry_id} was not numbered within {within} s")
         if not await catch_up():
             await asyncio.sleep(0.01)
+
+
+async def sequences_of(entry_ids: Sequence[int]) -> dict[int, int]:
+    """The sequence numbers given so far to the entries queued as ``entry_ids``, by entry id
+    (an entry still queued is absent). One query per 500 ids."""
+    found: dict[int, int] = {}
+    unique = sorted(set(entry_ids))
+    for start in range(0, len(unique), BATCH):
+        chunk = unique[start : start + BATCH]
+        rows = await AuditEntry.raw(
+            f"SELECT queue_id, seq FROM audit_entry WHERE queue_id IN ({', '.join('{}' for _ in chunk)})",  # noqa: S608
+            *chunk,
+        )
+        found.update((int(row["queue_id"]), int(row["seq"])) for row in rows)
+    return found

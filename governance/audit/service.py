@@ -6,10 +6,11 @@ to run without one); ``record_event`` records what stands alone (denials, audite
 downloads), group-committed outside any transaction.
 Both queue the entry (:mod:`governance.audit.sequencer`): it is committed at once, with an
 id, and numbered by the sequencer shortly after, so no writer waits on another's sequence
-lock. :func:`sequenced` waits for an entry's number. A change that must store its entry's
-sequence number in its own rows (in the same transaction) uses
-:func:`record_numbered_change`, which numbers it at once under the head row's lock, as
-every change did before the sequencer.
+lock. :func:`sequenced` waits for an entry's number. A fact that cites its entry stores the
+entry's id (``Queued.entry_id``, the ``queue_id`` the log keeps) and resolves the sequence
+number when it is read (:func:`entry_sequences`, :class:`EntryRef`): ``None`` until the
+sequencer has integrated the entry. Rows written before the queue keep the sequence number
+they were given at once (``*_seq``); :func:`log_order` sorts both kinds in log order.
 
 Then, in this order: signed checkpoints of the tree (:func:`sign_checkpoint`, which first
 integrates the stored tree nodes of :mod:`governance.audit.tree_store`, and numbers and
@@ -26,7 +27,7 @@ import base64
 import contextvars
 import hmac
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
@@ -37,11 +38,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from piccolo.columns.combination import WhereRaw
 from piccolo.custom_types import Combinable
+from piccolo.query import OrderByRaw
 
 from governance.audit import merkle, note, sequencer, tree, tree_store, verification
 from governance.audit.cosignature import CosignerKey
 from governance.audit.keys import KeyHistory, load_history
-from governance.audit.leaf import canonical_json, leaf_input, normalise_time, stored_leaf_input
+from governance.audit.leaf import canonical_json, normalise_time, stored_leaf_input
 from governance.audit.schemas import (
     AuditEntryView,
     AuditQuery,
@@ -69,14 +71,6 @@ OUTCOMES: Final = ("success", "denied", "failure")
 
 
 @dataclass(frozen=True, slots=True)
-class Recorded:
-    """An entry numbered at once (:func:`record_numbered_change`)."""
-
-    seq: int
-    leaf_hash: bytes
-
-
-@dataclass(frozen=True, slots=True)
 class Queued:
     """An entry committed to the queue: its id now, its sequence number once the sequencer
     has integrated it (:func:`sequenced`)."""
@@ -94,6 +88,69 @@ async def sequenced(entry: Queued, within: float = 10.0) -> int:
     """The sequence number ``entry`` was given, waiting for the sequencer (outside any
     transaction: the entry must have committed)."""
     return await sequencer.sequenced(entry.entry_id, within)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRef:
+    """The audit entry a fact cites: its sequence number once the sequencer has integrated
+    it (None before), and the id it was queued under (None for an entry numbered at once,
+    before the queue existed). Pages link the number, or say the entry is being recorded."""
+
+    seq: int | None
+    entry_id: int | None
+
+    @property
+    def pending(self) -> bool:
+        """Queued and committed, not numbered yet."""
+        return self.seq is None and self.entry_id is not None
+
+
+async def entry_sequences(entry_ids: Iterable[int | None]) -> dict[int, int]:
+    """The sequence numbers of the queued entries (by id) that the sequencer has integrated;
+    an entry still queued, or a None id, is absent."""
+    return await sequencer.sequences_of([entry_id for entry_id in entry_ids if entry_id is not None])
+
+
+def entry_ref(seq: int | None, entry_id: int | None, sequences: Mapping[int, int]) -> EntryRef:
+    """A fact's entry from its stored columns: the sequence number stored at once (rows from
+    before the queue) or the one its entry id was given (``sequences``, from
+    :func:`entry_sequences`)."""
+    if seq is None and entry_id is not None:
+        seq = sequences.get(entry_id)
+    return EntryRef(seq=seq, entry_id=entry_id)
+
+
+def _log_terms(entry_column: str, seq_column: str) -> tuple[str, str, str]:
+    return (f"({entry_column} IS NOT NULL)", entry_column, seq_column)
+
+
+def log_order(entry_column: str, seq_column: str, *, descending: bool = False) -> str:
+    """SQL ordering facts by their entry's place in the log: rows numbered at once (before
+    the queue, ``entry_column`` null) first by ``seq_column``, then queued ones by entry id,
+    the order in which the sequencer numbers them. Column names are the caller's constants."""
+    direction = " DESC" if descending else ""
+    return ", ".join(term + direction for term in _log_terms(entry_column, seq_column))
+
+
+def in_log(entry_column: str, seq_column: str) -> list[OrderByRaw]:
+    """:func:`log_order` for a Piccolo query: ``.order_by(*in_log(...), ascending=...)``."""
+    return [OrderByRaw(term) for term in _log_terms(entry_column, seq_column)]
+
+
+def after_in_log(entry_column: str, seq_column: str, entry_id: int | None, seq: int | None) -> tuple[str, list[int]]:
+    """SQL condition (``{}`` placeholders) and its parameters selecting the facts after the
+    position (``entry_id``, ``seq``) of one of them in :func:`log_order`."""
+    if entry_id is None:
+        return f"({entry_column} IS NOT NULL OR {seq_column} > {{}})", [seq if seq is not None else -1]
+    return f"{entry_column} > {{}}", [entry_id]
+
+
+def same_in_log(entry_column: str, seq_column: str, entry_id: int | None, seq: int | None) -> tuple[str, list[int]]:
+    """SQL condition and parameters selecting the facts at the same position (one change
+    recording several facts), for a caller's tie-breaker after :func:`after_in_log`."""
+    if entry_id is None:
+        return f"({entry_column} IS NULL AND {seq_column} = {{}})", [seq if seq is not None else -1]
+    return f"{entry_column} = {{}}", [entry_id]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,26 +250,6 @@ async def record_change(
     _require_transaction(action)
     [entry_id] = await sequencer.enqueue([_fields(draft)])
     return Queued(entry_id=entry_id)
-
-
-async def record_numbered_change(
-    *,
-    actor: Identity,
-    action: str,
-    resource_type: str,
-    resource_id: str | None = None,
-    outcome: str = "success",
-    details: Mapping[str, Any] | None = None,
-    request_id: str | None = None,
-) -> Recorded:
-    """Like :func:`record_change`, but numbered at once, for a change that stores its entry's
-    sequence number in its own rows. Holds the sequence head's lock until the transaction
-    ends (writers of numbered changes, and the sequencer, wait for it): use it only there.
-    """
-    draft = _draft(actor, action, resource_type, resource_id, outcome, details, request_id)
-    _require_transaction(action)
-    [recorded] = await _append([draft])
-    return recorded
 
 
 def _require_transaction(action: str) -> None:
@@ -338,34 +375,6 @@ async def recording_refusals(actor: Identity, move: Awaitable[T]) -> T:
             details=refused.details,
         )
         raise refused.problem from None
-
-
-async def _append(drafts: list[_Draft]) -> list[Recorded]:
-    """Give the drafts the next sequence numbers and insert them, in one transaction.
-
-    The head row stays locked until the transaction ends, which is what makes the
-    sequence dense and strictly increasing under concurrent writers on both engines.
-    Entries queued (and committed) before are numbered first, in this transaction, so the
-    log keeps the order in which entries were committed across both ways in.
-    """
-    async with db.transaction():
-        await sequencer.lock()
-        while await sequencer.number_queued() == sequencer.BATCH:
-            pass
-        rows = await AuditEntry.raw(
-            "UPDATE audit_head SET next_seq = next_seq + {} WHERE name = 'audit' RETURNING next_seq - {} AS first",
-            len(drafts),
-            len(drafts),
-        )
-        first = int(rows[0]["first"])
-        entries = []
-        for offset, draft in enumerate(drafts):
-            fields = {name: getattr(draft, name) for name in draft.__slots__}
-            time = fields.pop("recorded_at")
-            leaf = merkle.leaf_hash(leaf_input(seq=first + offset, time=time, **fields))
-            entries.append(AuditEntry(seq=first + offset, recorded_at=time, leaf_hash=leaf, **fields))
-        await AuditEntry.insert(*entries)
-    return [Recorded(seq=entry.seq, leaf_hash=entry.leaf_hash) for entry in entries]
 
 
 class _GroupCommit:

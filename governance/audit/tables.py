@@ -48,10 +48,10 @@ class AuditEntryRow(Row):
 class AuditHead(Table, tablename="audit_head"):
     """The next sequence number, in a single row.
 
-    The sequencer (and a numbered change) locks this row (``UPDATE ... RETURNING``) until
-    its transaction ends, so entries get a gap-free order on both engines with one round
-    trip. Queued entries (``audit_queue``, see :mod:`governance.audit.sequencer`) wait
-    for it without a lock.
+    Only the sequencer locks this row (``UPDATE ... RETURNING``) until its transaction
+    ends, so entries get a gap-free order on both engines with one round trip. Changes
+    queue their entries (``audit_queue``, see :mod:`governance.audit.sequencer`) and never
+    wait for it.
     """
 
     name = Varchar(length=20, primary_key=True)
@@ -102,7 +102,8 @@ class PolicyVersion(Table, tablename="audit_policy_version"):
 
     One row each time a file's bytes differ from the version last in force (a revert to
     earlier bytes is a new row: it came into force again). Append-only like the log; the
-    entry ``policy.version_in_force`` (sequence ``recorded_seq``) binds it into the tree.
+    entry ``policy.version_in_force`` (queued as ``recorded_entry_id``; versions recorded
+    before the queue hold its sequence number ``recorded_seq`` instead) binds it into the tree.
     """
 
     id = UUID(primary_key=True)
@@ -112,7 +113,8 @@ class PolicyVersion(Table, tablename="audit_policy_version"):
     size = BigInt()
     text = Text()
     in_force_from = Timestamptz(index=True)
-    recorded_seq = BigInt()
+    recorded_seq = BigInt(null=True, default=None)
+    recorded_entry_id = BigInt(null=True, default=None)
 
 
 class AuditCosignature(Table, tablename="audit_cosignature"):

@@ -235,6 +235,44 @@ async def make_append_only(tables: tuple[str, ...], history: str) -> None:
             )
 
 
+async def drop_not_null(table: str, columns: tuple[str, ...]) -> None:
+    """Let ``columns`` of ``table`` (integers Piccolo declared ``NOT NULL DEFAULT 0``) hold
+    null, default null, keeping every row, index and trigger: a migration's raw step.
+
+    PostgreSQL alters the columns. SQLite cannot drop a NOT NULL constraint by ``ALTER
+    TABLE``; its documented way for a change that leaves the stored rows valid (sqlite.org,
+    "ALTER TABLE", making other kinds of table schema changes) edits the table's definition
+    in the schema and bumps the schema version, inside the migration's transaction, instead
+    of rebuilding a table that other tables reference and triggers guard.
+    """
+    db = engine_finder()
+    if db is None:
+        raise RuntimeError("no database engine")
+    if db.engine_type == "postgres":
+        for column in columns:
+            await db.run_ddl(
+                f"ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL, ALTER COLUMN {column} SET DEFAULT NULL"
+            )
+        return
+    [found] = await db.run_querystring(
+        QueryString("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = {}", table)
+    )
+    definition = found["sql"]
+    for column in columns:
+        definition, replaced = re.subn(
+            rf'"{column}" INTEGER NOT NULL DEFAULT 0\b', f'"{column}" INTEGER DEFAULT null', definition
+        )
+        if replaced != 1:
+            raise RuntimeError(f"{table}.{column} is not the column this migration expects: {found['sql']}")
+    [version] = await db.run_querystring(QueryString("PRAGMA schema_version"))
+    await db.run_ddl("PRAGMA writable_schema = ON")
+    await db.run_querystring(
+        QueryString("UPDATE sqlite_master SET sql = {} WHERE type = 'table' AND name = {}", definition, table)
+    )
+    await db.run_ddl(f"PRAGMA schema_version = {int(version['schema_version']) + 1}")
+    await db.run_ddl("PRAGMA writable_schema = OFF")
+
+
 class SnapshotOnlyAlter(MigrationManager):
     """A migration whose column changes are made by its raw step (on both engines), and
     recorded with ``alter_column`` only so Piccolo's schema snapshot, and so the check that

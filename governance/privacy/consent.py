@@ -1,10 +1,11 @@
 """Consent: an append-only history per mentee and purpose, the current view derived from it.
 
-The latest record of (mentee, purpose), by the sequence number of the audit entry that
-recorded it, is the mentee's choice; a choice past its validity lapses to the purpose's
-default at once for every reader, and the expiry job records the lapse (method
-``expired``) so that the platform can ask again. Purposes whose mechanism is ``opt_in``
-default to ``opt_out`` (not allowed), and ``opt_out`` purposes default to ``opt_in``.
+The latest record of (mentee, purpose), by the place in the log of the audit entry that
+recorded it (:func:`governance.audit.service.log_order`), is the mentee's choice; a
+choice past its validity lapses to the purpose's default at once for every reader, and
+the expiry job records the lapse (method ``expired``) so that the platform can ask again.
+Purposes whose mechanism is ``opt_in`` default to ``opt_out`` (not allowed), and
+``opt_out`` purposes default to ``opt_in``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Final
 
 import msgspec
 import structlog
+from piccolo.columns.combination import WhereRaw
 
 from governance.audit import service as audit
 from governance.core import cache, db
@@ -45,9 +47,12 @@ from governance.privacy.tables import ConsentReceipt, ConsentRecord, RetentionCh
 log = structlog.get_logger("governance.privacy")
 
 RECEIPT_VERSION: Final = "ISO/IEC TS 27560:2023; Kantara Consent Receipt v1.1"
+# Records in the order their entries take in the log (those numbered before the queue first).
+RECORD_ORDER: Final = audit.in_log("recorded_entry_id", "recorded_seq")
+LATEST_FIRST: Final = audit.log_order("recorded_entry_id", "recorded_seq", descending=True)
 LATEST_QUERY: Final = (
-    "SELECT id, state, method, notice_version, recorded_at, expires_at FROM privacy_consent_record "
-    "WHERE subject = {} AND purpose = {} ORDER BY recorded_seq DESC LIMIT 1"
+    "SELECT id, state, method, notice_version, recorded_at, expires_at FROM privacy_consent_record "  # noqa: S608
+    f"WHERE subject = {{}} AND purpose = {{}} ORDER BY {LATEST_FIRST} LIMIT 1"
 )
 BATCH: Final = 200
 
@@ -79,7 +84,8 @@ class ConsentRecordRow(Row):
     recorded_at: datetime
     expires_at: datetime | None
     receipt_id: uuid.UUID | None
-    recorded_seq: int
+    recorded_seq: int | None
+    recorded_entry_id: int | None
 
 
 def derive(purpose: Purpose, latest: Choice | None, now: datetime) -> PurposeState:
@@ -131,7 +137,7 @@ async def _latest_in_transaction(subject: str, purpose: str) -> Choice | None:
             ConsentRecord.expires_at,
         )
         .where((ConsentRecord.subject == subject) & (ConsentRecord.purpose == purpose))
-        .order_by(ConsentRecord.recorded_seq, ascending=False)
+        .order_by(*RECORD_ORDER, ascending=False)
         .first()
     )
     return typed(row, Choice) if row else None
@@ -145,9 +151,10 @@ def purpose_of(privacy: Privacy, name: str, field: str = "purpose", source: str 
 
 
 # The platform asks before every share: answers are cached per mentee and stay fresh
-# while their newest record's sequence number (their version) does not move.
+# while their version does not move: how many records they have (records are only ever
+# appended, so every change adds to it).
 TOPIC: Final = "consent"
-_VERSION_QUERY: Final = "SELECT MAX(recorded_seq) AS v FROM privacy_consent_record WHERE subject = {}"
+_VERSION_QUERY: Final = "SELECT COUNT(*) AS v FROM privacy_consent_record WHERE subject = {}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +170,7 @@ _encoder = msgspec.json.Encoder()
 
 
 async def _version_of(subject: str) -> int | None:
-    # The audit sequence number of the subject's latest consent record: it moves with every change.
+    # The number of the subject's consent records: append-only, so it moves with every change.
     row = await db.fetch_row(_VERSION_QUERY, subject)
     return int(row["v"]) if row and row["v"] is not None else 0
 
@@ -195,6 +202,16 @@ async def _current(privacy: Privacy, subject: str, now: datetime) -> Loaded[Curr
         current[name] = Answer(answer, _encoder.encode(answer))
     # Time alone changes an answer when a choice lapses: derive them anew then.
     return Loaded(current, version=version, stale_at=min(expiries, default=None))
+
+
+async def take_turn(subject: str) -> None:
+    """In a transaction about to record the mentee's consent or retention choices: wait for
+    any other such transaction of theirs to end (PostgreSQL; SQLite's writers always take
+    turns). Their audit entries are then queued in the order they commit, the order the
+    sequencer numbers them in, so the latest record by entry id
+    (:func:`governance.audit.service.log_order`) is the latest in the log too. Call it
+    before the change's ``record_change``."""
+    await db.take_turns(f"consent:{subject}")
 
 
 async def announce(subject: str) -> None:
@@ -229,7 +246,7 @@ async def retention_choices(subject: str) -> dict[str, str]:
     rows = (
         await RetentionChoice.select(RetentionChoice.category, RetentionChoice.period)
         .where(RetentionChoice.subject == subject)
-        .order_by(RetentionChoice.recorded_seq)
+        .order_by(*RECORD_ORDER)
     )
     return {choice.category: choice.period for choice in typed_all(rows, _Shortened)}
 
@@ -299,14 +316,15 @@ async def change(
     explicit = _explicit_choices(terms, update)
     chosen = _validate_retention(privacy, update.retention, now)
     async with db.transaction():
+        await take_turn(subject)
         drafts = explicit + (await _gpc_opt_outs(terms, update) if gpc else [])
         if not drafts and not chosen:
             return PreferencesChange(preferences=await preferences(privacy, subject, now), receipt=None)
         records = [(uuid.uuid4(), draft) for draft in drafts]
         recorded = await _audit_change(terms, records, chosen, gpc)
-        rows = await _append_records(terms, records, recorded.seq)
-        await _keep_retention_choices(terms, chosen, recorded.seq)
-        body = await _issue_receipt(terms, rows, chosen, recorded.seq)
+        rows = await _append_records(terms, records, recorded.entry_id)
+        await _keep_retention_choices(terms, chosen, recorded.entry_id)
+        body = await _issue_receipt(terms, rows, chosen, recorded.entry_id)
         current = await preferences(privacy, subject, now)
     return PreferencesChange(preferences=current, receipt=body)
 
@@ -353,8 +371,8 @@ async def _gpc_opt_outs(terms: _Change, update: PreferencesUpdate) -> list[_Draf
 
 async def _audit_change(
     terms: _Change, records: list[tuple[uuid.UUID, _Draft]], retention: Mapping[str, str], gpc: bool
-) -> audit.Recorded:
-    return await audit.record_numbered_change(
+) -> audit.Queued:
+    return await audit.record_change(
         actor=terms.actor,
         action="privacy.consent.changed",
         resource_type="consent_receipt",
@@ -377,7 +395,9 @@ async def _audit_change(
     )
 
 
-async def _append_records(terms: _Change, records: list[tuple[uuid.UUID, _Draft]], seq: int) -> list[ConsentRecord]:
+async def _append_records(
+    terms: _Change, records: list[tuple[uuid.UUID, _Draft]], entry_id: int
+) -> list[ConsentRecord]:
     """Append one consent record per choice (valid for the purpose's period from now) and
     tell every instance's cache."""
     rows = [
@@ -395,7 +415,7 @@ async def _append_records(terms: _Change, records: list[tuple[uuid.UUID, _Draft]
             recorded_at=terms.now,
             expires_at=d.purpose.validity.add_to(terms.now),
             receipt_id=terms.receipt_id,
-            recorded_seq=seq,
+            recorded_entry_id=entry_id,
         )
         for record_id, d in records
     ]
@@ -405,7 +425,7 @@ async def _append_records(terms: _Change, records: list[tuple[uuid.UUID, _Draft]
     return rows
 
 
-async def _keep_retention_choices(terms: _Change, chosen: Mapping[str, str], seq: int) -> None:
+async def _keep_retention_choices(terms: _Change, chosen: Mapping[str, str], entry_id: int) -> None:
     if chosen:
         await RetentionChoice.insert(
             *(
@@ -415,7 +435,7 @@ async def _keep_retention_choices(terms: _Change, chosen: Mapping[str, str], seq
                     category=category,
                     period=period,
                     chosen_at=terms.now,
-                    recorded_seq=seq,
+                    recorded_entry_id=entry_id,
                 )
                 for category, period in chosen.items()
             )
@@ -423,23 +443,27 @@ async def _keep_retention_choices(terms: _Change, chosen: Mapping[str, str], seq
 
 
 async def _issue_receipt(
-    terms: _Change, rows: list[ConsentRecord], retention: Mapping[str, str], seq: int
+    terms: _Change, rows: list[ConsentRecord], retention: Mapping[str, str], entry_id: int
 ) -> dict[str, Any]:
-    body = _receipt(terms, rows, retention, seq)
+    body = _receipt(terms, rows, retention, entry_id)
     await ConsentReceipt.insert(
         ConsentReceipt(
             id=terms.receipt_id,
             subject=terms.subject,
             issued_at=terms.now,
             body=msgspec.json.encode(body).decode(),
-            recorded_seq=seq,
+            recorded_entry_id=entry_id,
         )
     )
     return body
 
 
-def _receipt(terms: _Change, rows: list[ConsentRecord], retention: Mapping[str, str], seq: int) -> dict[str, Any]:
-    """A consent receipt with the fields of ISO/IEC TS 27560 and the Kantara receipt (no personal data)."""
+def _receipt(terms: _Change, rows: list[ConsentRecord], retention: Mapping[str, str], entry_id: int) -> dict[str, Any]:
+    """A consent receipt with the fields of ISO/IEC TS 27560 and the Kantara receipt (no personal data).
+
+    It cites the change's audit entry by ``audit_entry_id`` (known as it is issued);
+    ``audit_seq``, the entry's sequence number, is null as issued and filled in when the
+    receipt is read once the sequencer has numbered the entry (:func:`receipt`)."""
     policy = terms.privacy.policy
     language = terms.language
     body: dict[str, Any] = jsonable(
@@ -477,20 +501,31 @@ def _receipt(terms: _Change, rows: list[ConsentRecord], retention: Mapping[str, 
             ],
             "retention": dict(retention),
             "sensitive": False,
-            "audit_seq": seq,
+            "audit_seq": None,
+            "audit_entry_id": entry_id,
         }
     )
     return body
 
 
 async def receipt(receipt_id: uuid.UUID) -> dict[str, Any]:
-    """A receipt as it was issued."""
+    """A receipt as it was issued, with its entry's sequence number (``audit_seq``) once the
+    sequencer has numbered the entry: null before."""
     bodies = (
         await ConsentReceipt.select(ConsentReceipt.body).where(ConsentReceipt.id == receipt_id).output(as_list=True)
     )
     if not bodies:
         raise not_found("consent receipt", receipt_id)
     body: dict[str, Any] = msgspec.json.decode(bodies[0])
+    return await with_seq(body)
+
+
+async def with_seq(body: dict[str, Any]) -> dict[str, Any]:
+    """A receipt body (or any body citing ``audit_entry_id``) with ``audit_seq`` resolved when
+    it was issued without one and its entry is numbered by now."""
+    entry_id = body.get("audit_entry_id")
+    if body.get("audit_seq") is None and isinstance(entry_id, int):
+        body["audit_seq"] = (await audit.entry_sequences([entry_id])).get(entry_id)
     return body
 
 
@@ -501,7 +536,7 @@ async def receipt_owner(receipt_id: uuid.UUID) -> str | None:
     return str(subjects[0]) if subjects else None
 
 
-def record_view(row: ConsentRecordRow) -> ConsentRecordView:
+def record_view(row: ConsentRecordRow, sequences: Mapping[int, int]) -> ConsentRecordView:
     return ConsentRecordView(
         id=row.id,
         purpose=row.purpose,
@@ -515,19 +550,41 @@ def record_view(row: ConsentRecordRow) -> ConsentRecordView:
         recorded_at=row.recorded_at,
         expires_at=row.expires_at,
         receipt_id=row.receipt_id,
-        audit_seq=row.recorded_seq,
+        audit_seq=audit.entry_ref(row.recorded_seq, row.recorded_entry_id, sequences).seq,
+        audit_entry_id=row.recorded_entry_id,
     )
 
 
-def _position(cursor: str | None) -> tuple[int, str] | None:
+@dataclass(frozen=True, slots=True)
+class _Position:
+    """Where a page of records ended: the last record's entry (id, or sequence number for a
+    record from before the queue) and the record's id, which orders records of one change."""
+
+    entry_id: int | None
+    seq: int | None
+    record_id: uuid.UUID
+
+    def cursor(self) -> str:
+        return encode_cursor({"entry_id": self.entry_id, "seq": self.seq, "id": str(self.record_id)})
+
+    def after(self, alias: str = "") -> tuple[str, list[Any]]:
+        """SQL (``{}`` placeholders) and parameters selecting the records after this one."""
+        entry, seq = f"{alias}recorded_entry_id", f"{alias}recorded_seq"
+        later, later_args = audit.after_in_log(entry, seq, self.entry_id, self.seq)
+        same, same_args = audit.same_in_log(entry, seq, self.entry_id, self.seq)
+        return f"({later} OR ({same} AND {alias}id > {{}}))", [*later_args, *same_args, self.record_id]
+
+
+def _position(cursor: str | None) -> _Position | None:
     if cursor is None:
         return None
     position = decode_cursor(cursor)
-    seq, ident = position.get("seq"), position.get("id")
-    if not isinstance(seq, int) or not isinstance(ident, str):
+    entry_id, seq, ident = position.get("entry_id"), position.get("seq"), position.get("id")
+    numbers_valid = all(value is None or type(value) is int for value in (entry_id, seq))
+    if not numbers_valid or entry_id is seq is None or not isinstance(ident, str):
         raise invalid_parameter("cursor", "not a cursor this service issued")
     try:
-        return seq, str(uuid.UUID(ident))
+        return _Position(entry_id, seq, uuid.UUID(ident))
     except ValueError:
         raise invalid_parameter("cursor", "not a cursor this service issued") from None
 
@@ -537,7 +594,7 @@ async def history(subject: str, purpose: str | None, limit: int, cursor: str | N
     query = (
         ConsentRecord.select()
         .where(ConsentRecord.subject == subject)
-        .order_by(ConsentRecord.recorded_seq)
+        .order_by(*RECORD_ORDER)
         .order_by(ConsentRecord.id)
         .limit(limit + 1)
     )
@@ -545,20 +602,24 @@ async def history(subject: str, purpose: str | None, limit: int, cursor: str | N
         query = query.where(ConsentRecord.purpose == purpose)
     after = _position(cursor)
     if after is not None:
-        query = query.where(
-            (ConsentRecord.recorded_seq > after[0])
-            | ((ConsentRecord.recorded_seq == after[0]) & (ConsentRecord.id > uuid.UUID(after[1])))
-        )
+        condition, values = after.after()
+        query = query.where(WhereRaw(condition, *values))
     rows = await query
-    items = [record_view(row) for row in typed_all(rows[:limit], ConsentRecordRow)]
-    next_cursor = encode_cursor({"seq": items[-1].audit_seq, "id": str(items[-1].id)}) if len(rows) > limit else None
+    page = typed_all(rows[:limit], ConsentRecordRow)
+    sequences = await audit.entry_sequences(row.recorded_entry_id for row in page)
+    items = [record_view(row, sequences) for row in page]
+    last = page[-1] if page else None
+    next_cursor = (
+        _Position(last.recorded_entry_id, last.recorded_seq, last.id).cursor() if last and len(rows) > limit else None
+    )
     return Page(items=items, next_cursor=next_cursor)
 
 
-# A record is current while no newer one of the same mentee and purpose exists.
+# A record is current while no newer one (later in the log) of the same mentee and purpose exists.
 _NEWER = (
     "NOT EXISTS (SELECT 1 FROM privacy_consent_record n WHERE n.subject = r.subject "
-    "AND n.purpose = r.purpose AND n.recorded_seq > r.recorded_seq)"
+    "AND n.purpose = r.purpose AND (n.recorded_entry_id > r.recorded_entry_id "
+    "OR r.recorded_entry_id IS NULL AND (n.recorded_entry_id IS NOT NULL OR n.recorded_seq > r.recorded_seq)))"
 )
 
 
@@ -574,7 +635,7 @@ async def expire(privacy: Privacy, now: datetime) -> ExpiryRun:
     while True:
         due = await ConsentRecord.raw(
             # Only constants are formatted into the text; values are bound.
-            "SELECT r.id, r.subject, r.purpose, r.expires_at, r.recorded_seq FROM privacy_consent_record r "  # noqa: S608
+            "SELECT r.id, r.subject, r.purpose, r.expires_at FROM privacy_consent_record r "  # noqa: S608
             f"WHERE r.expires_at <= {{}} AND {_NEWER} AND r.purpose IN ({placeholders}) "
             "ORDER BY r.expires_at LIMIT {}",
             now,
@@ -602,11 +663,12 @@ class _Lapsing(Row):
 
 async def _lapse(purpose: Purpose, row: _Lapsing, now: datetime) -> int:
     async with db.transaction():
+        await take_turn(row.subject)
         latest = await _latest_in_transaction(row.subject, purpose.name)
         if latest is None or latest.id != row.id:
             return 0  # a newer choice arrived meanwhile
         record_id = uuid.uuid4()
-        recorded = await audit.record_numbered_change(
+        recorded = await audit.record_change(
             actor=SYSTEM,
             action="privacy.consent.expired",
             resource_type="consent_record",
@@ -633,7 +695,7 @@ async def _lapse(purpose: Purpose, row: _Lapsing, now: datetime) -> int:
                 recorded_at=now,
                 expires_at=None,
                 receipt_id=None,
-                recorded_seq=recorded.seq,
+                recorded_entry_id=recorded.entry_id,
             )
         )
         await announce(row.subject)
@@ -650,9 +712,10 @@ async def allowed_purposes(privacy: Privacy, subject: str, now: datetime) -> lis
 
 
 async def withdraw(
-    subject: str, purposes: list[Purpose], actor: Identity, now: datetime, seq: int, method: Method = "erasure"
+    subject: str, purposes: list[Purpose], actor: Identity, now: datetime, entry_id: int, method: Method = "erasure"
 ) -> None:
-    """Opt the mentee out of ``purposes`` (on erasure, in its transaction, under its audit entry)."""
+    """Opt the mentee out of ``purposes`` (on erasure, in its transaction, under its audit
+    entry, which was recorded after :func:`take_turn`)."""
     if not purposes:
         return
     await ConsentRecord.insert(
@@ -671,7 +734,7 @@ async def withdraw(
                 recorded_at=now,
                 expires_at=None,
                 receipt_id=None,
-                recorded_seq=seq,
+                recorded_entry_id=entry_id,
             )
             for purpose in purposes
         )
@@ -686,7 +749,8 @@ class _Lapsed(Row):
     subject: str
     purpose: str
     recorded_at: datetime
-    recorded_seq: int
+    recorded_seq: int | None
+    recorded_entry_id: int | None
 
 
 async def reconsent(limit: int, cursor: str | None) -> Page[Reconsent]:
@@ -695,11 +759,13 @@ async def reconsent(limit: int, cursor: str | None) -> Page[Reconsent]:
     condition = "r.method = 'expired' AND " + _NEWER
     args: list[Any] = []
     if after is not None:
-        condition += " AND (r.recorded_seq > {} OR (r.recorded_seq = {} AND r.id > {}))"
-        args += [after[0], after[0], uuid.UUID(after[1])]
+        later, values = after.after("r.")
+        condition += f" AND {later}"
+        args += values
+    order = audit.log_order("r.recorded_entry_id", "r.recorded_seq")
     rows = await ConsentRecord.raw(
-        "SELECT r.id, r.subject, r.purpose, r.recorded_at, r.recorded_seq FROM privacy_consent_record r "  # noqa: S608
-        f"WHERE {condition} ORDER BY r.recorded_seq, r.id LIMIT {{}}",
+        "SELECT r.id, r.subject, r.purpose, r.recorded_at, r.recorded_seq, r.recorded_entry_id "  # noqa: S608
+        f"FROM privacy_consent_record r WHERE {condition} ORDER BY {order}, r.id LIMIT {{}}",
         *args,
         limit + 1,
     )
@@ -709,5 +775,5 @@ async def reconsent(limit: int, cursor: str | None) -> Page[Reconsent]:
         for row in lapsed[:limit]
     ]
     last = lapsed[limit - 1] if len(lapsed) > limit else None
-    next_cursor = encode_cursor({"seq": last.recorded_seq, "id": str(last.id)}) if last else None
+    next_cursor = _Position(last.recorded_entry_id, last.recorded_seq, last.id).cursor() if last else None
     return Page(items=items, next_cursor=next_cursor)

@@ -10,11 +10,13 @@ documented format cannot drift from what the service writes.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Final, Protocol
 
 import msgspec
 
+from governance.audit import service as audit
 from governance.audit.schemas import AuditEntryView
 from governance.core.crypto import Keyring, SubjectCipher, is_sealed
 from governance.core.idempotency import StoredResponse
@@ -49,7 +51,10 @@ class ConsentRecordExport(ExportRecord):
     recorded_at: Instant
     expires_at: Instant | None
     receipt_id: uuid.UUID | None
-    recorded_seq: int
+    # The audit entry that recorded it: its sequence number once numbered (null before) and
+    # the id it was queued under (null for records from before the queue).
+    recorded_seq: int | None
+    audit_entry_id: int | None = None
 
 
 class ConsentReceiptExport(ExportRecord):
@@ -58,7 +63,10 @@ class ConsentReceiptExport(ExportRecord):
     id: uuid.UUID
     issued_at: Instant
     receipt: dict[str, Any]
-    recorded_seq: int
+    # The audit entry that recorded it: its sequence number once numbered (null before) and
+    # the id it was queued under (null for records from before the queue).
+    recorded_seq: int | None
+    audit_entry_id: int | None = None
 
 
 class RetentionChoiceExport(ExportRecord):
@@ -68,7 +76,10 @@ class RetentionChoiceExport(ExportRecord):
     category: str
     period: Annotated[str, msgspec.Meta(description="ISO 8601 duration.")]
     chosen_at: Instant
-    recorded_seq: int
+    # The audit entry that recorded it: its sequence number once numbered (null before) and
+    # the id it was queued under (null for records from before the queue).
+    recorded_seq: int | None
+    audit_entry_id: int | None = None
 
 
 class DataRequestExport(ExportRecord):
@@ -144,20 +155,36 @@ def extension_reason_of(stored: str | None, cipher: SubjectCipher | None) -> str
     return cipher.read(stored) if cipher else None
 
 
+def _receipt_with_seq(body: dict[str, Any], sequences: Mapping[int, int]) -> dict[str, Any]:
+    """A receipt issued before its entry was numbered, with the number its entry has now (if any)."""
+    cited = body.get("audit_entry_id")
+    if body.get("audit_seq") is None and isinstance(cited, int):
+        body["audit_seq"] = sequences.get(cited)
+    return body
+
+
 def _open(cipher: SubjectCipher | None, value: str | None) -> str | None:
     return cipher.read(value) if cipher else None
 
 
 async def privacy_export(keyring: Keyring, subject: str) -> tuple[PrivacyExport, list[str]]:
     """Privacy's own records about ``subject``, and their ids."""
-    records = await ConsentRecord.select().where(ConsentRecord.subject == subject).order_by(ConsentRecord.recorded_seq)
+    in_log = audit.in_log("recorded_entry_id", "recorded_seq")
+    records = await ConsentRecord.select().where(ConsentRecord.subject == subject).order_by(*in_log)
     receipts = typed_all(
-        await ConsentReceipt.select().where(ConsentReceipt.subject == subject).order_by(ConsentReceipt.recorded_seq),
+        await ConsentReceipt.select().where(ConsentReceipt.subject == subject).order_by(*in_log),
         ConsentReceiptRow,
     )
-    choices = (
-        await RetentionChoice.select().where(RetentionChoice.subject == subject).order_by(RetentionChoice.recorded_seq)
+    choices = await RetentionChoice.select().where(RetentionChoice.subject == subject).order_by(*in_log)
+    sequences = await audit.entry_sequences(
+        [row["recorded_entry_id"] for row in (*records, *choices)] + [row.recorded_entry_id for row in receipts]
     )
+
+    def cited(row: dict[str, Any]) -> dict[str, Any]:
+        # A row's entry, by number once numbered, and by the id it was queued under.
+        entry = audit.entry_ref(row["recorded_seq"], row["recorded_entry_id"], sequences)
+        return {**row, "recorded_seq": entry.seq, "audit_entry_id": entry.entry_id}
+
     requests = typed_all(
         await DataRequest.select().where(DataRequest.subject == subject).order_by(DataRequest.received_at),
         DataRequestRow,
@@ -165,16 +192,21 @@ async def privacy_export(keyring: Keyring, subject: str) -> tuple[PrivacyExport,
     cipher = (await keyring.readable([subject]))[subject]
     part = PrivacyExport(
         consent_history=[
-            ConsentRecordExport(**{f: r[f] for f in ConsentRecordExport.__struct_fields__}) for r in records
+            ConsentRecordExport(**{f: r[f] for f in ConsentRecordExport.__struct_fields__}) for r in map(cited, records)
         ],
         consent_receipts=[
             ConsentReceiptExport(
-                id=r.id, issued_at=r.issued_at, receipt=msgspec.json.decode(r.body), recorded_seq=r.recorded_seq
+                id=r.id,
+                issued_at=r.issued_at,
+                receipt=_receipt_with_seq(msgspec.json.decode(r.body), sequences),
+                recorded_seq=audit.entry_ref(r.recorded_seq, r.recorded_entry_id, sequences).seq,
+                audit_entry_id=r.recorded_entry_id,
             )
             for r in receipts
         ],
         retention_choices=[
-            RetentionChoiceExport(**{f: r[f] for f in RetentionChoiceExport.__struct_fields__}) for r in choices
+            RetentionChoiceExport(**{f: r[f] for f in RetentionChoiceExport.__struct_fields__})
+            for r in map(cited, choices)
         ],
         data_requests=[
             DataRequestExport(

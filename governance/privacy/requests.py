@@ -102,7 +102,17 @@ async def _chunks(body: bytes) -> AsyncIterator[bytes]:
     yield body
 
 
-def view(row: DataRequestRow, cipher: SubjectCipher | None, now: datetime, requester: bool) -> DataRequestView:
+def view(
+    row: DataRequestRow, cipher: SubjectCipher | None, now: datetime, requester: bool, sequences: Mapping[int, int]
+) -> DataRequestView:
+    """A request as its reader sees it; ``sequences`` (:func:`audit.entry_sequences` of its
+    entries) gives the numbers of the entries it cites, once the sequencer has integrated them."""
+    latest = audit.entry_ref(row.last_seq, row.last_entry_id, sequences)
+    certificate = msgspec.json.decode(row.certificate) if row.certificate else None
+    cited = certificate.get("audit_entry_id") if certificate is not None else None
+    if certificate is not None and certificate.get("audit_seq") is None and isinstance(cited, int):
+        # Issued under the erasure's entry (the request's last) before it was numbered: its number now, if any.
+        certificate["audit_seq"] = sequences.get(cited)
     return DataRequestView(
         id=row.id,
         mentee_id=row.subject,
@@ -119,9 +129,10 @@ def view(row: DataRequestRow, cipher: SubjectCipher | None, now: datetime, reque
         closed_at=row.closed_at,
         allowed_next=allowed_moves(row, requester, now),
         export_available=row.export_key is not None,
-        certificate=msgspec.json.decode(row.certificate) if row.certificate else None,
+        certificate=certificate,
         version=row.version,
-        audit_seq=row.last_seq,
+        audit_seq=latest.seq,
+        audit_entry_id=latest.entry_id,
     )
 
 
@@ -142,7 +153,7 @@ async def get(privacy: Privacy, request_id: uuid.UUID, now: datetime, requester:
     """One request, its description decrypted (null once the mentee was erased)."""
     row = await request_row(request_id)
     ciphers = await privacy.keyring.readable([row.subject])
-    return view(row, ciphers[row.subject], now, requester)
+    return view(row, ciphers[row.subject], now, requester, await audit.entry_sequences([row.last_entry_id]))
 
 
 async def file(
@@ -164,7 +175,7 @@ async def file(
             # The request's own key: an open request is a legal hold on what it says.
             description = await privacy.keyring.encrypt(subject, data.description, scope=_scope(request_id))
         due_at = ONE_MONTH.add_to(now)
-        recorded = await audit.record_numbered_change(
+        recorded = await audit.record_change(
             actor=actor,
             action="privacy.request.received",
             resource_type="data_request",
@@ -182,7 +193,7 @@ async def file(
                 received_at=now,
                 due_at=due_at,
                 version=1,
-                last_seq=recorded.seq,
+                last_entry_id=recorded.entry_id,
             )
         )
     return await get(privacy, request_id, now, as_mentee)
@@ -212,7 +223,8 @@ async def listing(
     page, next_cursor = await by_time(query, DataRequest.received_at, DataRequest.id, limit=limit, cursor=cursor)
     rows = typed_all(page, DataRequestRow)
     ciphers = await privacy.keyring.readable(row.subject for row in rows)
-    items = [view(row, ciphers[row.subject], now, requester) for row in rows]
+    sequences = await audit.entry_sequences(row.last_entry_id for row in rows)
+    items = [view(row, ciphers[row.subject], now, requester, sequences) for row in rows]
     return Page(items=items, next_cursor=next_cursor)
 
 
@@ -307,22 +319,26 @@ async def transition(
         locked = await versions.output(as_list=True)
         check_version(locked[0] if locked else -1, expected_version)
         if move.to == "completed" and row.request_type == "erasure":
+            # Its consent records (consent.withdraw) come after any change of the mentee's in the log.
+            await consent.take_turn(row.subject)
             planned = await _erase(privacy, row, planned, now)
-        recorded = await audit.record_numbered_change(
+        recorded = await audit.record_change(
             actor=actor,
             action=f"privacy.request.{move.to}",
             resource_type="data_request",
             resource_id=str(request_id),
             details={"mentee_id": row.subject, "type": row.request_type, "from": row.state, **planned.details},
         )
-        changes = {**planned.changes, DataRequest.state: move.to, DataRequest.last_seq: recorded.seq}
+        changes = {**planned.changes, DataRequest.state: move.to, DataRequest.last_entry_id: recorded.entry_id}
         if move.to == "completed" and row.request_type == "erasure":
             # Opted out of everything, under the erasure's own audit entry.
             purposes = [privacy.policy.purposes[name] for name in planned.details["consents_withdrawn"]]
-            await consent.withdraw(row.subject, purposes, actor, now, recorded.seq)
+            await consent.withdraw(row.subject, purposes, actor, now, recorded.entry_id)
         if DataRequest.certificate in changes:
             certificate = msgspec.json.decode(changes[DataRequest.certificate])
-            certificate["audit_seq"] = recorded.seq
+            # The erasure's entry: its id now, its sequence number once numbered (see view).
+            certificate["audit_seq"] = None
+            certificate["audit_entry_id"] = recorded.entry_id
             changes[DataRequest.certificate] = msgspec.json.encode(certificate).decode()
         await update_versioned(DataRequest, request_id, row.version, changes)
     return await get(privacy, request_id, now, requester)
@@ -331,6 +347,9 @@ async def transition(
 async def build_export(privacy: Privacy, subject: str, request_id: uuid.UUID, now: datetime) -> ExportedDocument:
     """Everything every module holds about ``subject``, typed, with the audit entries about it
     (the format of :mod:`governance.privacy.exports` and its JSON Schema)."""
+    # Entries recorded so far are numbered first, so that the export holds every one of them
+    # and the facts in it cite their entries by number.
+    await audit.number_queued()
     parts = await privacy.subjects.export(subject)
     ids = sorted({subject, *(ident for found in parts for ident in found.resource_ids)})
     entries: dict[int, AuditEntryView] = {}

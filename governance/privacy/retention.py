@@ -43,7 +43,7 @@ async def _choices(category: str) -> dict[str, Duration]:
     rows = (
         await RetentionChoice.select(RetentionChoice.subject, RetentionChoice.period)
         .where(RetentionChoice.category == category)
-        .order_by(RetentionChoice.recorded_seq)
+        .order_by(*audit.in_log("recorded_entry_id", "recorded_seq"))
     )
     return {row.subject: parse_duration(row.period) for row in typed_all(rows, _Chosen)}  # the latest wins
 

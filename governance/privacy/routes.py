@@ -142,7 +142,9 @@ class PreferencesController(Controller):
 
 @get("/privacy/receipts/{receipt_id:uuid}", opt={"owner_of": _receipt_owner}, tags=["privacy"])
 async def get_receipt(receipt_id: FromPath[UUID]) -> dict[str, Any]:
-    """A consent receipt as issued (ISO/IEC TS 27560 / Kantara fields)."""
+    """A consent receipt as issued (ISO/IEC TS 27560 / Kantara fields). It cites its audit
+    entry by ``audit_entry_id``; ``audit_seq``, the entry's sequence number, is null until the
+    sequencer has numbered it (the receipt answered by the change itself has it null)."""
     return await consent.receipt(receipt_id)
 
 

@@ -114,7 +114,10 @@ class ConsentRecordView(View):
     recorded_at: datetime
     expires_at: datetime | None
     receipt_id: UUID | None
-    audit_seq: int
+    # The audit entry that recorded it: its sequence number once the sequencer has numbered
+    # it (null before), and the id it was queued under (null for records from before the queue).
+    audit_seq: int | None
+    audit_entry_id: int | None
 
 
 class PreferencesChange(View):
@@ -183,7 +186,10 @@ class DataRequestView(View):
     export_available: bool
     certificate: dict[str, Any] | None
     version: int
-    audit_seq: int
+    # The request's latest audit entry: its sequence number once the sequencer has numbered it
+    # (null before), and the id it was queued under (null for entries from before the queue).
+    audit_seq: int | None
+    audit_entry_id: int | None
 
 
 class RetentionLine(View):

@@ -50,7 +50,10 @@ class ConsentRecord(Table, tablename="privacy_consent_record"):
     expires_at = Timestamptz(null=True, default=None, index=True)
     receipt_id = UUID(null=True, default=None)
     # The audit entry that recorded it: orders records and points into the verifiable log.
-    recorded_seq = BigInt()
+    # Its id as queued (the change does not wait for the sequencer); records from before the
+    # queue hold the sequence number given at once instead (see audit.service.log_order).
+    recorded_seq = BigInt(null=True, default=None)
+    recorded_entry_id = BigInt(null=True, default=None)
 
 
 class ConsentReceipt(Table, tablename="privacy_consent_receipt"):
@@ -60,7 +63,8 @@ class ConsentReceipt(Table, tablename="privacy_consent_receipt"):
     subject = Varchar(length=200, index=True)
     issued_at = Timestamptz()
     body = Text()
-    recorded_seq = BigInt()
+    recorded_seq = BigInt(null=True, default=None)
+    recorded_entry_id = BigInt(null=True, default=None)
 
 
 class ConsentReceiptRow(Row):
@@ -69,7 +73,8 @@ class ConsentReceiptRow(Row):
     id: uuid.UUID
     issued_at: datetime
     body: str  # JSON
-    recorded_seq: int
+    recorded_seq: int | None
+    recorded_entry_id: int | None
 
 
 class RetentionChoice(Table, tablename="privacy_retention_choice"):
@@ -80,7 +85,8 @@ class RetentionChoice(Table, tablename="privacy_retention_choice"):
     category = Varchar(length=80)
     period = Varchar(length=40)
     chosen_at = Timestamptz()
-    recorded_seq = BigInt()
+    recorded_seq = BigInt(null=True, default=None)
+    recorded_entry_id = BigInt(null=True, default=None)
 
 
 class DataRequest(Table, tablename="privacy_data_request"):
@@ -105,7 +111,8 @@ class DataRequest(Table, tablename="privacy_data_request"):
     certificate = Text(null=True, default=None)  # JSON, no personal data
     erased_at = Timestamptz(null=True, default=None)
     version = BigInt(default=1)
-    last_seq = BigInt()
+    last_seq = BigInt(null=True, default=None)
+    last_entry_id = BigInt(null=True, default=None)
 
 
 class DataRequestRow(Row):
@@ -130,4 +137,5 @@ class DataRequestRow(Row):
     certificate: str | None  # JSON
     erased_at: datetime | None
     version: int
-    last_seq: int
+    last_seq: int | None
+    last_entry_id: int | None

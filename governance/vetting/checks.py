@@ -55,7 +55,7 @@ async def record_check(
         if mentor.status == "revoked":
             raise Problem(409, "mentor-revoked", "This mentor was revoked; revocation is final (register anew)")
         cipher = await vetting.keyring.cipher(str(mentor_id), create=True)
-        recorded = await audit.record_numbered_change(
+        recorded = await audit.record_change(
             actor=actor,
             action="vetting.check.recorded",
             resource_type="check",
@@ -79,8 +79,8 @@ async def record_check(
                 recorded_by=actor.sub,
                 recorded_at=now,
                 state_since=now,
-                recorded_seq=recorded.seq,
-                last_seq=recorded.seq,
+                recorded_entry_id=recorded.entry_id,
+                last_entry_id=recorded.entry_id,
             )
         )
         await touch(mentor_id)
@@ -112,7 +112,7 @@ async def transition_check(
 
     Returns whether the move took effect: a first ``waived`` request only records who
     asked for the waiver; a second, different compliance officer grants it. A check's
-    version is its latest audit entry (``last_seq``, which every change moves on): 412
+    version (its ETag) is bumped by every change of it: 412
     when it is no longer ``expected_version`` (the route's ``If-Match``; None only for
     in-process callers that hold no ETag). Where the check type asks for four eyes, an
     officer who attached evidence to the check or moved it to review may not pass it
@@ -172,7 +172,7 @@ async def _transition_check(
     async with db.transaction():
         check = await check_row(check_id)
         if expected_version is not None:
-            versions = lock_for_update(Check.select(Check.last_seq).where(Check.id == check_id))
+            versions = lock_for_update(Check.select(Check.version).where(Check.id == check_id))
             locked = await versions.output(as_list=True)
             check_version(locked[0] if locked else -1, expected_version)
         mentor = await mentor_row(check.mentor)
@@ -228,7 +228,7 @@ async def _transition_check(
             if move.to != "waived":
                 changes[Check.waiver_requested_by] = None
         justification = (changes.get(Check.justification) or check.justification) if move.to == "waived" else None
-        recorded = await audit.record_numbered_change(
+        recorded = await audit.record_change(
             actor=actor,
             action="vetting.check.transitioned" if effective else "vetting.check.waiver_requested",
             resource_type="check",
@@ -244,7 +244,8 @@ async def _transition_check(
                 **({"reasons_sha256": sealed_sha256(justification)} if justification else {}),
             },
         )
-        changes[Check.last_seq] = recorded.seq
+        changes[Check.last_entry_id] = recorded.entry_id
+        changes[Check.version] = Check.version + 1
         updated = await Check.update(changes).where((Check.id == check_id) & (Check.state == state)).returning(Check.id)
         if not updated:
             raise Problem(409, "conflict", "The check changed meanwhile; read it again and retry")

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Final, Literal
 
+from piccolo.columns.combination import WhereRaw
+
 from governance.audit import service as audit
 from governance.core import db, idempotency
 from governance.core.crypto import SubjectCipher, sealed_sha256
@@ -59,7 +61,7 @@ async def propose_decision(
             .where((Decision.mentor == mentor_id) & (Decision.state == "proposed"))
             .returning(Decision.id)
         )
-        recorded = await audit.record_numbered_change(
+        recorded = await audit.record_change(
             actor=actor,
             action="vetting.decision.proposed",
             resource_type="decision",
@@ -82,7 +84,7 @@ async def propose_decision(
                 requirements_version=vetting.requirements.version,
                 proposed_by=actor.sub,
                 proposed_at=now,
-                proposed_seq=recorded.seq,
+                proposed_entry_id=recorded.entry_id,
             )
         )
         await touch(mentor_id)
@@ -168,6 +170,7 @@ async def close_decision(
     """Reject a proposed decision (a second officer, with ``reasons``) or withdraw it (its
     proposer). Nothing about the mentor changes; the proposal stays on record, closed.
     Call :func:`refuse_out_of_turn` first, outside the transaction."""
+    await _proposal_numbered(await decision_row(decision_id))
     async with db.transaction():
         decision = await decision_row(decision_id)
         allowed = states.allowed_decision_moves(decision.state)
@@ -181,7 +184,7 @@ async def close_decision(
         mentor_id = decision.mentor
         # The reasons judge the mentor's case: their key, as the proposal's rationale.
         sealed = (await vetting.keyring.cipher(str(mentor_id), create=True)).encrypt(reasons) if reasons else None
-        recorded = await audit.record_numbered_change(
+        recorded = await audit.record_change(
             actor=actor,
             action=f"vetting.decision.{target}",
             resource_type="decision",
@@ -190,7 +193,7 @@ async def close_decision(
                 "mentor_id": str(mentor_id),
                 "decision": decision.action,
                 "proposed_by": decision.proposed_by,
-                "proposed_seq": decision.proposed_seq,
+                **await _proposal_entry(decision),
                 **({"reasons_sha256": sealed_sha256(sealed)} if sealed else {}),
             },
         )
@@ -200,7 +203,7 @@ async def close_decision(
                     Decision.state: target,
                     Decision.closed_by: actor.sub,
                     Decision.closed_at: now,
-                    Decision.closed_seq: recorded.seq,
+                    Decision.closed_entry_id: recorded.entry_id,
                     Decision.closing_reasons: sealed,
                 }
             )
@@ -217,6 +220,7 @@ async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Iden
     """Make a proposed decision effective. The proposer may not confirm their own (403)."""
     await refuse_own_confirmation(decision_id, actor)
     decision = await decision_row(decision_id)
+    await _proposal_numbered(decision)
     async with db.transaction():
         if "confirmed" not in states.allowed_decision_moves(decision.state):
             raise Problem(
@@ -227,7 +231,7 @@ async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Iden
             )
         mentor = await mentor_row(decision.mentor)
         await _decision_allowed(vetting, mentor, decision.action, now)
-        recorded = await audit.record_numbered_change(
+        recorded = await audit.record_change(
             actor=actor,
             action="vetting.decision.confirmed",
             resource_type="decision",
@@ -236,7 +240,7 @@ async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Iden
                 "mentor_id": str(mentor.id),
                 "decision": decision.action,
                 "proposed_by": decision.proposed_by,
-                "proposed_seq": decision.proposed_seq,
+                **await _proposal_entry(decision),
                 "reasons_sha256": sealed_sha256(decision.rationale),
             },
         )
@@ -246,7 +250,7 @@ async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Iden
                     Decision.state: "confirmed",
                     Decision.confirmed_by: actor.sub,
                     Decision.confirmed_at: now,
-                    Decision.confirmed_seq: recorded.seq,
+                    Decision.confirmed_entry_id: recorded.entry_id,
                 }
             )
             .where((Decision.id == decision_id) & (Decision.state == "proposed"))
@@ -263,7 +267,7 @@ async def confirm_decision(vetting: Vetting, decision_id: uuid.UUID, actor: Iden
     return await get_decision(vetting, decision_id)
 
 
-def decision_view(row: DecisionRow, cipher: SubjectCipher | None) -> DecisionView:
+def decision_view(row: DecisionRow, cipher: SubjectCipher | None, sequences: Mapping[int, int]) -> DecisionView:
     return DecisionView(
         id=row.id,
         mentor_id=row.mentor,
@@ -275,7 +279,7 @@ def decision_view(row: DecisionRow, cipher: SubjectCipher | None) -> DecisionVie
         proposed_at=row.proposed_at,
         confirmed_by=row.confirmed_by,
         confirmed_at=row.confirmed_at,
-        audit=_trail(row.proposed_seq, row.confirmed_seq or row.closed_seq),
+        audit=_trail(row, sequences),
         allowed_next=states.allowed_decision_moves(row.state),
         closed_by=row.closed_by,
         closed_at=row.closed_at,
@@ -298,8 +302,50 @@ def decision_replays(vetting: Vetting) -> idempotency.Personal:
     )
 
 
-def _trail(recorded: int, latest: int | None) -> AuditTrail:
-    return AuditTrail(recorded=recorded, latest=latest)
+def trail(recorded: audit.EntryRef, latest: audit.EntryRef | None = None) -> AuditTrail:
+    """A fact's :class:`AuditTrail` from its entries."""
+    return AuditTrail(
+        recorded=recorded.seq,
+        latest=latest.seq if latest else None,
+        recorded_entry_id=recorded.entry_id,
+        latest_entry_id=latest.entry_id if latest else None,
+    )
+
+
+async def _proposal_numbered(decision: DecisionRow) -> None:
+    """Make sure the proposal's entry has its number before a confirmation or closing cites
+    it (:func:`_proposal_entry`). It committed with the proposal, earlier, and the sequencer
+    numbers entries within moments, so this finds it numbered; only where no sequencer ran
+    since (a process without its job) does it number the queue, outside the change's
+    transaction, as a reader of the log does. The change itself takes no sequencer lock."""
+    entry_id = decision.proposed_entry_id
+    queued = entry_id is not None and decision.proposed_seq is None
+    if queued and entry_id not in await audit.entry_sequences([entry_id]):
+        await audit.number_queued()
+
+
+async def _proposal_entry(decision: DecisionRow) -> dict[str, int | None]:
+    """How a confirmation or closing entry names the proposal's entry: by its sequence number,
+    as it always did (see :func:`_proposal_numbered`); null if it is still queued even so."""
+    proposed = audit.entry_ref(
+        decision.proposed_seq, decision.proposed_entry_id, await audit.entry_sequences([decision.proposed_entry_id])
+    )
+    return {"proposed_seq": proposed.seq}
+
+
+def _trail(row: DecisionRow, sequences: Mapping[int, int]) -> AuditTrail:
+    """The proposal's entry and the one that confirmed or closed it (entries from before the
+    queue by their stored sequence numbers)."""
+    recorded = audit.entry_ref(row.proposed_seq, row.proposed_entry_id, sequences)
+    latest_id = row.confirmed_entry_id if row.confirmed_entry_id is not None else row.closed_entry_id
+    latest_seq = row.confirmed_seq if row.confirmed_seq is not None else row.closed_seq
+    latest = audit.entry_ref(latest_seq, latest_id, sequences)
+    return trail(recorded, latest)
+
+
+def entry_ids(row: DecisionRow) -> list[int | None]:
+    """The queued entries a decision's view cites (see :func:`decision_view`)."""
+    return [row.proposed_entry_id, row.confirmed_entry_id, row.closed_entry_id]
 
 
 async def decision_row(decision_id: uuid.UUID) -> DecisionRow:
@@ -312,22 +358,34 @@ async def decision_row(decision_id: uuid.UUID) -> DecisionRow:
 async def get_decision(vetting: Vetting, decision_id: uuid.UUID) -> DecisionView:
     row = await decision_row(decision_id)
     ciphers = await vetting.keyring.readable([str(row.mentor)])
-    return decision_view(row, ciphers[str(row.mentor)])
+    return decision_view(row, ciphers[str(row.mentor)], await audit.entry_sequences(entry_ids(row)))
+
+
+# Decisions in the order they were proposed (the log's order of their proposals).
+PROPOSAL_ORDER: Final = audit.in_log("proposed_entry_id", "proposed_seq")
 
 
 async def list_decisions(vetting: Vetting, state: str | None, limit: int, cursor: str | None) -> Page[DecisionView]:
     """Decisions, oldest first: ``state=proposed`` is the queue awaiting a second officer."""
-    query = Decision.select().order_by(Decision.proposed_seq).limit(limit + 1)
+    query = Decision.select().order_by(*PROPOSAL_ORDER).limit(limit + 1)
     if state is not None:
         query = query.where(Decision.state == state)
     if cursor is not None:
-        after = decode_cursor(cursor).get("seq")
-        if not isinstance(after, int):
+        position = decode_cursor(cursor)
+        entry_id, seq = position.get("entry_id"), position.get("seq")
+        if not all(value is None or type(value) is int for value in (entry_id, seq)) or entry_id is seq is None:
             raise Problem(400, "validation", "Invalid query parameter 'cursor'")
-        query = query.where(Decision.proposed_seq > after)
+        condition, values = audit.after_in_log("proposed_entry_id", "proposed_seq", entry_id, seq)
+        query = query.where(WhereRaw(condition, *values))
     rows = await query
     page = typed_all(rows[:limit], DecisionRow)
     ciphers = await vetting.keyring.readable(str(row.mentor) for row in page)
-    items = [decision_view(row, ciphers[str(row.mentor)]) for row in page]
-    next_cursor = encode_cursor({"seq": page[-1].proposed_seq}) if len(rows) > limit else None
+    sequences = await audit.entry_sequences(entry_id for row in page for entry_id in entry_ids(row))
+    items = [decision_view(row, ciphers[str(row.mentor)], sequences) for row in page]
+    last = page[-1] if page else None
+    next_cursor = (
+        encode_cursor({"entry_id": last.proposed_entry_id, "seq": last.proposed_seq})
+        if last and len(rows) > limit
+        else None
+    )
     return Page(items=items, next_cursor=next_cursor)

@@ -114,7 +114,7 @@ async def upload(
         _require_open(await check_row(check_id))
         if await Document.exists().where((Document.check == check_id) & (Document.sha256 == sha256)):
             raise Problem(409, "duplicate-document", "This document is attached to the check already")
-        recorded = await audit.record_numbered_change(
+        recorded = await audit.record_change(
             actor=actor,
             action="vetting.document.uploaded",
             resource_type="document",
@@ -139,7 +139,7 @@ async def upload(
                 filename=cipher.encrypt(filename or "document"),
                 uploaded_by=actor.sub,
                 uploaded_at=now,
-                uploaded_seq=recorded.seq,
+                uploaded_entry_id=recorded.entry_id,
             )
         )
         await touch(mentor_id)
@@ -152,7 +152,7 @@ async def upload(
         filename=filename or "document",
         uploaded_by=actor.sub,
         uploaded_at=now,
-        audit=AuditTrail(recorded=recorded.seq),
+        audit=AuditTrail(recorded=None, recorded_entry_id=recorded.entry_id),
     )
 
 

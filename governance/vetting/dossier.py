@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
 
 import msgspec
+from piccolo.columns.combination import WhereRaw
 
 from governance.audit import service as audit
 from governance.audit.schemas import AuditQuery
@@ -34,10 +35,10 @@ from governance.core.rows import Row, typed_all
 from governance.core.visibility import is_staff
 from governance.vetting import ratings, states
 from governance.vetting.checks import check_row
-from governance.vetting.decisions import decision_view
+from governance.vetting.decisions import PROPOSAL_ORDER, decision_view, trail
+from governance.vetting.decisions import entry_ids as decision_entry_ids
 from governance.vetting.registry import DOSSIER_TOPIC, check_facts, gaps_of, mentor_row, mentor_view, requirements_of
 from governance.vetting.schemas import (
-    AuditTrail,
     CheckView,
     DocumentView,
     Dossier,
@@ -154,25 +155,37 @@ async def status_entries(cache: DossierCache, mentor_id: uuid.UUID, now: datetim
     return await cache.status_entries.get_or_load(str(mentor_id), now, load)
 
 
+# The dossier's order of checks and documents: as recorded, in the log's order.
+CHECK_ORDER: Final = audit.in_log("recorded_entry_id", "recorded_seq")
+DOCUMENT_ORDER: Final = audit.in_log("uploaded_entry_id", "uploaded_seq")
+
+
 async def build(
     vetting: Vetting, mentor_id: uuid.UUID, audience: Audience, now: datetime
 ) -> tuple[Dossier, datetime | None, int]:
     """Render the dossier; also returns when time alone will change it, and the version read."""
     mentor = await mentor_row(mentor_id)
     cipher = (await vetting.keyring.readable([str(mentor_id)]))[str(mentor_id)]
-    check_rows = typed_all(await Check.select().where(Check.mentor == mentor_id).order_by(Check.recorded_seq), CheckRow)
+    check_rows = typed_all(await Check.select().where(Check.mentor == mentor_id).order_by(*CHECK_ORDER), CheckRow)
     document_rows = typed_all(
-        await Document.select().where(Document.mentor == mentor_id).order_by(Document.uploaded_seq), DocumentRow
+        await Document.select().where(Document.mentor == mentor_id).order_by(*DOCUMENT_ORDER), DocumentRow
     )
     decision_rows = typed_all(
-        await Decision.select().where(Decision.mentor == mentor_id).order_by(Decision.proposed_seq), DecisionRow
+        await Decision.select().where(Decision.mentor == mentor_id).order_by(*PROPOSAL_ORDER), DecisionRow
+    )
+    sequences = await audit.entry_sequences(
+        [
+            *(entry_id for row in check_rows for entry_id in (row.recorded_entry_id, row.last_entry_id)),
+            *(row.uploaded_entry_id for row in document_rows),
+            *(entry_id for row in decision_rows for entry_id in decision_entry_ids(row)),
+        ]
     )
     rating_rows = typed_all(
         await Rating.select(Rating.session_at, Rating.score).where(Rating.mentor == mentor_id), _Scored
     )
 
-    documents = _documents_by_check(document_rows, cipher)
-    checks = [_check_view(row, cipher, documents.get(row.id, []), audience, now) for row in check_rows]
+    documents = _documents_by_check(document_rows, cipher, sequences)
+    checks = [_check_view(row, cipher, documents.get(row.id, []), audience, now, sequences) for row in check_rows]
     facts = await check_facts(mentor_id, cipher)
     missing = gaps_of(vetting, mentor, facts, now)
     failing = {gap.check_type for gap in missing}
@@ -204,7 +217,9 @@ async def build(
         checks=checks,
         # Until a second officer confirms it, a proposal is deliberation among staff.
         decisions=[
-            decision_view(row, cipher) for row in decision_rows if audience == "staff" or row.state == "confirmed"
+            decision_view(row, cipher, sequences)
+            for row in decision_rows
+            if audience == "staff" or row.state == "confirmed"
         ],
         rating=RatingView(
             rating=published.rating,
@@ -218,7 +233,18 @@ async def build(
         # The same judgement :func:`~governance.vetting.decisions.propose_decision` makes.
         allowed_decisions=states.allowed_decisions(mentor.status, requirements_met=not missing),
     )
-    return dossier, _stale_at(check_rows, rated, vetting, now), mentor.version
+    stale_at = _stale_at(check_rows, rated, vetting, now)
+    if _cites_pending_entries(dossier):
+        # Read again next time: the sequencer numbers those entries without bumping the mentor's version.
+        stale_at = now
+    return dossier, stale_at, mentor.version
+
+
+def _cites_pending_entries(dossier: Dossier) -> bool:
+    trails = [check.audit for check in dossier.checks]
+    trails += [document.audit for check in dossier.checks for document in check.documents]
+    trails += [decision.audit for decision in dossier.decisions]
+    return any(trail.pending for trail in trails)
 
 
 async def checks(
@@ -229,14 +255,21 @@ async def checks(
     await mentor_row(mentor_id)
     query = Check.select().where(Check.mentor == mentor_id)
     if cursor is not None:
-        # Keyset on the recording entry's sequence number: unique per check, and the dossier's order.
-        after = decode_cursor(cursor).get("seq")
-        if not isinstance(after, int) or isinstance(after, bool):
+        # Keyset on the recording entry's place in the log: unique per check, and the dossier's order.
+        position = decode_cursor(cursor)
+        entry_id, seq = position.get("entry_id"), position.get("seq")
+        if not all(value is None or type(value) is int for value in (entry_id, seq)) or entry_id is seq is None:
             raise invalid_parameter("cursor", "not a cursor of this list")
-        query = query.where(Check.recorded_seq > after)
-    rows = await query.order_by(Check.recorded_seq).limit(limit + 1)
+        condition, values = audit.after_in_log("recorded_entry_id", "recorded_seq", entry_id, seq)
+        query = query.where(WhereRaw(condition, *values))
+    rows = await query.order_by(*CHECK_ORDER).limit(limit + 1)
     page = typed_all(rows[:limit], CheckRow)
-    next_cursor = encode_cursor({"seq": page[-1].recorded_seq}) if len(rows) > limit else None
+    last = page[-1] if page else None
+    next_cursor = (
+        encode_cursor({"entry_id": last.recorded_entry_id, "seq": last.recorded_seq})
+        if last and len(rows) > limit
+        else None
+    )
     return Page(items=await _rendered_checks(vetting, mentor_id, page, audience, now), next_cursor=next_cursor)
 
 
@@ -254,11 +287,18 @@ async def _rendered_checks(
     if not rows:
         return []
     cipher = (await vetting.keyring.readable([str(mentor_id)]))[str(mentor_id)]
-    document_rows = (
-        await Document.select().where(Document.check.is_in([row.id for row in rows])).order_by(Document.uploaded_seq)
+    document_rows = typed_all(
+        await Document.select().where(Document.check.is_in([row.id for row in rows])).order_by(*DOCUMENT_ORDER),
+        DocumentRow,
     )
-    documents = _documents_by_check(typed_all(document_rows, DocumentRow), cipher)
-    return [_check_view(row, cipher, documents.get(row.id, []), audience, now) for row in rows]
+    sequences = await audit.entry_sequences(
+        [
+            *(entry_id for row in rows for entry_id in (row.recorded_entry_id, row.last_entry_id)),
+            *(row.uploaded_entry_id for row in document_rows),
+        ]
+    )
+    documents = _documents_by_check(document_rows, cipher, sequences)
+    return [_check_view(row, cipher, documents.get(row.id, []), audience, now, sequences) for row in rows]
 
 
 class _Scored(Row):
@@ -269,11 +309,11 @@ class _Scored(Row):
 
 
 def _documents_by_check(
-    rows: Sequence[DocumentRow], cipher: SubjectCipher | None
+    rows: Sequence[DocumentRow], cipher: SubjectCipher | None, sequences: Mapping[int, int]
 ) -> dict[uuid.UUID, list[DocumentView]]:
     documents: dict[uuid.UUID, list[DocumentView]] = {}
     for row in rows:
-        documents.setdefault(row.check, []).append(_document_view(row, cipher))
+        documents.setdefault(row.check, []).append(_document_view(row, cipher, sequences))
     return documents
 
 
@@ -287,7 +327,7 @@ def _stale_at(
     return min(moments, default=None)
 
 
-def _document_view(row: DocumentRow, cipher: SubjectCipher | None) -> DocumentView:
+def _document_view(row: DocumentRow, cipher: SubjectCipher | None, sequences: Mapping[int, int]) -> DocumentView:
     return DocumentView(
         id=row.id,
         check_id=row.check,
@@ -297,7 +337,7 @@ def _document_view(row: DocumentRow, cipher: SubjectCipher | None) -> DocumentVi
         filename=cipher.read(row.filename) if cipher else None,
         uploaded_by=row.uploaded_by,
         uploaded_at=row.uploaded_at,
-        audit=AuditTrail(recorded=row.uploaded_seq),
+        audit=trail(audit.entry_ref(row.uploaded_seq, row.uploaded_entry_id, sequences)),
     )
 
 
@@ -307,6 +347,7 @@ def _check_view(
     documents: list[DocumentView],
     audience: Audience,
     now: datetime,
+    sequences: Mapping[int, int],
 ) -> CheckView:
     waiver = None
     # A waiver asked for and not yet granted (the check is still in review) is deliberation among staff.
@@ -333,7 +374,11 @@ def _check_view(
         reviewed_at=row.reviewed_at,
         valid_from=row.valid_from,
         expires_at=row.expires_at,
-        audit=AuditTrail(recorded=row.recorded_seq, latest=row.last_seq),
+        audit=trail(
+            audit.entry_ref(row.recorded_seq, row.recorded_entry_id, sequences),
+            audit.entry_ref(row.last_seq, row.last_entry_id, sequences),
+        ),
+        version=row.version,
         documents=documents,
         waiver_request=waiver,
         allowed_next=states.allowed_check_moves(row.state, "officer"),

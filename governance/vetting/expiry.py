@@ -102,7 +102,7 @@ class _Lost(Exception):
 async def _expire_one(vetting: Vetting, check: _Expiring, now: datetime) -> bool:
     """Expire one check and refresh its mentor's status; True when the mentor lapsed by it."""
     async with db.transaction():
-        recorded = await audit.record_numbered_change(
+        recorded = await audit.record_change(
             actor=SYSTEM,
             action="vetting.check.expired",
             resource_type="check",
@@ -114,7 +114,14 @@ async def _expire_one(vetting: Vetting, check: _Expiring, now: datetime) -> bool
             },
         )
         won = (
-            await Check.update({Check.state: "expired", Check.state_since: now, Check.last_seq: recorded.seq})
+            await Check.update(
+                {
+                    Check.state: "expired",
+                    Check.state_since: now,
+                    Check.last_entry_id: recorded.entry_id,
+                    Check.version: Check.version + 1,
+                }
+            )
             .where((Check.id == check.id) & (Check.state == check.state))
             .returning(Check.id)
         )

@@ -344,7 +344,7 @@ async def _check_page(
             mentor=mentor,
             check=check,
             check_type=vetting.requirements.checks.get(check.check_type),
-            version=check.audit.latest if check.audit.latest is not None else check.audit.recorded,
+            version=check.version,
             move_form=move_form or blank(),
             upload_form=upload_form or blank(),
             max_megabytes=round(vetting.max_document_bytes / 1_048_576, 1),

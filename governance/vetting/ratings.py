@@ -94,7 +94,7 @@ async def _insert_rating(
         await mentor_row(mentor_id)
         if await Rating.exists().where(Rating.session_id == report.session_id):
             raise Problem(409, "already-rated", f"Session {report.session_id!r} was rated already")
-        recorded = await audit.record_numbered_change(
+        recorded = await audit.record_change(
             actor=actor,
             action="vetting.rating.recorded",
             resource_type="rating",
@@ -110,7 +110,7 @@ async def _insert_rating(
                 score=report.score,
                 session_at=report.session_at,
                 recorded_at=now,
-                recorded_seq=recorded.seq,
+                recorded_entry_id=recorded.entry_id,
             )
         )
         await touch(mentor_id)

@@ -67,7 +67,7 @@ async def _insert_mentor(
 ) -> None:
     async with db.transaction():
         cipher = await vetting.keyring.cipher(str(mentor_id), create=True)
-        recorded = await audit.record_numbered_change(
+        recorded = await audit.record_change(
             actor=actor,
             action="vetting.mentor.registered",
             resource_type="mentor",
@@ -94,7 +94,7 @@ async def _insert_mentor(
                 registered_at=now,
                 registered_by=actor.sub,
                 version=1,
-                registered_seq=recorded.seq,
+                registered_entry_id=recorded.entry_id,
             )
         )
 

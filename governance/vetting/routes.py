@@ -73,8 +73,7 @@ async def _check_view(vetting: service.Vetting, check_id: UUID, now: datetime) -
 
 
 def _check_version(view: CheckView) -> int:
-    # A check's version is its latest audit entry: every change of it records one.
-    return view.audit.latest if view.audit.latest is not None else view.audit.recorded
+    return view.version
 
 
 def _check_response(view: CheckView, status_code: int = HTTP_200_OK) -> Response[CheckView]:
@@ -134,7 +133,8 @@ class MentorController(Controller):
     ) -> ASGIResponse:
         """The mentor's dossier: requirements version, every check with its state, expiry
         and documents (SHA-256), decisions, what is missing for approval, the rating and
-        the attestation quality. Every fact carries the sequence number of its audit entry.
+        the attestation quality. Every fact carries its audit entries (``audit``: their
+        sequence numbers once the sequencer has integrated them, null before; their ids at once).
         The mentor reads their own, without internal notes. ``ETag`` on every answer;
         ``If-None-Match`` answers 304."""
         # The hottest read of the module: the path parameter is taken as routing parsed it,

@@ -86,10 +86,26 @@ class CheckTransition(Input):
 
 
 class AuditTrail(View):
-    """Sequence numbers of the audit entries behind a fact (``GET /api/v1/audit/entries/{seq}``)."""
+    """The audit entries behind a fact: the one that recorded it and the latest about it.
 
-    recorded: int
+    ``recorded`` and ``latest`` are their sequence numbers (``GET /api/v1/audit/entries/{seq}``):
+    null until the sequencer has integrated the entry (a change commits without waiting for
+    it), ``latest`` also when nothing followed. ``recorded_entry_id`` and ``latest_entry_id``
+    are the ids the entries were queued under, known at once (null for entries numbered
+    before the queue existed, and for no entry).
+    """
+
+    recorded: int | None
     latest: int | None = None
+    recorded_entry_id: int | None = None
+    latest_entry_id: int | None = None
+
+    @property
+    def pending(self) -> bool:
+        """Whether an entry of the fact is committed but not numbered yet (pages say "being recorded")."""
+        return (self.recorded is None and self.recorded_entry_id is not None) or (
+            self.latest is None and self.latest_entry_id is not None
+        )
 
 
 class DocumentView(View):
@@ -129,6 +145,7 @@ class CheckView(View, omit_defaults=True):
     valid_from: datetime | None
     expires_at: datetime | None
     audit: AuditTrail
+    version: int  # bumped by every change of the check: its ETag, and the If-Match a move sends
     documents: list[DocumentView]
     waiver_request: WaiverRequest | None
     allowed_next: list[CheckState]

@@ -3,8 +3,11 @@
 Foreign keys restrict deletion: vetting history is evidence and never disappears with
 the mentor it describes.
 
-Each row that states a fact keeps the sequence number of the audit entry that recorded
-it (``*_seq``), so every line of a dossier points at its entry in the verifiable log.
+Each row that states a fact keeps the id of the audit entry that recorded it
+(``*_entry_id``, the id it was queued under: the change commits without waiting for the
+sequencer), so every line of a dossier points at its entry in the verifiable log; its
+sequence number is looked up when read (``audit.entry_sequences``). Rows recorded before
+the queue hold the sequence number given at once instead (``*_seq``, null since).
 
 Beside each table, its row as the services read it (a :class:`~governance.core.rows.Row`):
 the columns they read, typed, so that mypy checks every use.
@@ -50,7 +53,8 @@ class Mentor(Table, tablename="vetting_mentor"):
     first_approved_at = Timestamptz(null=True, default=None)
     # Bumped by every change to the mentor or anything in their dossier (ETag, caching).
     version = BigInt(default=1)
-    registered_seq = BigInt()
+    registered_seq = BigInt(null=True, default=None)
+    registered_entry_id = BigInt(null=True, default=None)
 
 
 class MentorProfile(Row):
@@ -99,8 +103,13 @@ class Check(Table, tablename="vetting_check"):
     # Reminder marks (days before expiry) already announced, as a JSON array.
     reminders_sent = Text(default="[]")
     state_since = Timestamptz()
-    recorded_seq = BigInt()
-    last_seq = BigInt()
+    recorded_seq = BigInt(null=True, default=None)
+    last_seq = BigInt(null=True, default=None)
+    recorded_entry_id = BigInt(null=True, default=None)
+    last_entry_id = BigInt(null=True, default=None)
+    # Bumped by every change of the check (its ETag); checks recorded before it existed
+    # started from their latest entry's sequence number, the ETag they were served with.
+    version = BigInt(default=1)
 
 
 class CheckRow(Row):
@@ -123,8 +132,11 @@ class CheckRow(Row):
     expires_at: datetime | None
     reminders_sent: str  # JSON array of days before expiry
     state_since: datetime
-    recorded_seq: int
-    last_seq: int
+    recorded_seq: int | None
+    last_seq: int | None
+    recorded_entry_id: int | None
+    last_entry_id: int | None
+    version: int
 
 
 class Document(Table, tablename="vetting_document"):
@@ -140,7 +152,8 @@ class Document(Table, tablename="vetting_document"):
     filename = Text()  # ciphertext: file names often carry a person's name
     uploaded_by = Varchar(length=200)
     uploaded_at = Timestamptz()
-    uploaded_seq = BigInt()
+    uploaded_seq = BigInt(null=True, default=None)
+    uploaded_entry_id = BigInt(null=True, default=None)
 
 
 class DocumentRow(Row):
@@ -156,7 +169,8 @@ class DocumentRow(Row):
     filename: str  # ciphertext
     uploaded_by: str
     uploaded_at: datetime
-    uploaded_seq: int
+    uploaded_seq: int | None
+    uploaded_entry_id: int | None
 
 
 class Decision(Table, tablename="vetting_decision"):
@@ -174,7 +188,8 @@ class Decision(Table, tablename="vetting_decision"):
     requirements_version = Varchar(length=40)
     proposed_by = Varchar(length=200)
     proposed_at = Timestamptz()
-    proposed_seq = BigInt()
+    proposed_seq = BigInt(null=True, default=None)
+    proposed_entry_id = BigInt(null=True, default=None)
     confirmed_by = Varchar(length=200, null=True, default=None)
     confirmed_at = Timestamptz(null=True, default=None)
     confirmed_seq = BigInt(null=True, default=None)
@@ -182,6 +197,8 @@ class Decision(Table, tablename="vetting_decision"):
     closed_at = Timestamptz(null=True, default=None)
     closed_seq = BigInt(null=True, default=None)
     closing_reasons = Text(null=True, default=None)
+    confirmed_entry_id = BigInt(null=True, default=None)
+    closed_entry_id = BigInt(null=True, default=None)
 
 
 class DecisionRow(Row):
@@ -195,7 +212,8 @@ class DecisionRow(Row):
     requirements_version: str
     proposed_by: str
     proposed_at: datetime
-    proposed_seq: int
+    proposed_seq: int | None
+    proposed_entry_id: int | None
     confirmed_by: str | None
     confirmed_at: datetime | None
     confirmed_seq: int | None
@@ -203,6 +221,8 @@ class DecisionRow(Row):
     closed_at: datetime | None
     closed_seq: int | None
     closing_reasons: str | None  # ciphertext
+    confirmed_entry_id: int | None
+    closed_entry_id: int | None
 
 
 class Rating(Table, tablename="vetting_rating"):
@@ -215,7 +235,8 @@ class Rating(Table, tablename="vetting_rating"):
     score = SmallInt()
     session_at = Timestamptz()
     recorded_at = Timestamptz()
-    recorded_seq = BigInt()
+    recorded_seq = BigInt(null=True, default=None)
+    recorded_entry_id = BigInt(null=True, default=None)
 
 
 class RatingRow(Row):

@@ -52,14 +52,6 @@ async def test_history_sees_queued_entries_inside_a_transaction(database: Settin
     assert numbered.seq >= 0
 
 
-async def test_a_numbered_change_numbers_the_queue_first_so_commit_order_is_kept(database: Settings) -> None:
-    async with db.transaction():
-        first = await service.record_change(actor=OFFICER, action="test.first", resource_type="thing")
-    async with db.transaction():
-        second = await service.record_numbered_change(actor=OFFICER, action="test.second", resource_type="thing")
-    assert await service.sequenced(first) + 1 == second.seq
-
-
 @pytest.mark.parametrize(
     "statement",
     ["UPDATE audit_queue SET action = 'rewritten'", "DELETE FROM audit_queue"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from governance.audit.tables import AuditHead
@@ -58,3 +60,38 @@ async def test_taking_turns_outside_a_transaction_is_refused(database: Settings)
         await db.take_turns("anything")
     async with db.transaction():
         await db.take_turns("anything")
+
+
+async def test_a_column_made_nullable_keeps_its_rows_indexes_and_triggers(database: Settings) -> None:
+    """What the migrations that let ``*_seq`` columns hold null rely on (both engines; SQLite
+    edits the table's definition in place instead of rebuilding it)."""
+    engine = db.engine()
+    table = f"nullable_{uuid.uuid4().hex[:8]}"
+    if db.is_sqlite():
+        await engine.run_ddl(f'CREATE TABLE "{table}" ("id" INTEGER PRIMARY KEY, "n_seq" INTEGER NOT NULL DEFAULT 0)')
+        trigger = (
+            f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} BEGIN SELECT RAISE(ABORT, 'append-only'); END"
+        )
+    else:
+        await engine.run_ddl(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, n_seq BIGINT NOT NULL DEFAULT 0)")
+        await engine.run_ddl(
+            f"CREATE FUNCTION {table}_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'append-only'; END $$"
+        )
+        trigger = (
+            f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION {table}_refuse()"
+        )
+    await engine.run_ddl(trigger)
+    await engine.run_ddl(f"CREATE INDEX {table}_n ON {table} (n_seq)")
+    await engine.run_ddl(f"INSERT INTO {table} (id, n_seq) VALUES (1, 7)")
+    with pytest.raises(Exception, match=r"NOT NULL|not-null|null value"):
+        await engine.run_ddl(f"INSERT INTO {table} (id, n_seq) VALUES (2, NULL)")
+
+    async with db.transaction():  # as a migration runs it
+        await db.drop_not_null(table, ("n_seq",))
+    await engine.run_ddl(f"INSERT INTO {table} (id) VALUES (2)")
+    rows = await AuditHead.raw(f"SELECT id, n_seq FROM {table} ORDER BY id")
+    assert [(row["id"], row["n_seq"]) for row in rows] == [(1, 7), (2, None)]
+    with pytest.raises(Exception, match="append-only"):
+        await engine.run_ddl(f"UPDATE {table} SET n_seq = 8")
+    assert await AuditHead.raw(f"SELECT id FROM {table} WHERE n_seq = 7")

@@ -61,6 +61,7 @@ def test_a_data_request_row_refuses_a_state_the_workflow_does_not_know() -> None
         "erased_at": None,
         "version": 1,
         "last_seq": 7,
+        "last_entry_id": None,
     }
     assert typed({**row, "state": "received"}, DataRequestRow).state == "received"
     with pytest.raises(msgspec.ValidationError, match=r"Invalid enum value 'lost' - at `\$\.state`"):

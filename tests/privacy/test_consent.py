@@ -272,7 +272,7 @@ async def test_a_change_made_by_another_instance_is_seen_by_the_next_check(
                 recorded_at=clock.now(),
                 expires_at=clock.now() + timedelta(days=30),
                 receipt_id=None,
-                recorded_seq=2**40,
+                recorded_entry_id=2**40,  # a later entry, as another instance queues it
             )
         )
     seen = await privacy.permission(mentee, SHARE)

@@ -205,7 +205,12 @@ async def test_a_second_officer_rejects_a_proposal_with_reasons(vetting: Vetting
     [entry] = await vetting.audit(resource_id=decision["id"], action="vetting.decision.rejected")
     assert entry["details"]["reasons_sha256"] == hashlib.sha256(row["closing_reasons"].encode()).hexdigest()
     assert words not in str(entry)
-    assert entry["seq"] == body["audit"]["latest"]
+    # Answered at once, the rejection cites its entry by id; once the sequencer has numbered
+    # it (the search above waits for that), the decision cites it by number.
+    assert body["audit"]["latest_entry_id"] is not None
+    [reread] = (await vetting.dossier(mentor["id"]))["decisions"]
+    assert reread["audit"]["latest"] == entry["seq"]
+    assert reread["audit"]["latest_entry_id"] == body["audit"]["latest_entry_id"]
     # The mentor sees confirmed decisions only; a rejected proposal was staff's deliberation.
     seen = await vetting.dossier(mentor["id"], vetting.mentor(mentor["id"]))
     assert seen["decisions"] == []

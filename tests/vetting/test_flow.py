@@ -75,6 +75,7 @@ async def test_register_vet_and_approve_with_four_eyes(vetting: Vetting, client:
 
     read = await client.get(f"/api/v1/mentors/{mentor['id']}", headers=vetting.mentor(mentor["id"]))
     assert read.json()["status"] == "approved"
+    await audit_service.number_queued()  # the sequencer's round, before the dossier cites entries by number
     dossier = await vetting.dossier(mentor["id"])
     assert dossier["missing_for_approval"] == []
     assert all(r["met"] for r in dossier["requirements"])
@@ -91,6 +92,7 @@ async def test_every_fact_in_the_dossier_points_at_its_audit_entry(vetting: Vett
     check = await vetting.record(mentor["id"], "interview")
     await vetting.move(check["id"], "in_review")
     await vetting.move(check["id"], "passed")
+    await audit_service.number_queued()  # the sequencer's round, before the dossier cites entries by number
     dossier = await vetting.dossier(mentor["id"])
     [shown] = dossier["checks"]
     recorded = await client.get(f"/api/v1/audit/entries/{shown['audit']['recorded']}", headers=vetting.auth("auditor"))

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from governance.audit import service as audit
 from governance.core.clock import ManualClock
 from governance.core.identity import Identity
 from governance.settings import Settings
@@ -190,6 +191,7 @@ async def test_every_fact_of_the_dossier_links_to_its_audit_entry(
     vetting: Vetting, officer: Browser, client: httpx.AsyncClient, auth: Any
 ) -> None:
     mentor = await vetting.approved_mentor(f"dossier-links-{uuid.uuid4()}")
+    await audit.number_queued()  # the sequencer's round: then every fact links its entry by number
     page = await officer.get(f"/vetting/mentors/{mentor['id']}")
     assert page.status_code == 200
     linked = {int(seq) for seq in AUDIT_LINK.findall(page.text)}
@@ -270,6 +272,23 @@ async def test_a_bad_check_is_the_form_again_and_records_nothing(
     assert await checks_of(vetting, mentor["id"]) == []
 
 
+async def test_a_fact_says_being_recorded_until_its_entry_is_numbered_then_links_it(
+    vetting: Vetting, officer: Browser
+) -> None:
+    mentor = await vetting.register(f"being-recorded-{uuid.uuid4()}")
+    check = await vetting.record(mentor["id"], "identity_verification")
+    path = f"/vetting/mentors/{mentor['id']}/checks/{check['id']}"
+    page = await officer.get(path)
+    assert page.status_code == 200
+    assert "(being recorded)" in page.text
+    assert AUDIT_LINK.findall(page.text) == []
+    await audit.number_queued()  # the sequencer's round
+    [entry] = await vetting.audit(action="vetting.check.recorded", resource_id=check["id"])
+    page = await officer.get(path)
+    assert "(being recorded)" not in page.text
+    assert set(AUDIT_LINK.findall(page.text)) == {str(entry["seq"])}
+
+
 async def test_evidence_upload_accepts_documents_and_refuses_the_rest(vetting: Vetting, officer: Browser) -> None:
     # PNG: a second kind the service accepts, so the refusals below are about the file, not the kind.
     mentor = await vetting.register(f"upload-1-{uuid.uuid4()}")
@@ -279,6 +298,7 @@ async def test_evidence_upload_accepts_documents_and_refuses_the_rest(vetting: V
     uploaded = await officer.post(f"{path}/documents", files={"file": ("passport.pdf", PDF, "application/pdf")})
     assert uploaded.status_code == 303
     assert uploaded.headers["location"] == f"{path}#documents"
+    await audit.number_queued()  # the sequencer's round: then the document links its entry by number
     page = await officer.get(path)
     assert "passport.pdf" in page.text
     (document,) = (await checks_of(vetting, mentor["id"]))[0]["documents"]
@@ -417,7 +437,7 @@ async def test_another_mentors_check_is_not_found_under_this_mentor(vetting: Vet
     assert (await officer.get(path)).status_code == 404
     uploaded = await officer.post(f"{path}/documents", files={"file": ("id.pdf", PDF, "application/pdf")})
     assert uploaded.status_code == 404
-    moved = await officer.post(f"{path}/transitions", {"to": "in_review", "version": str(check["audit"]["recorded"])})
+    moved = await officer.post(f"{path}/transitions", {"to": "in_review", "version": str(check["version"])})
     assert moved.status_code == 404
     (untouched,) = await checks_of(vetting, theirs["id"])
     assert untouched["state"] == "pending"
