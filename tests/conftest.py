@@ -9,6 +9,7 @@ unreachable PostgreSQL fails the run instead of skipping it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import shutil
 import tempfile
@@ -130,7 +131,7 @@ async def database(settings: Settings) -> AsyncIterator[Settings]:
     await db.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def module_clock() -> ManualClock:
     return ManualClock(datetime.now(UTC))
 
@@ -139,19 +140,19 @@ def module_clock() -> ManualClock:
 def clock(module_clock: ManualClock) -> ManualClock:
     """The application's clock in tests: starts at the real time, moves only with ``advance``.
 
-    One clock per module (the application's), set back to the real time for every test.
+    One clock for the session's application, set back to the real time for every test.
     """
     module_clock.set(datetime.now(UTC))
     return module_clock
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def services(settings: Settings, module_clock: ManualClock) -> Services:
     """What the application of this module runs on (its vetting, privacy, keyring, ...)."""
     return bootstrap.build(settings, clock=module_clock)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def app(services: Services) -> Litestar:
     """One application per test module: building it costs more than most tests do.
 
@@ -161,6 +162,12 @@ def app(services: Services) -> Litestar:
     return application(services)
 
 
+# The session's application counts public requests per client address for a minute: each
+# test's client comes from an address of its own (loopback, as before), so that one test's
+# requests never count against another's.
+_client_addresses = (f"127.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" for n in itertools.count(2))
+
+
 @pytest.fixture
 async def client(database: Settings, clock: ManualClock, app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the application, in the test's own event loop.
@@ -168,7 +175,7 @@ async def client(database: Settings, clock: ManualClock, app: Litestar) -> Async
     Litestar's test clients run the lifespan in a portal thread with its own loop, where
     an asyncpg pool would be unusable from the test; the database fixture opens it here.
     """
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=app, client=(next(_client_addresses), 123))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as test_client:
         yield test_client
 
