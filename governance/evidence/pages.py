@@ -121,7 +121,13 @@ async def complaints_dashboard(
             for currency, amount in sorted((summary.refunds.issued_minor_by_currency if summary else {}).items())
         ],
     }
-    return show(request, "evidence/complaints.html", context, status_code=200 if summary else 422)
+    return show(
+        request,
+        "evidence/complaints.html",
+        context,
+        status_code=200 if summary else 422,
+        shared=("figures", f"{start}/{end}", (summary,)) if summary else None,
+    )
 
 
 @get("/dashboard/privacy")
@@ -140,7 +146,13 @@ async def privacy_dashboard(
         "summary": summary,
         "due": await privacy_summary.kept_requests_due(privacy.summaries, now),
     }
-    return show(request, "evidence/privacy.html", context, status_code=200 if summary else 422)
+    return show(
+        request,
+        "evidence/privacy.html",
+        context,
+        status_code=200 if summary else 422,
+        shared=("figures", f"{start}/{end}", (summary,)) if summary else None,
+    )
 
 
 async def bundles_page(

@@ -15,6 +15,7 @@ Autoescaping is on; ``_()`` and ``{% trans %}`` translate into the request's lan
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -222,6 +223,10 @@ class _Published:
 # Keyed by (template, block, language, tag); kept on the application's state, so every
 # application (every test) has its own.
 PUBLISHED_STATE: Final = "governance_published_pages"
+# The blocks pages share between the people who see them (see render's ``shared``), keyed
+# by (template, block, language, tag), the least recently used out past SHARED_CAPACITY.
+SHARED_STATE: Final = "governance_shared_blocks"
+SHARED_CAPACITY: Final = 256
 
 
 def render(
@@ -233,6 +238,7 @@ def render(
     fragment: str = "content",
     headers: Mapping[str, str] | None = None,
     published: tuple[Hashable, tuple[object, ...]] | None = None,
+    shared: tuple[str, Hashable, tuple[object, ...]] | None = None,
 ) -> Response[str]:
     """Answer ``request`` with ``template``: the whole page, or for an HTMX request only
     its ``fragment`` block (``content`` unless named). The template sees ``context``, the
@@ -242,7 +248,13 @@ def render(
     ``sources`` only (configuration loaded at start, no personal data, no form); for a
     signed-out visitor it is rendered once per language and kept while ``sources`` are the
     same objects (``context`` may then be a function, called only when it is rendered). The
-    layout around it (CSRF token, language switch) is rendered for every request."""
+    layout around it (CSRF token, language switch) is rendered for every request.
+
+    ``shared=(block, tag, sources)``: the ``block`` inside the page (a report's figures and
+    charts) reads nothing but ``sources`` (values kept by a cache, the same objects while
+    they hold: no person's data, no form, no CSRF token), so it is rendered once per
+    language and ``tag`` and kept while ``sources`` are the same objects, whoever asks; the
+    rest of the page is rendered for every request."""
     engine = request.app.template_engine
     assert isinstance(engine, JinjaTemplateEngine), "the shell configures a Jinja template engine"
     compiled = engine.get_template(template)
@@ -267,13 +279,48 @@ def render(
             content = _concat(compiled.blocks[fragment](compiled.new_context(variables)))
             cache[key] = _Published(published[1], content)
             return _answer(request, engine, compiled, variables, page, fragment, content, status_code, headers)
-        if is_fragment_request(request):
+        if shared is not None:
+            context_ = compiled.new_context(variables)
+            _share_block(request, template, compiled, context_, page, shared)
+            render_block = compiled.blocks[fragment] if is_fragment_request(request) else compiled.root_render_func
+            body = _concat(render_block(context_))
+        elif is_fragment_request(request):
             body = _concat(compiled.blocks[fragment](compiled.new_context(variables)))
         else:
             body = compiled.render(variables)
     finally:
         _rendering.reset(token)
     return _response(body, status_code, headers)
+
+
+def _share_block(
+    request: Request[Any, Any, Any],
+    template: str,
+    compiled: Template,
+    context: Context,
+    page: PageContext,
+    shared: tuple[str, Hashable, tuple[object, ...]],
+) -> None:
+    """Render ``context``'s shared block once for its sources, or take the kept rendering,
+    and have the page use it where the block stands."""
+    block_name, tag, sources = shared
+    kept_blocks: OrderedDict[Hashable, _Published] = request.app.state.setdefault(SHARED_STATE, OrderedDict())
+    key = (template, block_name, page.language.tag, tag)
+    kept = kept_blocks.get(key)
+    if kept is not None and _same(kept.source, sources):
+        kept_blocks.move_to_end(key)
+        content = kept.body
+    else:
+        content = _concat(compiled.blocks[block_name](context))
+        kept_blocks[key] = _Published(sources, content)
+        kept_blocks.move_to_end(key)
+        while len(kept_blocks) > SHARED_CAPACITY:
+            kept_blocks.popitem(last=False)
+
+    def block(_: Context) -> Iterator[str]:
+        yield content
+
+    context.blocks[block_name] = [block]
 
 
 def _same(kept: tuple[object, ...], sources: tuple[object, ...]) -> bool:
