@@ -126,7 +126,7 @@ async def complaints_dashboard(
         "evidence/complaints.html",
         context,
         status_code=200 if summary else 422,
-        shared=("figures", f"{start}/{end}", (summary,)) if summary else None,
+        shared=(("figures",), f"{start}/{end}", (summary,)) if summary else None,
     )
 
 
@@ -151,7 +151,7 @@ async def privacy_dashboard(
         "evidence/privacy.html",
         context,
         status_code=200 if summary else 422,
-        shared=("figures", f"{start}/{end}", (summary,)) if summary else None,
+        shared=(("figures",), f"{start}/{end}", (summary,)) if summary else None,
     )
 
 

@@ -200,6 +200,9 @@ async def _dossier_page(
             decision_options=[(action, gettext(DECISION_ACTION[action])) for action in found.allowed_decisions],
         ),
         status_code=status_code,
+        # The record and the decisions read only what the dossier cache keeps (the same
+        # objects while the dossier stands) and the requirements: shared by every officer.
+        shared=(("record", "decisions"), str(mentor_id), (rendered, entries, vetting.requirements)),
     )
 
 

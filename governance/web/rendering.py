@@ -238,7 +238,7 @@ def render(
     fragment: str = "content",
     headers: Mapping[str, str] | None = None,
     published: tuple[Hashable, tuple[object, ...]] | None = None,
-    shared: tuple[str, Hashable, tuple[object, ...]] | None = None,
+    shared: tuple[tuple[str, ...], Hashable, tuple[object, ...]] | None = None,
 ) -> Response[str]:
     """Answer ``request`` with ``template``: the whole page, or for an HTMX request only
     its ``fragment`` block (``content`` unless named). The template sees ``context``, the
@@ -250,11 +250,12 @@ def render(
     same objects (``context`` may then be a function, called only when it is rendered). The
     layout around it (CSRF token, language switch) is rendered for every request.
 
-    ``shared=(block, tag, sources)``: the ``block`` inside the page (a report's figures and
-    charts) reads nothing but ``sources`` (values kept by a cache, the same objects while
-    they hold: no person's data, no form, no CSRF token), so it is rendered once per
-    language and ``tag`` and kept while ``sources`` are the same objects, whoever asks; the
-    rest of the page is rendered for every request."""
+    ``shared=(blocks, tag, sources)``: each of ``blocks`` inside the page (a report's figures
+    and charts, a dossier's record) reads nothing but ``sources`` (values kept by a cache,
+    the same objects while they hold) and constants: nothing of the person asking, no form,
+    no CSRF token. So it is rendered once per language and ``tag`` and kept while
+    ``sources`` are the same objects, whoever asks; the rest of the page (the forms, what
+    depends on who asks) is rendered for every request."""
     engine = request.app.template_engine
     assert isinstance(engine, JinjaTemplateEngine), "the shell configures a Jinja template engine"
     compiled = engine.get_template(template)
@@ -281,7 +282,7 @@ def render(
             return _answer(request, engine, compiled, variables, page, fragment, content, status_code, headers)
         if shared is not None:
             context_ = compiled.new_context(variables)
-            _share_block(request, template, compiled, context_, page, shared)
+            _share_blocks(request, template, context_, page, shared)
             render_block = compiled.blocks[fragment] if is_fragment_request(request) else compiled.root_render_func
             body = _concat(render_block(context_))
         elif is_fragment_request(request):
@@ -293,34 +294,37 @@ def render(
     return _response(body, status_code, headers)
 
 
-def _share_block(
+def _share_blocks(
     request: Request[Any, Any, Any],
     template: str,
-    compiled: Template,
     context: Context,
     page: PageContext,
-    shared: tuple[str, Hashable, tuple[object, ...]],
+    shared: tuple[tuple[str, ...], Hashable, tuple[object, ...]],
 ) -> None:
-    """Render ``context``'s shared block once for its sources, or take the kept rendering,
-    and have the page use it where the block stands."""
-    block_name, tag, sources = shared
+    """Have ``context``'s shared blocks taken from their kept renderings, or rendered where
+    they stand (after the template's own top-level code) and kept for their sources."""
+    names, tag, sources = shared
     kept_blocks: OrderedDict[Hashable, _Published] = request.app.state.setdefault(SHARED_STATE, OrderedDict())
-    key = (template, block_name, page.language.tag, tag)
-    kept = kept_blocks.get(key)
-    if kept is not None and _same(kept.source, sources):
-        kept_blocks.move_to_end(key)
-        content = kept.body
-    else:
-        content = _concat(compiled.blocks[block_name](context))
-        kept_blocks[key] = _Published(sources, content)
-        kept_blocks.move_to_end(key)
-        while len(kept_blocks) > SHARED_CAPACITY:
-            kept_blocks.popitem(last=False)
+    for name in names:
+        key = (template, name, page.language.tag, tag)
+        [own] = context.blocks[name][:1] or [None]
+        if own is None:
+            raise ValueError(f"{template} has no block {name!r} to share")
 
-    def block(_: Context) -> Iterator[str]:
-        yield content
+        def block(current: Context, key: Hashable = key, own: Callable[[Context], Iterator[str]] = own) -> Iterator[str]:
+            kept = kept_blocks.get(key)
+            if kept is not None and _same(kept.source, sources):
+                kept_blocks.move_to_end(key)
+                yield kept.body
+                return
+            content = _concat(own(current))
+            kept_blocks[key] = _Published(sources, content)
+            kept_blocks.move_to_end(key)
+            while len(kept_blocks) > SHARED_CAPACITY:
+                kept_blocks.popitem(last=False)
+            yield content
 
-    context.blocks[block_name] = [block]
+        context.blocks[name] = [block]
 
 
 def _same(kept: tuple[object, ...], sources: tuple[object, ...]) -> bool:
