@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode, urlsplit
@@ -30,9 +30,11 @@ from jinja2 import (
     PrefixLoader,
     StrictUndefined,
     Template,
+    nodes,
     pass_eval_context,
     select_autoescape,
 )
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.environment import TemplateModule
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
@@ -44,7 +46,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from markupsafe import Markup
 
 from governance.core.identity import Identity
-from governance.web import i18n
+from governance.web import i18n, macros
 from governance.web.config import Web
 from governance.web.sessions import Session
 
@@ -129,7 +131,8 @@ def environment() -> Environment:
     )
     # The same newstyle semantics in one call each: Jinja's own wrappers go through three
     # context calls per ``_()``, which a page with fifty strings pays fifty times.
-    env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext)
+    env.globals.update(_=_GETTEXT, gettext=_gettext, ngettext=_ngettext)
+    env.code_generator_class = _Compiler
     env.globals["static"] = static_url
     env.filters["datetime"] = i18n.format_datetime
     env.filters["date"] = i18n.format_date
@@ -145,6 +148,63 @@ def _gettext(eval_ctx: EvalContext, message: str, /, **variables: Any) -> str:
         translated = Markup(translated)  # noqa: S704  # the catalog's text, as Jinja's own gettext marks it
     # Without a ``%`` formatting changes nothing, so it is skipped.
     return translated % variables if "%" in translated else translated
+
+
+class _Gettext:
+    """The templates' ``_``: called, it is :func:`_gettext`; ``_("literal")`` without
+    variables under autoescape (most of a page's words) is compiled by :class:`_Compiler`
+    into ``_["literal"]``, the translation kept as Markup per catalog, without the call
+    through Jinja's context that costs more than the lookup."""
+
+    __slots__ = ()
+
+    @pass_eval_context
+    def __call__(self, eval_ctx: EvalContext, message: str, /, **variables: Any) -> str:
+        return _gettext(eval_ctx, message, **variables)
+
+    def __getitem__(self, message: str) -> Markup:
+        return _marked(i18n.active().translations, message)
+
+
+_GETTEXT: Final = _Gettext()
+
+
+@lru_cache(maxsize=16384)
+def _marked(translations: Any, message: str) -> Markup:
+    """``message`` in ``translations``, marked safe and formatted, as :func:`_gettext` makes it
+    under autoescape (``%%`` reads ``%``). Catalogs are loaded once and never change."""
+    translated = Markup(translations.gettext(message))  # noqa: S704  # the catalog's text, as _gettext marks it
+    return translated % {} if "%" in translated else translated
+
+
+class _Compiler(CodeGenerator):
+    """Jinja's code generator, writing ``_("literal")`` (no variables, autoescape on where it
+    stands) as ``_["literal"]``: see :class:`_Gettext`."""
+
+    def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
+        [message] = node.args if len(node.args) == 1 else [None]
+        literal = (
+            isinstance(node.node, nodes.Name)
+            and node.node.name == "_"
+            and isinstance(message, nodes.Const)
+            and isinstance(message.value, str)
+            and not node.kwargs
+            and node.dyn_args is None
+            and node.dyn_kwargs is None
+        )
+        if (
+            not literal
+            or not isinstance(message, nodes.Const)
+            or forward_caller
+            or frame.eval_ctx.volatile
+            or not frame.eval_ctx.autoescape
+            or self.environment.is_async
+        ):
+            super().visit_Call(node, frame, forward_caller=forward_caller)
+            return
+        self.write("(")
+        self.visit(node.node, frame)
+        self.write(f")[{message.value!r}]")
 
 
 @pass_eval_context
@@ -207,8 +267,21 @@ class _CurrentPage:
 @cache
 def _forms_module(forms: Template) -> TemplateModule:
     """The macros of web/forms.html, made once per compiled template rather than per request:
-    what they need of the request (the CSRF token) they read from the render under way."""
-    return forms.make_module({"page": _CurrentPage()})
+    what they need of the request (the CSRF token) they read from the render under way.
+
+    The macros a page calls per row or per input (``badge``, ``field``, ``textarea``,
+    ``button``, ``hidden``, ``error_summary``) are answered by their Python twins in
+    :mod:`governance.web.macros`: the same HTML without a macro call."""
+    module = forms.make_module({"page": _CurrentPage()})
+    twins = macros.FormMacros(_GETTEXT.__getitem__)
+    # The macros' attributes, as Jinja made them: replaced by functions writing the same HTML.
+    module.badge = macros.badge  # type: ignore[attr-defined]
+    module.button = macros.button  # type: ignore[attr-defined]
+    module.hidden = macros.hidden  # type: ignore[attr-defined]
+    module.error_summary = twins.error_summary  # type: ignore[attr-defined]
+    module.field = twins.field  # type: ignore[attr-defined]
+    module.textarea = twins.textarea  # type: ignore[attr-defined]
+    return module
 
 
 @dataclass(slots=True)
@@ -307,11 +380,13 @@ def _share_blocks(
     kept_blocks: OrderedDict[Hashable, _Published] = request.app.state.setdefault(SHARED_STATE, OrderedDict())
     for name in names:
         key = (template, name, page.language.tag, tag)
-        [own] = context.blocks[name][:1] or [None]
-        if own is None:
+        if not context.blocks.get(name):
             raise ValueError(f"{template} has no block {name!r} to share")
+        own = context.blocks[name][0]
 
-        def block(current: Context, key: Hashable = key, own: Callable[[Context], Iterator[str]] = own) -> Iterator[str]:
+        def block(
+            current: Context, key: Hashable = key, own: Callable[[Context], Iterator[str]] = own
+        ) -> Iterator[str]:
             kept = kept_blocks.get(key)
             if kept is not None and _same(kept.source, sources):
                 kept_blocks.move_to_end(key)

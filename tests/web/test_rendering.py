@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta, timezone
 
-from governance.web import i18n
+from markupsafe import Markup
+
+from governance.web import i18n, macros, rendering
+from governance.web.forms import Form
 from governance.web.rendering import environment
 
 
@@ -51,3 +55,56 @@ def test_the_same_instant_in_two_offsets_keeps_its_own_day() -> None:
     assert i18n.format_date(late.astimezone(UTC)) == "Mar 2, 2026"
     assert i18n.format_datetime(late) == i18n.format_datetime(late.astimezone(UTC))
     assert i18n.format_datetime(late).startswith("Mar 2, 2026, 4:30:00")
+
+
+def test_the_python_twins_write_what_the_forms_macros_write() -> None:
+    macro = environment().get_template("web/forms.html").make_module({"page": None})
+    twins = macros.FormMacros(rendering._GETTEXT.__getitem__)
+    forms = [
+        Form(),
+        Form(values={"title": "a<b", "n": 3}),
+        Form(values={"title": "x"}, errors={"title": "Too <long>", "": "the form as a whole"}),
+        Form(errors={"other": "elsewhere"}),
+    ]
+    labels = ["Title", Markup("<em>Title</em>"), "a & b"]
+    helps = [None, "Help <me>", Markup("<b>help</b>")]
+    optional = [{}, {"autocomplete": "off"}, {"autocomplete": "x", "inputmode": "numeric"}]
+    for form in forms:
+        assert str(twins.error_summary(form)) == str(macro.error_summary(form))
+        for name, label, help, required, extra in itertools.product(
+            ["title", "n"], labels, helps, [True, False], optional
+        ):
+            assert str(twins.field(form, name, label, help=help, required=required, **extra)) == str(
+                macro.field(form, name, label, help=help, required=required, **extra)
+            )
+            assert str(twins.field(form, name, label, "date", help, required)) == str(
+                macro.field(form, name, label, "date", help, required)
+            )
+            area = {key: value for key, value in extra.items() if key != "inputmode"}
+            assert str(twins.textarea(form, name, label, help, required, 3, **area)) == str(
+                macro.textarea(form, name, label, help, required, 3, **area)
+            )
+    for tone in [*macros.BADGE_SHAPES, "unknown", '"quoted"']:
+        for label in labels:
+            assert str(macros.badge(label, tone)) == str(macro.badge(label, tone))
+    assert str(macros.badge("Met")) == str(macro.badge("Met"))
+    for arguments in [
+        ("Go",),
+        ("Go", "secondary"),
+        ("<b>", "danger", "button", "act", "v<"),
+        ("x", "primary", "submit", None, "v"),
+    ]:
+        assert str(macros.button(*arguments)) == str(macro.button(*arguments))
+    assert str(macros.hidden("a", "b<")) == str(macro.hidden("a", "b<"))
+
+
+def test_a_page_gets_the_twins_in_the_active_language() -> None:
+    french = i18n.Catalogs().get("fr")
+    assert french is not None
+    page = environment().from_string('{{ forms.field(form, "title", "Title", required=False) }}')
+    forms = rendering._forms_module(environment().get_template(rendering.FORMS))
+    assert forms.field is not None
+    with i18n.speaking(french):
+        shown = page.render(forms=forms, form=Form(errors={"title": "x"}))
+    assert french.translations.gettext("(optional)") in shown
+    assert french.translations.gettext("Error:") in shown
