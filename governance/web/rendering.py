@@ -269,18 +269,15 @@ def _forms_module(forms: Template) -> TemplateModule:
     """The macros of web/forms.html, made once per compiled template rather than per request:
     what they need of the request (the CSRF token) they read from the render under way.
 
-    The macros a page calls per row or per input (``badge``, ``field``, ``textarea``,
-    ``button``, ``hidden``, ``error_summary``) are answered by their Python twins in
-    :mod:`governance.web.macros`: the same HTML without a macro call."""
+    Every macro but ``table`` is answered by its Python twin in :mod:`governance.web.macros`:
+    the same HTML without a macro call (a page calls them per row and per input)."""
     module = forms.make_module({"page": _CurrentPage()})
-    twins = macros.FormMacros(_GETTEXT.__getitem__)
+    twins = macros.FormMacros(_GETTEXT.__getitem__, lambda: _rendering.get().csrf_token)
     # The macros' attributes, as Jinja made them: replaced by functions writing the same HTML.
-    module.badge = macros.badge  # type: ignore[attr-defined]
-    module.button = macros.button  # type: ignore[attr-defined]
-    module.hidden = macros.hidden  # type: ignore[attr-defined]
-    module.error_summary = twins.error_summary  # type: ignore[attr-defined]
-    module.field = twins.field  # type: ignore[attr-defined]
-    module.textarea = twins.textarea  # type: ignore[attr-defined]
+    for name in macros.PLAIN:
+        setattr(module, name, getattr(macros, name))
+    for name in macros.OF_THE_PAGE:
+        setattr(module, name, getattr(twins, name))
     return module
 
 

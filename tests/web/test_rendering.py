@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
+from typing import Any
 
 from markupsafe import Markup
 
@@ -57,22 +59,30 @@ def test_the_same_instant_in_two_offsets_keeps_its_own_day() -> None:
     assert i18n.format_datetime(late).startswith("Mar 2, 2026, 4:30:00")
 
 
+FORMS = [
+    Form(),
+    Form(values={"title": "a<b", "n": 3, "pick": "b"}),
+    Form(values={"title": "x", "pick": "a"}, errors={"title": "Too <long>", "": "the form as a whole", "pick": "no"}),
+    Form(errors={"other": "elsewhere"}),
+]
+LABELS = ["Title", Markup("<em>Title</em>"), "a & b"]
+HELPS = [None, "Help <me>", Markup("<b>help</b>")]
+OPTIONS = [("a", "A<"), ("b", Markup("<i>B</i>")), (3, "three")]
+
+
+def _macros_and_twins() -> tuple[Any, macros.FormMacros]:
+    page = SimpleNamespace(csrf_token="token<&>")
+    macro = environment().get_template("web/forms.html").make_module({"page": page})
+    return macro, macros.FormMacros(rendering._GETTEXT.__getitem__, lambda: page.csrf_token)
+
+
 def test_the_python_twins_write_what_the_forms_macros_write() -> None:
-    macro = environment().get_template("web/forms.html").make_module({"page": None})
-    twins = macros.FormMacros(rendering._GETTEXT.__getitem__)
-    forms = [
-        Form(),
-        Form(values={"title": "a<b", "n": 3}),
-        Form(values={"title": "x"}, errors={"title": "Too <long>", "": "the form as a whole"}),
-        Form(errors={"other": "elsewhere"}),
-    ]
-    labels = ["Title", Markup("<em>Title</em>"), "a & b"]
-    helps = [None, "Help <me>", Markup("<b>help</b>")]
+    macro, twins = _macros_and_twins()
     optional = [{}, {"autocomplete": "off"}, {"autocomplete": "x", "inputmode": "numeric"}]
-    for form in forms:
+    for form in FORMS:
         assert str(twins.error_summary(form)) == str(macro.error_summary(form))
         for name, label, help, required, extra in itertools.product(
-            ["title", "n"], labels, helps, [True, False], optional
+            ["title", "n"], LABELS, HELPS, [True, False], optional
         ):
             assert str(twins.field(form, name, label, help=help, required=required, **extra)) == str(
                 macro.field(form, name, label, help=help, required=required, **extra)
@@ -84,8 +94,25 @@ def test_the_python_twins_write_what_the_forms_macros_write() -> None:
             assert str(twins.textarea(form, name, label, help, required, 3, **area)) == str(
                 macro.textarea(form, name, label, help, required, 3, **area)
             )
+        for name, help in itertools.product(["title", "pick"], HELPS):
+            for required in (True, False):
+                assert str(twins.select(form, name, "Pick<", OPTIONS, help, required)) == str(
+                    macro.select(form, name, "Pick<", OPTIONS, help, required)
+                )
+            for options in (OPTIONS, []):
+                assert str(twins.radios(form, name, "Which<", options, help)) == str(
+                    macro.radios(form, name, "Which<", options, help)
+                )
+            for value in ("true", "a", 3):
+                assert str(twins.checkbox(form, name, "Tick<", value, help)) == str(
+                    macro.checkbox(form, name, "Tick<", value, help)
+                )
+
+
+def test_the_python_twins_of_the_small_macros_and_the_form_write_the_same() -> None:
+    macro, twins = _macros_and_twins()
     for tone in [*macros.BADGE_SHAPES, "unknown", '"quoted"']:
-        for label in labels:
+        for label in LABELS:
             assert str(macros.badge(label, tone)) == str(macro.badge(label, tone))
     assert str(macros.badge("Met")) == str(macro.badge("Met"))
     for arguments in [
@@ -95,7 +122,27 @@ def test_the_python_twins_write_what_the_forms_macros_write() -> None:
         ("x", "primary", "submit", None, "v"),
     ]:
         assert str(macros.button(*arguments)) == str(macro.button(*arguments))
+    for link in [("Open <it>", "/a?x=1&y=2"), ("Open", "/a", "primary")]:
+        assert str(macros.link_button(*link)) == str(macro.link_button(*link))
     assert str(macros.hidden("a", "b<")) == str(macro.hidden("a", "b<"))
+    assert str(twins.csrf()) == str(macro.csrf())
+
+    def body() -> Markup:
+        return Markup("<p>inside</p>\n<p>&lt;kept&gt;</p>")
+
+    for arguments, options in [
+        (("/a?x=1&y=2",), {}),
+        (("/a", "get"), {}),
+        (("/a", "post", "#target"), {"label": "Label <b>"}),
+        (("/a",), {"label": "Label"}),
+        (("/a", "get", "#t<"), {}),
+    ]:
+        assert str(twins.form(*arguments, caller=body, **options)) == str(
+            macro.form(*arguments, caller=body, **options)
+        )
+    # Every macro but table has its twin, and the page gets each.
+    named = {name for name in dir(macro) if not name.startswith("_")}
+    assert named - {"table"} == set(macros.PLAIN) | set(macros.OF_THE_PAGE)
 
 
 def test_a_page_gets_the_twins_in_the_active_language() -> None:
