@@ -165,21 +165,35 @@ class _Gettext:
     def __getitem__(self, message: str) -> Markup:
         return _marked(i18n.active().translations, message)
 
+    def marked_with(self, message: str, /, **variables: Any) -> Markup:
+        """``_("literal", name=value)`` under autoescape, as :func:`_gettext` answers it (the
+        values escaped by Markup's ``%``), without the call through Jinja's context."""
+        translated = _catalog_markup(i18n.active().translations, message)
+        return translated % variables if "%" in translated else translated
+
 
 _GETTEXT: Final = _Gettext()
 
 
 @lru_cache(maxsize=16384)
+def _catalog_markup(translations: Any, message: str) -> Markup:
+    """``message`` in ``translations``, marked safe as :func:`_gettext` marks it under
+    autoescape. Catalogs are loaded once and never change."""
+    return Markup(translations.gettext(message))  # noqa: S704  # the catalog's text, as _gettext marks it
+
+
+@lru_cache(maxsize=16384)
 def _marked(translations: Any, message: str) -> Markup:
     """``message`` in ``translations``, marked safe and formatted, as :func:`_gettext` makes it
-    under autoescape (``%%`` reads ``%``). Catalogs are loaded once and never change."""
-    translated = Markup(translations.gettext(message))  # noqa: S704  # the catalog's text, as _gettext marks it
+    under autoescape without variables (``%%`` reads ``%``)."""
+    translated = _catalog_markup(translations, message)
     return translated % {} if "%" in translated else translated
 
 
 class _Compiler(CodeGenerator):
-    """Jinja's code generator, writing ``_("literal")`` (no variables, autoescape on where it
-    stands) as ``_["literal"]``: see :class:`_Gettext`."""
+    """Jinja's code generator, writing ``_("literal")`` (autoescape on where it stands) as
+    ``_["literal"]``, and ``_("literal", name=value)`` as ``_.marked_with("literal",
+    name=value)``: see :class:`_Gettext`. Every other call is Jinja's own."""
 
     def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
         [message] = node.args if len(node.args) == 1 else [None]
@@ -188,7 +202,6 @@ class _Compiler(CodeGenerator):
             and node.node.name == "_"
             and isinstance(message, nodes.Const)
             and isinstance(message.value, str)
-            and not node.kwargs
             and node.dyn_args is None
             and node.dyn_kwargs is None
         )
@@ -204,7 +217,14 @@ class _Compiler(CodeGenerator):
             return
         self.write("(")
         self.visit(node.node, frame)
-        self.write(f")[{message.value!r}]")
+        if not node.kwargs:
+            self.write(f")[{message.value!r}]")
+            return
+        self.write(f").marked_with({message.value!r}")
+        for keyword in node.kwargs:
+            self.write(f", {keyword.key}=")
+            self.visit(keyword.value, frame)
+        self.write(")")
 
 
 @pass_eval_context
