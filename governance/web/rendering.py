@@ -151,10 +151,10 @@ def _gettext(eval_ctx: EvalContext, message: str, /, **variables: Any) -> str:
 
 
 class _Gettext:
-    """The templates' ``_``: called, it is :func:`_gettext`; ``_("literal")`` without
-    variables under autoescape (most of a page's words) is compiled by :class:`_Compiler`
-    into ``_["literal"]``, the translation kept as Markup per catalog, without the call
-    through Jinja's context that costs more than the lookup."""
+    """The templates' ``_``: called, it is :func:`_gettext`; under autoescape (every page)
+    :class:`_Compiler` writes ``_(message)`` as ``_[message]``, the translation kept as
+    Markup per catalog, and ``_(message, name=value)`` as :meth:`marked_with`: the same
+    answers without the call through Jinja's context, which costs more than the lookup."""
 
     __slots__ = ()
 
@@ -191,23 +191,22 @@ def _marked(translations: Any, message: str) -> Markup:
 
 
 class _Compiler(CodeGenerator):
-    """Jinja's code generator, writing ``_("literal")`` (autoescape on where it stands) as
-    ``_["literal"]``, and ``_("literal", name=value)`` as ``_.marked_with("literal",
-    name=value)``: see :class:`_Gettext`. Every other call is Jinja's own."""
+    """Jinja's code generator, writing ``_(message)`` (autoescape on where it stands) as
+    ``_[message]``, and ``_(message, name=value)`` as ``_.marked_with(message, name=value)``:
+    see :class:`_Gettext`. Every other call is Jinja's own."""
 
     def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
         [message] = node.args if len(node.args) == 1 else [None]
-        literal = (
+        translation = (
             isinstance(node.node, nodes.Name)
             and node.node.name == "_"
-            and isinstance(message, nodes.Const)
-            and isinstance(message.value, str)
+            and message is not None
             and node.dyn_args is None
             and node.dyn_kwargs is None
         )
         if (
-            not literal
-            or not isinstance(message, nodes.Const)
+            not translation
+            or message is None
             or forward_caller
             or frame.eval_ctx.volatile
             or not frame.eval_ctx.autoescape
@@ -218,9 +217,12 @@ class _Compiler(CodeGenerator):
         self.write("(")
         self.visit(node.node, frame)
         if not node.kwargs:
-            self.write(f")[{message.value!r}]")
+            self.write(")[")
+            self.visit(message, frame)
+            self.write("]")
             return
-        self.write(f").marked_with({message.value!r}")
+        self.write(").marked_with(")
+        self.visit(message, frame)
         for keyword in node.kwargs:
             self.write(f", {keyword.key}=")
             self.visit(keyword.value, frame)

@@ -116,3 +116,19 @@ async def test_the_page_shows_a_change_on_the_next_request(
     await api.file("mentee-cache-3", category="billing")
     again = await client.get(f"/dashboard/complaints?{PERIOD}")
     assert f'<span class="tile__figure">{received["complaints_received"] + 1}</span>' in again.text
+
+
+async def test_the_kept_content_of_the_page_is_one_per_language(
+    api: Api, client: httpx.AsyncClient, clock: ManualClock, settings: Settings
+) -> None:
+    clock.set(datetime(2014, 3, 29, 12, tzinfo=UTC))
+    officer = Identity(sub="officer-cache-lang", roles=("compliance_officer",))
+    session = await sessions.open_session(
+        Web.configure(settings), officer, clock.now(), kind=sessions.STAFF, method="token"
+    )
+    client.cookies.set("governance-session", session.secret)
+    english = await client.get(f"/dashboard/complaints?{PERIOD}&lang=en")
+    french = await client.get(f"/dashboard/complaints?{PERIOD}&lang=fr")
+    again = await client.get(f"/dashboard/complaints?{PERIOD}&lang=en")
+    assert "complaints received" in english.text and "complaints received" not in french.text
+    assert again.text == english.text

@@ -155,3 +155,25 @@ def test_a_page_gets_the_twins_in_the_active_language() -> None:
         shown = page.render(forms=forms, form=Form(errors={"title": "x"}))
     assert french.translations.gettext("(optional)") in shown
     assert french.translations.gettext("Error:") in shown
+
+
+def test_a_compiled_translation_reads_as_the_call_through_the_context_does() -> None:
+    """``_(message)`` and ``_(message, name=value)`` are compiled to lookups of the kept
+    translation; under another name the same ``_`` is called as Jinja calls it."""
+    env = environment()
+    french = i18n.Catalogs().get("fr")
+    plain = ["Your privacy", "100%% sure", "<b>not in any catalog</b>"]
+    formatted = ["Signed in as %(who)s", "<i>%(who)s</i> & more"]
+    for language in (i18n.active(), french):
+        assert language is not None
+        with i18n.speaking(language):
+            for message in plain:
+                compiled = env.from_string("{{ _(message) }}").render(message=message)
+                assert compiled == env.from_string("{% set t = _ %}{{ t(message) }}").render(message=message)
+                assert compiled == env.from_string("{{ _(" + repr(message) + ") }}").render()
+            for message in formatted:
+                compiled = env.from_string("{{ _(message, who=who) }}").render(message=message, who="<Ana>")
+                called = env.from_string("{% set t = _ %}{{ t(message, who=who) }}").render(
+                    message=message, who="<Ana>"
+                )
+                assert compiled == called and "&lt;Ana&gt;" in compiled
