@@ -14,7 +14,9 @@ Autoescaping is on; ``_()`` and ``{% trans %}`` translate into the request's lan
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
@@ -43,7 +45,7 @@ from litestar.datastructures import Cookie
 from litestar.enums import MediaType
 from litestar.plugins.htmx import HTMXDetails
 from litestar.plugins.jinja import JinjaTemplateEngine
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from governance.core.identity import Identity
 from governance.web import i18n, macros
@@ -344,10 +346,11 @@ def render(
 
     ``shared=(blocks, tag, sources)``: each of ``blocks`` inside the page (a report's figures
     and charts, a dossier's record) reads nothing but ``sources`` (values kept by a cache,
-    the same objects while they hold) and constants: nothing of the person asking, no form,
-    no CSRF token. So it is rendered once per language and ``tag`` and kept while
-    ``sources`` are the same objects, whoever asks; the rest of the page (the forms, what
-    depends on who asks) is rendered for every request."""
+    the same objects while they hold), constants, and what ``tag`` says (a page puts in it
+    whatever of the person asking the block depends on). So it is rendered once per
+    language and ``tag`` and kept while ``sources`` are the same objects, whoever asks; the
+    rest of the page is rendered for every request. Its forms are rendered with a
+    placeholder for the CSRF token, which each answer replaces with the request's own."""
     engine = request.app.template_engine
     assert isinstance(engine, JinjaTemplateEngine), "the shell configures a Jinja template engine"
     compiled = engine.get_template(template)
@@ -409,16 +412,34 @@ def _share_blocks(
             kept = kept_blocks.get(key)
             if kept is not None and _same(kept.source, sources):
                 kept_blocks.move_to_end(key)
-                yield kept.body
-                return
-            content = _concat(own(current))
-            kept_blocks[key] = _Published(sources, content)
-            kept_blocks.move_to_end(key)
-            while len(kept_blocks) > SHARED_CAPACITY:
-                kept_blocks.popitem(last=False)
-            yield content
+                content = kept.body
+            else:
+                content = _render_shared(own, current, page)
+                kept_blocks[key] = _Published(sources, content)
+                kept_blocks.move_to_end(key)
+                while len(kept_blocks) > SHARED_CAPACITY:
+                    kept_blocks.popitem(last=False)
+            # The forms of a shared block carry this request's own CSRF token.
+            yield content.replace(_SHARED_TOKEN, str(escape(page.csrf_token))) if _SHARED_TOKEN in content else content
 
         context.blocks[name] = [block]
+
+
+# What a shared block is rendered with in place of the CSRF token (a session's secret):
+# random per process, so no text a person writes can hold it; each request's answer has
+# its own token put in its place.
+_SHARED_TOKEN: Final = "shared-csrf-" + secrets.token_urlsafe(24)
+
+
+def _render_shared(own: Callable[[Context], Iterator[str]], current: Context, page: PageContext) -> str:
+    """A shared block as anyone would see it: the page it reads (``page`` in the template, and
+    the forms' CSRF field) holds the placeholder token, never this request's."""
+    anyone = dataclasses.replace(page, csrf_token=_SHARED_TOKEN)
+    token = _rendering.set(anyone)
+    try:
+        return _concat(own(current.derived({"page": anyone})))
+    finally:
+        _rendering.reset(token)
 
 
 def _same(kept: tuple[object, ...], sources: tuple[object, ...]) -> bool:
