@@ -49,8 +49,10 @@ class Calendar:
         return Calendar(self.time_zone, self.working_days, self.start_minute, self.end_minute, self.holidays, False)
 
 
+@lru_cache(maxsize=8192)
 def _local(day: date, minute: int, tz: ZoneInfo) -> datetime:
-    """``day`` at ``minute`` local time, as a UTC instant (minute 1440 is the next midnight)."""
+    """``day`` at ``minute`` local time, as a UTC instant (minute 1440 is the next midnight).
+    Kept: the queue asks the same few days for every row, and the time zone lookup costs more."""
     if minute == MINUTES_PER_DAY:
         return _local(day + timedelta(days=1), 0, tz)
     return datetime.combine(day, time(minute // 60, minute % 60), tzinfo=tz).astimezone(UTC)

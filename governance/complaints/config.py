@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from governance.complaints.policy import SlaPolicy, load
+from governance.core.cache import TopicCache
 from governance.core.crypto import Keyring
 from governance.settings import Settings
+
+
+def _new_summary_cache() -> TopicCache[Any]:
+    from governance.complaints.summary import summary_cache  # the summary builds on the services
+
+    return summary_cache()
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +25,8 @@ class Complaints:
     policy: SlaPolicy
     keyring: Keyring
     refund_four_eyes_threshold_minor: int
+    # Period summaries, per process (kept while nothing they count changed; see complaints.summary).
+    summaries: TopicCache[Any] = field(default_factory=_new_summary_cache)
 
     @classmethod
     def configure(cls, settings: Settings, keyring: Keyring) -> Complaints:

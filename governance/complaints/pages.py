@@ -16,6 +16,7 @@ entry); a service's refusal comes back beside the form.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -115,9 +116,12 @@ async def your_complaints(
 ) -> Response[Any]:
     """The signed-in mentee's complaints, newest first, a page at a time, and their latest
     disputes (their own only)."""
-    found = await service.search(complainant=request.user.sub, limit=PAGE_SIZE, cursor=cursor)
-    # Their latest disputes too (as ``GET /api/v1/disputes``), each to its attestation's page.
-    theirs = await disputes.search(state=None, party=request.user.sub, limit=RECENT_DISPUTES, cursor=None)
+    # Their latest disputes too (as ``GET /api/v1/disputes``), each to its attestation's page:
+    # two independent reads, asked together so that the page waits for the database once.
+    found, theirs = await asyncio.gather(
+        service.search(complainant=request.user.sub, limit=PAGE_SIZE, cursor=cursor),
+        disputes.search(state=None, party=request.user.sub, limit=RECENT_DISPUTES, cursor=None),
+    )
     return render(
         request,
         "complaints/mine.html",

@@ -144,12 +144,19 @@ class ComplaintController(Controller):
 
     @get("/summary")
     async def period_summary(
-        self, now: NamedDependency[datetime], request: AnyRequest, period_start: PeriodStart, period_end: PeriodEnd
+        self,
+        now: NamedDependency[datetime],
+        request: AnyRequest,
+        complaints: NamedDependency[Complaints],
+        period_start: PeriodStart,
+        period_end: PeriodEnd,
     ) -> ComplaintsSummary:
         """Complaints received in the period by category, outcome and month, SLA attainment,
         refunds requested and issued, and disputes opened by outcome and highest tier,
-        judged now. 400 when the period ends before it starts or lasts over three years."""
-        return await summary.period_summary(period_start, period_end, now)
+        judged now (``as_of``: figures judged earlier are served while no complaint, refund,
+        dispute or attestation changed and no deadline passed since). 400 when the period
+        ends before it starts or lasts over three years."""
+        return await summary.kept_period_summary(complaints.summaries, period_start, period_end, now)
 
     @get("/{complaint_id:uuid}", opt={"owner_of": complaint_owner})
     async def get_complaint(

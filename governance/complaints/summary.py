@@ -26,6 +26,15 @@ its state first (open reviews are ``open`` even when an earlier tier decided), t
 from the decision. ``breached`` counts disputes flagged by the scan, and open ones
 whose current tier's decision is overdue at ``now``; escalating to the next tier clears
 the flag, like an appeal clears a complaint's.
+
+Caching. A year of complaints takes a few hundred milliseconds to count and the agreement
+figures to compute, and the figures change only when a counted row changes or when a
+deadline passes. :class:`SummaryCache` keeps each period's summary, with the ``as_of`` it
+was judged at, until either happens: the database counts every change to the complaint,
+refund, dispute and attestation tables (:func:`governance.core.cache.count_changes`,
+topic :data:`TOPIC`), and the summary knows the next instant at which an open complaint's
+or dispute's deadline passes (``stale_at``). Until then a summary judged earlier is the
+summary judged now; its ``as_of`` still says when it was judged.
 """
 
 from __future__ import annotations
@@ -49,7 +58,7 @@ from governance.complaints.schemas import (
 )
 from governance.complaints.states import OPEN_COMPLAINT_STATES, OPEN_DISPUTE_STATES
 from governance.complaints.tables import Complaint, Dispute, Refund
-from governance.core import db, periods
+from governance.core import cache, db, periods
 from governance.core.rows import Row, loads, typed_all
 
 COMPLAINT_OUTCOMES: Final = ("upheld", "partially_upheld", "not_upheld", "withdrawn", "open")
@@ -73,6 +82,11 @@ MONTH_SQL: Final = {
     "postgres": "to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM')",
 }
 DISPUTE_COLUMNS: Final = (Dispute.state, Dispute.outcome, Dispute.tier, Dispute.breached, Dispute.decide_due_at)
+# The next deadline of an open complaint after ``now`` (the {} is ``now``): when time alone changes its standing.
+_NEXT_SQL: Final = f"MIN(CASE WHEN state IN ({_OPEN_SQL}) AND {{column}} > {{{{}}}} THEN {{column}} END)"
+# The cache's topic: the tables a summary counts (a migration puts the counting triggers on them).
+TOPIC: Final = "complaints-summary"
+SUMMARY_TABLES: Final = ("complaint", "refund", "dispute", "attestation")
 
 
 class Standing(Row):
@@ -94,6 +108,9 @@ class ComplaintGroup(Row):
     month: str  # YYYY-MM, UTC
     standing: str  # met, breached or unjudged
     count: int
+    # The group's earliest deadline after ``now`` that changes a standing (open complaints only).
+    next_resolve_due: datetime | None = None
+    next_due: datetime | None = None
 
 
 class RefundGroup(Row):
@@ -169,11 +186,16 @@ async def complaint_groups(since: datetime, until: datetime, now: datetime) -> l
     """Complaints received in ``[since, until)`` grouped by category, state, outcome, UTC
     month and SLA standing at ``now``, with their count (one query)."""
     month = MONTH_SQL["sqlite" if db.is_sqlite() else "postgres"]
+    next_resolve_due = _NEXT_SQL.format(column="resolve_due_at")
+    next_due = _NEXT_SQL.format(column="next_due_at")
     rows = await Complaint.raw(
         # Only constants are formatted into the text; values are bound.
         f"SELECT category, state, outcome, {month} AS month, {STANDING_SQL} AS standing, "  # noqa: S608
-        "COUNT(*) AS count FROM complaint WHERE received_at >= {} AND received_at < {} "
+        f"COUNT(*) AS count, {next_resolve_due} AS next_resolve_due, {next_due} AS next_due "
+        "FROM complaint WHERE received_at >= {} AND received_at < {} "
         "GROUP BY 1, 2, 3, 4, 5",
+        now,
+        now,
         now,
         now,
         since,
@@ -221,14 +243,51 @@ def tally_disputes(rows: Iterable[DisputeTally], now: datetime) -> DisputeFigure
     return DisputeFigures(opened=opened, by_outcome=by_outcome, by_tier=by_tier, breached=breached)
 
 
+def next_deadline(groups: Iterable[ComplaintGroup], disputes: Iterable[DisputeTally], now: datetime) -> datetime | None:
+    """The earliest instant after ``now`` at which an open complaint's or dispute's deadline
+    passes: until then the passing of time changes no figure of the summary."""
+    found = [when for group in groups for when in (group.next_resolve_due, group.next_due) if when is not None]
+    found += [
+        row.decide_due_at
+        for row in disputes
+        if row.state in OPEN_DISPUTE_STATES and row.decide_due_at is not None and row.decide_due_at > now
+    ]
+    return min(found, default=None)
+
+
 async def period_summary(period_start: date, period_end: date, now: datetime) -> ComplaintsSummary:
     """Complaints received, refunds requested and disputes opened from ``period_start`` to
     ``period_end`` (inclusive UTC days), judged at ``now``. 400 naming ``period_end`` when
     the period ends before it starts or lasts more than three years."""
+    figures, _ = await _period_summary(period_start, period_end, now)
+    return figures
+
+
+def summary_cache() -> cache.TopicCache[ComplaintsSummary]:
+    """A process's kept summaries (see the module doc)."""
+    return cache.TopicCache(TOPIC)
+
+
+async def kept_period_summary(
+    kept: cache.TopicCache[ComplaintsSummary], period_start: date, period_end: date, now: datetime
+) -> ComplaintsSummary:
+    """:func:`period_summary`, or the same figures judged earlier (their ``as_of``) while no
+    complaint, refund, dispute or attestation changed and no deadline passed since."""
+    periods.check(period_start, period_end)
+    return await kept.get_or_compute(
+        f"{period_start}/{period_end}", now, lambda: _period_summary(period_start, period_end, now)
+    )
+
+
+async def _period_summary(
+    period_start: date, period_end: date, now: datetime
+) -> tuple[ComplaintsSummary, datetime | None]:
+    """The summary, and the next instant at which time alone changes it."""
     periods.check(period_start, period_end)
     since, until = periods.bounds(period_start, period_end)
+    groups = await complaint_groups(since, until, now)
     received, by_category, by_outcome, per_month, sla = tally_complaints(
-        await complaint_groups(since, until, now), periods.months(period_start, period_end)
+        groups, periods.months(period_start, period_end)
     )
     refund_groups = (
         await Refund.select(
@@ -237,8 +296,11 @@ async def period_summary(period_start: date, period_end: date, now: datetime) ->
         .where((Refund.created_at >= since) & (Refund.created_at < until))
         .group_by(Refund.state, Refund.currency)
     )
-    disputes = await Dispute.select(*DISPUTE_COLUMNS).where((Dispute.opened_at >= since) & (Dispute.opened_at < until))
-    return ComplaintsSummary(
+    disputes = typed_all(
+        await Dispute.select(*DISPUTE_COLUMNS).where((Dispute.opened_at >= since) & (Dispute.opened_at < until)),
+        DisputeTally,
+    )
+    figures = ComplaintsSummary(
         period_start=period_start,
         period_end=period_end,
         as_of=now,
@@ -248,6 +310,7 @@ async def period_summary(period_start: date, period_end: date, now: datetime) ->
         per_month=per_month,
         sla=sla,
         refunds=tally_refunds(typed_all(refund_groups, RefundGroup)),
-        disputes=tally_disputes(typed_all(disputes, DisputeTally), now),
+        disputes=tally_disputes(disputes, now),
         agreement=await attestations.agreement_over(period_start, period_end, attestations.templates()),
     )
+    return figures, next_deadline(groups, disputes, now)

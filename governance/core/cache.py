@@ -25,6 +25,15 @@ the version of the record it was derived from, and stays honest across instances
 
 A value may also say when the mere passing of time changes it (``stale_at``: the next
 expiry in a dossier); it is derived anew after that.
+
+Values derived from whole tables (a period's summary counts every complaint) have no one
+record to version, and every service that writes those tables would have to announce.
+There the database announces for them: :func:`count_changes` (run by a migration) puts
+triggers on the tables, which on SQLite add one to the topic's row of ``change_counter``
+in the writing transaction (SQLite has one writer at a time, so the row costs no
+concurrency), and on PostgreSQL notify ``topic:*`` at commit, without a lock
+(``*``: every key of the topic). :func:`topic_version` reads the counter (None on
+PostgreSQL, where only the notices keep such values, while the listener is connected).
 """
 
 from __future__ import annotations
@@ -55,6 +64,10 @@ UNSETTLED_SECONDS: Final = 5.0
 COMMIT_CHECK_SECONDS: Final = 0.001
 RECONNECT_SECONDS: Final = 2.0
 
+# The key of a notice that concerns every key of its topic.
+EVERY_KEY: Final = "*"
+COUNTER_TABLE: Final = "change_counter"
+
 V = TypeVar("V")
 
 
@@ -65,6 +78,8 @@ class Loaded(Generic[V]):
     value: V
     version: int
     stale_at: datetime | None = None
+    # The instant the value was judged at, when it depends on it: never served for an earlier one.
+    judged_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -105,7 +120,7 @@ class FreshCache(Generic[V]):
         entry = self._entries.get(key)
         settled = self._settled(key)
         data_version = None if _feed.live else self._commit_marker()
-        if entry is not None and settled and (entry.loaded.stale_at is None or now < entry.loaded.stale_at):
+        if entry is not None and settled and _current_at(entry.loaded, now):
             if _feed.live or (data_version is not None and data_version == entry.confirmed_at):
                 self._entries.move_to_end(key)
                 return entry.loaded.value
@@ -151,6 +166,47 @@ class FreshCache(Generic[V]):
         return False
 
 
+class TopicCache(Generic[V]):
+    """Values derived from whole tables of one topic (see :func:`count_changes`), per key,
+    each with the instant it was judged at: served while the database counted no change on
+    the topic and time alone has not changed them (``stale_at``), never for an earlier instant."""
+
+    def __init__(self, topic: str, capacity: int = 64) -> None:
+        self.topic = topic
+        # The counter is read on every request (one indexed row, no commit marker in between):
+        # a change this very process committed a moment ago is seen at once, with no
+        # announcement from the writer.
+        self._kept: FreshCache[V] = FreshCache(topic, self._changes, capacity, commits=_no_signal)
+
+    async def get_or_compute(
+        self, key: str, now: datetime, compute: Callable[[], Awaitable[tuple[V, datetime | None]]]
+    ) -> V:
+        """The value kept for ``key`` while it holds, else ``compute()``'s: ``(value, stale_at)``,
+        judged at ``now``."""
+
+        async def load() -> Loaded[V]:
+            # The counter first: a change committed meanwhile leaves the value checked again.
+            version = await topic_version(self.topic)
+            value, stale_at = await compute()
+            return Loaded(value, version=-1 if version is None else version, stale_at=stale_at, judged_at=now)
+
+        return await self._kept.get_or_load(key, now, load)
+
+    async def _changes(self, _key: str) -> int | None:
+        return await topic_version(self.topic)
+
+
+def _no_signal() -> int | None:
+    return None
+
+
+def _current_at(loaded: Loaded[Any], now: datetime) -> bool:
+    """Whether time alone has not changed ``loaded`` by ``now`` (nor is ``now`` before its judging)."""
+    if loaded.stale_at is not None and now >= loaded.stale_at:
+        return False
+    return loaded.judged_at is None or loaded.judged_at <= now
+
+
 class _ChangeFeed:
     """This process's caches by topic, and whether PostgreSQL notices are arriving."""
 
@@ -163,6 +219,9 @@ class _ChangeFeed:
     def received(self, payload: str) -> None:
         topic, _, key = payload.partition(":")
         for cache in list(self.caches.get(topic, ())):
+            if key == EVERY_KEY:
+                cache.clear()
+                continue
             cache.forget(key)
             cache.settle(key)
 
@@ -230,3 +289,53 @@ async def _listen(dsn: str) -> None:
                 with contextlib.suppress(Exception):
                     await connection.close()
         await asyncio.sleep(RECONNECT_SECONDS)
+
+
+async def topic_version(topic: str) -> int | None:
+    """How many changes the database counted on ``topic``'s tables (see :func:`count_changes`);
+    None on PostgreSQL, which announces them instead."""
+    if not db.is_sqlite():
+        return None
+    row = await db.fetch_row(f"SELECT changes FROM {COUNTER_TABLE} WHERE topic = {{}}", topic)  # noqa: S608
+    return int(row["changes"]) if row else None
+
+
+# PostgreSQL: one statement-level trigger function for every counted table; the notice goes
+# out when the transaction commits (not at all when it rolls back) and takes no lock.
+ANNOUNCE_CHANGES = f"""
+CREATE OR REPLACE FUNCTION governance_announce_changes() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('{CHANNEL}', TG_ARGV[0] || ':{EVERY_KEY}');
+    RETURN NULL;
+END
+$$
+"""
+
+
+async def count_changes(topic: str, tables: tuple[str, ...]) -> None:
+    """For a migration: every insert, update or delete on ``tables`` changes ``topic`` (its
+    counter on SQLite, a notice on PostgreSQL), whoever writes, so a cache of values derived
+    from the whole tables is never served after a change (see the module docstring)."""
+    engine = db.engine()
+    if engine.engine_type == "postgres":
+        await engine.run_ddl(ANNOUNCE_CHANGES)
+        for table in tables:
+            await engine.run_ddl(
+                f"CREATE TRIGGER {table}_announces_{topic.replace('-', '_')} "
+                f"AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION governance_announce_changes('{topic}')"
+            )
+        return
+    await engine.run_ddl(
+        f"CREATE TABLE IF NOT EXISTS {COUNTER_TABLE} (topic TEXT PRIMARY KEY, changes INTEGER NOT NULL DEFAULT 0)"
+    )
+    # Only the migration's constants are formatted into these statements.
+    await engine.run_ddl(f"INSERT OR IGNORE INTO {COUNTER_TABLE} (topic, changes) VALUES ('{topic}', 0)")  # noqa: S608
+    for table in tables:
+        for operation in ("INSERT", "UPDATE", "DELETE"):
+            await engine.run_ddl(
+                f"CREATE TRIGGER {table}_counts_{topic.replace('-', '_')}_{operation.lower()} "  # noqa: S608
+                f"AFTER {operation} ON {table} "
+                f"BEGIN UPDATE {COUNTER_TABLE} SET changes = changes + 1 WHERE topic = '{topic}'; END"
+            )

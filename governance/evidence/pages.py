@@ -28,6 +28,7 @@ from litestar.types import ControllerRouterHandler
 from governance.audit import service as audit
 from governance.audit.witnesses import Witnesses
 from governance.complaints import summary as complaints_summary
+from governance.complaints.config import Complaints
 from governance.core import limits
 from governance.core.authz import Authorizer
 from governance.core.shapes import Input
@@ -38,6 +39,7 @@ from governance.evidence.presenting import PAGE_SIZE, read_query, show
 from governance.evidence.routes import download_response, proof_response
 from governance.evidence.schemas import BundleRequest
 from governance.privacy import summary as privacy_summary
+from governance.privacy.service import Privacy
 from governance.web.forms import Form, blank, read_form
 from governance.web.i18n import N_
 from governance.web.rendering import is_fragment_request
@@ -98,12 +100,16 @@ async def dashboard(
 
 
 @get("/dashboard/complaints")
-async def complaints_dashboard(now: NamedDependency[datetime], request: Request[Any, Any, Any]) -> Response[Any]:
+async def complaints_dashboard(
+    now: NamedDependency[datetime], request: Request[Any, Any, Any], complaints: NamedDependency[Complaints]
+) -> Response[Any]:
     """Complaints, refunds and disputes of a period, with charts (the API's ``/complaints/summary``)."""
     form = read_query(request, PeriodQuery)
     form, start, end = period_of(form, now.date())
     try:
-        summary = await complaints_summary.period_summary(start, end, now) if form.valid else None
+        summary = (
+            await complaints_summary.kept_period_summary(complaints.summaries, start, end, now) if form.valid else None
+        )
     except HTTPException as problem:
         form, summary = form.refused(problem), None
     context = {
@@ -115,24 +121,40 @@ async def complaints_dashboard(now: NamedDependency[datetime], request: Request[
             for currency, amount in sorted((summary.refunds.issued_minor_by_currency if summary else {}).items())
         ],
     }
-    return show(request, "evidence/complaints.html", context, status_code=200 if summary else 422)
+    return show(
+        request,
+        "evidence/complaints.html",
+        context,
+        status_code=200 if summary else 422,
+        # The whole content reads the summary alone (the form shows its period, posts nothing).
+        shared=(("content",), f"{start}/{end}", (summary,)) if summary else None,
+    )
 
 
 @get("/dashboard/privacy")
-async def privacy_dashboard(now: NamedDependency[datetime], request: Request[Any, Any, Any]) -> Response[Any]:
+async def privacy_dashboard(
+    now: NamedDependency[datetime], request: Request[Any, Any, Any], privacy: NamedDependency[Privacy]
+) -> Response[Any]:
     """Consent changes and data requests of a period, with charts (the API's ``/privacy/summary``)."""
     form = read_query(request, PeriodQuery)
     form, start, end = period_of(form, now.date())
     try:
-        summary = await privacy_summary.period_summary(start, end, now) if form.valid else None
+        summary = await privacy_summary.kept_period_summary(privacy.summaries, start, end, now) if form.valid else None
     except HTTPException as problem:
         form, summary = form.refused(problem), None
     context = {
         "form": form,
         "summary": summary,
-        "due": await privacy_summary.requests_due(now),
+        "due": await privacy_summary.kept_requests_due(privacy.summaries, now),
     }
-    return show(request, "evidence/privacy.html", context, status_code=200 if summary else 422)
+    return show(
+        request,
+        "evidence/privacy.html",
+        context,
+        status_code=200 if summary else 422,
+        # The whole content reads the summary and the requests due alone (the form shows its period).
+        shared=(("content",), f"{start}/{end}", (summary, context["due"])) if summary else None,
+    )
 
 
 async def bundles_page(

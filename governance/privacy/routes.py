@@ -166,6 +166,7 @@ async def retention_report(
 async def period_summary(
     now: NamedDependency[datetime],
     request: Request[Any, Any, Any],
+    privacy: NamedDependency[service.Privacy],
     period_start: Annotated[date, QueryParameter(description="First day of the period (UTC), e.g. 2026-01-01.")],
     period_end: Annotated[
         date, QueryParameter(description="Last day of the period (UTC, inclusive); at most three years on.")
@@ -173,9 +174,10 @@ async def period_summary(
 ) -> PrivacySummary:
     """Consent changes in the period by purpose and method, and data requests received: by
     type, answered (completed or rejected), answered on time (extensions count), and still
-    open past their due date now. Counts only. 400 when the period ends before it starts or
-    lasts over three years."""
-    return await summary.period_summary(period_start, period_end, now)
+    open past their due date now (``as_of``: figures judged earlier are served while no
+    consent record or data request changed and no due date passed since). Counts only. 400
+    when the period ends before it starts or lasts over three years."""
+    return await summary.kept_period_summary(privacy.summaries, period_start, period_end, now)
 
 
 class DataRequestController(Controller):

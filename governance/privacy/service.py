@@ -14,7 +14,7 @@ from typing import Any
 
 from governance.audit import service as audit
 from governance.core import db
-from governance.core.cache import FreshCache
+from governance.core.cache import FreshCache, TopicCache
 from governance.core.crypto import Keyring
 from governance.core.identity import SYSTEM
 from governance.core.rows import Row, typed_all
@@ -41,6 +41,12 @@ def _new_consent_cache() -> FreshCache[Any]:
     return consent_cache()
 
 
+def _new_summary_cache() -> TopicCache[Any]:
+    from governance.privacy.summary import summary_cache  # the summary builds on this module
+
+    return summary_cache()
+
+
 @dataclass(frozen=True, slots=True)
 class Privacy:
     """The privacy policy and retention schedule, keys, object store, and every module's subjects."""
@@ -55,6 +61,8 @@ class Privacy:
     sweep_batch: int = 200
     # The permission check's per-process cache (see privacy.consent).
     consent_cache: FreshCache[Any] = field(default_factory=_new_consent_cache)
+    # Period summaries, per process (kept while nothing they count changed; see privacy.summary).
+    summaries: TopicCache[Any] = field(default_factory=_new_summary_cache)
 
     @classmethod
     def configure(

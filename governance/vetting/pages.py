@@ -184,6 +184,8 @@ async def _dossier_page(
     titles = {name: check.title for name, check in vetting.requirements.checks.items()}
     pending = next((decision for decision in found.decisions if decision.state == "proposed"), None)
     given = dict(forms or {})
+    mine = pending is not None and pending.proposed_by == request.user.sub
+    blocks, tag = (("content",), f"{mentor_id}/{mine}") if forms is None else (("record", "decisions"), str(mentor_id))
     return render(
         request,
         "vetting/dossier.html",
@@ -200,6 +202,12 @@ async def _dossier_page(
             decision_options=[(action, gettext(DECISION_ACTION[action])) for action in found.allowed_decisions],
         ),
         status_code=status_code,
+        # What the dossier cache keeps (the same objects while the dossier stands) and the
+        # requirements are the same for every officer, and so is the page's content asked
+        # plainly (blank forms; each answer gets its own CSRF token), but for whether the
+        # pending proposal is the reader's own. Forms sent back with errors are the sender's:
+        # then only the record and the decisions table are shared.
+        shared=(blocks, tag, (rendered, entries, vetting.requirements)),
     )
 
 

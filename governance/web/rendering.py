@@ -14,11 +14,14 @@ Autoescaping is on; ``_()`` and ``{% trans %}`` translate into the request's lan
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import secrets
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode, urlsplit
@@ -29,9 +32,11 @@ from jinja2 import (
     PrefixLoader,
     StrictUndefined,
     Template,
+    nodes,
     pass_eval_context,
     select_autoescape,
 )
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.environment import TemplateModule
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
@@ -40,10 +45,10 @@ from litestar.datastructures import Cookie
 from litestar.enums import MediaType
 from litestar.plugins.htmx import HTMXDetails
 from litestar.plugins.jinja import JinjaTemplateEngine
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from governance.core.identity import Identity
-from governance.web import i18n
+from governance.web import i18n, macros
 from governance.web.config import Web
 from governance.web.sessions import Session
 
@@ -128,7 +133,8 @@ def environment() -> Environment:
     )
     # The same newstyle semantics in one call each: Jinja's own wrappers go through three
     # context calls per ``_()``, which a page with fifty strings pays fifty times.
-    env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext)
+    env.globals.update(_=_GETTEXT, gettext=_gettext, ngettext=_ngettext)
+    env.code_generator_class = _Compiler
     env.globals["static"] = static_url
     env.filters["datetime"] = i18n.format_datetime
     env.filters["date"] = i18n.format_date
@@ -144,6 +150,85 @@ def _gettext(eval_ctx: EvalContext, message: str, /, **variables: Any) -> str:
         translated = Markup(translated)  # noqa: S704  # the catalog's text, as Jinja's own gettext marks it
     # Without a ``%`` formatting changes nothing, so it is skipped.
     return translated % variables if "%" in translated else translated
+
+
+class _Gettext:
+    """The templates' ``_``: called, it is :func:`_gettext`; under autoescape (every page)
+    :class:`_Compiler` writes ``_(message)`` as ``_[message]``, the translation kept as
+    Markup per catalog, and ``_(message, name=value)`` as :meth:`marked_with`: the same
+    answers without the call through Jinja's context, which costs more than the lookup."""
+
+    __slots__ = ()
+
+    @pass_eval_context
+    def __call__(self, eval_ctx: EvalContext, message: str, /, **variables: Any) -> str:
+        return _gettext(eval_ctx, message, **variables)
+
+    def __getitem__(self, message: str) -> Markup:
+        return _marked(i18n.active().translations, message)
+
+    def marked_with(self, message: str, /, **variables: Any) -> Markup:
+        """``_("literal", name=value)`` under autoescape, as :func:`_gettext` answers it (the
+        values escaped by Markup's ``%``), without the call through Jinja's context."""
+        translated = _catalog_markup(i18n.active().translations, message)
+        return translated % variables if "%" in translated else translated
+
+
+_GETTEXT: Final = _Gettext()
+
+
+@lru_cache(maxsize=16384)
+def _catalog_markup(translations: Any, message: str) -> Markup:
+    """``message`` in ``translations``, marked safe as :func:`_gettext` marks it under
+    autoescape. Catalogs are loaded once and never change."""
+    return Markup(translations.gettext(message))  # noqa: S704  # the catalog's text, as _gettext marks it
+
+
+@lru_cache(maxsize=16384)
+def _marked(translations: Any, message: str) -> Markup:
+    """``message`` in ``translations``, marked safe and formatted, as :func:`_gettext` makes it
+    under autoescape without variables (``%%`` reads ``%``)."""
+    translated = _catalog_markup(translations, message)
+    return translated % {} if "%" in translated else translated
+
+
+class _Compiler(CodeGenerator):
+    """Jinja's code generator, writing ``_(message)`` (autoescape on where it stands) as
+    ``_[message]``, and ``_(message, name=value)`` as ``_.marked_with(message, name=value)``:
+    see :class:`_Gettext`. Every other call is Jinja's own."""
+
+    def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
+        [message] = node.args if len(node.args) == 1 else [None]
+        translation = (
+            isinstance(node.node, nodes.Name)
+            and node.node.name == "_"
+            and message is not None
+            and node.dyn_args is None
+            and node.dyn_kwargs is None
+        )
+        if (
+            not translation
+            or message is None
+            or forward_caller
+            or frame.eval_ctx.volatile
+            or not frame.eval_ctx.autoescape
+            or self.environment.is_async
+        ):
+            super().visit_Call(node, frame, forward_caller=forward_caller)
+            return
+        self.write("(")
+        self.visit(node.node, frame)
+        if not node.kwargs:
+            self.write(")[")
+            self.visit(message, frame)
+            self.write("]")
+            return
+        self.write(").marked_with(")
+        self.visit(message, frame)
+        for keyword in node.kwargs:
+            self.write(f", {keyword.key}=")
+            self.visit(keyword.value, frame)
+        self.write(")")
 
 
 @pass_eval_context
@@ -206,8 +291,18 @@ class _CurrentPage:
 @cache
 def _forms_module(forms: Template) -> TemplateModule:
     """The macros of web/forms.html, made once per compiled template rather than per request:
-    what they need of the request (the CSRF token) they read from the render under way."""
-    return forms.make_module({"page": _CurrentPage()})
+    what they need of the request (the CSRF token) they read from the render under way.
+
+    Every macro but ``table`` is answered by its Python twin in :mod:`governance.web.macros`:
+    the same HTML without a macro call (a page calls them per row and per input)."""
+    module = forms.make_module({"page": _CurrentPage()})
+    twins = macros.FormMacros(_GETTEXT.__getitem__, lambda: _rendering.get().csrf_token)
+    # The macros' attributes, as Jinja made them: replaced by functions writing the same HTML.
+    for name in macros.PLAIN:
+        setattr(module, name, getattr(macros, name))
+    for name in macros.OF_THE_PAGE:
+        setattr(module, name, getattr(twins, name))
+    return module
 
 
 @dataclass(slots=True)
@@ -222,6 +317,10 @@ class _Published:
 # Keyed by (template, block, language, tag); kept on the application's state, so every
 # application (every test) has its own.
 PUBLISHED_STATE: Final = "governance_published_pages"
+# The blocks pages share between the people who see them (see render's ``shared``), keyed
+# by (template, block, language, tag), the least recently used out past SHARED_CAPACITY.
+SHARED_STATE: Final = "governance_shared_blocks"
+SHARED_CAPACITY: Final = 256
 
 
 def render(
@@ -233,6 +332,7 @@ def render(
     fragment: str = "content",
     headers: Mapping[str, str] | None = None,
     published: tuple[Hashable, tuple[object, ...]] | None = None,
+    shared: tuple[tuple[str, ...], Hashable, tuple[object, ...]] | None = None,
 ) -> Response[str]:
     """Answer ``request`` with ``template``: the whole page, or for an HTMX request only
     its ``fragment`` block (``content`` unless named). The template sees ``context``, the
@@ -242,7 +342,15 @@ def render(
     ``sources`` only (configuration loaded at start, no personal data, no form); for a
     signed-out visitor it is rendered once per language and kept while ``sources`` are the
     same objects (``context`` may then be a function, called only when it is rendered). The
-    layout around it (CSRF token, language switch) is rendered for every request."""
+    layout around it (CSRF token, language switch) is rendered for every request.
+
+    ``shared=(blocks, tag, sources)``: each of ``blocks`` inside the page (a report's figures
+    and charts, a dossier's record) reads nothing but ``sources`` (values kept by a cache,
+    the same objects while they hold), constants, and what ``tag`` says (a page puts in it
+    whatever of the person asking the block depends on). So it is rendered once per
+    language and ``tag`` and kept while ``sources`` are the same objects, whoever asks; the
+    rest of the page is rendered for every request. Its forms are rendered with a
+    placeholder for the CSRF token, which each answer replaces with the request's own."""
     engine = request.app.template_engine
     assert isinstance(engine, JinjaTemplateEngine), "the shell configures a Jinja template engine"
     compiled = engine.get_template(template)
@@ -267,13 +375,71 @@ def render(
             content = _concat(compiled.blocks[fragment](compiled.new_context(variables)))
             cache[key] = _Published(published[1], content)
             return _answer(request, engine, compiled, variables, page, fragment, content, status_code, headers)
-        if is_fragment_request(request):
+        if shared is not None:
+            context_ = compiled.new_context(variables)
+            _share_blocks(request, template, context_, page, shared)
+            render_block = compiled.blocks[fragment] if is_fragment_request(request) else compiled.root_render_func
+            body = _concat(render_block(context_))
+        elif is_fragment_request(request):
             body = _concat(compiled.blocks[fragment](compiled.new_context(variables)))
         else:
             body = compiled.render(variables)
     finally:
         _rendering.reset(token)
     return _response(body, status_code, headers)
+
+
+def _share_blocks(
+    request: Request[Any, Any, Any],
+    template: str,
+    context: Context,
+    page: PageContext,
+    shared: tuple[tuple[str, ...], Hashable, tuple[object, ...]],
+) -> None:
+    """Have ``context``'s shared blocks taken from their kept renderings, or rendered where
+    they stand (after the template's own top-level code) and kept for their sources."""
+    names, tag, sources = shared
+    kept_blocks: OrderedDict[Hashable, _Published] = request.app.state.setdefault(SHARED_STATE, OrderedDict())
+    for name in names:
+        key = (template, name, page.language.tag, tag)
+        if not context.blocks.get(name):
+            raise ValueError(f"{template} has no block {name!r} to share")
+        own = context.blocks[name][0]
+
+        def block(
+            current: Context, key: Hashable = key, own: Callable[[Context], Iterator[str]] = own
+        ) -> Iterator[str]:
+            kept = kept_blocks.get(key)
+            if kept is not None and _same(kept.source, sources):
+                kept_blocks.move_to_end(key)
+                content = kept.body
+            else:
+                content = _render_shared(own, current, page)
+                kept_blocks[key] = _Published(sources, content)
+                kept_blocks.move_to_end(key)
+                while len(kept_blocks) > SHARED_CAPACITY:
+                    kept_blocks.popitem(last=False)
+            # The forms of a shared block carry this request's own CSRF token.
+            yield content.replace(_SHARED_TOKEN, str(escape(page.csrf_token))) if _SHARED_TOKEN in content else content
+
+        context.blocks[name] = [block]
+
+
+# What a shared block is rendered with in place of the CSRF token (a session's secret):
+# random per process, so no text a person writes can hold it; each request's answer has
+# its own token put in its place.
+_SHARED_TOKEN: Final = "shared-csrf-" + secrets.token_urlsafe(24)
+
+
+def _render_shared(own: Callable[[Context], Iterator[str]], current: Context, page: PageContext) -> str:
+    """A shared block as anyone would see it: the page it reads (``page`` in the template, and
+    the forms' CSRF field) holds the placeholder token, never this request's."""
+    anyone = dataclasses.replace(page, csrf_token=_SHARED_TOKEN)
+    token = _rendering.set(anyone)
+    try:
+        return _concat(own(current.derived({"page": anyone})))
+    finally:
+        _rendering.reset(token)
 
 
 def _same(kept: tuple[object, ...], sources: tuple[object, ...]) -> bool:

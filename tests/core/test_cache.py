@@ -158,3 +158,50 @@ async def test_notices_from_another_instance_invalidate_without_lookups(database
         await cache.stop_listening()
     assert not cache.listening()
     assert len(fresh) == 0, "without notices nothing cached may be trusted"
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="notices are a PostgreSQL feature")
+async def test_a_write_to_a_counted_table_clears_the_topic_at_commit(database: Settings) -> None:
+    """The summaries' topics: the tables' triggers notify ``topic:*`` when the writing
+    transaction commits (never when it rolls back), and every key of the topic is dropped."""
+    computed: list[str] = []
+
+    async def compute() -> tuple[str, datetime | None]:
+        computed.append("x")
+        return f"v{len(computed)}", None
+
+    kept: cache.TopicCache[str] = cache.TopicCache("complaints-summary")
+    await cache.start_listening(PG_URL)
+    try:
+        for _ in range(100):
+            if cache.listening():
+                break
+            await asyncio.sleep(0.05)
+        assert cache.listening()
+        assert await kept.get_or_compute("2026-01-01/2026-01-31", NOW, compute) == "v1"
+        assert await kept.get_or_compute("2026-01-01/2026-01-31", NOW, compute) == "v1"
+        other = await asyncpg.connect(PG_URL)  # another instance writes a refund, then thinks better of it
+        try:
+            transaction = other.transaction()
+            await transaction.start()
+            await other.execute("UPDATE refund SET state = state WHERE false")
+            await transaction.rollback()
+            await asyncio.sleep(0.2)
+            assert await kept.get_or_compute("2026-01-01/2026-01-31", NOW, compute) == "v1", "a rollback says nothing"
+            async with other.transaction():
+                await other.execute("UPDATE refund SET state = state WHERE false")
+        finally:
+            await other.close()
+        for _ in range(100):
+            if await kept.get_or_compute("2026-01-01/2026-01-31", NOW, compute) != "v1":
+                break
+            await asyncio.sleep(0.02)
+        assert await kept.get_or_compute("2026-01-01/2026-01-31", NOW, compute) == "v2"
+    finally:
+        await cache.stop_listening()
+
+
+async def test_a_topic_counts_changes_on_sqlite_only(database: Settings) -> None:
+    """SQLite counts (a row the triggers bump); PostgreSQL announces instead and has no count."""
+    version = await cache.topic_version("complaints-summary")
+    assert (version is not None) == db.is_sqlite()

@@ -597,3 +597,31 @@ async def test_the_dossier_shows_the_mentor_s_leniency_or_not_enough_data(
             assert response.status_code == 201, response.text
     page = await officer.get(f"/vetting/mentors/{mentor['id']}")
     assert "+1.00 rubric steps from the other mentors' mean, over 5 comparisons" in html.unescape(page.text)
+
+
+def _main(page: str) -> str:
+    return page[page.index("<main") : page.index("</main>")]
+
+
+async def test_a_dossier_kept_for_every_officer_carries_each_ones_own_token(
+    vetting: Vetting, officer: Browser, second: Browser
+) -> None:
+    """The dossier's content is rendered once for every officer (see render's ``shared``):
+    its forms carry each reader's own CSRF token, and a change shows on the next request."""
+    mentor = await vetting.approved_mentor(f"shared-{uuid.uuid4()}")
+    path = f"/vetting/mentors/{mentor['id']}"
+    mine, theirs = await officer.get(path), await second.get(path)
+    assert mine.status_code == theirs.status_code == 200
+    assert set(CSRF_VALUE.findall(mine.text)) == {await officer.token()}
+    assert set(CSRF_VALUE.findall(theirs.text)) == {await second.token()}
+    assert "shared-csrf-" not in mine.text + theirs.text
+    # The same content but for the token of who reads it (the header names them).
+    mine_as_anyone = _main(mine.text).replace(await officer.token(), "token")
+    theirs_as_anyone = _main(theirs.text).replace(await second.token(), "token")
+    assert mine_as_anyone == theirs_as_anyone
+    checks = len(await checks_of(vetting, mentor["id"]))
+    await vetting.pass_check(mentor["id"], "background_check", 1)
+    again = await officer.get(path)
+    assert again.text.count("/checks/") > mine.text.count("/checks/") and checks < len(
+        await checks_of(vetting, mentor["id"])
+    )
