@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -122,6 +122,50 @@ def leaf_input(
             seq=seq,
             time=normalise_time(time),
         )
+    )
+
+
+# The encoding of :class:`Leaf` spelt out, for :func:`entry_leaf_input`: msgspec writes a
+# struct's fields in declaration order, each value as it writes the value alone.
+_LEAF_TEMPLATE: Final = (
+    b'{"action":%s,"actor":{"roles":%s,"sub":%s},"details":%s,"outcome":%s,"request_id":%s,'
+    b'"resource":{"id":%s,"type":%s},"seq":%s,"time":%s,"v":%s}'
+)
+_VERSION_JSON: Final = _encoder.encode(FORMAT_VERSION)
+
+
+def entry_leaf_input(
+    seq: int,
+    time: datetime,
+    actor_sub: str,
+    actor_roles: str,
+    action: str,
+    resource_type: str,
+    resource_id: str | None,
+    request_id: str | None,
+    outcome: str,
+    details: str,
+) -> bytes:
+    """:func:`leaf_input`, byte for byte, from the stored columns in their stored order.
+
+    Verification runs this once per entry: it encodes each value as :func:`leaf_input`
+    does but builds no structs, about twice as fast (tests/audit/test_leaf.py checks that
+    both agree on any values)."""
+    if time.tzinfo is not UTC:
+        time = normalise_time(time)
+    encode = _encoder.encode
+    return _LEAF_TEMPLATE % (
+        encode(action),
+        actor_roles.encode(),
+        encode(actor_sub),
+        details.encode(),
+        encode(outcome),
+        encode(request_id),
+        encode(resource_id),
+        encode(resource_type),
+        encode(seq),
+        encode(time),
+        _VERSION_JSON,
     )
 
 
