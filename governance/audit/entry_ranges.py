@@ -27,13 +27,22 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
+from datetime import UTC
 from pathlib import Path
 from typing import Any, Final
 
 import msgspec
 
 from governance.audit import merkle, tree
-from governance.audit.leaf import details_are_canonical, entry_leaf_input, roles_are_canonical
+from governance.audit.leaf import (
+    LEAF_HASH_INPUT,
+    VERSION_JSON,
+    decode_json,
+    encode_json,
+    encode_sorted_json,
+    normalise_time,
+    roles_are_canonical,
+)
 
 COLUMNS: Final = (
     "seq, recorded_at, actor_sub, actor_roles, action, resource_type, resource_id, request_id, outcome, "
@@ -48,7 +57,6 @@ RANGE_SQL: Final = f"SELECT {COLUMNS} FROM audit_entry WHERE seq >= $1 AND seq <
 RANGE_SQL_SQLITE: Final = RANGE_SQL.replace("$1", "?").replace("$2", "?").replace("$3", "?")
 _SNAPSHOT_ID: Final = re.compile(r"[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+")
 
-_LEAF_CTX: Final = hashlib.sha256(b"\x00")  # copied per leaf: SHA-256(0x00 || leaf input)
 _NODE_CTX: Final = hashlib.sha256(b"\x01")
 
 
@@ -101,8 +109,9 @@ class RangeCheck:
         due = self.due
         next_due = due[0] if due else -1
         push, pop = stack.append, stack.pop
-        leaf_ctx, node_ctx = _LEAF_CTX.copy, _NODE_CTX.copy
-        roles_ok, details_ok, leaf_input = roles_are_canonical, details_are_canonical, entry_leaf_input
+        node_ctx, sha256 = _NODE_CTX.copy, hashlib.sha256
+        roles_ok, template, version = roles_are_canonical, LEAF_HASH_INPUT, VERSION_JSON
+        encode, decode, encode_sorted, decode_error = encode_json, decode_json, encode_sorted_json, msgspec.DecodeError
         try:
             for row in rows:
                 if position == stop:  # the row stored after the range: the next range's
@@ -114,16 +123,39 @@ class RangeCheck:
                         problems.append((position, f"entry {position} is missing (next stored entry is {seq})"))
                     self.done = True
                     return False
-                ctx = leaf_ctx()
-                ctx.update(leaf_input(seq, at, sub, roles, action, kind, resource_id, request_id, outcome, details))
-                computed = ctx.digest()
+                # entry_leaf_input inline (a call per row counts here), with the 0x00 prefix.
+                if at.tzinfo is not UTC:
+                    at = normalise_time(at)
+                details_json = details.encode()
+                computed = sha256(
+                    template
+                    % (
+                        encode(action),
+                        roles.encode(),
+                        encode(sub),
+                        details_json,
+                        encode(outcome),
+                        encode(request_id),
+                        encode(resource_id),
+                        encode(kind),
+                        encode(seq),
+                        encode(at),
+                        version,
+                    )
+                ).digest()
                 problem = None
                 if computed != bytes(stored):
                     problem = f"entry {seq} does not match its leaf hash (edited)"
-                elif not roles_ok(roles) or not details_ok(details):
+                else:
                     # Stored JSON is embedded verbatim in the leaf; only canonical JSON of the right
-                    # shape keeps one leaf input from standing for two different rows.
-                    problem = f"entry {seq} holds non-canonical roles or details (edited)"
+                    # shape keeps one leaf input from standing for two different rows. For the
+                    # details, leaf.details_are_canonical inline, on the bytes encoded above.
+                    try:
+                        value = decode(details_json)
+                    except decode_error:
+                        value = None
+                    if not roles_ok(roles) or not (isinstance(value, dict) and encode_sorted(value) == details_json):
+                        problem = f"entry {seq} holds non-canonical roles or details (edited)"
                 if problem is not None and len(problems) < MAX_PROBLEMS:
                     problems.append((seq, problem))
                 # The stack is the cover of [start, position + 1): merge with the subtree to the
@@ -203,12 +235,29 @@ async def check_postgres(job: RangeJob) -> RangeResult:
                 if not _SNAPSHOT_ID.fullmatch(job.snapshot):
                     raise ValueError(f"not a snapshot id: {job.snapshot!r}")
                 await connection.execute(f"SET TRANSACTION SNAPSHOT '{job.snapshot}'")
-            cursor = await connection.cursor(RANGE_SQL, *bounds(job.start, job.stop, job.head))
-            while (rows := await cursor.fetch(BATCH)) and check.feed(rows):
-                pass
+            await feed_from_postgres(connection, check, job.head)
     finally:
         await connection.close()
     return check.result()
+
+
+async def feed_from_postgres(connection: Any, check: RangeCheck, head: int) -> None:
+    """Feed ``check`` its range from a server-side cursor on ``connection`` (asyncpg, in a
+    transaction). The server reads the next batch while a thread checks this one: the
+    reading and the hashing overlap, and the event loop stays free to serve requests."""
+    cursor = await connection.cursor(RANGE_SQL, *bounds(check.start, check.stop, head))
+    pending = asyncio.ensure_future(cursor.fetch(BATCH))
+    try:
+        while rows := await pending:
+            pending = asyncio.ensure_future(cursor.fetch(BATCH))
+            if not await asyncio.to_thread(check.feed, rows):
+                break
+    finally:
+        # The connection takes one statement at a time: let a fetch still running end.
+        if not pending.done():
+            await asyncio.wait([pending])
+        if not pending.cancelled():
+            pending.exception()  # a failure after the last batch used is of no interest
 
 
 def bounds(start: int, stop: int, head: int) -> tuple[int, int, int]:

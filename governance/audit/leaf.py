@@ -125,13 +125,17 @@ def leaf_input(
     )
 
 
-# The encoding of :class:`Leaf` spelt out, for :func:`entry_leaf_input`: msgspec writes a
-# struct's fields in declaration order, each value as it writes the value alone.
-_LEAF_TEMPLATE: Final = (
-    b'{"action":%s,"actor":{"roles":%s,"sub":%s},"details":%s,"outcome":%s,"request_id":%s,'
+# The leaf hash's input, SHA-256(0x00 || leaf input), with the encoding of :class:`Leaf`
+# spelt out: msgspec writes a struct's fields in declaration order, each value as it writes
+# the value alone. Filled by :func:`entry_leaf_input` and, inline, by verification's loop.
+LEAF_HASH_INPUT: Final = (
+    b'\x00{"action":%s,"actor":{"roles":%s,"sub":%s},"details":%s,"outcome":%s,"request_id":%s,'
     b'"resource":{"id":%s,"type":%s},"seq":%s,"time":%s,"v":%s}'
 )
-_VERSION_JSON: Final = _encoder.encode(FORMAT_VERSION)
+VERSION_JSON: Final = _encoder.encode(FORMAT_VERSION)
+encode_json = _encoder.encode
+decode_json = _decoder.decode
+encode_sorted_json = _sorted_encoder.encode
 
 
 def entry_leaf_input(
@@ -148,25 +152,27 @@ def entry_leaf_input(
 ) -> bytes:
     """:func:`leaf_input`, byte for byte, from the stored columns in their stored order.
 
-    Verification runs this once per entry: it encodes each value as :func:`leaf_input`
-    does but builds no structs, about twice as fast (tests/audit/test_leaf.py checks that
-    both agree on any values)."""
+    It encodes each value as :func:`leaf_input` does but builds no structs, about twice as
+    fast (tests/audit/test_leaf.py checks that both agree on any values)."""
     if time.tzinfo is not UTC:
         time = normalise_time(time)
     encode = _encoder.encode
-    return _LEAF_TEMPLATE % (
-        encode(action),
-        actor_roles.encode(),
-        encode(actor_sub),
-        details.encode(),
-        encode(outcome),
-        encode(request_id),
-        encode(resource_id),
-        encode(resource_type),
-        encode(seq),
-        encode(time),
-        _VERSION_JSON,
-    )
+    return (
+        LEAF_HASH_INPUT
+        % (
+            encode(action),
+            actor_roles.encode(),
+            encode(actor_sub),
+            details.encode(),
+            encode(outcome),
+            encode(request_id),
+            encode(resource_id),
+            encode(resource_type),
+            encode(seq),
+            encode(time),
+            VERSION_JSON,
+        )
+    )[1:]
 
 
 def stored_leaf_input(row: Mapping[str, Any]) -> bytes:

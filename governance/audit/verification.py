@@ -425,12 +425,9 @@ async def _verify_postgres(
             dsn = str(engine.config["dsn"])
 
             async def here() -> RangeResult:
-                """The first range, on this connection; hashed in a worker thread so that
-                the event loop keeps serving requests."""
+                """The first range, on this connection."""
                 check = RangeCheck(first, first_stop, due)
-                cursor = await connection.cursor(entry_ranges.RANGE_SQL, *entry_ranges.bounds(first, first_stop, head))
-                while (rows := await cursor.fetch(BATCH)) and await anyio.to_thread.run_sync(check.feed, rows):
-                    pass
+                await entry_ranges.feed_from_postgres(connection, check, head)
                 return check.result()
 
             async with asyncio.TaskGroup() as group:
