@@ -527,8 +527,8 @@ async def verification_read(child: Child, head: int) -> int:
         return count
 
     def read_sqlite() -> int:
+        # Plain tuples, as verify reads them (the columns by position).
         conn = sqlite3.connect(str(engine.path), detect_types=sqlite3.PARSE_DECLTYPES, isolation_level=None)
-        conn.row_factory = sqlite3.Row
         try:
             conn.execute("BEGIN")
             cursor = conn.execute(query.replace("{}", "?"), (head,))
