@@ -77,13 +77,16 @@ class RangeResult(msgspec.Struct):
     """What one range contributes to the verdict. ``end`` is ``stop`` when every entry of
     the range is stored, else the first missing one. ``cover``: the hashes of the complete
     subtrees covering ``[start, end)``; ``due``: the same for ``[start, size)`` at each due
-    size reached. ``problems``: (sequence number, problem), the first :data:`MAX_PROBLEMS`."""
+    size reached, in order, as ``(size, kept, hashes)``: the first ``kept`` hashes of the
+    previous due size's cover, then ``hashes`` (consecutive covers share their left part,
+    and a log signed every few seconds has millions of checkpoints). ``problems``:
+    (sequence number, problem), the first :data:`MAX_PROBLEMS`."""
 
     start: int
     stop: int
     end: int
     cover: list[bytes]
-    due: dict[int, list[bytes]]
+    due: list[tuple[int, int, list[bytes]]]
     problems: list[tuple[int, str]]
 
 
@@ -96,7 +99,9 @@ class RangeCheck:
         self.position = start
         self.stack: list[bytes] = []
         self.due = sorted(size for size in set(due) if start < size <= stop)
-        self.reached: dict[int, list[bytes]] = {}
+        self.next = 0  # index in due of the next size to reach
+        self.reached: list[tuple[int, int, list[bytes]]] = []
+        self.unchanged = 0  # how much of the stack is as it was at the last due size
         self.problems: list[tuple[int, str]] = []
         self.done = start >= stop
 
@@ -106,8 +111,8 @@ class RangeCheck:
             return False
         start, stop, stack, problems = self.start, self.stop, self.stack, self.problems
         position = self.position
-        due = self.due
-        next_due = due[0] if due else -1
+        due, reached, unchanged, index = self.due, self.reached, self.unchanged, self.next
+        next_due = due[index] if index < len(due) else -1
         push, pop = stack.append, stack.pop
         node_ctx, sha256 = _NODE_CTX.copy, hashlib.sha256
         roles_ok, template, version = roles_are_canonical, LEAF_HASH_INPUT, VERSION_JSON
@@ -169,17 +174,22 @@ class RangeCheck:
                     h = ctx.digest()
                     n >>= 1
                     width <<= 1
+                if len(stack) < unchanged:
+                    unchanged = len(stack)
                 push(h)
                 position += 1
                 if position == next_due:
-                    self.reached[position] = list(stack)
-                    due.pop(0)
-                    next_due = due[0] if due else -1
+                    reached.append((position, unchanged, stack[unchanged:]))
+                    unchanged = len(stack)
+                    index += 1
+                    next_due = due[index] if index < len(due) else -1
             if position == stop:
                 self.done = True
             return not self.done
         finally:
             self.position = position
+            self.unchanged = unchanged
+            self.next = index
 
     def result(self) -> RangeResult:
         return RangeResult(
@@ -187,7 +197,7 @@ class RangeCheck:
             stop=self.stop,
             end=self.position,
             cover=list(self.stack),
-            due=self.reached,
+            due=list(self.reached),
             problems=self.problems,
         )
 

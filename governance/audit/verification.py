@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import os
 import sqlite3
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -125,7 +126,7 @@ class VerificationPass:
         self.verifier = self.keys.current
         self.builder = merkle.TreeBuilder()
         signed = typed_all((dict(row) for row in checkpoints), _Signed)
-        self.pending = sorted(signed, key=lambda c: c.tree_size)
+        self.pending = deque(sorted(signed, key=lambda c: c.tree_size))
         self.checked = 0
         self.first_bad_seq: int | None = None
         self.first_bad_checkpoint: int | None = None
@@ -141,7 +142,7 @@ class VerificationPass:
         self.saved = saved
         if saved is not None and saved.size not in {c.tree_size for c in signed}:
             self.bad_checkpoint(saved.size, f"the checkpoint saved earlier (size {saved.size}) is no longer stored")
-        self.cosigned = self._cosigned(witnesses, cosignatures, every_witness)
+        self.cosigned = deque(self._cosigned(witnesses, cosignatures, every_witness))
         self.last_agreed = 0
         self.checkpoints_due()
 
@@ -203,12 +204,14 @@ class VerificationPass:
         problems = iter(done.problems)
         problem = next(problems, None)
         whole = self.builder
-        for size in sorted(done.due):
+        cover: list[bytes] = []
+        for size, kept, hashes in done.due:
             while problem is not None and problem[0] < size:
                 self.bad_seq(*problem)
                 problem = next(problems, None)
+            cover = cover[:kept] + hashes
             self.builder = whole.copy()  # the tree at this size, for the checks below
-            entry_ranges.extend_with_cover(self.builder, size, done.due[size])
+            entry_ranges.extend_with_cover(self.builder, size, cover)
             self.checkpoints_due()
         while problem is not None:
             self.bad_seq(*problem)
@@ -221,9 +224,9 @@ class VerificationPass:
         """Check every checkpoint signed at the size the tree has now (size 0 included), and
         the saved one when the tree reaches its size."""
         while self.pending and self.pending[0].tree_size == self.builder.size:
-            self.checkpoint(self.pending.pop(0))
+            self.checkpoint(self.pending.popleft())
         while self.cosigned and self.cosigned[0].size == self.builder.size:
-            self.witnessed(self.cosigned.pop(0))
+            self.witnessed(self.cosigned.popleft())
         saved = self.saved
         if saved is not None and saved.size == self.builder.size:
             if not hmac.compare_digest(saved.root, self.builder.root()):
