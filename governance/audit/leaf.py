@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -123,6 +123,56 @@ def leaf_input(
             time=normalise_time(time),
         )
     )
+
+
+# The leaf hash's input, SHA-256(0x00 || leaf input), with the encoding of :class:`Leaf`
+# spelt out: msgspec writes a struct's fields in declaration order, each value as it writes
+# the value alone. Filled by :func:`entry_leaf_input` and, inline, by verification's loop.
+LEAF_HASH_INPUT: Final = (
+    b'\x00{"action":%s,"actor":{"roles":%s,"sub":%s},"details":%s,"outcome":%s,"request_id":%s,'
+    b'"resource":{"id":%s,"type":%s},"seq":%s,"time":%s,"v":%s}'
+)
+VERSION_JSON: Final = _encoder.encode(FORMAT_VERSION)
+encode_json = _encoder.encode
+decode_json = _decoder.decode
+encode_sorted_json = _sorted_encoder.encode
+
+
+def entry_leaf_input(
+    seq: int,
+    time: datetime,
+    actor_sub: str,
+    actor_roles: str,
+    action: str,
+    resource_type: str,
+    resource_id: str | None,
+    request_id: str | None,
+    outcome: str,
+    details: str,
+) -> bytes:
+    """:func:`leaf_input`, byte for byte, from the stored columns in their stored order.
+
+    It encodes each value as :func:`leaf_input` does but builds no structs, about twice as
+    fast (tests/audit/test_leaf.py checks that both agree on any values)."""
+    if time.tzinfo is not UTC:
+        time = normalise_time(time)
+    encode = _encoder.encode
+    return (
+        LEAF_HASH_INPUT
+        % (
+            encode(action),
+            actor_roles.encode(),
+            encode(actor_sub),
+            details.encode(),
+            encode(outcome),
+            encode(request_id),
+            encode(resource_id),
+            encode(resource_type),
+            encode(seq),
+            encode(time),
+            VERSION_JSON,
+        )
+    )[1:]
 
 
 def stored_leaf_input(row: Mapping[str, Any]) -> bytes:

@@ -191,6 +191,34 @@ class TreeBuilder:
             # Keep size consistent with the stack even if the iterable raises.
             self._size = size
 
+    def copy(self) -> TreeBuilder:
+        """An independent builder at the same size (the hashes are immutable, so shared)."""
+        builder = TreeBuilder()
+        builder._stack = list(self._stack)
+        builder._size = self._size
+        return builder
+
+    def append_subtree(self, subtree_hash: bytes, height: int) -> None:
+        """Append the root of a complete subtree of ``2**height`` leaves, as if its leaves
+        were appended one by one. The size must be a multiple of ``2**height`` (the subtree
+        is aligned in the tree), which holds for each subtree of a range's cover appended
+        in order: how verification joins ranges of leaves hashed by separate processes."""
+        _check_hash(subtree_hash, "subtree hash")
+        width = 1 << height
+        if self._size % width:
+            raise ValueError(f"a subtree of {width} leaves cannot start at leaf {self._size}")
+        stack = self._stack
+        n = self._size >> height
+        h = subtree_hash
+        while n & 1:  # the same binary-counter merge as append(), one level up per step
+            ctx = _NODE_CTX.copy()
+            ctx.update(stack.pop())
+            ctx.update(h)
+            h = ctx.digest()
+            n >>= 1
+        stack.append(h)
+        self._size += width
+
     def root(self) -> bytes:
         """Return the Merkle Tree Hash of the leaves appended so far.
 

@@ -7,7 +7,9 @@ integrated to and the size a client can check a root against. Each proof reads i
 
 from __future__ import annotations
 
+import asyncio
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -17,6 +19,7 @@ from governance.audit.leaf import stored_leaf_input
 from governance.audit.schemas import ConsistencyProof, InclusionProof
 from governance.audit.tables import AuditEntry, CheckpointRow
 from governance.audit.verification import COLUMNS
+from governance.core import db
 
 TILE_HEIGHT: Final = 8
 TILE_WIDTH: Final = 1 << TILE_HEIGHT
@@ -51,28 +54,58 @@ async def _bound(log_key: service.LogKey) -> CheckpointRow:
     return latest
 
 
+async def _bound_and_hashes(
+    log_key: service.LogKey, ranges: list[tree.Range] | None
+) -> tuple[CheckpointRow, Callable[[], list[bytes]]]:
+    """The latest checkpoint, and the hashes of ``ranges`` (None: not wanted), read at once.
+
+    A proof needs both, and neither depends on the other: two round trips side by side
+    (outside a transaction, whose one connection takes one statement at a time) cost one.
+    The hashes come as a function that raises what reading them raised, so the caller
+    checks the request against the checkpoint first, as it did when it read them after."""
+    if ranges is None:
+        return await _bound(log_key), list
+    reading = tree_store.range_hashes(ranges)
+    found: list[bytes] | BaseException
+    if db.in_transaction():
+        latest = await _bound(log_key)
+        [found] = await asyncio.gather(reading, return_exceptions=True)
+    else:
+        latest_or_error, found = await asyncio.gather(_bound(log_key), reading, return_exceptions=True)
+        if isinstance(latest_or_error, BaseException):
+            raise latest_or_error
+        latest = latest_or_error
+
+    def result() -> list[bytes]:
+        if isinstance(found, BaseException):
+            raise found
+        return found
+
+    return latest, result
+
+
 async def inclusion(log_key: service.LogKey, index: int, tree_size: int) -> InclusionProof:
     """The inclusion proof of entry ``index`` in the tree of ``tree_size`` entries."""
-    latest = await _bound(log_key)
+    ranges = [(index, index + 1), *tree.inclusion_ranges(index, tree_size)] if 0 <= index < tree_size else None
+    latest, hashes = await _bound_and_hashes(log_key, ranges)
     if not 1 <= tree_size <= latest.tree_size:
         raise ProofRefused("tree_size", f"tree_size must be between 1 and {latest.tree_size}, the latest checkpoint")
     if not 0 <= index < tree_size:
         raise ProofRefused("index", f"index must be below tree_size ({tree_size})")
-    ranges = [(index, index + 1), *tree.inclusion_ranges(index, tree_size)]
-    leaf, *hashes = await tree_store.range_hashes(ranges)
-    return InclusionProof(index=index, tree_size=tree_size, leaf_hash=_b64(leaf), hashes=[_b64(h) for h in hashes])
+    leaf, *path = hashes()
+    return InclusionProof(index=index, tree_size=tree_size, leaf_hash=_b64(leaf), hashes=[_b64(h) for h in path])
 
 
 async def consistency(log_key: service.LogKey, first: int, second: int) -> ConsistencyProof:
     """The consistency proof from the tree of ``first`` entries to the tree of ``second``."""
-    latest = await _bound(log_key)
+    ranges = tree.consistency_ranges(first, second) if 1 <= first <= second else None
+    latest, hashes = await _bound_and_hashes(log_key, ranges)
     if not 1 <= second <= latest.tree_size:
         raise ProofRefused("to", f"to must be between 1 and {latest.tree_size}, the latest checkpoint")
     if not 1 <= first <= second:
         # Every tree extends the empty one: verifiers (transparency-dev's too) refuse from = 0.
         raise ProofRefused("from", f"from must be between 1 and to ({second})")
-    hashes = await tree_store.range_hashes(tree.consistency_ranges(first, second))
-    return ConsistencyProof(from_=first, to=second, hashes=[_b64(h) for h in hashes])
+    return ConsistencyProof(from_=first, to=second, hashes=[_b64(h) for h in hashes()])
 
 
 async def entry_proof(

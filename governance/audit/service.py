@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextvars
+import functools
 import hmac
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
@@ -448,17 +449,33 @@ async def tree_size() -> int:
     return int(rows[0]["next_seq"])
 
 
+# The newest checkpoints within the log's size, newest first: the head and the checkpoints
+# in one round trip (every proof and tile asks).
+_LATEST_SQL: Final = (
+    "SELECT * FROM audit_checkpoint WHERE tree_size <= (SELECT next_seq FROM audit_head WHERE name = 'audit') "
+    "ORDER BY tree_size DESC LIMIT {}"
+)
+_LATEST_SQL_POOLED: Final = _LATEST_SQL.format("$1")
+
+
 async def latest_checkpoint(log_key: LogKey) -> CheckpointRow | None:
     """The newest checkpoint this deployment's key really signed, within the log's size.
 
     Rows are only appended, but anyone who can write to the database can append a forged
     one; it is skipped here (and reported by verification), never served or built on.
     """
-    size = await tree_size()
-    rows = await AuditCheckpoint.select().order_by(AuditCheckpoint.tree_size, ascending=False).limit(50)
-    for row in typed_all(rows, CheckpointRow):
-        if row.tree_size <= size and _genuine(row, log_key):
-            return row
+    for limit in (1, 50):  # the newest is nearly always genuine: read more only when not
+        pool = db.read_pool()
+        if pool is None:
+            rows = await AuditCheckpoint.raw(_LATEST_SQL, limit)
+        else:  # every proof and tile asks: the prepared statement on a pooled connection
+            async with pool.acquire() as connection:
+                rows = [dict(record) for record in await connection.fetch(_LATEST_SQL_POOLED, limit)]
+        for row in typed_all(rows, CheckpointRow):
+            if _genuine(row, log_key):
+                return row
+        if len(rows) < limit:
+            break
     return None
 
 
@@ -468,16 +485,19 @@ def _genuine(row: CheckpointRow, log_key: LogKey) -> bool:
     verifier = log_key.verifier_for(row.tree_size)
     if verifier is None:
         return False
+    return _signed_and_folding(verifier, log_key.origin, row.tree_size, row.note, bytes(row.compact_range))
+
+
+@functools.lru_cache(maxsize=1024)
+def _signed_and_folding(verifier: note.VerifierKey, origin: str, size: int, signed_note: str, compact: bytes) -> bool:
+    """:func:`_genuine` on a row's values: a pure function of them, so remembered (checking an
+    Ed25519 signature on every proof and tile request would cost more than reading the row)."""
     try:
-        signed = note.parse_checkpoint(note.open_note(row.note, verifier))
-        resumed = merkle.TreeBuilder.from_compact_range(row.tree_size, row.compact_range)
+        signed = note.parse_checkpoint(note.open_note(signed_note, verifier))
+        resumed = merkle.TreeBuilder.from_compact_range(size, compact)
     except ValueError:  # NoteError is a ValueError
         return False
-    return (
-        signed.origin == log_key.origin
-        and signed.size == row.tree_size
-        and hmac.compare_digest(signed.root, resumed.root())
-    )
+    return signed.origin == origin and signed.size == size and hmac.compare_digest(signed.root, resumed.root())
 
 
 # Checkpoints are signed one at a time across instances: each is numbered after, and

@@ -9,10 +9,13 @@ neither slow the pass down nor make a healthy log look truncated.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import os
 import sqlite3
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,19 +25,20 @@ import anyio.to_thread
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
-from governance.audit import merkle, note
+from governance.audit import entry_ranges, merkle, note
 from governance.audit.cosignature import CosignerKey
+from governance.audit.entry_ranges import RangeCheck, RangeJob, RangeResult
 from governance.audit.keys import KeyHistory
-from governance.audit.leaf import details_are_canonical, roles_are_canonical, stored_leaf_input
 from governance.audit.schemas import Verification
 from governance.core import db
 from governance.core.rows import Row, typed_all
 
-BATCH: Final = 5000
-COLUMNS: Final = (
-    "seq, recorded_at, actor_sub, actor_roles, action, resource_type, resource_id, request_id, outcome, "
-    "details, leaf_hash"
-)
+BATCH: Final = entry_ranges.BATCH
+COLUMNS: Final = entry_ranges.COLUMNS
+# A worker process costs about a quarter of a second to start, the time it takes to check
+# some 50,000 entries: below twice that per process, fewer processes finish sooner.
+MIN_ENTRIES_PER_PROCESS: Final = 100_000
+MAX_PROCESSES: Final = 8
 HEAD_SQL: Final = "SELECT next_seq FROM audit_head WHERE name = 'audit'"
 BEYOND_HEAD_SQL: Final = "SELECT count(*) FROM audit_entry WHERE seq >= {}"
 CHECKPOINTS_SQL: Final = "SELECT tree_size, note, link FROM audit_checkpoint ORDER BY tree_size"
@@ -100,10 +104,12 @@ class _Cosigned:
 
 
 class VerificationPass:
-    """One streaming pass: every leaf recomputed, the root compared at every checkpoint.
+    """One pass: every leaf recomputed, the root compared at every checkpoint.
 
-    Entries come as the bare driver reads them (a mapping of the columns per row): at
-    hundreds of thousands of rows, a conversion each would cost as much as the hashing.
+    The entries are checked in contiguous ranges (:mod:`governance.audit.entry_ranges`),
+    here or by worker processes, as the bare driver reads them (a sequence of
+    :data:`COLUMNS` per row: at hundreds of thousands of rows, a conversion each would
+    cost as much as the hashing); :meth:`join` takes each range in, in order.
     """
 
     def __init__(
@@ -120,7 +126,7 @@ class VerificationPass:
         self.verifier = self.keys.current
         self.builder = merkle.TreeBuilder()
         signed = typed_all((dict(row) for row in checkpoints), _Signed)
-        self.pending = sorted(signed, key=lambda c: c.tree_size)
+        self.pending = deque(sorted(signed, key=lambda c: c.tree_size))
         self.checked = 0
         self.first_bad_seq: int | None = None
         self.first_bad_checkpoint: int | None = None
@@ -136,9 +142,8 @@ class VerificationPass:
         self.saved = saved
         if saved is not None and saved.size not in {c.tree_size for c in signed}:
             self.bad_checkpoint(saved.size, f"the checkpoint saved earlier (size {saved.size}) is no longer stored")
-        self.cosigned = self._cosigned(witnesses, cosignatures, every_witness)
+        self.cosigned = deque(self._cosigned(witnesses, cosignatures, every_witness))
         self.last_agreed = 0
-        self.next_due = self._next_due()
         self.checkpoints_due()
 
     def _cosigned(
@@ -170,47 +175,58 @@ class VerificationPass:
                 self.problems.append(f"no stored checkpoint carries a valid cosignature by witness {key.name}")
         return sorted(cosigned, key=lambda c: c.size)
 
-    def _next_due(self) -> int:
-        sizes = [self.pending[0].tree_size] if self.pending else []
-        if self.cosigned:
-            sizes.append(self.cosigned[0].size)
-        if self.saved is not None and self.saved.size >= self.builder.size:
-            sizes.append(self.saved.size)
-        return min(sizes, default=-1)
-
     def bad_seq(self, seq: int, problem: str) -> None:
         if self.first_bad_seq is None:
             self.first_bad_seq = seq
         self.problems.append(problem)
 
-    def leaves(self, rows: Sequence[Mapping[str, Any]]) -> bool:
-        """Feed a batch; False once an entry is missing (positions after a gap mean nothing)."""
-        builder, leaf_hash = self.builder, merkle.leaf_hash
-        for row in rows:
-            expected = builder.size
-            seq = row["seq"]
-            if seq != expected:
-                self.bad_seq(expected, f"entry {expected} is missing (next stored entry is {seq})")
-                return False
-            computed = leaf_hash(stored_leaf_input(row))
-            if computed != bytes(row["leaf_hash"]):
-                self.bad_seq(seq, f"entry {seq} does not match its leaf hash (edited)")
-            elif not roles_are_canonical(row["actor_roles"]) or not details_are_canonical(row["details"]):
-                # Stored JSON is embedded verbatim in the leaf; only canonical JSON of the right
-                # shape keeps one leaf input from standing for two different rows.
-                self.bad_seq(seq, f"entry {seq} holds non-canonical roles or details (edited)")
-            builder.append(computed)
-            if builder.size == self.next_due:
-                self.checkpoints_due()
-        return True
+    def due_sizes(self) -> list[int]:
+        """The sizes at which the tree's root is still to be compared: checkpoints stored,
+        cosigned or saved (what a range reports the cover of, see :class:`RangeResult`)."""
+        sizes = {c.tree_size for c in self.pending} | {c.size for c in self.cosigned}
+        if self.saved is not None:
+            sizes.add(self.saved.size)
+        return sorted(size for size in sizes if size > self.builder.size)
+
+    def leaves(self, rows: Sequence[Sequence[Any]]) -> bool:
+        """Check a batch of rows (each :data:`COLUMNS` in order) that follows the entries
+        checked so far; False once an entry is missing (positions after a gap mean nothing)."""
+        check = RangeCheck(self.builder.size, self.builder.size + len(rows), self.due_sizes())
+        check.feed(rows)
+        return self.join(check.result())
+
+    def join(self, done: RangeResult) -> bool:
+        """Take in a range checked here or in a worker process, in the order a single pass
+        would have met them: each entry's problems, then the checkpoints due at the size
+        the tree reaches with it. False once an entry is missing: later ranges mean nothing."""
+        if done.start != self.builder.size:
+            raise ValueError(f"range from {done.start} joined at size {self.builder.size}")
+        problems = iter(done.problems)
+        problem = next(problems, None)
+        whole = self.builder
+        cover: list[bytes] = []
+        for size, kept, hashes in done.due:
+            while problem is not None and problem[0] < size:
+                self.bad_seq(*problem)
+                problem = next(problems, None)
+            cover = cover[:kept] + hashes
+            self.builder = whole.copy()  # the tree at this size, for the checks below
+            entry_ranges.extend_with_cover(self.builder, size, cover)
+            self.checkpoints_due()
+        while problem is not None:
+            self.bad_seq(*problem)
+            problem = next(problems, None)
+        self.builder = whole
+        entry_ranges.extend_with_cover(whole, done.end, done.cover)
+        return done.end == done.stop
 
     def checkpoints_due(self) -> None:
         """Check every checkpoint signed at the size the tree has now (size 0 included), and
         the saved one when the tree reaches its size."""
         while self.pending and self.pending[0].tree_size == self.builder.size:
-            self.checkpoint(self.pending.pop(0))
+            self.checkpoint(self.pending.popleft())
         while self.cosigned and self.cosigned[0].size == self.builder.size:
-            self.witnessed(self.cosigned.pop(0))
+            self.witnessed(self.cosigned.popleft())
         saved = self.saved
         if saved is not None and saved.size == self.builder.size:
             if not hmac.compare_digest(saved.root, self.builder.root()):
@@ -220,7 +236,6 @@ class VerificationPass:
                     "(history was rewritten)",
                 )
             self.saved = None
-        self.next_due = self._next_due()
 
     def chain(self, stored: _Signed) -> None:
         """Each checkpoint is numbered after, and linked to, the one stored before it: a
@@ -344,25 +359,49 @@ class VerificationPass:
         )
 
 
+def worker_count(entries: int) -> int:
+    """How many processes check a log of ``entries`` entries: one per CPU this process may
+    use, at most :data:`MAX_PROCESSES`, each with at least :data:`MIN_ENTRIES_PER_PROCESS`."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cpus, MAX_PROCESSES, entries // MIN_ENTRIES_PER_PROCESS))
+
+
+def split(head: int, processes: int) -> list[tuple[int, int]]:
+    """``[0, head)`` in ``processes`` contiguous ranges of nearly equal size (fewer when
+    there are fewer entries; one, empty, for an empty log)."""
+    count = max(1, min(processes, head))
+    bounds = [head * k // count for k in range(count + 1)]
+    return [(bounds[k], bounds[k + 1]) for k in range(count)]
+
+
+def _within(sizes: list[int], start: int, stop: int) -> list[int]:
+    return [size for size in sizes if start < size <= stop]
+
+
 async def verify(
     verifier: KeyHistory | note.VerifierKey,
     saved: note.Checkpoint | None = None,
     witnesses: Sequence[CosignerKey] = (),
     *,
     every_witness: bool = True,
+    processes: int | None = None,
 ) -> Verification:
     """Verify every entry and checkpoint the database held at one instant.
 
     An edited entry is reported by sequence number; an edit whose leaf hash was rewritten
     too is caught by the first checkpoint whose signed root no longer matches; deleted or
     reordered entries and forged checkpoints make ``ok`` false.
+
+    A large log is checked by several processes, each a range of entries
+    (:func:`worker_count` of them unless ``processes`` says how many); the verdict is the
+    same, problems and their order included.
     """
     engine = db.engine()
     if isinstance(engine, PostgresEngine):
-        return await _verify_postgres(engine, verifier, saved, witnesses, every_witness)
+        return await _verify_postgres(engine, verifier, saved, witnesses, every_witness, processes)
     if isinstance(engine, SQLiteEngine):
         return await anyio.to_thread.run_sync(
-            _verify_sqlite, str(engine.path), verifier, saved, witnesses, every_witness
+            _verify_sqlite, str(engine.path), verifier, saved, witnesses, every_witness, processes
         )
     raise TypeError(f"unsupported engine {engine.engine_type}")  # pragma: no cover
 
@@ -373,6 +412,7 @@ async def _verify_postgres(
     saved: note.Checkpoint | None,
     witnesses: Sequence[CosignerKey],
     every_witness: bool,
+    processes: int | None,
 ) -> Verification:
     connection = await (engine.pool.acquire() if engine.pool else engine.get_new_connection())
     try:
@@ -381,13 +421,30 @@ async def _verify_postgres(
             cosignatures = await connection.fetch(COSIGNATURES_SQL) if witnesses else []
             checkpoints = await connection.fetch(CHECKPOINTS_SQL)
             state = VerificationPass(verifier, checkpoints, saved, witnesses, cosignatures, every_witness=every_witness)
-            cursor = await connection.cursor(
-                f"SELECT {COLUMNS} FROM audit_entry WHERE seq < $1 ORDER BY seq",  # noqa: S608
-                head,
-            )
-            while rows := await cursor.fetch(BATCH):
-                # The hashing runs in a worker thread so the event loop keeps serving requests.
-                if not await anyio.to_thread.run_sync(state.leaves, rows):
+            (first, first_stop), *others = split(head, processes or worker_count(head))
+            due = state.due_sizes()
+            # The workers read the rows this transaction sees, and no others.
+            snapshot = str(await connection.fetchval("SELECT pg_export_snapshot()")) if others else None
+            dsn = str(engine.config["dsn"])
+
+            async def here() -> RangeResult:
+                """The first range, on this connection."""
+                check = RangeCheck(first, first_stop, due)
+                await entry_ranges.feed_from_postgres(connection, check, head)
+                return check.result()
+
+            async with asyncio.TaskGroup() as group:
+                workers = [
+                    group.create_task(
+                        entry_ranges.run_worker(
+                            RangeJob(start, stop, head, _within(due, start, stop), "postgres", dsn, snapshot)
+                        )
+                    )
+                    for start, stop in others
+                ]
+                mine = group.create_task(here())
+            for result in (mine.result(), *(worker.result() for worker in workers)):
+                if not state.join(result):
                     break
             beyond = int(await connection.fetchval(BEYOND_HEAD_SQL.format("$1"), head))
     finally:
@@ -404,10 +461,12 @@ def _verify_sqlite(
     saved: note.Checkpoint | None,
     witnesses: Sequence[CosignerKey],
     every_witness: bool,
+    processes: int | None,
 ) -> Verification:
     # PARSE_DECLTYPES: Piccolo registered the converters that turn TIMESTAMPTZ into datetimes.
     connection = sqlite3.connect(path, detect_types=sqlite3.PARSE_DECLTYPES, isolation_level=None)
     connection.row_factory = sqlite3.Row
+    workers: list[Any] = []
     try:
         connection.execute("BEGIN")  # one read snapshot (WAL) for everything below
         head = int(connection.execute(HEAD_SQL).fetchone()[0])
@@ -420,15 +479,30 @@ def _verify_sqlite(
             cosignatures,
             every_witness=every_witness,
         )
-        cursor = connection.execute(
-            f"SELECT {COLUMNS} FROM audit_entry WHERE seq < ? ORDER BY seq",  # noqa: S608
-            (head,),
-        )
-        while rows := cursor.fetchmany(BATCH):
-            if not state.leaves(rows):
+        (first, first_stop), *others = split(head, processes or worker_count(head))
+        due = state.due_sizes()
+        # SQLite cannot share a snapshot between connections. A worker reads entries below
+        # the head read here, which appends never touch: only a rewrite during the pass
+        # could make its rows differ from this snapshot's, and it is a rewrite either way.
+        workers = [
+            entry_ranges.start_worker(RangeJob(start, stop, head, _within(due, start, stop), "sqlite", path))
+            for start, stop in others
+        ]
+        connection.row_factory = None  # plain tuples: the rows are read by position
+        check = RangeCheck(first, first_stop, due)
+        cursor = connection.execute(entry_ranges.RANGE_SQL_SQLITE, entry_ranges.bounds(first, first_stop, head))
+        while (rows := cursor.fetchmany(BATCH)) and check.feed(rows):
+            pass
+        results = [check.result(), *(entry_ranges.collect(worker) for worker in workers)]
+        workers = []
+        for result in results:
+            if not state.join(result):
                 break
         beyond = int(connection.execute(BEYOND_HEAD_SQL.format("?"), (head,)).fetchone()[0])
         connection.execute("COMMIT")
     finally:
+        for worker in workers:  # failed before collecting them
+            worker.kill()
+            worker.wait()
         connection.close()
     return state.finish(head, beyond)

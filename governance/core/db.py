@@ -147,6 +147,16 @@ def in_transaction() -> bool:
     return engine().current_transaction.get() is not None
 
 
+def read_pool() -> Any | None:
+    """PostgreSQL's connection pool, for a hot read-only query that skips Piccolo's query
+    building (asyncpg prepares it once per connection); None on SQLite and inside a
+    transaction, whose statements must run on its own connection: use Piccolo there."""
+    db = engine()
+    if isinstance(db, PostgresEngine) and db.pool is not None and not in_transaction():
+        return db.pool
+    return None
+
+
 @asynccontextmanager
 async def transaction() -> AsyncIterator[None]:
     """A write transaction; joins the caller's transaction when one is open.

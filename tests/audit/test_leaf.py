@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from governance.audit.leaf import canonical_json, details_are_canonical, leaf_input, roles_are_canonical
+from governance.audit.leaf import (
+    canonical_json,
+    details_are_canonical,
+    entry_leaf_input,
+    leaf_input,
+    roles_are_canonical,
+)
 
 text = st.text(max_size=30)
 json_values = st.recursive(
@@ -117,3 +123,49 @@ def test_roles_must_be_canonical_lists_of_strings(text: str, canonical: bool) ->
 )
 def test_details_must_be_canonical_objects(text: str, canonical: bool) -> None:
     assert details_are_canonical(text) is canonical
+
+
+@given(
+    seq=st.integers(0, 2**62),
+    time=st.datetimes(
+        min_value=datetime(2000, 1, 1),
+        max_value=datetime(2100, 1, 1),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]),
+    ),
+    sub=text,
+    roles=text,
+    action=text,
+    resource_type=text,
+    resource_id=st.none() | text,
+    request_id=st.none() | text,
+    outcome=text,
+    details=text,
+)
+def test_verification_encodes_a_stored_entry_exactly_as_it_was_recorded(
+    seq: int,
+    time: datetime,
+    sub: str,
+    roles: str,
+    action: str,
+    resource_type: str,
+    resource_id: str | None,
+    request_id: str | None,
+    outcome: str,
+    details: str,
+) -> None:
+    """entry_leaf_input (verification's per-row encoder) gives leaf_input's bytes for any
+    stored values, canonical or not: roles and details are embedded verbatim by both."""
+    assert entry_leaf_input(
+        seq, time, sub, roles, action, resource_type, resource_id, request_id, outcome, details
+    ) == leaf_input(
+        seq=seq,
+        time=time,
+        actor_sub=sub,
+        actor_roles=roles,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        request_id=request_id,
+        outcome=outcome,
+        details=details,
+    )
