@@ -152,10 +152,11 @@ class ComplaintController(Controller):
         period_end: PeriodEnd,
     ) -> ComplaintsSummary:
         """Complaints received in the period by category, outcome and month, SLA attainment,
-        refunds requested and issued, and disputes opened by outcome and highest tier,
-        judged now (``as_of``: figures judged earlier are served while no complaint, refund,
-        dispute or attestation changed and no deadline passed since). 400 when the period
-        ends before it starts or lasts over three years."""
+        refunds requested and issued, and disputes opened by outcome and highest tier.
+
+        Judged now, or as of ``as_of``: figures judged earlier are served while no complaint,
+        refund, dispute or attestation changed and no deadline passed since. 400 when the
+        period ends before it starts or lasts over three years."""
         return await summary.kept_period_summary(complaints.summaries, period_start, period_end, now)
 
     @get("/{complaint_id:uuid}", opt={"owner_of": complaint_owner})

@@ -610,6 +610,9 @@ async def test_a_dossier_kept_for_every_officer_carries_each_ones_own_token(
     its forms carry each reader's own CSRF token, and a change shows on the next request."""
     mentor = await vetting.approved_mentor(f"shared-{uuid.uuid4()}")
     path = f"/vetting/mentors/{mentor['id']}"
+    # Its entries numbered first: a read before and one after the sequencer's batch rightly
+    # differ ("being recorded", then the entry's number).
+    await audit.number_queued()
     mine, theirs = await officer.get(path), await second.get(path)
     assert mine.status_code == theirs.status_code == 200
     assert set(CSRF_VALUE.findall(mine.text)) == {await officer.token()}
