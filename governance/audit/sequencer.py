@@ -74,15 +74,27 @@ def _local_lock() -> asyncio.Lock:
     return found
 
 
+_ENQUEUE_ONE: Final = (
+    f"INSERT INTO audit_queue ({', '.join(FIELDS)}) "  # noqa: S608 - column names, fixed here
+    f"VALUES ({', '.join(f'${n}' for n in range(1, len(FIELDS) + 1))}) RETURNING id"
+)
+
+
 async def enqueue(rows: Sequence[dict[str, Any]]) -> list[int]:
     """Queue entries (each a dict of :data:`FIELDS`) in one statement; their ids in order.
 
     Joins the caller's transaction when one is open (the entry of a change commits with it).
     """
+    params = [row[name] for row in rows for name in FIELDS]
+    connection = db.transaction_connection()
+    if connection is not None and len(rows) == 1:
+        # A change's one entry, on its transaction's own connection: asyncpg prepares the
+        # statement once per connection, and Piccolo's query building (a tenth of the
+        # change's cost at 16 writers) is skipped. Same statement, same transaction.
+        return [int(await connection.fetchval(_ENQUEUE_ONE, *params))]
     columns = ", ".join(FIELDS)
     one = "(" + ", ".join("{}" for _ in FIELDS) + ")"
     values = ", ".join(one for _ in rows)
-    params = [row[name] for row in rows for name in FIELDS]
     inserted = await AuditEntry.raw(
         f"INSERT INTO audit_queue ({columns}) VALUES {values} RETURNING id",  # noqa: S608
         *params,

@@ -130,12 +130,19 @@ def check_engine_matches(settings: Settings) -> None:
         )
 
 
+_engine: Engine[Any] | None = None
+
+
 def engine() -> Engine[Any]:
     """The process-wide engine Piccolo's tables use."""
-    found = engine_finder()
-    if found is None:  # pragma: no cover - piccolo_conf always defines DB
-        raise RuntimeError("no Piccolo engine configured")
-    return found
+    global _engine
+    # Piccolo's finder imports the configuration module on every call (tens of microseconds,
+    # twice per audited change); the engine is chosen once per process, by the environment.
+    if _engine is None:
+        _engine = engine_finder()
+        if _engine is None:  # pragma: no cover - piccolo_conf always defines DB
+            raise RuntimeError("no Piccolo engine configured")
+    return _engine
 
 
 def is_sqlite() -> bool:
@@ -145,6 +152,13 @@ def is_sqlite() -> bool:
 def in_transaction() -> bool:
     """Whether the current task is inside a Piccolo transaction."""
     return engine().current_transaction.get() is not None
+
+
+def transaction_connection() -> Any | None:
+    """The asyncpg connection of the PostgreSQL transaction the current task is in, for a
+    hot statement that skips Piccolo's query building; None on SQLite and outside one."""
+    current = engine().current_transaction.get()
+    return getattr(current, "connection", None) if isinstance(engine(), PostgresEngine) else None
 
 
 def read_pool() -> Any | None:
@@ -315,7 +329,7 @@ async def fetch_row(query: str, *args: Any) -> dict[str, Any] | None:
     inline (an indexed lookup takes microseconds; WAL readers never wait for writers), and
     PostgreSQL from the pool without Piccolo's query building.
     """
-    db = _engine or engine()
+    db = engine()
     if isinstance(db, PostgresEngine) and db.pool is not None:
         record = await db.pool.fetchrow(_dialect("postgres", query), *args)
         return dict(record) if record is not None else None
@@ -336,7 +350,7 @@ def sqlite_data_version() -> int | None:
     It changes whenever any other connection, in this process or another, commits: while
     it stands still, nothing anywhere in the database has changed.
     """
-    db = _engine or engine()
+    db = engine()
     if not isinstance(db, SQLiteEngine):
         return None
     row = _sqlite_reader(db.path).execute("PRAGMA data_version").fetchone()
@@ -369,13 +383,9 @@ def _sqlite_value(value: Any) -> Any:
     return str(value) if isinstance(value, UUID) else value
 
 
-_engine: Engine[Any] | None = None
-
-
 async def start(settings: Settings) -> None:
     """Open the connection pool (PostgreSQL) or prepare the file (SQLite)."""
-    global _engine
-    db = _engine = engine()
+    db = engine()
     if isinstance(db, PostgresEngine):
         await db.start_connection_pool(min_size=1, max_size=settings.database_pool_size)
     else:
