@@ -171,6 +171,18 @@ def read_pool() -> Any | None:
     return None
 
 
+_write_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _write_turn() -> asyncio.Lock:
+    """This event loop's queue for SQLite's write lock (asyncio.Lock wakes waiters in order)."""
+    loop = asyncio.get_running_loop()
+    found = _write_turns.get(loop)
+    if found is None:
+        found = _write_turns[loop] = asyncio.Lock()
+    return found
+
+
 @asynccontextmanager
 async def transaction() -> AsyncIterator[None]:
     """A write transaction; joins the caller's transaction when one is open.
@@ -181,7 +193,15 @@ async def transaction() -> AsyncIterator[None]:
     """
     db = engine()
     if isinstance(db, SQLiteEngine):
-        async with db.transaction(transaction_type=TransactionType.immediate):
+        if db.current_transaction.get() is not None:  # joined: the outer one holds the turn
+            async with db.transaction(transaction_type=TransactionType.immediate):
+                yield
+            return
+        # SQLite has one writer at a time; left to its busy handler, writers retry on a
+        # sleeping backoff and a steady stream of them can starve one (the sequencer behind
+        # 16 writers waited seconds). In this process they take turns first come, first
+        # served; other processes (the CLI) still meet the busy timeout.
+        async with _write_turn(), db.transaction(transaction_type=TransactionType.immediate):
             yield
     else:
         async with db.transaction():
