@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -63,15 +62,7 @@ LAG: Final = Histogram(
 )
 QUEUED: Final = Gauge("governance_audit_queue_depth", "Audit entries committed but not yet numbered")
 
-_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-def _local_lock() -> asyncio.Lock:
-    loop = asyncio.get_running_loop()
-    found = _locks.get(loop)
-    if found is None:
-        found = _locks[loop] = asyncio.Lock()
-    return found
+_local_lock = db.LoopLock()
 
 
 _ENQUEUE_ONE: Final = (

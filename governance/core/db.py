@@ -171,16 +171,23 @@ def read_pool() -> Any | None:
     return None
 
 
-_write_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+class LoopLock:
+    """One asyncio.Lock per event loop (a lock is bound to the loop it first waits in, and
+    tests run each in a loop of their own); it wakes its waiters in the order they came."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+    def __call__(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        found = self._locks.get(loop)
+        if found is None:
+            found = self._locks[loop] = asyncio.Lock()
+        return found
 
 
-def _write_turn() -> asyncio.Lock:
-    """This event loop's queue for SQLite's write lock (asyncio.Lock wakes waiters in order)."""
-    loop = asyncio.get_running_loop()
-    found = _write_turns.get(loop)
-    if found is None:
-        found = _write_turns[loop] = asyncio.Lock()
-    return found
+# This process's queue for SQLite's write lock.
+_write_turn = LoopLock()
 
 
 @asynccontextmanager
