@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from governance.audit import service as audit
 from governance.core import db
+from governance.core.cache import FreshCache, Loaded, announce
 from governance.core.errors import field_error
 from governance.core.identity import ROLES, SYSTEM, Identity, valid_subject
 from governance.core.rows import Row, typed
@@ -88,18 +89,51 @@ class _SessionRow(_Grant):
 _FIND: Final = (
     "SELECT id, subject, roles, kind, return_url, expires_at, revoked_at FROM web_session WHERE secret_sha256 = {}"
 )
+# The sessions' topic in the per-process caches (governance.core.cache), keyed by the secret's digest.
+TOPIC: Final = "web-session"
+_STANDING: Final = "SELECT revoked_at IS NOT NULL AS revoked FROM web_session WHERE secret_sha256 = {}"
+# Absent, live, signed out: a session row moves only forward through these.
+_ABSENT, _LIVE, _REVOKED = -1, 0, 1
 
 
-async def find(secret: str | None, now: datetime) -> Session | None:
+async def _standing(key: str) -> int:
+    found = await db.fetch_row(_STANDING, key)
+    if found is None:
+        return _ABSENT
+    return _REVOKED if found["revoked"] else _LIVE
+
+
+def session_cache(capacity: int = 4096) -> FreshCache[_SessionRow | None]:
+    """Session rows by the digest of their secret, kept in this process.
+
+    Every page request looks its cookie up; a row changes only when it is opened or signed
+    out, and both announce it in their transaction (:func:`governance.core.cache.announce`):
+    the instance that signs a session out forgets it at once, the others when the change
+    reaches them (a PostgreSQL notice, or SQLite's commit counter on the next lookup).
+    Expiry is judged on every request, against the row's ``expires_at``."""
+    return FreshCache(TOPIC, _standing, capacity)
+
+
+async def find(secret: str | None, now: datetime, kept: FreshCache[_SessionRow | None] | None = None) -> Session | None:
     """The live session whose cookie holds ``secret``: None when there is none, or it expired,
-    or it was signed out (a forged, tampered or replayed cookie finds nothing)."""
+    or it was signed out (a forged, tampered or replayed cookie finds nothing). ``kept``: the
+    rows this process keeps (:func:`session_cache`), consulted before the database."""
     if not well_formed(secret):
         return None
     assert secret is not None
-    found = await db.fetch_row(_FIND, digest(secret))
-    if found is None:
+    key = digest(secret)
+
+    async def load() -> Loaded[_SessionRow | None]:
+        found = await db.fetch_row(_FIND, key)
+        if found is None:
+            return Loaded(None, version=_ABSENT)
+        row = _session_row(found)
+        version = _LIVE if row.revoked_at is None else _REVOKED
+        return Loaded(row, version=version, stale_at=row.expires_at)
+
+    row = (await load()).value if kept is None else await kept.get_or_load(key, now, load)
+    if row is None:
         return None
-    row = _session_row(found)
     identity = _identity(row.subject, row.roles)
     if row.revoked_at is not None or row.expires_at <= now or identity is None:
         return None
@@ -205,7 +239,10 @@ async def _open(
     expires_at = now + lifetime if not_after is None else min(now + lifetime, not_after)
     secret = new_secret()
     session_id = uuid.uuid4()
-    await WebSession.insert(WebSession(id=session_id, **_columns(secret, identity, kind, return_url, now, expires_at)))
+    columns = _columns(secret, identity, kind, return_url, now, expires_at)
+    await WebSession.insert(WebSession(id=session_id, **columns))
+    # A lookup of this secret kept before it existed (only a guess could have made one) ends here.
+    await announce(TOPIC, columns["secret_sha256"])
     await audit.record_change(
         actor=identity,
         action="web.session.signed_in",
@@ -229,6 +266,7 @@ async def _revoke(session: Session, now: datetime, *, reason: str) -> None:
         .returning(WebSession.id)
     )
     if revoked:
+        await announce(TOPIC, digest(session.secret))
         await audit.record_change(
             actor=session.identity,
             action="web.session.signed_out",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
@@ -9,11 +10,13 @@ import msgspec
 import pytest
 
 from governance.app import create_app
+from governance.core import cache
 from governance.core.clock import ManualClock
 from governance.settings import Settings
 from governance.web import sessions
 from governance.web.config import Web
 from governance.web.security import CONTENT_SECURITY_POLICY, csrf_token
+from governance.web.tables import WebSession
 
 from ..conftest import AuthHeaders
 from .conftest import SESSION, Entries, SignIn, csrf_of
@@ -159,6 +162,23 @@ async def test_sign_out_revokes_the_session_on_the_server(
     replay = await client.get("/")
     assert (replay.status_code, replay.headers["location"]) == (303, "/sign-in")
     assert any(c.startswith(f"{SESSION}=") and "Max-Age=0" in c for c in replay.headers.get_list("set-cookie"))
+
+
+async def test_a_session_signed_out_elsewhere_opens_nothing_here(
+    client: httpx.AsyncClient, sign_in: SignIn, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Page requests keep session rows in the process (sessions.session_cache): a sign-out
+    by another instance, or by hand in the database, still ends the session here."""
+    # A key this process just announced is read through for a few seconds: not in this test.
+    monkeypatch.setattr(cache, "UNSETTLED_SECONDS", 0.0)
+    session = await sign_in("support_agent", sub="agent-elsewhere")
+    assert (await client.get("/")).status_code == 200  # the row is now kept here
+    # Another process's write: no announcement reaches this one, only the database changes.
+    await WebSession.update({WebSession.revoked_at: clock.now()}).where(WebSession.id == session.id)
+    # SQLite's "anything committed?" answer is reused for a millisecond (governance.core.cache).
+    await asyncio.sleep(0.01)
+    replay = await client.get("/")
+    assert (replay.status_code, replay.headers["location"]) == (303, "/sign-in")
 
 
 @pytest.mark.parametrize("forged", ["x", "A" * 43, "../../etc/passwd", "-" * 43, "%00" * 15])
