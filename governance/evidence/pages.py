@@ -126,8 +126,8 @@ async def complaints_dashboard(
         "evidence/complaints.html",
         context,
         status_code=200 if summary else 422,
-        # The whole content reads the summary alone (the form shows its period, posts nothing).
-        shared=(("content",), f"{start}/{end}", (summary,)) if summary else None,
+        # The whole page reads the summary alone (the form shows its period, posts nothing).
+        shared=(("title", "content"), f"{start}/{end}", (summary,)) if summary else None,
     )
 
 
@@ -152,8 +152,8 @@ async def privacy_dashboard(
         "evidence/privacy.html",
         context,
         status_code=200 if summary else 422,
-        # The whole content reads the summary and the requests due alone (the form shows its period).
-        shared=(("content",), f"{start}/{end}", (summary, context["due"])) if summary else None,
+        # The whole page reads the summary and the requests due alone (the form shows its period).
+        shared=(("title", "content"), f"{start}/{end}", (summary, context["due"])) if summary else None,
     )
 
 

@@ -60,6 +60,9 @@ _encoder = msgspec.json.Encoder()
 class RenderedDossier:
     body: bytes
     etag: str
+    # The same dossier as a value, for the page (decoding the body again costs a page more
+    # than rendering it from what is kept).
+    dossier: Dossier
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +134,7 @@ async def read(
         dossier, stale_at, version = await build(vetting, mentor_id, audience, now)
         body = _encoder.encode(dossier)
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        return Loaded(RenderedDossier(body=body, etag=etag), version=version, stale_at=stale_at)
+        return Loaded(RenderedDossier(body=body, etag=etag, dossier=dossier), version=version, stale_at=stale_at)
 
     return await cache.of(audience).get_or_load(str(mentor_id), now, render)
 

@@ -38,7 +38,6 @@ from governance.vetting.schemas import (
     CheckTransition,
     DecisionProposal,
     DetailValue,
-    Dossier,
     LongText,
 )
 from governance.vetting.states import MENTOR_STATUSES, CheckState, DecisionAction, MentorStatus
@@ -176,22 +175,22 @@ async def _dossier_page(
     forms: Mapping[str, Form[Any]] | None = None,
 ) -> Response[Any]:
     rendered = await dossier.read(vetting, cache, mentor_id, "staff", now)
-    found = msgspec.json.decode(rendered.body, type=Dossier)
+    found = rendered.dossier
     await audit.record_read(request.user, "vetting.dossier.read", "mentor", str(mentor_id))
     # The two facts about the mentor themselves that the dossier does not number: their
     # registration and the entry that gave them their status now.
     entries = await dossier.status_entries(cache, mentor_id, now)
-    titles = {name: check.title for name, check in vetting.requirements.checks.items()}
     pending = next((decision for decision in found.decisions if decision.state == "proposed"), None)
     given = dict(forms or {})
     mine = pending is not None and pending.proposed_by == request.user.sub
-    blocks, tag = (("content",), f"{mentor_id}/{mine}") if forms is None else (("record", "decisions"), str(mentor_id))
-    return render(
-        request,
-        "vetting/dossier.html",
-        _context(
+    blocks, tag = (
+        (("title", "content"), f"{mentor_id}/{mine}") if forms is None else (("record", "decisions"), str(mentor_id))
+    )
+
+    def context() -> dict[str, Any]:
+        return _context(
             dossier=found,
-            titles=titles,
+            titles={name: check.title for name, check in vetting.requirements.checks.items()},
             registered_seq=entries.registered_seq,
             status_seq=entries.status_seq,
             pending=pending,
@@ -200,13 +199,19 @@ async def _dossier_page(
             decision_form=given.get("decision") or blank(),
             me=request.user.sub,
             decision_options=[(action, gettext(DECISION_ACTION[action])) for action in found.allowed_decisions],
-        ),
+        )
+
+    return render(
+        request,
+        "vetting/dossier.html",
+        context,
         status_code=status_code,
         # What the dossier cache keeps (the same objects while the dossier stands) and the
         # requirements are the same for every officer, and so is the page's content asked
         # plainly (blank forms; each answer gets its own CSRF token), but for whether the
-        # pending proposal is the reader's own. Forms sent back with errors are the sender's:
-        # then only the record and the decisions table are shared.
+        # pending proposal is the reader's own: then the whole page is kept, per reader, and
+        # ``context`` is called only to render it. Forms sent back with errors are the
+        # sender's: then only the record and the decisions table are shared.
         shared=(blocks, tag, (rendered, entries, vetting.requirements)),
     )
 

@@ -321,6 +321,11 @@ PUBLISHED_STATE: Final = "governance_published_pages"
 # by (template, block, language, tag), the least recently used out past SHARED_CAPACITY.
 SHARED_STATE: Final = "governance_shared_blocks"
 SHARED_CAPACITY: Final = 256
+# Whole pages every block of which is shared (render's ``shared`` naming LAYOUT_BLOCKS), with
+# the layout around them as one reader sees it, keyed by (template, status, tag, layout key),
+# the least recently used out past SHARED_CAPACITY.
+SHARED_PAGES_STATE: Final = "governance_shared_pages"
+LAYOUT_BLOCKS: Final = frozenset({"title", "content"})
 
 
 def render(
@@ -350,7 +355,11 @@ def render(
     whatever of the person asking the block depends on). So it is rendered once per
     language and ``tag`` and kept while ``sources`` are the same objects, whoever asks; the
     rest of the page is rendered for every request. Its forms are rendered with a
-    placeholder for the CSRF token, which each answer replaces with the request's own."""
+    placeholder for the CSRF token, which each answer replaces with the request's own.
+    When ``blocks`` name both of the layout's (``title`` and ``content``), the whole page is
+    kept that way too, per reader and address (the layout reads nothing else, see
+    ``_layout_key``): asked again, it costs a lookup and the token's replacement (``context``
+    may then be a function, called only when the page is rendered)."""
     engine = request.app.template_engine
     assert isinstance(engine, JinjaTemplateEngine), "the shell configures a Jinja template engine"
     compiled = engine.get_template(template)
@@ -363,11 +372,22 @@ def render(
         kept = cache.get(key)
         if kept is not None and _same(kept.source, published[1]):
             return _answer(request, engine, compiled, {}, page, fragment, kept.body, status_code, headers)
+    whole: Hashable = None
+    if shared is not None and LAYOUT_BLOCKS.issubset(shared[0]) and not is_fragment_request(request):
+        # Every block of the page is shared: the whole page is kept, for the layout around it too.
+        pages: OrderedDict[Hashable, _Published] = request.app.state.setdefault(SHARED_PAGES_STATE, OrderedDict())
+        whole = (template, status_code, shared[1], _layout_key(request, page))
+        kept = pages.get(whole)
+        if kept is not None and _same(kept.source, shared[2]):
+            pages.move_to_end(whole)
+            return _response(_with_token(kept.body, page), status_code, headers)
     if callable(context):
         context = context()
-    variables: dict[str, Any] = {**(context or {}), "request": request, "page": page}
+    # A page kept whole is rendered as anyone would see it (the placeholder for the token).
+    reader = page if whole is None else dataclasses.replace(page, csrf_token=_SHARED_TOKEN)
+    variables: dict[str, Any] = {**(context or {}), "request": request, "page": reader}
     body: str | None = None
-    token = _rendering.set(page)
+    token = _rendering.set(reader)
     try:
         # The macros, for the page and for a fragment alike.
         variables["forms"] = _forms_module(engine.engine.get_template(FORMS))
@@ -386,6 +406,11 @@ def render(
             body = compiled.render(variables)
     finally:
         _rendering.reset(token)
+    if whole is not None and shared is not None:
+        pages[whole] = _Published(shared[2], body)
+        while len(pages) > SHARED_CAPACITY:
+            pages.popitem(last=False)
+        body = _with_token(body, page)
     return _response(body, status_code, headers)
 
 
@@ -420,7 +445,7 @@ def _share_blocks(
                 while len(kept_blocks) > SHARED_CAPACITY:
                     kept_blocks.popitem(last=False)
             # The forms of a shared block carry this request's own CSRF token.
-            yield content.replace(_SHARED_TOKEN, str(escape(page.csrf_token))) if _SHARED_TOKEN in content else content
+            yield _with_token(content, page)
 
         context.blocks[name] = [block]
 
@@ -429,6 +454,20 @@ def _share_blocks(
 # random per process, so no text a person writes can hold it; each request's answer has
 # its own token put in its place.
 _SHARED_TOKEN: Final = "shared-csrf-" + secrets.token_urlsafe(24)
+
+
+def _with_token(shared: str, page: PageContext) -> str:
+    """``shared`` (rendered with the placeholder token) with the request's own in its place."""
+    return shared.replace(_SHARED_TOKEN, str(escape(page.csrf_token))) if _SHARED_TOKEN in shared else shared
+
+
+def _layout_key(request: Request[Any, Any, Any], page: PageContext) -> Hashable:
+    """Everything the layout reads of a request but its CSRF token: the language, who is
+    signed in and how (the navigation follows their roles), and the address (the current
+    link, the language switch's links)."""
+    session = page.session
+    who = None if session is None else (session.identity.sub, session.identity.roles, session.kind, session.return_url)
+    return (page.language.tag, who, request.scope["path"], request.scope["query_string"])
 
 
 def _render_shared(own: Callable[[Context], Iterator[str]], current: Context, page: PageContext) -> str:

@@ -622,6 +622,13 @@ async def test_a_dossier_kept_for_every_officer_carries_each_ones_own_token(
     mine_as_anyone = _main(mine.text).replace(await officer.token(), "token")
     theirs_as_anyone = _main(theirs.text).replace(await second.token(), "token")
     assert mine_as_anyone == theirs_as_anyone
+    # The whole page is kept per reader: asked again, the same page, naming its reader and
+    # carrying their token for htmx; the other officer's page names the other officer.
+    assert (await officer.get(path)).text == mine.text
+    for reader, page in ((OFFICER, mine), (SECOND_OFFICER, theirs)):
+        assert f"Signed in as {reader}" in page.text
+    assert html.unescape(f'"X-CSRF-Token": "{await officer.token()}"') in html.unescape(mine.text)
+    assert f"Signed in as {OFFICER}" not in theirs.text
     checks = len(await checks_of(vetting, mentor["id"]))
     await vetting.pass_check(mentor["id"], "background_check", 1)
     again = await officer.get(path)
