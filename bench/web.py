@@ -25,7 +25,10 @@ A pair names who asks (``roles`` and ``sub``; no roles: anonymous): the page is 
 with a session cookie opened for them (as a browser that signed in), the JSON route with a
 bearer token for the same subject and roles (as an API client). Its paths may hold
 ``{mentor_id}``, ``{complaint_id}`` and ``{mentee_id}``, filled with a seeded mentor's,
-complaint's and mentee's ids (``sub="{mentee_id}"`` asks as that mentee).
+complaint's and mentee's ids (``sub="{mentee_id}"`` asks as that mentee). Its JSON side asks
+for as many rows as the page shows and, when the page shows what several routes serve (the
+mentee's complaints and their disputes), every one of them, one after the other, timed as
+one request.
 """
 
 from __future__ import annotations
@@ -54,16 +57,28 @@ WARM_UP = 20
 
 @dataclass(frozen=True)
 class Pair:
-    """A page and the JSON route that serves the same data, requested with the same roles."""
+    """A page and the JSON route that serves the same data, requested with the same roles.
+
+    ``json`` may name several routes when the page shows what an API client gets from all
+    of them (asked one after the other, they count as one request); each asks for as many
+    rows as the page shows."""
 
     name: str
     page: str
-    json: str
+    json: str | tuple[str, ...]
     roles: tuple[str, ...] = ()
     sub: str = "bench"
 
+    @property
+    def json_paths(self) -> tuple[str, ...]:
+        return (self.json,) if isinstance(self.json, str) else self.json
+
 
 # The pages measured: each next to the JSON route that serves its data, asked by the same people.
+# The lists' pages show 25 rows (the mentee's complaints page its 10 latest disputes too);
+# the data requests and consent history pages 50, as many as the API gives by default.
+PAGE_ROWS = 25
+RECENT_DISPUTES = 10
 YEAR = "period_start={year_ago}&period_end={today}"
 MENTEE = ("mentee",)
 AGENT = ("support_agent",)
@@ -81,19 +96,26 @@ PAIRS: tuple[Pair, ...] = (
         "{mentee_id}",
     ),
     Pair("Data requests", "/privacy/requests", "/api/v1/privacy/requests", MENTEE, "{mentee_id}"),
-    Pair("Your complaints", "/complaints", "/api/v1/complaints", MENTEE, "{mentee_id}"),
+    # Their complaints and, below them, their latest disputes.
+    Pair(
+        "Your complaints",
+        "/complaints",
+        (f"/api/v1/complaints?limit={PAGE_ROWS}", f"/api/v1/disputes?limit={RECENT_DISPUTES}"),
+        MENTEE,
+        "{mentee_id}",
+    ),
     Pair("Your complaint", "/complaints/{complaint_id}", "/api/v1/complaints/{complaint_id}", MENTEE, "{mentee_id}"),
     # Support staff.
-    Pair("Support queue", "/support?kind=complaints", "/api/v1/complaints?sort=due", AGENT),
+    Pair("Support queue", "/support?kind=complaints", f"/api/v1/complaints?sort=due&limit={PAGE_ROWS}", AGENT),
     Pair("Case page", "/support/cases/{complaint_id}", "/api/v1/complaints/{complaint_id}", AGENT),
     # Compliance officers and auditors.
     Pair("Compliance dashboard", "/dashboard", "/api/v1/evidence/readiness", OFFICER),
     Pair("Complaints summary", f"/dashboard/complaints?{YEAR}", f"/api/v1/complaints/summary?{YEAR}", OFFICER),
     Pair("Privacy summary", f"/dashboard/privacy?{YEAR}", f"/api/v1/privacy/summary?{YEAR}", OFFICER),
-    Pair("Mentor list", "/vetting/mentors", "/api/v1/mentors", OFFICER),
+    Pair("Mentor list", "/vetting/mentors", f"/api/v1/mentors?limit={PAGE_ROWS}", OFFICER),
     Pair("Dossier", "/vetting/mentors/{mentor_id}", "/api/v1/mentors/{mentor_id}/dossier", OFFICER),
-    Pair("Evidence bundles", "/bundles", "/api/v1/evidence/bundles", OFFICER),
-    Pair("Audit search", "/audit", "/api/v1/audit/entries", OFFICER),
+    Pair("Evidence bundles", "/bundles", f"/api/v1/evidence/bundles?limit={PAGE_ROWS}", OFFICER),
+    Pair("Audit search", "/audit", f"/api/v1/audit/entries?order=desc&limit={PAGE_ROWS}", OFFICER),
     Pair("Audit entry", "/audit/entries/{seq}", "/api/v1/audit/entries/{seq}", OFFICER),
     Pair("Log panel", "/audit/log", "/api/v1/audit/checkpoint", OFFICER),
     Pair("Auditor's desk", "/auditor", "/api/v1/evidence/readiness", AUDITOR),
@@ -179,8 +201,17 @@ async def measure(
 ) -> None:
     from vetting import asgi_get
 
-    page_path, json_path = pair.page.format(**ids), pair.json.format(**ids)
-    page, data = asgi_get(app, page_path, page_headers), asgi_get(app, json_path, json_headers)
+    page_path = pair.page.format(**ids)
+    json_paths = [path.format(**ids) for path in pair.json_paths]
+    json_path = " + ".join(json_paths)
+    page = asgi_get(app, page_path, page_headers)
+    routes = [asgi_get(app, path, json_headers) for path in json_paths]
+
+    async def data() -> tuple[int, bytes]:
+        # Every route the page's data takes; the first answer that is not 200 stands for all.
+        answers = [await route() for route in routes]
+        return next((answer for answer in answers if answer[0] != 200), answers[-1])
+
     await timed(page, WARM_UP, page_path)
     await timed(data, WARM_UP, json_path)
     page_rates, data_rates, ratios = [], [], []

@@ -320,12 +320,15 @@ PUBLISHED_STATE: Final = "governance_published_pages"
 # The blocks pages share between the people who see them (see render's ``shared``), keyed
 # by (template, block, language, tag), the least recently used out past SHARED_CAPACITY.
 SHARED_STATE: Final = "governance_shared_blocks"
-SHARED_CAPACITY: Final = 256
+SHARED_CAPACITY: Final = 1024
 # Whole pages every block of which is shared (render's ``shared`` naming LAYOUT_BLOCKS), with
 # the layout around them as one reader sees it, keyed by (template, status, tag, layout key),
 # the least recently used out past SHARED_CAPACITY.
 SHARED_PAGES_STATE: Final = "governance_shared_pages"
 LAYOUT_BLOCKS: Final = frozenset({"title", "content"})
+LAYOUT: Final = "web/layout.html"
+# The layout's blocks that read nothing of a page (see _keep_layout).
+LAYOUT_KEPT: Final = ("site_header", "site_footer")
 
 
 def render(
@@ -395,15 +398,17 @@ def render(
             content = _concat(compiled.blocks[fragment](compiled.new_context(variables)))
             cache[key] = _Published(published[1], content)
             return _answer(request, engine, compiled, variables, page, fragment, content, status_code, headers)
-        if shared is not None:
+        if is_fragment_request(request):
             context_ = compiled.new_context(variables)
-            _share_blocks(request, template, context_, page, shared)
-            render_block = compiled.blocks[fragment] if is_fragment_request(request) else compiled.root_render_func
-            body = _concat(render_block(context_))
-        elif is_fragment_request(request):
-            body = _concat(compiled.blocks[fragment](compiled.new_context(variables)))
+            if shared is not None:
+                _share_blocks(request, template, context_, page, shared)
+            body = _concat(compiled.blocks[fragment](context_))
         else:
-            body = compiled.render(variables)
+            context_ = compiled.new_context(variables)
+            if shared is not None:
+                _share_blocks(request, template, context_, page, shared)
+            _keep_layout(request, context_, page)
+            body = _concat(compiled.root_render_func(context_))
     finally:
         _rendering.reset(token)
     if whole is not None and shared is not None:
@@ -454,6 +459,13 @@ def _share_blocks(
 # random per process, so no text a person writes can hold it; each request's answer has
 # its own token put in its place.
 _SHARED_TOKEN: Final = "shared-csrf-" + secrets.token_urlsafe(24)
+
+
+def _keep_layout(request: Request[Any, Any, Any], context: Context, page: PageContext) -> None:
+    """Have the layout's header and footer taken from their kept renderings (per reader and
+    address, see ``_layout_key``), or rendered and kept: every page has them."""
+    if LAYOUT_KEPT[0] in context.blocks:
+        _share_blocks(request, LAYOUT, context, page, (LAYOUT_KEPT, _layout_key(request, page), ()))
 
 
 def _with_token(shared: str, page: PageContext) -> str:
@@ -514,6 +526,7 @@ def _answer(
         variables["forms"] = _forms_module(engine.engine.get_template(FORMS))
         context = compiled.new_context(variables)
         context.blocks[fragment] = [block]
+        _keep_layout(request, context, page)
         body = _concat(compiled.root_render_func(context))
     finally:
         _rendering.reset(token)
