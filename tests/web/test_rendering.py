@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
-from markupsafe import Markup
+from hypothesis import given
+from hypothesis import strategies as st
+from jinja2 import Environment, StrictUndefined, Undefined
+from markupsafe import Markup, escape
 
 from governance.web import i18n, macros, rendering
 from governance.web.forms import Form
@@ -177,3 +180,45 @@ def test_a_compiled_translation_reads_as_the_call_through_the_context_does() -> 
                     message=message, who="<Ana>"
                 )
                 assert compiled == called and "&lt;Ana&gt;" in compiled
+
+
+class _Marked:
+    def __init__(self, html: str) -> None:
+        self.html = html
+
+    def __html__(self) -> str:
+        return self.html
+
+
+@given(
+    st.one_of(
+        st.text(),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.none(),
+        st.text().map(Markup),
+        st.text().map(_Marked),
+        st.dates(),
+    )
+)
+def test_a_pages_output_is_escaped_exactly_as_markupsafe_escapes_it(value: Any) -> None:
+    assert rendering.escape_output(value) == str(escape(value))
+
+
+@given(
+    st.dictionaries(st.sampled_from(["title", "items", "get", "keys", "record", "__class__", "x"]), st.integers()),
+    st.sampled_from(["title", "items", "get", "keys", "record", "__class__", "x", "missing"]),
+)
+def test_a_dicts_field_reads_in_a_template_as_jinja_reads_it(row: dict[str, int], name: str) -> None:
+    page, plain = environment(), Environment(undefined=StrictUndefined)
+    expected, found = plain.getattr(row, name), page.getattr(row, name)
+    if isinstance(expected, Undefined):
+        assert isinstance(found, Undefined)
+    else:
+        assert found == expected
+
+
+def test_a_template_escapes_what_it_outputs_and_keeps_what_is_marked_safe() -> None:
+    template = environment().from_string("{{ text }}|{{ safe }}|{{ number }}|{{ row.title }}")
+    text = template.render(text="<b>'&\"", safe=Markup("<i>ok</i>"), number=3, row={"title": "<t>"})
+    assert text == "&lt;b&gt;&#39;&amp;&#34;|<i>ok</i>|3|&lt;t&gt;"
