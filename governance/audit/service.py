@@ -443,10 +443,21 @@ def _group_commit() -> _GroupCommit:
     return found
 
 
+_TREE_SIZE: Final = "SELECT next_seq FROM audit_head WHERE name = 'audit'"
+
+
 async def tree_size() -> int:
     """Entries committed so far (the head's next sequence number)."""
-    rows = await AuditEntry.raw("SELECT next_seq FROM audit_head WHERE name = 'audit'")
+    rows = await AuditEntry.raw(_TREE_SIZE)
     return int(rows[0]["next_seq"])
+
+
+async def committed_size() -> int:
+    """:func:`tree_size` for a page: read outside any transaction, on the fast path of
+    :func:`governance.core.db.fetch_row` (a transaction's own entries are not counted)."""
+    row = await db.fetch_row(_TREE_SIZE)
+    assert row is not None, "the migrations create the head row"
+    return int(row["next_seq"])
 
 
 # The newest checkpoints within the log's size, newest first: the head and the checkpoints

@@ -7,6 +7,7 @@ in the layers; they call the audit service as ``/api/v1/audit`` does, nothing mo
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -115,9 +116,26 @@ async def log_context(log_key: audit.LogKey, witnesses: Witnesses) -> dict[str, 
         "quorum": witnesses.quorum,
         "witnessed": latest is not None and await cosigning.witnessed(latest, witnesses),
         "verifier_key": log_key.verifier_key,
-        "size": await audit.tree_size(),
+        "size": await audit.committed_size(),
         "verification": None,
     }
+
+
+def log_panel_tag(context: dict[str, Any]) -> tuple[Hashable, ...]:
+    """All that the log panel of :func:`log_context` shows, as one key: its rendering is
+    shared by everyone who reads the same (see render's ``shared``)."""
+    latest = context["checkpoint"]
+    checkpoint = None if latest is None else (latest.tree_size, latest.signed_at, latest.key_id, context["root_hex"])
+    return (
+        checkpoint,
+        context["note"],
+        context["size"],
+        tuple((signer["name"], signer["key_id"]) for signer in context["witnesses"]),
+        tuple((status["name"], status["state"]) for status in context["configured"]),
+        context["quorum"],
+        context["witnessed"],
+        str(context["verifier_key"]),
+    )
 
 
 @get("/audit/log")
@@ -126,7 +144,9 @@ async def audit_log(
 ) -> Response[Any]:
     """The log panel: the latest signed checkpoint and its witnesses, the public key, the
     export, and a button that verifies the whole log."""
-    return show(request, "evidence/audit_log.html", await log_context(log_key, witnesses))
+    context = await log_context(log_key, witnesses)
+    # The page shows the panel and nothing of who reads it: the same for every reader of the same panel.
+    return show(request, "evidence/audit_log.html", context, shared=(("title", "content"), log_panel_tag(context), ()))
 
 
 @get("/audit/log/verify")

@@ -530,6 +530,26 @@ async def test_the_log_panel_names_the_witnesses_that_cosigned_the_checkpoint(
     assert "No witness has cosigned" not in panel.text
 
 
+async def test_the_log_panel_shows_a_newer_checkpoint_once_it_is_signed(
+    client: httpx.AsyncClient, sign_in: SignIn, services: Services
+) -> None:
+    """The panel is rendered once for everyone who reads the same (render's ``shared``):
+    a checkpoint signed since shows on the next request."""
+    await sign_in("compliance_officer", sub=OFFICER)
+    await audit.number_queued()
+    await audit.sign_checkpoint(services.log_key)
+    first = await client.get("/audit/log")
+    assert (await client.get("/audit/log")).text == first.text
+    await sign_in("compliance_officer", sub=OFFICER)  # more entries in the log
+    await audit.number_queued()
+    await audit.sign_checkpoint(services.log_key)
+    latest = await audit.latest_checkpoint(services.log_key)
+    assert latest is not None
+    newer = await client.get("/audit/log")
+    assert f"{latest.tree_size} entries" not in text_of(first.text)
+    assert f"{latest.tree_size} entries" in text_of(newer.text)
+
+
 async def test_the_log_panel_says_whether_the_configured_witnesses_cosigned(
     settings: Settings, clock: ManualClock, services: Services
 ) -> None:
