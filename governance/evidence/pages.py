@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Final
 from uuid import UUID
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
@@ -158,8 +159,14 @@ async def privacy_dashboard(
 
 
 async def bundles_page(
-    request: Request[Any, Any, Any], authorizer: Authorizer, form: Form[Any], *, status_code: int = 200
+    request: Request[Any, Any, Any],
+    authorizer: Authorizer,
+    form: Form[Any],
+    *,
+    status_code: int = 200,
+    blank_on: date | None = None,
 ) -> Response[Any]:
+    """The bundles and the form; ``blank_on``: the form is blank, suggesting that day's month."""
     cursor = request.query_params.get("cursor")
     if cursor is not None and len(cursor) > limits.MAX_CURSOR:
         cursor = None
@@ -170,7 +177,13 @@ async def bundles_page(
         "next_cursor": page.next_cursor,
         "may_request": may_request(request, authorizer),
     }
-    return show(request, "evidence/bundles.html", context, status_code=status_code)
+    shared = None
+    if blank_on is not None:
+        # With a blank form, the page shows nothing but the listing, the day and whether the
+        # reader may ask: those, the listing as JSON, are its key (see render's ``shared``).
+        tag = (blank_on, context["may_request"], msgspec.json.encode(page.items), page.next_cursor)
+        shared = (("title", "content"), tag, ())
+    return show(request, "evidence/bundles.html", context, status_code=status_code, shared=shared)
 
 
 @get("/bundles", opt={"navigation": N_("Evidence bundles")})
@@ -180,7 +193,7 @@ async def bundles(
     """Every bundle, newest first, and (for officers) the form that asks for one."""
     today = now.date()
     suggested = {"period_start": today.replace(day=1).isoformat(), "period_end": today.isoformat()}
-    return await bundles_page(request, authorizer, blank(suggested))
+    return await bundles_page(request, authorizer, blank(suggested), blank_on=today)
 
 
 @post("/bundles")

@@ -287,6 +287,10 @@ async def test_an_officer_asks_for_a_bundle_follows_its_progress_and_downloads_i
     bundle_id = location.rsplit("/", 1)[1]
     requested = await entries(client, auth, action="evidence.bundle.requested", resource_id=bundle_id)
     assert [entry["actor"]["sub"] for entry in requested] == [OFFICER]
+    # The list (kept whole while it stands, see render's ``shared``) shows it, queued.
+    listed = await client.get("/bundles")
+    row = listed.text[listed.text.index(f'href="/bundles/{bundle_id}"') :].split("</tr>")[0]
+    assert f'href="/bundles/{bundle_id}"' not in form.text and "(0%)" in row
 
     queued = await client.get(location)
     assert queued.status_code == 200
@@ -302,6 +306,9 @@ async def test_an_officer_asks_for_a_bundle_follows_its_progress_and_downloads_i
     assert "<progress" not in ready.text
     view = await bundles.get(bundle_id)
     assert view["pdf_sha256"] in ready.text
+    listed = await client.get("/bundles")
+    row = listed.text[listed.text.index(f'href="/bundles/{bundle_id}"') :].split("</tr>")[0]
+    assert "Ready" in row and "(0%)" not in row
 
     pdf = await client.get(f"/bundles/{bundle_id}/download")
     assert pdf.status_code == 200
