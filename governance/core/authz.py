@@ -51,11 +51,14 @@ class Authorizer:
         self._enforcer = casbin.Enforcer(str(policy_dir / "model.conf"), str(policy_dir / "policy.csv"))
         self._decisions: dict[tuple[str, str, str, str], bool] = {}
         self.on_denied: Final = on_denied
+        # Moves with every reload: what was derived from earlier decisions is stale then.
+        self.generation = 0
 
     def reload(self) -> None:
         """Re-read the policy file and forget every cached decision."""
         self._enforcer.load_policy()
         self._decisions.clear()
+        self.generation += 1
 
     def decide(self, role: str, route: str, method: str, owner: str) -> bool:
         """One role's decision; ``owner`` is ``"self"`` or ``"other"``."""

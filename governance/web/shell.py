@@ -40,6 +40,7 @@ from litestar.types import ASGIApp, ControllerRouterHandler, Message, Receive, S
 from governance.core.authz import Authorizer, casbin_middleware
 from governance.core.clock import Clock
 from governance.core.edge import refuse_overlong_parameters
+from governance.core.identity import ROLES
 from governance.core.ratelimits import per_client, per_subject
 from governance.web import i18n, sessions
 from governance.web.config import Web
@@ -95,6 +96,7 @@ class Shell(InitPluginProtocol):
         self.errors = ErrorPages(web)
         # Looked up by every page request; kept per process (see sessions.session_cache).
         self.sessions_kept = sessions.session_cache()
+        self._reachable_by_roles: dict[tuple[tuple[str, ...], int], list[tuple[str, str]]] = {}
         # Litestar deep-copies what a router holds; a plain function (not a bound method)
         # is kept as is, so the middleware reads this shell's clock, not a copy of it.
         page_middleware = self._page_middleware_factory()
@@ -194,13 +196,25 @@ class Shell(InitPluginProtocol):
     def _navigation_for(self, session: sessions.Session | None, path: str) -> list[NavLink]:
         if session is None:
             return []
-        roles = session.identity.roles
-        return [
-            NavLink(route, label, current=route == path)
-            for route, label in self.navigation
-            if self.authorizer.allows(roles, route, "GET", "other")
-            or self.authorizer.allows(roles, route, "GET", "self")
-        ]
+        reachable = self._reachable(session.identity.roles)
+        return [NavLink(route, label, current=route == path) for route, label in reachable]
+
+    def _reachable(self, roles: tuple[str, ...]) -> list[tuple[str, str]]:
+        """The navigation's entries these roles may open, per policy generation."""
+        key = (roles, self.authorizer.generation)
+        found = self._reachable_by_roles.get(key)
+        if found is None:
+            found = [
+                (route, label)
+                for route, label in self.navigation
+                if self.authorizer.allows(roles, route, "GET", "other")
+                or self.authorizer.allows(roles, route, "GET", "self")
+            ]
+            # Sessions hold known roles, but combinations of them are many: bounded all the same.
+            if len(self._reachable_by_roles) >= len(ROLES) ** 2:
+                self._reachable_by_roles.clear()
+            self._reachable_by_roles[key] = found
+        return found
 
 
 # What every page answer carries in place of whatever the handler set under those names.
