@@ -80,7 +80,13 @@ async def audit_search(request: Request[Any, Any, Any]) -> Response[Any]:
         kept = [(name, value) for name, value in form.values.items() if name != "cursor" and value]
         next_link = "/audit?" + urlencode([*kept, ("cursor", page.next_cursor)])
     context = {"form": form, "entries": page.items if page else [], "next_link": next_link}
-    return show(request, "evidence/audit_search.html", context, status_code=200 if page else 422)
+    # The page shows the form as its query says and the entries found, nothing of who asks:
+    # the query and the entries (as JSON) are its key (see render's ``shared``).
+    shared = None
+    if page is not None:
+        tag = (request.scope["query_string"], msgspec.json.encode(page.items), next_link)
+        shared = (("title", "content"), tag, ())
+    return show(request, "evidence/audit_search.html", context, status_code=200 if page else 422, shared=shared)
 
 
 @get("/audit/entries/{seq:int}")

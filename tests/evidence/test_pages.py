@@ -438,6 +438,12 @@ async def test_the_audit_search_filters_and_pages_newest_first(
     assert len(re.findall(r'<a href="/audit/entries/(\d+)">', within.text)) == presenting.PAGE_SIZE
     before = await client.get("/audit", params={"actor": actor, "until": (today - timedelta(days=1)).isoformat()})
     assert "No entry matches these filters." in before.text
+    # The same search again, once the log has grown: the page (kept while what it shows
+    # stands) has the new entry first.
+    assert (await client.get("/api/v1/audit/entries", headers=auth("admin", sub=actor))).status_code == 403
+    again = await client.get("/audit", params={"actor": actor, "action": "access.denied"})
+    newest = [int(seq) for seq in re.findall(r'<a href="/audit/entries/(\d+)">', again.text)]
+    assert newest[0] > seqs[0] and newest[1:] == seqs[:-1]
 
 
 @pytest.mark.parametrize(
