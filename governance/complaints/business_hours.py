@@ -34,13 +34,20 @@ class Calendar:
     end_minute: int = 17 * 60
     holidays: frozenset[date] = frozenset()
     business: bool = True  # False: calendar time, every instant counts
+    # Kept: the counted time is cached per calendar, and the queue looks it up twice a row.
+    _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        fields = (self.time_zone, self.working_days, self.start_minute, self.end_minute, self.holidays, self.business)
+        object.__setattr__(self, "_hash", hash(fields))
         if self.business:
             if not self.working_days or not self.working_days <= set(range(7)):
                 raise ValueError("working days must be a non-empty set of weekdays 0 (Monday) to 6")
             if not 0 <= self.start_minute < self.end_minute <= MINUTES_PER_DAY:
                 raise ValueError("working hours must start before they end, within one day")
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() in self.working_days and day not in self.holidays
