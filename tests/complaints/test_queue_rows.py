@@ -1,4 +1,4 @@
-"""The support queue's rows, written in Python (presentation.QueueRow), read exactly as the
+"""The support queue's rows, written in Python (presentation.QueueRows), read exactly as the
 Jinja loop over each complaint and its standing that they replace, in every language."""
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ WRITTEN_BY_JINJA = """\
     {% endfor %}
 """
 WRITTEN_BY_ROWS = """\
-    {% for row in rows %}
-    {{ row }}
-    {% endfor %}
+    {% if rows %}
+    {{ rows }}
+    {% endif %}
 """
 ENVIRONMENT = rendering.environment()
 FORMS = rendering._forms_module(ENVIRONMENT.get_template(rendering.FORMS))
