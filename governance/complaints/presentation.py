@@ -206,8 +206,8 @@ def standing(
 
 
 # A queue says the same few standings on every row of every request: each is put into
-# words once per catalog (catalogs are loaded once and never change), and is then the
-# same object each time, so that its badge is kept too (see queue_rows).
+# words once per catalog (catalogs are loaded once and never change), and its badge is
+# then looked up by words that already know their hash (see queue_rows).
 @lru_cache(maxsize=512)
 def _said(translations: Any, words: str, tone: str) -> Standing:
     return Standing(str(translations.gettext(words)), tone)
@@ -259,8 +259,8 @@ def entry_standing(complaints: Complaints, entry: queue.Entry, now: datetime) ->
 class QueueRow(NamedTuple):
     """A complaint as the support queue lists it, each cell in the reader's language and as
     HTML: made here as the template's ``_()``, ``forms.badge`` and autoescaping make it. The
-    row writes itself (``{{ row }}`` in ``queue.html``, see :meth:`__html__`). A named tuple:
-    a page makes 25 of them, and a frozen dataclass takes longer to make than its HTML."""
+    row writes itself (see :meth:`__html__` and :class:`QueueRows`). A named tuple: a page
+    makes 25 of them, and a frozen dataclass takes longer to make than its HTML."""
 
     id: str
     reference: str  # the id's first eight characters, how staff name a case aloud
