@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 Pause = tuple[datetime, datetime | None]
 MINUTES_PER_DAY = 24 * 60
 _ZERO = timedelta(0)
+_ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +34,20 @@ class Calendar:
     end_minute: int = 17 * 60
     holidays: frozenset[date] = frozenset()
     business: bool = True  # False: calendar time, every instant counts
+    # Kept: the counted time is cached per calendar, and the queue looks it up twice a row.
+    _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        fields = (self.time_zone, self.working_days, self.start_minute, self.end_minute, self.holidays, self.business)
+        object.__setattr__(self, "_hash", hash(fields))
         if self.business:
             if not self.working_days or not self.working_days <= set(range(7)):
                 raise ValueError("working days must be a non-empty set of weekdays 0 (Monday) to 6")
             if not 0 <= self.start_minute < self.end_minute <= MINUTES_PER_DAY:
                 raise ValueError("working hours must start before they end, within one day")
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() in self.working_days and day not in self.holidays
@@ -121,64 +129,72 @@ def elapsed(calendar: Calendar, start: datetime, end: datetime, pauses: Sequence
     """Counted time between ``start`` and ``end`` (zero when ``end <= start``)."""
     if end <= start:
         return _ZERO
-    if calendar.business and not pauses:
-        # Whole local days in the middle are summed from per-month totals, so that a case
-        # a year overdue costs a few dozen additions, not a walk over every day (the queue
-        # shows this for every row). The edge days are walked as before.
-        first = start.astimezone(calendar.time_zone).date() + timedelta(days=1)
-        last = end.astimezone(calendar.time_zone).date()
-        if last - first > _WALKED:
-            inner_start, inner_end = _local(first, 0, calendar.time_zone), _local(last, 0, calendar.time_zone)
-            return (
-                _walked(calendar, start, inner_start) + _days(calendar, first, last) + _walked(calendar, inner_end, end)
-            )
-    return _walked(calendar, start, end, pauses)
-
-
-# Below this many whole days the walk is as quick as the sums.
-_WALKED = timedelta(days=62)
+    if pauses:
+        return _walked(calendar, start, end, pauses)
+    if not calendar.business:
+        return end - start
+    if start.year == MINYEAR or end.year == MAXYEAR:  # the day either side would be no date
+        return _walked(calendar, start, end)
+    # Counted from the start of a year to each end, so that the queue (every row, every
+    # request) pays a few lookups rather than a walk over each day between: the year's
+    # sums are kept per calendar, and so is each end (the same deadlines come back with
+    # every request, and ``now`` with every row of one).
+    start_year, before_start = _counted_to(calendar, start)
+    end_year, before_end = _counted_to(calendar, end)
+    while end_year > start_year:
+        end_year -= 1
+        before_end += _year(calendar, end_year)[-1]
+    while start_year > end_year:  # only where a zone moved its clock back across a new year
+        start_year -= 1
+        before_start += _year(calendar, start_year)[-1]
+    return before_end - before_start
 
 
 def _walked(calendar: Calendar, start: datetime, end: datetime, pauses: Sequence[Pause] = ()) -> timedelta:
+    """Counted time between ``start`` and ``end``, summed over each running interval."""
     if end <= start:
         return _ZERO
     return sum((b - a for a, b in _running(calendar, start, end, pauses)), _ZERO)
 
 
-def _day_length(calendar: Calendar, day: date) -> timedelta:
-    """The working time of one whole local day (none on a day off or in a daylight-saving gap)."""
+def _hours_of(calendar: Calendar, day: date) -> tuple[datetime, datetime] | None:
+    """The UTC interval a local day works, as :func:`working_intervals` has it (none on a day
+    off, or when the hours fall into a daylight-saving gap)."""
     if not calendar.is_working_day(day):
-        return _ZERO
+        return None
     start = _local(day, calendar.start_minute, calendar.time_zone)
     end = _local(day, calendar.end_minute, calendar.time_zone)
-    return end - start if start < end else _ZERO
+    return (start, end) if start < end else None
 
 
-@lru_cache(maxsize=4096)
-def _month(calendar: Calendar, year: int, month: int) -> tuple[timedelta, ...]:
-    """Working time before each day of a month: item ``n`` sums its days ``1..n`` (item 0 is zero)."""
-    day = date(year, month, 1)
-    sums = [_ZERO]
-    while day.month == month:
-        sums.append(sums[-1] + _day_length(calendar, day))
-        day += timedelta(days=1)
+@lru_cache(maxsize=64)
+def _year(calendar: Calendar, year: int) -> tuple[timedelta, ...]:
+    """Working time before each day of a local year: item ``n`` sums its first ``n`` days
+    (the last item is the whole year's)."""
+    day, sums = date(year, 1, 1), [_ZERO]
+    while day.year == year:
+        hours = _hours_of(calendar, day)
+        sums.append(sums[-1] + (hours[1] - hours[0] if hours else _ZERO))
+        day += _ONE_DAY
     return tuple(sums)
 
 
-def _days(calendar: Calendar, first: date, last: date) -> timedelta:
-    """The working time of the whole local days ``first`` up to, not including, ``last``."""
-    if (first.year, first.month) == (last.year, last.month):
-        month = _month(calendar, first.year, first.month)
-        return month[last.day - 1] - month[first.day - 1]
-    head = _month(calendar, first.year, first.month)
-    total = head[-1] - head[first.day - 1]
-    year, month_of_year = first.year, first.month
-    while True:
-        year, month_of_year = (year + 1, 1) if month_of_year == 12 else (year, month_of_year + 1)
-        sums = _month(calendar, year, month_of_year)
-        if (year, month_of_year) == (last.year, last.month):
-            return total + sums[last.day - 1]
-        total += sums[-1]
+@lru_cache(maxsize=8192)
+def _counted_to(calendar: Calendar, instant: datetime) -> tuple[int, timedelta]:
+    """The working time from local 1 January of a year up to ``instant``, with that year.
+
+    The whole days up to the eve of ``instant``'s local day come from :func:`_year`; the eve,
+    the day and the morrow are cut at ``instant`` each, since a daylight-saving change may
+    move one day's hours past a neighbour's midnight. Days further off lie wholly before or
+    after it, so differences of these equal the walk over the intervals between."""
+    day = instant.astimezone(calendar.time_zone).date()
+    eve = day - _ONE_DAY
+    counted = _year(calendar, eve.year)[eve.toordinal() - date(eve.year, 1, 1).toordinal()]
+    for near in (eve, day, day + _ONE_DAY):
+        hours = _hours_of(calendar, near)
+        if hours is not None and hours[0] < instant:
+            counted += min(hours[1], instant) - hours[0]
+    return eve.year, counted
 
 
 def deadline(calendar: Calendar, start: datetime, budget: timedelta, pauses: Sequence[Pause] = ()) -> datetime | None:

@@ -8,17 +8,21 @@ Labels are marked with ``N_`` and translated where shown (``_()`` in templates).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from functools import lru_cache
+from typing import Any, Final, NamedTuple
 
 from litestar.exceptions import HTTPException
+from markupsafe import Markup, escape
 
 from governance.complaints import business_hours, queue
 from governance.complaints.config import Complaints
 from governance.complaints.policy import Clock
 from governance.complaints.schemas import ComplaintSummary, ComplaintView, DisputeSummary
-from governance.web.i18n import N_, gettext
+from governance.web import macros
+from governance.web.i18n import N_, active, format_datetime, gettext
 
 PAGE_SIZE: Final = 25
 # A case whose deadline is nearer than this (counted time) shows as due soon.
@@ -146,7 +150,8 @@ COMPLAINANT_BUTTONS: Final = ("withdrawn", "closed", "reopened")
 
 
 def labelled(labels: dict[str, str], values: tuple[str, ...] | list[str]) -> list[tuple[str, str]]:
-    return [(value, gettext(labels[value])) for value in values]
+    translations = active().translations
+    return [(value, str(translations.gettext(labels[value]))) for value in values]
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,14 +162,17 @@ class Standing:
     tone: str
 
 
-def _hours(delta: timedelta) -> str:
-    minutes = max(0, int(delta.total_seconds()) // 60)
+def _hours(translations: Any, minutes: int) -> str:
     hours, minutes = divmod(minutes, 60)
     if hours and minutes:
-        return gettext(N_("%(hours)s h %(minutes)s min"), hours=hours, minutes=minutes)
+        return str(translations.gettext(N_("%(hours)s h %(minutes)s min")) % {"hours": hours, "minutes": minutes})
     if hours:
-        return gettext(N_("%(hours)s h"), hours=hours)
-    return gettext(N_("%(minutes)s min"), minutes=minutes)
+        return str(translations.gettext(N_("%(hours)s h")) % {"hours": hours})
+    return str(translations.gettext(N_("%(minutes)s min")) % {"minutes": minutes})
+
+
+def _minutes(delta: timedelta) -> int:
+    return max(0, int(delta.total_seconds()) // 60)
 
 
 def standing(
@@ -178,23 +186,38 @@ def standing(
 ) -> Standing:
     """The queue's "time left": counted on the case's clock (business hours, or every hour),
     the clock shown paused while the case waits on the complainant, a breach said so."""
-    calendar = complaints.policy.clock(clock)
-    business = clock == "business"
+    translations = active().translations
     if due is None:
         if state == "awaiting_complainant":
-            return Standing(gettext(N_("Clock paused: waiting for the complainant")), "info")
+            return _said(translations, N_("Clock paused: waiting for the complainant"), "info")
         if breached:
-            return Standing(gettext(N_("Breached an SLA target")), "danger")
-        return Standing(gettext(N_("No deadline pending")), "neutral")
+            return _said(translations, N_("Breached an SLA target"), "danger")
+        return _said(translations, N_("No deadline pending"), "neutral")
+    calendar = complaints.policy.clock(clock)
+    business = clock == "business"
     if due <= now:
-        late = _hours(business_hours.elapsed(calendar, due, now))
+        late = business_hours.elapsed(calendar, due, now)
         words = N_("Overdue by %(time)s of business time") if business else N_("Overdue by %(time)s")
-        return Standing(gettext(words, time=late), "danger")
+        return _timed(translations, words, _minutes(late), False, "danger")
     left = business_hours.elapsed(calendar, now, due)
     words = N_("%(time)s of business time left") if business else N_("%(time)s left")
-    prefix = gettext(N_("Breached earlier; ")) if breached else ""
     tone = "danger" if breached else "warning" if left <= DUE_SOON else "ok"
-    return Standing(prefix + gettext(words, time=_hours(left)), tone)
+    return _timed(translations, words, _minutes(left), breached, tone)
+
+
+# A queue says the same few standings on every row of every request: each is put into
+# words once per catalog (catalogs are loaded once and never change), and its badge is
+# then looked up by words that already know their hash (see queue_rows).
+@lru_cache(maxsize=512)
+def _said(translations: Any, words: str, tone: str) -> Standing:
+    return Standing(str(translations.gettext(words)), tone)
+
+
+@lru_cache(maxsize=4096)
+def _timed(translations: Any, words: str, minutes: int, breached_before: bool, tone: str) -> Standing:
+    prefix = str(translations.gettext(N_("Breached earlier; "))) if breached_before else ""
+    time = _hours(translations, minutes)
+    return Standing(prefix + str(translations.gettext(words)) % {"time": time}, tone)
 
 
 def summary_standing(complaints: Complaints, item: ComplaintSummary, now: datetime) -> Standing:
@@ -231,6 +254,113 @@ def entry_standing(complaints: Complaints, entry: queue.Entry, now: datetime) ->
         return summary_standing(complaints, entry.complaint, now)
     assert entry.dispute is not None  # an entry is one or the other
     return dispute_standing(complaints, entry.dispute, now)
+
+
+class QueueRow(NamedTuple):
+    """A complaint as the support queue lists it, each cell in the reader's language and as
+    HTML: made here as the template's ``_()``, ``forms.badge`` and autoescaping make it. The
+    row writes itself (see :meth:`__html__` and :class:`QueueRows`). A named tuple: a page
+    makes 25 of them, and a frozen dataclass takes longer to make than its HTML."""
+
+    id: str
+    reference: str  # the id's first eight characters, how staff name a case aloud
+    category: Markup
+    time_left: Markup  # the standing, as a badge
+    due: Markup  # "due <instant>", empty without a deadline pending
+    state: Markup
+    severity: Markup
+    assignee: Markup
+    received: Markup
+
+    def __html__(self) -> str:
+        """The row's ``<tr>``, as a Jinja loop over these cells wrote it; written here because
+        that loop's lookups and escapes were most of the page's time, once per cell and row
+        (``tests/complaints/test_queue_rows.py`` holds it to that loop's output)."""
+        due = f'<br><span class="field__help">{self.due}</span>' if self.due else ""
+        return (
+            "<tr>\n"
+            # An id is hex digits and hyphens: nothing in it to escape.
+            f'      <th scope="row"><a href="/support/cases/{self.id}">{self.category}</a>\n'
+            f'        <span class="case-ref">{self.reference}</span></th>\n'
+            f"      <td>{self.time_left}{due}</td>\n"
+            f"      <td>{self.state}</td>\n"
+            f"      <td>{self.severity}</td>\n"
+            f"      <td>{self.assignee}</td>\n"
+            f"      <td>{self.received}</td>\n"
+            "    </tr>"
+        )
+
+
+class QueueRows(list[QueueRow]):
+    """A page of the queue's rows, written as one (``{{ rows }}`` in the table's body): a
+    template loop over them costs more than writing them."""
+
+    def __html__(self) -> str:
+        return "\n    ".join([row.__html__() for row in self])
+
+
+def queue_rows(listed: Iterable[tuple[ComplaintSummary, Standing]]) -> QueueRows:
+    """The support queue's rows for complaints listed with their standing."""
+    language = active()
+    translations, tag = language.translations, language.tag
+    shown = _shown(translations)
+    categories, states, severities = shown["category"], shown["state"], shown["severity"]
+    nobody = _marked(translations, N_("Nobody yet"))
+    rows = QueueRows()
+    for item, standing in listed:
+        case = str(item.id)
+        rows.append(
+            QueueRow(
+                id=case,
+                reference=case[:8],
+                category=categories[item.category],
+                time_left=_badge(standing.label, standing.tone),
+                due=_due(translations, tag, item.next_due) if item.next_due else _NO_MARKUP,
+                state=states[item.state],
+                severity=severities[item.severity],
+                assignee=escape(item.assignee) if item.assignee else nobody,
+                received=_instant(tag, item.received_at),
+            )
+        )
+    return rows
+
+
+_NO_MARKUP: Final = Markup("")
+
+
+def _marked(translations: Any, message: str) -> Markup:
+    """``message`` as a template's ``_(message)`` writes it: the catalog's text, marked safe
+    (it is the catalog's, not a person's), ``%%`` read as ``%``."""
+    translated = Markup(translations.gettext(message))  # noqa: S704  # the catalog's text, as the templates' _() marks it
+    return translated % {} if "%" in translated else translated
+
+
+@lru_cache(maxsize=16)
+def _shown(translations: Any) -> dict[str, dict[str, Markup]]:
+    """Every label of :data:`LABELS` as the templates write it, per catalog."""
+    return {
+        kind: {value: _marked(translations, label) for value, label in labels.items()}
+        for kind, labels in LABELS.items()
+    }
+
+
+@lru_cache(maxsize=4096)
+def _badge(label: str, tone: str) -> Markup:
+    return macros.badge(label, tone)
+
+
+@lru_cache(maxsize=8192)
+def _instant(tag: str, instant: datetime) -> Markup:
+    """An instant for people (:func:`format_datetime`, in the language ``tag`` that is the
+    active one), escaped as the template escapes it."""
+    return escape(format_datetime(instant))
+
+
+# Deadlines come back with every request: "due <instant>" is written once per language.
+@lru_cache(maxsize=8192)
+def _due(translations: Any, tag: str, due: datetime) -> Markup:
+    translated = Markup(translations.gettext(N_("due %(when)s")))  # noqa: S704  # the catalog's text, as _() marks it
+    return translated % {"when": format_datetime(due)} if "%" in translated else translated
 
 
 def refusal_status(problem: HTTPException) -> int:

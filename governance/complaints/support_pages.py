@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlencode
 
@@ -34,6 +35,7 @@ from governance.complaints.presentation import (
     dispute_standing,
     entry_standing,
     labelled,
+    queue_rows,
     refusal_status,
     standing,
     summary_standing,
@@ -58,7 +60,7 @@ from governance.core import limits
 from governance.core.pagination import CursorParam
 from governance.core.shapes import Input
 from governance.web.forms import Form, blank, read_form
-from governance.web.i18n import N_, gettext
+from governance.web.i18n import N_, active, gettext
 from governance.web.rendering import render
 
 AnyRequest = Request[Any, Any, Any]
@@ -121,6 +123,18 @@ def _next_link(position: queue.Position) -> str:
     return "/support?" + urlencode({name: value for name, value in given.items() if value})
 
 
+# The same words on every request, read only by the template: made once per catalog.
+@lru_cache(maxsize=16)
+def _queue_words(translations: Any) -> tuple[list[tuple[str, str]], ...]:
+    """The queue's kinds and its filters' states and categories, in ``translations`` (the
+    active catalog's) words."""
+    return (
+        labelled(QUEUE_KINDS, list(QUEUE_KINDS)),
+        labelled(STATE_LABELS, list(COMPLAINT_STATES)),
+        labelled(CATEGORY_LABELS, list(CATEGORIES)),
+    )
+
+
 @get("/support", opt={"navigation": N_("Support queue")})
 async def support_queue(
     now: NamedDependency[datetime],
@@ -146,7 +160,8 @@ async def support_queue(
     clocks and breaches are said in words."""
     if kind == "all" and (state_filter or category or mine or breached):
         kind = "complaints"  # the filters are the complaints'
-    context: dict[str, Any] = {"kind": kind, "kinds": labelled(QUEUE_KINDS, list(QUEUE_KINDS)), "labels": LABELS}
+    kinds, states, categories = _queue_words(active().translations)
+    context: dict[str, Any] = {"kind": kind, "kinds": kinds, "labels": LABELS}
     if kind == "all":
         position = queue.Position(complaints_cursor, disputes_cursor, complaints_done, disputes_done)
         merged = await queue.page(position, PAGE_SIZE)
@@ -179,12 +194,12 @@ async def support_queue(
         "breached": "true" if breached else "",
     }
     context.update(
-        rows=[(item, summary_standing(complaints, item, now)) for item in found.items],
+        rows=queue_rows((item, summary_standing(complaints, item, now)) for item in found.items),
         next_cursor=found.next_cursor,
         filters=blank(filters),
         kept={name: value for name, value in filters.items() if value},
-        states=labelled(STATE_LABELS, list(COMPLAINT_STATES)),
-        categories=labelled(CATEGORY_LABELS, list(CATEGORIES)),
+        states=states,
+        categories=categories,
     )
     return render(request, "complaints/queue.html", context)
 

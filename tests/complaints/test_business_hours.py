@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from governance.complaints.business_hours import Calendar, deadline, elapsed, working_intervals
+from governance.complaints.business_hours import Calendar, _walked, deadline, elapsed, working_intervals
 
 # Hypothesis's default count per property (six properties share the strategies below, so each
 # zone, daylight-saving change and pause shape comes up many times over in every run).
@@ -189,8 +189,58 @@ def test_a_calendar_needs_working_days() -> None:
 @settings(max_examples=EXAMPLES)
 @given(calendars(), instants, instants)
 def test_elapsed_over_months_equals_the_sum_of_its_working_intervals(cal: Calendar, a: datetime, b: datetime) -> None:
-    # Long spans are summed per month (the support queue asks for every row); the sum must
-    # be what walking every working interval gives, daylight-saving days and holidays included.
+    # Spans are counted from per-year sums (the support queue asks for every row); the count
+    # must be what walking every working interval gives, daylight-saving days and holidays included.
     start, end = min(a, b), max(a, b)
     walked = sum((hi - lo for lo, hi in working_intervals(cal, start, end)), timedelta(0))
     assert elapsed(cal, start, end) == walked
+
+
+@st.composite
+def any_calendars(draw: st.DrawFn, around: date) -> Calendar:
+    """Business calendars in any zone the system knows, holidays near ``around``."""
+    start = draw(st.integers(0, 23 * 60 + 59))
+    end = draw(st.integers(start + 1, 24 * 60))
+    near = st.dates(around - timedelta(days=40), around + timedelta(days=400))
+    return Calendar(
+        time_zone=draw(st.timezones()),
+        working_days=draw(st.frozensets(st.integers(0, 6), min_size=1)),
+        start_minute=start,
+        end_minute=end,
+        holidays=draw(st.frozensets(near, max_size=30)),
+    )
+
+
+@settings(max_examples=2 * EXAMPLES, deadline=None)
+@given(st.data(), st.datetimes(datetime(1900, 1, 1), datetime(2100, 1, 1)), st.integers(0, 400 * 24 * 60 * 60))
+def test_elapsed_from_the_year_sums_equals_the_walk_in_any_zone(
+    data: st.DataObject, at: datetime, seconds: int
+) -> None:
+    # The queue counts each row's time from per-year sums and the days around each end; the
+    # walk over every working interval is the reference, in every zone's history (clocks
+    # moved at midnight, whole days skipped), with holidays, 24-hour days and odd minutes.
+    start = at.replace(tzinfo=UTC)
+    end = start + timedelta(seconds=seconds, microseconds=data.draw(st.integers(0, 999_999)))
+    cal = data.draw(any_calendars(start.date()))
+    assert elapsed(cal, start, end) == _walked(cal, start, end)
+    assert elapsed(cal, end, start) == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [
+        ("Pacific/Apia", date(2011, 12, 30)),  # a whole day skipped
+        ("America/Santiago", date(2022, 9, 11)),  # midnight never came
+        ("America/Havana", date(2026, 11, 1)),  # the hour after midnight twice
+        ("Australia/Lord_Howe", date(2026, 4, 5)),  # half an hour back
+    ],
+)
+def test_elapsed_equals_the_walk_around_odd_clock_changes(zone: str, day: date) -> None:
+    tz = ZoneInfo(zone)
+    middle = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+    around = [middle + timedelta(minutes=47 * n) for n in range(-60, 61)]
+    for start_minute, end_minute in ((0, 24 * 60), (9 * 60, 17 * 60), (30, 90), (23 * 60, 24 * 60)):
+        cal = Calendar(tz, frozenset(range(7)), start_minute, end_minute, frozenset({day + timedelta(days=2)}))
+        for a in around[::3]:
+            for b in around:
+                assert elapsed(cal, a, b) == _walked(cal, a, b), (a, b)
