@@ -27,8 +27,8 @@ bearer token for the same subject and roles (as an API client). Its paths may ho
 ``{mentor_id}``, ``{complaint_id}`` and ``{mentee_id}``, filled with a seeded mentor's,
 complaint's and mentee's ids (``sub="{mentee_id}"`` asks as that mentee). Its JSON side asks
 for as many rows as the page shows and, when the page shows what several routes serve (the
-mentee's complaints and their disputes), every one of them, one after the other, timed as
-one request.
+mentee's complaints and their disputes, a case and its refunds), every one of them, one
+after the other, timed as one request.
 """
 
 from __future__ import annotations
@@ -75,10 +75,12 @@ class Pair:
 
 
 # The pages measured: each next to the JSON route that serves its data, asked by the same people.
-# The lists' pages show 25 rows (the mentee's complaints page its 10 latest disputes too);
-# the data requests and consent history pages 50, as many as the API gives by default.
+# The lists' pages show 25 rows (the mentee's complaints page its 10 latest disputes too, a
+# case page up to 50 refunds); the data requests and consent history pages 50, as many as the
+# API gives by default.
 PAGE_ROWS = 25
 RECENT_DISPUTES = 10
+CASE_REFUNDS = 50
 YEAR = "period_start={year_ago}&period_end={today}"
 MENTEE = ("mentee",)
 AGENT = ("support_agent",)
@@ -107,7 +109,13 @@ PAIRS: tuple[Pair, ...] = (
     Pair("Your complaint", "/complaints/{complaint_id}", "/api/v1/complaints/{complaint_id}", MENTEE, "{mentee_id}"),
     # Support staff.
     Pair("Support queue", "/support?kind=complaints", f"/api/v1/complaints?sort=due&limit={PAGE_ROWS}", AGENT),
-    Pair("Case page", "/support/cases/{complaint_id}", "/api/v1/complaints/{complaint_id}", AGENT),
+    # The case and its refunds (its timeline comes from the audit log, which agents cannot read).
+    Pair(
+        "Case page",
+        "/support/cases/{complaint_id}",
+        ("/api/v1/complaints/{complaint_id}", f"/api/v1/refunds?complaint_id={{complaint_id}}&limit={CASE_REFUNDS}"),
+        AGENT,
+    ),
     # Compliance officers and auditors.
     Pair("Compliance dashboard", "/dashboard", "/api/v1/evidence/readiness", OFFICER),
     Pair("Complaints summary", f"/dashboard/complaints?{YEAR}", f"/api/v1/complaints/summary?{YEAR}", OFFICER),
