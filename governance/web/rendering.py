@@ -449,16 +449,15 @@ def render(
             content = _concat(compiled.blocks[fragment](compiled.new_context(variables)))
             cache[key] = _Published(published[1], content)
             return _answer(request, engine, compiled, variables, page, fragment, content, status_code, headers)
+        context_ = compiled.new_context(variables)
+        # Kept blocks write the token of the page they are given: the reader's own, or for a
+        # page kept whole the placeholder, replaced below in every answer.
+        if shared is not None:
+            _share_blocks(request, template, context_, reader, shared)
         if is_fragment_request(request):
-            context_ = compiled.new_context(variables)
-            if shared is not None:
-                _share_blocks(request, template, context_, page, shared)
             body = _concat(compiled.blocks[fragment](context_))
         else:
-            context_ = compiled.new_context(variables)
-            if shared is not None:
-                _share_blocks(request, template, context_, page, shared)
-            _keep_layout(request, context_, page)
+            _keep_layout(request, context_, reader)
             body = _concat(compiled.root_render_func(context_))
     finally:
         _rendering.reset(token)
