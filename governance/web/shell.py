@@ -229,7 +229,7 @@ async def page_headers(message: Message, scope: Scope) -> None:
     aside for it (a ``before_send`` hook: it sees error answers too).
 
     It works on the answer's raw header list in one pass (Litestar's ``MutableScopeHeaders``
-    scans the whole list again for every header set, a fifth of a small page's cost)."""
+    scans the whole list again for every header it sets)."""
     if message["type"] != "http.response.start" or scope["type"] != ScopeType.HTTP:
         return
     path: str = scope["path"]
