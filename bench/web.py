@@ -283,6 +283,8 @@ async def run(args: argparse.Namespace) -> None:
         ids = await seeded_ids()
         await seed_consents(services, ids["mentee_id"])
         for pair in PAIRS:
+            if args.only and pair.name not in args.only:
+                continue
             page_headers: Headers = []
             json_headers: Headers = []
             if pair.roles:
@@ -312,7 +314,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--entries", type=int, default=100_000, help="audit log entries")
     parser.add_argument("--per-round", type=int, default=500, help="requests to each side per round")
     parser.add_argument("--repeats", type=int, default=3, help="sets of rounds; rates are medians over rounds")
+    parser.add_argument(
+        "--only", action="append", metavar="NAME", help="measure only this pair (repeatable), e.g. --only Dossier"
+    )
     args = parser.parse_args(argv)
+    unknown = set(args.only or ()) - {pair.name for pair in PAIRS}
+    if unknown:
+        parser.error(f"no pair named {', '.join(sorted(unknown))}; the pairs: {', '.join(p.name for p in PAIRS)}")
     if args.quick:
         for name, count in QUICK.items():
             setattr(args, name, min(getattr(args, name), count))

@@ -98,7 +98,10 @@ async def audit_entry(
     if entry is None:
         raise NotFoundException(f"No audit entry with sequence number {seq}")
     details = msgspec.json.format(msgspec.json.encode(entry.details), indent=2).decode()
-    return show(request, "evidence/audit_entry.html", {"entry": entry, "details": details})
+    # The entry is all the page shows, and a numbered entry never changes: the entry (as JSON)
+    # is the page's key (see render's ``shared``).
+    shared = (("title", "content"), msgspec.json.encode(entry), ())
+    return show(request, "evidence/audit_entry.html", {"entry": entry, "details": details}, shared=shared)
 
 
 async def log_context(log_key: audit.LogKey, witnesses: Witnesses) -> dict[str, Any]:

@@ -104,7 +104,7 @@ class ErrorPages:
             None, request.cookies.get(i18n.LANGUAGE_COOKIE), request.headers.get("accept-language")
         )
         i18n.activate(language)
-        state[PAGE_STATE] = PageContext(web=self.web, session=None, language=language, languages=[], csrf_token="")
+        state[PAGE_STATE] = PageContext(web=self.web, session=None, language=language, csrf_token="")
 
     def unrouted(
         self, problem: Callable[[Request[Any, Any, Any], Any], Response[Any]] | None

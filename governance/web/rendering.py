@@ -90,10 +90,15 @@ class PageContext:
     web: Web
     session: Session | None
     language: i18n.Language
-    languages: list[LanguageLink]
     csrf_token: str
     navigation: list[NavLink] = field(default_factory=list)
     cookies: list[Cookie] = field(default_factory=list)
+    # The language switch, made only when the footer is rendered (a kept footer needs none).
+    language_switch: Callable[[], list[LanguageLink]] = list
+
+    @property
+    def languages(self) -> list[LanguageLink]:
+        return self.language_switch()
 
     @property
     def user(self) -> Identity | None:

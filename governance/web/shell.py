@@ -168,7 +168,9 @@ class Shell(InitPluginProtocol):
                 web=self.web,
                 session=session,
                 language=language,
-                languages=language_links(self.web, language, request.url.path, request.query_params.multi_items()),
+                language_switch=lambda: language_links(
+                    self.web, language, request.url.path, request.query_params.multi_items()
+                ),
                 csrf_token=csrf_token(binding),
                 navigation=self._navigation_for(session, request.url.path),
                 cookies=cookies,
