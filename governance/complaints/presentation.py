@@ -23,6 +23,7 @@ from governance.complaints.policy import Clock
 from governance.complaints.schemas import ComplaintSummary, ComplaintView, DisputeSummary
 from governance.web import macros
 from governance.web.i18n import N_, active, format_datetime, gettext
+from governance.web.rendering import marked_message
 
 PAGE_SIZE: Final = 25
 # A case whose deadline is nearer than this (counted time) shows as due soon.
@@ -305,7 +306,7 @@ def queue_rows(listed: Iterable[tuple[ComplaintSummary, Standing]]) -> QueueRows
     translations, tag = language.translations, language.tag
     shown = _shown(translations)
     categories, states, severities = shown["category"], shown["state"], shown["severity"]
-    nobody = _marked(translations, N_("Nobody yet"))
+    nobody = marked_message(translations, N_("Nobody yet"))
     rows = QueueRows()
     for item, standing in listed:
         case = str(item.id)
@@ -328,18 +329,11 @@ def queue_rows(listed: Iterable[tuple[ComplaintSummary, Standing]]) -> QueueRows
 _NO_MARKUP: Final = Markup("")
 
 
-def _marked(translations: Any, message: str) -> Markup:
-    """``message`` as a template's ``_(message)`` writes it: the catalog's text, marked safe
-    (it is the catalog's, not a person's), ``%%`` read as ``%``."""
-    translated = Markup(translations.gettext(message))  # noqa: S704  # the catalog's text, as the templates' _() marks it
-    return translated % {} if "%" in translated else translated
-
-
 @lru_cache(maxsize=16)
 def _shown(translations: Any) -> dict[str, dict[str, Markup]]:
     """Every label of :data:`LABELS` as the templates write it, per catalog."""
     return {
-        kind: {value: _marked(translations, label) for value, label in labels.items()}
+        kind: {value: marked_message(translations, label) for value, label in labels.items()}
         for kind, labels in LABELS.items()
     }
 

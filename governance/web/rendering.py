@@ -170,7 +170,7 @@ class _Gettext:
         return _gettext(eval_ctx, message, **variables)
 
     def __getitem__(self, message: str) -> Markup:
-        return _marked(i18n.active().translations, message)
+        return marked_message(i18n.active().translations, message)
 
     def marked_with(self, message: str, /, **variables: Any) -> Markup:
         """``_("literal", name=value)`` under autoescape, as :func:`_gettext` answers it (the
@@ -190,7 +190,7 @@ def _catalog_markup(translations: Any, message: str) -> Markup:
 
 
 @lru_cache(maxsize=16384)
-def _marked(translations: Any, message: str) -> Markup:
+def marked_message(translations: Any, message: str) -> Markup:
     """``message`` in ``translations``, marked safe and formatted, as :func:`_gettext` makes it
     under autoescape without variables (``%%`` reads ``%``)."""
     translated = _catalog_markup(translations, message)
