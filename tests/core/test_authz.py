@@ -189,8 +189,10 @@ async def test_page_role_matrix(
     assert response.headers["content-type"].startswith("text/html")
 
 
-def test_cached_and_uncached_decisions_agree_everywhere(settings: Settings) -> None:
-    authorizer = Authorizer(settings.effective_policy_dir, on_denied=record_denial)
+def test_cached_and_uncached_decisions_agree_everywhere() -> None:
+    # Backend-free: the policy directory is the settings' without the database behind them
+    # (a decision never records a denial: only the guard hands one to ``on_denied``).
+    authorizer = Authorizer(Settings.from_env().effective_policy_dir, on_denied=record_denial)
     routes = {row["route"] for row in MATRIX} | {"/api/v1/unknown"}
     methods = ("GET", "POST", "PUT", "PATCH", "DELETE")
     cases = list(itertools.product((*ROLES, "system"), routes, methods, ("self", "other")))
@@ -201,8 +203,8 @@ def test_cached_and_uncached_decisions_agree_everywhere(settings: Settings) -> N
     assert authorizer.decide("auditor", "/api/v1/audit/entries", "GET", "other")
 
 
-def test_no_rule_lets_anyone_write_audit_history(settings: Settings) -> None:
-    rules = Authorizer(settings.effective_policy_dir, on_denied=record_denial).policy_rules()
+def test_no_rule_lets_anyone_write_audit_history() -> None:
+    rules = Authorizer(Settings.from_env().effective_policy_dir, on_denied=record_denial).policy_rules()
     assert rules, "the policy must load"
     for role, route, method, _scope in rules:
         if "/audit" in route:
