@@ -20,7 +20,8 @@ instance moves only forward, as in production. No instance is started or moved f
 nothing: the instance that first reached a key (the first one, read for the first key;
 the one whose move discovered a key) is that key's instance when it is still there on
 its turn, and the instance read for a key (unchanged by the refused moves, as asserted)
-makes its first listed move; each further move replays the path on a fresh instance.
+makes its first listed move; each further move replays the path on a fresh instance,
+which is read to be sure the replay reached the key.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ class Workflow(Generic[R]):
             for index, target in enumerate([*allowed, *self.detours(key)]):
                 if index:
                     record = await self._reach(path)
+                    replayed, _ = await self.read(record)
+                    assert replayed == key, (path, replayed, key)
                 status = await self.move(record, target)
                 assert 200 <= status < 300, (key, target, status, "listed in allowed_next but refused")
                 reached, _ = await self.read(record)
