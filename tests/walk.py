@@ -16,7 +16,12 @@ reach one instance: an id, a clock):
   follow, such as letting an appeal window close; ``move`` takes them too.
 
 Reaching a state replays the path that first led there on a fresh instance, so every
-instance moves only forward, as in production.
+instance moves only forward, as in production. No instance is started or moved for
+nothing: the instance that first reached a key (the first one, read for the first key;
+the one whose move discovered a key) is that key's instance when it is still there on
+its turn, and the instance read for a key (unchanged by the refused moves, as asserted)
+makes its first listed move; each further move replays the path on a fresh instance,
+which is read to be sure the replay reached the key.
 """
 
 from __future__ import annotations
@@ -53,14 +58,19 @@ class Workflow(Generic[R]):
         first = await self.fresh()
         key, _ = await self.read(first)
         paths: dict[Hashable, list[str]] = {key: []}
+        # The instance that reached each key first, until that key's turn.
+        reached_first: dict[Hashable, R] = {key: first}
         seen: dict[Hashable, list[str]] = {}
         queue = [key]
         while queue:
             key = queue.pop(0)
             path = paths[key]
-            record = await self._reach(path)
+            record = reached_first.pop(key)
             read_key, allowed = await self.read(record)
-            assert read_key == key, (path, read_key, key)
+            if read_key != key:  # moved on while it waited (time passes in some workflows): replay
+                record = await self._reach(path)
+                read_key, allowed = await self.read(record)
+                assert read_key == key, (path, read_key, key)
             seen[key] = allowed
             for target in self.targets:
                 if target not in allowed:
@@ -68,12 +78,16 @@ class Workflow(Generic[R]):
                     assert statuses and set(statuses) == {409}, (key, target, statuses)
             after, unchanged = await self.read(record)
             assert (after, unchanged) == (key, allowed), "a refused move changes nothing"
-            for target in [*allowed, *self.detours(key)]:
-                record = await self._reach(path)
+            for index, target in enumerate([*allowed, *self.detours(key)]):
+                if index:
+                    record = await self._reach(path)
+                    replayed, _ = await self.read(record)
+                    assert replayed == key, (path, replayed, key)
                 status = await self.move(record, target)
                 assert 200 <= status < 300, (key, target, status, "listed in allowed_next but refused")
                 reached, _ = await self.read(record)
                 if reached not in paths:
                     paths[reached] = [*path, target]
+                    reached_first[reached] = record
                     queue.append(reached)
         return seen

@@ -69,25 +69,26 @@ async def test_complaints_allowed_next_tells_the_truth(database: Settings, compl
         current = await view(r)
         return (current.state, r["now"] > start), current.allowed_next
 
-    async def attempt(r: dict[str, Any], target: str, caller: Identity) -> int:
-        current = await view(r)
+    async def attempt(r: dict[str, Any], target: str, caller: Identity, version: int) -> int:
         data = ComplaintTransition(to=target, outcome="upheld", reasons="r")  # type: ignore[arg-type]
         return await _status(
-            service.transition(
-                complaints, r["id"], actor=caller, data=data, expected_version=current.version, now=r["now"]
-            )
+            service.transition(complaints, r["id"], actor=caller, data=data, expected_version=version, now=r["now"])
         )
 
     async def move(r: dict[str, Any], target: str) -> int:
         if target == LATER:
             r["now"] = start + complaints.policy.complaint_appeal_window + timedelta(days=1)
             return 200
-        who = states.COMPLAINT_MOVES[(await view(r)).state][target]
+        current = await view(r)
+        who = states.COMPLAINT_MOVES[current.state][target]
         caller = next(CALLERS[name] for name, kinds in KINDS.items() if kinds & who)
-        return await attempt(r, target, caller)
+        return await attempt(r, target, caller, current.version)
 
     async def refused(r: dict[str, Any], target: str) -> list[int]:
-        return [await attempt(r, target, caller) for caller in CALLERS.values()]
+        # Read once for every caller: a refused attempt that moved the version would turn the
+        # next caller's answer into 412, not the 409 expected.
+        version = (await view(r)).version
+        return [await attempt(r, target, caller, version) for caller in CALLERS.values()]
 
     seen = await Workflow(
         targets=states.COMPLAINT_STATES,
@@ -126,23 +127,21 @@ async def test_refunds_allowed_next_tells_the_truth(database: Settings, complain
         current = await refunds.get(complaints, refund_id, reader=OFFICER)
         return current.state, current.allowed_next
 
-    async def attempt(refund_id: uuid.UUID, target: str, caller: Identity) -> int:
-        current = await refunds.get(complaints, refund_id, reader=OFFICER)
+    async def attempt(refund_id: uuid.UUID, target: str, caller: Identity, version: int) -> int:
         data = RefundTransition(to=target, reason="r", payment_reference="ref", reasons="r")  # type: ignore[arg-type]
         return await _status(
-            refunds.transition(
-                complaints, refund_id, actor=caller, data=data, expected_version=current.version, now=now
-            )
+            refunds.transition(complaints, refund_id, actor=caller, data=data, expected_version=version, now=now)
         )
 
     async def move(refund_id: uuid.UUID, target: str) -> int:
-        state, _ = await read(refund_id)
-        who = states.REFUND_MOVES[state][target]
+        current = await refunds.get(complaints, refund_id, reader=OFFICER)
+        who = states.REFUND_MOVES[current.state][target]
         caller = next(CALLERS[name] for name, kinds in KINDS.items() if kinds & who)
-        return await attempt(refund_id, target, caller)
+        return await attempt(refund_id, target, caller, current.version)
 
     async def refused(refund_id: uuid.UUID, target: str) -> list[int]:
-        return [await attempt(refund_id, target, caller) for caller in CALLERS.values()]
+        version = (await refunds.get(complaints, refund_id, reader=OFFICER)).version  # once, as for complaints
+        return [await attempt(refund_id, target, caller, version) for caller in CALLERS.values()]
 
     seen = await Workflow(
         targets=[s for s in states.REFUND_STATES if s != "requested"],
@@ -194,8 +193,9 @@ async def test_disputes_allowed_next_tells_the_truth(database: Settings, complai
         current = await view(r)
         return (current.state, current.tier, r["now"] > start), current.allowed_next
 
-    async def attempt(r: dict[str, Any], target: str, caller: Identity) -> tuple[int, Any]:
-        current = await view(r)
+    async def attempt(r: dict[str, Any], target: str, caller: Identity, current: Any = None) -> tuple[int, Any]:
+        if current is None:
+            current = await view(r)
         data = DisputeTransition(to=target, outcome="upheld", reasons="r")  # type: ignore[arg-type]
         try:
             after = await disputes.transition(
@@ -211,21 +211,23 @@ async def test_disputes_allowed_next_tells_the_truth(database: Settings, complai
             return 200
         current = await view(r)
         if target in ("decided", "revoked"):
-            first = None
+            first, latest = None, current
             for decider in DECIDERS[current.tier]:  # votes until the tier's quorum agrees
-                status, after = await attempt(r, target, decider)
+                # Each vote answers the dispute as it now is: the next vote sends its version.
+                status, latest = await attempt(r, target, decider, latest)
                 first = first or status
-                if status != 200 or after.state != current.state:
+                if status != 200 or latest.state != current.state:
                     break
             assert first is not None
             return first
         caller = candidate  # the opener and a party: appeals, escalations and withdrawals
-        status, _ = await attempt(r, target, caller)
+        status, _ = await attempt(r, target, caller, current)
         return status
 
     async def refused(r: dict[str, Any], target: str) -> list[int]:
         callers = [candidate, *DECIDERS["L1"], *DECIDERS["L2"], *DECIDERS["L3"], PLATFORM]
-        return [(await attempt(r, target, caller))[0] for caller in callers]
+        current = await view(r)  # read once for every caller, as for complaints
+        return [(await attempt(r, target, caller, current))[0] for caller in callers]
 
     seen = await Workflow(
         targets=[s for s in states.DISPUTE_STATES if s != "l1_review"],

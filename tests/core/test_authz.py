@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from litestar import Litestar
 
 from governance.core.authz import Authorizer
+from governance.core.clock import ManualClock
 from governance.core.identity import ROLES, Identity
 from governance.settings import Settings
 from governance.web import sessions
@@ -22,6 +24,7 @@ from governance.web.security import csrf_token
 from governance.wiring import record_denial
 
 from ..conftest import AuthHeaders
+from ..conftest import _client_addresses as client_addresses
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 MATRIX = list(csv.DictReader((POLICIES / "matrix.csv").open()))
@@ -59,6 +62,11 @@ def operations(app: Litestar) -> dict[str, Any]:
     """The OpenAPI paths object, built once (rendering it is most of a case's cost)."""
     paths: dict[str, Any] = app.openapi_schema.to_schema()["paths"]
     return paths
+
+
+@pytest.fixture(scope="module")
+def web(settings: Settings) -> Web:
+    return Web.configure(settings)
 
 
 # Records that exist for every subject from the start, so their owner reads them (200), never 404.
@@ -120,14 +128,37 @@ API_MATRIX = [row for row in MATRIX if not is_page(row["route"])]
 PAGE_MATRIX = [row for row in MATRIX if is_page(row["route"])]
 
 
-@pytest.mark.parametrize(("row", "role"), list(itertools.product(API_MATRIX, ROLES)))
+def _row_id(row: dict[str, str]) -> str:
+    return f"{row['method']} {row['route']}"
+
+
+async def _every_role(app: Litestar, check: Callable[[httpx.AsyncClient, str], Awaitable[None]]) -> None:
+    """``check`` for every role, each on a client of its own (its own cookies and address, as
+    the ``client`` fixture gives each test); every role that fails is reported.
+
+    One test per row rather than per (row, role): a test's set-up (the database opened and
+    closed, the clock reset) costs more than its requests do.
+    """
+    failures = []
+    for role in ROLES:
+        transport = httpx.ASGITransport(app=app, client=(next(client_addresses), 123))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            try:
+                await check(client, role)
+            except AssertionError as failure:
+                failures.append(f"{role}: {failure}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("row", API_MATRIX, ids=_row_id)
 async def test_route_role_matrix(
-    client: httpx.AsyncClient,
+    database: Settings,
+    clock: ManualClock,
+    app: Litestar,
     served: dict[tuple[str, str], tuple[str, dict[str, Any]]],
     operations: dict[str, Any],
     auth: AuthHeaders,
     row: dict[str, str],
-    role: str,
 ) -> None:
     """Allowed roles get exactly the answer the route gives a bare request, denied ones 403.
 
@@ -135,6 +166,17 @@ async def test_route_role_matrix(
     checked here only as someone else's record; their modules' tests show that owners get
     through.
     """
+    await _every_role(app, lambda client, role: _route_role(client, served, operations, auth, row, role))
+
+
+async def _route_role(
+    client: httpx.AsyncClient,
+    served: dict[tuple[str, str], tuple[str, dict[str, Any]]],
+    operations: dict[str, Any],
+    auth: AuthHeaders,
+    row: dict[str, str],
+    role: str,
+) -> None:
     expected = row[role]
     method, route = row["method"], row["route"]
     typed, opt = served[(method, route)]
@@ -152,21 +194,32 @@ async def test_route_role_matrix(
         assert own.status_code == reached, f"{role} should reach its own {route}: {own.text}"
 
 
-@pytest.mark.parametrize(("row", "role"), list(itertools.product(PAGE_MATRIX, ROLES)))
+@pytest.mark.parametrize("row", PAGE_MATRIX, ids=_row_id)
 async def test_page_role_matrix(
-    client: httpx.AsyncClient,
-    settings: Settings,
+    database: Settings,
+    clock: ManualClock,
+    app: Litestar,
+    web: Web,
     served: dict[tuple[str, str], tuple[str, dict[str, Any]]],
     row: dict[str, str],
-    role: str,
 ) -> None:
     """Pages, signed in through a session of each role: allowed roles reach the page (a page,
     a redirect to another page of this service, a form's 422 or a missing record's 404),
     denied ones get the 403 page."""
+    await _every_role(app, lambda client, role: _page_role(client, web, served, row, role))
+
+
+async def _page_role(
+    client: httpx.AsyncClient,
+    web: Web,
+    served: dict[tuple[str, str], tuple[str, dict[str, Any]]],
+    row: dict[str, str],
+    role: str,
+) -> None:
     method, route = row["method"], row["route"]
     typed, opt = served[(method, route)]
     session = await sessions.open_session(
-        Web.configure(settings),
+        web,
         Identity(sub=f"{role}-matrix", roles=(role,)),
         datetime.now(UTC),
         kind=sessions.STAFF,
@@ -189,8 +242,10 @@ async def test_page_role_matrix(
     assert response.headers["content-type"].startswith("text/html")
 
 
-def test_cached_and_uncached_decisions_agree_everywhere(settings: Settings) -> None:
-    authorizer = Authorizer(settings.effective_policy_dir, on_denied=record_denial)
+def test_cached_and_uncached_decisions_agree_everywhere() -> None:
+    # Backend-free: the policy directory is the settings' without the database behind them
+    # (a decision never records a denial: only the guard hands one to ``on_denied``).
+    authorizer = Authorizer(Settings.from_env().effective_policy_dir, on_denied=record_denial)
     routes = {row["route"] for row in MATRIX} | {"/api/v1/unknown"}
     methods = ("GET", "POST", "PUT", "PATCH", "DELETE")
     cases = list(itertools.product((*ROLES, "system"), routes, methods, ("self", "other")))
@@ -201,8 +256,8 @@ def test_cached_and_uncached_decisions_agree_everywhere(settings: Settings) -> N
     assert authorizer.decide("auditor", "/api/v1/audit/entries", "GET", "other")
 
 
-def test_no_rule_lets_anyone_write_audit_history(settings: Settings) -> None:
-    rules = Authorizer(settings.effective_policy_dir, on_denied=record_denial).policy_rules()
+def test_no_rule_lets_anyone_write_audit_history() -> None:
+    rules = Authorizer(Settings.from_env().effective_policy_dir, on_denied=record_denial).policy_rules()
     assert rules, "the policy must load"
     for role, route, method, _scope in rules:
         if "/audit" in route:

@@ -41,8 +41,12 @@ async def test_data_requests_allowed_next_tells_the_truth(privacy: Privacy, cloc
 
     async def refused(request_id: str, target: str) -> list[int]:
         body = {"extension": "P1M", "reason": "r", "reason_code": "manifestly_unfounded"}
-        as_staff = await privacy.move(request_id, target, **body)
-        as_requester = await privacy.move(request_id, target, privacy.mentee(mentees[request_id]), **body)
+        # One read for both: had the first refusal moved the request, the second would be 412.
+        etag = await privacy.etag(request_id)
+        as_staff = await privacy.move(request_id, target, if_match=etag, **body)
+        as_requester = await privacy.move(
+            request_id, target, privacy.mentee(mentees[request_id]), if_match=etag, **body
+        )
         return [as_staff.status_code, as_requester.status_code]
 
     seen = await Workflow(

@@ -50,7 +50,10 @@ async def test_checks_allowed_next_tells_the_truth(
         return first.status_code
 
     async def refuse(check_id: str, target: str) -> list[int]:
-        return [(await vetting.move(check_id, target, sub=sub)).status_code for sub in ("officer-a", SECOND_OFFICER)]
+        # One read for both: had the first refusal moved the check, the second would be 412.
+        etag = (await client.get(f"/api/v1/checks/{check_id}", headers=vetting.officer())).headers["etag"]
+        subs = ("officer-a", SECOND_OFFICER)
+        return [(await vetting.move(check_id, target, sub=sub, if_match=etag)).status_code for sub in subs]
 
     seen = await Workflow(targets=states.CHECK_STATES, fresh=fresh, read=read, move=move, refused=refuse).explore()
     # Expiry is the expiry job's move, never an officer's: it is not offered.
