@@ -48,14 +48,7 @@ class Authorizer:
     """
 
     def __init__(self, policy_dir: Path, *, on_denied: DenialRecorder) -> None:
-        # The matcher requires the rule's role and route, so Casbin's fast enforcer, which files
-        # the rules by those two, weighs a handful of rules per cache miss instead of all of them
-        # (every key misses again after a reload). Not three keys: pycasbin 2.8 then lists the
-        # policy (policy_rules) wrongly. Its filter is state of the enforcer: decisions are made
-        # on the event loop's thread, one at a time.
-        self._enforcer = casbin.FastEnforcer(
-            str(policy_dir / "model.conf"), str(policy_dir / "policy.csv"), cache_key_order=[0, 1]
-        )
+        self._enforcer = _enforcer(policy_dir)
         self._decisions: dict[tuple[str, str, str, str], bool] = {}
         self.on_denied: Final = on_denied
         # Moves with every reload: what was derived from earlier decisions is stale then.
@@ -85,6 +78,28 @@ class Authorizer:
 
     def policy_rules(self) -> list[list[str]]:
         return [list(rule) for rule in self._enforcer.get_policy()]
+
+
+# What a matcher must require, as its first conditions, for rules filed by role and route to
+# be the only ones it can match (Casbin writes the model's "r.x" as "r_x").
+_FILED_BY_ROLE_AND_ROUTE = re.compile(r"\s*r_role\s*==\s*p_role\s*&&\s*r_route\s*==\s*p_route\s*&&")
+
+
+def _enforcer(policy_dir: Path) -> casbin.Enforcer:
+    """Casbin's fast enforcer when the model allows it, its plain one otherwise.
+
+    The shipped matcher requires the rule's role and route, so the fast enforcer, which files
+    the rules by those two, weighs a handful of rules per cache miss instead of all of them
+    (every key misses again after a reload). A deployment's own model that matches routes
+    otherwise (a keyMatch, say) would be judged wrongly by it, so it gets the plain enforcer.
+    Not three keys: pycasbin 2.8 then lists the policy (``policy_rules``) wrongly. The filter
+    is state of the enforcer: decisions are made on the event loop's thread, one at a time.
+    """
+    model, policy = str(policy_dir / "model.conf"), str(policy_dir / "policy.csv")
+    fast = casbin.FastEnforcer(model, policy, cache_key_order=[0, 1])
+    if _FILED_BY_ROLE_AND_ROUTE.match(fast.model["m"]["m"].value):
+        return fast
+    return casbin.Enforcer(model, policy)
 
 
 OwnerResolver = Callable[[ASGIConnection[Any, Any, Any, Any]], Awaitable[str | None]]

@@ -23,8 +23,7 @@ from governance.web.config import Web
 from governance.web.security import csrf_token
 from governance.wiring import record_denial
 
-from ..conftest import AuthHeaders
-from ..conftest import _client_addresses as client_addresses
+from ..conftest import AuthHeaders, client_addresses
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 MATRIX = list(csv.DictReader((POLICIES / "matrix.csv").open()))
@@ -254,6 +253,18 @@ def test_cached_and_uncached_decisions_agree_everywhere() -> None:
         assert [authorizer.decide(*case) for case in cases] == uncached
     authorizer.reload()
     assert authorizer.decide("auditor", "/api/v1/audit/entries", "GET", "other")
+
+
+def test_a_model_that_matches_routes_by_pattern_is_judged_by_every_rule(tmp_path: Path) -> None:
+    """A deployment's own model may match routes by pattern: filing the rules by route (the
+    shipped model's fast path) would then find no rule for a concrete route, and deny."""
+    shipped = (POLICIES / "model.conf").read_text()
+    (tmp_path / "model.conf").write_text(shipped.replace("r.route == p.route", "keyMatch(r.route, p.route)"))
+    (tmp_path / "policy.csv").write_text("p, auditor, /api/v1/audit/*, GET, any\n")
+    authorizer = Authorizer(tmp_path, on_denied=record_denial)
+    assert authorizer.decide("auditor", "/api/v1/audit/entries", "GET", "other")
+    assert not authorizer.decide("auditor", "/api/v1/mentors", "GET", "other")
+    assert not authorizer.decide("mentee", "/api/v1/audit/entries", "GET", "other")
 
 
 def test_no_rule_lets_anyone_write_audit_history() -> None:
