@@ -193,16 +193,18 @@ def test_serve_migrates_and_answers_on_embedded_defaults(tmp_path: Path) -> None
     )
     try:
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.05)
-        assert health.status_code == 200
-        assert httpx.get(f"http://127.0.0.1:{port}/ready").status_code == 200
+        # One client for every try: httpx.get builds one (and its TLS context) per call.
+        with httpx.Client(timeout=1) as client:
+            while True:
+                try:
+                    health = client.get(f"http://127.0.0.1:{port}/health")
+                    break
+                except httpx.TransportError:
+                    assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+                    assert time.monotonic() < deadline, "the server did not start"
+                    time.sleep(0.05)
+            assert health.status_code == 200
+            assert client.get(f"http://127.0.0.1:{port}/ready", timeout=5).status_code == 200
         assert (tmp_path / "var" / "governance.sqlite3").exists()
         assert (tmp_path / "var" / "keys" / "checkpoint-ed25519.pem").exists()
         assert (tmp_path / "var" / "objects").is_dir()

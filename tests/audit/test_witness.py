@@ -75,16 +75,18 @@ class WitnessProcess:
     def wait_until_serving(self) -> None:
         assert self.process is not None
         deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"the witness exited: {self.process.stderr.read().decode() if self.process.stderr else ''}"
-                )
-            try:
-                if httpx.get(self.url + "/", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
+        # One client for every try: httpx.get builds one (and its TLS context) per call.
+        with httpx.Client(timeout=1) as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(
+                        f"the witness exited: {self.process.stderr.read().decode() if self.process.stderr else ''}"
+                    )
+                try:
+                    if client.get(self.url + "/").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    time.sleep(0.05)
         raise RuntimeError("the witness did not start")
 
     def kill(self) -> None:
