@@ -400,6 +400,9 @@ def _generation_for_new_keys(rows: Iterable[Mapping[str, Any]]) -> int:
     return 1 + max((int(r["generation"]) for r in rows if r["shredded_at"] is not None), default=0)
 
 
+# The Keyring imports the database (Piccolo, its drivers) in the methods that use it: the
+# key files and secrets of this module also serve commands that never open the database
+# (`governance token issue`, `governance witness ...`), which then start without it.
 def _columns() -> tuple[Column, ...]:
     from governance.core.tables import SubjectKey
 
@@ -415,12 +418,7 @@ def _columns() -> tuple[Column, ...]:
 
 
 class Keyring:
-    """Encrypts and decrypts personal data per subject and scope; see the module docstring.
-
-    The database (Piccolo, the driver) is imported by the methods that use it, not by this
-    module: the key files and secrets above serve commands that never open the database
-    (``governance token issue``, ``governance witness ...``), which then start faster.
-    """
+    """Encrypts and decrypts personal data per subject and scope; see the module docstring."""
 
     def __init__(self, master: MasterKey) -> None:
         self._master = master
