@@ -149,22 +149,28 @@ class _Governance(click.Group):
     """The command group: user mistakes end in one line on stderr, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from governance.audit.keys import KeyHistoryError
-        from governance.core.durations import DurationError
-        from governance.core.errors import Problem
-        from governance.core.policyfiles import PolicyFileError
-        from governance.core.storage import ObjectStoreError
-
         try:
             return super().invoke(ctx)
-        except (PolicyFileError, DurationError, KeyHistoryError, SettingsError) as exc:
-            raise click.ClickException(f"configuration error: {_reason(exc)}") from None
-        except Problem as exc:
-            raise click.ClickException(_reason(exc.detail)) from None
-        except ObjectStoreError as exc:
-            raise click.ClickException(f"object store: {_reason(exc)}") from None
-        except _database_errors() as exc:
-            raise click.ClickException(_reason(exc)) from None
+        except (click.ClickException, click.Abort, click.exceptions.Exit):
+            raise  # click's own, reported by main()
+        except Exception as exc:
+            # The kinds of mistake are imported only when one is raised: Problem brings in
+            # Litestar, which a command such as `token issue` or `witness vkey` never needs.
+            from governance.audit.keys import KeyHistoryError
+            from governance.core.durations import DurationError
+            from governance.core.errors import Problem
+            from governance.core.policyfiles import PolicyFileError
+            from governance.core.storage import ObjectStoreError
+
+            if isinstance(exc, (PolicyFileError, DurationError, KeyHistoryError, SettingsError)):
+                raise click.ClickException(f"configuration error: {_reason(exc)}") from None
+            if isinstance(exc, Problem):
+                raise click.ClickException(_reason(exc.detail)) from None
+            if isinstance(exc, ObjectStoreError):
+                raise click.ClickException(f"object store: {_reason(exc)}") from None
+            if isinstance(exc, _database_errors()):
+                raise click.ClickException(_reason(exc)) from None
+            raise
 
     def main(self, args: Sequence[str] | None = None, *rest: Any, **extra: Any) -> NoReturn:
         extra["standalone_mode"] = False

@@ -193,16 +193,18 @@ def test_serve_migrates_and_answers_on_embedded_defaults(tmp_path: Path) -> None
     )
     try:
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
-        assert health.status_code == 200
-        assert httpx.get(f"http://127.0.0.1:{port}/ready").status_code == 200
+        # One client for every try: httpx.get builds one (and its TLS context) per call.
+        with httpx.Client(timeout=1) as client:
+            while True:
+                try:
+                    health = client.get(f"http://127.0.0.1:{port}/health")
+                    break
+                except httpx.TransportError:
+                    assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+                    assert time.monotonic() < deadline, "the server did not start"
+                    time.sleep(0.05)
+            assert health.status_code == 200
+            assert client.get(f"http://127.0.0.1:{port}/ready", timeout=5).status_code == 200
         assert (tmp_path / "var" / "governance.sqlite3").exists()
         assert (tmp_path / "var" / "keys" / "checkpoint-ed25519.pem").exists()
         assert (tmp_path / "var" / "objects").is_dir()
@@ -265,23 +267,25 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_migrate_sets_up_a_deployment_the_other_commands_accept(tmp_path: Path) -> None:
-    env = {"GOVERNANCE_DATA_DIR": str(tmp_path / "var")}
-    assert _cli(env, "migrate").returncode == 0
-    for name in ("governance.sqlite3", "keys/jwt.secret", "keys/master.key", "keys/checkpoint-ed25519.pem"):
-        assert (tmp_path / "var" / name).is_file(), name
-    issued = _cli(env, "token", "issue", "--sub", "auditor-1", "--role", "auditor")
-    assert issued.returncode == 0, issued.stderr
-    verified = _cli(env, "audit", "verify")
-    assert verified.returncode == 0, verified.stderr
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory as `governance migrate` leaves it, made once: tests copy it, not remake it."""
     var = tmp_path_factory.mktemp("deployment") / "var"
-    assert _cli({"GOVERNANCE_DATA_DIR": str(var)}, "migrate").returncode == 0
+    migrated = _cli({"GOVERNANCE_DATA_DIR": str(var)}, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
     return var
+
+
+def test_migrate_sets_up_a_deployment_the_other_commands_accept(tmp_path: Path, deployment: Path) -> None:
+    """`governance migrate` run in a data directory that did not exist (the ``deployment``
+    fixture runs it, once for the module); the commands that need a deployment accept it."""
+    for name in ("governance.sqlite3", "keys/jwt.secret", "keys/master.key", "keys/checkpoint-ed25519.pem"):
+        assert (deployment / name).is_file(), name
+    env = {"GOVERNANCE_DATA_DIR": str(shutil.copytree(deployment, tmp_path / "var"))}
+    issued = _cli(env, "token", "issue", "--sub", "auditor-1", "--role", "auditor")
+    assert issued.returncode == 0, issued.stderr
+    verified = _cli(env, "audit", "verify")
+    assert verified.returncode == 0, verified.stderr
 
 
 def test_a_database_without_its_migrations_is_refused_in_one_line(tmp_path: Path, deployment: Path) -> None:

@@ -36,13 +36,13 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mappi
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from governance.core.db import transaction
-from governance.core.tables import SubjectKey
+if TYPE_CHECKING:
+    from piccolo.columns import Column
 
 # The scope of a subject's personal data that belongs to no case of its own.
 GENERAL: Final = ""
@@ -400,15 +400,21 @@ def _generation_for_new_keys(rows: Iterable[Mapping[str, Any]]) -> int:
     return 1 + max((int(r["generation"]) for r in rows if r["shredded_at"] is not None), default=0)
 
 
-_COLUMNS = (
-    SubjectKey.subject,
-    SubjectKey.scope,
-    SubjectKey.generation,
-    SubjectKey.wrapped_key,
-    SubjectKey.master_key_id,
-    SubjectKey.shredded_at,
-    SubjectKey.held_since,
-)
+# The Keyring imports the database (Piccolo, its drivers) in the methods that use it: the
+# key files and secrets of this module also serve commands that never open the database
+# (`governance token issue`, `governance witness ...`), which then start without it.
+def _columns() -> tuple[Column, ...]:
+    from governance.core.tables import SubjectKey
+
+    return (
+        SubjectKey.subject,
+        SubjectKey.scope,
+        SubjectKey.generation,
+        SubjectKey.wrapped_key,
+        SubjectKey.master_key_id,
+        SubjectKey.shredded_at,
+        SubjectKey.held_since,
+    )
 
 
 class Keyring:
@@ -427,9 +433,11 @@ class Keyring:
         return self._master.unwrap(bytes(row["wrapped_key"]), _wrap_label(row["subject"], ref))
 
     async def _rows(self, subjects: list[str]) -> list[dict[str, Any]]:
+        from governance.core.tables import SubjectKey
+
         if not subjects:
             return []
-        return list(await SubjectKey.select(*_COLUMNS).where(SubjectKey.subject.is_in(subjects)))
+        return list(await SubjectKey.select(*_columns()).where(SubjectKey.subject.is_in(subjects)))
 
     def _cipher_of(self, subject: str, rows: list[dict[str, Any]], sealing: KeyRef | None) -> SubjectCipher:
         keys: dict[KeyRef, bytes] = {}
@@ -486,9 +494,11 @@ class Keyring:
     async def decrypt(self, subject: str, ciphertext: str) -> str:
         """Decrypt with the key the ciphertext names; raises :class:`SubjectErased` once that
         key was destroyed."""
+        from governance.core.tables import SubjectKey
+
         ref = key_ref(ciphertext)
         row = (
-            await SubjectKey.select(*_COLUMNS)
+            await SubjectKey.select(*_columns())
             .where(
                 (SubjectKey.subject == subject)
                 & (SubjectKey.scope == ref.scope)
@@ -507,6 +517,9 @@ class Keyring:
         Runs in the caller's transaction when there is one, so the erasure and its audit
         entry commit together. The shredding is falsy when there was nothing to destroy.
         """
+        from governance.core.db import transaction
+        from governance.core.tables import SubjectKey
+
         when = now or datetime.now(UTC)
         kept_scopes = sorted(set(keep))
         async with transaction():
@@ -534,6 +547,8 @@ class Keyring:
 
     async def held_keys(self) -> list[HeldKey]:
         """Keys an erasure kept for a case under a legal hold, not destroyed yet."""
+        from governance.core.tables import SubjectKey
+
         rows = await SubjectKey.select(
             SubjectKey.subject, SubjectKey.scope, SubjectKey.generation, SubjectKey.held_since
         ).where(SubjectKey.held_since.is_not_null() & SubjectKey.wrapped_key.is_not_null())
@@ -541,6 +556,9 @@ class Keyring:
 
     async def release(self, held: HeldKey, now: datetime) -> bool:
         """Destroy a key kept for a hold that has ended (in the caller's transaction)."""
+        from governance.core.db import transaction
+        from governance.core.tables import SubjectKey
+
         async with transaction():
             rows = (
                 await SubjectKey.update({SubjectKey.wrapped_key: None, SubjectKey.shredded_at: now})
@@ -556,6 +574,8 @@ class Keyring:
 
     async def is_shredded(self, subject: str) -> bool:
         """Whether the subject's newest general key was destroyed: erased, and not back since."""
+        from governance.core.tables import SubjectKey
+
         row = (
             await SubjectKey.select(SubjectKey.shredded_at)
             .where((SubjectKey.subject == subject) & (SubjectKey.scope == GENERAL))
@@ -565,6 +585,9 @@ class Keyring:
         return bool(row and row["shredded_at"] is not None)
 
     async def _create(self, subject: str, ref: KeyRef) -> None:
+        from governance.core.db import transaction
+        from governance.core.tables import SubjectKey
+
         data_key = AESGCM.generate_key(bit_length=256)
         async with transaction():
             # A concurrent first write for the same key may have won; the caller reads theirs.

@@ -57,6 +57,11 @@ class WitnessProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        self.launch()
+        self.wait_until_serving()
+
+    def launch(self) -> None:
+        """Start the process without waiting for it: several witnesses start side by side."""
         self.process = subprocess.Popen(
             [
                 *GOVERNANCE,
@@ -66,17 +71,22 @@ class WitnessProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+
+    def wait_until_serving(self) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"the witness exited: {self.process.stderr.read().decode() if self.process.stderr else ''}"
-                )
-            try:
-                if httpx.get(self.url + "/", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        # One client for every try: httpx.get builds one (and its TLS context) per call.
+        with httpx.Client(timeout=1) as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(
+                        f"the witness exited: {self.process.stderr.read().decode() if self.process.stderr else ''}"
+                    )
+                try:
+                    if client.get(self.url + "/").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    time.sleep(0.05)
         raise RuntimeError("the witness did not start")
 
     def kill(self) -> None:
@@ -105,7 +115,9 @@ def two_witnesses(tmp_path: Path, settings: Settings) -> Iterator[tuple[WitnessP
     )
     try:
         for witness in pair:
-            witness.start()
+            witness.launch()
+        for witness in pair:
+            witness.wait_until_serving()
         yield pair
     finally:
         for witness in pair:

@@ -84,7 +84,7 @@ def test_a_worker_process_killed_while_rendering_is_taken_over(settings: Setting
         return await service.request(request, officer, datetime.now(UTC))
 
     bundle = with_database(settings, ask)
-    env = {**os.environ, "GOVERNANCE_EVIDENCE_LEASE": "1"}
+    env = {**os.environ, "GOVERNANCE_EVIDENCE_LEASE": "0.3"}  # no other worker runs meanwhile
     worker = subprocess.Popen(
         [sys.executable, "-m", "governance.cli", "worker", "--poll", "0.1"],
         env=env,
@@ -99,7 +99,7 @@ def test_a_worker_process_killed_while_rendering_is_taken_over(settings: Setting
     assert state == "rendering", "killed while rendering"
 
     async def recover() -> Any:
-        await asyncio.sleep(1.1)  # the dead worker's lease runs out
+        await asyncio.sleep(0.4)  # the dead worker's lease runs out
         assert await work_once(bootstrap.build(settings).evidence, "survivor", SystemClock())
         return await service.get(bundle.id)
 
