@@ -3,6 +3,7 @@ compliance officer asking for bundles while a worker (driven by the test) produc
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import uuid
@@ -194,9 +195,20 @@ async def seed(client: httpx.AsyncClient, auth: AuthHeaders) -> Platform:
     return platform
 
 
+@pytest.fixture(scope="module")
+def seeded() -> dict[str, Platform]:
+    """The module's seeded platform, once made (see ``platform``)."""
+    return {}
+
+
 @pytest.fixture
-async def platform(client: httpx.AsyncClient, auth: AuthHeaders) -> Platform:
-    return await seed(client, auth)
+async def platform(client: httpx.AsyncClient, auth: AuthHeaders, seeded: dict[str, Platform]) -> Platform:
+    """The seeded platform, made by the module's first test that asks for it and found again by the
+    others: they only read it, and the database lives for the whole run (seeding costs more than most
+    of these tests). Each test gets its own copy of what the API answered."""
+    if "platform" not in seeded:
+        seeded["platform"] = await seed(client, auth)
+    return copy.deepcopy(seeded["platform"])
 
 
 @pytest.fixture
