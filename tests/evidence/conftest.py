@@ -107,11 +107,11 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def pdf_text(data: bytes) -> list[str]:
-    """The text of every page, as an auditor's PDF reader extracts it."""
+def pdf_text(data: bytes, pages: int | None = None) -> list[str]:
+    """The text of every page (or of the first ``pages``), as an auditor's PDF reader extracts it."""
     from pypdf import PdfReader
 
-    return [page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages]
+    return [page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages[:pages]]
 
 
 @dataclass
