@@ -195,17 +195,17 @@ async def seed(client: httpx.AsyncClient, auth: AuthHeaders) -> Platform:
     return platform
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def seeded() -> dict[str, Platform]:
-    """The module's seeded platform, once made (see ``platform``)."""
+    """The run's seeded platform, once made (see ``platform``)."""
     return {}
 
 
 @pytest.fixture
 async def platform(client: httpx.AsyncClient, auth: AuthHeaders, seeded: dict[str, Platform]) -> Platform:
-    """The seeded platform, made by the module's first test that asks for it and found again by the
-    others: they only read it, and the database lives for the whole run (seeding costs more than most
-    of these tests). Each test gets its own copy of what the API answered."""
+    """The seeded platform, made by the first test of the run that asks for it and found again by
+    the others: they only read it, and the database lives for the whole run (seeding costs more
+    than most of these tests). Each test gets its own copy of what the API answered."""
     if "platform" not in seeded:
         seeded["platform"] = await seed(client, auth)
     return copy.deepcopy(seeded["platform"])
