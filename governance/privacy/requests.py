@@ -39,6 +39,7 @@ from governance.privacy.exports import (
     extension_reason_of,
 )
 from governance.privacy.schemas import (
+    TERMINAL,
     DataRequestFiling,
     DataRequestView,
     RequestState,
@@ -49,7 +50,6 @@ from governance.privacy.tables import DataRequest, DataRequestRow
 
 ONE_MONTH: Final = Duration(months=1)
 LONGEST_EXTENSION: Final = Duration(months=2)
-TERMINAL: Final = frozenset({"completed", "rejected", "withdrawn"})
 
 # Who may move a request from each state to each next one: staff, or also the requester.
 TRANSITIONS: Final[Mapping[str, Mapping[str, str]]] = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
 import msgspec
@@ -17,6 +17,9 @@ RequestType = Literal["access", "portability", "erasure", "rectification", "rest
 RequestState = Literal[
     "received", "identity_verification", "in_progress", "extended", "completed", "rejected", "withdrawn"
 ]
+# The states a request ends in. Here rather than beside the workflow (privacy.requests), so that
+# the summaries and the register a bundle's renderer process imports need not load the workflow.
+TERMINAL: Final = frozenset({"completed", "rejected", "withdrawn"})
 ReasonCode = Literal[
     "identity_not_verified", "manifestly_unfounded", "excessive", "legal_obligation", "no_data_held", "other"
 ]

@@ -31,8 +31,7 @@ from piccolo.query.functions.aggregate import Count
 
 from governance.core import cache, periods
 from governance.core.rows import Row, typed_all
-from governance.privacy.requests import TERMINAL
-from governance.privacy.schemas import ConsentState, Method, PrivacySummary, RequestState, RequestType
+from governance.privacy.schemas import TERMINAL, ConsentState, Method, PrivacySummary, RequestState, RequestType
 from governance.privacy.tables import ConsentRecord, DataRequest
 
 CONSENT_STATES: Final[tuple[str, ...]] = get_args(ConsentState)

@@ -3,6 +3,7 @@ compliance officer asking for bundles while a worker (driven by the test) produc
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import uuid
@@ -106,11 +107,11 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def pdf_text(data: bytes) -> list[str]:
-    """The text of every page, as an auditor's PDF reader extracts it."""
+def pdf_text(data: bytes, pages: int | None = None) -> list[str]:
+    """The text of every page (or of the first ``pages``), as an auditor's PDF reader extracts it."""
     from pypdf import PdfReader
 
-    return [page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages]
+    return [page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages[:pages]]
 
 
 @dataclass
@@ -194,9 +195,20 @@ async def seed(client: httpx.AsyncClient, auth: AuthHeaders) -> Platform:
     return platform
 
 
+@pytest.fixture(scope="session")
+def seeded() -> dict[str, Platform]:
+    """The run's seeded platform, once made (see ``platform``)."""
+    return {}
+
+
 @pytest.fixture
-async def platform(client: httpx.AsyncClient, auth: AuthHeaders) -> Platform:
-    return await seed(client, auth)
+async def platform(client: httpx.AsyncClient, auth: AuthHeaders, seeded: dict[str, Platform]) -> Platform:
+    """The seeded platform, made by the first test of the run that asks for it and found again by
+    the others: they only read it, and the database lives for the whole run (seeding costs more
+    than most of these tests). Each test gets its own copy of what the API answered."""
+    if "platform" not in seeded:
+        seeded["platform"] = await seed(client, auth)
+    return copy.deepcopy(seeded["platform"])
 
 
 @pytest.fixture

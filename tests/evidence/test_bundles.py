@@ -80,7 +80,7 @@ async def test_a_bundle_binds_its_pdf_and_manifest_into_the_log(
     # The ready entry is in the tree an auditor verifies.
     verified = await audit_service.verify(services.log_key)  # type: ignore[attr-defined]
     assert verified.ok and verified.size > ready_entry["seq"]
-    assert pdf_text(pdf.content)[0].count(bundle["id"]) >= 1
+    assert pdf_text(pdf.content, pages=1)[0].count(bundle["id"]) >= 1
 
 
 async def test_figures_in_the_pdf_are_the_api_summaries(

@@ -295,9 +295,11 @@ def contents_entries(pages: list[str]) -> dict[str, int]:
     return entries
 
 
-@pytest.fixture
-def rendered(tmp_path: Path) -> tuple[Path, Any, list[str]]:
-    out = tmp_path / "bundle.pdf"
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, list[str]]:
+    """One bundle, rendered and read once for the tests that only read it (each render and
+    extraction costs seconds)."""
+    out = tmp_path_factory.mktemp("rendered") / "bundle.pdf"
     result = render(make_contents(mentors=30, complaints=120, disputes=70, requests=60), out, invariant=True)
     return out, result, text_of(out)
 
