@@ -191,7 +191,7 @@ def main() -> int:
         status |= same[0].status
         if not args.skip_whole:
             whole = [run("make test", make, cwd=ROOT, env=environment(pg_url))]
-            report(f"whole suite today ({len(today_ids):,})", whole, baseline)
+            report(f"whole suite ({len(today_ids):,} tests)", whole, baseline)
             status |= whole[0].status
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(parent / "governance")], cwd=ROOT, check=False)
