@@ -240,12 +240,15 @@ async def scan_breaches(complaints: Complaints, now: datetime, *, batch: int = 2
         if not due:
             return flagged
         for item in typed_all(due, RecordId):
-            flagged += await _flag(item.id, complaints.policy, now)
+            flagged += await flag_overdue(item.id, complaints.policy, now)
         if len(due) < batch:
             return flagged
 
 
-async def _flag(complaint_id: uuid.UUID, policy: SlaPolicy, now: datetime) -> int:
+async def flag_overdue(complaint_id: uuid.UUID, policy: SlaPolicy, now: datetime) -> int:
+    """The SLA scan's step for one complaint: mark it breached with the deadlines it has missed
+    by ``now``, and escalate it unless it already is, each with its audit entry. 1 when it was
+    flagged, 0 when it was no longer open and overdue."""
     async with db.transaction():
         row = await locked(complaint_id)
         if row.state not in states.OPEN_COMPLAINT_STATES or row.next_due_at is None or row.next_due_at > now:

@@ -96,7 +96,7 @@ async def _mentee_with_everything(
     # What the SLA scan does to each overdue complaint, done to this one: the scan itself would
     # also flag every complaint earlier tests left open (the database lives for the whole run),
     # a thousand or so by the time this runs in the whole suite, each in its own transactions.
-    assert await moves._flag(uuid.UUID(complaint["id"]), services.complaints.policy, clock.now()) == 1
+    assert await moves.flag_overdue(uuid.UUID(complaint["id"]), services.complaints.policy, clock.now()) == 1
 
     await api.paid(f"s-{mentee}", mentee, 5_000)
     refund = await api.call(
