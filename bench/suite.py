@@ -100,7 +100,7 @@ def baseline_checkout(revision: str, parent: Path) -> Path:
     return checkout
 
 
-def test_ids(checkout: Path, env: dict[str, str]) -> list[str]:
+def collected_ids(checkout: Path, env: dict[str, str]) -> list[str]:
     """The pytest ids of every test the checkout has (collected on SQLite, where every test runs)."""
     done = subprocess.run(
         [str(VENV_BIN / "pytest"), "--collect-only", "-q", "-p", "no:randomly"],
@@ -165,12 +165,12 @@ def main() -> int:
         checkout = baseline_checkout(args.baseline, parent)
         # The baseline's code, not this checkout's (installed editable in the virtualenv).
         old_env = environment(pg_url, PYTHONPATH=str(checkout))
-        ids = test_ids(checkout, old_env)
+        ids = collected_ids(checkout, old_env)
         baseline_steps = measure_baseline(checkout, old_env)
         baseline = report(f"baseline ({len(ids):,} tests)", baseline_steps, None)
         status |= max(step.status for step in baseline_steps)
 
-        today_ids = test_ids(ROOT, environment(pg_url))
+        today_ids = collected_ids(ROOT, environment(pg_url))
         # The same test functions, however their cases are split today (the route x role matrix
         # was one test per row and role, and is one per row).
         functions = {function(test_id) for test_id in ids}

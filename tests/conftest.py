@@ -165,7 +165,13 @@ def app(services: Services) -> Litestar:
 # The session's application counts public requests per client address for a minute: each
 # test's client comes from an address of its own (loopback, as before), so that one test's
 # requests never count against another's.
-client_addresses = (f"127.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" for n in itertools.count(2))
+_client_addresses = (f"127.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" for n in itertools.count(2))
+
+
+def app_client(app: Litestar) -> httpx.AsyncClient:
+    """An HTTP client on ``app`` through ASGI, from a client address of its own."""
+    transport = httpx.ASGITransport(app=app, client=(next(_client_addresses), 123))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
 @pytest.fixture
@@ -175,8 +181,7 @@ async def client(database: Settings, clock: ManualClock, app: Litestar) -> Async
     Litestar's test clients run the lifespan in a portal thread with its own loop, where
     an asyncpg pool would be unusable from the test; the database fixture opens it here.
     """
-    transport = httpx.ASGITransport(app=app, client=(next(client_addresses), 123))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as test_client:
+    async with app_client(app) as test_client:
         yield test_client
 
 

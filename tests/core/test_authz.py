@@ -23,7 +23,7 @@ from governance.web.config import Web
 from governance.web.security import csrf_token
 from governance.wiring import record_denial
 
-from ..conftest import AuthHeaders, client_addresses
+from ..conftest import AuthHeaders, app_client
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 MATRIX = list(csv.DictReader((POLICIES / "matrix.csv").open()))
@@ -140,8 +140,7 @@ async def _every_role(app: Litestar, check: Callable[[httpx.AsyncClient, str], A
     """
     failures = []
     for role in ROLES:
-        transport = httpx.ASGITransport(app=app, client=(next(client_addresses), 123))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with app_client(app) as client:
             try:
                 await check(client, role)
             except AssertionError as failure:
